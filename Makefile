@@ -1,0 +1,50 @@
+# The two commands: `make demo` and `make test`. Each installs what it needs, idempotently,
+# at pinned versions (scripts/install-*.sh), then runs.
+SHELL := /bin/bash
+ROOT  := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+
+# Where the tests find the tools that `make tools` installs.
+export KC_PYTHON        := $(ROOT)/.tools/venv/bin/python
+export KC_SSV_SDK_DIR   := $(ROOT)/tools/ssv-sdk
+export KC_CONTRACTS_DIR := $(ROOT)/contracts
+export KC_NODE_BIN      := $(ROOT)/contracts/node_modules/.bin
+export KC_PKCS11_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: all tools test test-rust test-contracts demo bench fmt lint reproducible clean
+
+all: test
+
+tools:
+	@scripts/install-apt.sh
+	@scripts/install-python.sh
+	@scripts/install-node.sh
+	@scripts/install-rust-tools.sh
+
+test: tools
+	@$(MAKE) --no-print-directory test-rust
+	@$(MAKE) --no-print-directory test-contracts
+
+test-rust:
+	cargo nextest run --workspace --locked --no-fail-fast --profile ci
+	cargo test --workspace --locked --doc
+
+test-contracts:
+	@if [ -x scripts/test-contracts.sh ]; then scripts/test-contracts.sh; else echo "contracts: no tests yet"; fi
+
+demo: tools
+	@scripts/demo.sh
+
+bench: tools
+	cargo bench --workspace --locked
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf .tools demo-out

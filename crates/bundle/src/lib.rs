@@ -1,0 +1,1 @@
+//! The ceremony bundle: plan, manifest, transcript, Merkle root, sealing, whole-bundle verification.

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the pinned Debian packages the tests and the demo need. Idempotent: packages already
+# installed at the pinned version are left alone; apt-get runs only when something is missing.
+set -euo pipefail
+pkgs=(
+  "softhsm2=2.6.1-2.1"      # SoftHSM 2.6.1: the PKCS#11 token for tests and the demo
+  "opensc=0.23.0-0.3+deb12u2" # pkcs11-tool, to inspect tokens by hand (optional for tests)
+  "tmux=3.3a-3"             # drives the TUI end-to-end test
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  name="${p%%=*}"; want="${p#*=}"
+  have="$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null || true)"
+  [ "$have" = "$want" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "installed: ${missing[*]}"

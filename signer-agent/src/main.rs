@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("signer-agent: not yet implemented");
+    std::process::exit(2);
+}
