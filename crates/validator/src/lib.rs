@@ -1,1 +1,28 @@
-//! Validator key material: BIP-39, EIP-2333/2334 derivation, BLS (blst), deposit data, exits, EIP-2335 keystores.
+//! Validator key material, byte-identical with the Ethereum ecosystem.
+//!
+//! - [`mnemonic`]: BIP-39 (English) mnemonic ⇄ entropy ⇄ 64-byte seed.
+//! - [`derive`]: EIP-2333 key derivation (`HKDF_mod_r`, Lamport parent → child) and EIP-2334 paths
+//!   (`m/12381/3600/i/0/0` signing key, `m/12381/3600/i/0` withdrawal key).
+//! - [`bls`]: BLS12-381 with `blst`, ciphersuite `BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_`,
+//!   including batched verification with random scalars.
+//! - [`ssz`]: hash tree roots of `DepositMessage`, `DepositData`, `SigningData`, `ForkData`,
+//!   `VoluntaryExit`; `compute_domain`; signing roots (consensus specs, phase 0).
+//! - [`deposit`]: deposit data for mainnet, sepolia, hoodi and custom fork versions, in the exact
+//!   JSON that ethstaker-deposit 1.3.1 writes, and parsing + verification of such files.
+//! - [`exit`]: presigned voluntary exits (EIP-7044: Capella fork version) in ethstaker-deposit's JSON.
+//! - [`keystore`]: EIP-2335 keystores (scrypt / pbkdf2, AES-128-CTR, SHA-256 checksum).
+//! - [`address`]: EIP-55 checksummed execution addresses.
+//!
+//! This crate must never: print, log, format or serialize a secret except into an encrypted
+//! keystore (secret types zeroize on drop and implement neither `Debug` nor `Display`); put secret
+//! material into an error; do any I/O (it takes and returns bytes and strings); use `unsafe`.
+
+pub mod address;
+pub mod bls;
+pub mod derive;
+mod error;
+mod hexutil;
+
+pub use address::Address;
+pub use bls::{PublicKey, SecretKey, Signature};
+pub use error::Error;
