@@ -19,10 +19,18 @@
 
 pub mod address;
 pub mod bls;
+pub mod deposit;
 pub mod derive;
 mod error;
+pub mod exit;
 mod hexutil;
+pub mod keystore;
+pub mod mnemonic;
+mod pyjson;
+pub mod ssz;
 
 pub use address::Address;
 pub use bls::{PublicKey, SecretKey, Signature};
+pub use deposit::{DepositData, Network, WithdrawalType};
 pub use error::Error;
+pub use mnemonic::{Mnemonic, Seed};

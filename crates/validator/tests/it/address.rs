@@ -14,7 +14,7 @@ fn eip55_examples() {
         let a: Address = s.parse().unwrap();
         assert_eq!(a.to_checksum(), s);
         assert_eq!(a.to_string(), s);
-        let lower: Address = s.to_lowercase().replace("0x", "0x").parse().unwrap();
+        let lower: Address = s.to_lowercase().parse().unwrap();
         assert_eq!(lower, a);
         let upper: Address = format!("0x{}", s[2..].to_uppercase()).parse().unwrap();
         assert_eq!(upper, a);

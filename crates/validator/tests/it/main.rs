@@ -3,4 +3,10 @@
 mod address;
 mod bls;
 mod common;
+mod deposit;
 mod derive;
+mod exit;
+mod keystore;
+mod malformed;
+mod mnemonic;
+mod reference;
