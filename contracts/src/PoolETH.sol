@@ -144,6 +144,8 @@ contract PoolETH is IERC20, IERC20Metadata {
 
     // ---- internals ----
     function _totalPooledEther() private view returns (uint256) {
+        // While the manager's constructor mints the dead shares it has no code yet: 1 share = 1 wei.
+        if (manager.code.length == 0) return _totalShares;
         return IPooledEtherSource(manager).totalPooledEther();
     }
 
