@@ -1,0 +1,361 @@
+//! The crate's one error type.
+//!
+//! Every PKCS#11 failure names the PKCS#11 function (`C_Sign`, `C_FindObjects`, …), its return
+//! value (`CKR_…`) and what was involved (token, key label, mechanism). No variant ever carries a
+//! PIN or key material.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One attribute that made a key fail attestation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Refusal {
+    /// The PKCS#11 attribute, e.g. `CKA_EXTRACTABLE`.
+    pub attribute: String,
+    /// What the key's role requires, e.g. `false`.
+    pub expected: String,
+    /// What the token reported (`absent` when the token did not return the attribute).
+    pub found: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is {} (must be {})",
+            self.attribute, self.found, self.expected
+        )
+    }
+}
+
+/// Everything that can go wrong in `kc-hsm`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The PKCS#11 module file does not exist.
+    #[error("pkcs11 module {} not found", path.display())]
+    ModuleNotFound {
+        /// The path that was tried.
+        path: PathBuf,
+    },
+
+    /// The module exists but could not be loaded (not a PKCS#11 library, missing symbols, …).
+    #[error("pkcs11 module {} could not be loaded: {reason}", path.display())]
+    ModuleLoad {
+        /// The module path.
+        path: PathBuf,
+        /// The loader's message.
+        reason: String,
+    },
+
+    /// This process already loaded another PKCS#11 module (one `C_Initialize` per process).
+    #[error(
+        "pkcs11 module {} is already loaded in this process; refusing to also load {} (one module per process)",
+        loaded.display(),
+        requested.display()
+    )]
+    ModuleAlreadyLoaded {
+        /// The module loaded first.
+        loaded: PathBuf,
+        /// The module asked for now.
+        requested: PathBuf,
+    },
+
+    /// A PKCS#11 function returned an error.
+    #[error("{function} failed with {rv} ({context})")]
+    Pkcs11 {
+        /// The PKCS#11 function, e.g. `C_Sign`.
+        function: String,
+        /// The return value, e.g. `CKR_KEY_FUNCTION_NOT_PERMITTED`.
+        rv: String,
+        /// What was involved: token, key label, mechanism.
+        context: String,
+    },
+
+    /// The cryptoki wrapper failed outside of a PKCS#11 call (conversion, missing symbol, …).
+    #[error("pkcs11 wrapper error: {message} ({context})")]
+    Wrapper {
+        /// cryptoki's message.
+        message: String,
+        /// What was involved.
+        context: String,
+    },
+
+    /// No initialized token carries the label.
+    #[error(
+        "no token labelled `{label}`; tokens present: {}",
+        list_or_none(available)
+    )]
+    TokenNotFound {
+        /// The label asked for.
+        label: String,
+        /// The labels of the initialized tokens that exist.
+        available: Vec<String>,
+    },
+
+    /// More than one token carries the label.
+    #[error("{count} tokens are labelled `{label}`; a token label must be unique")]
+    DuplicateToken {
+        /// The label.
+        label: String,
+        /// How many tokens carry it.
+        count: usize,
+    },
+
+    /// `C_Login` returned `CKR_PIN_INCORRECT`.
+    #[error("C_Login failed with CKR_PIN_INCORRECT on token `{token}`: wrong PIN")]
+    PinIncorrect {
+        /// The token label.
+        token: String,
+    },
+
+    /// `C_Login` returned `CKR_PIN_LOCKED`.
+    #[error("C_Login failed with CKR_PIN_LOCKED on token `{token}`: the user PIN is locked")]
+    PinLocked {
+        /// The token label.
+        token: String,
+    },
+
+    /// Preflight: the token lacks one or more required capabilities (all of them are listed).
+    #[error("token `{token}` lacks required mechanisms: {}", missing.join(", "))]
+    MissingMechanisms {
+        /// The token label.
+        token: String,
+        /// Every missing mechanism, with the reason (e.g. `CKM_AES_GCM (not in C_GetMechanismList)`).
+        missing: Vec<String>,
+    },
+
+    /// Provisioning refused: an object with this label already exists.
+    #[error("label `{label}` already exists on token `{token}` as {class}; refusing to provision over it")]
+    LabelExists {
+        /// The token label.
+        token: String,
+        /// The object label.
+        label: String,
+        /// The existing object's class, e.g. `CKO_SECRET_KEY`.
+        class: String,
+    },
+
+    /// No object of the expected class carries the label.
+    #[error("no {class} labelled `{label}` on token `{token}`")]
+    KeyNotFound {
+        /// The token label.
+        token: String,
+        /// The object label.
+        label: String,
+        /// The class looked for, e.g. `CKO_PRIVATE_KEY`.
+        class: String,
+    },
+
+    /// More than one object of the class carries the label.
+    #[error("{count} objects of class {class} are labelled `{label}` on token `{token}`; expected exactly one")]
+    AmbiguousLabel {
+        /// The token label.
+        token: String,
+        /// The object label.
+        label: String,
+        /// The class.
+        class: String,
+        /// How many objects carry it.
+        count: usize,
+    },
+
+    /// Key attestation refused the key; every failing attribute is listed.
+    #[error("key `{label}` refused for {role} use: {}", join_refusals(refusals))]
+    AttestationRefused {
+        /// The key label.
+        label: String,
+        /// The role it was to be used for (`seal`, `identity`, `transaction`).
+        role: String,
+        /// Every attribute that failed.
+        refusals: Vec<Refusal>,
+    },
+
+    /// A public key read from the token is malformed or not on the expected curve.
+    #[error("public key `{label}` is invalid: {reason}")]
+    PublicKeyInvalid {
+        /// The key label.
+        label: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// AES-GCM authentication failed while unsealing.
+    #[error(
+        "C_Decrypt with key `{label}` and CKM_AES_GCM failed with {rv}: authentication failed (wrong key, wrong associated data, or tampered data)"
+    )]
+    UnsealFailed {
+        /// The seal key label.
+        label: String,
+        /// The return value the token gave.
+        rv: String,
+    },
+
+    /// Sealed data too short to hold an IV and a tag.
+    #[error("sealed data is {len} bytes, shorter than the {min}-byte minimum (12-byte iv and 16-byte tag)")]
+    SealedTooShort {
+        /// Its length.
+        len: usize,
+        /// The minimum.
+        min: usize,
+    },
+
+    /// A token returned output of an unexpected size.
+    #[error("{function} with key `{label}` returned {got} bytes, expected {expected}")]
+    UnexpectedLength {
+        /// The PKCS#11 function.
+        function: String,
+        /// The key label.
+        label: String,
+        /// What came back.
+        got: usize,
+        /// What was expected.
+        expected: usize,
+    },
+
+    /// The HSM's signature does not verify against the key's public key (read from the token).
+    #[error("signature self-check failed for key `{label}`: the C_Sign result does not verify against the public key object with that label")]
+    SignatureSelfCheck {
+        /// The key label.
+        label: String,
+    },
+
+    /// A key handle was used with a session on another token.
+    #[error("key `{label}` belongs to token `{key_token}` but the session is on token `{session_token}`")]
+    WrongToken {
+        /// The key label.
+        label: String,
+        /// The key's token.
+        key_token: String,
+        /// The session's token.
+        session_token: String,
+    },
+}
+
+impl Error {
+    /// The `CKR_…` return value, if this error came from a PKCS#11 call.
+    pub fn ckr(&self) -> Option<&str> {
+        match self {
+            Error::Pkcs11 { rv, .. } | Error::UnsealFailed { rv, .. } => Some(rv),
+            Error::PinIncorrect { .. } => Some("CKR_PIN_INCORRECT"),
+            Error::PinLocked { .. } => Some("CKR_PIN_LOCKED"),
+            _ => None,
+        }
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn join_refusals(refusals: &[Refusal]) -> String {
+    refusals
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `PinIncorrect` → `CKR_PIN_INCORRECT`; the cryptoki variant names are the CKR names in
+/// CamelCase (checked in the unit tests below).
+pub(crate) fn rv_name(rv: &cryptoki::error::RvError) -> String {
+    use cryptoki::error::RvError;
+    match rv {
+        RvError::VendorDefined(code) => format!("CKR_VENDOR_DEFINED(0x{code:08x})"),
+        RvError::UnknownErrorCode(code) => format!("CKR_UNKNOWN(0x{code:08x})"),
+        other => {
+            let camel = format!("{other:?}");
+            let mut out = String::from("CKR");
+            for c in camel.chars() {
+                if c.is_ascii_uppercase() {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_uppercase());
+            }
+            out
+        }
+    }
+}
+
+/// `Function::FindObjects` → `C_FindObjects`.
+pub(crate) fn function_name(f: &cryptoki::context::Function) -> String {
+    format!("C_{f:?}")
+}
+
+/// Converts a cryptoki error, adding what was involved.
+pub(crate) fn p11(err: cryptoki::error::Error, context: impl Into<String>) -> Error {
+    match err {
+        cryptoki::error::Error::Pkcs11(rv, function) => Error::Pkcs11 {
+            function: function_name(&function),
+            rv: rv_name(&rv),
+            context: context.into(),
+        },
+        other => Error::Wrapper {
+            message: other.to_string(),
+            context: context.into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cryptoki::context::Function;
+    use cryptoki::error::RvError;
+
+    #[test]
+    fn rv_names_follow_the_ckr_constants() {
+        assert_eq!(rv_name(&RvError::PinIncorrect), "CKR_PIN_INCORRECT");
+        assert_eq!(
+            rv_name(&RvError::UserAlreadyLoggedIn),
+            "CKR_USER_ALREADY_LOGGED_IN"
+        );
+        assert_eq!(
+            rv_name(&RvError::KeyFunctionNotPermitted),
+            "CKR_KEY_FUNCTION_NOT_PERMITTED"
+        );
+        assert_eq!(
+            rv_name(&RvError::EncryptedDataInvalid),
+            "CKR_ENCRYPTED_DATA_INVALID"
+        );
+        assert_eq!(
+            rv_name(&RvError::CryptokiAlreadyInitialized),
+            "CKR_CRYPTOKI_ALREADY_INITIALIZED"
+        );
+        assert_eq!(rv_name(&RvError::Cancel), "CKR_CANCEL");
+    }
+
+    #[test]
+    fn function_names_are_c_names() {
+        assert_eq!(function_name(&Function::FindObjects), "C_FindObjects");
+        assert_eq!(function_name(&Function::Sign), "C_Sign");
+        assert_eq!(
+            function_name(&Function::GetAttributeValue),
+            "C_GetAttributeValue"
+        );
+    }
+
+    #[test]
+    fn pkcs11_error_message_names_function_rv_and_context() {
+        let e = p11(
+            cryptoki::error::Error::Pkcs11(RvError::KeyHandleInvalid, Function::Sign),
+            "key `identity`, mechanism CKM_ECDSA",
+        );
+        assert_eq!(
+            e.to_string(),
+            "C_Sign failed with CKR_KEY_HANDLE_INVALID (key `identity`, mechanism CKM_ECDSA)"
+        );
+        assert_eq!(e.ckr(), Some("CKR_KEY_HANDLE_INVALID"));
+    }
+}

@@ -1,0 +1,179 @@
+//! The seal key: a non-extractable AES-256 key that seals the master secret with AES-GCM.
+//!
+//! Sealed format: `iv (12 bytes) ‖ ciphertext (len(plaintext) bytes) ‖ tag (16 bytes)`.
+//! The IV comes from the token's RNG (`C_GenerateRandom`) for every seal, the tag is 128 bits,
+//! and the associated data is the caller's (the ceremony binds the ceremony id and the plan
+//! hash). Unsealing needs the same key and the same associated data.
+
+use std::fmt;
+
+use cryptoki::error::RvError;
+use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use zeroize::Zeroizing;
+
+use crate::attest::{attest_key, KeyAttestation, KeyRole};
+use crate::error::{p11, Error, Result};
+use crate::module::HsmSession;
+
+/// GCM IV length in bytes.
+pub const SEAL_IV_LEN: usize = 12;
+/// GCM tag length in bytes.
+pub const SEAL_TAG_LEN: usize = 16;
+/// Bytes a sealed blob adds to its plaintext.
+pub const SEAL_OVERHEAD: usize = SEAL_IV_LEN + SEAL_TAG_LEN;
+
+/// An attested seal key on a token. Holds a handle and the attestation, no key material.
+#[derive(Clone)]
+pub struct SealKey {
+    handle: ObjectHandle,
+    label: String,
+    token: String,
+    attestation: KeyAttestation,
+}
+
+impl fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealKey")
+            .field("label", &self.label)
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+impl SealKey {
+    /// Generates the seal key on the token, refusing if any object already has `label`.
+    ///
+    /// Template: AES, `CKA_VALUE_LEN` 32, `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_SENSITIVE`,
+    /// not `CKA_EXTRACTABLE`, `CKA_ENCRYPT` and `CKA_DECRYPT` only (wrap, unwrap, sign, verify and
+    /// derive explicitly false), not `CKA_MODIFIABLE` and not `CKA_COPYABLE`; `CKA_ID` 16 random
+    /// bytes. The new key is then attested like any other (see [`SealKey::open`]).
+    pub fn provision(session: &HsmSession, label: &str) -> Result<SealKey> {
+        session.ensure_label_free(label)?;
+        let id = session.random_array::<16>()?;
+        let template = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(32.into()),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+            Attribute::Sign(false),
+            Attribute::Verify(false),
+            Attribute::Derive(false),
+            Attribute::Modifiable(false),
+            Attribute::Copyable(false),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.to_vec()),
+        ];
+        session
+            .session()
+            .generate_key(&Mechanism::AesKeyGen, &template)
+            .map_err(|e| {
+                p11(
+                    e,
+                    format!("{}, mechanism CKM_AES_KEY_GEN", session.ctx_label(label)),
+                )
+            })?;
+        SealKey::open(session, label)
+    }
+
+    /// Finds the secret key labelled `label` and attests it for sealing before returning it.
+    pub fn open(session: &HsmSession, label: &str) -> Result<SealKey> {
+        let handle = session.find_one(ObjectClass::SECRET_KEY, label)?;
+        let attestation = attest_key(session, handle, label, KeyRole::Seal)?;
+        Ok(SealKey {
+            handle,
+            label: label.to_string(),
+            token: session.token_label().to_string(),
+            attestation,
+        })
+    }
+
+    /// The key label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The attributes checked when the key was opened.
+    pub fn attestation(&self) -> &KeyAttestation {
+        &self.attestation
+    }
+
+    /// AES-256-GCM under the seal key; returns `iv ‖ ciphertext ‖ tag`.
+    pub fn seal(&self, session: &HsmSession, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        session.check_token(&self.label, &self.token)?;
+        let mut iv = session.random_array::<SEAL_IV_LEN>()?;
+        let ctx = || format!("{}, mechanism CKM_AES_GCM", session.ctx_label(&self.label));
+        let params =
+            GcmParams::new(iv.as_mut_slice(), aad, 128.into()).map_err(|e| Error::Wrapper {
+                message: e.to_string(),
+                context: ctx(),
+            })?;
+        let ct = session
+            .session()
+            .encrypt(&Mechanism::AesGcm(params), self.handle, plaintext)
+            .map_err(|e| p11(e, ctx()))?;
+        if ct.len() != plaintext.len() + SEAL_TAG_LEN {
+            return Err(Error::UnexpectedLength {
+                function: "C_Encrypt".to_string(),
+                label: self.label.clone(),
+                got: ct.len(),
+                expected: plaintext.len() + SEAL_TAG_LEN,
+            });
+        }
+        let mut out = Vec::with_capacity(SEAL_IV_LEN + ct.len());
+        out.extend_from_slice(iv.as_slice());
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// Reverses [`SealKey::seal`]. Any authentication failure (wrong key, wrong associated data,
+    /// tampered bytes) is [`Error::UnsealFailed`].
+    pub fn unseal(
+        &self,
+        session: &HsmSession,
+        sealed: &[u8],
+        aad: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        session.check_token(&self.label, &self.token)?;
+        if sealed.len() < SEAL_OVERHEAD {
+            return Err(Error::SealedTooShort {
+                len: sealed.len(),
+                min: SEAL_OVERHEAD,
+            });
+        }
+        let (iv_bytes, body) = sealed.split_at(SEAL_IV_LEN);
+        let mut iv = [0u8; SEAL_IV_LEN];
+        iv.copy_from_slice(iv_bytes);
+        let ctx = || format!("{}, mechanism CKM_AES_GCM", session.ctx_label(&self.label));
+        let params = GcmParams::new(&mut iv, aad, 128.into()).map_err(|e| Error::Wrapper {
+            message: e.to_string(),
+            context: ctx(),
+        })?;
+        match session
+            .session()
+            .decrypt(&Mechanism::AesGcm(params), self.handle, body)
+        {
+            Ok(pt) => Ok(Zeroizing::new(pt)),
+            Err(cryptoki::error::Error::Pkcs11(
+                rv @ (RvError::EncryptedDataInvalid
+                | RvError::EncryptedDataLenRange
+                | RvError::FunctionFailed
+                // SoftHSM 2.6.1 reports a GCM tag mismatch as CKR_GENERAL_ERROR.
+                | RvError::GeneralError),
+                _,
+            )) => Err(Error::UnsealFailed {
+                label: self.label.clone(),
+                rv: crate::error::rv_name(&rv),
+            }),
+            Err(e) => Err(p11(e, ctx())),
+        }
+    }
+}
