@@ -98,6 +98,26 @@ impl Network {
             .unwrap_or(Network::Custom { fork_version })
     }
 
+    /// Builds a network from a plan's `network` name (`mainnet`, `sepolia`, `hoodi` or `custom`)
+    /// and, for `custom` only, its `fork_version` (`0x` + 8 hex digits).
+    pub fn from_plan(name: &str, fork_version: Option<&str>) -> Result<Network, Error> {
+        match (name, fork_version) {
+            ("custom", Some(v)) => {
+                let fork_version: [u8; 4] = crate::hexutil::decode_fixed_0x("fork_version", v)?;
+                Ok(Network::Custom { fork_version })
+            }
+            ("custom", None) => Err(Error::Network {
+                what: "network \"custom\"".into(),
+                reason: "needs a fork_version".into(),
+            }),
+            (n, None) => n.parse(),
+            (n, Some(_)) => Err(Error::Network {
+                what: format!("network {n:?}"),
+                reason: "fork_version is only allowed with network = \"custom\"".into(),
+            }),
+        }
+    }
+
     /// The deposit signing domain.
     pub fn deposit_domain(&self) -> [u8; 32] {
         ssz::deposit_domain(&self.genesis_fork_version())

@@ -13,6 +13,24 @@
 //! - [`keystore`]: EIP-2335 keystores (scrypt / pbkdf2, AES-128-CTR, SHA-256 checksum).
 //! - [`address`]: EIP-55 checksummed execution addresses.
 //!
+//! ```
+//! use kc_validator::{deposit, derive, Address, DepositData, Mnemonic, Network, WithdrawalType};
+//!
+//! let mnemonic = Mnemonic::from_entropy(&[0u8; 32])?; // "abandon ×23 art"
+//! let seed = mnemonic.to_seed("");
+//! let sk = derive::signing_key(seed.as_bytes(), 0)?; // m/12381/3600/0/0/0
+//! let owner: Address = "0x000000000000000000000000000000000000dEaD".parse()?;
+//! let wc = deposit::withdrawal_credentials(WithdrawalType::Eth1, &owner);
+//! let d = DepositData::create(&sk, wc, 32_000_000_000, &Network::Hoodi)?;
+//! assert_eq!(
+//!     hex::encode(d.deposit_data_root),
+//!     "50cdad86a42f0a639aec3a615ae000886e1dc9a34300f9c1d8fa074b386c7724"
+//! );
+//! let file = deposit::to_json(&[d]); // byte-identical with ethstaker-deposit 1.3.1
+//! assert_eq!(deposit::from_json(&file)?.len(), 1); // parses and verifies every entry
+//! # Ok::<(), kc_validator::Error>(())
+//! ```
+//!
 //! This crate must never: print, log, format or serialize a secret except into an encrypted
 //! keystore (secret types zeroize on drop and implement neither `Debug` nor `Display`); put secret
 //! material into an error; do any I/O (it takes and returns bytes and strings); use `unsafe`.

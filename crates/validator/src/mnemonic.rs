@@ -31,8 +31,8 @@ impl Mnemonic {
     /// Parses a phrase: words separated by any whitespace, case-insensitive (ASCII), NFKD
     /// normalized; checks every word against the English list and the checksum.
     pub fn parse(phrase: &str) -> Result<Self, Error> {
-        let normalized: Zeroizing<String> =
-            Zeroizing::new(phrase.nfkd().collect::<String>().to_lowercase());
+        let nfkd: Zeroizing<String> = Zeroizing::new(phrase.nfkd().collect());
+        let normalized: Zeroizing<String> = Zeroizing::new(nfkd.to_lowercase());
         let count = normalized.split_whitespace().count();
         let joined: Zeroizing<String> = Zeroizing::new(
             normalized

@@ -187,3 +187,30 @@ fn tampering_is_detected_with_the_entry_index() {
     let e = deposit::verify_all(&l).unwrap_err();
     assert!(matches!(e.root(), Error::Network { .. }), "{e}");
 }
+
+#[test]
+fn network_from_plan() {
+    assert_eq!(Network::from_plan("hoodi", None).unwrap(), Network::Hoodi);
+    assert_eq!(
+        Network::from_plan("custom", Some("0x12345678")).unwrap(),
+        Network::Custom {
+            fork_version: [0x12, 0x34, 0x56, 0x78]
+        }
+    );
+    assert!(matches!(
+        Network::from_plan("custom", None),
+        Err(Error::Network { .. })
+    ));
+    assert!(matches!(
+        Network::from_plan("mainnet", Some("0x00000000")),
+        Err(Error::Network { .. })
+    ));
+    assert!(matches!(
+        Network::from_plan("custom", Some("12345678")),
+        Err(Error::HexPrefix { .. })
+    ));
+    assert!(matches!(
+        Network::from_plan("custom", Some("0x123456")),
+        Err(Error::InvalidLength { .. })
+    ));
+}
