@@ -47,7 +47,7 @@ const USAGE: &[(AttributeType, &str)] = &[
 ];
 
 impl KeyRole {
-    /// The usage attributes that must be true; every other one in [`KeyRole::forbidden_usage`]
+    /// The usage attributes that must be true; every other one in [`KeyRole::checked_usage`]
     /// must be false or absent.
     pub fn required_usage(self) -> &'static [&'static str] {
         match self {

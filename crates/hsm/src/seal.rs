@@ -1,7 +1,8 @@
 //! The seal key: a non-extractable AES-256 key that seals the master secret with AES-GCM.
 //!
 //! Sealed format: `iv (12 bytes) ‖ ciphertext (len(plaintext) bytes) ‖ tag (16 bytes)`.
-//! The IV comes from the token's RNG (`C_GenerateRandom`) for every seal, the tag is 128 bits,
+//! The IV comes from the token's RNG (`C_GenerateRandom`) for every seal (or from the token
+//! itself, if it overwrites the caller's IV as AWS CloudHSM does), the tag is 128 bits,
 //! and the associated data is the caller's (the ceremony binds the ceremony id and the plan
 //! hash). Unsealing needs the same key and the same associated data.
 
@@ -116,6 +117,9 @@ impl SealKey {
                 message: e.to_string(),
                 context: ctx(),
             })?;
+        // `params` points at `iv`: a token that insists on its own IV (AWS CloudHSM ignores the
+        // caller's and writes the one it generated into `pIv`) leaves that IV in `iv`, so the
+        // output always carries the IV actually used.
         let ct = session
             .session()
             .encrypt(&Mechanism::AesGcm(params), self.handle, plaintext)

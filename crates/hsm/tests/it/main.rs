@@ -5,5 +5,6 @@
 //! If SoftHSM is missing the tests fail with a message to run `make tools`.
 
 mod attestation;
+mod hsm_config;
 mod keys;
 mod session;
