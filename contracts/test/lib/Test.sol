@@ -50,11 +50,17 @@ interface Vm {
     function envOr(string calldata, string calldata) external view returns (string memory);
     function envOr(string calldata, bool) external view returns (bool);
     function envUint(string calldata) external view returns (uint256);
+    function envOr(string calldata, string calldata, address[] calldata) external view returns (address[] memory);
+    function parseJsonStringArray(string calldata, string calldata) external pure returns (string[] memory);
+    function parseJsonKeys(string calldata, string calldata) external pure returns (string[] memory);
+    function keyExistsJson(string calldata, string calldata) external view returns (bool);
     function toString(uint256) external pure returns (string memory);
     function toString(address) external pure returns (string memory);
     function toString(bytes32) external pure returns (string memory);
     function serializeAddress(string calldata, string calldata, address) external returns (string memory);
     function serializeUint(string calldata, string calldata, uint256) external returns (string memory);
+    function serializeUint(string calldata, string calldata, uint256[] calldata) external returns (string memory);
+    function serializeAddress(string calldata, string calldata, address[] calldata) external returns (string memory);
     function serializeString(string calldata, string calldata, string calldata) external returns (string memory);
     function writeJson(string calldata, string calldata) external;
     function startBroadcast() external;
