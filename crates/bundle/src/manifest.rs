@@ -1,0 +1,247 @@
+//! `manifest.json` and `manifest.sig`: what the bundle holds, signed by the HSM identity key.
+//!
+//! The manifest lists the SHA-256 of every other file of the bundle, the validators with their
+//! roots and nonces, the operators with key fingerprints and provenance, the batch's Merkle root
+//! (`docs/merkle-leaf.md`) and the transcript head. `manifest.sig` is the identity key's ECDSA
+//! P-256 signature over SHA-256 of the exact bytes of `manifest.json`.
+
+use std::collections::BTreeMap;
+
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::operators::Provenance;
+use crate::Error;
+
+/// The manifest format this code writes and reads.
+pub const FORMAT: &str = "kc-bundle/1";
+/// The signature scheme of `manifest.sig`.
+pub const SIGNATURE_ALGORITHM: &str = "ecdsa-p256-sha256";
+
+/// Files of a bundle, as named in the manifest and on disk.
+pub mod files {
+    pub const PLAN: &str = "plan.toml";
+    pub const DEPOSIT_DATA: &str = "deposit_data.json";
+    pub const KEYSHARES: &str = "keyshares.json";
+    pub const OPERATORS: &str = "operators.json";
+    pub const TRANSCRIPT: &str = "transcript.jsonl";
+    pub const SEALED_MASTER: &str = "sealed/master.seal";
+    pub const MANIFEST: &str = "manifest.json";
+    pub const MANIFEST_SIG: &str = "manifest.sig";
+    /// Every file the manifest lists by hash, in the order they are written.
+    pub const HASHED: [&str; 6] = [
+        PLAN,
+        OPERATORS,
+        DEPOSIT_DATA,
+        KEYSHARES,
+        TRANSCRIPT,
+        SEALED_MASTER,
+    ];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    pub ceremony_id: String,
+    pub created_at: String,
+    pub network: NetworkInfo,
+    pub tool: ToolInfo,
+    pub identity: IdentityInfo,
+    pub master: MasterInfo,
+    pub withdrawal: WithdrawalInfo,
+    pub owner: OwnerInfo,
+    pub operators: OperatorsInfo,
+    pub validators: Vec<ValidatorEntry>,
+    /// `0x`-prefixed root of the batch tree (`docs/merkle-leaf.md`).
+    pub merkle_root: String,
+    /// Head of `transcript.jsonl`.
+    pub transcript_head: String,
+    /// SHA-256 (hex) of every other file, by path relative to the bundle.
+    pub files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkInfo {
+    pub name: String,
+    /// Genesis fork version, hex without 0x (as in deposit data).
+    pub fork_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+    /// Git commit the binary was built from, if known at build time.
+    pub git_commit: Option<String>,
+    /// SHA-256 of the executable that ran the ceremony.
+    pub binary_sha256: String,
+    /// SHA-256 of the `Cargo.lock` it was built with.
+    pub cargo_lock_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityInfo {
+    pub algorithm: String,
+    /// HSM label of the identity key.
+    pub key_label: String,
+    /// SEC1 uncompressed public key, hex.
+    pub public_key: String,
+    /// SHA-256 of the SEC1 uncompressed public key, hex.
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MasterInfo {
+    /// "hsm" (new master secret) or "mnemonic" (extended or recovered).
+    pub seed_source: String,
+    /// SHA-256 of the EIP-2333 master public key: a public name for the master secret.
+    pub fingerprint: String,
+    /// HSM label of the seal key that sealed it.
+    pub seal_key_label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalInfo {
+    pub address: String,
+    /// "0x01" or "0x02".
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Withdrawal credentials, hex without 0x (as in deposit data).
+    pub credentials: String,
+    pub amount_gwei: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerInfo {
+    pub address: String,
+    pub first_nonce: u64,
+    pub last_nonce: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorsInfo {
+    pub provenance: Option<Provenance>,
+    /// Set when the plan accepted an operators file without provenance.
+    pub unpinned_allowed: bool,
+    pub list: Vec<OperatorInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorInfo {
+    pub id: u64,
+    /// SHA-256 of the key's DER, hex (what witnesses compare).
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorEntry {
+    /// EIP-2334 index.
+    pub index: u32,
+    /// BLS public key, hex without 0x.
+    pub pubkey: String,
+    /// hex without 0x.
+    pub deposit_data_root: String,
+    pub owner_nonce: u64,
+    /// SHA-256 of the sharesData bytes, hex.
+    pub shares_data_sha256: String,
+    /// Leaf of the batch tree, 0x-prefixed.
+    pub merkle_leaf: String,
+}
+
+/// SHA-256 as lower-case hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+impl Manifest {
+    /// The exact bytes written to `manifest.json` (pretty JSON, trailing newline).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut s = serde_json::to_string_pretty(self).expect("manifest serializes");
+        s.push('\n');
+        s.into_bytes()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| Error::Manifest {
+            field: format!("line {} column {}", e.line(), e.column()),
+            message: e.to_string(),
+        })?;
+        if m.format != FORMAT {
+            return Err(Error::Manifest {
+                field: "format".into(),
+                message: format!("expected {FORMAT:?}, found {:?}", m.format),
+            });
+        }
+        Ok(m)
+    }
+}
+
+/// `manifest.sig`: the signature file's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestSignature {
+    pub algorithm: String,
+    /// SEC1 uncompressed public key of the signer, hex.
+    pub public_key: String,
+    /// SHA-256 of `manifest.json`, hex.
+    pub manifest_sha256: String,
+    /// Raw `r ‖ s` (64 bytes), hex.
+    pub signature: String,
+}
+
+impl ManifestSignature {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut s = serde_json::to_string_pretty(self).expect("signature serializes");
+        s.push('\n');
+        s.into_bytes()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Signature {
+            message: format!("manifest.sig: {e}"),
+        })
+    }
+
+    /// Checks the signature over `manifest_bytes` with the public key it names.
+    pub fn verify(&self, manifest_bytes: &[u8]) -> Result<(), Error> {
+        let fail = |message: String| Error::Signature { message };
+        if self.algorithm != SIGNATURE_ALGORITHM {
+            return Err(fail(format!(
+                "algorithm {:?} is not {SIGNATURE_ALGORITHM:?}",
+                self.algorithm
+            )));
+        }
+        let digest = Sha256::digest(manifest_bytes);
+        if hex::encode(digest) != self.manifest_sha256 {
+            return Err(fail("manifest_sha256 does not match manifest.json".into()));
+        }
+        let pk = hex::decode(&self.public_key)
+            .map_err(|e| fail(format!("public_key: not hex ({e})")))?;
+        let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&pk)
+            .map_err(|_| fail("public_key: not a P-256 point".into()))?;
+        let sig =
+            hex::decode(&self.signature).map_err(|e| fail(format!("signature: not hex ({e})")))?;
+        let sig = p256::ecdsa::Signature::from_slice(&sig)
+            .map_err(|_| fail("signature: not a 64-byte r‖s P-256 signature".into()))?;
+        // HSMs return either s; ECDSA accepts both, the library may want the low one.
+        let sig = sig.normalize_s().unwrap_or(sig);
+        vk.verify_prehash(&digest, &sig)
+            .map_err(|_| fail("signature does not verify".into()))
+    }
+}
+
+/// The fingerprint of a SEC1 public key as the manifest shows it.
+pub fn key_fingerprint(sec1: &[u8]) -> String {
+    sha256_hex(sec1)
+}
