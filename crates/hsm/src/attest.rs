@@ -394,3 +394,90 @@ impl Attrs {
         self.usage.push((name, value));
     }
 }
+
+/// A handle to an attested key that survives the end of a login.
+///
+/// PKCS#11 object handles are valid across the sessions of one application, but tokens may
+/// renumber private objects when the login ends (SoftHSM does when the last session closes).
+/// When an operation fails with `CKR_OBJECT_HANDLE_INVALID` or `CKR_KEY_HANDLE_INVALID`, the key
+/// is found again by class and label, attested again, and used only if the new attestation
+/// equals the first one (same `CKA_ID`, same attributes); then the operation is retried once.
+pub(crate) struct KeyRef {
+    handle: std::sync::Mutex<ObjectHandle>,
+    label: String,
+    token: String,
+    role: KeyRole,
+    attestation: KeyAttestation,
+}
+
+impl Clone for KeyRef {
+    fn clone(&self) -> Self {
+        KeyRef {
+            handle: std::sync::Mutex::new(self.current()),
+            label: self.label.clone(),
+            token: self.token.clone(),
+            role: self.role,
+            attestation: self.attestation.clone(),
+        }
+    }
+}
+
+impl KeyRef {
+    /// Finds the key of `role` labelled `label` and attests it.
+    pub(crate) fn open(session: &HsmSession, label: &str, role: KeyRole) -> Result<KeyRef> {
+        let handle = session.find_one(role.class(), label)?;
+        let attestation = attest_key(session, handle, label, role)?;
+        Ok(KeyRef {
+            handle: std::sync::Mutex::new(handle),
+            label: label.to_string(),
+            token: session.token_label().to_string(),
+            role,
+            attestation,
+        })
+    }
+
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub(crate) fn attestation(&self) -> &KeyAttestation {
+        &self.attestation
+    }
+
+    fn current(&self) -> ObjectHandle {
+        *self.handle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `op` with the key's handle on `session` (after checking the session is on the key's
+    /// token), re-resolving the handle once if the token says it is no longer valid. The inner
+    /// result is cryptoki's, for the caller to map.
+    pub(crate) fn call<T>(
+        &self,
+        session: &HsmSession,
+        mut op: impl FnMut(ObjectHandle) -> cryptoki::error::Result<T>,
+    ) -> Result<cryptoki::error::Result<T>> {
+        use cryptoki::error::RvError;
+        session.check_token(&self.label, &self.token)?;
+        match op(self.current()) {
+            Err(cryptoki::error::Error::Pkcs11(
+                RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid,
+                _,
+            )) => {
+                let handle = session.find_one(self.role.class(), &self.label)?;
+                let again = attest_key(session, handle, &self.label, self.role)?;
+                if again != self.attestation {
+                    return Err(Error::KeyChanged {
+                        label: self.label.clone(),
+                    });
+                }
+                *self.handle.lock().unwrap_or_else(|p| p.into_inner()) = handle;
+                Ok(op(handle))
+            }
+            other => Ok(other),
+        }
+    }
+}

@@ -5,11 +5,11 @@
 use std::fmt;
 
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use sha2::{Digest as _, Sha256};
 use sha3::Keccak256;
 
-use crate::attest::{attest_key, KeyAttestation, KeyRole};
+use crate::attest::{KeyAttestation, KeyRef, KeyRole};
 use crate::error::{p11, Error, Result};
 use crate::module::HsmSession;
 
@@ -82,11 +82,10 @@ pub fn sec1_from_ec_point(value: &[u8]) -> Result<[u8; 65], String> {
 /// The part both key kinds share: handles, label, token, public key, attestation.
 #[derive(Clone)]
 struct EcKey {
-    private: ObjectHandle,
+    private: KeyRef,
     label: String,
     token: String,
     public_sec1: [u8; 65],
-    attestation: KeyAttestation,
 }
 
 impl EcKey {
@@ -138,8 +137,7 @@ impl EcKey {
     }
 
     fn open(session: &HsmSession, label: &str, role: KeyRole, curve: Curve) -> Result<EcKey> {
-        let private = session.find_one(ObjectClass::PRIVATE_KEY, label)?;
-        let attestation = attest_key(session, private, label, role)?;
+        let private = KeyRef::open(session, label, role)?;
         let public = session.find_one(ObjectClass::PUBLIC_KEY, label)?;
         let attrs = session
             .session()
@@ -173,15 +171,15 @@ impl EcKey {
             label: label.to_string(),
             token: session.token_label().to_string(),
             public_sec1,
-            attestation,
         })
     }
 
     fn sign_raw(&self, session: &HsmSession, digest: &[u8; 32]) -> Result<[u8; 64]> {
-        session.check_token(&self.label, &self.token)?;
-        let sig = session
-            .session()
-            .sign(&Mechanism::Ecdsa, self.private, digest)
+        let sig = self
+            .private
+            .call(session, |handle| {
+                session.session().sign(&Mechanism::Ecdsa, handle, digest)
+            })?
             .map_err(|e| {
                 p11(
                     e,
@@ -267,7 +265,7 @@ impl IdentityKey {
 
     /// The attributes checked when the key was opened.
     pub fn attestation(&self) -> &KeyAttestation {
-        &self.key.attestation
+        self.key.private.attestation()
     }
 
     /// ECDSA over SHA-256 of `message`: raw `r ‖ s`, normalized to low-s, checked against the
@@ -384,7 +382,7 @@ impl TransactionKey {
 
     /// The attributes checked when the key was opened.
     pub fn attestation(&self) -> &KeyAttestation {
-        &self.key.attestation
+        self.key.private.attestation()
     }
 
     /// `C_Sign(CKM_ECDSA)` over the caller's 32-byte prehash (keccak256 for Ethereum): raw

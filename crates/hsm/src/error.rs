@@ -223,6 +223,14 @@ pub enum Error {
         label: String,
     },
 
+    /// The key found again under a label after the token invalidated its handle is not the key
+    /// attested before (different `CKA_ID` or attributes).
+    #[error("key `{label}` changed on the token since it was attested; refusing to use it")]
+    KeyChanged {
+        /// The key label.
+        label: String,
+    },
+
     /// A key handle was used with a session on another token.
     #[error("key `{label}` belongs to token `{key_token}` but the session is on token `{session_token}`")]
     WrongToken {

@@ -28,6 +28,12 @@
 //! - `CKA_EC_POINT` is usually a DER OCTET STRING (`04 41 04‖X‖Y`), sometimes the raw point;
 //!   both are accepted. secp256k1 has no named constant: `CKA_EC_PARAMS` = `06 05 2B 81 04 00 0A`.
 //! - `CKM_ECDSA` signs a caller-given digest and returns raw `r ‖ s`; signatures are randomized.
+//! - Closing the last session of a login ends it, and SoftHSM then renumbers private objects:
+//!   key handles ([`SealKey`], [`IdentityKey`], [`TransactionKey`]) re-find their key by label on
+//!   `CKR_OBJECT_HANDLE_INVALID`, re-attest it, and refuse it ([`Error::KeyChanged`]) unless the
+//!   attestation (including the random `CKA_ID` set at provisioning) is unchanged.
+//! - Some tokens choose the GCM IV themselves and write it back into `CK_GCM_PARAMS.pIv` (AWS
+//!   CloudHSM); the seal output always carries the IV that buffer holds after `C_Encrypt`.
 //! - `get_attributes` silently omits attributes a token will not reveal or does not know;
 //!   attestation treats an omitted security attribute as a refusal and an omitted usage flag
 //!   as "not allowed".

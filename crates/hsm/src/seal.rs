@@ -11,10 +11,10 @@ use std::fmt;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, KeyType, ObjectClass};
 use zeroize::Zeroizing;
 
-use crate::attest::{attest_key, KeyAttestation, KeyRole};
+use crate::attest::{KeyAttestation, KeyRef, KeyRole};
 use crate::error::{p11, Error, Result};
 use crate::module::HsmSession;
 
@@ -28,17 +28,14 @@ pub const SEAL_OVERHEAD: usize = SEAL_IV_LEN + SEAL_TAG_LEN;
 /// An attested seal key on a token. Holds a handle and the attestation, no key material.
 #[derive(Clone)]
 pub struct SealKey {
-    handle: ObjectHandle,
-    label: String,
-    token: String,
-    attestation: KeyAttestation,
+    key: KeyRef,
 }
 
 impl fmt::Debug for SealKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SealKey")
-            .field("label", &self.label)
-            .field("token", &self.token)
+            .field("label", &self.key.label())
+            .field("token", &self.key.token())
             .finish()
     }
 }
@@ -87,47 +84,42 @@ impl SealKey {
 
     /// Finds the secret key labelled `label` and attests it for sealing before returning it.
     pub fn open(session: &HsmSession, label: &str) -> Result<SealKey> {
-        let handle = session.find_one(ObjectClass::SECRET_KEY, label)?;
-        let attestation = attest_key(session, handle, label, KeyRole::Seal)?;
         Ok(SealKey {
-            handle,
-            label: label.to_string(),
-            token: session.token_label().to_string(),
-            attestation,
+            key: KeyRef::open(session, label, KeyRole::Seal)?,
         })
     }
 
     /// The key label.
     pub fn label(&self) -> &str {
-        &self.label
+        self.key.label()
     }
 
     /// The attributes checked when the key was opened.
     pub fn attestation(&self) -> &KeyAttestation {
-        &self.attestation
+        self.key.attestation()
     }
 
     /// AES-256-GCM under the seal key; returns `iv ‖ ciphertext ‖ tag`.
     pub fn seal(&self, session: &HsmSession, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        session.check_token(&self.label, &self.token)?;
+        let label = self.key.label();
+        let ctx = || format!("{}, mechanism CKM_AES_GCM", session.ctx_label(label));
         let mut iv = session.random_array::<SEAL_IV_LEN>()?;
-        let ctx = || format!("{}, mechanism CKM_AES_GCM", session.ctx_label(&self.label));
-        let params =
-            GcmParams::new(iv.as_mut_slice(), aad, 128.into()).map_err(|e| Error::Wrapper {
-                message: e.to_string(),
-                context: ctx(),
-            })?;
-        // `params` points at `iv`: a token that insists on its own IV (AWS CloudHSM ignores the
+        // `GcmParams` points at `iv`: a token that insists on its own IV (AWS CloudHSM ignores the
         // caller's and writes the one it generated into `pIv`) leaves that IV in `iv`, so the
         // output always carries the IV actually used.
-        let ct = session
-            .session()
-            .encrypt(&Mechanism::AesGcm(params), self.handle, plaintext)
+        let ct = self
+            .key
+            .call(session, |handle| {
+                let params = GcmParams::new(iv.as_mut_slice(), aad, 128.into())?;
+                session
+                    .session()
+                    .encrypt(&Mechanism::AesGcm(params), handle, plaintext)
+            })?
             .map_err(|e| p11(e, ctx()))?;
         if ct.len() != plaintext.len() + SEAL_TAG_LEN {
             return Err(Error::UnexpectedLength {
                 function: "C_Encrypt".to_string(),
-                label: self.label.clone(),
+                label: label.to_string(),
                 got: ct.len(),
                 expected: plaintext.len() + SEAL_TAG_LEN,
             });
@@ -146,25 +138,24 @@ impl SealKey {
         sealed: &[u8],
         aad: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>> {
-        session.check_token(&self.label, &self.token)?;
         if sealed.len() < SEAL_OVERHEAD {
             return Err(Error::SealedTooShort {
                 len: sealed.len(),
                 min: SEAL_OVERHEAD,
             });
         }
+        let label = self.key.label();
+        let ctx = || format!("{}, mechanism CKM_AES_GCM", session.ctx_label(label));
         let (iv_bytes, body) = sealed.split_at(SEAL_IV_LEN);
         let mut iv = [0u8; SEAL_IV_LEN];
-        iv.copy_from_slice(iv_bytes);
-        let ctx = || format!("{}, mechanism CKM_AES_GCM", session.ctx_label(&self.label));
-        let params = GcmParams::new(&mut iv, aad, 128.into()).map_err(|e| Error::Wrapper {
-            message: e.to_string(),
-            context: ctx(),
+        let result = self.key.call(session, |handle| {
+            iv.copy_from_slice(iv_bytes);
+            let params = GcmParams::new(&mut iv, aad, 128.into())?;
+            session
+                .session()
+                .decrypt(&Mechanism::AesGcm(params), handle, body)
         })?;
-        match session
-            .session()
-            .decrypt(&Mechanism::AesGcm(params), self.handle, body)
-        {
+        match result {
             Ok(pt) => Ok(Zeroizing::new(pt)),
             Err(cryptoki::error::Error::Pkcs11(
                 rv @ (RvError::EncryptedDataInvalid
@@ -174,7 +165,7 @@ impl SealKey {
                 | RvError::GeneralError),
                 _,
             )) => Err(Error::UnsealFailed {
-                label: self.label.clone(),
+                label: label.to_string(),
                 rv: crate::error::rv_name(&rv),
             }),
             Err(e) => Err(p11(e, ctx())),

@@ -122,7 +122,8 @@ fn shared_dir() -> (Arc<TempDir>, Module) {
         let dir = s.dir.upgrade().unwrap_or_else(|| {
             panic!(
                 "the SoftHSM directory of this process was dropped while the module stays \
-                 loaded; keep the first SoftHsmToken alive for the whole test"
+                 loaded; keep the first SoftHsmToken alive for the whole test, and run HSM \
+                 tests with `cargo nextest` (one process per test), not `cargo test`"
             )
         });
         return (dir, s.module.clone());

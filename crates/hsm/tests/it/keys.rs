@@ -275,3 +275,78 @@ fn a_key_of_one_role_is_refused_for_another() {
         "{msg}"
     );
 }
+
+#[test]
+fn handles_are_shareable_and_sessions_are_sendable() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<kc_hsm::Module>();
+    send_sync::<kc_hsm::Token>();
+    send_sync::<SealKey>();
+    send_sync::<IdentityKey>();
+    send_sync::<TransactionKey>();
+    send::<kc_hsm::HsmSession>();
+}
+
+#[test]
+fn one_session_per_thread_on_a_shared_module() {
+    let t = SoftHsmToken::new("agent", TEST_USER_PIN);
+    let key = {
+        let s = t.login();
+        TransactionKey::provision(&s, "tx").unwrap()
+    };
+    std::thread::scope(|scope| {
+        for i in 0..2u8 {
+            let key = key.clone();
+            let token = t.token().clone();
+            let pin = t.pin();
+            scope.spawn(move || {
+                let s = token.login(&pin).unwrap();
+                for j in 0..5u8 {
+                    let prehash: [u8; 32] = Keccak256::digest([i, j]).into();
+                    key.sign_prehash_recoverable(&s, &prehash).unwrap();
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn a_key_outlives_the_login_that_opened_it() {
+    // Closing the last session ends the login, and SoftHSM then invalidates private-object
+    // handles: the key is found again, re-attested, and used.
+    let t = SoftHsmToken::new("ceremony", TEST_USER_PIN);
+    let (seal, identity, sealed) = {
+        let s = t.login();
+        let seal = SealKey::provision(&s, "seal").unwrap();
+        let sealed = seal.seal(&s, b"secret", AAD).unwrap();
+        (
+            seal,
+            IdentityKey::provision(&s, "identity").unwrap(),
+            sealed,
+        )
+    };
+    let s = t.login();
+    assert_eq!(&seal.unseal(&s, &sealed, AAD).unwrap()[..], b"secret");
+    seal.seal(&s, b"again", AAD).unwrap();
+    identity.sign_sha256(&s, b"manifest").unwrap();
+}
+
+#[test]
+fn a_key_replaced_under_the_same_label_is_refused() {
+    let t = SoftHsmToken::new("ceremony", TEST_USER_PIN);
+    let s = t.login();
+    let old = SealKey::provision(&s, "seal").unwrap();
+    let handle = s
+        .raw()
+        .find_objects(&[kc_hsm::cryptoki::object::Attribute::Label(b"seal".to_vec())])
+        .unwrap()[0];
+    s.raw().destroy_object(handle).unwrap();
+    let new = SealKey::provision(&s, "seal").unwrap();
+    assert_ne!(old.attestation().id, new.attestation().id);
+    let err = old.seal(&s, b"secret", AAD).unwrap_err();
+    assert!(
+        matches!(err, Error::KeyChanged { ref label } if label == "seal"),
+        "{err}"
+    );
+}
