@@ -13,24 +13,10 @@ echo "== forge build"
 "$FORGE" build --use ./solc-wrapper.sh
 
 echo "== forge test (gas report)"
-rm -f cache/gas-stake-*.json
 "$FORGE" test --use ./solc-wrapper.sh --gas-report
 
 echo "== SSV stand-in vs mainnet ABI (@ssv-labs/ssv-sdk)"
 node test/abi/check-ssv-abi.js | tail -n 1
-
-echo "== stake gas per validator (devnet stand-ins; GAS.md)"
-node -e '
-const fs = require("fs");
-const rows = fs.readdirSync("cache").filter(f => /^gas-stake-.*\.json$/.test(f))
-  .map(f => [f.slice(10, -5), JSON.parse(fs.readFileSync("cache/" + f))])
-  .sort((a, b) => a[0].split("_")[0].localeCompare(b[0].split("_")[0]) || a[1].validators - b[1].validators);
-if (!rows.length) { console.error("no gas results"); process.exit(1); }
-console.log("cluster  k   execution    calldata   tx (est.)   per validator");
-for (const [k, r] of rows) console.log(
-  k.split("_")[0].padEnd(7), String(r.validators).padStart(3), String(r.execution_gas).padStart(11),
-  String(r.calldata_gas).padStart(10), String(r.tx_gas_estimate).padStart(11), String(r.tx_gas_per_validator).padStart(14));
-'
 
 echo "== deploy on a fresh anvil"
 tmp="$(mktemp -d)"
@@ -53,5 +39,20 @@ for k in deposit_contract ssv_network pool_manager pool_eth oracle; do
 done
 "$CAST" call "$(node -p "require('$tmp/deploy.json').ssv_network")" "getOperatorById(uint64)(address,uint256,uint32,address,bool,bool)" 4 \
   --rpc-url "http://127.0.0.1:$port" >/dev/null || kc_die "operator 4 not readable"
+echo "== stake gas per validator, real transactions on anvil (GAS.md)"
+DEPLOYER_KEY=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d \
+  "$FORGE" script script/StakeGas.s.sol:StakeGas --use ./solc-wrapper.sh --rpc-url "http://127.0.0.1:$port" \
+  --broadcast --slow -q >"$tmp/gas.log" 2>&1 || { cat "$tmp/gas.log" >&2; kc_die "StakeGas script failed"; }
+node -e '
+const r = require(process.argv[1]);
+console.log("operators  validators  gas used     gas/validator  calldata bytes");
+r.transactions.forEach((t, i) => {
+  if (!t.function || !t.function.startsWith("stake(")) return;
+  const dc = r.transactions[0].contractAddress.toLowerCase(); // the first deployment: DepositContract
+  const ops = JSON.parse(t.arguments[1]).length;
+  const k = r.receipts[i].logs.filter(l => l.address.toLowerCase() === dc).length; // one DepositEvent each
+  const gas = parseInt(r.receipts[i].gasUsed);
+  console.log(String(ops).padStart(9), String(k).padStart(11), String(gas).padStart(10), String(Math.round(gas / k)).padStart(15), String(t.transaction.input.length / 2 - 1).padStart(15));
+});' "$PWD/broadcast/StakeGas.s.sol/31337/run-latest.json"
 echo "deploy: ok ($(node -p "Object.keys(require('$tmp/deploy.json')).join(', ')"))"
 echo "contracts: all checks passed"

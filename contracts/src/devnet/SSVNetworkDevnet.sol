@@ -32,7 +32,8 @@ contract SSVNetworkDevnet {
         uint64 fee; // shrunk (wei / 1e7) per block
         uint32 validatorCount;
         bool isPrivate;
-        uint64 snapshotBlock; // 0 = removed / never existed
+        bool active; // registered and not removed (mainnet uses snapshot.block != 0; devnets start at block 0)
+        uint64 snapshotBlock;
         uint64 snapshotIndex;
         uint64 snapshotBalance; // shrunk earnings
     }
@@ -136,6 +137,7 @@ contract SSVNetworkDevnet {
             fee: _shrink(fee),
             validatorCount: 0,
             isPrivate: setPrivate,
+            active: true,
             snapshotBlock: uint64(block.number),
             snapshotIndex: 0,
             snapshotBalance: 0
@@ -151,11 +153,11 @@ contract SSVNetworkDevnet {
 
     function removeOperator(uint64 operatorId) external {
         Operator memory op = _operators[operatorId];
-        if (op.snapshotBlock == 0) revert OperatorDoesNotExist();
+        if (!op.active) revert OperatorDoesNotExist();
         if (op.owner != msg.sender) revert CallerNotOwnerWithData(msg.sender, op.owner);
         _updateSnapshot(op);
         uint64 earnings = op.snapshotBalance;
-        op.snapshotBlock = 0;
+        op.active = false;
         op.snapshotBalance = 0;
         op.fee = 0;
         _operators[operatorId] = op;
@@ -353,7 +355,7 @@ contract SSVNetworkDevnet {
         returns (address owner_, uint256 fee, uint32 validatorCount, address whitelisted, bool isPrivate, bool active)
     {
         Operator memory op = _operators[operatorId];
-        return (op.owner, _expand(op.fee), op.validatorCount, address(0), op.isPrivate, op.snapshotBlock != 0);
+        return (op.owner, _expand(op.fee), op.validatorCount, address(0), op.isPrivate, op.active);
     }
 
     function getOperatorFee(uint64 operatorId) external view returns (uint256) {
@@ -529,7 +531,7 @@ contract SSVNetworkDevnet {
                 if (id > operatorIds[i + 1]) revert UnsortedOperatorsList();
             }
             Operator memory op = _operators[id];
-            if (op.snapshotBlock != 0) {
+            if (op.active) {
                 _updateSnapshot(op);
                 if (add) {
                     if (op.isPrivate && msg.sender != op.owner) revert CallerNotWhitelistedWithData(id);
@@ -554,7 +556,7 @@ contract SSVNetworkDevnet {
     {
         for (uint256 i; i < operatorIds.length; ++i) {
             Operator memory op = _operators[operatorIds[i]];
-            if (op.snapshotBlock != 0) {
+            if (op.active) {
                 _updateSnapshot(op);
                 index += op.snapshotIndex;
                 burnRate += op.fee;
@@ -563,7 +565,7 @@ contract SSVNetworkDevnet {
     }
 
     function _updateSnapshot(Operator memory op) private view {
-        if (op.snapshotBlock == 0) return;
+        if (!op.active) return;
         uint64 blockDiffFee = (uint64(block.number) - op.snapshotBlock) * op.fee;
         op.snapshotIndex += blockDiffFee;
         op.snapshotBalance += blockDiffFee * op.validatorCount;
