@@ -11,6 +11,7 @@ export KC_SSV_SDK_DIR="${KC_SSV_SDK_DIR:-$root/tools/ssv-sdk}"
 
 echo "== forge build"
 "$FORGE" build --use ./solc-wrapper.sh
+node export-abi.js --check
 
 echo "== forge test (gas report)"
 "$FORGE" test --use ./solc-wrapper.sh --gas-report
