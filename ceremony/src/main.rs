@@ -1,4 +1,393 @@
-fn main() {
-    eprintln!("ceremony: not yet implemented");
-    std::process::exit(2);
+//! `ceremony`: the air-gapped key ceremony appliance (thin command line over the library).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use ceremony::buildinfo::ToolIdentity;
+use ceremony::pipeline::{self, MasterSource, People, Progress, RunConfig};
+use ceremony::{hygiene, Error};
+use clap::{Parser, Subcommand};
+use kc_bundle::plan::Plan;
+use kc_bundle::verify::{self, Report, VerifyOptions};
+use kc_hsm::{IdentityKey, Module, SealKey, SecretString};
+
+const EXIT_CODES: &str =
+    "Exit codes: 0 success; 1 other error; 2 bad plan or input; 3 output exists; \
+4 HSM error; 5 ledger clash (index or nonce reused); 6 verification failed; 130 cancelled.";
+
+#[derive(Parser)]
+#[command(name = "ceremony", version, about = "Air-gapped key ceremony for SSV staking pools", after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct PinArgs {
+    /// File holding the token's user PIN (first line). Else CEREMONY_PIN.
+    #[arg(long)]
+    pin_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The ceremony plan (strict TOML).
+    #[arg(long)]
+    plan: PathBuf,
+    /// The bundle directory to create (must not exist).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    pin: PinArgs,
+    /// The ceremony administrator's name (recorded in the transcript).
+    #[arg(long)]
+    administrator: Option<String>,
+    /// A witness's name (recorded in the transcript); repeat for each witness.
+    #[arg(long = "witness")]
+    witnesses: Vec<String>,
+    /// An earlier bundle whose indices and nonces must not be reused; repeat for each.
+    #[arg(long = "previous")]
+    previous: Vec<PathBuf>,
+    /// Run even if memory cannot be locked (development machines only).
+    #[arg(long)]
+    allow_unlocked_memory: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// HSM administration.
+    Hsm {
+        #[command(subcommand)]
+        command: HsmCommand,
+    },
+    /// Run a ceremony headless: plan in, signed and verified bundle out.
+    Run(RunArgs),
+    /// Verify a bundle (auditors): every signature, root, hash and the transcript chain.
+    Verify {
+        /// The bundle directory.
+        bundle: PathBuf,
+        /// The trusted identity public key (hex, SEC1) to pin.
+        #[arg(long)]
+        identity: Option<String>,
+        /// The expected SHA-256 of the ceremony executable that made the bundle.
+        #[arg(long)]
+        expect_binary: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unseal an earlier bundle's master secret with the HSM and run a plan with it: extend
+    /// the batch (new indices and nonces) or, with --recreate, re-create it (recovery drill).
+    Recover {
+        /// The bundle whose sealed master secret to use.
+        #[arg(long)]
+        from: PathBuf,
+        /// Re-create: the new plan may reuse the indices and nonces of --from.
+        #[arg(long)]
+        recreate: bool,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum HsmCommand {
+    /// Provision the seal key and the identity key in a token; print the identity public key.
+    Init {
+        /// PKCS#11 module.
+        #[arg(long, env = "KC_PKCS11_MODULE", default_value = kc_hsm::SOFTHSM_MODULE)]
+        module: PathBuf,
+        /// Token label.
+        #[arg(long)]
+        token: String,
+        #[arg(long, default_value = "kc-seal")]
+        seal_label: String,
+        #[arg(long, default_value = "kc-identity")]
+        identity_label: String,
+        #[command(flatten)]
+        pin: PinArgs,
+    },
+}
+
+fn read_pin(args: &PinArgs) -> Result<SecretString, Error> {
+    if let Some(path) = &args.pin_file {
+        let text =
+            zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::Input {
+                what: format!("--pin-file {}", path.display()),
+                detail: e.to_string(),
+            })?);
+        let pin = text.lines().next().unwrap_or("").to_owned();
+        if pin.is_empty() {
+            return Err(Error::Input {
+                what: format!("--pin-file {}", path.display()),
+                detail: "is empty".into(),
+            });
+        }
+        return Ok(SecretString::from(pin));
+    }
+    match std::env::var("CEREMONY_PIN") {
+        Ok(p) if !p.is_empty() => Ok(SecretString::from(p)),
+        _ => Err(Error::Input {
+            what: "PIN".into(),
+            detail: "give --pin-file FILE or set CEREMONY_PIN (the TUI asks for it instead)".into(),
+        }),
+    }
+}
+
+/// Progress on stderr: a bar on a terminal, plain lines otherwise.
+struct StderrProgress {
+    bar: Option<indicatif::ProgressBar>,
+    last_decile: std::sync::atomic::AtomicUsize,
+}
+
+impl StderrProgress {
+    fn new(total: u64) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg:12} [{bar:40}] {pos}/{len} validators, {elapsed} (eta {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        Self {
+            bar,
+            last_decile: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Progress for StderrProgress {
+    fn stage(&self, name: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(name.to_owned()),
+            None => eprintln!("ceremony: {name}"),
+        }
+    }
+    fn validators(&self, done: usize, total: usize) {
+        match &self.bar {
+            Some(bar) => bar.set_position(done as u64),
+            None => {
+                let decile = done * 10 / total.max(1);
+                let prev = self
+                    .last_decile
+                    .fetch_max(decile, std::sync::atomic::Ordering::Relaxed);
+                if decile > prev || done == total {
+                    eprintln!("ceremony: validators {done}/{total}");
+                }
+            }
+        }
+    }
+}
+
+fn run_ceremony(
+    args: RunArgs,
+    master: MasterSource,
+    extra_previous: Option<PathBuf>,
+) -> Result<(), Error> {
+    let hygiene = hygiene::harden(args.allow_unlocked_memory)?;
+    if !hygiene.memory_locked {
+        eprintln!("ceremony: WARNING: memory is not locked (--allow-unlocked-memory); secrets may reach swap");
+    }
+    let plan = Plan::load(&args.plan)?;
+    let pin = read_pin(&args.pin)?;
+    let tool = ToolIdentity::current().map_err(|e| Error::Input {
+        what: "the running executable".into(),
+        detail: e.to_string(),
+    })?;
+    let mut previous = args.previous;
+    previous.extend(extra_previous);
+    let cfg = RunConfig {
+        out: args.out,
+        pin,
+        people: People {
+            administrator: args.administrator,
+            witnesses: args.witnesses,
+        },
+        previous,
+        master,
+        hygiene,
+        tool,
+    };
+    let progress = StderrProgress::new(u64::from(plan.count()));
+    let outcome = pipeline::run(&plan, &cfg, &progress)?;
+    if let Some(bar) = &progress.bar {
+        bar.finish_and_clear();
+    }
+    let m = &outcome.manifest;
+    println!("bundle        {}", outcome.dir.display());
+    println!("ceremony      {}", m.ceremony_id);
+    println!(
+        "network       {} (fork version {})",
+        m.network.name, m.network.fork_version
+    );
+    println!(
+        "validators    {} (indices {}..={})",
+        m.validators.len(),
+        m.validators[0].index,
+        m.validators[m.validators.len() - 1].index
+    );
+    println!(
+        "withdrawal    {} ({})",
+        m.withdrawal.address, m.withdrawal.kind
+    );
+    println!(
+        "owner         {} nonces {}..={}",
+        m.owner.address, m.owner.first_nonce, m.owner.last_nonce
+    );
+    println!(
+        "operators     {}",
+        m.operators
+            .list
+            .iter()
+            .map(|o| o.id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("merkle root   {}", m.merkle_root);
+    println!("identity      {}", m.identity.fingerprint);
+    println!("transcript    {}", m.transcript_head);
+    println!("bundle digest {}", outcome.bundle_digest);
+    println!(
+        "verified      {} checks passed",
+        outcome.report.checks.len()
+    );
+    Ok(())
+}
+
+fn print_report(report: &Report) {
+    for c in &report.checks {
+        let mark = if c.ok { "ok  " } else { "FAIL" };
+        let place = if c.field.is_empty() {
+            c.file.clone()
+        } else {
+            format!("{} {}", c.file, c.field)
+        };
+        println!("{mark} {:<24} {place}: {}", c.name, c.detail);
+    }
+    let failed = report.failures().count();
+    if failed == 0 {
+        println!(
+            "bundle {} verified: {} checks passed",
+            report.bundle.display(),
+            report.checks.len()
+        );
+    } else {
+        println!(
+            "bundle {} FAILED verification: {failed} of {} checks failed",
+            report.bundle.display(),
+            report.checks.len()
+        );
+    }
+}
+
+fn verify_cmd(
+    bundle: &Path,
+    identity: Option<String>,
+    expect_binary: Option<String>,
+    json: bool,
+) -> Result<bool, Error> {
+    let identity = identity
+        .map(|h| hex::decode(h.trim_start_matches("0x")))
+        .transpose()
+        .map_err(|e| Error::Input {
+            what: "--identity".into(),
+            detail: format!("not hex: {e}"),
+        })?;
+    let report = verify::verify_bundle(
+        bundle,
+        &VerifyOptions {
+            identity,
+            expect_binary,
+            staged: false,
+        },
+    );
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
+    } else {
+        print_report(&report);
+    }
+    Ok(report.ok())
+}
+
+fn hsm_init(
+    module: &Path,
+    token: &str,
+    seal_label: &str,
+    identity_label: &str,
+    pin: &PinArgs,
+) -> Result<(), Error> {
+    hygiene::harden(true)?;
+    let pin = read_pin(pin)?;
+    let module = Module::open(module)?;
+    let token = module.find_token(token)?;
+    token.preflight(kc_hsm::CEREMONY_REQUIREMENTS)?;
+    let session = token.login(&pin)?;
+    // Refuse before generating anything if either label is taken.
+    session.ensure_label_free(seal_label)?;
+    session.ensure_label_free(identity_label)?;
+    let seal = SealKey::provision(&session, seal_label)?;
+    let identity = IdentityKey::provision(&session, identity_label)?;
+    let pk = identity.public_key_sec1();
+    println!("token                {}", token.label());
+    println!(
+        "seal key             {} (AES-256, sensitive, never extractable, encrypt/decrypt only)",
+        seal.label()
+    );
+    println!(
+        "identity key         {} (P-256, sensitive, never extractable, sign only)",
+        identity.label()
+    );
+    println!("identity public key  {}", hex::encode(pk));
+    println!(
+        "identity fingerprint {}",
+        kc_bundle::manifest::key_fingerprint(&pk)
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hsm {
+            command:
+                HsmCommand::Init {
+                    module,
+                    token,
+                    seal_label,
+                    identity_label,
+                    pin,
+                },
+        } => hsm_init(&module, &token, &seal_label, &identity_label, &pin).map(|()| true),
+        Command::Run(args) => run_ceremony(args, MasterSource::Plan, None).map(|()| true),
+        Command::Recover {
+            from,
+            recreate,
+            run,
+        } => {
+            let extra = (!recreate).then(|| from.clone());
+            run_ceremony(run, MasterSource::Recover { bundle: from }, extra).map(|()| true)
+        }
+        Command::Verify {
+            bundle,
+            identity,
+            expect_binary,
+            json,
+        } => verify_cmd(&bundle, identity, expect_binary, json),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(6),
+        Err(e) => {
+            eprintln!("ceremony: error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

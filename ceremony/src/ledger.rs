@@ -1,0 +1,133 @@
+//! The key-index and owner-nonce ledger: a new batch may not reuse an EIP-2334 index of the same
+//! master secret, nor an SSV owner nonce of the same owner, used by an earlier bundle.
+//!
+//! Earlier bundles are given with `--previous DIR` and each is verified in full first. Masters
+//! are compared by their public fingerprint (SHA-256 of the EIP-2333 master public key), owners
+//! by address.
+
+use std::path::{Path, PathBuf};
+
+use kc_bundle::manifest::Manifest;
+use kc_bundle::plan::Plan;
+use kc_bundle::verify::{self, VerifyOptions};
+use serde::Serialize;
+
+use crate::Error;
+
+/// What the ledger keeps of an earlier bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct Previous {
+    pub dir: PathBuf,
+    pub ceremony_id: String,
+    pub master_fingerprint: String,
+    pub owner: String,
+    pub nonces: (u64, u64),
+    pub indices: (u32, u32),
+}
+
+/// Verifies and loads each earlier bundle; a bundle that does not verify stops the ceremony.
+pub fn load_previous(dirs: &[PathBuf]) -> Result<Vec<Previous>, Error> {
+    dirs.iter().map(|d| load_one(d)).collect()
+}
+
+fn load_one(dir: &Path) -> Result<Previous, Error> {
+    let report = verify::verify_bundle(dir, &VerifyOptions::default());
+    if !report.ok() {
+        let first: Vec<String> = report
+            .failures()
+            .take(3)
+            .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
+            .collect();
+        return Err(Error::Ledger {
+            message: format!(
+                "previous bundle {} does not verify: {}",
+                dir.display(),
+                first.join("; ")
+            ),
+        });
+    }
+    let bytes =
+        std::fs::read(dir.join(kc_bundle::manifest::files::MANIFEST)).map_err(|source| {
+            kc_bundle::Error::Io {
+                path: dir.to_owned(),
+                action: "read the manifest of",
+                source,
+            }
+        })?;
+    let m = Manifest::from_bytes(&bytes)?;
+    let first = m.validators.first().map(|v| v.index).unwrap_or(0);
+    let last = m.validators.last().map(|v| v.index).unwrap_or(0);
+    Ok(Previous {
+        dir: dir.to_owned(),
+        ceremony_id: m.ceremony_id,
+        master_fingerprint: m.master.fingerprint,
+        owner: m.owner.address,
+        nonces: (m.owner.first_nonce, m.owner.last_nonce),
+        indices: (first, last),
+    })
+}
+
+fn overlap<T: Ord + Copy>(a: (T, T), b: (T, T)) -> Option<(T, T)> {
+    let lo = a.0.max(b.0);
+    let hi = a.1.min(b.1);
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// Refuses owner nonces already used by an earlier bundle of the same owner.
+pub fn check_nonces(plan: &Plan, previous: &[Previous]) -> Result<(), Error> {
+    let ours = (plan.first_nonce(), plan.nonce_of(plan.count() - 1));
+    for p in previous {
+        if p.owner.eq_ignore_ascii_case(&plan.owner.to_checksum()) {
+            if let Some((lo, hi)) = overlap(ours, p.nonces) {
+                return Err(Error::Ledger {
+                    message: format!(
+                        "ssv.owner_nonce: nonces {lo}..={hi} of owner {} were already used by ceremony {} ({})",
+                        p.owner,
+                        p.ceremony_id,
+                        p.dir.display()
+                    ),
+                });
+            }
+        }
+        if p.ceremony_id == plan.id() {
+            return Err(Error::Ledger {
+                message: format!(
+                    "ceremony.id: {:?} was already used by {}",
+                    p.ceremony_id,
+                    p.dir.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses EIP-2334 indices already used by an earlier bundle of the same master secret.
+pub fn check_indices(
+    plan: &Plan,
+    master_fingerprint: &str,
+    previous: &[Previous],
+) -> Result<(), Error> {
+    let ours = (plan.start_index(), plan.start_index() + plan.count() - 1);
+    for p in previous
+        .iter()
+        .filter(|p| p.master_fingerprint == master_fingerprint)
+    {
+        if let Some((lo, hi)) = overlap(ours, p.indices) {
+            return Err(Error::Ledger {
+                message: format!(
+                    "ceremony.start_index: indices {lo}..={hi} of master {} were already used by ceremony {} ({})",
+                    &master_fingerprint[..16],
+                    p.ceremony_id,
+                    p.dir.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What the transcript records about the earlier bundles.
+pub fn summary(previous: &[Previous]) -> serde_json::Value {
+    serde_json::to_value(previous).unwrap_or_default()
+}
