@@ -1,0 +1,173 @@
+//! Contract bindings (`sol!`, written from `contracts/src`) and provider construction.
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::Address;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+
+use crate::error::{Error, Result};
+use crate::signer::HsmSigner;
+
+alloy::sol! {
+    /// SSV cluster snapshot (mainnet `ISSVNetworkCore.Cluster`).
+    #[derive(Debug, PartialEq, Eq, Hash, Default)]
+    struct Cluster {
+        uint32 validatorCount;
+        uint64 networkFeeIndex;
+        uint64 index;
+        bool active;
+        uint256 balance;
+    }
+
+    /// The Ethereum deposit contract (consensus-specs `deposit_contract.sol`).
+    #[sol(rpc, all_derives)]
+    interface IDepositContract {
+        event DepositEvent(bytes pubkey, bytes withdrawal_credentials, bytes amount, bytes signature, bytes index);
+        function get_deposit_root() external view returns (bytes32);
+        function get_deposit_count() external view returns (bytes memory);
+    }
+
+    /// The SSV network contract: the functions and events the agent reads (mainnet shapes; the
+    /// devnet stand-in implements setter and views at one address).
+    #[sol(rpc, all_derives)]
+    interface ISSVNetwork {
+        event OperatorAdded(uint64 indexed operatorId, address indexed owner, bytes publicKey, uint256 fee);
+        event OperatorRemoved(uint64 indexed operatorId);
+        event ValidatorAdded(address indexed owner, uint64[] operatorIds, bytes publicKey, bytes shares, Cluster cluster);
+        event ValidatorRemoved(address indexed owner, uint64[] operatorIds, bytes publicKey, Cluster cluster);
+        event ClusterDeposited(address indexed owner, uint64[] operatorIds, uint256 value, Cluster cluster);
+        event ClusterWithdrawn(address indexed owner, uint64[] operatorIds, uint256 value, Cluster cluster);
+        event ClusterLiquidated(address indexed owner, uint64[] operatorIds, Cluster cluster);
+        event ClusterReactivated(address indexed owner, uint64[] operatorIds, Cluster cluster);
+
+        function getOperatorById(uint64 operatorId)
+            external
+            view
+            returns (address owner, uint256 fee, uint32 validatorCount, address whitelisted, bool isPrivate, bool active);
+        function getNetworkFee() external view returns (uint256);
+        function getMinimumLiquidationCollateral() external view returns (uint256);
+        function getLiquidationThresholdPeriod() external view returns (uint64);
+        function getOwnerNonce(address clusterOwner) external view returns (uint256);
+    }
+
+    /// The pool manager (contracts/src/PoolManager.sol).
+    #[sol(rpc, all_derives)]
+    interface IPoolManager {
+        struct Batch {
+            bool approved;
+            uint8 withdrawalType;
+            bytes32 operatorIdsHash;
+        }
+
+        struct ValidatorData {
+            bytes pubkey;
+            bytes signature;
+            bytes32 depositDataRoot;
+            bytes sharesData;
+            bytes32[] proof;
+        }
+
+        event ValidatorStaked(bytes32 indexed batchRoot, bytes32 indexed pubkeyHash, bytes pubkey, uint256 validatorNumber);
+
+        error BatchNotApproved(bytes32 root);
+        error OperatorIdsMismatch(bytes32 root);
+        error InvalidValidatorCount(uint256 count, uint256 maximum);
+        error DepositRootChanged(bytes32 expected, bytes32 actual);
+        error InsufficientBuffer(uint256 available, uint256 needed);
+        error InvalidProof(uint256 index);
+        error ValidatorAlreadyStaked(bytes pubkey);
+
+        function deposit() external payable returns (uint256 shares);
+        function stake(
+            bytes32 batchRoot,
+            uint64[] calldata operatorIds,
+            ValidatorData[] calldata validators,
+            bytes32 expectedDepositRoot,
+            uint256 ssvAmount,
+            Cluster calldata cluster
+        ) external;
+        function bufferedEther() external view returns (uint256);
+        function pendingWithdrawalEther() external view returns (uint256);
+        function depositedValidators() external view returns (uint256);
+        function beaconValidators() external view returns (uint256);
+        function beaconBalance() external view returns (uint256);
+        function totalPooledEther() external view returns (uint256);
+        function getBatch(bytes32 root) external view returns (Batch memory);
+        function isStaked(bytes calldata pubkey) external view returns (bool);
+        function withdrawalCredentials(uint8 withdrawalType) external view returns (bytes32);
+        function bulkLimit(uint256 clusterSize) external pure returns (uint256);
+        function hasRole(bytes32 role, address account) external view returns (bool);
+        function OPERATOR_ROLE() external view returns (bytes32);
+        function ssvToken() external view returns (address);
+        function poolETH() external view returns (address);
+    }
+
+    /// The oracle (contracts/src/Oracle.sol).
+    #[sol(rpc, all_derives)]
+    interface IOracle {
+        event ReportSubmitted(
+            uint256 indexed frameId,
+            address indexed member,
+            bytes32 reportHash,
+            uint256 beaconBalance,
+            uint256 beaconValidators,
+            uint256 exitedValidators
+        );
+        error NotMember(address caller);
+        error WrongFrame(uint256 reported, uint256 current);
+        error FrameAlreadyCompleted(uint256 frameId);
+        error AlreadyReported(uint256 frameId, address member);
+        error RateIncreaseTooHigh(uint256 preTotal, uint256 postTotal, uint256 maxTotal);
+        error RateDropTooHigh(uint256 preTotal, uint256 postTotal, uint256 minTotal);
+
+        function submitReport(uint256 frameId, uint256 beaconBalance, uint256 beaconValidators, uint256 exitedValidators) external;
+        function currentFrame() external view returns (uint256);
+        function isMember(address member) external view returns (bool);
+        function quorum() external view returns (uint256);
+        function genesisTime() external view returns (uint256);
+        function secondsPerFrame() external view returns (uint256);
+        function lastCompletedFrame() external view returns (uint256);
+    }
+
+    /// ERC-20 reads (poolETH, the SSV token).
+    #[sol(rpc, all_derives)]
+    interface IERC20 {
+        function balanceOf(address account) external view returns (uint256);
+        function totalSupply() external view returns (uint256);
+    }
+}
+
+/// A read-only provider over HTTP.
+pub fn read_provider(rpc_url: &str) -> Result<DynProvider> {
+    let url = rpc_url
+        .parse()
+        .map_err(|e| Error::config("rpc_url", format!("{rpc_url:?} is not a URL: {e}")))?;
+    Ok(ProviderBuilder::new().connect_http(url).erased())
+}
+
+/// A provider that fills nonce, gas and chain id and signs with `signer`.
+pub fn signing_provider(rpc_url: &str, signer: HsmSigner) -> Result<DynProvider> {
+    let url = rpc_url
+        .parse()
+        .map_err(|e| Error::config("rpc_url", format!("{rpc_url:?} is not a URL: {e}")))?;
+    Ok(ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(url)
+        .erased())
+}
+
+/// Refuses to go on unless the endpoint serves `expected`.
+pub async fn check_chain(provider: &DynProvider, expected: u64) -> Result<()> {
+    let actual = provider
+        .get_chain_id()
+        .await
+        .map_err(|e| Error::rpc("eth_chainId", e))?;
+    if actual != expected {
+        return Err(Error::WrongChain { expected, actual });
+    }
+    Ok(())
+}
+
+/// EIP-55 checksummed `0x` address.
+pub fn checksum(a: &Address) -> String {
+    a.to_checksum(None)
+}

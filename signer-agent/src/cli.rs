@@ -1,0 +1,742 @@
+//! The command line (clap derive, `env` fallbacks: flag > env > file) and what each command does.
+//!
+//! Exit codes: 0 success; 1 i/o; 2 configuration; 3 hsm or signer; 4 rpc / chain / transaction;
+//! 5 refusal (bundle, operator, policy checks); 6 state store.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, U256};
+use alloy::providers::DynProvider;
+use alloy::signers::local::PrivateKeySigner;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Overrides, SignerConfig};
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::signer::{pkcs11, HsmSigner};
+use crate::stake::Prepared;
+use crate::store::{Status, Store};
+
+/// The online agent of the key ceremony appliance.
+#[derive(Debug, Parser)]
+#[command(name = "signer-agent", version, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 i/o, 2 config, 3 hsm/signer, 4 rpc/chain/tx, 5 refused, 6 state store"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The TOML configuration file.
+    #[arg(long, short = 'c', env = "SIGNER_AGENT_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// JSON-RPC endpoint of an execution node.
+    #[arg(long, env = "SIGNER_AGENT_RPC_URL", global = true)]
+    pub rpc_url: Option<String>,
+    /// The chain id the agent must be on.
+    #[arg(long, env = "SIGNER_AGENT_CHAIN_ID", global = true)]
+    pub chain_id: Option<u64>,
+    /// The deploy file (JSON of contract addresses) written by the contracts' deploy script.
+    #[arg(long, env = "SIGNER_AGENT_DEPLOYMENT", global = true)]
+    pub deployment: Option<PathBuf>,
+    /// Directory of the state database.
+    #[arg(long, env = "SIGNER_AGENT_STATE_DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+    /// Blocks to wait after inclusion.
+    #[arg(long, env = "SIGNER_AGENT_CONFIRMATIONS", global = true)]
+    pub confirmations: Option<u64>,
+    /// Loopback address of the metrics and health endpoint.
+    #[arg(long, env = "SIGNER_AGENT_METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<String>,
+    /// Beacon API base URL (for `oracle`).
+    #[arg(long, env = "SIGNER_AGENT_BEACON_URL", global = true)]
+    pub beacon_url: Option<String>,
+    /// PKCS#11 module of the transaction key's token.
+    #[arg(long, env = "SIGNER_AGENT_PKCS11_MODULE", global = true)]
+    pub pkcs11_module: Option<PathBuf>,
+    /// Label of the token holding the transaction key.
+    #[arg(long, env = "SIGNER_AGENT_TOKEN_LABEL", global = true)]
+    pub token_label: Option<String>,
+    /// Label of the transaction key.
+    #[arg(long, env = "SIGNER_AGENT_KEY_LABEL", global = true)]
+    pub key_label: Option<String>,
+    /// File holding the token's user PIN (else SIGNER_AGENT_PIN).
+    #[arg(long, env = "SIGNER_AGENT_PIN_FILE", global = true)]
+    pub pin_file: Option<PathBuf>,
+    /// DEVELOPMENT ONLY: sign with a local secp256k1 key (hex in a file) instead of the HSM.
+    #[arg(long, env = "SIGNER_AGENT_DEV_PRIVATE_KEY_FILE", global = true)]
+    pub dev_private_key_file: Option<PathBuf>,
+    /// Cap on the max fee per gas, in gwei.
+    #[arg(long, env = "SIGNER_AGENT_MAX_FEE_GWEI", global = true)]
+    pub max_fee_per_gas_gwei: Option<u64>,
+    /// Logs as JSON lines (on stderr).
+    #[arg(long, env = "SIGNER_AGENT_LOG_JSON", global = true)]
+    pub log_json: bool,
+}
+
+impl Global {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            rpc_url: self.rpc_url.clone(),
+            chain_id: self.chain_id,
+            deployment: self.deployment.clone(),
+            state_dir: self.state_dir.clone(),
+            confirmations: self.confirmations,
+            metrics_addr: self.metrics_addr.clone(),
+            beacon_url: self.beacon_url.clone(),
+            pkcs11_module: self.pkcs11_module.clone(),
+            token_label: self.token_label.clone(),
+            key_label: self.key_label.clone(),
+            pin_file: self.pin_file.clone(),
+            dev_private_key_file: self.dev_private_key_file.clone(),
+            max_fee_per_gas_gwei: self.max_fee_per_gas_gwei,
+        }
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The transaction key.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// SSV operators.
+    #[command(subcommand)]
+    Operators(OperatorsCommand),
+    /// Verify a bundle: signatures, hashes, roots, pinned identity, and the chain's view.
+    Verify {
+        bundle: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a bundle and import its validators into the state store.
+    Import { bundle: PathBuf },
+    /// Dry run: what `run` would send now, the gas, ETH and SSV it needs.
+    Plan {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The daemon: reconcile, then stake whenever the pool holds 32 ETH per validator.
+    Run {
+        /// Stop once nothing more can be staked now (instead of waiting for ETH).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Oracle duties.
+    #[command(subcommand)]
+    Oracle(OracleCommand),
+    /// Validators and their status.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create the secp256k1 transaction key in the token and print its address.
+    Init,
+    /// Open the key (self-check included) and print its address.
+    Show,
+}
+
+/// `operators …`.
+#[derive(Debug, Subcommand)]
+pub enum OperatorsCommand {
+    /// Read operators' public keys from the SSV network contract, with provenance.
+    Export {
+        /// Operator ids, comma separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        ids: Vec<u64>,
+        /// Output file (created new, never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// `oracle …`.
+#[derive(Debug, Subcommand)]
+pub enum OracleCommand {
+    /// Read the pool validators' balances from the Beacon API and submit this member's report.
+    Report {
+        /// Beacon state id (`head`, `finalized`, a slot or a root).
+        #[arg(long, default_value = "finalized")]
+        state: String,
+        /// Print the report without submitting it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Sets up tracing on stderr (JSON lines on request).
+pub fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNER_AGENT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// The transaction signer: the HSM key, or (development only) a local key.
+pub async fn open_signer(cfg: &Config) -> Result<(EthereumWallet, Address)> {
+    match cfg.signer()? {
+        SignerConfig::Pkcs11 {
+            module,
+            token_label,
+            key_label,
+            pin,
+        } => {
+            let backend = tokio::task::spawn_blocking(move || {
+                pkcs11::Pkcs11Backend::open(&module, &token_label, &key_label, pin)
+            })
+            .await
+            .map_err(|e| Error::Signer {
+                label: "pkcs11".into(),
+                message: format!("open thread failed: {e}"),
+            })??;
+            let mut signer = HsmSigner::open_async(Arc::new(backend)).await?;
+            alloy::signers::Signer::set_chain_id(&mut signer, Some(cfg.chain_id));
+            let address = alloy::signers::Signer::address(&signer);
+            tracing::info!(signer = ?signer, "transaction key opened");
+            Ok((EthereumWallet::from(signer), address))
+        }
+        SignerConfig::DevPrivateKey { path } => {
+            tracing::warn!(path = %path.display(), "DEVELOPMENT ONLY: signing with a local private key, not the HSM");
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| Error::io(&path, "read the dev private key", e))?,
+            );
+            let key: PrivateKeySigner = text.trim().parse().map_err(|_| {
+                Error::config(
+                    "signer.dev_private_key_file",
+                    format!("{} is not a hex secp256k1 key", path.display()),
+                )
+            })?;
+            let key = alloy::signers::Signer::with_chain_id(key, Some(cfg.chain_id));
+            let address = alloy::signers::Signer::address(&key);
+            Ok((EthereumWallet::from(key), address))
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    let ov = cli.global.overrides();
+    let cfg_path = cli.global.config.as_deref();
+    match cli.command {
+        Command::Key(KeyCommand::Init) => key_init(cfg_path, &ov).await,
+        Command::Key(KeyCommand::Show) => {
+            let cfg = Config::resolve(cfg_path, &ov)?;
+            let (_, address) = open_signer(&cfg).await?;
+            println!("{}", address.to_checksum(None));
+            Ok(())
+        }
+        Command::Operators(OperatorsCommand::Export { ids, out }) => {
+            let cfg = Config::resolve(cfg_path, &ov)?;
+            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            let ssv = cfg.contracts()?.ssv_network;
+            let file = crate::operators::export(&provider, cfg.chain_id, ssv, &ids).await?;
+            crate::operators::write_new(&out, &file)?;
+            let p = file.provenance.as_ref();
+            eprintln!(
+                "wrote {} operators to {} (chain {}, block {})",
+                file.operators.len(),
+                out.display(),
+                cfg.chain_id,
+                p.map(|p| p.block_number).unwrap_or_default()
+            );
+            Ok(())
+        }
+        Command::Verify { bundle, json } => {
+            let cfg = Config::resolve(cfg_path, &ov)?;
+            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            let v = verify_with_chain(&cfg, &provider, &bundle).await?;
+            if json {
+                print_json(&v);
+            } else {
+                println!(
+                    "bundle {}: OK — ceremony {}, {} validators, root {}, batch approved on chain",
+                    bundle.display(),
+                    v.ceremony_id,
+                    v.validators,
+                    v.merkle_root
+                );
+            }
+            Ok(())
+        }
+        Command::Import { bundle } => {
+            let cfg = Config::resolve(cfg_path, &ov)?;
+            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            let summary = verify_with_chain(&cfg, &provider, &bundle).await?;
+            let verified = crate::bundle::load_verified(&bundle, &cfg.trusted_identities)?;
+            let mut store = Store::open(cfg.state_dir()?)?;
+            let added = store.import(&verified)?;
+            println!(
+                "imported {added} new validators from {} (ceremony {}, root {})",
+                bundle.display(),
+                summary.ceremony_id,
+                summary.merkle_root
+            );
+            Ok(())
+        }
+        Command::Plan { json } => {
+            let cfg = Config::resolve(cfg_path, &ov)?;
+            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            let store = Store::open(cfg.state_dir()?)?;
+            let from = match cfg.signer() {
+                Ok(SignerConfig::DevPrivateKey { .. }) | Ok(SignerConfig::Pkcs11 { .. }) => {
+                    Some(open_signer(&cfg).await?.1)
+                }
+                Err(_) => None,
+            };
+            let p = crate::stake::prepare(&provider, &cfg, &store, from).await?;
+            if json {
+                print_json(&p);
+            } else {
+                print_plan(&p);
+            }
+            Ok(())
+        }
+        Command::Run { once } => daemon(cfg_path, &ov, once).await,
+        Command::Oracle(OracleCommand::Report { state, dry_run }) => {
+            let cfg = Config::resolve(cfg_path, &ov)?;
+            let beacon = cfg
+                .beacon_url
+                .clone()
+                .ok_or_else(|| Error::config("beacon_url", "required for `oracle report`"))?;
+            let store = Store::open(cfg.state_dir()?)?;
+            let pubkeys: Vec<String> = store
+                .validators()?
+                .into_iter()
+                .filter(|v| v.status == Status::Confirmed)
+                .map(|v| v.pubkey)
+                .collect();
+            let report = crate::oracle::read_beacon(&beacon, &state, &pubkeys).await?;
+            if dry_run {
+                print_json(&report);
+                return Ok(());
+            }
+            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            let (wallet, from) = open_signer(&cfg).await?;
+            let s = crate::oracle::submit(&provider, &wallet, from, &cfg, report).await?;
+            print_json(&s);
+            Ok(())
+        }
+        Command::Status { json } => {
+            let cfg = Config::resolve(cfg_path, &ov)?;
+            let store = Store::open(cfg.state_dir()?)?;
+            let validators = store.validators()?;
+            if json {
+                print_json(&serde_json::json!({
+                    "bundles": store.bundles()?,
+                    "validators": validators,
+                }));
+            } else {
+                println!(
+                    "{:<6} {:<8} {:<10} {:<14} {:<10} {:<68}",
+                    "index", "nonce", "status", "pubkey", "block", "tx"
+                );
+                for v in &validators {
+                    println!(
+                        "{:<6} {:<8} {:<10} {:<14} {:<10} {}",
+                        v.index,
+                        v.owner_nonce,
+                        v.status.as_str(),
+                        format!("{}…", &v.pubkey[..12.min(v.pubkey.len())]),
+                        v.block_number
+                            .map(|b| b.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        v.tx_hash.clone().unwrap_or_else(|| "-".into())
+                    );
+                }
+                let count = |s: Status| validators.iter().filter(|v| v.status == s).count();
+                println!(
+                    "{} validators: {} imported, {} sent, {} confirmed, {} reverted",
+                    validators.len(),
+                    count(Status::Imported),
+                    count(Status::Sent),
+                    count(Status::Confirmed),
+                    count(Status::Reverted)
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_plan(p: &Prepared) {
+    match p {
+        Prepared::Done => println!("nothing to stake: every imported validator is staked"),
+        Prepared::Waiting { reason } => println!("nothing to send now: {reason}"),
+        Prepared::Ready(plan) => {
+            println!(
+                "would stake {} validators of batch {} (cluster {:?}) in one transaction:",
+                plan.validators.len(),
+                plan.bundle_id,
+                plan.operator_ids
+            );
+            for v in &plan.validators {
+                println!(
+                    "  index {:<5} owner nonce {:<5} {}",
+                    v.index, v.owner_nonce, v.pubkey
+                );
+            }
+            println!("  ETH needed:       {} wei", plan.eth_needed_wei);
+            println!("  SSV sent:         {} wei", plan.ssv_amount_wei);
+            println!("  ETH available:    {} wei", plan.buffered_available_wei);
+            println!(
+                "  gas estimate:     {}",
+                plan.gas_estimate
+                    .map(|g| g.to_string())
+                    .unwrap_or_else(|| "(no signer configured)".into())
+            );
+            println!("  max fee per gas:  {} wei", plan.max_fee_per_gas_wei);
+            println!("  deposit root:     {}", plan.expected_deposit_root);
+        }
+    }
+}
+
+/// `key init`.
+async fn key_init(cfg_path: Option<&Path>, ov: &Overrides) -> Result<()> {
+    let cfg = Config::resolve_signer_only(cfg_path, ov)?;
+    match cfg {
+        SignerConfig::Pkcs11 {
+            module,
+            token_label,
+            key_label,
+            pin,
+        } => {
+            let address = tokio::task::spawn_blocking(move || {
+                pkcs11::generate(&module, &token_label, &key_label, &pin)
+            })
+            .await
+            .map_err(|e| Error::Signer {
+                label: "pkcs11".into(),
+                message: format!("thread failed: {e}"),
+            })??;
+            println!("{}", Address::from(address).to_checksum(None));
+            Ok(())
+        }
+        SignerConfig::DevPrivateKey { .. } => Err(Error::config(
+            "signer.dev_private_key_file",
+            "`key init` creates a key in a PKCS#11 token; remove the development key setting",
+        )),
+    }
+}
+
+/// What `verify` reports.
+#[derive(Debug, serde::Serialize)]
+pub struct VerifySummary {
+    pub ceremony_id: String,
+    pub validators: usize,
+    pub merkle_root: String,
+    pub operator_ids: Vec<u64>,
+    pub first_owner_nonce: u64,
+    pub chain_owner_nonce: u64,
+}
+
+/// The bundle checks plus the chain's view: chain id, owner and withdrawal address = PoolManager,
+/// owner nonces consistent with the SSV contract, batch root approved for this cluster and type.
+pub async fn verify_with_chain(
+    cfg: &Config,
+    provider: &DynProvider,
+    dir: &Path,
+) -> Result<VerifySummary> {
+    let b = crate::bundle::load_verified(dir, &cfg.trusted_identities)?;
+    let fail = |m: String| Error::Bundle {
+        path: dir.to_owned(),
+        message: m,
+    };
+    crate::chain::check_chain(provider, cfg.chain_id).await?;
+    let c = cfg.contracts()?;
+    let owner: Address = crate::config::parse_address("manifest.owner.address", &b.owner_address)?;
+    if owner != c.pool_manager {
+        return Err(fail(format!(
+            "owner {owner} is not the PoolManager {}",
+            c.pool_manager
+        )));
+    }
+    let wa: Address =
+        crate::config::parse_address("manifest.withdrawal.address", &b.withdrawal_address)?;
+    if wa != c.pool_manager {
+        return Err(fail(format!(
+            "withdrawal address {wa} is not the PoolManager {}",
+            c.pool_manager
+        )));
+    }
+    let pm = crate::chain::IPoolManager::new(c.pool_manager, provider.clone());
+    let root = alloy::primitives::B256::from(b.merkle_root);
+    let batch = pm
+        .getBatch(root)
+        .call()
+        .await
+        .map_err(|e| Error::rpc("PoolManager.getBatch", e))?;
+    if !batch.approved {
+        return Err(Error::refused(format!(
+            "root not approved: batch {root} is not approved on PoolManager {}",
+            c.pool_manager
+        )));
+    }
+    if batch.withdrawalType != b.withdrawal_type {
+        return Err(fail(format!(
+            "approved for withdrawal type 0x{:02x}, the bundle is 0x{:02x}",
+            batch.withdrawalType, b.withdrawal_type
+        )));
+    }
+    let wc = pm
+        .withdrawalCredentials(b.withdrawal_type)
+        .call()
+        .await
+        .map_err(|e| Error::rpc("PoolManager.withdrawalCredentials", e))?;
+    let _ = wc;
+    let chain_nonce = crate::stake::owner_nonce(provider, c.ssv_network, c.pool_manager).await?;
+    let first = b
+        .validators
+        .first()
+        .map(|v| v.owner_nonce)
+        .unwrap_or_default();
+    // Validators of this bundle already staked account for the nonces below the chain's.
+    let mut staked = 0u64;
+    for v in &b.validators {
+        if pm
+            .isStaked(v.pubkey.clone().into())
+            .call()
+            .await
+            .map_err(|e| Error::rpc("PoolManager.isStaked", e))?
+        {
+            staked += 1;
+        }
+    }
+    if first + staked != chain_nonce && !(staked == 0 && first >= chain_nonce) {
+        return Err(Error::refused(format!(
+            "nonce mismatch: the bundle's owner nonces start at {first} with {staked} already staked, the SSV network's nonce for the PoolManager is {chain_nonce}"
+        )));
+    }
+    Ok(VerifySummary {
+        ceremony_id: b.ceremony_id,
+        validators: b.validators.len(),
+        merkle_root: format!("{root}"),
+        operator_ids: b.operator_ids,
+        first_owner_nonce: first,
+        chain_owner_nonce: chain_nonce,
+    })
+}
+
+fn refusal_rule(reason: &str) -> &'static str {
+    let r = reason.to_ascii_lowercase();
+    if r.contains("gas above cap") {
+        "gas_cap"
+    } else if r.contains("nonce mismatch") {
+        "owner_nonce"
+    } else if r.contains("root not approved") {
+        "root_not_approved"
+    } else if r.contains("not enough ssv") {
+        "ssv_balance"
+    } else if r.contains("operator_role") {
+        "operator_role"
+    } else {
+        "other"
+    }
+}
+
+/// The daemon loop.
+async fn daemon(cfg_path: Option<&Path>, ov: &Overrides, once: bool) -> Result<()> {
+    let cfg = Config::resolve(cfg_path, ov)?;
+    let contracts = cfg.contracts()?;
+    let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+    let mut store = Store::open(cfg.state_dir()?)?;
+    let (wallet, from) = open_signer(&cfg).await?;
+    let metrics = Metrics::new(cfg.poll_interval_secs * 10 + 60);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut server_stop = stop_rx.clone();
+    let (bound, server) = crate::metrics::serve(cfg.metrics_addr, metrics.clone(), async move {
+        let _ = server_stop.wait_for(|s| *s).await;
+    })
+    .await?;
+    tracing::info!(%bound, address = %from, "signer-agent running");
+
+    let mut backoff = Duration::from_secs(1);
+    let mut reconciled = false;
+    let mut stop = stop_rx.clone();
+    let result = loop {
+        if *stop.borrow() {
+            tracing::info!("stopping on signal");
+            break Ok(());
+        }
+        metrics
+            .loop_iterations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let step: Result<bool> = async {
+            if !reconciled {
+                crate::chain::check_chain(&provider, cfg.chain_id).await?;
+                let n =
+                    crate::stake::reconcile(&provider, &contracts, &mut store, Some(from)).await?;
+                tracing::info!(changed = n, "reconciled the state store with the chain");
+                reconciled = true;
+            }
+            update_gauges(&metrics, &provider, &cfg, &store).await;
+            match crate::stake::prepare(&provider, &cfg, &store, Some(from)).await? {
+                Prepared::Done => {
+                    tracing::info!("every imported validator is staked");
+                    Ok(false)
+                }
+                Prepared::Waiting { reason } => {
+                    tracing::info!(%reason, "waiting");
+                    if reason.contains("reconcile") {
+                        // Settle from the chain, then try again.
+                        reconciled = false;
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        return Ok(true);
+                    }
+                    Ok(false)
+                }
+                Prepared::Ready(plan) => {
+                    let k = plan.validators.len();
+                    match crate::stake::send(&provider, &wallet, from, &cfg, &mut store, &plan)
+                        .await
+                    {
+                        Ok((tx, block, gas)) => {
+                            metrics
+                                .stake_transactions
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            metrics
+                                .validators_staked
+                                .fetch_add(k as u64, std::sync::atomic::Ordering::Relaxed);
+                            metrics
+                                .gas_used
+                                .fetch_add(gas, std::sync::atomic::Ordering::Relaxed);
+                            tracing::info!(%tx, block, gas, validators = k, "staked");
+                            Ok(true)
+                        }
+                        Err(e) => {
+                            reconciled = false;
+                            Err(e)
+                        }
+                    }
+                }
+            }
+        }
+        .await;
+        let wait = match step {
+            Ok(true) => {
+                metrics.success();
+                backoff = Duration::from_secs(1);
+                continue;
+            }
+            Ok(false) => {
+                metrics.success();
+                backoff = Duration::from_secs(1);
+                if once {
+                    break Ok(());
+                }
+                Duration::from_secs(cfg.poll_interval_secs)
+            }
+            Err(Error::Refused { reason }) => {
+                metrics.refused(refusal_rule(&reason));
+                let e = Error::Refused { reason };
+                metrics.error(&e);
+                tracing::error!(error = %e, "refused; nothing sent");
+                if once {
+                    break Err(e);
+                }
+                Duration::from_secs(cfg.poll_interval_secs)
+            }
+            Err(e @ (Error::Rpc { .. } | Error::Transaction { .. })) => {
+                metrics
+                    .rpc_errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                metrics.error(&e);
+                tracing::warn!(error = %e, backoff_secs = backoff.as_secs(), "rpc error; backing off");
+                if once && backoff > Duration::from_secs(8) {
+                    break Err(e);
+                }
+                let w = backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(300));
+                w
+            }
+            Err(e) => break Err(e),
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    };
+    drop(stop_rx);
+    server.abort();
+    result
+}
+
+async fn update_gauges(m: &Metrics, provider: &DynProvider, cfg: &Config, store: &Store) {
+    if let Ok(vs) = store.validators() {
+        for s in [
+            Status::Imported,
+            Status::Sent,
+            Status::Confirmed,
+            Status::Reverted,
+        ] {
+            let n = vs.iter().filter(|v| v.status == s).count();
+            m.gauge(
+                &format!("signer_agent_validators{{status=\"{}\"}}", s.as_str()),
+                n as f64,
+            );
+        }
+    }
+    if let Ok(c) = cfg.contracts() {
+        let pm = crate::chain::IPoolManager::new(c.pool_manager, provider.clone());
+        if let Ok(b) = pm.bufferedEther().call().await {
+            m.gauge("signer_agent_pool_buffered_ether_wei", u256_f64(b));
+        }
+    }
+}
+
+fn u256_f64(v: U256) -> f64 {
+    v.to_string().parse().unwrap_or(f64::NAN)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,644 @@
+//! Configuration: one strict TOML file, overridden by environment variables, overridden by flags
+//! (flag > env > file). Unknown keys are errors, and every error names the field.
+//!
+//! ```toml
+//! rpc_url = "http://127.0.0.1:8545"
+//! chain_id = 31337
+//! deployment = "deployments/31337.json"   # written by the contracts' deploy script
+//! state_dir = "state"
+//! confirmations = 2
+//! metrics_addr = "127.0.0.1:9464"
+//! beacon_url = "http://127.0.0.1:5052"
+//! trusted_identities = ["04…"]              # SEC1 P-256 public keys of trusted ceremonies (hex)
+//!
+//! [contracts]                              # optional: override addresses of the deploy file
+//! pool_manager = "0x…"
+//!
+//! [signer]
+//! module = "/usr/lib/softhsm/libsofthsm2.so"
+//! token_label = "agent"
+//! key_label = "agent-tx"
+//! pin_file = "pin.txt"                     # or SIGNER_AGENT_PIN
+//! # dev_private_key_file = "key.hex"       # DEVELOPMENT ONLY: a local key instead of the HSM
+//!
+//! [gas]
+//! max_fee_per_gas_gwei = 200
+//! max_priority_fee_per_gas_gwei = 3
+//! max_gas_per_tx = 25000000
+//!
+//! [run]
+//! poll_interval_secs = 12
+//! max_validators_per_tx = 20
+//! ```
+//!
+//! Relative paths in the file are relative to the file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::Address;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Environment variable that carries the HSM user PIN (when no PIN file is given).
+pub const PIN_ENV: &str = "SIGNER_AGENT_PIN";
+
+/// The file as written (every field optional: flags and env may supply it).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub rpc_url: Option<String>,
+    pub chain_id: Option<u64>,
+    pub deployment: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub confirmations: Option<u64>,
+    pub metrics_addr: Option<String>,
+    pub beacon_url: Option<String>,
+    #[serde(default)]
+    pub trusted_identities: Vec<String>,
+    #[serde(default)]
+    pub contracts: ContractsFile,
+    #[serde(default)]
+    pub signer: SignerFile,
+    #[serde(default)]
+    pub gas: GasFile,
+    #[serde(default)]
+    pub run: RunFile,
+}
+
+/// `[contracts]`: addresses that override the deploy file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractsFile {
+    pub pool_manager: Option<String>,
+    pub pool_eth: Option<String>,
+    pub oracle: Option<String>,
+    pub deposit_contract: Option<String>,
+    pub ssv_network: Option<String>,
+    pub ssv_token: Option<String>,
+}
+
+/// `[signer]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerFile {
+    pub module: Option<PathBuf>,
+    pub token_label: Option<String>,
+    pub key_label: Option<String>,
+    pub pin_file: Option<PathBuf>,
+    /// DEVELOPMENT ONLY: hex secp256k1 private key in a file, used instead of the HSM.
+    pub dev_private_key_file: Option<PathBuf>,
+}
+
+/// `[gas]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GasFile {
+    pub max_fee_per_gas_gwei: Option<u64>,
+    pub max_priority_fee_per_gas_gwei: Option<u64>,
+    pub max_gas_per_tx: Option<u64>,
+}
+
+/// `[run]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunFile {
+    pub poll_interval_secs: Option<u64>,
+    pub max_validators_per_tx: Option<usize>,
+}
+
+/// Values given as flags or environment variables (clap resolves flag > env); each overrides
+/// the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub rpc_url: Option<String>,
+    pub chain_id: Option<u64>,
+    pub deployment: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub confirmations: Option<u64>,
+    pub metrics_addr: Option<String>,
+    pub beacon_url: Option<String>,
+    pub pkcs11_module: Option<PathBuf>,
+    pub token_label: Option<String>,
+    pub key_label: Option<String>,
+    pub pin_file: Option<PathBuf>,
+    pub dev_private_key_file: Option<PathBuf>,
+    pub max_fee_per_gas_gwei: Option<u64>,
+}
+
+/// The contract addresses the agent talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contracts {
+    pub pool_manager: Address,
+    pub pool_eth: Address,
+    pub oracle: Address,
+    pub deposit_contract: Address,
+    pub ssv_network: Address,
+    pub ssv_token: Option<Address>,
+}
+
+/// How the agent signs transactions.
+pub enum SignerConfig {
+    /// A secp256k1 key in a PKCS#11 token.
+    Pkcs11 {
+        module: PathBuf,
+        token_label: String,
+        key_label: String,
+        pin: SecretString,
+    },
+    /// DEVELOPMENT ONLY: a local private key read from a file.
+    DevPrivateKey { path: PathBuf },
+}
+
+impl fmt::Debug for SignerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignerConfig::Pkcs11 {
+                module,
+                token_label,
+                key_label,
+                ..
+            } => f
+                .debug_struct("Pkcs11")
+                .field("module", module)
+                .field("token_label", token_label)
+                .field("key_label", key_label)
+                .finish_non_exhaustive(),
+            SignerConfig::DevPrivateKey { path } => {
+                f.debug_struct("DevPrivateKey").field("path", path).finish()
+            }
+        }
+    }
+}
+
+/// Gas limits the agent will never exceed.
+#[derive(Debug, Clone, Copy)]
+pub struct GasCaps {
+    pub max_fee_per_gas_wei: u128,
+    pub max_priority_fee_per_gas_wei: u128,
+    pub max_gas_per_tx: u64,
+}
+
+/// The resolved configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub rpc_url: String,
+    pub chain_id: u64,
+    contracts: std::result::Result<Contracts, (String, String)>,
+    state_dir: Option<PathBuf>,
+    pub confirmations: u64,
+    pub metrics_addr: SocketAddr,
+    pub beacon_url: Option<String>,
+    /// SEC1 P-256 public keys (uncompressed, 65 bytes) of trusted ceremonies.
+    pub trusted_identities: Vec<Vec<u8>>,
+    signer: SignerSource,
+    pub gas: GasCaps,
+    pub poll_interval_secs: u64,
+    pub max_validators_per_tx: usize,
+}
+
+const GWEI: u128 = 1_000_000_000;
+
+/// Where the signer comes from; resolved (and the PIN read) only when a command signs.
+#[derive(Debug)]
+struct SignerSource {
+    base: Option<PathBuf>,
+    file: SignerFile,
+    ov: Overrides,
+}
+
+impl FileConfig {
+    /// Reads and strictly parses a config file; the error names the field.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(path, "read the config file", e))?;
+        Self::parse(&text).map_err(|(field, message)| Error::Config {
+            field: format!("{}: {field}", path.display()),
+            message,
+        })
+    }
+
+    /// Parses TOML text; on error returns (field path, message).
+    pub fn parse(text: &str) -> std::result::Result<Self, (String, String)> {
+        let de = toml::Deserializer::new(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "(top level)".to_string()
+            } else {
+                path
+            };
+            (field, e.into_inner().message().to_string())
+        })
+    }
+}
+
+fn resolve(base: Option<&Path>, p: PathBuf) -> PathBuf {
+    match base {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p,
+    }
+}
+
+/// Parses a `0x` address; the error names the field.
+pub fn parse_address(field: &str, s: &str) -> Result<Address> {
+    s.trim()
+        .parse::<Address>()
+        .map_err(|e| Error::config(field, format!("{s:?} is not an address: {e}")))
+}
+
+impl Config {
+    /// Resolves file + overrides into a configuration. `config_path` may be absent when every
+    /// required value comes from flags or env.
+    pub fn resolve(config_path: Option<&Path>, ov: &Overrides) -> Result<Config> {
+        let file = match config_path {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        let base = config_path.and_then(|p| p.parent()).map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        });
+        let rpc_url = ov.rpc_url.clone().or(file.rpc_url).ok_or_else(|| {
+            Error::config(
+                "rpc_url",
+                "required (file, SIGNER_AGENT_RPC_URL or --rpc-url)",
+            )
+        })?;
+        let chain_id = ov.chain_id.or(file.chain_id).ok_or_else(|| {
+            Error::config(
+                "chain_id",
+                "required (file, SIGNER_AGENT_CHAIN_ID or --chain-id)",
+            )
+        })?;
+        let state_dir = ov
+            .state_dir
+            .clone()
+            .or_else(|| file.state_dir.map(|p| resolve(base, p)));
+        let deployment = ov
+            .deployment
+            .clone()
+            .or_else(|| file.deployment.map(|p| resolve(base, p)));
+        let contracts = match resolve_contracts(deployment.as_deref(), &file.contracts, chain_id) {
+            Ok(c) => Ok(c),
+            Err(Error::Config { field, message }) => Err((field, message)),
+            Err(other) => return Err(other),
+        };
+        let confirmations = ov.confirmations.or(file.confirmations).unwrap_or(2);
+        let metrics_addr_s = ov
+            .metrics_addr
+            .clone()
+            .or(file.metrics_addr)
+            .unwrap_or_else(|| "127.0.0.1:9464".to_string());
+        let metrics_addr: SocketAddr = metrics_addr_s
+            .parse()
+            .map_err(|e| Error::config("metrics_addr", format!("{metrics_addr_s:?}: {e}")))?;
+        let beacon_url = ov.beacon_url.clone().or(file.beacon_url);
+        let mut trusted_identities = Vec::new();
+        for (i, k) in file.trusted_identities.iter().enumerate() {
+            trusted_identities.push(parse_identity_key(&format!("trusted_identities[{i}]"), k)?);
+        }
+        let signer = SignerSource {
+            base: base.map(Path::to_path_buf),
+            file: file.signer,
+            ov: ov.clone(),
+        };
+        let gas = GasCaps {
+            max_fee_per_gas_wei: u128::from(
+                ov.max_fee_per_gas_gwei
+                    .or(file.gas.max_fee_per_gas_gwei)
+                    .unwrap_or(200),
+            ) * GWEI,
+            max_priority_fee_per_gas_wei: u128::from(
+                file.gas.max_priority_fee_per_gas_gwei.unwrap_or(3),
+            ) * GWEI,
+            max_gas_per_tx: file.gas.max_gas_per_tx.unwrap_or(25_000_000),
+        };
+        if gas.max_priority_fee_per_gas_wei > gas.max_fee_per_gas_wei {
+            return Err(Error::config(
+                "gas.max_priority_fee_per_gas_gwei",
+                "must not exceed gas.max_fee_per_gas_gwei",
+            ));
+        }
+        let max_validators_per_tx = file.run.max_validators_per_tx.unwrap_or(20);
+        if max_validators_per_tx == 0 {
+            return Err(Error::config(
+                "run.max_validators_per_tx",
+                "must be at least 1",
+            ));
+        }
+        Ok(Config {
+            rpc_url,
+            chain_id,
+            contracts,
+            state_dir,
+            confirmations,
+            metrics_addr,
+            beacon_url,
+            trusted_identities,
+            signer,
+            gas,
+            poll_interval_secs: file.run.poll_interval_secs.unwrap_or(12).max(1),
+            max_validators_per_tx,
+        })
+    }
+
+    /// Only the signer part (for `key init`, which needs no chain).
+    pub fn resolve_signer_only(config_path: Option<&Path>, ov: &Overrides) -> Result<SignerConfig> {
+        let file = match config_path {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        let base = config_path.and_then(|p| p.parent()).map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        });
+        resolve_signer(base, ov, &file.signer)
+    }
+
+    /// The contract addresses; the error names the one missing.
+    pub fn contracts(&self) -> Result<Contracts> {
+        self.contracts
+            .clone()
+            .map_err(|(field, message)| Error::Config { field, message })
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> Result<&Path> {
+        self.state_dir.as_deref().ok_or_else(|| {
+            Error::config(
+                "state_dir",
+                "required (file, SIGNER_AGENT_STATE_DIR or --state-dir)",
+            )
+        })
+    }
+
+    /// The signer configuration (reads the PIN file or env now).
+    pub fn signer(&self) -> Result<SignerConfig> {
+        let s = &self.signer;
+        resolve_signer(s.base.as_deref(), &s.ov, &s.file)
+    }
+}
+
+/// Parses a hex SEC1 P-256 public key (compressed or uncompressed, optional 0x) and returns it
+/// uncompressed, as the manifest shows it.
+pub fn parse_identity_key(field: &str, s: &str) -> Result<Vec<u8>> {
+    let h = s.trim().trim_start_matches("0x");
+    let bytes = hex::decode(h).map_err(|e| Error::config(field, format!("not hex: {e}")))?;
+    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&bytes)
+        .map_err(|_| Error::config(field, "not a SEC1 P-256 public key"))?;
+    Ok(vk.to_encoded_point(false).as_bytes().to_vec())
+}
+
+fn resolve_signer(base: Option<&Path>, ov: &Overrides, file: &SignerFile) -> Result<SignerConfig> {
+    if let Some(path) = ov
+        .dev_private_key_file
+        .clone()
+        .or_else(|| file.dev_private_key_file.clone().map(|p| resolve(base, p)))
+    {
+        return Ok(SignerConfig::DevPrivateKey { path });
+    }
+    let module = ov
+        .pkcs11_module
+        .clone()
+        .or_else(|| file.module.clone().map(|p| resolve(base, p)))
+        .unwrap_or_else(kc_hsm::Module::path_from_env);
+    let token_label = ov
+        .token_label
+        .clone()
+        .or_else(|| file.token_label.clone())
+        .ok_or_else(|| {
+            Error::config(
+                "signer.token_label",
+                "required (file, SIGNER_AGENT_TOKEN_LABEL or --token-label)",
+            )
+        })?;
+    let key_label = ov
+        .key_label
+        .clone()
+        .or_else(|| file.key_label.clone())
+        .unwrap_or_else(|| "agent-tx".to_string());
+    let pin_file = ov
+        .pin_file
+        .clone()
+        .or_else(|| file.pin_file.clone().map(|p| resolve(base, p)));
+    let pin = read_pin(pin_file.as_deref())?;
+    Ok(SignerConfig::Pkcs11 {
+        module,
+        token_label,
+        key_label,
+        pin,
+    })
+}
+
+/// The PIN from a file (first line, trimmed) or from `SIGNER_AGENT_PIN`.
+pub fn read_pin(pin_file: Option<&Path>) -> Result<SecretString> {
+    if let Some(p) = pin_file {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(p).map_err(|e| Error::io(p, "read the PIN file", e))?,
+        );
+        let pin = text.lines().next().unwrap_or("").trim();
+        if pin.is_empty() {
+            return Err(Error::config(
+                "signer.pin_file",
+                format!("{} is empty", p.display()),
+            ));
+        }
+        return Ok(SecretString::from(pin.to_string()));
+    }
+    match std::env::var(PIN_ENV) {
+        Ok(pin) if !pin.is_empty() => Ok(SecretString::from(pin)),
+        _ => Err(Error::config(
+            "signer.pin_file",
+            format!("no PIN: give signer.pin_file, --pin-file or {PIN_ENV}"),
+        )),
+    }
+}
+
+/// Reads the deploy file the contracts' deploy script writes: a JSON object whose members name
+/// the contracts (any case, `_`/`-` ignored: `PoolManager`, `pool_manager`, `poolManager` …),
+/// possibly nested one level (e.g. under `"contracts"`); `chainId` is checked when present.
+pub fn read_deployment(path: &Path) -> Result<BTreeMap<String, String>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io(path, "read the deploy file", e))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Parse {
+        path: path.to_owned(),
+        message: format!("not JSON: {e}"),
+    })?;
+    let mut out = BTreeMap::new();
+    collect(&v, &mut out, 0);
+    Ok(out)
+}
+
+fn norm(k: &str) -> String {
+    k.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+fn collect(v: &serde_json::Value, out: &mut BTreeMap<String, String>, depth: usize) {
+    if let serde_json::Value::Object(m) = v {
+        for (k, v) in m {
+            match v {
+                serde_json::Value::String(s) => {
+                    out.entry(norm(k)).or_insert_with(|| s.clone());
+                }
+                serde_json::Value::Number(n) => {
+                    out.entry(norm(k)).or_insert_with(|| n.to_string());
+                }
+                serde_json::Value::Object(_) if depth < 2 => collect(v, out, depth + 1),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn resolve_contracts(
+    deployment: Option<&Path>,
+    file: &ContractsFile,
+    chain_id: u64,
+) -> Result<Contracts> {
+    let dep = match deployment {
+        Some(p) => read_deployment(p)?,
+        None => BTreeMap::new(),
+    };
+    let dep_name = deployment
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "(no deploy file)".into());
+    if let Some(c) = dep.get("chainid") {
+        if c.parse::<u64>().ok() != Some(chain_id) {
+            return Err(Error::config(
+                "deployment",
+                format!("{dep_name} is for chain {c}, the config says chain id {chain_id}"),
+            ));
+        }
+    }
+    let pick = |field: &str, over: &Option<String>, names: &[&str]| -> Result<Option<Address>> {
+        if let Some(s) = over {
+            return parse_address(&format!("contracts.{field}"), s).map(Some);
+        }
+        for n in names {
+            if let Some(s) = dep.get(*n) {
+                return parse_address(&format!("{dep_name}: {n}"), s).map(Some);
+            }
+        }
+        Ok(None)
+    };
+    let need = |field: &str, a: Option<Address>| -> Result<Address> {
+        a.ok_or_else(|| {
+            Error::config(
+                format!("contracts.{field}"),
+                format!("not in the config nor in the deploy file {dep_name}"),
+            )
+        })
+    };
+    Ok(Contracts {
+        pool_manager: need(
+            "pool_manager",
+            pick("pool_manager", &file.pool_manager, &["poolmanager"])?,
+        )?,
+        pool_eth: need(
+            "pool_eth",
+            pick("pool_eth", &file.pool_eth, &["pooleth", "pooltoken"])?,
+        )?,
+        oracle: need("oracle", pick("oracle", &file.oracle, &["oracle"])?)?,
+        deposit_contract: need(
+            "deposit_contract",
+            pick(
+                "deposit_contract",
+                &file.deposit_contract,
+                &["depositcontract", "deposit"],
+            )?,
+        )?,
+        ssv_network: need(
+            "ssv_network",
+            pick(
+                "ssv_network",
+                &file.ssv_network,
+                &["ssvnetwork", "ssvnetworkdevnet", "ssv"],
+            )?,
+        )?,
+        ssv_token: pick("ssv_token", &file.ssv_token, &["ssvtoken", "token"])?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_refused_with_its_name() {
+        let err = FileConfig::parse("rpc_url = \"x\"\nbogus = 1\n").unwrap_err();
+        assert!(err.1.contains("bogus"), "{err:?}");
+        let err = FileConfig::parse("[gas]\nmax_fee = 1\n").unwrap_err();
+        assert!(err.1.contains("max_fee"), "{err:?}");
+    }
+
+    #[test]
+    fn flag_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dep = dir.path().join("dep.json");
+        let a = "0x00000000000000000000000000000000000000aa";
+        std::fs::write(
+            &dep,
+            format!(
+                r#"{{"chainId": 31337, "contracts": {{"PoolManager": "{a}", "PoolETH": "{a}", "Oracle": "{a}",
+                "DepositContract": "{a}", "SSVNetwork": "{a}"}}}}"#
+            ),
+        )
+        .unwrap();
+        let cfg = dir.path().join("agent.toml");
+        std::fs::write(
+            &cfg,
+            "rpc_url = \"http://file\"\nchain_id = 31337\ndeployment = \"dep.json\"\nstate_dir = \"st\"\n\
+             [signer]\ndev_private_key_file = \"k\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(Some(&cfg), &Overrides::default()).unwrap();
+        assert_eq!(c.rpc_url, "http://file");
+        assert_eq!(c.state_dir().unwrap(), dir.path().join("st"));
+        assert!(matches!(
+            c.signer().unwrap(),
+            SignerConfig::DevPrivateKey { .. }
+        ));
+        assert_eq!(
+            c.contracts().unwrap().oracle,
+            parse_address("a", a).unwrap()
+        );
+        let ov = Overrides {
+            rpc_url: Some("http://flag".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(Some(&cfg), &ov).unwrap();
+        assert_eq!(c.rpc_url, "http://flag");
+        let ov = Overrides {
+            chain_id: Some(1),
+            ..Default::default()
+        };
+        let e = Config::resolve(Some(&cfg), &ov)
+            .unwrap()
+            .contracts()
+            .unwrap_err();
+        assert!(e.to_string().contains("chain 31337"), "{e}");
+    }
+
+    #[test]
+    fn identity_keys_are_checked() {
+        assert!(parse_identity_key("k", "04abcd").is_err());
+        let sk = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let pk = sk.verifying_key().to_encoded_point(true);
+        let full = parse_identity_key("k", &hex::encode(pk.as_bytes())).unwrap();
+        assert_eq!(full.len(), 65);
+    }
+}

@@ -1,0 +1,196 @@
+//! Prometheus metrics (text exposition format) and a health endpoint, served on loopback.
+//!
+//! `GET /metrics`: counters and gauges below. `GET /health`: 200 `ok` while the daemon's loop
+//! has succeeded within the last few poll intervals, else 503 with the last error.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+
+use crate::error::{Error, Result};
+
+/// The agent's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub stake_transactions: AtomicU64,
+    pub validators_staked: AtomicU64,
+    pub rpc_errors: AtomicU64,
+    pub loop_iterations: AtomicU64,
+    pub gas_used: AtomicU64,
+    /// Unix seconds of the last successful loop iteration.
+    pub last_success: AtomicU64,
+    /// Seconds after which `/health` reports unhealthy.
+    pub stale_after: AtomicU64,
+    refusals: Mutex<BTreeMap<String, u64>>,
+    gauges: Mutex<BTreeMap<String, f64>>,
+    last_error: Mutex<Option<String>>,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+impl Metrics {
+    /// New metrics; `/health` is stale after `stale_after` seconds without success.
+    pub fn new(stale_after: u64) -> Arc<Self> {
+        let m = Metrics::default();
+        m.stale_after.store(stale_after, Ordering::Relaxed);
+        m.last_success.store(now(), Ordering::Relaxed);
+        Arc::new(m)
+    }
+
+    /// Counts a refusal under a short rule name.
+    pub fn refused(&self, rule: &str) {
+        let mut r = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        *r.entry(rule.to_string()).or_default() += 1;
+    }
+
+    /// Sets a gauge (name must be a valid metric name with optional `{labels}`).
+    pub fn gauge(&self, name: &str, value: f64) {
+        let mut g = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
+        g.insert(name.to_string(), value);
+    }
+
+    /// Marks a successful iteration.
+    pub fn success(&self) {
+        self.last_success.store(now(), Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Records an error.
+    pub fn error(&self, e: &Error) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let counter = |out: &mut String, name: &str, help: &str, v: u64| {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+            ));
+        };
+        counter(
+            &mut out,
+            "signer_agent_stake_transactions_total",
+            "Confirmed stake transactions.",
+            self.stake_transactions.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "signer_agent_validators_staked_total",
+            "Validators staked by this process.",
+            self.validators_staked.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "signer_agent_rpc_errors_total",
+            "RPC errors (each retried with back-off).",
+            self.rpc_errors.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "signer_agent_loop_iterations_total",
+            "Daemon loop iterations.",
+            self.loop_iterations.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "signer_agent_gas_used_total",
+            "Gas used by confirmed stake transactions.",
+            self.gas_used.load(Ordering::Relaxed),
+        );
+        out.push_str("# HELP signer_agent_refusals_total Refusals by rule.\n# TYPE signer_agent_refusals_total counter\n");
+        for (rule, n) in self
+            .refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            out.push_str(&format!(
+                "signer_agent_refusals_total{{rule=\"{rule}\"}} {n}\n"
+            ));
+        }
+        out.push_str(&format!(
+            "# HELP signer_agent_last_success_timestamp_seconds Last successful loop iteration.\n# TYPE signer_agent_last_success_timestamp_seconds gauge\nsigner_agent_last_success_timestamp_seconds {}\n",
+            self.last_success.load(Ordering::Relaxed)
+        ));
+        for (name, v) in self.gauges.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            out.push_str(&format!("{name} {v}\n"));
+        }
+        out
+    }
+
+    fn healthy(&self) -> (bool, String) {
+        let age = now().saturating_sub(self.last_success.load(Ordering::Relaxed));
+        let stale = self.stale_after.load(Ordering::Relaxed);
+        let err = self
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if age <= stale {
+            (true, "ok\n".into())
+        } else {
+            (
+                false,
+                format!(
+                    "unhealthy: no successful iteration for {age} s; last error: {}\n",
+                    err.unwrap_or_default()
+                ),
+            )
+        }
+    }
+}
+
+async fn metrics(State(m): State<Arc<Metrics>>) -> String {
+    m.render()
+}
+
+async fn health(State(m): State<Arc<Metrics>>) -> (StatusCode, String) {
+    match m.healthy() {
+        (true, s) => (StatusCode::OK, s),
+        (false, s) => (StatusCode::SERVICE_UNAVAILABLE, s),
+    }
+}
+
+/// Binds `addr` and serves until `shutdown` resolves. Returns the bound address (port 0 picks
+/// a free one).
+pub async fn serve(
+    addr: SocketAddr,
+    m: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Metrics {
+            addr: addr.to_string(),
+            message: format!("cannot bind: {e}"),
+        })?;
+    let bound = listener.local_addr().map_err(|e| Error::Metrics {
+        addr: addr.to_string(),
+        message: e.to_string(),
+    })?;
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/health", get(health))
+        .with_state(m);
+    let handle = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "metrics server stopped");
+        }
+    });
+    Ok((bound, handle))
+}

@@ -1,0 +1,302 @@
+//! `oracle report`: read the pool validators' balances from a standard Beacon API and submit this
+//! member's report for the Oracle's current frame.
+//!
+//! Beacon API used (ethereum/beacon-APIs): `GET /eth/v1/beacon/genesis` and
+//! `GET /eth/v1/beacon/states/{state_id}/validators?id=0x…,0x…` (balances in gwei, as strings).
+
+use alloy::eips::eip2718::Encodable2718;
+use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::SolCall;
+use serde::{Deserialize, Serialize};
+
+use crate::chain::IOracle;
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    data: T,
+}
+
+#[derive(Deserialize)]
+struct Genesis {
+    genesis_time: String,
+}
+
+#[derive(Deserialize)]
+struct BeaconValidator {
+    balance: String,
+    status: String,
+    validator: BeaconValidatorInner,
+}
+
+#[derive(Deserialize)]
+struct BeaconValidatorInner {
+    pubkey: String,
+}
+
+/// What the beacon chain says about the pool's validators.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BeaconReport {
+    pub state: String,
+    pub genesis_time: u64,
+    /// Sum of balances, wei.
+    pub balance_wei: String,
+    /// Validators of the pool seen on the beacon chain.
+    pub validators: u64,
+    /// Of those, fully exited (`exited_*`, `withdrawal_*`).
+    pub exited: u64,
+    /// Pool validators the beacon chain does not know yet.
+    pub not_seen: u64,
+}
+
+/// Reads the balances of `pubkeys` (0x hex) at `state`.
+pub async fn read_beacon(
+    beacon_url: &str,
+    state: &str,
+    pubkeys: &[String],
+) -> Result<BeaconReport> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::Beacon {
+            url: beacon_url.into(),
+            message: e.to_string(),
+        })?;
+    let base = beacon_url.trim_end_matches('/');
+    let get = |url: String| {
+        let client = client.clone();
+        async move {
+            let resp = client
+                .get(&url)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .map_err(|e| Error::Beacon {
+                    url: url.clone(),
+                    message: e.to_string(),
+                })?;
+            let status = resp.status();
+            let body = resp.text().await.map_err(|e| Error::Beacon {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+            if !status.is_success() {
+                return Err(Error::Beacon {
+                    url,
+                    message: format!(
+                        "http {status}: {}",
+                        body.chars().take(200).collect::<String>()
+                    ),
+                });
+            }
+            Ok::<(String, String), Error>((url, body))
+        }
+    };
+    let (url, body) = get(format!("{base}/eth/v1/beacon/genesis")).await?;
+    let genesis: Envelope<Genesis> = serde_json::from_str(&body).map_err(|e| Error::Beacon {
+        url: url.clone(),
+        message: format!("unexpected JSON: {e}"),
+    })?;
+    let genesis_time = genesis
+        .data
+        .genesis_time
+        .parse()
+        .map_err(|e| Error::Beacon {
+            url,
+            message: format!("genesis_time: {e}"),
+        })?;
+    let mut balance_gwei: u128 = 0;
+    let mut seen = 0u64;
+    let mut exited = 0u64;
+    for chunk in pubkeys.chunks(64) {
+        let (url, body) = get(format!(
+            "{base}/eth/v1/beacon/states/{state}/validators?id={}",
+            chunk.join(",")
+        ))
+        .await?;
+        let resp: Envelope<Vec<BeaconValidator>> =
+            serde_json::from_str(&body).map_err(|e| Error::Beacon {
+                url: url.clone(),
+                message: format!("unexpected JSON: {e}"),
+            })?;
+        for v in resp.data {
+            if !chunk
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(&v.validator.pubkey))
+            {
+                return Err(Error::Beacon {
+                    url,
+                    message: format!(
+                        "answered for a validator not asked for: {}",
+                        v.validator.pubkey
+                    ),
+                });
+            }
+            let b: u128 = v.balance.parse().map_err(|e| Error::Beacon {
+                url: url.clone(),
+                message: format!("balance {:?}: {e}", v.balance),
+            })?;
+            balance_gwei += b;
+            seen += 1;
+            if v.status.starts_with("exited_") || v.status.starts_with("withdrawal_") {
+                exited += 1;
+            }
+        }
+    }
+    Ok(BeaconReport {
+        state: state.to_string(),
+        genesis_time,
+        balance_wei: (U256::from(balance_gwei) * U256::from(1_000_000_000u64)).to_string(),
+        validators: seen,
+        exited,
+        not_seen: pubkeys.len() as u64 - seen,
+    })
+}
+
+/// The outcome of a submitted report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Submitted {
+    pub frame: String,
+    pub report: BeaconReport,
+    pub tx: String,
+    pub block: u64,
+}
+
+/// Submits `report` for the Oracle's current frame, signed by `from`.
+pub async fn submit(
+    provider: &DynProvider,
+    wallet: &EthereumWallet,
+    from: Address,
+    cfg: &Config,
+    report: BeaconReport,
+) -> Result<Submitted> {
+    crate::chain::check_chain(provider, cfg.chain_id).await?;
+    let oracle = IOracle::new(cfg.contracts()?.oracle, provider.clone());
+    if !oracle
+        .isMember(from)
+        .call()
+        .await
+        .map_err(|e| Error::rpc("Oracle.isMember", e))?
+    {
+        return Err(Error::refused(format!(
+            "{from} is not a member of the Oracle {}",
+            cfg.contracts()?.oracle
+        )));
+    }
+    let frame = oracle
+        .currentFrame()
+        .call()
+        .await
+        .map_err(|e| Error::rpc("Oracle.currentFrame", e))?;
+    let balance: U256 = report
+        .balance_wei
+        .parse()
+        .map_err(|_| Error::refused("bad balance"))?;
+    let call = IOracle::submitReportCall {
+        frameId: frame,
+        beaconBalance: balance,
+        beaconValidators: U256::from(report.validators),
+        exitedValidators: U256::from(report.exited),
+    };
+    let req = TransactionRequest::default()
+        .with_from(from)
+        .with_to(cfg.contracts()?.oracle)
+        .with_input(call.abi_encode());
+    let gas = provider.estimate_gas(req.clone()).await.map_err(|e| {
+        let msg = e
+            .as_error_resp()
+            .and_then(|p| p.as_decoded_interface_error::<IOracle::IOracleErrors>())
+            .map(|d| format!("{d:?}"))
+            .unwrap_or_else(|| e.to_string());
+        Error::refused(format!("the report would fail: {msg}"))
+    })?;
+    let (hash, block) = sign_and_send(provider, wallet, from, cfg, req, gas).await?;
+    Ok(Submitted {
+        frame: frame.to_string(),
+        report,
+        tx: format!("{hash}"),
+        block,
+    })
+}
+
+/// Fills fees and nonce within the caps, signs, broadcasts and waits for a successful receipt.
+pub async fn sign_and_send(
+    provider: &DynProvider,
+    wallet: &EthereumWallet,
+    from: Address,
+    cfg: &Config,
+    req: TransactionRequest,
+    gas: u64,
+) -> Result<(B256, u64)> {
+    let gas_limit = gas + gas / 5;
+    if gas_limit > cfg.gas.max_gas_per_tx {
+        return Err(Error::refused(format!(
+            "gas above cap: gas limit {gas_limit} exceeds {}",
+            cfg.gas.max_gas_per_tx
+        )));
+    }
+    let fees = provider
+        .estimate_eip1559_fees()
+        .await
+        .map_err(|e| Error::rpc("eth_feeHistory", e))?;
+    if fees.max_fee_per_gas > cfg.gas.max_fee_per_gas_wei {
+        return Err(Error::refused(format!(
+            "gas above cap: max fee per gas {} wei exceeds the cap of {} wei",
+            fees.max_fee_per_gas, cfg.gas.max_fee_per_gas_wei
+        )));
+    }
+    let priority = fees
+        .max_priority_fee_per_gas
+        .min(cfg.gas.max_priority_fee_per_gas_wei);
+    let nonce = provider
+        .get_transaction_count(from)
+        .pending()
+        .await
+        .map_err(|e| Error::rpc("eth_getTransactionCount", e))?;
+    let envelope = req
+        .with_nonce(nonce)
+        .with_chain_id(cfg.chain_id)
+        .with_gas_limit(gas_limit)
+        .with_max_fee_per_gas(fees.max_fee_per_gas.max(priority))
+        .with_max_priority_fee_per_gas(priority)
+        .build(wallet)
+        .await
+        .map_err(|e| Error::Signer {
+            label: format!("{from}"),
+            message: format!("cannot sign: {e}"),
+        })?;
+    let hash = *envelope.tx_hash();
+    let _pending = provider
+        .send_raw_transaction(&envelope.encoded_2718())
+        .await
+        .map_err(|e| Error::Transaction {
+            tx: format!("{hash}"),
+            message: format!("broadcast failed: {e}"),
+        })?;
+    let mut delay = std::time::Duration::from_millis(100);
+    let receipt = loop {
+        if let Some(r) = provider
+            .get_transaction_receipt(hash)
+            .await
+            .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?
+        {
+            break r;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(
+            cfg.poll_interval_secs.max(1),
+        ));
+    };
+    let block = receipt.block_number.unwrap_or_default();
+    if !receipt.status() {
+        return Err(Error::Transaction {
+            tx: format!("{hash}"),
+            message: format!("reverted in block {block}"),
+        });
+    }
+    Ok((hash, block))
+}

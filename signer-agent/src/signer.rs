@@ -1,0 +1,421 @@
+//! An alloy signer whose secp256k1 key never leaves a PKCS#11 token.
+//!
+//! Modelled on alloy's AWS KMS signer: the public key and address are fetched once and cached;
+//! each signature is `C_Sign(CKM_ECDSA)` over the 32-byte prehash; the result is normalized to
+//! low-s and the recovery parity is found by trying both and comparing with the cached key. HSM
+//! calls run off the async runtime (`spawn_blocking`), each blocking thread with its own logged-in
+//! session. On open, the signer signs a random digest and checks that it recovers to its address.
+//!
+//! The key store is behind [`PrehashBackend`], so a policy layer (issue #10) can wrap the signer
+//! — or the backend — without touching the agent's logic above it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use alloy::consensus::SignableTransaction;
+use alloy::network::TxSigner;
+use alloy::primitives::{Address, ChainId, Signature, B256, U256};
+use alloy::signers::Signer;
+use async_trait::async_trait;
+use k256::ecdsa::{RecoveryId, VerifyingKey};
+
+use crate::error::{Error, Result};
+
+/// A key store that holds one secp256k1 key and signs 32-byte digests with it.
+///
+/// `sign_prehash` is blocking and may be called from any thread; implementations keep one
+/// session per thread.
+pub trait PrehashBackend: Send + Sync + 'static {
+    /// A human-readable name of the key (token and label); never secret.
+    fn describe(&self) -> String;
+    /// The key's public key.
+    fn public_key(&self) -> Result<VerifyingKey>;
+    /// Raw ECDSA `r ‖ s` over `digest` (either s; the signer normalizes).
+    fn sign_prehash(&self, digest: &[u8; 32]) -> Result<[u8; 64]>;
+}
+
+/// The Ethereum address of a secp256k1 public key.
+pub fn address_of(vk: &VerifyingKey) -> Address {
+    let point = vk.to_encoded_point(false);
+    Address::from_raw_public_key(&point.as_bytes()[1..])
+}
+
+/// An alloy [`Signer`] + [`TxSigner`] over a [`PrehashBackend`].
+#[derive(Clone)]
+pub struct HsmSigner {
+    backend: Arc<dyn PrehashBackend>,
+    public_key: VerifyingKey,
+    address: Address,
+    chain_id: Option<ChainId>,
+    label: String,
+}
+
+impl fmt::Debug for HsmSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HsmSigner")
+            .field("key", &self.label)
+            .field("address", &self.address)
+            .finish()
+    }
+}
+
+impl HsmSigner {
+    /// Caches the backend's public key and address, then runs the self-check (a random digest
+    /// signed in the backend must recover to the cached address). Blocking: call it from
+    /// `spawn_blocking` or before the runtime starts, or use [`HsmSigner::open_async`].
+    pub fn open(backend: Arc<dyn PrehashBackend>) -> Result<Self> {
+        let label = backend.describe();
+        let public_key = backend.public_key()?;
+        let address = address_of(&public_key);
+        let signer = HsmSigner {
+            backend,
+            public_key,
+            address,
+            chain_id: None,
+            label,
+        };
+        signer.self_check()?;
+        Ok(signer)
+    }
+
+    /// [`HsmSigner::open`] off the async runtime.
+    pub async fn open_async(backend: Arc<dyn PrehashBackend>) -> Result<Self> {
+        let label = backend.describe();
+        tokio::task::spawn_blocking(move || HsmSigner::open(backend))
+            .await
+            .map_err(|e| Error::Signer {
+                label,
+                message: format!("signing thread failed: {e}"),
+            })?
+    }
+
+    /// The key's description (token and label).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The cached public key.
+    pub fn public_key(&self) -> &VerifyingKey {
+        &self.public_key
+    }
+
+    fn self_check(&self) -> Result<()> {
+        let mut digest = [0u8; 32];
+        getrandom::getrandom(&mut digest).map_err(|e| Error::Signer {
+            label: self.label.clone(),
+            message: format!("no randomness for the self-check: {e}"),
+        })?;
+        let sig = self.sign_digest_blocking(&digest)?;
+        let recovered = sig
+            .recover_address_from_prehash(&B256::from(digest))
+            .map_err(|e| Error::Signer {
+                label: self.label.clone(),
+                message: format!("self-check signature does not recover: {e}"),
+            })?;
+        if recovered != self.address {
+            return Err(Error::Signer {
+                label: self.label.clone(),
+                message: format!(
+                    "self-check recovered {recovered}, expected {}",
+                    self.address
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Signs a 32-byte digest in the backend, on this thread.
+    pub fn sign_digest_blocking(&self, digest: &[u8; 32]) -> Result<Signature> {
+        let raw = self.backend.sign_prehash(digest)?;
+        to_eth_signature(&self.label, &self.public_key, digest, &raw)
+    }
+
+    /// Signs a 32-byte digest in the backend, off the async runtime.
+    pub async fn sign_digest(&self, digest: B256) -> Result<Signature> {
+        let this = self.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(_) => tokio::task::spawn_blocking(move || this.sign_digest_blocking(&digest.0))
+                .await
+                .map_err(|e| Error::Signer {
+                    label: self.label.clone(),
+                    message: format!("signing thread failed: {e}"),
+                })?,
+            Err(_) => this.sign_digest_blocking(&digest.0),
+        }
+    }
+}
+
+/// Low-s normalization and recovery parity by trial against the known public key.
+pub fn to_eth_signature(
+    label: &str,
+    public_key: &VerifyingKey,
+    digest: &[u8; 32],
+    raw: &[u8; 64],
+) -> Result<Signature> {
+    let fail = |message: String| Error::Signer {
+        label: label.to_string(),
+        message,
+    };
+    let sig = k256::ecdsa::Signature::from_slice(raw)
+        .map_err(|e| fail(format!("not an ECDSA signature: {e}")))?;
+    let sig = sig.normalize_s().unwrap_or(sig);
+    for parity in [false, true] {
+        let recid = RecoveryId::new(parity, false);
+        if let Ok(vk) = VerifyingKey::recover_from_prehash(digest, &sig, recid) {
+            if &vk == public_key {
+                let bytes = sig.to_bytes();
+                return Ok(Signature::new(
+                    U256::from_be_slice(&bytes[..32]),
+                    U256::from_be_slice(&bytes[32..]),
+                    parity,
+                ));
+            }
+        }
+    }
+    Err(fail(
+        "signature recovers to neither parity of the cached public key".into(),
+    ))
+}
+
+fn to_signer_error(e: Error) -> alloy::signers::Error {
+    alloy::signers::Error::other(e)
+}
+
+#[async_trait]
+impl Signer for HsmSigner {
+    async fn sign_hash(&self, hash: &B256) -> alloy::signers::Result<Signature> {
+        self.sign_digest(*hash).await.map_err(to_signer_error)
+    }
+
+    fn address(&self) -> Address {
+        self.address
+    }
+
+    fn chain_id(&self) -> Option<ChainId> {
+        self.chain_id
+    }
+
+    fn set_chain_id(&mut self, chain_id: Option<ChainId>) {
+        self.chain_id = chain_id;
+    }
+}
+
+#[async_trait]
+impl TxSigner<Signature> for HsmSigner {
+    fn address(&self) -> Address {
+        self.address
+    }
+
+    async fn sign_transaction(
+        &self,
+        tx: &mut dyn SignableTransaction<Signature>,
+    ) -> alloy::signers::Result<Signature> {
+        if let Some(chain_id) = self.chain_id {
+            if !tx.set_chain_id_checked(chain_id) {
+                return Err(alloy::signers::Error::TransactionChainIdMismatch {
+                    signer: chain_id,
+                    tx: tx.chain_id().unwrap_or_default(),
+                });
+            }
+        }
+        self.sign_digest(tx.signature_hash())
+            .await
+            .map_err(to_signer_error)
+    }
+}
+
+/// The PKCS#11 backend: a secp256k1 key pair in a token, found by label (through `kc_hsm`).
+pub mod pkcs11 {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use k256::ecdsa::VerifyingKey;
+    use kc_hsm::{HsmSession, Module, Token, TransactionKey};
+    use secrecy::SecretString;
+
+    use super::PrehashBackend;
+    use crate::error::{Error, Result};
+
+    thread_local! {
+        /// One logged-in session (and the key opened in it) per (token, key, thread): PKCS#11
+        /// sessions are `Send` but not `Sync`.
+        static SESSIONS: RefCell<HashMap<String, (HsmSession, TransactionKey)>> = RefCell::new(HashMap::new());
+    }
+
+    /// A secp256k1 transaction key in a PKCS#11 token.
+    pub struct Pkcs11Backend {
+        token: Token,
+        key_label: String,
+        pin: SecretString,
+        public_key: VerifyingKey,
+    }
+
+    fn hsm(context: impl Into<String>) -> impl FnOnce(kc_hsm::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Hsm { context, source }
+    }
+
+    /// Finds the token by label and logs in (a wrong PIN fails here, cleanly).
+    pub fn login(
+        module: &Path,
+        token_label: &str,
+        pin: &SecretString,
+    ) -> Result<(Token, HsmSession)> {
+        let m = Module::open(module).map_err(hsm(format!("module {}", module.display())))?;
+        let token = m
+            .find_token(token_label)
+            .map_err(hsm(format!("token `{token_label}`")))?;
+        let session = token
+            .login(pin)
+            .map_err(hsm(format!("token `{token_label}`, login")))?;
+        Ok((token, session))
+    }
+
+    /// `key init`: generates a new secp256k1 transaction key labelled `key_label` in the token
+    /// (refusing a label in use), self-tests it, and returns its address.
+    pub fn generate(
+        module: &Path,
+        token_label: &str,
+        key_label: &str,
+        pin: &SecretString,
+    ) -> Result<[u8; 20]> {
+        let (_token, session) = login(module, token_label, pin)?;
+        let key = TransactionKey::provision(&session, key_label).map_err(hsm(format!(
+            "token `{token_label}`, generate secp256k1 key `{key_label}`"
+        )))?;
+        Ok(key.address())
+    }
+
+    impl Pkcs11Backend {
+        /// Logs in, opens (attests and self-tests) the key, and caches its public key.
+        pub fn open(
+            module: &Path,
+            token_label: &str,
+            key_label: &str,
+            pin: SecretString,
+        ) -> Result<Self> {
+            let (token, session) = login(module, token_label, &pin)?;
+            let key = TransactionKey::open(&session, key_label).map_err(hsm(format!(
+                "token `{token_label}`, open secp256k1 key `{key_label}`"
+            )))?;
+            let public_key = *key.verifying_key();
+            let b = Pkcs11Backend {
+                token,
+                key_label: key_label.to_string(),
+                pin,
+                public_key,
+            };
+            SESSIONS.with(|cell| cell.borrow_mut().insert(b.cache_key(), (session, key)));
+            Ok(b)
+        }
+
+        fn cache_key(&self) -> String {
+            format!(
+                "{}\u{0}{}\u{0}{}",
+                self.token.module().path().display(),
+                self.token.label(),
+                self.key_label
+            )
+        }
+
+        fn with_key<T>(
+            &self,
+            f: impl FnOnce(&HsmSession, &TransactionKey) -> Result<T>,
+        ) -> Result<T> {
+            let cache_key = self.cache_key();
+            SESSIONS.with(|cell| {
+                let mut map = cell.borrow_mut();
+                if !map.contains_key(&cache_key) {
+                    let session = self
+                        .token
+                        .login(&self.pin)
+                        .map_err(hsm(format!("token `{}`, login", self.token.label())))?;
+                    let key =
+                        TransactionKey::open(&session, &self.key_label).map_err(hsm(format!(
+                            "token `{}`, open secp256k1 key `{}`",
+                            self.token.label(),
+                            self.key_label
+                        )))?;
+                    if key.verifying_key() != &self.public_key {
+                        return Err(Error::Signer {
+                            label: self.describe(),
+                            message: "the key's public key changed since the signer was opened"
+                                .into(),
+                        });
+                    }
+                    map.insert(cache_key.clone(), (session, key));
+                }
+                let (s, k) = map.get(&cache_key).expect("session just inserted");
+                f(s, k)
+            })
+        }
+    }
+
+    impl PrehashBackend for Pkcs11Backend {
+        fn describe(&self) -> String {
+            format!("{}/{}", self.token.label(), self.key_label)
+        }
+
+        fn public_key(&self) -> Result<VerifyingKey> {
+            Ok(self.public_key)
+        }
+
+        fn sign_prehash(&self, digest: &[u8; 32]) -> Result<[u8; 64]> {
+            self.with_key(|s, k| {
+                k.sign_prehash(s, digest).map_err(hsm(format!(
+                    "token `{}`, C_Sign with key `{}`",
+                    self.token.label(),
+                    self.key_label
+                )))
+            })
+        }
+    }
+}
+
+/// A backend over a local k256 key: for unit tests of the signer's own logic only.
+#[cfg(test)]
+pub(crate) struct LocalBackend(pub k256::ecdsa::SigningKey);
+
+#[cfg(test)]
+impl PrehashBackend for LocalBackend {
+    fn describe(&self) -> String {
+        "local-test-key".into()
+    }
+    fn public_key(&self) -> Result<VerifyingKey> {
+        Ok(*self.0.verifying_key())
+    }
+    fn sign_prehash(&self, digest: &[u8; 32]) -> Result<[u8; 64]> {
+        use k256::ecdsa::signature::hazmat::PrehashSigner;
+        let sig: k256::ecdsa::Signature = self.0.sign_prehash(digest).unwrap();
+        // Return the high-s form half of the time, as an HSM may.
+        let sig = if digest[0] & 1 == 1 {
+            let (r, s) = sig.split_scalars();
+            k256::ecdsa::Signature::from_scalars(r, -*s).unwrap()
+        } else {
+            sig
+        };
+        Ok(sig.to_bytes().into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_and_recovers() {
+        let sk = k256::ecdsa::SigningKey::from_slice(&[42u8; 32]).unwrap();
+        let s = HsmSigner::open(Arc::new(LocalBackend(sk))).unwrap();
+        assert!(format!("{s:?}").contains("local-test-key"));
+        for i in 0..32u8 {
+            let d = [i; 32];
+            let sig = s.sign_digest_blocking(&d).unwrap();
+            assert_eq!(
+                sig.recover_address_from_prehash(&B256::from(d)).unwrap(),
+                s.address
+            );
+            assert!(sig.normalize_s().is_none(), "already low-s");
+        }
+    }
+}

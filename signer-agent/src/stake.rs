@@ -1,0 +1,781 @@
+//! Planning and sending `PoolManager.stake`, and reconciling the store with the chain.
+//!
+//! Crash safety: a transaction is signed, its hash recorded as `sent`, and only then broadcast;
+//! after a restart, [`reconcile`] settles every unconfirmed validator from the chain (the chain is
+//! the truth): staked on chain → `confirmed`; its transaction reverted, or never mined while the
+//! account has nothing pending → `reverted` (eligible again). The PoolManager itself refuses a
+//! key staked before, so a duplicate send cannot deposit twice.
+
+use std::time::Duration;
+
+use alloy::eips::eip2718::Encodable2718;
+use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
+use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::{Filter, TransactionRequest};
+use alloy::sol_types::{SolCall, SolEvent, SolInterface};
+use serde::Serialize;
+
+use crate::chain::{Cluster, IDepositContract, IPoolManager, ISSVNetwork, IERC20};
+use crate::config::{Config, Contracts, GasCaps};
+use crate::error::{Error, Result};
+use crate::store::{Status, Store, ValidatorRow};
+
+/// 32 ETH in wei.
+pub const DEPOSIT_WEI: u128 = 32_000_000_000_000_000_000;
+
+/// Test-only fault injection (feature `fault-injection`): exit the process at a named point.
+#[cfg(feature = "fault-injection")]
+pub fn crash_point(name: &str) {
+    if std::env::var("SIGNER_AGENT_CRASH_AT").ok().as_deref() == Some(name) {
+        eprintln!("fault injection: exiting at {name}");
+        std::process::exit(86);
+    }
+}
+
+/// Test-only fault injection: a no-op without the `fault-injection` feature.
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn crash_point(_name: &str) {}
+
+/// What one `stake` transaction would carry.
+#[derive(Debug, Clone, Serialize)]
+pub struct StakePlan {
+    pub bundle_id: String,
+    pub operator_ids: Vec<u64>,
+    pub validators: Vec<PlannedValidator>,
+    pub expected_deposit_root: String,
+    pub owner_nonce: u64,
+    pub eth_needed_wei: String,
+    pub ssv_amount_wei: String,
+    pub buffered_available_wei: String,
+    pub gas_estimate: Option<u64>,
+    pub max_fee_per_gas_wei: String,
+    #[serde(skip)]
+    pub(crate) call: Option<IPoolManager::stakeCall>,
+    #[serde(skip)]
+    pub(crate) pubkeys: Vec<String>,
+}
+
+/// One validator in a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedValidator {
+    pub pubkey: String,
+    pub index: u32,
+    pub owner_nonce: u64,
+}
+
+/// What [`prepare`] found.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Prepared {
+    /// Ready to send.
+    Ready(StakePlan),
+    /// Nothing can be sent now; the reason says why (not an error: the daemon waits).
+    Waiting { reason: String },
+    /// Every imported validator is staked.
+    Done,
+}
+
+fn wei(v: U256) -> String {
+    v.to_string()
+}
+
+fn eth(v: U256) -> String {
+    let e = U256::from(1_000_000_000_000_000_000u128);
+    let whole = v / e;
+    let frac = (v % e) / U256::from(1_000_000_000_000_000u128);
+    format!("{whole}.{frac:03} ETH")
+}
+
+fn transport_revert(e: &alloy::transports::TransportError) -> String {
+    if let Some(payload) = e.as_error_resp() {
+        if let Some(decoded) =
+            payload.as_decoded_interface_error::<IPoolManager::IPoolManagerErrors>()
+        {
+            return format!("reverted: {decoded:?}");
+        }
+    }
+    e.to_string()
+}
+
+/// The cluster snapshot for (owner, operatorIds): the `cluster` of the latest SSV event about it,
+/// or the empty active cluster when there is none.
+pub async fn cluster_snapshot(
+    provider: &DynProvider,
+    ssv: Address,
+    owner: Address,
+    ids: &[u64],
+) -> Result<Cluster> {
+    let owner_topic = B256::left_padding_from(owner.as_slice());
+    let filter = Filter::new()
+        .address(ssv)
+        .event_signature(vec![
+            ISSVNetwork::ValidatorAdded::SIGNATURE_HASH,
+            ISSVNetwork::ValidatorRemoved::SIGNATURE_HASH,
+            ISSVNetwork::ClusterDeposited::SIGNATURE_HASH,
+            ISSVNetwork::ClusterWithdrawn::SIGNATURE_HASH,
+            ISSVNetwork::ClusterLiquidated::SIGNATURE_HASH,
+            ISSVNetwork::ClusterReactivated::SIGNATURE_HASH,
+        ])
+        .topic1(owner_topic)
+        .from_block(0);
+    let logs = provider
+        .get_logs(&filter)
+        .await
+        .map_err(|e| Error::rpc("eth_getLogs(cluster events)", e))?;
+    let mut latest: Option<Cluster> = None;
+    for log in logs.iter() {
+        let (log_ids, cluster) = match log.topic0().copied() {
+            Some(ISSVNetwork::ValidatorAdded::SIGNATURE_HASH) => {
+                let e = ISSVNetwork::ValidatorAdded::decode_log_data(log.data())
+                    .map_err(|e| Error::rpc("decode ValidatorAdded", e))?;
+                (e.operatorIds, e.cluster)
+            }
+            Some(ISSVNetwork::ValidatorRemoved::SIGNATURE_HASH) => {
+                let e = ISSVNetwork::ValidatorRemoved::decode_log_data(log.data())
+                    .map_err(|e| Error::rpc("decode ValidatorRemoved", e))?;
+                (e.operatorIds, e.cluster)
+            }
+            Some(ISSVNetwork::ClusterDeposited::SIGNATURE_HASH) => {
+                let e = ISSVNetwork::ClusterDeposited::decode_log_data(log.data())
+                    .map_err(|e| Error::rpc("decode ClusterDeposited", e))?;
+                (e.operatorIds, e.cluster)
+            }
+            Some(ISSVNetwork::ClusterWithdrawn::SIGNATURE_HASH) => {
+                let e = ISSVNetwork::ClusterWithdrawn::decode_log_data(log.data())
+                    .map_err(|e| Error::rpc("decode ClusterWithdrawn", e))?;
+                (e.operatorIds, e.cluster)
+            }
+            Some(ISSVNetwork::ClusterLiquidated::SIGNATURE_HASH) => {
+                let e = ISSVNetwork::ClusterLiquidated::decode_log_data(log.data())
+                    .map_err(|e| Error::rpc("decode ClusterLiquidated", e))?;
+                (e.operatorIds, e.cluster)
+            }
+            Some(ISSVNetwork::ClusterReactivated::SIGNATURE_HASH) => {
+                let e = ISSVNetwork::ClusterReactivated::decode_log_data(log.data())
+                    .map_err(|e| Error::rpc("decode ClusterReactivated", e))?;
+                (e.operatorIds, e.cluster)
+            }
+            _ => continue,
+        };
+        if log_ids == ids {
+            latest = Some(cluster);
+        }
+    }
+    Ok(latest.unwrap_or(Cluster {
+        validatorCount: 0,
+        networkFeeIndex: 0,
+        index: 0,
+        active: true,
+        balance: U256::ZERO,
+    }))
+}
+
+/// The owner's SSV nonce: the devnet's `getOwnerNonce`, else the count of its ValidatorAdded events.
+pub async fn owner_nonce(provider: &DynProvider, ssv: Address, owner: Address) -> Result<u64> {
+    let c = ISSVNetwork::new(ssv, provider.clone());
+    if let Ok(n) = c.getOwnerNonce(owner).call().await {
+        return Ok(n.to::<u64>());
+    }
+    let filter = Filter::new()
+        .address(ssv)
+        .event_signature(ISSVNetwork::ValidatorAdded::SIGNATURE_HASH)
+        .topic1(B256::left_padding_from(owner.as_slice()))
+        .from_block(0);
+    let logs = provider
+        .get_logs(&filter)
+        .await
+        .map_err(|e| Error::rpc("eth_getLogs(ValidatorAdded)", e))?;
+    Ok(logs.len() as u64)
+}
+
+/// SSV to send with `k` more validators so that the cluster is not liquidatable afterwards
+/// (threshold period × burn rate × validators, at least the minimum collateral), with a 10%
+/// margin over the snapshot balance.
+async fn ssv_needed(
+    provider: &DynProvider,
+    ssv: Address,
+    ids: &[u64],
+    cluster: &Cluster,
+    k: u64,
+) -> Result<U256> {
+    let c = ISSVNetwork::new(ssv, provider.clone());
+    let mut burn = c
+        .getNetworkFee()
+        .call()
+        .await
+        .map_err(|e| Error::rpc("getNetworkFee", e))?;
+    for id in ids {
+        let op = c
+            .getOperatorById(*id)
+            .call()
+            .await
+            .map_err(|e| Error::rpc(format!("getOperatorById({id})"), e))?;
+        if op.owner == Address::ZERO || !op.active {
+            return Err(Error::refused(format!(
+                "operator {id} of the batch's cluster does not exist or was removed"
+            )));
+        }
+        burn += op.fee;
+    }
+    let period = c
+        .getLiquidationThresholdPeriod()
+        .call()
+        .await
+        .map_err(|e| Error::rpc("getLiquidationThresholdPeriod", e))?;
+    let min = c
+        .getMinimumLiquidationCollateral()
+        .call()
+        .await
+        .map_err(|e| Error::rpc("getMinimumLiquidationCollateral", e))?;
+    let count = U256::from(cluster.validatorCount as u64 + k);
+    let need = (U256::from(period) * burn * count).max(min);
+    let need = need * U256::from(11) / U256::from(10);
+    Ok(need.saturating_sub(cluster.balance))
+}
+
+/// Works out the next `stake` transaction, checking everything that would make it fail.
+pub async fn prepare(
+    provider: &DynProvider,
+    cfg: &Config,
+    store: &Store,
+    signer: Option<Address>,
+) -> Result<Prepared> {
+    crate::chain::check_chain(provider, cfg.chain_id).await?;
+    let c = &cfg.contracts()?;
+    let all = store.validators()?;
+    let pending: Vec<&ValidatorRow> = all
+        .iter()
+        .filter(|v| matches!(v.status, Status::Imported | Status::Reverted))
+        .collect();
+    if all.iter().any(|v| v.status == Status::Sent) {
+        return Ok(Prepared::Waiting {
+            reason: "a stake transaction is in flight; reconcile first".into(),
+        });
+    }
+    let Some(first) = pending.first() else {
+        return Ok(Prepared::Done);
+    };
+    let bundles = store.bundles()?;
+    let bundle = bundles
+        .iter()
+        .find(|b| b.id == first.bundle_id)
+        .ok_or_else(|| {
+            Error::refused(format!(
+                "bundle {} of validator {} is not in the store",
+                first.bundle_id, first.pubkey
+            ))
+        })?;
+    let pm = IPoolManager::new(c.pool_manager, provider.clone());
+    let root: B256 = bundle
+        .id
+        .parse()
+        .map_err(|_| Error::refused(format!("bundle id {} is not a root", bundle.id)))?;
+
+    // Governance approved this batch, for this withdrawal type and cluster.
+    let batch = pm
+        .getBatch(root)
+        .call()
+        .await
+        .map_err(|e| Error::rpc("PoolManager.getBatch", e))?;
+    if !batch.approved {
+        return Err(Error::refused(format!(
+            "root not approved: batch {root} is not approved on PoolManager {}",
+            c.pool_manager
+        )));
+    }
+    if batch.withdrawalType != bundle.withdrawal_type {
+        return Err(Error::refused(format!(
+            "batch {root} was approved for withdrawal type 0x{:02x}, the bundle is 0x{:02x}",
+            batch.withdrawalType, bundle.withdrawal_type
+        )));
+    }
+    let ids_hash = keccak256(alloy::sol_types::SolValue::abi_encode(&bundle.operator_ids));
+    if batch.operatorIdsHash != ids_hash {
+        return Err(Error::refused(format!(
+            "batch {root} was approved for another cluster than {:?}",
+            bundle.operator_ids
+        )));
+    }
+    if let Some(signer) = signer {
+        let role = pm
+            .OPERATOR_ROLE()
+            .call()
+            .await
+            .map_err(|e| Error::rpc("PoolManager.OPERATOR_ROLE", e))?;
+        let ok = pm
+            .hasRole(role, signer)
+            .call()
+            .await
+            .map_err(|e| Error::rpc("PoolManager.hasRole", e))?;
+        if !ok {
+            return Err(Error::refused(format!(
+                "the agent's address {signer} lacks OPERATOR_ROLE on the PoolManager"
+            )));
+        }
+    }
+
+    // Owner nonce: the next validator's ownership signature must use the chain's current nonce.
+    let chain_nonce = owner_nonce(provider, c.ssv_network, c.pool_manager).await?;
+    if chain_nonce != first.owner_nonce {
+        return Err(Error::refused(format!(
+            "nonce mismatch: the next validator (index {}, {}) was signed for owner nonce {}, the SSV network's nonce for the PoolManager is {chain_nonce}",
+            first.index, first.pubkey, first.owner_nonce
+        )));
+    }
+
+    // ETH.
+    let buffered = pm
+        .bufferedEther()
+        .call()
+        .await
+        .map_err(|e| Error::rpc("PoolManager.bufferedEther", e))?;
+    let pending_w = pm
+        .pendingWithdrawalEther()
+        .call()
+        .await
+        .map_err(|e| Error::rpc("PoolManager.pendingWithdrawalEther", e))?;
+    let available = buffered.saturating_sub(pending_w);
+    let by_eth = (available / U256::from(DEPOSIT_WEI)).to::<u64>() as usize;
+    let limit = pm
+        .bulkLimit(U256::from(bundle.operator_ids.len()))
+        .call()
+        .await
+        .map_err(|e| Error::rpc("PoolManager.bulkLimit", e))?
+        .to::<u64>() as usize;
+    let same_bundle: Vec<&ValidatorRow> = pending
+        .iter()
+        .copied()
+        .take_while(|v| v.bundle_id == bundle.id)
+        .collect();
+    let k = by_eth
+        .min(limit)
+        .min(cfg.max_validators_per_tx)
+        .min(same_bundle.len());
+    if k == 0 {
+        return Ok(Prepared::Waiting {
+            reason: format!(
+                "not enough ETH: {} available in the pool, 32 ETH needed per validator",
+                eth(available)
+            ),
+        });
+    }
+    let chosen = &same_bundle[..k];
+    // Consecutive nonces.
+    for (i, v) in chosen.iter().enumerate() {
+        if v.owner_nonce != first.owner_nonce + i as u64 {
+            return Err(Error::refused(format!(
+                "nonce mismatch: validator {} has owner nonce {}, expected {}",
+                v.pubkey,
+                v.owner_nonce,
+                first.owner_nonce + i as u64
+            )));
+        }
+    }
+
+    // Already staked on chain (the DB is a cache): reconcile before sending.
+    for v in chosen {
+        let pk: Bytes = v
+            .pubkey
+            .parse()
+            .map_err(|_| Error::refused(format!("bad pubkey {}", v.pubkey)))?;
+        if pm
+            .isStaked(pk)
+            .call()
+            .await
+            .map_err(|e| Error::rpc("PoolManager.isStaked", e))?
+        {
+            return Ok(Prepared::Waiting {
+                reason: format!(
+                    "validator {} is already staked on chain; reconcile first",
+                    v.pubkey
+                ),
+            });
+        }
+    }
+
+    let cluster = cluster_snapshot(
+        provider,
+        c.ssv_network,
+        c.pool_manager,
+        &bundle.operator_ids,
+    )
+    .await?;
+    let ssv_amount = ssv_needed(
+        provider,
+        c.ssv_network,
+        &bundle.operator_ids,
+        &cluster,
+        k as u64,
+    )
+    .await?;
+    if ssv_amount > U256::ZERO {
+        let token = match c.ssv_token {
+            Some(t) => t,
+            None => pm
+                .ssvToken()
+                .call()
+                .await
+                .map_err(|e| Error::rpc("PoolManager.ssvToken", e))?,
+        };
+        let have = IERC20::new(token, provider.clone())
+            .balanceOf(c.pool_manager)
+            .call()
+            .await
+            .map_err(|e| Error::rpc("SSV.balanceOf(PoolManager)", e))?;
+        if have < ssv_amount {
+            return Err(Error::refused(format!(
+                "not enough SSV: the PoolManager holds {have} wei of SSV, {ssv_amount} needed for {k} more validators"
+            )));
+        }
+    }
+    let deposit_root = IDepositContract::new(c.deposit_contract, provider.clone())
+        .get_deposit_root()
+        .call()
+        .await
+        .map_err(|e| Error::rpc("DepositContract.get_deposit_root", e))?;
+    let leaves = store.leaves(&bundle.id)?;
+    let mut data = Vec::with_capacity(k);
+    for v in chosen {
+        let proof = kc_bundle::merkle::proof(&leaves, v.position).ok_or_else(|| {
+            Error::refused(format!(
+                "no proof for validator {} at position {}",
+                v.pubkey, v.position
+            ))
+        })?;
+        if !kc_bundle::merkle::verify_proof(&proof, &root.0, &v.leaf) {
+            return Err(Error::refused(format!(
+                "the stored proof of {} does not verify against {root}",
+                v.pubkey
+            )));
+        }
+        data.push(IPoolManager::ValidatorData {
+            pubkey: v
+                .pubkey
+                .parse()
+                .map_err(|_| Error::refused(format!("bad pubkey {}", v.pubkey)))?,
+            signature: Bytes::from(v.signature.clone()),
+            depositDataRoot: B256::from(v.deposit_data_root),
+            sharesData: Bytes::from(v.shares_data.clone()),
+            proof: proof.into_iter().map(B256::from).collect(),
+        });
+    }
+    let call = IPoolManager::stakeCall {
+        batchRoot: root,
+        operatorIds: bundle.operator_ids.clone(),
+        validators: data,
+        expectedDepositRoot: deposit_root,
+        ssvAmount: ssv_amount,
+        cluster,
+    };
+    let fees = provider
+        .estimate_eip1559_fees()
+        .await
+        .map_err(|e| Error::rpc("eth_feeHistory", e))?;
+    let gas_estimate = match signer {
+        Some(from) => {
+            let req = TransactionRequest::default()
+                .with_from(from)
+                .with_to(c.pool_manager)
+                .with_input(call.abi_encode());
+            Some(provider.estimate_gas(req).await.map_err(|e| {
+                Error::refused(format!("stake would fail: {}", transport_revert(&e)))
+            })?)
+        }
+        None => None,
+    };
+    Ok(Prepared::Ready(StakePlan {
+        bundle_id: bundle.id.clone(),
+        operator_ids: bundle.operator_ids.clone(),
+        validators: chosen
+            .iter()
+            .map(|v| PlannedValidator {
+                pubkey: v.pubkey.clone(),
+                index: v.index,
+                owner_nonce: v.owner_nonce,
+            })
+            .collect(),
+        expected_deposit_root: format!("{deposit_root}"),
+        owner_nonce: first.owner_nonce,
+        eth_needed_wei: wei(U256::from(DEPOSIT_WEI) * U256::from(k)),
+        ssv_amount_wei: wei(ssv_amount),
+        buffered_available_wei: wei(available),
+        gas_estimate,
+        max_fee_per_gas_wei: fees.max_fee_per_gas.to_string(),
+        pubkeys: chosen.iter().map(|v| v.pubkey.clone()).collect(),
+        call: Some(call),
+    }))
+}
+
+/// Signs the plan's transaction, records it as `sent` (with its hash) *before* broadcasting,
+/// broadcasts, waits for the receipt and the confirmations, and records the outcome.
+pub async fn send(
+    provider: &DynProvider,
+    wallet: &EthereumWallet,
+    from: Address,
+    cfg: &Config,
+    store: &mut Store,
+    plan: &StakePlan,
+) -> Result<(B256, u64, u64)> {
+    let call = plan
+        .call
+        .as_ref()
+        .ok_or_else(|| Error::refused("the plan has no call (dry run)"))?;
+    let gas = plan
+        .gas_estimate
+        .ok_or_else(|| Error::refused("no gas estimate"))?;
+    let gas_limit = gas + gas / 5;
+    check_gas(&cfg.gas, gas_limit, plan)?;
+    let fees = provider
+        .estimate_eip1559_fees()
+        .await
+        .map_err(|e| Error::rpc("eth_feeHistory", e))?;
+    if fees.max_fee_per_gas > cfg.gas.max_fee_per_gas_wei {
+        return Err(Error::refused(format!(
+            "gas above cap: max fee per gas {} wei exceeds the cap of {} wei",
+            fees.max_fee_per_gas, cfg.gas.max_fee_per_gas_wei
+        )));
+    }
+    let priority = fees
+        .max_priority_fee_per_gas
+        .min(cfg.gas.max_priority_fee_per_gas_wei);
+    let nonce = provider
+        .get_transaction_count(from)
+        .pending()
+        .await
+        .map_err(|e| Error::rpc("eth_getTransactionCount(pending)", e))?;
+    let req = TransactionRequest::default()
+        .with_from(from)
+        .with_to(cfg.contracts()?.pool_manager)
+        .with_input(call.abi_encode())
+        .with_nonce(nonce)
+        .with_chain_id(cfg.chain_id)
+        .with_gas_limit(gas_limit)
+        .with_max_fee_per_gas(fees.max_fee_per_gas.max(priority))
+        .with_max_priority_fee_per_gas(priority);
+    let envelope = req.build(wallet).await.map_err(|e| Error::Signer {
+        label: format!("{from}"),
+        message: format!("cannot sign the stake transaction: {e}"),
+    })?;
+    let hash = *envelope.tx_hash();
+    let hash_s = format!("{hash}");
+    crash_point("before-record");
+    store.set_status(
+        &plan.pubkeys,
+        Status::Sent,
+        Some(&hash_s),
+        None,
+        Some(&format!("nonce {nonce}, gas limit {gas_limit}")),
+    )?;
+    crash_point("before-send");
+    let raw = envelope.encoded_2718();
+    if let Err(e) = provider.send_raw_transaction(&raw).await {
+        // Not broadcast: nothing can be mined from it, so the validators are eligible again.
+        store.set_status(
+            &plan.pubkeys,
+            Status::Reverted,
+            Some(&hash_s),
+            None,
+            Some(&format!("broadcast failed: {e}")),
+        )?;
+        return Err(Error::Transaction {
+            tx: hash_s,
+            message: format!("broadcast failed: {}", transport_revert(&e)),
+        });
+    }
+    tracing::info!(tx = %hash, validators = plan.pubkeys.len(), nonce, "stake transaction sent");
+    crash_point("after-send");
+    let receipt = wait_receipt(provider, hash, cfg).await?;
+    crash_point("after-receipt");
+    let block = receipt.block_number.unwrap_or_default();
+    if !receipt.status() {
+        store.set_status(
+            &plan.pubkeys,
+            Status::Reverted,
+            Some(&hash_s),
+            Some(block),
+            Some("transaction reverted"),
+        )?;
+        return Err(Error::Transaction {
+            tx: hash_s,
+            message: format!("reverted in block {block}"),
+        });
+    }
+    wait_confirmations(provider, block, cfg).await?;
+    store.set_status(
+        &plan.pubkeys,
+        Status::Confirmed,
+        Some(&hash_s),
+        Some(block),
+        None,
+    )?;
+    crash_point("after-confirm");
+    Ok((hash, block, receipt.gas_used))
+}
+
+fn check_gas(caps: &GasCaps, gas_limit: u64, _plan: &StakePlan) -> Result<()> {
+    if gas_limit > caps.max_gas_per_tx {
+        return Err(Error::refused(format!(
+            "gas above cap: the stake transaction needs a gas limit of {gas_limit}, the cap is {}",
+            caps.max_gas_per_tx
+        )));
+    }
+    Ok(())
+}
+
+async fn wait_receipt(
+    provider: &DynProvider,
+    hash: B256,
+    cfg: &Config,
+) -> Result<alloy::rpc::types::TransactionReceipt> {
+    let mut delay = Duration::from_millis(200);
+    let max = Duration::from_secs(cfg.poll_interval_secs.max(1));
+    loop {
+        match provider.get_transaction_receipt(hash).await {
+            Ok(Some(r)) => return Ok(r),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(tx = %hash, error = %e, "receipt lookup failed; retrying"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(max);
+    }
+}
+
+async fn wait_confirmations(provider: &DynProvider, block: u64, cfg: &Config) -> Result<()> {
+    let need = block + cfg.confirmations.max(1) - 1;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let head = provider
+            .get_block_number()
+            .await
+            .map_err(|e| Error::rpc("eth_blockNumber", e))?;
+        if head >= need {
+            return Ok(());
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(cfg.poll_interval_secs.max(1)));
+    }
+}
+
+/// Settles every unconfirmed validator from the chain. Returns how many changed.
+pub async fn reconcile(
+    provider: &DynProvider,
+    contracts: &Contracts,
+    store: &mut Store,
+    from: Option<Address>,
+) -> Result<usize> {
+    let pm = IPoolManager::new(contracts.pool_manager, provider.clone());
+    let mut changed = 0;
+    for v in store.validators()? {
+        if v.status == Status::Confirmed {
+            continue;
+        }
+        let pk: Bytes = v
+            .pubkey
+            .parse()
+            .map_err(|_| Error::refused(format!("bad pubkey {}", v.pubkey)))?;
+        let staked = pm
+            .isStaked(pk.clone())
+            .call()
+            .await
+            .map_err(|e| Error::rpc("PoolManager.isStaked", e))?;
+        if staked {
+            let (tx, block) = staked_event(provider, contracts.pool_manager, &pk).await?;
+            store.set_status(
+                std::slice::from_ref(&v.pubkey),
+                Status::Confirmed,
+                tx.as_deref(),
+                block,
+                Some("reconciled: staked on chain"),
+            )?;
+            changed += 1;
+            crash_point("during-reconcile");
+            continue;
+        }
+        if v.status == Status::Sent {
+            let hash: Option<B256> = v.tx_hash.as_deref().and_then(|h| h.parse().ok());
+            let receipt = match hash {
+                Some(h) => provider
+                    .get_transaction_receipt(h)
+                    .await
+                    .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?,
+                None => None,
+            };
+            match receipt {
+                Some(r) if !r.status() => {
+                    store.set_status(
+                        std::slice::from_ref(&v.pubkey),
+                        Status::Reverted,
+                        None,
+                        r.block_number,
+                        Some("reconciled: transaction reverted"),
+                    )?;
+                    changed += 1;
+                }
+                Some(_) => {
+                    // Mined successfully but the key is not staked: cannot happen with this
+                    // PoolManager; leave it for an operator to look at.
+                    tracing::error!(pubkey = %v.pubkey, "transaction succeeded but the validator is not staked");
+                }
+                None => {
+                    // Never mined. If our account has nothing pending, it never will be.
+                    let nothing_pending = match from {
+                        Some(a) => {
+                            let latest = provider
+                                .get_transaction_count(a)
+                                .latest()
+                                .await
+                                .map_err(|e| Error::rpc("eth_getTransactionCount", e))?;
+                            let pending = provider
+                                .get_transaction_count(a)
+                                .pending()
+                                .await
+                                .map_err(|e| Error::rpc("eth_getTransactionCount", e))?;
+                            latest == pending
+                        }
+                        None => false,
+                    };
+                    if nothing_pending {
+                        store.set_status(
+                            std::slice::from_ref(&v.pubkey),
+                            Status::Reverted,
+                            None,
+                            None,
+                            Some("reconciled: transaction never mined"),
+                        )?;
+                        changed += 1;
+                    }
+                }
+            }
+        }
+    }
+    Ok(changed)
+}
+
+async fn staked_event(
+    provider: &DynProvider,
+    pm: Address,
+    pubkey: &Bytes,
+) -> Result<(Option<String>, Option<u64>)> {
+    let filter = Filter::new()
+        .address(pm)
+        .event_signature(IPoolManager::ValidatorStaked::SIGNATURE_HASH)
+        .topic2(keccak256(pubkey))
+        .from_block(0);
+    let logs = provider
+        .get_logs(&filter)
+        .await
+        .map_err(|e| Error::rpc("eth_getLogs(ValidatorStaked)", e))?;
+    Ok(match logs.last() {
+        Some(l) => (l.transaction_hash.map(|h| format!("{h}")), l.block_number),
+        None => (None, None),
+    })
+}
+
+/// Decodes a PoolManager custom error from raw revert data (for messages).
+pub fn decode_pool_error(data: &[u8]) -> Option<String> {
+    IPoolManager::IPoolManagerErrors::abi_decode(data)
+        .ok()
+        .map(|e| format!("{e:?}"))
+}

@@ -1,0 +1,466 @@
+//! The state store: SQLite in the state directory. A cache of the chain, never its master: at
+//! start-up `run` reconciles it with the chain's events.
+//!
+//! - `bundles`: one row per imported bundle (its Merkle root is its id).
+//! - `validators`: one row per validator with everything `stake` sends, and its current status.
+//! - `history`: append-only (`imported` → `sent` (tx) → `confirmed` (block), or `reverted`);
+//!   triggers refuse UPDATE and DELETE on it.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::bundle::VerifiedBundle;
+use crate::error::{Error, Result};
+
+/// A validator's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Verified and waiting for ETH.
+    Imported,
+    /// In a transaction that is not yet confirmed.
+    Sent,
+    /// Deposited and registered, with the configured confirmations.
+    Confirmed,
+    /// Its transaction reverted or vanished; eligible again.
+    Reverted,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Imported => "imported",
+            Status::Sent => "sent",
+            Status::Confirmed => "confirmed",
+            Status::Reverted => "reverted",
+        }
+    }
+    fn parse(s: &str) -> Status {
+        match s {
+            "sent" => Status::Sent,
+            "confirmed" => Status::Confirmed,
+            "reverted" => Status::Reverted,
+            _ => Status::Imported,
+        }
+    }
+}
+
+/// A validator row.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ValidatorRow {
+    /// `0x` hex.
+    pub pubkey: String,
+    /// The bundle's Merkle root, `0x` hex.
+    pub bundle_id: String,
+    pub index: u32,
+    pub position: usize,
+    pub owner_nonce: u64,
+    pub status: Status,
+    pub tx_hash: Option<String>,
+    pub block_number: Option<u64>,
+    #[serde(skip)]
+    pub signature: Vec<u8>,
+    #[serde(skip)]
+    pub deposit_data_root: [u8; 32],
+    #[serde(skip)]
+    pub shares_data: Vec<u8>,
+    #[serde(skip)]
+    pub leaf: [u8; 32],
+}
+
+/// A bundle row.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BundleRow {
+    pub id: String,
+    pub ceremony_id: String,
+    pub path: String,
+    pub operator_ids: Vec<u64>,
+    pub withdrawal_type: u8,
+    pub imported_at: String,
+}
+
+/// One history entry.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryRow {
+    pub seq: i64,
+    pub pubkey: String,
+    pub status: String,
+    pub tx_hash: Option<String>,
+    pub block_number: Option<u64>,
+    pub at: String,
+    pub note: Option<String>,
+}
+
+/// The open database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS bundles (
+    id TEXT PRIMARY KEY,
+    ceremony_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    operator_ids TEXT NOT NULL,
+    withdrawal_type INTEGER NOT NULL,
+    identity TEXT NOT NULL,
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS validators (
+    pubkey TEXT PRIMARY KEY,
+    bundle_id TEXT NOT NULL REFERENCES bundles(id),
+    idx INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    owner_nonce INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    tx_hash TEXT,
+    block_number INTEGER,
+    signature BLOB NOT NULL,
+    deposit_data_root BLOB NOT NULL,
+    shares_data BLOB NOT NULL,
+    leaf BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    pubkey TEXT NOT NULL,
+    status TEXT NOT NULL,
+    tx_hash TEXT,
+    block_number INTEGER,
+    at TEXT NOT NULL,
+    note TEXT
+);
+CREATE TRIGGER IF NOT EXISTS history_no_update BEFORE UPDATE ON history
+    BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history
+    BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+"#;
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn h(b: &[u8]) -> String {
+    format!("0x{}", hex::encode(b))
+}
+
+impl Store {
+    /// Opens (creating) `state.sqlite` in `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(state_dir)
+            .map_err(|e| Error::io(state_dir, "create the state directory", e))?;
+        let path = state_dir.join("state.sqlite");
+        let conn = Connection::open(&path).map_err(|e| Error::Store {
+            path: path.clone(),
+            action: "open".into(),
+            source: e,
+        })?;
+        let s = Store { conn, path };
+        s.conn
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            )
+            .map_err(|e| s.err("set pragmas", e))?;
+        s.conn
+            .execute_batch(SCHEMA)
+            .map_err(|e| s.err("create schema", e))?;
+        Ok(s)
+    }
+
+    fn err(&self, action: impl Into<String>, source: rusqlite::Error) -> Error {
+        Error::Store {
+            path: self.path.clone(),
+            action: action.into(),
+            source,
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Imports a verified bundle. Idempotent for the same bundle; a validator already known
+    /// from another bundle is refused.
+    pub fn import(&mut self, b: &VerifiedBundle) -> Result<usize> {
+        let id = h(&b.merkle_root);
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| Error::Store {
+            path: path.clone(),
+            action: "begin import".into(),
+            source: e,
+        })?;
+        let e = |action: &str, source| Error::Store {
+            path: path.clone(),
+            action: action.to_string(),
+            source,
+        };
+        tx.execute(
+            "INSERT OR IGNORE INTO bundles (id, ceremony_id, path, operator_ids, withdrawal_type, identity, imported_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                id,
+                b.ceremony_id,
+                b.dir.display().to_string(),
+                serde_json::to_string(&b.operator_ids).unwrap_or_default(),
+                b.withdrawal_type,
+                hex::encode(&b.identity),
+                now()
+            ],
+        )
+        .map_err(|s| e("insert bundle", s))?;
+        let mut added = 0;
+        for v in &b.validators {
+            let pk = h(&v.pubkey);
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT bundle_id FROM validators WHERE pubkey = ?1",
+                    params![pk],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|s| e("look up validator", s))?;
+            match existing {
+                Some(other) if other != id => {
+                    return Err(Error::refused(format!(
+                        "validator {pk} (index {}) is already imported from bundle {other}",
+                        v.index
+                    )))
+                }
+                Some(_) => continue,
+                None => {}
+            }
+            tx.execute(
+                "INSERT INTO validators (pubkey, bundle_id, idx, position, owner_nonce, status, signature,
+                 deposit_data_root, shares_data, leaf) VALUES (?1, ?2, ?3, ?4, ?5, 'imported', ?6, ?7, ?8, ?9)",
+                params![
+                    pk,
+                    id,
+                    v.index,
+                    v.position as i64,
+                    v.owner_nonce as i64,
+                    v.signature,
+                    v.deposit_data_root.to_vec(),
+                    v.shares_data,
+                    v.leaf.to_vec()
+                ],
+            )
+            .map_err(|s| e("insert validator", s))?;
+            tx.execute(
+                "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'imported', ?2, ?3)",
+                params![pk, now(), format!("bundle {} ({})", id, b.ceremony_id)],
+            )
+            .map_err(|s| e("append history", s))?;
+            added += 1;
+        }
+        tx.commit().map_err(|s| e("commit import", s))?;
+        Ok(added)
+    }
+
+    /// Sets a validator's status and appends the history entry, in one transaction.
+    pub fn set_status(
+        &mut self,
+        pubkeys: &[String],
+        status: Status,
+        tx_hash: Option<&str>,
+        block_number: Option<u64>,
+        note: Option<&str>,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let e = |action: &str, source| Error::Store {
+            path: path.clone(),
+            action: action.to_string(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|s| e("begin status update", s))?;
+        for pk in pubkeys {
+            tx.execute(
+                "UPDATE validators SET status = ?2, tx_hash = COALESCE(?3, tx_hash), block_number = ?4 WHERE pubkey = ?1",
+                params![pk, status.as_str(), tx_hash, block_number.map(|b| b as i64)],
+            )
+            .map_err(|s| e("update validator", s))?;
+            tx.execute(
+                "INSERT INTO history (pubkey, status, tx_hash, block_number, at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![pk, status.as_str(), tx_hash, block_number.map(|b| b as i64), now(), note],
+            )
+            .map_err(|s| e("append history", s))?;
+        }
+        tx.commit().map_err(|s| e("commit status update", s))
+    }
+
+    /// Every validator, in (bundle, position) order.
+    pub fn validators(&self) -> Result<Vec<ValidatorRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT pubkey, bundle_id, idx, position, owner_nonce, status, tx_hash, block_number, signature,
+                 deposit_data_root, shares_data, leaf FROM validators ORDER BY owner_nonce, bundle_id, position",
+            )
+            .map_err(|e| self.err("query validators", e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let ddr: Vec<u8> = r.get(9)?;
+                let leaf: Vec<u8> = r.get(11)?;
+                let mut d = [0u8; 32];
+                let mut l = [0u8; 32];
+                if ddr.len() == 32 {
+                    d.copy_from_slice(&ddr);
+                }
+                if leaf.len() == 32 {
+                    l.copy_from_slice(&leaf);
+                }
+                Ok(ValidatorRow {
+                    pubkey: r.get(0)?,
+                    bundle_id: r.get(1)?,
+                    index: r.get(2)?,
+                    position: r.get::<_, i64>(3)? as usize,
+                    owner_nonce: r.get::<_, i64>(4)? as u64,
+                    status: Status::parse(&r.get::<_, String>(5)?),
+                    tx_hash: r.get(6)?,
+                    block_number: r.get::<_, Option<i64>>(7)?.map(|b| b as u64),
+                    signature: r.get(8)?,
+                    deposit_data_root: d,
+                    shares_data: r.get(10)?,
+                    leaf: l,
+                })
+            })
+            .map_err(|e| self.err("query validators", e))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| self.err("read validators", e))
+    }
+
+    /// Every bundle.
+    pub fn bundles(&self) -> Result<Vec<BundleRow>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, ceremony_id, path, operator_ids, withdrawal_type, imported_at FROM bundles ORDER BY imported_at")
+            .map_err(|e| self.err("query bundles", e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let ids: String = r.get(3)?;
+                Ok(BundleRow {
+                    id: r.get(0)?,
+                    ceremony_id: r.get(1)?,
+                    path: r.get(2)?,
+                    operator_ids: serde_json::from_str(&ids).unwrap_or_default(),
+                    withdrawal_type: r.get(4)?,
+                    imported_at: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.err("query bundles", e))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| self.err("read bundles", e))
+    }
+
+    /// The leaves of a bundle, in manifest order (for proofs).
+    pub fn leaves(&self, bundle_id: &str) -> Result<Vec<[u8; 32]>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT leaf FROM validators WHERE bundle_id = ?1 ORDER BY position")
+            .map_err(|e| self.err("query leaves", e))?;
+        let rows = stmt
+            .query_map(params![bundle_id], |r| {
+                let v: Vec<u8> = r.get(0)?;
+                let mut l = [0u8; 32];
+                if v.len() == 32 {
+                    l.copy_from_slice(&v);
+                }
+                Ok(l)
+            })
+            .map_err(|e| self.err("query leaves", e))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| self.err("read leaves", e))
+    }
+
+    /// The whole history, oldest first.
+    pub fn history(&self) -> Result<Vec<HistoryRow>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, pubkey, status, tx_hash, block_number, at, note FROM history ORDER BY seq")
+            .map_err(|e| self.err("query history", e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(HistoryRow {
+                    seq: r.get(0)?,
+                    pubkey: r.get(1)?,
+                    status: r.get(2)?,
+                    tx_hash: r.get(3)?,
+                    block_number: r.get::<_, Option<i64>>(4)?.map(|b| b as u64),
+                    at: r.get(5)?,
+                    note: r.get(6)?,
+                })
+            })
+            .map_err(|e| self.err("query history", e))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| self.err("read history", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::BundleValidator;
+
+    fn bundle(n: usize, root: u8) -> VerifiedBundle {
+        VerifiedBundle {
+            dir: PathBuf::from("/b"),
+            ceremony_id: "c".into(),
+            network: "custom".into(),
+            merkle_root: [root; 32],
+            operator_ids: vec![1, 2, 3, 4],
+            withdrawal_type: 1,
+            withdrawal_address: "0x".into(),
+            owner_address: "0x".into(),
+            identity: vec![4; 65],
+            validators: (0..n)
+                .map(|i| BundleValidator {
+                    index: i as u32,
+                    position: i,
+                    pubkey: vec![i as u8; 48],
+                    signature: vec![0; 96],
+                    deposit_data_root: [0; 32],
+                    shares_data: vec![1, 2],
+                    owner_nonce: i as u64,
+                    leaf: [i as u8; 32],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn import_is_idempotent_and_history_is_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.import(&bundle(3, 9)).unwrap(), 3);
+        assert_eq!(s.import(&bundle(3, 9)).unwrap(), 0);
+        let err = s.import(&bundle(1, 8)).unwrap_err();
+        assert!(err.to_string().contains("already imported"), "{err}");
+        let pk = s.validators().unwrap()[0].pubkey.clone();
+        s.set_status(&[pk.clone()], Status::Sent, Some("0xabc"), None, None)
+            .unwrap();
+        s.set_status(&[pk], Status::Confirmed, None, Some(7), None)
+            .unwrap();
+        let v = &s.validators().unwrap()[0];
+        assert_eq!(v.status, Status::Confirmed);
+        assert_eq!(v.tx_hash.as_deref(), Some("0xabc"));
+        assert_eq!(s.history().unwrap().len(), 5);
+        assert!(s.conn.execute("DELETE FROM history", []).is_err());
+        assert!(s
+            .conn
+            .execute("UPDATE history SET status = 'x'", [])
+            .is_err());
+        assert_eq!(s.leaves(&h(&[9; 32])).unwrap().len(), 3);
+    }
+}

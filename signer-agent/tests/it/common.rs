@@ -1,0 +1,276 @@
+//! Shared test helpers: anvil on a free loopback port, killed on drop. Missing tools fail the
+//! test with "run make tools": nothing is skipped silently.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where `make tools` installs anvil, forge and cast.
+pub fn node_bin() -> PathBuf {
+    let dir = std::env::var_os("KC_NODE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contracts/node_modules/.bin")
+        });
+    assert!(
+        dir.join("anvil").exists(),
+        "anvil not found in {}: run make tools (or set KC_NODE_BIN)",
+        dir.display()
+    );
+    dir
+}
+
+/// The contracts directory.
+pub fn contracts_dir() -> PathBuf {
+    std::env::var_os("KC_CONTRACTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contracts"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running anvil; killed when dropped.
+pub struct Anvil {
+    child: Child,
+    pub port: u16,
+    pub chain_id: u64,
+}
+
+/// anvil's first default account (well-known test key, never used outside devnets).
+pub const ANVIL_KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+pub const ANVIL_ADDR0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+
+impl Anvil {
+    pub fn start() -> Anvil {
+        Anvil::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Anvil {
+        let bin = node_bin().join("anvil");
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(&bin)
+                .args([
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                    "--chain-id",
+                    "31337",
+                    "--silent",
+                ])
+                .args(["--hardfork", "prague"])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}: run make tools", bin.display()));
+            let mut a = Anvil {
+                child,
+                port,
+                chain_id: 31337,
+            };
+            if a.wait_ready() {
+                return a;
+            }
+            let _ = a.child.kill();
+        }
+        panic!("anvil did not start");
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The addresses the deploy script wrote, plus where a copy of its JSON is.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub json_path: PathBuf,
+    pub json: serde_json::Value,
+}
+
+impl Deployment {
+    pub fn addr(&self, key: &str) -> alloy::primitives::Address {
+        self.json[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("deploy JSON has no {key}: {}", self.json))
+            .parse()
+            .unwrap()
+    }
+    pub fn operator_ids(&self) -> Vec<u64> {
+        self.json["operator_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect()
+    }
+}
+
+alloy::sol! {
+    #[sol(rpc)]
+    interface IRegister {
+        function registerOperator(bytes calldata publicKey, uint256 fee, bool setPrivate) external returns (uint64 id);
+        function removeOperator(uint64 operatorId) external;
+    }
+}
+
+/// anvil's account 2: owner of the test SSV operators (well-known devnet key).
+pub const OPERATOR_OWNER_KEY: &str =
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+
+/// Deploys the devnet with the contracts' deploy script (`forge script script/Deploy.s.sol`),
+/// with `operator` as the agent, then registers the fixture operator keys (as `abi.encode(string)`,
+/// as the SDK does) from anvil's account 2. The script writes a fixed path, so deployments are
+/// serialized with a file lock and the JSON is copied into `out_dir`.
+pub fn deploy(
+    anvil: &Anvil,
+    operator: &str,
+    members: &[&str],
+    operator_keys: &[String],
+    out_dir: &std::path::Path,
+) -> Deployment {
+    let contracts = contracts_dir();
+    let forge = node_bin().join("forge");
+    assert!(
+        forge.exists(),
+        "forge not found in {}: run make tools",
+        forge.display()
+    );
+    let lock_path = std::env::temp_dir().join("signer-agent-tests-deploy.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    lock.lock().unwrap();
+    let out = Command::new(&forge)
+        .current_dir(&contracts)
+        .args([
+            "script",
+            "script/Deploy.s.sol:Deploy",
+            "--rpc-url",
+            &anvil.url(),
+            "--broadcast",
+            "--slow",
+        ])
+        .env("DEPLOYER_KEY", ANVIL_KEY0)
+        .env("OPERATOR", operator)
+        .env("ORACLE_MEMBERS", members.join(","))
+        .env("OPERATORS_FILE", "")
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                node_bin().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run forge: {e}: run make tools"));
+    assert!(
+        out.status.success(),
+        "deploy script failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = contracts.join("deployments/devnet.json");
+    let text = std::fs::read_to_string(&written).unwrap();
+    drop(lock);
+    let json_path = out_dir.join("devnet.json");
+    std::fs::write(&json_path, &text).unwrap();
+    let _ = std::fs::remove_file(&written);
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        json["chain_id"].as_u64(),
+        Some(anvil.chain_id),
+        "deploy JSON is for another chain: {json}"
+    );
+    let ssv: alloy::primitives::Address = json["ssv_network"].as_str().unwrap().parse().unwrap();
+    let ids = register_operators(anvil, ssv, operator_keys);
+    json["operator_ids"] = serde_json::json!(ids);
+    std::fs::write(&json_path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    Deployment { json_path, json }
+}
+
+/// Registers each key on the SSV stand-in; returns the ids.
+pub fn register_operators(
+    anvil: &Anvil,
+    ssv: alloy::primitives::Address,
+    keys: &[String],
+) -> Vec<u64> {
+    use alloy::providers::{Provider, ProviderBuilder};
+    use alloy::sol_types::SolValue;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let k: alloy::signers::local::PrivateKeySigner = OPERATOR_OWNER_KEY.parse().unwrap();
+        let p = ProviderBuilder::new()
+            .wallet(alloy::network::EthereumWallet::from(k))
+            .connect_http(anvil.url().parse().unwrap())
+            .erased();
+        let c = IRegister::new(ssv, p.clone());
+        let mut ids = Vec::new();
+        for key in keys {
+            let encoded = alloy::primitives::Bytes::from(key.clone().abi_encode());
+            let id = c
+                .registerOperator(
+                    encoded.clone(),
+                    alloy::primitives::U256::from(1_000_000_000u64),
+                    false,
+                )
+                .call()
+                .await
+                .unwrap();
+            let r = c
+                .registerOperator(
+                    encoded,
+                    alloy::primitives::U256::from(1_000_000_000u64),
+                    false,
+                )
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
+            assert!(r.status());
+            ids.push(id);
+        }
+        let _ = p.get_block_number().await;
+        ids
+    })
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the signer-agent (one binary; nextest runs each test in its own process,
+//! which PKCS#11 needs).
+
+mod common;
+
+mod fixture;
+mod operators;
+mod signer;
