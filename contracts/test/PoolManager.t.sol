@@ -676,6 +676,18 @@ contract PoolManagerTest is Base {
         vm.stopPrank();
     }
 
+    function test_pooledEtherUnderflow_guard() public {
+        _fund(64 ether);
+        Batch memory b = _approvedBatch(2, 1, ops4);
+        _stake(b, b.vals);
+        vm.prank(address(0xF00D));
+        manager.requestWithdrawal(60 ether);
+        // a report the Oracle's bounds would refuse, applied directly by the oracle role
+        vm.prank(address(oracle));
+        vm.expectRevert(PoolManager.PooledEtherUnderflow.selector);
+        manager.handleOracleReport(0, 2, 0, 0);
+    }
+
     function test_views() public view {
         assertEq(manager.bulkLimit(4), 80);
         assertEq(manager.bulkLimit(7), 40);
