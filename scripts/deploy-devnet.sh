@@ -4,7 +4,7 @@
 #   usage: scripts/deploy-devnet.sh OUT.json
 #   env:   RPC_URL (default http://127.0.0.1:8545), DEPLOYER_KEY (default: anvil account 0),
 #          OPERATORS_FILE (JSON [{"public_key": ...}]; default: 4 fresh RSA-2048 keys written
-#          next to OUT as operators/ with their private keys, for devnet operator stand-ins),
+#          next to OUT in operators/ (PKCS#8 private keys, for devnet operator stand-ins)),
 #          GOVERNANCE, OPERATOR, ORACLE_MEMBERS, ORACLE_QUORUM, ORACLE_FRAME_SECONDS, TREASURY, …
 # Also writes OUT's directory/operators.json: [{"id", "public_key"}] as the ceremony plan reads it.
 set -euo pipefail
@@ -19,16 +19,25 @@ export DEPLOYER_KEY="${DEPLOYER_KEY:-0xac0974bec39a17e36ba4a6b4d238ff944bacb478c
 "$CAST" chain-id --rpc-url "$RPC_URL" >/dev/null 2>&1 || kc_die "no chain at $RPC_URL (start anvil first)"
 
 if [ -z "${OPERATORS_FILE:-}" ]; then
+  # 4 fresh RSA-2048 operator keys (node's crypto: no openssl binary needed); public keys as
+  # published on the SSV network: base64 of a PEM labelled RSA PUBLIC KEY with an SPKI body
   keys="$outdir/operators"
   mkdir -p "$keys"
-  entries=()
-  for i in 1 2 3 4; do
-    [ -f "$keys/operator-$i.key.pem" ] || openssl genrsa -out "$keys/operator-$i.key.pem" 2048 2>/dev/null
-    # as published on the SSV network: base64 of a PEM whose label says RSA PUBLIC KEY, SPKI body
-    pem="$(openssl rsa -in "$keys/operator-$i.key.pem" -pubout 2>/dev/null | sed 's/BEGIN PUBLIC KEY/BEGIN RSA PUBLIC KEY/; s/END PUBLIC KEY/END RSA PUBLIC KEY/')"
-    entries+=("{\"public_key\": \"$(printf '%s\n' "$pem" | base64 -w0)\"}")
-  done
-  (IFS=,; echo "[${entries[*]}]") >"$keys/public-keys.json"
+  node -e '
+const crypto = require("crypto"), fs = require("fs"), path = require("path");
+const dir = process.argv[1], out = [];
+for (let i = 1; i <= 4; i++) {
+  const file = path.join(dir, `operator-${i}.key.pem`);
+  if (!fs.existsSync(file)) {
+    const { privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+    fs.writeFileSync(file, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600, flag: "wx" });
+  }
+  const pub = crypto.createPublicKey(fs.readFileSync(file)).export({ type: "spki", format: "pem" })
+    .replace("BEGIN PUBLIC KEY", "BEGIN RSA PUBLIC KEY").replace("END PUBLIC KEY", "END RSA PUBLIC KEY");
+  out.push({ public_key: Buffer.from(pub).toString("base64") });
+}
+fs.writeFileSync(path.join(dir, "public-keys.json"), JSON.stringify(out, null, 2) + "\n");
+' "$keys"
   export OPERATORS_FILE="$keys/public-keys.json"
 fi
 export OPERATORS_FILE="$(cd "$(dirname "$OPERATORS_FILE")" && pwd)/$(basename "$OPERATORS_FILE")"
