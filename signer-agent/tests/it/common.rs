@@ -175,6 +175,8 @@ pub fn deploy(
         .open(&lock_path)
         .unwrap();
     lock.lock().unwrap();
+    // The script writes deployments/devnet.json (fixed path) and needs the directory.
+    std::fs::create_dir_all(contracts.join("deployments")).unwrap();
     let out = Command::new(&forge)
         .current_dir(&contracts)
         .args([

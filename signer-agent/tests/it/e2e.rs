@@ -24,7 +24,7 @@ alloy::sol! {
     }
 }
 
-/// anvil's account 1 (a user), well-known devnet key.
+/// A user's key (test only; funded with anvil_setBalance).
 const USER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9c86dae88c7a8412f6603b6b78690d";
 
 #[allow(dead_code)]
@@ -45,7 +45,13 @@ impl World {
     pub fn new(n: u32, extra_config: &str) -> World {
         let tok = SoftHsmToken::new("agent", TEST_USER_PIN);
         let agent = Address::from(
-            signer_agent::signer::pkcs11::generate(tok.module_path(), "agent", "agent-tx", &tok.pin()).unwrap(),
+            signer_agent::signer::pkcs11::generate(
+                tok.module_path(),
+                "agent",
+                "agent-tx",
+                &tok.pin(),
+            )
+            .unwrap(),
         );
         let anvil = Anvil::start();
         let dir = tempfile::tempdir().unwrap();
@@ -56,7 +62,15 @@ impl World {
         let ops: Vec<(u64, String)> = ids.iter().copied().zip(keys).collect();
         let identity = fixture::identity(7);
         let pm = dep.addr("pool_manager");
-        let bundle = fixture::build_bundle(&dir.path().join("bundle"), pm.0 .0, &ops, n, 0, 0, &identity);
+        let bundle = fixture::build_bundle(
+            &dir.path().join("bundle"),
+            pm.0 .0,
+            &ops,
+            n,
+            0,
+            0,
+            &identity,
+        );
         let pin = dir.path().join("pin");
         std::fs::write(&pin, TEST_USER_PIN).unwrap();
         let config = dir.path().join("agent.toml");
@@ -87,12 +101,33 @@ poll_interval_secs = 1
             ),
         )
         .unwrap();
-        let w = World { anvil, _tok: tok, dir, dep, agent, config, bundle, identity, ops };
+        let w = World {
+            anvil,
+            _tok: tok,
+            dir,
+            dep,
+            agent,
+            config,
+            bundle,
+            identity,
+            ops,
+        };
         w.rt().block_on(async {
             // Gas money for the agent.
             let p = w.provider();
             let _: () = p
-                .raw_request("anvil_setBalance".into(), (agent, U256::from(100u128 * 10u128.pow(18))))
+                .raw_request(
+                    "anvil_setBalance".into(),
+                    (agent, U256::from(100u128 * 10u128.pow(18))),
+                )
+                .await
+                .unwrap();
+            let user = USER_KEY.parse::<PrivateKeySigner>().unwrap().address();
+            let _: () = p
+                .raw_request(
+                    "anvil_setBalance".into(),
+                    (user, U256::from(10_000u128 * 10u128.pow(18))),
+                )
                 .await
                 .unwrap();
         });
@@ -100,16 +135,24 @@ poll_interval_secs = 1
     }
 
     pub fn rt(&self) -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
     }
 
     pub fn provider(&self) -> DynProvider {
-        ProviderBuilder::new().connect_http(self.anvil.url().parse().unwrap()).erased()
+        ProviderBuilder::new()
+            .connect_http(self.anvil.url().parse().unwrap())
+            .erased()
     }
 
     pub fn wallet_provider(&self, key: &str) -> DynProvider {
         let k: PrivateKeySigner = key.parse().unwrap();
-        ProviderBuilder::new().wallet(EthereumWallet::from(k)).connect_http(self.anvil.url().parse().unwrap()).erased()
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(k))
+            .connect_http(self.anvil.url().parse().unwrap())
+            .erased()
     }
 
     pub fn approve(&self, bundle: &Path) {
@@ -118,7 +161,13 @@ poll_interval_secs = 1
         self.rt().block_on(async {
             let p = self.wallet_provider(ANVIL_KEY0);
             let gov = IGov::new(self.dep.addr("pool_manager"), p);
-            gov.approveBatch(root, 1, ids).send().await.unwrap().get_receipt().await.unwrap();
+            gov.approveBatch(root, 1, ids)
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
         });
     }
 
@@ -141,7 +190,10 @@ poll_interval_secs = 1
 
     pub fn agent(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_signer-agent"));
-        c.arg("--config").arg(&self.config).args(args).env_remove("SIGNER_AGENT_PIN");
+        c.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("SIGNER_AGENT_PIN");
         for (k, v) in env {
             c.env(k, v);
         }
@@ -206,31 +258,62 @@ pub fn ok(o: &Output) -> String {
 /// Every DepositEvent matches deposit_data.json, every ValidatorAdded carries keyshares.json's
 /// sharesData, each key exactly once.
 pub fn assert_chain_matches_bundle(w: &World, bundle: &Path, expect: usize) {
-    let dd: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bundle.join("deposit_data.json")).unwrap()).unwrap();
-    let ks: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bundle.join("keyshares.json")).unwrap()).unwrap();
+    let dd: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("deposit_data.json")).unwrap())
+            .unwrap();
+    let ks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("keyshares.json")).unwrap())
+            .unwrap();
     let events = w.deposit_events();
     assert_eq!(events.len(), expect, "deposit events");
     for e in &events {
         let pk = hex::encode(&e.pubkey);
-        let d = dd.as_array().unwrap().iter().find(|d| d["pubkey"] == pk.as_str()).expect("deposit of a bundle key");
-        assert_eq!(hex::encode(&e.withdrawal_credentials), d["withdrawal_credentials"].as_str().unwrap());
+        let d = dd
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["pubkey"] == pk.as_str())
+            .expect("deposit of a bundle key");
+        assert_eq!(
+            hex::encode(&e.withdrawal_credentials),
+            d["withdrawal_credentials"].as_str().unwrap()
+        );
         assert_eq!(hex::encode(&e.signature), d["signature"].as_str().unwrap());
-        assert_eq!(u64::from_le_bytes(e.amount.as_ref().try_into().unwrap()), d["amount"].as_u64().unwrap());
-        assert_eq!(events.iter().filter(|x| x.pubkey == e.pubkey).count(), 1, "key {pk} deposited twice");
+        assert_eq!(
+            u64::from_le_bytes(e.amount.as_ref().try_into().unwrap()),
+            d["amount"].as_u64().unwrap()
+        );
+        assert_eq!(
+            events.iter().filter(|x| x.pubkey == e.pubkey).count(),
+            1,
+            "key {pk} deposited twice"
+        );
     }
     let added = w.validator_added();
     assert_eq!(added.len(), expect, "ValidatorAdded events");
     for a in &added {
         let pk = format!("0x{}", hex::encode(&a.publicKey));
-        let item = ks["shares"].as_array().unwrap().iter().find(|s| s["payload"]["publicKey"] == pk.as_str()).unwrap();
-        assert_eq!(format!("0x{}", hex::encode(&a.shares)), item["payload"]["sharesData"].as_str().unwrap());
+        let item = ks["shares"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["payload"]["publicKey"] == pk.as_str())
+            .unwrap();
+        assert_eq!(
+            format!("0x{}", hex::encode(&a.shares)),
+            item["payload"]["sharesData"].as_str().unwrap()
+        );
         assert_eq!(a.operatorIds, w.ops.iter().map(|o| o.0).collect::<Vec<_>>());
     }
     assert_eq!(w.deposited_validators(), expect as u64);
     w.rt().block_on(async {
         let pm = IPoolManager::new(w.dep.addr("pool_manager"), w.provider());
         for e in &events {
-            assert!(pm.isStaked(Bytes::from(e.pubkey.to_vec())).call().await.unwrap());
+            assert!(pm
+                .isStaked(Bytes::from(e.pubkey.to_vec()))
+                .call()
+                .await
+                .unwrap());
         }
     });
     let _ = keccak256(b"");
@@ -252,7 +335,8 @@ fn bundle_import_deposit_run_stakes_everything_once() {
     let o = w.agent(&["run", "--once"], &[]);
     ok(&o);
     assert_chain_matches_bundle(&w, &w.bundle, 4);
-    let status: serde_json::Value = serde_json::from_str(&ok(&w.agent(&["status", "--json"], &[]))).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&w.agent(&["status", "--json"], &[]))).unwrap();
     let vs = status["validators"].as_array().unwrap();
     assert_eq!(vs.len(), 4);
     assert!(vs.iter().all(|v| v["status"] == "confirmed"), "{status}");
@@ -267,12 +351,32 @@ fn crash_at_every_step_then_restart_stakes_each_validator_exactly_once() {
     w.approve(&w.bundle);
     ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
     w.user_deposit(6 * 32);
-    for point in ["before-send", "after-send", "during-reconcile", "after-receipt", "after-confirm", "before-record"] {
+    for point in [
+        "before-send",
+        "after-send",
+        "during-reconcile",
+        "after-receipt",
+        "after-confirm",
+        "before-record",
+    ] {
         let o = w.agent(&["run", "--once"], &[("SIGNER_AGENT_CRASH_AT", point)]);
-        assert_eq!(o.status.code(), Some(86), "crash at {point}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(86),
+            "crash at {point}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     ok(&w.agent(&["run", "--once"], &[]));
     assert_chain_matches_bundle(&w, &w.bundle, 6);
-    let status: serde_json::Value = serde_json::from_str(&ok(&w.agent(&["status", "--json"], &[]))).unwrap();
-    assert!(status["validators"].as_array().unwrap().iter().all(|v| v["status"] == "confirmed"), "{status}");
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&w.agent(&["status", "--json"], &[]))).unwrap();
+    assert!(
+        status["validators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["status"] == "confirmed"),
+        "{status}"
+    );
 }

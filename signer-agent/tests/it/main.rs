@@ -3,6 +3,7 @@
 
 mod common;
 
+mod e2e;
 mod fixture;
 mod operators;
 mod signer;
