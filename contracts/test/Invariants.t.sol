@@ -218,6 +218,27 @@ contract InvariantsTest is Base {
         targetSelector(FuzzSelector(address(handler), sel));
     }
 
+    /// The handler's actions do what they claim (so the invariant runs exercise real paths).
+    function test_handlerSequence() public {
+        handler.deposit(0, 40 ether);
+        handler.stake(3);
+        assertEq(handler.nextValidator(), 3);
+        handler.report(5);
+        assertEq(handler.reportsApplied(), 1);
+        assertEq(manager.beaconValidators(), 3);
+        handler.requestWithdrawal(0, 30 ether);
+        handler.exitValidator();
+        assertEq(manager.exitedValidators(), 1);
+        assertEq(handler.reportsApplied(), 2);
+        handler.claim(0);
+        assertGt(handler.ghostPaidOut(), 0);
+        handler.restake(1);
+        assertFalse(handler.doubleStakeSucceeded());
+        invariant_supplyTimesRate();
+        invariant_ethConservation();
+        invariant_noDoubleStake();
+    }
+
     /// poolETH supply × rate equals the pooled ETH, within rounding; holders' balances add up.
     function invariant_supplyTimesRate() public view {
         uint256 pooled = manager.totalPooledEther();
