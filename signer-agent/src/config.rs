@@ -310,23 +310,26 @@ impl Config {
             file: file.signer,
             ov: ov.clone(),
         };
+        let max_fee = u128::from(
+            ov.max_fee_per_gas_gwei
+                .or(file.gas.max_fee_per_gas_gwei)
+                .unwrap_or(200),
+        ) * GWEI;
+        let priority = match file.gas.max_priority_fee_per_gas_gwei {
+            Some(p) if u128::from(p) * GWEI > max_fee => {
+                return Err(Error::config(
+                    "gas.max_priority_fee_per_gas_gwei",
+                    "must not exceed the max fee per gas cap",
+                ))
+            }
+            Some(p) => u128::from(p) * GWEI,
+            None => (3 * GWEI).min(max_fee),
+        };
         let gas = GasCaps {
-            max_fee_per_gas_wei: u128::from(
-                ov.max_fee_per_gas_gwei
-                    .or(file.gas.max_fee_per_gas_gwei)
-                    .unwrap_or(200),
-            ) * GWEI,
-            max_priority_fee_per_gas_wei: u128::from(
-                file.gas.max_priority_fee_per_gas_gwei.unwrap_or(3),
-            ) * GWEI,
+            max_fee_per_gas_wei: max_fee,
+            max_priority_fee_per_gas_wei: priority,
             max_gas_per_tx: file.gas.max_gas_per_tx.unwrap_or(25_000_000),
         };
-        if gas.max_priority_fee_per_gas_wei > gas.max_fee_per_gas_wei {
-            return Err(Error::config(
-                "gas.max_priority_fee_per_gas_gwei",
-                "must not exceed gas.max_fee_per_gas_gwei",
-            ));
-        }
         let max_validators_per_tx = file.run.max_validators_per_tx.unwrap_or(20);
         if max_validators_per_tx == 0 {
             return Err(Error::config(
