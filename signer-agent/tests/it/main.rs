@@ -3,6 +3,7 @@
 
 mod common;
 
+mod bench;
 mod e2e;
 mod fixture;
 mod operators;
