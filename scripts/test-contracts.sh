@@ -10,7 +10,7 @@ export KC_SSV_SDK_DIR="${KC_SSV_SDK_DIR:-$root/tools/ssv-sdk}"
 [ -d "$KC_SSV_SDK_DIR/node_modules/@ssv-labs/ssv-sdk" ] || kc_die "ssv-sdk missing in $KC_SSV_SDK_DIR (run scripts/install-node.sh)"
 
 echo "== forge build"
-"$FORGE" build --use ./solc-wrapper.sh
+"$FORGE" build --use ./solc-wrapper.sh --sizes   # fails if a contract exceeds the EIP-170 size limit
 node export-abi.js --check
 
 echo "== forge test (gas report)"

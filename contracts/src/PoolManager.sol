@@ -327,9 +327,15 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     }
 
     /// @notice EIP-7002 execution-layer triggered full exits (the pool is the withdrawal address,
-    /// so only it can trigger them). `msg.value` pays the per-request fee read from the predeploy;
-    /// the change is kept as unaccounted ETH. Governance only: a safety valve if operators fail.
-    function requestTriggerableExits(bytes[] calldata pubkeys) external payable onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// so only it can trigger them). `msg.value` pays the per-request fee read from the predeploy
+    /// before each request; the change goes back to the caller. Governance only: a safety valve if
+    /// the SSV operators do not exit validators.
+    function requestTriggerableExits(bytes[] calldata pubkeys)
+        external
+        payable
+        onlyRole(DEFAULT_ADMIN_ROLE)
+        nonReentrant
+    {
         address target = withdrawalRequestContract;
         if (target == address(0)) revert TriggerableExitsDisabled();
         uint256 remaining = msg.value;
@@ -344,6 +350,7 @@ contract PoolManager is AccessControl, ReentrancyGuard {
             if (!ok) revert TriggerableExitFailed(i);
             emit TriggerableExitRequested(keccak256(pubkeys[i]), pubkeys[i], fee);
         }
+        if (remaining > 0) _sendEth(msg.sender, remaining);
     }
 
     /// @notice Remove exited validators from the SSV network (bulk when more than one).
@@ -371,6 +378,12 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     {
         ssvToken.forceApprove(address(ssvNetwork), amount);
         ssvNetwork.reactivate(operatorIds, amount, cluster);
+    }
+
+    /// @notice Send SSV tokens held by this contract (cluster funding reserve) elsewhere.
+    function transferSSV(address to, uint256 amount) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (to == address(0)) revert ZeroAddress();
+        ssvToken.safeTransfer(to, amount);
     }
 
     /// @notice Withdraw SSV from a cluster back to this contract.

@@ -588,8 +588,10 @@ contract PoolManagerTest is Base {
         pks[1][0] = 0x01;
         vm.deal(gov, 1 ether);
         vm.prank(gov);
-        manager.requestTriggerableExits{value: 2}(pks);
+        manager.requestTriggerableExits{value: 5}(pks);
         assertEq(target.count(), 2);
+        assertEq(gov.balance, 1 ether - 2); // change refunded
+        assertEq(manager.unaccountedEther(), 0);
         assertEq(target.requests(1), abi.encodePacked(pks[1], uint64(0)));
         vm.prank(gov);
         vm.expectRevert(abi.encodeWithSelector(PoolManager.InsufficientExitFee.selector, 0, 1));
@@ -627,6 +629,18 @@ contract PoolManagerTest is Base {
         vm.prank(gov);
         vm.expectRevert(PoolManager.TriggerableExitsDisabled.selector);
         m.requestTriggerableExits(new bytes[](1));
+    }
+
+    function test_transferSSV() public {
+        vm.prank(gov);
+        manager.transferSSV(bob, 5 ether);
+        assertEq(ssvToken.balanceOf(bob), 5 ether);
+        vm.prank(gov);
+        vm.expectRevert(PoolManager.ZeroAddress.selector);
+        manager.transferSSV(address(0), 1);
+        vm.prank(agent);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, agent, bytes32(0)));
+        manager.transferSSV(bob, 1);
     }
 
     // ------------------------------------------------------------------ governance settings
