@@ -6,7 +6,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use kc_ssv::{
-    build_item, sign_ownership, split, verify_item, verify_share_public_keys, Cluster, OperatorKey,
+    build_item, build_keyshares, sign_ownership, split, verify_item, verify_many_share_public_keys,
+    verify_share_public_keys, Cluster, OperatorKey, ShareSet,
 };
 use kc_validator::{Address, SecretKey};
 use rand_chacha::rand_core::SeedableRng;
@@ -93,6 +94,60 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // An auditor's view: 100 validators with 13 operators each, checked in one batch.
+    let cl = cluster(13);
+    let sks: Vec<SecretKey> = (1..=100u8)
+        .map(|i| {
+            let mut b = sk_bytes;
+            b[30] = i;
+            SecretKey::from_bytes(&b).unwrap()
+        })
+        .collect();
+    let file = build_keyshares(&sks, &cl, &owner, 0, std::time::UNIX_EPOCH, &mut rng).unwrap();
+    let verified = file.verify(Some(&cl)).unwrap();
+    let keys: Vec<[u8; 48]> = verified
+        .iter()
+        .map(|v| v.validator_public_key.to_bytes())
+        .collect();
+    let ids = cl.ids();
+    let sets: Vec<ShareSet<'_>> = verified
+        .iter()
+        .zip(&keys)
+        .map(|(v, k)| ShareSet {
+            validator_public_key: k,
+            operator_ids: &ids,
+            share_public_keys: &v.shares_data.share_public_keys,
+        })
+        .collect();
+    let mut g = c.benchmark_group("auditor_100_validators_13_operators");
+    g.bench_function("consistency_one_by_one", |b| {
+        b.iter(|| {
+            for s in &sets {
+                verify_share_public_keys(
+                    s.validator_public_key,
+                    s.operator_ids,
+                    s.share_public_keys,
+                )
+                .unwrap()
+            }
+        })
+    });
+    g.bench_function("consistency_batched", |b| {
+        b.iter(|| verify_many_share_public_keys(black_box(&sets)).unwrap())
+    });
+    g.bench_function("verify_whole_file", |b| {
+        b.iter(|| black_box(file.verify(Some(&cl)).unwrap()))
+    });
+    g.finish();
+
+    let one = keys[0];
+    c.bench_function("g1_decompress_with_subgroup_check", |b| {
+        b.iter(|| black_box(blstrs::G1Affine::from_compressed(black_box(&one)).is_some()))
+    });
+    c.bench_function("g1_decompress_unchecked", |b| {
+        b.iter(|| black_box(blstrs::G1Affine::from_compressed_unchecked(black_box(&one)).is_some()))
+    });
 
     let mut g = c.benchmark_group("verify_item");
     for n in [4, 13] {

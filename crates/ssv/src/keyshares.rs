@@ -24,7 +24,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::operator::{Cluster, OperatorKey};
 use crate::ownership::{sign_ownership, verify_ownership};
-use crate::shamir::{check_operator_ids, split_secret, verify_share_public_keys};
+use crate::shamir::{
+    check_operator_ids, split_secret, verify_many_share_public_keys, verify_share_public_keys,
+    ShareSet,
+};
 use crate::shares_data::{decode_0x_hex, SharesData};
 
 /// The version this crate writes.
@@ -198,6 +201,12 @@ pub fn build_keyshares<'a>(
 /// sharesData length, ownership signature, the consistency of the share public keys with the
 /// validator key, and that each ciphertext is below its operator's modulus.
 pub fn verify_item(item: &KeySharesItem) -> Result<VerifiedItem> {
+    verify_item_inner(item, true)
+}
+
+/// [`verify_item`], with the share consistency check left to the caller when `consistency` is
+/// false (files check all validators in one batch).
+fn verify_item_inner(item: &KeySharesItem, consistency: bool) -> Result<VerifiedItem> {
     let validator = item.data.public_key.clone();
     let ctx = format!("validator {validator}");
     let pk_bytes = decode_0x_hex(&item.data.public_key, &validator, "data.publicKey")?;
@@ -256,11 +265,13 @@ pub fn verify_item(item: &KeySharesItem) -> Result<VerifiedItem> {
             nonce: item.data.owner_nonce,
         });
     }
-    verify_share_public_keys(
-        &validator_public_key.to_bytes(),
-        &ids,
-        &shares_data.share_public_keys,
-    )?;
+    if consistency {
+        verify_share_public_keys(
+            &validator_public_key.to_bytes(),
+            &ids,
+            &shares_data.share_public_keys,
+        )?;
+    }
     for (op, ct) in cluster
         .operators()
         .iter()
@@ -285,6 +296,14 @@ pub fn verify_item(item: &KeySharesItem) -> Result<VerifiedItem> {
 /// [`verify_item`], and the entry's operators are exactly `expected` (ids and keys).
 pub fn verify_item_for_cluster(item: &KeySharesItem, expected: &Cluster) -> Result<VerifiedItem> {
     let verified = verify_item(item)?;
+    check_cluster(item, verified, expected)
+}
+
+fn check_cluster(
+    item: &KeySharesItem,
+    verified: VerifiedItem,
+    expected: &Cluster,
+) -> Result<VerifiedItem> {
     let ctx = format!("validator {}", item.data.public_key);
     if verified.cluster.ids() != expected.ids() {
         return Err(Error::FieldMismatch {
@@ -372,7 +391,8 @@ impl KeySharesFile {
     }
 
     /// Verifies every entry ([`verify_item`], or [`verify_item_for_cluster`] when `expected`
-    /// is given) and that no validator appears twice.
+    /// is given) and that no validator appears twice. The share consistency checks of all
+    /// entries run as one batch ([`verify_many_share_public_keys`]).
     pub fn verify(&self, expected: Option<&Cluster>) -> Result<Vec<VerifiedItem>> {
         if !READABLE_VERSIONS.contains(&self.version.as_str()) {
             return Err(Error::Version {
@@ -382,9 +402,10 @@ impl KeySharesFile {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::with_capacity(self.shares.len());
         for item in &self.shares {
+            let v = verify_item_inner(item, false)?;
             let v = match expected {
-                Some(c) => verify_item_for_cluster(item, c)?,
-                None => verify_item(item)?,
+                Some(c) => check_cluster(item, v, c)?,
+                None => v,
             };
             if !seen.insert(v.validator_public_key.to_bytes()) {
                 return Err(Error::DuplicateValidator {
@@ -393,6 +414,22 @@ impl KeySharesFile {
             }
             out.push(v);
         }
+        let keys: Vec<[u8; 48]> = out
+            .iter()
+            .map(|v| v.validator_public_key.to_bytes())
+            .collect();
+        let ids: Vec<Vec<u64>> = out.iter().map(|v| v.cluster.ids()).collect();
+        let sets: Vec<ShareSet<'_>> = out
+            .iter()
+            .zip(&keys)
+            .zip(&ids)
+            .map(|((v, key), ids)| ShareSet {
+                validator_public_key: key,
+                operator_ids: ids,
+                share_public_keys: &v.shares_data.share_public_keys,
+            })
+            .collect();
+        verify_many_share_public_keys(&sets)?;
         Ok(out)
     }
 

@@ -10,6 +10,7 @@ use ff::{Field, PrimeField};
 use group::prime::PrimeCurveAffine;
 use group::{Curve, Group};
 use rand_core::CryptoRngCore;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -329,108 +330,178 @@ pub fn verify_share_public_keys(
     operator_ids: &[u64],
     share_public_keys: &[SharePublicKey],
 ) -> Result<()> {
-    let validator = format!("0x{}", hex::encode(validator_public_key));
-    let t = check_operator_ids(&format!("validator {validator}"), operator_ids)?;
-    let n = operator_ids.len();
-    if share_public_keys.len() != n {
+    verify_many_share_public_keys(&[ShareSet {
+        validator_public_key,
+        operator_ids,
+        share_public_keys,
+    }])
+}
+
+/// One validator's public share data, for [`verify_many_share_public_keys`].
+#[derive(Clone, Copy, Debug)]
+pub struct ShareSet<'a> {
+    /// The validator public key (compressed G1).
+    pub validator_public_key: &'a [u8; PUBLIC_KEY_LEN],
+    /// The operator ids, sorted.
+    pub operator_ids: &'a [u64],
+    /// The share public keys, in operator-id order.
+    pub share_public_keys: &'a [SharePublicKey],
+}
+
+/// A decoded share set and the terms of its batched equation.
+struct Decoded {
+    validator: String,
+    ids: Vec<u64>,
+    pk: G1Projective,
+    points: Vec<G1Projective>,
+    xs: Vec<Scalar>,
+    t: usize,
+    seed: [u8; 32],
+    msm_points: Vec<G1Projective>,
+    msm_scalars: Vec<Scalar>,
+}
+
+fn decode_set(set: &ShareSet<'_>) -> Result<Decoded> {
+    let validator = format!("0x{}", hex::encode(set.validator_public_key));
+    let t = check_operator_ids(&format!("validator {validator}"), set.operator_ids)?;
+    let n = set.operator_ids.len();
+    if set.share_public_keys.len() != n {
         return Err(Error::FieldMismatch {
             context: format!("validator {validator}"),
             field: "share public keys",
-            detail: format!("{} keys for {n} operators", share_public_keys.len()),
+            detail: format!("{} keys for {n} operators", set.share_public_keys.len()),
         });
     }
-    let pk = decode_g1(validator_public_key).ok_or_else(|| Error::InvalidPublicKey {
+    let pk = decode_g1(set.validator_public_key).ok_or_else(|| Error::InvalidPublicKey {
         validator: validator.clone(),
         field: "validator public key".into(),
     })?;
     let mut points = Vec::with_capacity(n);
-    for (id, spk) in operator_ids.iter().zip(share_public_keys) {
+    for (id, spk) in set.operator_ids.iter().zip(set.share_public_keys) {
         points.push(decode_g1(&spk.0).ok_or_else(|| Error::InvalidPublicKey {
             validator: validator.clone(),
             field: format!("share public key of operator {id}"),
         })?);
     }
-    let xs: Vec<Scalar> = operator_ids.iter().map(|&id| Scalar::from(id)).collect();
-
-    if batched_check(
-        validator_public_key,
-        operator_ids,
-        share_public_keys,
-        &pk,
-        &points,
-        &xs,
+    let xs: Vec<Scalar> = set
+        .operator_ids
+        .iter()
+        .map(|&id| Scalar::from(id))
+        .collect();
+    let seed = batch_seed(set);
+    let (msm_points, msm_scalars) =
+        batch_terms(&seed, &pk, &points, &xs, t).ok_or_else(|| Error::SharesDoNotInterpolate {
+            validator: validator.clone(),
+            detail: "duplicate x-coordinates",
+        })?;
+    Ok(Decoded {
+        validator,
+        ids: set.operator_ids.to_vec(),
+        pk,
+        points,
+        xs,
         t,
-    ) {
-        return Ok(());
-    }
-    Err(diagnose(&validator, operator_ids, &pk, &points, &xs, t))
+        seed,
+        msm_points,
+        msm_scalars,
+    })
 }
 
-/// Fiat–Shamir weights for the batched check: 128-bit scalars from SHA-256 of all inputs.
-fn batch_weights(
-    validator_public_key: &[u8; PUBLIC_KEY_LEN],
-    operator_ids: &[u64],
-    share_public_keys: &[SharePublicKey],
-    count: usize,
-) -> Vec<Scalar> {
+/// The consistency check of [`verify_share_public_keys`] for many validators at once: every
+/// validator's equations, weighted by per-validator 128-bit coefficients (SHA-256 of all
+/// inputs), go into a single multi-scalar multiplication, which costs much less per point than
+/// one small MSM per validator; points are decoded on all cores (rayon). If it fails, each validator is checked on its own and the first
+/// failure (in input order) is returned with its culprit named.
+pub fn verify_many_share_public_keys(sets: &[ShareSet<'_>]) -> Result<()> {
+    if sets.is_empty() {
+        return Ok(()); // blst's multi-scalar multiplication panics on no points
+    }
+    // Decompression with subgroup checks dominates: spread it over the cores.
+    let decoded = sets
+        .par_iter()
+        .map(decode_set)
+        .collect::<Result<Vec<_>>>()?;
+    let mut h = Sha256::new();
+    h.update(b"kc-ssv/share-consistency-many/v1");
+    for d in &decoded {
+        h.update(d.seed);
+    }
+    let global = h.finalize();
+    let mut points = Vec::with_capacity(decoded.iter().map(|d| d.msm_points.len()).sum());
+    let mut scalars = Vec::with_capacity(points.capacity());
+    for (v, d) in decoded.iter().enumerate() {
+        let sigma = if decoded.len() == 1 {
+            Scalar::ONE
+        } else {
+            weight(&global, v as u32)
+        };
+        points.extend_from_slice(&d.msm_points);
+        scalars.extend(d.msm_scalars.iter().map(|s| s * sigma));
+    }
+    if bool::from(G1Projective::multi_exp(&points, &scalars).is_identity()) {
+        return Ok(());
+    }
+    for d in &decoded {
+        let own = G1Projective::multi_exp(&d.msm_points, &d.msm_scalars);
+        if !bool::from(own.is_identity()) {
+            return Err(diagnose(&d.validator, &d.ids, &d.pk, &d.points, &d.xs, d.t));
+        }
+    }
+    Ok(())
+}
+
+/// Fiat–Shamir seed of one share set: SHA-256 of all its inputs.
+fn batch_seed(set: &ShareSet<'_>) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"kc-ssv/share-consistency/v1");
-    h.update(validator_public_key);
-    for (id, spk) in operator_ids.iter().zip(share_public_keys) {
+    h.update(set.validator_public_key);
+    for (id, spk) in set.operator_ids.iter().zip(set.share_public_keys) {
         h.update(id.to_be_bytes());
         h.update(spk.0);
     }
-    let seed = h.finalize();
-    (0..count as u32)
-        .map(|k| {
-            let d = Sha256::new()
-                .chain_update(seed)
-                .chain_update(k.to_be_bytes())
-                .finalize();
-            let mut w = [0u8; 16];
-            w.copy_from_slice(&d[..16]);
-            Scalar::from_u128(u128::from_be_bytes(w) | 1)
-        })
-        .collect()
+    h.finalize().into()
 }
 
-/// Σ_k ρ_k (Σ_{i<t} λ_i(x_k) P_i − Q_k) == 0 for targets x_0 = 0 (Q = validator key) and the
-/// x of every share beyond the first t (Q = that share's key). One MSM of n+1 points.
-fn batched_check(
-    validator_public_key: &[u8; PUBLIC_KEY_LEN],
-    operator_ids: &[u64],
-    share_public_keys: &[SharePublicKey],
+/// The k-th 128-bit weight from a seed (odd, so never zero).
+fn weight(seed: &[u8], k: u32) -> Scalar {
+    let d = Sha256::new()
+        .chain_update(seed)
+        .chain_update(k.to_be_bytes())
+        .finalize();
+    let mut w = [0u8; 16];
+    w.copy_from_slice(&d[..16]);
+    Scalar::from_u128(u128::from_be_bytes(w) | 1)
+}
+
+/// Terms of Σ_k ρ_k (Σ_{i<t} λ_i(x_k) P_i − Q_k) for targets x_0 = 0 (Q = validator key) and
+/// the x of every share beyond the first t (Q = that share's key): n+1 points. The equation
+/// holds (the MSM is the identity) iff, with overwhelming probability, every target does.
+fn batch_terms(
+    seed: &[u8; 32],
     pk: &G1Projective,
     points: &[G1Projective],
     xs: &[Scalar],
     t: usize,
-) -> bool {
+) -> Option<(Vec<G1Projective>, Vec<Scalar>)> {
     let n = xs.len();
-    let weights = batch_weights(
-        validator_public_key,
-        operator_ids,
-        share_public_keys,
-        n - t + 1,
-    );
     let base = &xs[..t];
     let mut coefficients = vec![Scalar::ZERO; t];
     let mut msm_points = Vec::with_capacity(n + 1);
     let mut msm_scalars = Vec::with_capacity(n + 1);
     let targets = std::iter::once((Scalar::ZERO, *pk))
         .chain(xs[t..].iter().copied().zip(points[t..].iter().copied()));
-    for ((x, q), w) in targets.zip(&weights) {
-        let Some(lambdas) = lagrange_coefficients(base, &x) else {
-            return false;
-        };
+    for (k, (x, q)) in targets.enumerate() {
+        let w = weight(seed, k as u32);
+        let lambdas = lagrange_coefficients(base, &x)?;
         for (c, l) in coefficients.iter_mut().zip(&lambdas) {
             *c += l * w;
         }
         msm_points.push(q);
-        msm_scalars.push(-*w);
+        msm_scalars.push(-w);
     }
     msm_points.extend_from_slice(&points[..t]);
     msm_scalars.extend_from_slice(&coefficients);
-    bool::from(G1Projective::multi_exp(&msm_points, &msm_scalars).is_identity())
+    Some((msm_points, msm_scalars))
 }
 
 /// Unbatched check of one set of (x, P) against the validator key: interpolate from the first

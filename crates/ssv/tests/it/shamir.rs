@@ -282,3 +282,60 @@ fn reconstruction_refuses_duplicates_and_nothing() {
     let e = reconstruct(&[&s[0], &s[1], &s[0]]).err().unwrap();
     assert!(e.to_string().contains("operator id 17 given twice"), "{e}");
 }
+
+#[test]
+fn many_validators_are_checked_in_one_batch_and_the_bad_one_is_named() {
+    use kc_ssv::{verify_many_share_public_keys, ShareSet};
+    let mut rng = crate::common::rng();
+    let clusters: [&[u64]; 4] = [
+        &[17, 203, 1001, 4242],
+        &[7, 17, 99, 203, 350, 512, 1001],
+        &[3, 5, 8, 13],
+        &[17, 203, 1001, 4242],
+    ];
+    let secrets: Vec<[u8; 32]> = clusters.iter().map(|_| random_secret(&mut rng)).collect();
+    let pks: Vec<[u8; 48]> = secrets.iter().map(public_key_of).collect();
+    let mut share_pks: Vec<Vec<SharePublicKey>> = secrets
+        .iter()
+        .zip(clusters)
+        .map(|(s, ids)| {
+            split_secret(s, ids, &mut rng)
+                .unwrap()
+                .public_keys()
+                .to_vec()
+        })
+        .collect();
+    let sets = |share_pks: &[Vec<SharePublicKey>]| -> Vec<(usize, Vec<SharePublicKey>)> {
+        share_pks.iter().cloned().enumerate().collect()
+    };
+    let check = |share_pks: &[Vec<SharePublicKey>]| {
+        let owned = sets(share_pks);
+        let v: Vec<ShareSet<'_>> = owned
+            .iter()
+            .map(|(i, spk)| ShareSet {
+                validator_public_key: &pks[*i],
+                operator_ids: clusters[*i],
+                share_public_keys: spk,
+            })
+            .collect();
+        verify_many_share_public_keys(&v)
+    };
+    check(&share_pks).unwrap();
+    check(&[]).unwrap();
+    // Validator 2's share for operator 8 is replaced by validator 0's share for operator 203.
+    share_pks[2][2] = share_pks[0][1];
+    let e = check(&share_pks).unwrap_err();
+    assert!(
+        matches!(e, Error::InconsistentShare { operator_id: 8, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains(&hex::encode(pks[2])), "{e}");
+    // Two validators' share lists exchanged (same operator ids): both are wrong; the first is named.
+    share_pks[2] = split_secret(&secrets[2], clusters[2], &mut rng)
+        .unwrap()
+        .public_keys()
+        .to_vec();
+    share_pks.swap(0, 3);
+    let e = check(&share_pks).unwrap_err();
+    assert!(e.to_string().contains(&hex::encode(pks[0])), "{e}");
+}
