@@ -136,6 +136,18 @@ pub fn build_item(
     owner_nonce: u64,
     rng: &mut impl CryptoRngCore,
 ) -> Result<KeySharesItem> {
+    build_item_verified(validator, cluster, owner, owner_nonce, rng).map(|(item, _)| item)
+}
+
+/// [`build_item`], also returning what its self-verification established (decoded sharesData,
+/// parsed operators), so that callers need not verify twice.
+pub fn build_item_verified(
+    validator: &SecretKey,
+    cluster: &Cluster,
+    owner: &Address,
+    owner_nonce: u64,
+    rng: &mut impl CryptoRngCore,
+) -> Result<(KeySharesItem, VerifiedItem)> {
     check_nonce_range(owner_nonce, 1)?;
     let public_key = validator.public_key();
     let split = split_secret(&validator.to_bytes(), &cluster.ids(), rng)?;
@@ -173,8 +185,8 @@ pub fn build_item(
             operator_ids: cluster.ids(),
         },
     };
-    verify_item_for_cluster(&item, cluster)?;
-    Ok(item)
+    let verified = verify_item_for_cluster(&item, cluster)?;
+    Ok((item, verified))
 }
 
 /// Builds the entries of many validators for one owner, with consecutive nonces from

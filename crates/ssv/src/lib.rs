@@ -29,8 +29,8 @@ pub mod shares_data;
 
 pub use error::{Error, Result};
 pub use keyshares::{
-    build_item, build_keyshares, verify_item, verify_item_for_cluster, KeySharesFile,
-    KeySharesItem, VerifiedItem,
+    build_item, build_item_verified, build_keyshares, verify_item, verify_item_for_cluster,
+    KeySharesFile, KeySharesItem, VerifiedItem,
 };
 pub use operator::{Cluster, EncryptedShare, OperatorKey};
 pub use ownership::{sign_ownership, verify_ownership};

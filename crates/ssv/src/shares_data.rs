@@ -46,6 +46,13 @@ impl SharesData {
         out
     }
 
+    /// SHA-256 of the raw bytes ([`SharesData::to_bytes`], not of the hex text): the
+    /// "sharesData hash" a manifest records.
+    pub fn sha256(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(self.to_bytes()).into()
+    }
+
     /// Serializes to `0x`-prefixed lower-case hex.
     pub fn to_hex(&self) -> String {
         format!("0x{}", hex::encode(self.to_bytes()))

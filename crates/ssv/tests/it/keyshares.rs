@@ -417,3 +417,21 @@ fn the_validator_secret_does_not_appear_in_the_file() {
     let json = serde_json::to_string(&item).unwrap();
     assert!(!json.contains(&hex::encode(*sk.to_bytes())));
 }
+
+#[test]
+fn build_item_verified_returns_the_decoded_shares_data_and_its_hash() {
+    use sha2::Digest;
+    let mut rng = rng();
+    let c = cluster(&ids(7));
+    let sk = random_validator(&mut rng);
+    let (item, v) =
+        kc_ssv::build_item_verified(&sk, &c, &random_owner(&mut rng), 9, &mut rng).unwrap();
+    assert_eq!(v.shares_data.to_hex(), item.payload.shares_data);
+    assert_eq!(v.validator_public_key, sk.public_key());
+    assert_eq!(v.cluster, c);
+    let raw = hex::decode(&item.payload.shares_data[2..]).unwrap();
+    assert_eq!(
+        v.shares_data.sha256(),
+        <[u8; 32]>::from(sha2::Sha256::digest(raw))
+    );
+}
