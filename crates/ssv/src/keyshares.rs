@@ -46,7 +46,8 @@ pub struct KeySharesFile {
     pub version: String,
     /// ISO-8601 UTC time with milliseconds, as JavaScript's `Date.toISOString`.
     pub created_at: String,
-    /// One item per validator.
+    /// One item per validator (the SDK writes `null` for none; read as empty).
+    #[serde(deserialize_with = "null_as_empty")]
     pub shares: Vec<KeySharesItem>,
 }
 
@@ -108,6 +109,12 @@ pub struct VerifiedItem {
     pub cluster: Cluster,
     /// The decoded sharesData.
     pub shares_data: SharesData,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<KeySharesItem>, D::Error> {
+    Ok(Option::<Vec<KeySharesItem>>::deserialize(d)?.unwrap_or_default())
 }
 
 fn check_nonce_range(first: u64, count: usize) -> Result<()> {

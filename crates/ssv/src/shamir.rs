@@ -220,11 +220,12 @@ pub fn split_secret(
     rng: &mut impl CryptoRngCore,
 ) -> Result<Split> {
     let t = check_operator_ids("split", operator_ids)?;
-    let secret = scalar_from_be(secret_be).ok_or_else(|| Error::Reconstruction {
-        reason: "validator secret is not a canonical scalar".into(),
-    })?;
     let mut coefficients = SecretScalars(Vec::with_capacity(t));
-    coefficients.0.push(secret);
+    coefficients.0.push(
+        scalar_from_be(secret_be).ok_or_else(|| Error::Reconstruction {
+            reason: "validator secret is not a canonical scalar".into(),
+        })?,
+    );
     for _ in 1..t {
         coefficients.0.push(Scalar::random(&mut *rng));
     }

@@ -435,3 +435,18 @@ fn build_item_verified_returns_the_decoded_shares_data_and_its_hash() {
         <[u8; 32]>::from(sha2::Sha256::digest(raw))
     );
 }
+
+#[test]
+fn an_sdk_file_without_shares_reads_as_empty() {
+    // KeyShares.toJson writes `"shares": null` when it holds none.
+    let f = KeySharesFile::from_json(
+        r#"{"version":"v1.1.0","createdAt":"2026-01-01T00:00:00.000Z","shares":null}"#,
+    )
+    .unwrap();
+    assert!(f.shares.is_empty());
+    assert!(f.verify(None).unwrap().is_empty());
+    assert!(matches!(
+        KeySharesFile::from_json(r#"{"version":"v1.1.0","createdAt":"x"}"#),
+        Err(Error::Json(_))
+    ));
+}
