@@ -71,6 +71,19 @@ pub trait Progress: Sync {
     fn cancelled(&self) -> bool {
         false
     }
+
+    // --- Paper backup (the TUI's optional paper-backup screen; off by default) ---------------
+
+    /// Whether this run shows the mnemonic for a paper backup. Off unless the administrator
+    /// asked for it and confirmed (the TUI); headless runs never do.
+    fn wants_paper_backup(&self) -> bool {
+        false
+    }
+    /// Receives the mnemonic once, only when [`Progress::wants_paper_backup`] is true, and
+    /// returns when the phrase has been written down (the pipeline waits). The phrase must not
+    /// be logged, stored or kept: it is zeroized when dropped. The transcript records
+    /// `master.paper_backup_shown` (no words, only that it was shown and to whom).
+    fn show_paper_backup(&self, _phrase: Zeroizing<String>) {}
 }
 
 /// No progress reporting.
@@ -199,6 +212,10 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     stage(progress, "master")?;
     let (entropy, source_name) = master_entropy(plan, cfg, &session)?;
     let mnemonic = Mnemonic::from_entropy(&entropy)?;
+    let paper_backup = progress.wants_paper_backup().then(|| {
+        progress.show_paper_backup(mnemonic.phrase());
+        mnemonic.word_count()
+    });
     let seed: Seed = mnemonic.to_seed("");
     drop(mnemonic);
     let master_pk = kc_validator::derive::master_sk(seed.as_bytes())?.public_key();
@@ -208,6 +225,14 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         "source": source_name,
         "fingerprint": master_fingerprint,
     })));
+    if let Some(words) = paper_backup {
+        transcript.append(
+            Step::new("master.paper_backup_shown", &admin).details(json!({
+                "words": words,
+                "witnesses": cfg.people.witnesses,
+            })),
+        );
+    }
     if !previous.is_empty() {
         transcript.append(
             Step::new("ledger.checked", "ceremony").details(json!(ledger::summary(&previous))),
