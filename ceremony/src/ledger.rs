@@ -108,7 +108,7 @@ pub fn check_indices(
     master_fingerprint: &str,
     previous: &[Previous],
 ) -> Result<(), Error> {
-    let ours = (plan.start_index(), plan.start_index() + plan.count() - 1);
+    let ours = (plan.start_index(), plan.last_index());
     for p in previous
         .iter()
         .filter(|p| p.master_fingerprint == master_fingerprint)

@@ -130,9 +130,14 @@ impl Plan {
     pub fn amount_gwei(&self) -> u64 {
         self.file.deposit.amount_gwei
     }
-    /// EIP-2334 indices of the batch, in order.
-    pub fn indices(&self) -> std::ops::Range<u32> {
-        self.start_index()..self.start_index() + self.count()
+    /// EIP-2334 index of the batch's last validator. Cannot overflow: a checked plan has at
+    /// least one validator and `start_index + validators <= 2^32`.
+    pub fn last_index(&self) -> u32 {
+        self.start_index() + (self.count() - 1)
+    }
+    /// EIP-2334 indices of the batch, in order (inclusive: the batch may end at index 2^32-1).
+    pub fn indices(&self) -> std::ops::RangeInclusive<u32> {
+        self.start_index()..=self.last_index()
     }
     /// The SSV owner nonce of the `i`-th validator of the batch.
     pub fn nonce_of(&self, i: u32) -> u64 {
