@@ -1,0 +1,10 @@
+//! Integration tests of the `ceremony` binary against SoftHSM (issue #4 "Tests", and the
+//! ledger, build-attestation and provenance tests of issue #9).
+//!
+//! Every test runs the real executable (`CARGO_BIN_EXE_ceremony`) in a private workspace with
+//! its own SoftHSM token, set up by `hsm-config/softhsm-setup.sh`. Run with `cargo nextest`
+//! (one process per test). Missing SoftHSM or openssl fails the test ("run make tools"): these
+//! tests are never skipped.
+
+mod common;
+mod runs;
