@@ -410,9 +410,15 @@ fn decode_set(set: &ShareSet<'_>) -> Result<Decoded> {
 
 /// The consistency check of [`verify_share_public_keys`] for many validators at once: every
 /// validator's equations, weighted by per-validator 128-bit coefficients (SHA-256 of all
-/// inputs), go into a single multi-scalar multiplication, which costs much less per point than
-/// one small MSM per validator; points are decoded on all cores (rayon). If it fails, each validator is checked on its own and the first
-/// failure (in input order) is returned with its culprit named.
+/// inputs), go into a single multi-scalar multiplication, which costs less per point than one
+/// small MSM per validator; points are decoded (with subgroup checks) on all cores (rayon).
+/// If it fails, each validator is checked on its own and the first failure (in input order) is
+/// returned with its culprit named.
+///
+/// Soundness: the group has prime order r and every point is subgroup-checked, so a false
+/// statement leaves some equation with a non-zero error e·G; the weights are 128-bit values
+/// from SHA-256 of every input, so the weighted sum vanishes with probability about 2^-127 per
+/// set of inputs an adversary tries.
 pub fn verify_many_share_public_keys(sets: &[ShareSet<'_>]) -> Result<()> {
     if sets.is_empty() {
         return Ok(()); // blst's multi-scalar multiplication panics on no points
