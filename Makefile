@@ -7,7 +7,7 @@ ROOT  := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 export KC_PYTHON        := $(ROOT)/.tools/venv/bin/python
 export KC_SSV_SDK_DIR   := $(ROOT)/tools/ssv-sdk
 export KC_CONTRACTS_DIR := $(ROOT)/contracts
-export KC_NODE_BIN      := $(ROOT)/contracts/node_modules/.bin
+export KC_NODE_BIN      := $(ROOT)/contracts/bin
 export KC_PKCS11_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
 export CARGO_TERM_COLOR ?= never
 

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `make demo`: the whole job on embedded defaults, on this machine only.
+#   SoftHSM token → ceremony keys (seal + identity) → local anvil chain with the pool contracts
+#   and devnet stand-ins → a ceremony for 4 validators and the 4 devnet operators → verify →
+#   governance approves the batch root → the online agent stakes (when present) → summary.
+# Everything lands in demo-out/ (recreated on each run). DEMO-ONLY PINs and keys: never reuse.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="$root/demo-out"
+say() { printf '\n== %s\n' "$*"; }
+
+rm -rf "$out"
+mkdir -p "$out"
+cd "$root"
+
+say "building (debug profile, dependencies optimised)"
+cargo build --locked -q -p ceremony -p signer-agent
+bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug"
+
+say "SoftHSM token 'ceremony' (demo PINs)"
+export KC_HSM_DIR="$out/softhsm" KC_HSM_LABEL=ceremony KC_HSM_USER_PIN=demo-user-pin KC_HSM_SO_PIN=demo-so-pin
+eval "$(hsm-config/softhsm-setup.sh 2>/dev/null)"
+printf '%s\n' "$KC_HSM_USER_PIN" >"$out/pin"
+chmod 600 "$out/pin"
+"$bin/ceremony" hsm init --token ceremony --pin-file "$out/pin" | tee "$out/hsm-init.txt"
+identity="$(awk '/^identity public key/ {print $4}' "$out/hsm-init.txt")"
+
+say "local chain (anvil) and the pool contracts"
+. contracts/tools.sh
+port=18545
+"$ANVIL" --port "$port" --silent >"$out/anvil.log" 2>&1 &
+anvil_pid=$!
+trap 'kill $anvil_pid 2>/dev/null || true' EXIT
+export RPC_URL="http://127.0.0.1:$port"
+for _ in $(seq 50); do "$CAST" chain-id --rpc-url "$RPC_URL" >/dev/null 2>&1 && break; sleep 0.2; done
+scripts/deploy-devnet.sh "$out/deploy.json" >/dev/null
+pool="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pool_manager"])' "$out/deploy.json")"
+ids="$(python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["operator_ids"])))' "$out/deploy.json")"
+echo "PoolManager $pool, SSV operators $ids"
+
+say "the ceremony plan (4 validators, withdrawals and SSV ownership to the PoolManager)"
+cat >"$out/plan.toml" <<EOF
+[ceremony]
+id = "demo-$(date -u +%Y%m%d-%H%M%S)"
+network = "hoodi"
+validators = 4
+start_index = 0
+
+[deposit]
+withdrawal_address = "$pool"
+withdrawal_type = "0x01"
+amount_gwei = 32000000000
+
+[ssv]
+owner_address = "$pool"
+owner_nonce = 0
+operators_file = "operators.json"
+allow_unpinned_operators = true
+
+[hsm]
+module = "${KC_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
+token_label = "ceremony"
+
+[seed]
+source = "hsm"
+EOF
+cat "$out/plan.toml"
+
+say "ceremony run"
+"$bin/ceremony" run --plan "$out/plan.toml" --out "$out/bundle" --pin-file "$out/pin" \
+  --administrator "Demo Administrator" --witness "Demo Witness One" --witness "Demo Witness Two"
+
+say "ceremony verify (as an auditor, pinned to the identity key)"
+"$bin/ceremony" verify "$out/bundle" --identity "$identity"
+
+root_hash="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["merkle_root"])' "$out/bundle/manifest.json")"
+say "governance approves batch $root_hash on chain"
+gov_key=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 # anvil dev account 0 (public test key)
+"$CAST" send --rpc-url "$RPC_URL" --private-key "$gov_key" "$pool" "approveBatch(bytes32,uint8,uint64[])" "$root_hash" 1 "[$ids]" >/dev/null
+"$CAST" call --rpc-url "$RPC_URL" "$pool" "getBatch(bytes32)((bool,uint8,bytes32))" "$root_hash"
+
+if [ -x scripts/demo-agent.sh ]; then
+  say "the online agent: import, stake, oracle report, rebase"
+  scripts/demo-agent.sh "$out" "$bin"
+fi
+
+say "summary"
+python3 - "$out/bundle" <<'EOF'
+import json, sys
+b = sys.argv[1]
+m = json.load(open(f"{b}/manifest.json"))
+print(f"ceremony   {m['ceremony_id']} on {m['network']['name']}, identity {m['identity']['fingerprint'][:16]}…")
+print(f"batch root {m['merkle_root']}")
+for v in m["validators"]:
+    print(f"  validator {v['index']}: 0x{v['pubkey'][:16]}… nonce {v['owner_nonce']} deposit root {v['deposit_data_root'][:16]}…")
+print(f"bundle     {b}")
+EOF
