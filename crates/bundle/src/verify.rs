@@ -965,11 +965,16 @@ fn check_bls_batch(deposits: &[DepositData], ownership: &[Ownership], c: &mut Ch
         .collect();
     items.extend(ownership.iter().map(|(d, pk, sig)| (d.as_slice(), pk, sig)));
     if !items.is_empty() && batch_verify(&items) {
-        // Roots and structure are checked entry by entry (cheap); signatures passed as a batch.
-        let mut fails = Vec::new();
-        if let Err(e) = deposit::verify_all(deposits) {
-            fails.push((String::new(), e.to_string()));
-        }
+        // Signatures passed as a batch; roots and structure are checked entry by entry (cheap).
+        let fails: Vec<(String, String)> = deposits
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                d.verify_structure()
+                    .err()
+                    .map(|e| (format!("[{i}]"), e.to_string()))
+            })
+            .collect();
         c.group(
             "deposit_data.signatures",
             files::DEPOSIT_DATA,

@@ -336,7 +336,7 @@ impl DepositData {
 
     /// Everything except the signature: credentials, amount, network name vs fork version, and
     /// both roots recomputed.
-    fn verify_structure(&self) -> Result<(), Error> {
+    pub fn verify_structure(&self) -> Result<(), Error> {
         let (t, _) = self.withdrawal()?;
         check_amount(t, self.amount)?;
         let by_version = Network::from_fork_version(self.fork_version);
