@@ -179,14 +179,9 @@ impl Plan {
         };
         let de = toml::Deserializer::new(text);
         let file: PlanFile = serde_path_to_error::deserialize(de).map_err(|e| {
-            let field = e.path().to_string();
+            let path = e.path().to_string();
             let inner = e.into_inner();
-            let message = inner.message().trim().to_owned();
-            let field = if field == "." {
-                "(top level)".to_owned()
-            } else {
-                field
-            };
+            let (field, message) = toml_error_field(text, &path, &inner);
             err(&field, message)
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -279,13 +274,20 @@ impl Plan {
         // [ssv]
         let s = &file.ssv;
         let owner = parse_address(&s.owner_address).map_err(|m| err("ssv.owner_address", m))?;
-        if s.owner_nonce
-            .checked_add(u64::from(c.validators) - 1)
-            .is_none()
-        {
+        let Some(last_nonce) = s.owner_nonce.checked_add(u64::from(c.validators) - 1) else {
             return Err(err(
                 "ssv.owner_nonce",
                 format!("{} + {} validators overflows", s.owner_nonce, c.validators),
+            ));
+        };
+        if last_nonce > kc_ssv::keyshares::MAX_OWNER_NONCE {
+            return Err(err(
+                "ssv.owner_nonce",
+                format!(
+                    "nonces {}..={last_nonce} pass {}, the largest owner nonce an SSV node accepts (it keeps nonces as uint16)",
+                    s.owner_nonce,
+                    kc_ssv::keyshares::MAX_OWNER_NONCE
+                ),
             ));
         }
         let operators_path = base.join(&s.operators_file);
@@ -363,6 +365,57 @@ impl Plan {
             mnemonic_file,
         })
     }
+}
+
+/// The field path and message of a TOML or type error. serde names the path of a wrong value,
+/// but a missing field is reported at its table (`ssv: missing field `owner_nonce``), and a
+/// syntax error (including an integer TOML cannot hold) has no path at all, only a byte span: the
+/// missing field is appended to the path, and a syntax error is named by the key on its line,
+/// under the table header above it (else by its line number).
+fn toml_error_field(text: &str, path: &str, e: &toml::de::Error) -> (String, String) {
+    let message = e.message().trim().to_owned();
+    let table = if path == "." { "" } else { path };
+    let join = |key: &str| {
+        if table.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{table}.{key}")
+        }
+    };
+    if let Some(missing) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        return (join(missing), message.clone());
+    }
+    if !table.is_empty() {
+        return (table.to_owned(), message);
+    }
+    let Some(span) = e.span() else {
+        return ("(top level)".to_owned(), message);
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let column = start - line_start + 1;
+    let located = format!("{message} (line {line_no}, column {column})");
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.starts_with('#') && !k.starts_with('['));
+    let header = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    let field = match (header, key) {
+        (Some(h), Some(k)) => format!("{h}.{k}"),
+        (None, Some(k)) => k.to_owned(),
+        (_, None) => format!("line {line_no}"),
+    };
+    (field, located)
 }
 
 fn check_id(id: &str) -> Result<(), String> {
