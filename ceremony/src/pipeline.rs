@@ -156,6 +156,10 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         }
         .into());
     }
+    // A mnemonic is checked before the HSM is touched (and read again when it is needed).
+    if matches!(cfg.master, MasterSource::Plan) && plan.file.seed.source == SeedSource::Mnemonic {
+        drop(read_mnemonic(plan)?);
+    }
     let plan_sha = Sha256::digest(plan.text.as_bytes());
     let plan_sha: [u8; 32] = plan_sha.into();
     let mut transcript = Transcript::new();
@@ -530,21 +534,24 @@ fn master_entropy(
                 );
                 Ok((Zeroizing::new(entropy.to_vec()), "hsm".to_owned()))
             }
-            SeedSource::Mnemonic => {
-                let path = plan.mnemonic_file.as_ref().expect("checked by the plan");
-                let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
-                    kc_bundle::Error::Io {
-                        path: path.clone(),
-                        action: "read the mnemonic",
-                        source,
-                    }
-                })?);
-                let m = Mnemonic::parse(&text).map_err(|source| Error::Mnemonic {
-                    path: path.clone(),
-                    source,
-                })?;
-                Ok((m.to_entropy(), "mnemonic".to_owned()))
-            }
+            SeedSource::Mnemonic => Ok((read_mnemonic(plan)?, "mnemonic".to_owned())),
         },
     }
+}
+
+/// Reads and checks the plan's mnemonic file and returns its BIP-39 entropy. A file that cannot
+/// be read or is not a valid mnemonic is a plan error naming `seed.mnemonic_file` (exit 2); the
+/// message never repeats a word.
+fn read_mnemonic(plan: &Plan) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let path = plan.mnemonic_file.as_ref().expect("checked by the plan");
+    let bad = |message: String| kc_bundle::Error::Plan {
+        file: plan.path.clone(),
+        field: "seed.mnemonic_file".into(),
+        message: format!("{}: {message}", path.display()),
+    };
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read the mnemonic: {e}")))?,
+    );
+    let m = Mnemonic::parse(&text).map_err(|e| bad(e.to_string()))?;
+    Ok(m.to_entropy())
 }
