@@ -95,6 +95,30 @@ pub fn rsa_keys(dir: &Path, bits: &[usize]) -> Vec<RsaPrivateKey> {
         .collect()
 }
 
+/// RSA-2048 keys shared by the tests that never reach share encryption (bad plans), generated
+/// once per target directory: generating four keys in each of seventy processes would dominate
+/// the suite's time. Every test that runs a ceremony generates its own keys.
+pub fn pooled_keys(n: usize) -> Vec<RsaPrivateKey> {
+    use rsa::pkcs8::DecodePrivateKey;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ceremony-it-operator-keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    (0..n)
+        .map(|i| {
+            let path = dir.join(format!("operator-{i}.pem"));
+            if !path.is_file() {
+                let key = rsa_keys(&dir, &[2048]).pop().unwrap();
+                let pem =
+                    rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, Default::default()).unwrap();
+                // Atomic: concurrent test processes may race to create the same key.
+                let tmp = dir.join(format!(".operator-{i}.{}.tmp", std::process::id()));
+                std::fs::write(&tmp, pem.as_bytes()).unwrap();
+                std::fs::rename(&tmp, &path).unwrap();
+            }
+            RsaPrivateKey::from_pkcs8_pem(&std::fs::read_to_string(&path).unwrap()).unwrap()
+        })
+        .collect()
+}
+
 /// The network's encoding of an RSA public key.
 pub fn encode_key(key: &RsaPrivateKey) -> String {
     kc_ssv::operator::network_encoding(&key.to_public_key()).unwrap()
@@ -346,17 +370,35 @@ impl Workspace {
 
     /// Token (not provisioned), `n` operators and a pinned `operators.json`.
     pub fn bare(n: usize) -> Self {
+        Self::create(n, true)
+    }
+
+    /// No token at all (for runs that must stop before the HSM), `n` operators and a pinned
+    /// `operators.json`.
+    pub fn without_token(n: usize) -> Self {
+        Self::create(n, false)
+    }
+
+    fn create(n: usize, with_token: bool) -> Self {
         let mut rng = test_rng();
         let tmp = tempfile::Builder::new()
             .prefix("kc-ceremony-it-")
             .tempdir()
             .unwrap();
         let token = format!("it-{}", random_hex(&mut rng, 4));
-        let conf = setup_token(&tmp.path().join("softhsm"), &token);
+        let conf = if with_token {
+            setup_token(&tmp.path().join("softhsm"), &token)
+        } else {
+            tmp.path().join("no-softhsm.conf")
+        };
         let pin_file = tmp.path().join("pin");
         std::fs::write(&pin_file, format!("{USER_PIN}\n")).unwrap();
         let ids = random_ids(&mut rng, n);
-        let keys = rsa_keys(tmp.path(), &vec![2048; n]);
+        let keys = if with_token {
+            rsa_keys(tmp.path(), &vec![2048; n])
+        } else {
+            pooled_keys(n)
+        };
         let operators = ids
             .into_iter()
             .zip(keys)
@@ -639,4 +681,18 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 pub fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// Entropy of the tests' known mnemonic (test-only, public: never use it for real keys).
+pub fn test_entropy() -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b"kc-ceremony integration tests: known test mnemonic v1").into()
+}
+
+/// The tests' known 24-word mnemonic.
+pub fn test_mnemonic() -> String {
+    kc_validator::Mnemonic::from_entropy(&test_entropy())
+        .unwrap()
+        .phrase()
+        .to_string()
 }

@@ -6,5 +6,6 @@
 //! (one process per test). Missing SoftHSM or openssl fails the test ("run make tools"): these
 //! tests are never skipped.
 
+mod bad_plans;
 mod common;
 mod runs;
