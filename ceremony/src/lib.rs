@@ -9,5 +9,6 @@ mod error;
 pub mod hygiene;
 pub mod ledger;
 pub mod pipeline;
+pub mod tui;
 
 pub use error::Error;

@@ -19,8 +19,9 @@ const EXIT_CODES: &str =
 #[derive(Parser)]
 #[command(name = "ceremony", version, about = "Air-gapped key ceremony for SSV staking pools", after_help = EXIT_CODES)]
 struct Cli {
+    /// Without a subcommand: the TUI, which asks for the plan first.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(clap::Args)]
@@ -54,8 +55,26 @@ struct RunArgs {
     allow_unlocked_memory: bool,
 }
 
+#[derive(clap::Args)]
+struct TuiArgs {
+    /// The ceremony plan (strict TOML).
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    /// The bundle directory to create (must not exist); default: ./<ceremony id>.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// An earlier bundle whose indices and nonces must not be reused; repeat for each.
+    #[arg(long = "previous")]
+    previous: Vec<PathBuf>,
+    /// Run even if memory cannot be locked (development machines only).
+    #[arg(long)]
+    allow_unlocked_memory: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// The ceremony wizard in the terminal (keyboard only), over the same pipeline as `run`.
+    Tui(TuiArgs),
     /// HSM administration.
     Hsm {
         #[command(subcommand)]
@@ -355,7 +374,19 @@ fn hsm_init(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let command = cli.command.unwrap_or(Command::Tui(TuiArgs {
+        plan: None,
+        out: None,
+        previous: Vec::new(),
+        allow_unlocked_memory: false,
+    }));
+    let result = match command {
+        Command::Tui(args) => ceremony::tui::run(ceremony::tui::Options {
+            plan: args.plan,
+            out: args.out,
+            previous: args.previous,
+            allow_unlocked_memory: args.allow_unlocked_memory,
+        }),
         Command::Hsm {
             command:
                 HsmCommand::Init {
