@@ -95,27 +95,60 @@ pub fn rsa_keys(dir: &Path, bits: &[usize]) -> Vec<RsaPrivateKey> {
         .collect()
 }
 
-/// RSA-2048 keys shared by the tests that never reach share encryption (bad plans), generated
-/// once per target directory: generating four keys in each of seventy processes would dominate
-/// the suite's time. Every test that runs a ceremony generates its own keys.
+/// Size of the shared key pool (the largest cluster).
+pub const POOL_KEYS: usize = 13;
+
+/// RSA-2048 operator keys shared by the tests, generated once per target directory (under a
+/// lock, by whichever test process comes first): generating keys in each of a hundred test
+/// processes would dominate the suite's time on two cores. Operator ids stay random per test,
+/// and the tests that look inside the encrypted shares (the canary) or run every cluster size
+/// generate their own keys ([`Workspace::fresh`]).
 pub fn pooled_keys(n: usize) -> Vec<RsaPrivateKey> {
     use rsa::pkcs8::DecodePrivateKey;
+    assert!(n <= POOL_KEYS);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ceremony-it-operator-keys");
     std::fs::create_dir_all(&dir).unwrap();
-    (0..n)
-        .map(|i| {
-            let path = dir.join(format!("operator-{i}.pem"));
-            if !path.is_file() {
-                let key = rsa_keys(&dir, &[2048]).pop().unwrap();
-                let pem =
-                    rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, Default::default()).unwrap();
-                // Atomic: concurrent test processes may race to create the same key.
-                let tmp = dir.join(format!(".operator-{i}.{}.tmp", std::process::id()));
-                std::fs::write(&tmp, pem.as_bytes()).unwrap();
-                std::fs::rename(&tmp, &path).unwrap();
+    let path = |i: usize| dir.join(format!("operator-{i}.pem"));
+    let complete = || (0..POOL_KEYS).all(|i| path(i).is_file());
+    let lock = dir.join(".lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !complete() {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+        {
+            Ok(_) => {
+                let missing: Vec<usize> = (0..POOL_KEYS).filter(|i| !path(*i).is_file()).collect();
+                let keys = rsa_keys(&dir, &vec![2048; missing.len()]);
+                for (i, key) in missing.into_iter().zip(keys) {
+                    let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, Default::default())
+                        .unwrap();
+                    let tmp = dir.join(format!(".operator-{i}.{}.tmp", std::process::id()));
+                    std::fs::write(&tmp, pem.as_bytes()).unwrap();
+                    std::fs::rename(&tmp, path(i)).unwrap();
+                }
+                std::fs::remove_file(&lock).unwrap();
             }
-            RsaPrivateKey::from_pkcs8_pem(&std::fs::read_to_string(&path).unwrap()).unwrap()
-        })
+            Err(_) => {
+                // Another process is generating; a lock older than a minute is stale.
+                let stale = std::fs::metadata(&lock)
+                    .and_then(|m| m.modified())
+                    .map(|t| t.elapsed().unwrap_or_default().as_secs() > 60)
+                    .unwrap_or(false);
+                if stale {
+                    let _ = std::fs::remove_file(&lock);
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "operator key pool lock"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+    }
+    (0..n)
+        .map(|i| RsaPrivateKey::from_pkcs8_pem(&std::fs::read_to_string(path(i)).unwrap()).unwrap())
         .collect()
 }
 
@@ -361,25 +394,32 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Token, `hsm init`, `n` operators and a pinned `operators.json`.
+    /// Token, `hsm init`, `n` operators (pooled keys) and a pinned `operators.json`.
     pub fn new(n: usize) -> Self {
-        let mut ws = Self::bare(n);
+        let mut ws = Self::create(n, true, false);
+        ws.hsm_init().ok();
+        ws
+    }
+
+    /// As [`Workspace::new`], with operator keys generated for this test alone.
+    pub fn fresh(n: usize) -> Self {
+        let mut ws = Self::create(n, true, true);
         ws.hsm_init().ok();
         ws
     }
 
     /// Token (not provisioned), `n` operators and a pinned `operators.json`.
     pub fn bare(n: usize) -> Self {
-        Self::create(n, true)
+        Self::create(n, true, false)
     }
 
     /// No token at all (for runs that must stop before the HSM), `n` operators and a pinned
     /// `operators.json`.
     pub fn without_token(n: usize) -> Self {
-        Self::create(n, false)
+        Self::create(n, false, false)
     }
 
-    fn create(n: usize, with_token: bool) -> Self {
+    fn create(n: usize, with_token: bool, fresh_keys: bool) -> Self {
         let mut rng = test_rng();
         let tmp = tempfile::Builder::new()
             .prefix("kc-ceremony-it-")
@@ -394,7 +434,7 @@ impl Workspace {
         let pin_file = tmp.path().join("pin");
         std::fs::write(&pin_file, format!("{USER_PIN}\n")).unwrap();
         let ids = random_ids(&mut rng, n);
-        let keys = if with_token {
+        let keys = if fresh_keys {
             rsa_keys(tmp.path(), &vec![2048; n])
         } else {
             pooled_keys(n)

@@ -8,4 +8,6 @@
 
 mod bad_plans;
 mod common;
+mod hsm_faults;
+mod interrupt;
 mod runs;

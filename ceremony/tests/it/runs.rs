@@ -134,7 +134,7 @@ fn check_bundle_content(ws: &Workspace, plan: &PlanSpec, dir: &Path) {
 
 #[test]
 fn four_operators_hoodi_0x01() {
-    let ws = &mut Workspace::new(4);
+    let ws = &mut Workspace::fresh(4);
     let mut plan = ws.plan();
     plan.validators = 3;
     plan.network = "hoodi".into();
