@@ -434,6 +434,7 @@ mod tests {
                     shares_data: vec![1, 2],
                     owner_nonce: i as u64,
                     leaf: [i as u8; 32],
+                    proof: vec![],
                 })
                 .collect(),
         }

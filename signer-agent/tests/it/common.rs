@@ -7,13 +7,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Where `make tools` installs anvil, forge and cast.
+/// `contracts/bin`: wrappers that exec the pinned native anvil, forge and cast (installed by
+/// `make tools`) and keep their exit status (the npm shims in `node_modules/.bin` always exit 0).
 pub fn node_bin() -> PathBuf {
     let dir = std::env::var_os("KC_NODE_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contracts/node_modules/.bin")
-        });
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contracts/bin"));
     assert!(
         dir.join("anvil").exists(),
         "anvil not found in {}: run make tools (or set KC_NODE_BIN)",
@@ -160,6 +159,18 @@ pub fn deploy(
     operator_keys: &[String],
     out_dir: &std::path::Path,
 ) -> Deployment {
+    deploy_with(anvil, operator, members, None, operator_keys, out_dir)
+}
+
+/// [`deploy`] with an explicit oracle quorum (default: a majority of `members`).
+pub fn deploy_with(
+    anvil: &Anvil,
+    operator: &str,
+    members: &[&str],
+    quorum: Option<u64>,
+    operator_keys: &[String],
+    out_dir: &std::path::Path,
+) -> Deployment {
     let contracts = contracts_dir();
     let forge = node_bin().join("forge");
     assert!(
@@ -177,7 +188,11 @@ pub fn deploy(
     lock.lock().unwrap();
     // The script writes deployments/devnet.json (fixed path) and needs the directory.
     std::fs::create_dir_all(contracts.join("deployments")).unwrap();
-    let out = Command::new(&forge)
+    let mut cmd = Command::new(&forge);
+    if let Some(q) = quorum {
+        cmd.env("ORACLE_QUORUM", q.to_string());
+    }
+    let out = cmd
         .current_dir(&contracts)
         .args([
             "script",

@@ -1,4 +1,5 @@
-//! End to end on anvil with the deployed contracts and a SoftHSM-held agent key: a bundle →
+//! End to end on anvil with the deployed contracts and a SoftHSM-held agent key: a real
+//! ceremony bundle (made in process by the ceremony library) →
 //! import → users deposit → `run` stakes → the chain shows exactly the bundle's deposits and
 //! shares; crash safety; refusals; operators export.
 
@@ -14,7 +15,7 @@ use alloy::sol_types::SolEvent;
 use kc_hsm::testing::{SoftHsmToken, TEST_USER_PIN};
 use signer_agent::chain::{IDepositContract, IPoolManager, ISSVNetwork};
 
-use crate::common::{deploy, Anvil, Deployment, ANVIL_KEY0};
+use crate::common::{deploy_with, Anvil, Deployment, ANVIL_KEY0};
 use crate::fixture;
 
 alloy::sol! {
@@ -25,24 +26,40 @@ alloy::sol! {
 }
 
 /// A user's key (test only; funded with anvil_setBalance).
-const USER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9c86dae88c7a8412f6603b6b78690d";
+pub const USER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9c86dae88c7a8412f6603b6b78690d";
 
 #[allow(dead_code)]
 pub struct World {
     pub anvil: Anvil,
     pub _tok: SoftHsmToken,
+    /// The ceremony's token, seal and identity keys (real bundles are made with it).
+    pub ceremony: fixture::CeremonyHsm,
     pub dir: tempfile::TempDir,
     pub dep: Deployment,
     pub agent: Address,
     pub config: PathBuf,
+    /// The first bundle: `n` validators from index 0, owner nonces from 0.
     pub bundle: PathBuf,
-    pub identity: p256::ecdsa::SigningKey,
+    /// `signer-agent operators export` of the deployed operators (pinned provenance).
+    pub operators_file: PathBuf,
     pub ops: Vec<(u64, String)>,
 }
 
 impl World {
-    /// anvil + SoftHSM agent key + deployed contracts + a bundle of `n` validators + config.
+    /// anvil + SoftHSM agent key + deployed contracts + a real ceremony bundle of `n`
+    /// validators + config.
     pub fn new(n: u32, extra_config: &str) -> World {
+        World::with_members(n, extra_config, &[], None)
+    }
+
+    /// As [`World::new`], with extra oracle members (the agent is always one) and quorum.
+    pub fn with_members(
+        n: u32,
+        extra_config: &str,
+        extra_members: &[Address],
+        quorum: Option<u64>,
+    ) -> World {
+        // The agent's token first: it sets up the process's SoftHSM directory.
         let tok = SoftHsmToken::new("agent", TEST_USER_PIN);
         let agent = Address::from(
             signer_agent::signer::pkcs11::generate(
@@ -53,24 +70,17 @@ impl World {
             )
             .unwrap(),
         );
+        let ceremony = fixture::CeremonyHsm::new();
         let anvil = Anvil::start();
         let dir = tempfile::tempdir().unwrap();
         let keys = fixture::operator_keys(4);
         let agent_s = agent.to_checksum(None);
-        let dep = deploy(&anvil, &agent_s, &[&agent_s], &keys, dir.path());
+        let mut members = vec![agent_s.clone()];
+        members.extend(extra_members.iter().map(|a| a.to_checksum(None)));
+        let members: Vec<&str> = members.iter().map(String::as_str).collect();
+        let dep = deploy_with(&anvil, &agent_s, &members, quorum, &keys, dir.path());
         let ids = dep.operator_ids();
         let ops: Vec<(u64, String)> = ids.iter().copied().zip(keys).collect();
-        let identity = fixture::identity(7);
-        let pm = dep.addr("pool_manager");
-        let bundle = fixture::build_bundle(
-            &dir.path().join("bundle"),
-            pm.0 .0,
-            &ops,
-            n,
-            0,
-            0,
-            &identity,
-        );
         let pin = dir.path().join("pin");
         std::fs::write(&pin, TEST_USER_PIN).unwrap();
         let config = dir.path().join("agent.toml");
@@ -96,22 +106,37 @@ poll_interval_secs = 1
 {extra_config}
 "#,
                 url = anvil.url(),
-                id = fixture::identity_hex(&identity),
+                id = ceremony.identity_hex,
                 module = tok.module_path().display(),
             ),
         )
         .unwrap();
-        let w = World {
+        let operators_file = dir.path().join("operators.json");
+        let mut w = World {
             anvil,
             _tok: tok,
+            ceremony,
             dir,
             dep,
             agent,
             config,
-            bundle,
-            identity,
+            bundle: PathBuf::new(),
+            operators_file,
             ops,
         };
+        let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+        ok(&w.agent(
+            &[
+                "operators",
+                "export",
+                "--ids",
+                &list,
+                "--out",
+                w.operators_file.to_str().unwrap(),
+            ],
+            &[],
+        ));
+        w.bundle = w.ceremony_bundle("bundle", n, 0, 0);
         w.rt().block_on(async {
             // Gas money for the agent.
             let p = w.provider();
@@ -132,6 +157,24 @@ poll_interval_secs = 1
                 .unwrap();
         });
         w
+    }
+
+    /// A real ceremony bundle (in `dir/name`) for the PoolManager and the deployed operators.
+    pub fn ceremony_bundle(&self, name: &str, n: u32, start: u32, first_nonce: u64) -> PathBuf {
+        self.ceremony.run(
+            self.dir.path(),
+            name,
+            &self.dep.addr("pool_manager").to_checksum(None),
+            &self.operators_file,
+            n,
+            start,
+            first_nonce,
+        )
+    }
+
+    /// The user's address (funded with 10,000 ETH).
+    pub fn user(&self) -> Address {
+        USER_KEY.parse::<PrivateKeySigner>().unwrap().address()
     }
 
     pub fn rt(&self) -> tokio::runtime::Runtime {

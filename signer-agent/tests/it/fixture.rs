@@ -1,16 +1,15 @@
-//! A bundle-like fixture built directly with kc-validator and kc-ssv (until the ceremony can
-//! produce one in tests): deposit_data.json, keyshares.json, manifest.json signed by a P-256
-//! identity key (a software key here; the ceremony uses the HSM).
+//! Real ceremony bundles for the tests, made in process by the ceremony library
+//! (`ceremony::pipeline::run`) against a SoftHSM token, plus helpers to forge a re-signed
+//! manifest (a software P-256 key: the "untrusted identity" refusal).
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use kc_bundle::manifest::{
-    self, IdentityInfo, Manifest, ManifestSignature, MasterInfo, NetworkInfo, OperatorInfo,
-    OperatorsInfo, OwnerInfo, ToolInfo, ValidatorEntry, WithdrawalInfo,
-};
-use kc_bundle::merkle::{self, LeafInput};
+use ceremony::buildinfo::ToolIdentity;
+use ceremony::hygiene::Hygiene;
+use ceremony::pipeline::{self, MasterSource, People, RunConfig, Silent};
+use kc_bundle::manifest::{self, Manifest, ManifestSignature};
+use kc_hsm::testing::{SoftHsmToken, TEST_USER_PIN};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use sha2::{Digest, Sha256};
 
@@ -40,137 +39,101 @@ pub fn identity_hex(sk: &p256::ecdsa::SigningKey) -> String {
     hex::encode(sk.verifying_key().to_encoded_point(false).as_bytes())
 }
 
-/// Writes a bundle of `n` validators (EIP-2334 indexes from `start`) for the PoolManager
-/// `owner` and the operators `(id, key)`, owner nonces from `first_nonce`.
-pub fn build_bundle(
-    dir: &Path,
-    owner: [u8; 20],
-    operators: &[(u64, String)],
-    n: u32,
-    start: u32,
-    first_nonce: u64,
-    identity: &p256::ecdsa::SigningKey,
-) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let seed = [0x5eu8; 64];
-    let keys = kc_validator::derive::signing_keys(&seed, start, n).unwrap();
-    let addr = kc_validator::Address(owner);
-    let wc =
-        kc_validator::deposit::withdrawal_credentials(kc_validator::WithdrawalType::Eth1, &addr);
-    let network = kc_validator::Network::Hoodi;
-    let deposits: Vec<_> = keys
-        .iter()
-        .map(|sk| kc_validator::DepositData::create(sk, wc, 32_000_000_000, &network).unwrap())
-        .collect();
-    let cluster =
-        kc_ssv::Cluster::parse(operators.iter().map(|(id, k)| (*id, k.as_str()))).unwrap();
-    let keyshares = kc_ssv::build_keyshares(
-        keys.iter(),
-        &cluster,
-        &addr,
-        first_nonce,
-        std::time::SystemTime::now(),
-        &mut rand_core::OsRng,
-    )
-    .unwrap();
-    let dd_json = kc_validator::deposit::to_json(&deposits);
-    let ks_json = keyshares.to_json();
-    std::fs::write(dir.join("deposit_data.json"), &dd_json).unwrap();
-    std::fs::write(dir.join("keyshares.json"), &ks_json).unwrap();
-    let ids: Vec<u64> = operators.iter().map(|(id, _)| *id).collect();
-    let mut validators = Vec::new();
-    let mut leaves = Vec::new();
-    for (i, (d, item)) in deposits.iter().zip(&keyshares.shares).enumerate() {
-        let shares = hex::decode(item.payload.shares_data.trim_start_matches("0x")).unwrap();
-        let pk = d.pubkey.to_bytes();
-        let sig = d.signature.to_bytes();
-        let leaf = merkle::leaf_hash(&LeafInput {
-            pubkey: &pk,
-            signature: &sig,
-            deposit_data_root: &d.deposit_data_root,
-            operator_ids: &ids,
-            shares_data: &shares,
-        });
-        leaves.push(leaf);
-        validators.push(ValidatorEntry {
-            index: start + i as u32,
-            pubkey: hex::encode(pk),
-            deposit_data_root: hex::encode(d.deposit_data_root),
-            owner_nonce: first_nonce + i as u64,
-            shares_data_sha256: hex::encode(Sha256::digest(&shares)),
-            merkle_leaf: format!("0x{}", hex::encode(leaf)),
-        });
+/// The ceremony's side of the tests: its own SoftHSM token (label `ceremony`, in the same
+/// process-wide SoftHSM directory as the agent's token) with a seal key and an identity key.
+pub struct CeremonyHsm {
+    pub token: SoftHsmToken,
+    /// SEC1 uncompressed identity public key, hex (what the agent trusts).
+    pub identity_hex: String,
+}
+
+impl CeremonyHsm {
+    /// Creates the token and provisions the keys (`ceremony hsm init` does the same).
+    pub fn new() -> CeremonyHsm {
+        let token = SoftHsmToken::new("ceremony", TEST_USER_PIN);
+        let session = token.login();
+        kc_hsm::SealKey::provision(&session, "kc-seal").unwrap();
+        let id = kc_hsm::IdentityKey::provision(&session, "kc-identity").unwrap();
+        let identity_hex = hex::encode(id.public_key_sec1());
+        CeremonyHsm {
+            token,
+            identity_hex,
+        }
     }
-    let root = merkle::root(&leaves).unwrap();
-    let mut files = BTreeMap::new();
-    files.insert(
-        "deposit_data.json".to_string(),
-        hex::encode(Sha256::digest(dd_json.as_bytes())),
-    );
-    files.insert(
-        "keyshares.json".to_string(),
-        hex::encode(Sha256::digest(ks_json.as_bytes())),
-    );
-    let pk_sec1 = identity
-        .verifying_key()
-        .to_encoded_point(false)
-        .as_bytes()
-        .to_vec();
-    let m = Manifest {
-        format: manifest::FORMAT.to_string(),
-        ceremony_id: "test-ceremony".into(),
-        created_at: "2026-01-01T00:00:00Z".into(),
-        network: NetworkInfo {
-            name: "hoodi".into(),
-            fork_version: "10000910".into(),
-        },
-        tool: ToolInfo {
-            name: "signer-agent tests".into(),
-            version: "0".into(),
-            git_commit: None,
-            binary_sha256: "00".repeat(32),
-            cargo_lock_sha256: "00".repeat(32),
-        },
-        identity: IdentityInfo {
-            algorithm: manifest::SIGNATURE_ALGORITHM.into(),
-            key_label: "test-identity".into(),
-            public_key: hex::encode(&pk_sec1),
-            fingerprint: manifest::key_fingerprint(&pk_sec1),
-        },
-        master: MasterInfo {
-            seed_source: "mnemonic".into(),
-            fingerprint: "00".repeat(32),
-            seal_key_label: "seal".into(),
-        },
-        withdrawal: WithdrawalInfo {
-            address: addr.to_checksum(),
-            kind: "0x01".into(),
-            credentials: hex::encode(wc),
-            amount_gwei: 32_000_000_000,
-        },
-        owner: OwnerInfo {
-            address: addr.to_checksum(),
-            first_nonce,
-            last_nonce: first_nonce + n as u64 - 1,
-        },
-        operators: OperatorsInfo {
-            provenance: None,
-            unpinned_allowed: true,
-            list: ids
-                .iter()
-                .map(|id| OperatorInfo {
-                    id: *id,
-                    fingerprint: "00".repeat(32),
-                })
-                .collect(),
-        },
-        validators,
-        merkle_root: format!("0x{}", hex::encode(root)),
-        transcript_head: "00".repeat(32),
-        files,
-    };
-    write_manifest(dir, &m, identity);
-    dir.to_path_buf()
+
+    /// Runs a real ceremony (`ceremony::pipeline::run`, in process) for `n` validators from
+    /// EIP-2334 index `start`, owner and withdrawal address `pool`, SSV owner nonces from
+    /// `first_nonce`, operators from `operators_file` (as `signer-agent operators export` wrote
+    /// it). The bundle lands in `dir/name`.
+    pub fn run(
+        &self,
+        dir: &Path,
+        name: &str,
+        pool: &str,
+        operators_file: &Path,
+        n: u32,
+        start: u32,
+        first_nonce: u64,
+    ) -> PathBuf {
+        let plan_path = dir.join(format!("{name}.plan.toml"));
+        let text = format!(
+            r#"[ceremony]
+id = "agent-test-{name}"
+network = "hoodi"
+validators = {n}
+start_index = {start}
+
+[deposit]
+withdrawal_address = "{pool}"
+withdrawal_type = "0x01"
+amount_gwei = 32000000000
+
+[ssv]
+owner_address = "{pool}"
+owner_nonce = {first_nonce}
+operators_file = "{ops}"
+
+[hsm]
+module = "{module}"
+token_label = "ceremony"
+
+[seed]
+source = "hsm"
+"#,
+            ops = operators_file.display(),
+            module = self.token.module_path().display(),
+        );
+        std::fs::write(&plan_path, &text).unwrap();
+        let plan = kc_bundle::plan::Plan::load(&plan_path)
+            .unwrap_or_else(|e| panic!("the test plan does not parse: {e}\n{text}"));
+        let out = dir.join(name);
+        let cfg = RunConfig {
+            out: out.clone(),
+            pin: self.token.pin(),
+            people: People {
+                administrator: Some("Test Administrator".into()),
+                witnesses: vec!["Test Witness".into()],
+            },
+            previous: vec![],
+            master: MasterSource::Plan,
+            hygiene: Hygiene {
+                core_dumps_disabled: false,
+                not_dumpable: false,
+                memory_locked: false,
+            },
+            tool: ToolIdentity {
+                name: "ceremony".into(),
+                version: "test".into(),
+                git_commit: None,
+                binary_sha256: "00".repeat(32),
+                cargo_lock_sha256: "00".repeat(32),
+            },
+        };
+        let outcome = pipeline::run(&plan, &cfg, &Silent)
+            .unwrap_or_else(|e| panic!("ceremony run failed: {e}"));
+        assert!(outcome.report.ok());
+        out
+    }
 }
 
 /// Writes manifest.json and its signature.

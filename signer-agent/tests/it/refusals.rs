@@ -1,4 +1,5 @@
-//! Refusals: each with a clear reason, and nothing sent.
+//! Refusals (real ceremony bundles, altered where the case needs it): each with a clear
+//! reason, and nothing sent.
 
 use crate::e2e::{ok, World};
 use crate::fixture;
@@ -50,7 +51,11 @@ fn refusals_name_the_reason_and_send_nothing() {
     b[i] = if b[i] == b'a' { b'b' } else { b'a' };
     std::fs::write(tampered.join("keyshares.json"), b).unwrap();
     let e = err(&w.agent(&["import", tampered.to_str().unwrap()], &[]));
-    assert!(e.contains("keyshares.json: sha256"), "{e}");
+    assert!(e.contains("verification failed"), "{e}");
+    assert!(
+        e.contains("manifest.json: keyshares.json: SHA-256 is"),
+        "the failure names the file and field: {e}"
+    );
 
     // Wrong chain.
     let e = err(&w.agent(&["--chain-id", "1", "import", &bundle], &[]));
@@ -81,15 +86,7 @@ fn refusals_name_the_reason_and_send_nothing() {
     assert_eq!(w.deposit_events().len(), 3);
 
     // Nonce mismatch: a second bundle whose owner nonces start at 5 while the chain's is 3.
-    let late = fixture::build_bundle(
-        &w.dir.path().join("late"),
-        w.dep.addr("pool_manager").0 .0,
-        &w.ops,
-        2,
-        10,
-        5,
-        &w.identity,
-    );
+    let late = w.ceremony_bundle("late", 2, 10, 5);
     w.approve(&late);
     ok(&w.agent(&["import", late.to_str().unwrap()], &[]));
     w.user_deposit(64);
