@@ -150,6 +150,8 @@ fn read_all_files(dir: &Path) -> std::io::Result<BTreeSet<String>> {
                 .to_string_lossy()
                 .replace('\\', "/");
             if ty.is_dir() {
+                // Directories are listed too (`name/`): an empty one is not part of a bundle.
+                out.insert(format!("{rel}/"));
                 walk(root, &path, out)?;
             } else {
                 out.insert(rel);
@@ -262,7 +264,9 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
         Ok(present) => {
             for f in present {
                 let marker_ok = opts.staged && f == crate::fsio::INCOMPLETE_MARKER;
+                let dir_ok = f == "sealed/";
                 if !expected.contains(f.as_str())
+                    && !dir_ok
                     && f != files::MANIFEST
                     && f != files::MANIFEST_SIG
                     && !marker_ok
@@ -470,7 +474,25 @@ fn check_signature(
 ) {
     let sig = match std::fs::read(dir.join(files::MANIFEST_SIG)) {
         Ok(b) => match ManifestSignature::from_bytes(&b) {
-            Ok(s) => s,
+            Ok(s) => {
+                // No hash covers manifest.sig: only the exact form the ceremony writes is
+                // accepted, so that no byte of it can change unnoticed (hex case, whitespace).
+                let lower = |v: &str| !v.bytes().any(|b| b.is_ascii_uppercase());
+                if s.to_bytes() != b
+                    || !lower(&s.public_key)
+                    || !lower(&s.signature)
+                    || !lower(&s.manifest_sha256)
+                {
+                    c.fail(
+                        "manifest.signature",
+                        files::MANIFEST_SIG,
+                        "",
+                        "not in the exact form the ceremony writes (pretty JSON, lower-case hex, \
+                         trailing newline)",
+                    );
+                }
+                s
+            }
             Err(e) => return c.fail("manifest.signature", files::MANIFEST_SIG, "", e.to_string()),
         },
         Err(e) => {
