@@ -11,3 +11,4 @@ mod common;
 mod hsm_faults;
 mod interrupt;
 mod runs;
+mod tamper;
