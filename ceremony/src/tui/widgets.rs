@@ -114,6 +114,33 @@ pub fn word_lines(words: &[&str], per_line: usize) -> Vec<Line<'static>> {
         .collect()
 }
 
+/// A digest read aloud: per line, the byte offset, its hex and its PGP words.
+pub fn hex_word_lines(hex_str: &str, bytes_per_line: usize, indent: usize) -> Vec<Line<'static>> {
+    let Ok(bytes) = hex::decode(hex_str.trim_start_matches("0x")) else {
+        return vec![Line::from(hex_str.to_owned())];
+    };
+    let words = crate::tui::words::words(&bytes);
+    bytes
+        .chunks(bytes_per_line)
+        .zip(words.chunks(bytes_per_line))
+        .enumerate()
+        .map(|(i, (b, w))| {
+            Line::from(vec![
+                Span::raw(" ".repeat(indent)),
+                Span::styled(
+                    format!("{:>2} ", i * bytes_per_line + 1),
+                    Style::new().dim(),
+                ),
+                Span::styled(
+                    format!("{}  ", hex::encode(b)),
+                    Style::new().fg(Color::Cyan),
+                ),
+                Span::raw(w.join(" ")),
+            ])
+        })
+        .collect()
+}
+
 pub fn ok_mark(ok: bool) -> Span<'static> {
     if ok {
         Span::styled("✓", Style::new().fg(Color::Green).bold())

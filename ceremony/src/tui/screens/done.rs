@@ -11,7 +11,6 @@ use ratatui::Frame;
 
 use crate::tui::app::{Action, Component, Model};
 use crate::tui::widgets::{self, ok_mark, Help};
-use crate::tui::words;
 
 pub struct DoneScreen;
 
@@ -41,13 +40,7 @@ impl Component for DoneScreen {
             b("Transcript head  "),
             Span::raw(m.transcript_head.clone()),
         ])];
-        if let Some(w) = words::words_of_hex(&m.transcript_head) {
-            for l in widgets::word_lines(&w, 8) {
-                let mut spans = vec![Span::raw("               ")];
-                spans.extend(l.spans);
-                h.push(Line::from(spans));
-            }
-        }
+        h.extend(widgets::hex_word_lines(&m.transcript_head, 8, 14));
         let verified = model.final_report.as_ref().is_some_and(|r| r.ok());
         h.push(Line::from(vec![
             b("Verified         "),

@@ -10,8 +10,8 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::tui::app::{Action, Component, Model};
+use crate::tui::qr;
 use crate::tui::widgets::{self, ok_mark, Help};
-use crate::tui::{qr, words};
 
 pub struct ExportScreen;
 
@@ -77,24 +77,19 @@ impl Component for ExportScreen {
             b("Bundle digest"),
             Span::raw("  SHA-256 of manifest.json (signed by the HSM identity key)"),
         ]));
-        let hex_groups = widgets::grouped(&o.bundle_digest, 4);
-        let half = hex_groups.len() / 2;
-        let split = hex_groups[..half].rfind(' ').map_or(half, |i| i + 1);
-        lines.push(Line::from(format!("  {}", &hex_groups[..split])));
-        lines.push(Line::from(format!("  {}", &hex_groups[split..])));
+        lines.push(Line::from(format!("  {}", o.bundle_digest)));
         lines.push(Line::from(""));
         lines.push(Line::from(vec![
             b("As PGP words"),
-            Span::raw("  (read aloud; witnesses write them down)"),
+            Span::raw("  (read aloud, byte by byte; witnesses write them down)"),
         ]));
-        if let Some(w) = words::words_of_hex(&o.bundle_digest) {
-            lines.extend(widgets::word_lines(&w, 8));
-        }
+        lines.extend(widgets::hex_word_lines(&o.bundle_digest, 4, 1));
         lines.push(Line::from(""));
         lines.push(Line::from(vec![
-            b("Identity key      "),
-            Span::raw(o.manifest.identity.fingerprint.clone()),
+            b("Identity key"),
+            Span::raw("  fingerprint (the HSM key that signed the manifest)"),
         ]));
+        lines.push(Line::from(format!("  {}", o.manifest.identity.fingerprint)));
         f.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: false })

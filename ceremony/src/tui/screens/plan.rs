@@ -157,7 +157,7 @@ impl Component for PlanScreen {
 
     fn draw(&self, f: &mut Frame<'_>, area: Rect, model: &Model) {
         let Some(plan) = &model.plan else { return };
-        let [top, ops] = Layout::vertical([Constraint::Length(14), Constraint::Min(6)]).areas(area);
+        let [top, ops] = Layout::vertical([Constraint::Length(15), Constraint::Min(6)]).areas(area);
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(top);
 
@@ -168,7 +168,11 @@ impl Component for PlanScreen {
         };
         let out_ok = !model.out.exists();
         let details = vec![
-            kv("Plan SHA-256", widgets::grouped(&model.plan_sha256, 8)),
+            kv(
+                "Plan SHA-256",
+                widgets::grouped(&model.plan_sha256[..32], 16),
+            ),
+            kv("", widgets::grouped(&model.plan_sha256[32..], 16)),
             kv(
                 "Network",
                 format!(
