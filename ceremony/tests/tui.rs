@@ -639,3 +639,308 @@ fn help_bar_on_every_screen() {
         press(&mut app, KeyCode::Enter);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The real pipeline against SoftHSM, on a TestBackend: every frame goes through the canary.
+
+mod real {
+    use super::*;
+    use ceremony::buildinfo::ToolIdentity;
+    use ceremony::hygiene::Hygiene;
+    use ceremony::tui::services::RealServices;
+    use kc_hsm::testing::SoftHsmToken;
+    use kc_hsm::{IdentityKey, SealKey};
+    use kc_validator::mnemonic::Mnemonic;
+
+    /// A published BIP-39 test vector (entropy 0x7f × 32): worthless, and with distinct words.
+    pub const PHRASE: &str = "legal winner thank year wave sausage worth useful legal winner \
+        thank year wave sausage worth useful legal winner thank year wave sausage worth title";
+    const PIN: &str = "tui-user-pin-7719";
+
+    /// Everything secret this ceremony holds, as lower-case hex: the entropy, the seed and each
+    /// validator's signing key (derived here independently with kc_validator::derive).
+    pub fn secrets_hex(phrase: &str, count: u32) -> Vec<String> {
+        let m = Mnemonic::parse(phrase).unwrap();
+        let seed = m.to_seed("");
+        let mut v = vec![
+            hex::encode(&m.to_entropy()[..]),
+            hex::encode(seed.as_bytes()),
+        ];
+        for i in 0..count {
+            let sk = kc_validator::derive::signing_key(seed.as_bytes(), i).unwrap();
+            v.push(hex::encode(&sk.to_bytes()[..]));
+        }
+        v
+    }
+
+    /// Panics if `text` shows 3 consecutive words of `phrase`, any 16 hex digits of a secret,
+    /// or `pin`.
+    pub fn assert_clean(text: &str, phrase: &str, secrets: &[String], pin: &str, what: &str) {
+        let words: Vec<&str> = phrase.split_whitespace().collect();
+        // Letters only: numbering, punctuation and borders between the words do not hide them.
+        let flat = text
+            .split(|c: char| !c.is_alphabetic())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        for w in words.windows(3) {
+            assert!(
+                !flat.contains(&w.join(" ")),
+                "{what} shows mnemonic words {w:?}"
+            );
+        }
+        let compact: String = text
+            .chars()
+            .filter(|c| c.is_ascii_hexdigit())
+            .collect::<String>()
+            .to_lowercase();
+        for s in secrets {
+            for i in 0..=s.len() - 16 {
+                assert!(
+                    !compact.contains(&s[i..i + 16]),
+                    "{what} shows 16 hex digits of a secret"
+                );
+            }
+        }
+        assert!(!text.contains(pin), "{what} shows the PIN");
+    }
+
+    pub struct Setup {
+        pub ws: Workspace,
+        pub _token: SoftHsmToken,
+    }
+
+    pub fn setup() -> Setup {
+        let token = SoftHsmToken::new("tui", PIN);
+        let session = token.login();
+        SealKey::provision(&session, "kc-seal").unwrap();
+        IdentityKey::provision(&session, "kc-identity").unwrap();
+        drop(session);
+        let ws = Workspace::new("source = \"mnemonic\"\nmnemonic_file = \"mnemonic.txt\"");
+        std::fs::write(ws.path().join("mnemonic.txt"), format!("{PHRASE}\n")).unwrap();
+        let module = token.module_path().display().to_string();
+        std::fs::write(
+            ws.plan(),
+            plan_text(
+                &module,
+                "tui",
+                "source = \"mnemonic\"\nmnemonic_file = \"mnemonic.txt\"",
+            ),
+        )
+        .unwrap();
+        Setup { ws, _token: token }
+    }
+
+    pub fn app(ws: &Workspace) -> App<RealServices> {
+        let services = RealServices {
+            hygiene: Hygiene {
+                core_dumps_disabled: false,
+                not_dumpable: false,
+                memory_locked: false,
+            },
+            tool: ToolIdentity::current().unwrap(),
+            previous: Vec::new(),
+        };
+        App::new(services, Some(ws.plan()), Some(ws.out()))
+    }
+
+    /// Draws a frame, keeps its text.
+    pub fn frame(app: &mut App<RealServices>, frames: &mut Vec<(Screen, String)>) {
+        app.tick();
+        let text = render(app, W, H);
+        frames.push((app.screen(), text));
+    }
+
+    /// Ticks and draws until the app reaches `screen` (or times out).
+    pub fn until(app: &mut App<RealServices>, frames: &mut Vec<(Screen, String)>, screen: Screen) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while app.screen() != screen {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {screen:?}; at {:?}: {:?}",
+                app.screen(),
+                app.model.failure
+            );
+            frame(app, frames);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        frame(app, frames);
+    }
+
+    pub fn to_generation(
+        app: &mut App<RealServices>,
+        frames: &mut Vec<(Screen, String)>,
+        paper: bool,
+    ) {
+        assert_eq!(
+            app.screen(),
+            Screen::Hsm,
+            "{:?} {:?}",
+            app.model.notice,
+            app.model.hsm_error
+        );
+        frame(app, frames);
+        type_text(app, PIN);
+        frame(app, frames);
+        press(app, KeyCode::Enter);
+        assert_eq!(app.screen(), Screen::Plan, "{:?}", app.model.notice);
+        frame(app, frames);
+        type_text(app, "Ada Admin");
+        press(app, KeyCode::Enter);
+        type_text(app, "Wendy Witness");
+        press(app, KeyCode::Enter);
+        press(app, KeyCode::Enter);
+        if paper {
+            press(app, KeyCode::Char(' '));
+            frame(app, frames);
+            press(app, KeyCode::Char('y'));
+        }
+        press(app, KeyCode::Enter);
+        type_text(app, ID);
+        frame(app, frames);
+        press(app, KeyCode::Enter);
+        assert_eq!(app.screen(), Screen::Generate, "{:?}", app.model.notice);
+    }
+}
+
+#[test]
+fn real_run_no_secret_on_any_frame_and_bundle_verifies() {
+    let s = real::setup();
+    let mut app = real::app(&s.ws);
+    let mut frames = Vec::new();
+    real::to_generation(&mut app, &mut frames, false);
+    real::until(&mut app, &mut frames, Screen::Review);
+    press(&mut app, KeyCode::Enter);
+    real::until(&mut app, &mut frames, Screen::Export);
+    press(&mut app, KeyCode::Enter);
+    real::until(&mut app, &mut frames, Screen::Done);
+    press(&mut app, KeyCode::Enter);
+    assert!(matches!(app.exit(), Some(Exit::Done { verified: true })));
+
+    let secrets = real::secrets_hex(real::PHRASE, 4);
+    assert!(frames.len() > 8);
+    for (i, (screen, text)) in frames.iter().enumerate() {
+        real::assert_clean(
+            text,
+            real::PHRASE,
+            &secrets,
+            "tui-user-pin-7719",
+            &format!("frame {i} ({screen:?})"),
+        );
+    }
+    // What the export screen showed is what is on disk.
+    let manifest = std::fs::read(s.ws.out().join("manifest.json")).unwrap();
+    let digest = hex::encode(Sha256::digest(&manifest));
+    assert!(frames
+        .iter()
+        .any(|(sc, t)| *sc == Screen::Export && t.contains(&digest)));
+    let report = kc_bundle::verify::verify_bundle(&s.ws.out(), &Default::default());
+    assert!(report.ok(), "{:?}", report.failures().collect::<Vec<_>>());
+    // The people typed in the wizard are in the transcript.
+    let transcript = std::fs::read_to_string(s.ws.out().join("transcript.jsonl")).unwrap();
+    assert!(transcript.contains("Wendy Witness") && transcript.contains("Ada Admin"));
+    assert!(!transcript.contains("paper_backup"));
+}
+
+#[test]
+fn real_run_with_paper_backup_shows_it_once_and_records_it() {
+    let s = real::setup();
+    let mut app = real::app(&s.ws);
+    let mut frames = Vec::new();
+    real::to_generation(&mut app, &mut frames, true);
+    real::until(&mut app, &mut frames, Screen::Paper);
+    let paper = frames.last().unwrap().1.clone();
+    for w in real::PHRASE.split_whitespace() {
+        assert!(paper.contains(w), "the paper screen shows {w}");
+    }
+    // The canary is not blind: it sees the words on the paper screen, and a secret's hex even
+    // when split over lines and borders.
+    let secrets = real::secrets_hex(real::PHRASE, 4);
+    let (p, sec) = (paper.clone(), secrets.clone());
+    assert!(std::panic::catch_unwind(move || {
+        real::assert_clean(&p, real::PHRASE, &sec, "x", "paper")
+    })
+    .is_err());
+    let split = format!("│ {} │\n│ {} │", &secrets[3][..20], &secrets[3][20..]);
+    let sec = secrets.clone();
+    assert!(std::panic::catch_unwind(move || {
+        real::assert_clean(&split, real::PHRASE, &sec, "x", "split")
+    })
+    .is_err());
+    press(&mut app, KeyCode::Enter);
+    let first_after = frames.len();
+    real::until(&mut app, &mut frames, Screen::Review);
+    press(&mut app, KeyCode::Enter);
+    real::until(&mut app, &mut frames, Screen::Export);
+    press(&mut app, KeyCode::Enter);
+    real::until(&mut app, &mut frames, Screen::Done);
+    assert!(frames
+        .last()
+        .unwrap()
+        .1
+        .contains("written during the ceremony"));
+    press(&mut app, KeyCode::Enter);
+    assert!(matches!(app.exit(), Some(Exit::Done { verified: true })));
+
+    for (i, (screen, text)) in frames.iter().enumerate() {
+        if *screen != Screen::Paper {
+            real::assert_clean(
+                text,
+                real::PHRASE,
+                &secrets,
+                "tui-user-pin-7719",
+                &format!("frame {i} ({screen:?})"),
+            );
+        }
+    }
+    assert!(
+        frames[first_after..]
+            .iter()
+            .all(|(sc, _)| *sc != Screen::Paper),
+        "shown once"
+    );
+    let transcript = std::fs::read_to_string(s.ws.out().join("transcript.jsonl")).unwrap();
+    assert!(transcript.contains("\"master.paper_backup_shown\""));
+    real::assert_clean(
+        &transcript,
+        real::PHRASE,
+        &secrets,
+        "tui-user-pin-7719",
+        "the transcript",
+    );
+    let report = kc_bundle::verify::verify_bundle(&s.ws.out(), &Default::default());
+    assert!(report.ok(), "{:?}", report.failures().collect::<Vec<_>>());
+}
+
+#[test]
+fn real_run_cancelled_leaves_nothing_behind() {
+    let s = real::setup();
+    let mut app = real::app(&s.ws);
+    let mut frames = Vec::new();
+    // The paper backup pauses the pipeline mid-run (after the HSM, before the validators):
+    // a deterministic moment to cancel.
+    real::to_generation(&mut app, &mut frames, true);
+    real::until(&mut app, &mut frames, Screen::Paper);
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('y'));
+    assert!(app.model.paper_phrase.is_none(), "wiped on cancel");
+    real::until(&mut app, &mut frames, Screen::Failed);
+    let text = &frames.last().unwrap().1;
+    assert!(
+        text.contains("Cancelled") && text.contains("no staging directory left behind"),
+        "{text}"
+    );
+    press(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        app.exit(),
+        Some(Exit::Failed(ceremony::Error::Cancelled))
+    ));
+    assert!(!s.ws.out().exists());
+    let left: Vec<_> = std::fs::read_dir(s.ws.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("incomplete"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -52,7 +52,7 @@ impl Component for PaperScreen {
             .map(|r| {
                 let spans: Vec<Span<'_>> = (0..4)
                     .filter_map(|c| {
-                        let i = c * rows + r;
+                        let i = r * 4 + c;
                         list.get(i)
                             .map(|w| Span::raw(format!("{:>2}. {:<14}", i + 1, w)))
                     })
