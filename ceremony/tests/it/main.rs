@@ -7,8 +7,13 @@
 //! tests are never skipped.
 
 mod bad_plans;
+mod canary;
 mod common;
 mod hsm_faults;
 mod interrupt;
+mod ledger;
+mod no_network;
+mod provenance;
+mod recovery;
 mod runs;
 mod tamper;

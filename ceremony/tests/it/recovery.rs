@@ -1,0 +1,141 @@
+//! Recovery drill: `ceremony recover --recreate` unseals an earlier bundle's master secret with
+//! the HSM and re-creates identical deposit data; without `--recreate` the earlier bundle is a
+//! ledger entry, so overlapping indices or nonces are refused and a disjoint extension works.
+
+use std::path::Path;
+
+use crate::common::*;
+
+fn recover(ws: &Workspace, from: &Path, plan: &PlanSpec, name: &str, recreate: bool) -> Run {
+    let plan_path = ws.write_plan(plan, &format!("{name}.plan"));
+    let mut c = ws.cmd();
+    c.arg("recover")
+        .arg("--from")
+        .arg(from)
+        .arg("--plan")
+        .arg(&plan_path)
+        .arg("--out")
+        .arg(ws.path().join(name))
+        .arg("--pin-file")
+        .arg(&ws.pin_file)
+        .arg("--allow-unlocked-memory");
+    if recreate {
+        c.arg("--recreate");
+    }
+    let o = c.output().unwrap();
+    Run {
+        status: o.status,
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn recovery_drill() {
+    let ws = &mut Workspace::new(4);
+    let mut p1 = ws.plan();
+    p1.validators = 3;
+    p1.network = "sepolia".into();
+    let b1 = ws.run_ok(&p1, "b1");
+    let m1 = read_json(&b1.join("manifest.json"));
+    let identity = ws.identity.clone().unwrap();
+
+    // Re-create: the same plan under another id gives byte-identical deposit data.
+    let mut p2 = p1.clone();
+    p2.id = format!("{}-drill", p1.id);
+    recover(ws, &b1, &p2, "b2", true).ok();
+    let b2 = ws.path().join("b2");
+    ws.verify(&b2, &["--identity", &identity]).ok();
+    assert_eq!(
+        std::fs::read(b1.join("deposit_data.json")).unwrap(),
+        std::fs::read(b2.join("deposit_data.json")).unwrap(),
+        "the drill re-creates the deposit data byte for byte"
+    );
+    let m2 = read_json(&b2.join("manifest.json"));
+    assert_eq!(m2["master"]["fingerprint"], m1["master"]["fingerprint"]);
+    assert_eq!(
+        m2["master"]["seed_source"],
+        format!("recovered:{}", p1.id).as_str()
+    );
+    for (a, b) in m1["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(m2["validators"].as_array().unwrap())
+    {
+        assert_eq!(a["pubkey"], b["pubkey"]);
+        assert_eq!(a["deposit_data_root"], b["deposit_data_root"]);
+        assert_eq!(a["index"], b["index"]);
+    }
+
+    // Extend without --recreate: overlapping indices (disjoint nonces) are refused ...
+    let mut p3 = p1.clone();
+    p3.id = format!("{}-ext", p1.id);
+    p3.start_index = p1.start_index + 2;
+    p3.owner_nonce = p1.owner_nonce + 3;
+    let run = recover(ws, &b1, &p3, "b3", false);
+    run.expect_code(5);
+    let err = run.error_lines();
+    assert!(err.contains("ceremony.start_index"), "{err}");
+    assert!(
+        err.contains(&format!("indices {0}..={0}", p1.start_index + 2)),
+        "{err}"
+    );
+    assert!(err.contains(&p1.id), "names the earlier ceremony: {err}");
+    ws.assert_nothing_written("b3");
+
+    // ... so are overlapping nonces of the same owner ...
+    p3.start_index = p1.start_index + 3;
+    p3.owner_nonce = p1.owner_nonce + 2;
+    let run = recover(ws, &b1, &p3, "b3", false);
+    run.expect_code(5);
+    assert!(
+        run.error_lines().contains("ssv.owner_nonce"),
+        "{}",
+        run.stderr
+    );
+    ws.assert_nothing_written("b3");
+
+    // ... and a disjoint extension succeeds, from the same master.
+    p3.owner_nonce = p1.owner_nonce + 3;
+    recover(ws, &b1, &p3, "b3", false).ok();
+    let b3 = ws.path().join("b3");
+    ws.verify(&b3, &["--identity", &identity]).ok();
+    let m3 = read_json(&b3.join("manifest.json"));
+    assert_eq!(m3["master"]["fingerprint"], m1["master"]["fingerprint"]);
+    assert_eq!(m3["validators"][0]["index"], p1.start_index + 3);
+    let old: Vec<&str> = m1["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["pubkey"].as_str().unwrap())
+        .collect();
+    for v in m3["validators"].as_array().unwrap() {
+        assert!(!old.contains(&v["pubkey"].as_str().unwrap()));
+    }
+}
+
+#[test]
+fn recover_refuses_a_tampered_sealed_master() {
+    let ws = &mut Workspace::new(4);
+    let p1 = ws.plan();
+    let b1 = ws.run_ok(&p1, "b1");
+    let copy = ws.path().join("b1-copy");
+    copy_dir(&b1, &copy);
+    let seal = copy.join("sealed/master.seal");
+    let mut v = read_json(&seal);
+    let blob = v["blob"].as_str().unwrap().to_owned();
+    let flipped = format!(
+        "{}{}",
+        &blob[..blob.len() - 1],
+        if blob.ends_with('0') { "1" } else { "0" }
+    );
+    v["blob"] = flipped.into();
+    std::fs::write(&seal, serde_json::to_string_pretty(&v).unwrap() + "\n").unwrap();
+    let mut p2 = p1.clone();
+    p2.id = format!("{}-drill", p1.id);
+    let run = recover(ws, &copy, &p2, "b2", true);
+    assert_ne!(run.code(), Some(0));
+    assert!(run.error_lines().contains("hsm"), "{}", run.stderr);
+    ws.assert_nothing_written("b2");
+}
