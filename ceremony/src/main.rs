@@ -18,8 +18,11 @@ const EXIT_CODES: &str =
 
 #[derive(Parser)]
 #[command(name = "ceremony", version, about = "Air-gapped key ceremony for SSV staking pools", after_help = EXIT_CODES)]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
-    /// Without a subcommand: the TUI, which asks for the plan first.
+    /// Without a subcommand: the TUI (`ceremony tui`), which asks for the plan if not given.
+    #[command(flatten)]
+    tui: TuiArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -374,12 +377,7 @@ fn hsm_init(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Tui(TuiArgs {
-        plan: None,
-        out: None,
-        previous: Vec::new(),
-        allow_unlocked_memory: false,
-    }));
+    let command = cli.command.unwrap_or(Command::Tui(cli.tui));
     let result = match command {
         Command::Tui(args) => ceremony::tui::run(ceremony::tui::Options {
             plan: args.plan,
