@@ -324,19 +324,16 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .beacon_url
                 .clone()
                 .ok_or_else(|| Error::config("beacon_url", "required for `oracle report`"))?;
-            let store = Store::open(cfg.state_dir()?)?;
-            let pubkeys: Vec<String> = store
-                .validators()?
-                .into_iter()
-                .filter(|v| v.status == Status::Confirmed)
-                .map(|v| v.pubkey)
-                .collect();
+            // The pool's validators as the chain knows them (any member can report).
+            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            crate::chain::check_chain(&provider, cfg.chain_id).await?;
+            let pubkeys =
+                crate::oracle::pool_validators(&provider, cfg.contracts()?.pool_manager).await?;
             let report = crate::oracle::read_beacon(&beacon, &state, &pubkeys).await?;
             if dry_run {
                 print_json(&report);
                 return Ok(());
             }
-            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
             let (wallet, from) = open_signer(&cfg).await?;
             let s = crate::oracle::submit(&provider, &wallet, from, &cfg, report).await?;
             print_json(&s);

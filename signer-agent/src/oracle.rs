@@ -3,6 +3,10 @@
 //!
 //! Beacon API used (ethereum/beacon-APIs): `GET /eth/v1/beacon/genesis` and
 //! `GET /eth/v1/beacon/states/{state_id}/validators?id=0x…,0x…` (balances in gwei, as strings).
+//!
+//! The pool's validators are read from the chain (the PoolManager's `ValidatorStaked` events),
+//! not from the agent's state store: any oracle member can report, with or without the store,
+//! and every member reports over the same set (a quorum needs identical reports).
 
 use alloy::eips::eip2718::Encodable2718;
 use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
@@ -47,7 +51,7 @@ pub struct BeaconReport {
     pub balance_wei: String,
     /// Validators of the pool seen on the beacon chain.
     pub validators: u64,
-    /// Of those, fully exited (`exited_*`, `withdrawal_*`).
+    /// Of those, fully withdrawn (`withdrawal_done`).
     pub exited: u64,
     /// Pool validators the beacon chain does not know yet.
     pub not_seen: u64,
@@ -112,6 +116,7 @@ pub async fn read_beacon(
     let mut balance_gwei: u128 = 0;
     let mut seen = 0u64;
     let mut exited = 0u64;
+    let mut answered = std::collections::BTreeSet::new();
     for chunk in pubkeys.chunks(64) {
         let (url, body) = get(format!(
             "{base}/eth/v1/beacon/states/{state}/validators?id={}",
@@ -136,13 +141,21 @@ pub async fn read_beacon(
                     ),
                 });
             }
+            if !answered.insert(v.validator.pubkey.to_ascii_lowercase()) {
+                return Err(Error::Beacon {
+                    url,
+                    message: format!("answered twice for {}", v.validator.pubkey),
+                });
+            }
             let b: u128 = v.balance.parse().map_err(|e| Error::Beacon {
                 url: url.clone(),
                 message: format!("balance {:?}: {e}", v.balance),
             })?;
             balance_gwei += b;
             seen += 1;
-            if v.status.starts_with("exited_") || v.status.starts_with("withdrawal_") {
+            // The Oracle's exitedValidators counts validators fully withdrawn; an exited
+            // validator whose balance is still on the beacon chain is not (its balance counts).
+            if v.status == "withdrawal_done" {
                 exited += 1;
             }
         }
@@ -153,8 +166,33 @@ pub async fn read_beacon(
         balance_wei: (U256::from(balance_gwei) * U256::from(1_000_000_000u64)).to_string(),
         validators: seen,
         exited,
-        not_seen: pubkeys.len() as u64 - seen,
+        not_seen: (pubkeys.len() as u64).saturating_sub(seen),
     })
+}
+
+/// The public keys (`0x` hex, lower case) of every validator the PoolManager has staked, in
+/// staking order, from its `ValidatorStaked` events.
+pub async fn pool_validators(provider: &DynProvider, pool_manager: Address) -> Result<Vec<String>> {
+    use alloy::rpc::types::Filter;
+    use alloy::sol_types::SolEvent;
+    let filter = Filter::new()
+        .address(pool_manager)
+        .event_signature(crate::chain::IPoolManager::ValidatorStaked::SIGNATURE_HASH)
+        .from_block(0);
+    let logs = provider
+        .get_logs(&filter)
+        .await
+        .map_err(|e| Error::rpc("eth_getLogs(ValidatorStaked)", e))?;
+    let mut out: Vec<String> = Vec::with_capacity(logs.len());
+    for l in &logs {
+        let e = crate::chain::IPoolManager::ValidatorStaked::decode_log_data(l.data())
+            .map_err(|e| Error::rpc("decode ValidatorStaked", e))?;
+        let pk = format!("0x{}", hex::encode(&e.pubkey));
+        if !out.contains(&pk) {
+            out.push(pk);
+        }
+    }
+    Ok(out)
 }
 
 /// The outcome of a submitted report.
@@ -192,10 +230,12 @@ pub async fn submit(
         .call()
         .await
         .map_err(|e| Error::rpc("Oracle.currentFrame", e))?;
-    let balance: U256 = report
-        .balance_wei
-        .parse()
-        .map_err(|_| Error::refused("bad balance"))?;
+    let balance: U256 = report.balance_wei.parse().map_err(|_| {
+        Error::refused(format!(
+            "beacon balance {:?} is not a wei amount",
+            report.balance_wei
+        ))
+    })?;
     let call = IOracle::submitReportCall {
         frameId: frame,
         beaconBalance: balance,

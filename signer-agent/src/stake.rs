@@ -66,6 +66,8 @@ pub struct PlannedValidator {
 }
 
 /// What [`prepare`] found.
+// One value per loop iteration; boxing the plan would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Prepared {

@@ -275,6 +275,17 @@ poll_interval_secs = 1
         })
     }
 
+    /// poolETH balance of `who`.
+    pub fn pool_eth_balance(&self, who: Address) -> U256 {
+        self.rt().block_on(async {
+            signer_agent::chain::IERC20::new(self.dep.addr("pool_eth"), self.provider())
+                .balanceOf(who)
+                .call()
+                .await
+                .unwrap()
+        })
+    }
+
     pub fn deposited_validators(&self) -> u64 {
         self.rt().block_on(async {
             IPoolManager::new(self.dep.addr("pool_manager"), self.provider())

@@ -65,6 +65,7 @@ impl CeremonyHsm {
     /// EIP-2334 index `start`, owner and withdrawal address `pool`, SSV owner nonces from
     /// `first_nonce`, operators from `operators_file` (as `signer-agent operators export` wrote
     /// it). The bundle lands in `dir/name`.
+    #[allow(clippy::too_many_arguments)]
     pub fn run(
         &self,
         dir: &Path,

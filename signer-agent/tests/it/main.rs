@@ -7,5 +7,6 @@ mod bench;
 mod e2e;
 mod fixture;
 mod operators;
+mod oracle;
 mod refusals;
 mod signer;
