@@ -195,6 +195,11 @@ impl Tmux {
     /// Starts `ceremony ARGS` in a 120×40 pane; afterwards the script records the exit code and
     /// the terminal modes (`stty -a`), then keeps the pane open.
     fn start(ws: &Workspace, args: &str) -> Self {
+        Self::start_with(ws, args, "")
+    }
+
+    /// As [`Tmux::start`], with extra `export` lines for the script.
+    fn start_with(ws: &Workspace, args: &str, env: &str) -> Self {
         let socket = format!(
             "kc-tui-{}-{}",
             std::process::id(),
@@ -205,7 +210,7 @@ impl Tmux {
         std::fs::write(
             &script,
             format!(
-                "#!/bin/sh\ncd '{d}'\nexport SOFTHSM2_CONF='{conf}'\n'{BIN}' {args} 2>'{d}/stderr.txt'\n\
+                "#!/bin/sh\ncd '{d}'\nexport SOFTHSM2_CONF='{conf}'\n{env}\n'{BIN}' {args} 2>'{d}/stderr.txt'\n\
                  echo $? >'{d}/exit.tmp' && mv '{d}/exit.tmp' '{d}/exit.txt'\n\
                  stty -a >'{d}/stty.txt' 2>&1\nsleep 600\n",
                 d = dir.display(),
@@ -514,4 +519,24 @@ fn no_subcommand_asks_for_the_plan_and_quits_cleanly() {
     for (i, c) in t.captures.iter().enumerate() {
         assert_clean(c, &format!("capture {i}"));
     }
+}
+
+#[test]
+fn a_panic_restores_the_terminal() {
+    let ws = Workspace::new();
+    let mut t = Tmux::start_with(
+        &ws,
+        &format!(
+            "tui --plan '{}' --allow-unlocked-memory",
+            ws.path().join("plan.toml").display()
+        ),
+        &format!("export {}=1", ceremony::tui::PANIC_ENV),
+    );
+    assert_eq!(t.exit_code(30), 101, "a panic exits with 101");
+    t.assert_terminal_restored();
+    let stderr = std::fs::read_to_string(ws.path().join("stderr.txt")).unwrap();
+    assert!(stderr.contains("panicking to test"), "{stderr}");
+    // Back on the main screen: the wizard's frame is gone.
+    let s = t.capture();
+    assert!(!s.contains("1/6 HSM"), "{s}");
 }
