@@ -253,6 +253,10 @@ fn fake_hsm(path: &Path, all_supported: bool) -> HsmInfo {
     }
 }
 
+/// What the fake saw of a started run: its control, whether the paper backup was asked for,
+/// and the sender (kept so the channel stays open).
+type Started = (Arc<Control>, bool, Sender<Event>);
+
 /// Fake services: a fixed clock the test advances, a channel the test feeds.
 #[derive(Clone)]
 struct Fake {
@@ -260,7 +264,7 @@ struct Fake {
     offset: Rc<Cell<Duration>>,
     workspace: PathBuf,
     all_supported: bool,
-    job: Rc<RefCell<Option<(Arc<Control>, bool, Sender<Event>)>>>,
+    job: Rc<RefCell<Option<Started>>>,
     verify_ok: bool,
 }
 

@@ -37,7 +37,7 @@ fn lists() -> &'static Lists {
 /// The word for byte `b` at position `position` of a sequence.
 pub fn word(position: usize, b: u8) -> &'static str {
     let l = lists();
-    if position % 2 == 0 {
+    if position.is_multiple_of(2) {
         l.even[usize::from(b)]
     } else {
         l.odd[usize::from(b)]
