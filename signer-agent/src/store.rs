@@ -449,8 +449,14 @@ mod tests {
         let err = s.import(&bundle(1, 8)).unwrap_err();
         assert!(err.to_string().contains("already imported"), "{err}");
         let pk = s.validators().unwrap()[0].pubkey.clone();
-        s.set_status(&[pk.clone()], Status::Sent, Some("0xabc"), None, None)
-            .unwrap();
+        s.set_status(
+            std::slice::from_ref(&pk),
+            Status::Sent,
+            Some("0xabc"),
+            None,
+            None,
+        )
+        .unwrap();
         s.set_status(&[pk], Status::Confirmed, None, Some(7), None)
             .unwrap();
         let v = &s.validators().unwrap()[0];

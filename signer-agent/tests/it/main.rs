@@ -4,6 +4,7 @@
 mod common;
 
 mod bench;
+mod daemon;
 mod e2e;
 mod fixture;
 mod operators;
