@@ -45,6 +45,9 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
+reproducible:
+	@scripts/reproducible.sh
+
 clean:
 	cargo clean
 	rm -rf .tools demo-out
