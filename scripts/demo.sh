@@ -37,6 +37,9 @@ scripts/deploy-devnet.sh "$out/deploy.json" >/dev/null
 pool="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pool_manager"])' "$out/deploy.json")"
 ids="$(python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["operator_ids"])))' "$out/deploy.json")"
 echo "PoolManager $pool, SSV operators $ids"
+# The operators' keys as the SSV contract holds them, with provenance (chain, contract, block)
+"$bin/signer-agent" --rpc-url "$RPC_URL" --chain-id "$("$CAST" chain-id --rpc-url "$RPC_URL")" \
+  --deployment "$out/deploy.json" operators export --ids "$ids" --out "$out/operators.pinned.json"
 
 say "the ceremony plan (4 validators, withdrawals and SSV ownership to the PoolManager)"
 cat >"$out/plan.toml" <<EOF
@@ -54,8 +57,7 @@ amount_gwei = 32000000000
 [ssv]
 owner_address = "$pool"
 owner_nonce = 0
-operators_file = "operators.json"
-allow_unpinned_operators = true
+operators_file = "operators.pinned.json"
 
 [hsm]
 module = "${KC_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
