@@ -273,6 +273,9 @@ pub struct PlanSpec {
     pub top: Vec<String>,
 }
 
+/// A table of the plan: its name and its keys with their rendered values (`None`: left out).
+type Section<'a> = (&'a str, Vec<(&'a str, Option<String>)>);
+
 fn toml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
@@ -291,7 +294,7 @@ impl PlanSpec {
 
     pub fn render(&self) -> String {
         let s = |v: &str| Some(toml_str(v));
-        let sections: Vec<(&str, Vec<(&str, Option<String>)>)> = vec![
+        let sections: Vec<Section<'_>> = vec![
             (
                 "ceremony",
                 vec![
