@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{Config, Overrides, SignerConfig};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use crate::policy::{Policy, PolicySigner};
 use crate::signer::{pkcs11, HsmSigner};
 use crate::stake::Prepared;
 use crate::store::{Status, Store};
@@ -135,6 +136,9 @@ pub enum Command {
     /// Oracle duties.
     #[command(subcommand)]
     Oracle(OracleCommand),
+    /// The transaction policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Validators and their status.
     Status {
         #[arg(long)]
@@ -165,6 +169,13 @@ pub enum OperatorsCommand {
     },
 }
 
+/// `policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print what the transaction key may sign.
+    Show,
+}
+
 /// `oracle …`.
 #[derive(Debug, Subcommand)]
 pub enum OracleCommand {
@@ -193,7 +204,24 @@ pub fn init_tracing(json: bool) {
     };
 }
 
-/// The transaction signer: the HSM key, or (development only) a local key.
+/// The transaction policy every signature passes through: the default policy of the
+/// configuration, or — when the contracts are not configured — one that allows nothing.
+fn policy_for(cfg: &Config) -> Policy {
+    Policy::default_for(cfg).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "no contracts configured: the policy allows no transaction");
+        Policy {
+            chain_id: cfg.chain_id,
+            targets: Default::default(),
+            names: Default::default(),
+            max_value_wei: U256::ZERO,
+            max_fee_per_gas_wei: cfg.gas.max_fee_per_gas_wei,
+            max_priority_fee_per_gas_wei: cfg.gas.max_priority_fee_per_gas_wei,
+        }
+    })
+}
+
+/// The transaction signer (the HSM key, or — development only — a local key) behind the
+/// transaction policy: a transaction the policy refuses is never signed.
 pub async fn open_signer(cfg: &Config) -> Result<(EthereumWallet, Address)> {
     match cfg.signer()? {
         SignerConfig::Pkcs11 {
@@ -214,7 +242,10 @@ pub async fn open_signer(cfg: &Config) -> Result<(EthereumWallet, Address)> {
             alloy::signers::Signer::set_chain_id(&mut signer, Some(cfg.chain_id));
             let address = alloy::signers::Signer::address(&signer);
             tracing::info!(signer = ?signer, "transaction key opened");
-            Ok((EthereumWallet::from(signer), address))
+            Ok((
+                EthereumWallet::from(PolicySigner::new(signer, policy_for(cfg))),
+                address,
+            ))
         }
         SignerConfig::DevPrivateKey { path } => {
             tracing::warn!(path = %path.display(), "DEVELOPMENT ONLY: signing with a local private key, not the HSM");
@@ -230,7 +261,10 @@ pub async fn open_signer(cfg: &Config) -> Result<(EthereumWallet, Address)> {
             })?;
             let key = alloy::signers::Signer::with_chain_id(key, Some(cfg.chain_id));
             let address = alloy::signers::Signer::address(&key);
-            Ok((EthereumWallet::from(key), address))
+            Ok((
+                EthereumWallet::from(PolicySigner::new(key, policy_for(cfg))),
+                address,
+            ))
         }
     }
 }
@@ -337,6 +371,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             let (wallet, from) = open_signer(&cfg).await?;
             let s = crate::oracle::submit(&provider, &wallet, from, &cfg, report).await?;
             print_json(&s);
+            Ok(())
+        }
+        Command::Policy(PolicyCommand::Show) => {
+            let cfg = Config::resolve(cfg_path, &ov)?;
+            print!("{}", Policy::default_for(&cfg)?.describe());
             Ok(())
         }
         Command::Status { json } => {

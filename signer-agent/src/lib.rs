@@ -8,7 +8,8 @@
 //! Modules: [`config`] (TOML + env + flags), [`signer`] (the PKCS#11 alloy signer), [`chain`]
 //! (`sol!` bindings), [`operators`] (export), [`bundle`] (verified bundle reading), [`store`]
 //! (SQLite state with append-only history), [`stake`] (plan, send, reconcile), [`oracle`],
-//! [`metrics`] (Prometheus + health), [`cli`] (the commands).
+//! [`metrics`] (Prometheus + health), [`policy`] (what the transaction key may sign, enforced
+//! below all agent logic), [`cli`] (the commands).
 //!
 //! What it must never do: hold a BLS secret (it reads `deposit_data.json`, `keyshares.json`
 //! and the manifest only); log or print the HSM PIN or a private key; deposit a public key twice
@@ -26,6 +27,7 @@ mod error;
 pub mod metrics;
 pub mod operators;
 pub mod oracle;
+pub mod policy;
 pub mod signer;
 pub mod stake;
 pub mod store;

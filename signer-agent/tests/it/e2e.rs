@@ -397,6 +397,14 @@ fn bundle_import_deposit_run_stakes_everything_once() {
     // Running again sends nothing.
     ok(&w.agent(&["run", "--once"], &[]));
     assert_eq!(w.deposit_events().len(), 4);
+    // Every transaction above went through the default policy.
+    let policy = ok(&w.agent(&["policy", "show"], &[]));
+    let pm = w.dep.addr("pool_manager").to_string();
+    assert!(
+        policy.contains(&format!("{pm} 0x")) && policy.contains("PoolManager.stake"),
+        "{policy}"
+    );
+    assert!(policy.contains("Oracle.submitReport"), "{policy}");
 }
 
 #[test]
