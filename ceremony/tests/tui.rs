@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ceremony::pipeline::Outcome;
 use ceremony::tui::app::{App, Exit, Screen};
 use ceremony::tui::services::{Control, Event, HsmInfo, Job, Services};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ceremony::tui::Key;
 use kc_bundle::manifest::Manifest;
 use kc_bundle::plan::Plan;
 use kc_bundle::verify::{Check, Report};
@@ -324,13 +324,13 @@ impl Services for Fake {
 // ---------------------------------------------------------------------------------------------
 // Driving and reading the screen
 
-fn press(app: &mut App<impl Services>, code: KeyCode) {
-    app.handle_key(KeyEvent::new(code, KeyModifiers::NONE));
+fn press(app: &mut App<impl Services>, key: Key) {
+    app.handle_key(key);
 }
 
 fn type_text(app: &mut App<impl Services>, s: &str) {
     for c in s.chars() {
-        press(app, KeyCode::Char(c));
+        press(app, Key::Char(c));
     }
 }
 
@@ -369,7 +369,7 @@ fn at_plan_review(ws: &Workspace) -> (App<Fake>, Fake) {
     let mut app = App::new(fake.clone(), Some(ws.plan()), Some(ws.out()));
     assert_eq!(app.screen(), Screen::Hsm, "{:?}", app.model.notice);
     type_text(&mut app, FAKE_PIN);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert_eq!(app.screen(), Screen::Plan, "{:?}", app.model.notice);
     (app, fake)
 }
@@ -377,13 +377,13 @@ fn at_plan_review(ws: &Workspace) -> (App<Fake>, Fake) {
 /// Fills the people form and types the ceremony id (does not press the last Enter).
 fn fill_people(app: &mut App<Fake>) {
     type_text(app, "Ada Admin");
-    press(app, KeyCode::Enter);
+    press(app, Key::Enter);
     type_text(app, "Wendy Witness");
-    press(app, KeyCode::Enter);
+    press(app, Key::Enter);
     type_text(app, "Walter Witness");
-    press(app, KeyCode::Enter);
-    press(app, KeyCode::Enter); // empty witness: to the paper backup
-    press(app, KeyCode::Enter); // to the ceremony id
+    press(app, Key::Enter);
+    press(app, Key::Enter); // empty witness: to the paper backup
+    press(app, Key::Enter); // to the ceremony id
     type_text(app, ID);
 }
 
@@ -391,7 +391,7 @@ fn fill_people(app: &mut App<Fake>) {
 fn at_generation(ws: &Workspace) -> (App<Fake>, Fake) {
     let (mut app, fake) = at_plan_review(ws);
     fill_people(&mut app);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert_eq!(app.screen(), Screen::Generate, "{:?}", app.model.notice);
     (app, fake)
 }
@@ -422,14 +422,14 @@ fn screen_plan_path() {
     let mut app = App::new(Fake::new(&ws), None, None);
     assert_eq!(app.screen(), Screen::PlanPath);
     type_text(&mut app, "/media/usb/nowhere/plan.toml");
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert_eq!(app.screen(), Screen::PlanPath);
     snap("plan_path_error", &render(&app, W, H));
     for _ in 0.."/media/usb/nowhere/plan.toml".len() {
-        press(&mut app, KeyCode::Backspace);
+        press(&mut app, Key::Backspace);
     }
     type_text(&mut app, &ws.plan().display().to_string());
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert_eq!(app.screen(), Screen::Hsm, "{:?}", app.model.notice);
 }
 
@@ -445,7 +445,7 @@ fn screen_hsm_masks_the_pin() {
     // A wrong PIN: stays, says so, and the field is emptied.
     let mut app = App::new(Fake::new(&ws), Some(ws.plan()), Some(ws.out()));
     type_text(&mut app, "wrong");
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert_eq!(app.screen(), Screen::Hsm);
     snap("hsm_wrong_pin", &render(&app, W, H));
 }
@@ -457,7 +457,7 @@ fn screen_hsm_missing_mechanism_blocks() {
     fake.all_supported = false;
     let mut app = App::new(fake, Some(ws.plan()), Some(ws.out()));
     type_text(&mut app, FAKE_PIN);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert_eq!(app.screen(), Screen::Hsm);
     snap("hsm_preflight_fails", &render(&app, W, H));
 }
@@ -469,10 +469,10 @@ fn screen_plan_review() {
     snap("plan_review_empty", &render(&app, W, H));
     // Proceeding without people is refused with a reason.
     for _ in 0..3 {
-        press(&mut app, KeyCode::Tab);
+        press(&mut app, Key::Tab);
     }
     type_text(&mut app, ID);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert_eq!(app.screen(), Screen::Plan);
     assert!(app
         .model
@@ -481,14 +481,14 @@ fn screen_plan_review() {
         .unwrap()
         .contains("administrator"));
     for _ in 0..ID.len() {
-        press(&mut app, KeyCode::Backspace);
+        press(&mut app, Key::Backspace);
     }
-    press(&mut app, KeyCode::Tab); // back to the administrator
+    press(&mut app, Key::Tab); // back to the administrator
 
     fill_people(&mut app);
     // The id must match exactly.
-    press(&mut app, KeyCode::Backspace);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Backspace);
+    press(&mut app, Key::Enter);
     assert_eq!(app.screen(), Screen::Plan);
     assert!(app.model.notice.as_deref().unwrap().contains("ceremony id"));
     type_text(&mut app, &ID[ID.len() - 1..]);
@@ -499,8 +499,8 @@ fn screen_plan_review() {
 fn screen_plan_review_operators_scroll() {
     let ws = Workspace::new("source = \"hsm\"");
     let (mut app, _fake) = at_plan_review(&ws);
-    press(&mut app, KeyCode::PageDown);
-    press(&mut app, KeyCode::PageDown);
+    press(&mut app, Key::PageDown);
+    press(&mut app, Key::PageDown);
     snap("plan_review_scrolled", &render(&app, W, H));
 }
 
@@ -508,19 +508,19 @@ fn screen_plan_review_operators_scroll() {
 fn paper_backup_needs_confirmation() {
     let ws = Workspace::new("source = \"hsm\"");
     let (mut app, fake) = at_plan_review(&ws);
-    press(&mut app, KeyCode::Tab);
-    press(&mut app, KeyCode::Tab); // paper backup
-    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, Key::Tab);
+    press(&mut app, Key::Tab); // paper backup
+    press(&mut app, Key::Char(' '));
     snap("paper_backup_confirm", &render(&app, W, H));
-    press(&mut app, KeyCode::Char('n'));
+    press(&mut app, Key::Char('n'));
     assert!(!app.model.paper_backup, "declined: stays off");
-    press(&mut app, KeyCode::Char(' '));
-    press(&mut app, KeyCode::Char('y'));
+    press(&mut app, Key::Char(' '));
+    press(&mut app, Key::Char('y'));
     assert!(app.model.paper_backup);
-    press(&mut app, KeyCode::BackTab);
-    press(&mut app, KeyCode::BackTab);
+    press(&mut app, Key::BackTab);
+    press(&mut app, Key::BackTab);
     fill_people(&mut app);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert_eq!(app.screen(), Screen::Generate);
     assert!(
         fake.job.borrow().as_ref().unwrap().1,
@@ -536,7 +536,7 @@ fn paper_backup_needs_confirmation() {
     app.on_event(Event::PaperBackup(Zeroizing::new(phrase)));
     assert_eq!(app.screen(), Screen::Paper);
     snap("paper_backup", &render(&app, W, H));
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert_eq!(app.screen(), Screen::Generate);
     assert!(app.model.paper_phrase.is_none());
     assert!(!render(&app, W, H).contains("abandon"));
@@ -561,19 +561,19 @@ fn cancel_asks_then_leaves_nothing() {
     let ws = Workspace::new("source = \"hsm\"");
     let (mut app, fake) = at_generation(&ws);
     app.on_event(Event::Stage("plan".into()));
-    press(&mut app, KeyCode::Esc);
+    press(&mut app, Key::Esc);
     snap("cancel_confirm", &render(&app, W, H));
-    press(&mut app, KeyCode::Char('n'));
+    press(&mut app, Key::Char('n'));
     assert!(!fake.control().is_cancelled(), "n keeps going");
     // Ctrl-C is Esc.
-    app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-    press(&mut app, KeyCode::Char('y'));
+    app.handle_key(Key::Ctrl('c'));
+    press(&mut app, Key::Char('y'));
     assert!(fake.control().is_cancelled());
     snap("cancelling", &render(&app, W, H));
     app.on_event(Event::Finished(Box::new(Err(ceremony::Error::Cancelled))));
     assert_eq!(app.screen(), Screen::Failed);
     snap("cancelled", &render(&app, W, H));
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert!(matches!(
         app.exit(),
         Some(Exit::Failed(ceremony::Error::Cancelled))
@@ -586,7 +586,7 @@ fn screens_review_export_done() {
     let (mut app, fake) = at_generation(&ws);
     run_to_review(&mut app, &fake, &ws);
     snap("review", &render(&app, W, H));
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert_eq!(app.screen(), Screen::Export);
     let export = render(&app, W, H);
     assert!(
@@ -594,10 +594,10 @@ fn screens_review_export_done() {
         "a QR code is drawn"
     );
     snap("export", &export);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert_eq!(app.screen(), Screen::Done);
     snap("done", &render(&app, W, H));
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert!(matches!(app.exit(), Some(Exit::Done { verified: true })));
 }
 
@@ -610,14 +610,14 @@ fn export_shows_a_failed_verification_after_write() {
     };
     let mut app = App::new(fake.clone(), Some(ws.plan()), Some(ws.out()));
     type_text(&mut app, FAKE_PIN);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     fill_people(&mut app);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     run_to_review(&mut app, &fake, &ws);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     snap("export_verify_failed", &render(&app, W, H));
-    press(&mut app, KeyCode::Enter);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
+    press(&mut app, Key::Enter);
     assert!(matches!(app.exit(), Some(Exit::Done { verified: false })));
 }
 
@@ -640,7 +640,7 @@ fn help_bar_on_every_screen() {
     run_to_review(&mut app, &fake, &ws);
     for _ in 0..3 {
         assert!(last_line(&app).contains("Enter"), "{}", last_line(&app));
-        press(&mut app, KeyCode::Enter);
+        press(&mut app, Key::Enter);
     }
 }
 
@@ -787,23 +787,23 @@ mod real {
         frame(app, frames);
         type_text(app, PIN);
         frame(app, frames);
-        press(app, KeyCode::Enter);
+        press(app, Key::Enter);
         assert_eq!(app.screen(), Screen::Plan, "{:?}", app.model.notice);
         frame(app, frames);
         type_text(app, "Ada Admin");
-        press(app, KeyCode::Enter);
+        press(app, Key::Enter);
         type_text(app, "Wendy Witness");
-        press(app, KeyCode::Enter);
-        press(app, KeyCode::Enter);
+        press(app, Key::Enter);
+        press(app, Key::Enter);
         if paper {
-            press(app, KeyCode::Char(' '));
+            press(app, Key::Char(' '));
             frame(app, frames);
-            press(app, KeyCode::Char('y'));
+            press(app, Key::Char('y'));
         }
-        press(app, KeyCode::Enter);
+        press(app, Key::Enter);
         type_text(app, ID);
         frame(app, frames);
-        press(app, KeyCode::Enter);
+        press(app, Key::Enter);
         assert_eq!(app.screen(), Screen::Generate, "{:?}", app.model.notice);
     }
 }
@@ -815,11 +815,11 @@ fn real_run_no_secret_on_any_frame_and_bundle_verifies() {
     let mut frames = Vec::new();
     real::to_generation(&mut app, &mut frames, false);
     real::until(&mut app, &mut frames, Screen::Review);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     real::until(&mut app, &mut frames, Screen::Export);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     real::until(&mut app, &mut frames, Screen::Done);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert!(matches!(app.exit(), Some(Exit::Done { verified: true })));
 
     let secrets = real::secrets_hex(real::PHRASE, 4);
@@ -872,19 +872,19 @@ fn real_run_with_paper_backup_shows_it_once_and_records_it() {
         real::assert_clean(&split, real::PHRASE, &sec, "x", "split")
     })
     .is_err());
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     let first_after = frames.len();
     real::until(&mut app, &mut frames, Screen::Review);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     real::until(&mut app, &mut frames, Screen::Export);
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     real::until(&mut app, &mut frames, Screen::Done);
     assert!(frames
         .last()
         .unwrap()
         .1
         .contains("written during the ceremony"));
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert!(matches!(app.exit(), Some(Exit::Done { verified: true })));
 
     for (i, (screen, text)) in frames.iter().enumerate() {
@@ -926,8 +926,8 @@ fn real_run_cancelled_leaves_nothing_behind() {
     // a deterministic moment to cancel.
     real::to_generation(&mut app, &mut frames, true);
     real::until(&mut app, &mut frames, Screen::Paper);
-    press(&mut app, KeyCode::Esc);
-    press(&mut app, KeyCode::Char('y'));
+    press(&mut app, Key::Esc);
+    press(&mut app, Key::Char('y'));
     assert!(app.model.paper_phrase.is_none(), "wiped on cancel");
     real::until(&mut app, &mut frames, Screen::Failed);
     let text = &frames.last().unwrap().1;
@@ -935,7 +935,7 @@ fn real_run_cancelled_leaves_nothing_behind() {
         text.contains("Cancelled") && text.contains("no staging directory left behind"),
         "{text}"
     );
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, Key::Enter);
     assert!(matches!(
         app.exit(),
         Some(Exit::Failed(ceremony::Error::Cancelled))

@@ -7,7 +7,6 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use kc_bundle::plan::Plan;
 use kc_bundle::verify::Report;
 use kc_hsm::SecretString;
@@ -18,6 +17,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 use zeroize::Zeroizing;
 
+use super::keys::Key;
 use super::screens::{
     DoneScreen, ExportScreen, FailedScreen, GenerateScreen, HsmScreen, PaperScreen, PlanPathScreen,
     PlanScreen, ReviewScreen,
@@ -133,7 +133,7 @@ pub enum Action {
 pub trait Component {
     /// The step name in the title bar.
     fn title(&self) -> &'static str;
-    fn handle_key(&mut self, key: KeyEvent, model: &Model) -> Option<Action>;
+    fn handle_key(&mut self, key: Key, model: &Model) -> Option<Action>;
     /// Sees every action the app applies (e.g. to clear an input).
     fn update(&mut self, _action: &Action, _model: &Model) {}
     fn draw(&self, f: &mut Frame<'_>, area: ratatui::layout::Rect, model: &Model);
@@ -224,6 +224,11 @@ impl<S: Services> App<S> {
     pub fn take_exit(&mut self) -> Option<Exit> {
         self.exit.take()
     }
+    /// The running pipeline's control (cancel, paper written).
+    pub fn control(&self) -> Option<&Arc<Control>> {
+        self.control.as_ref().filter(|_| self.running())
+    }
+
     /// Whether the pipeline's worker is still running.
     pub fn running(&self) -> bool {
         self.events.is_some()
@@ -266,15 +271,11 @@ impl<S: Services> App<S> {
     }
 
     /// A key press.
-    pub fn handle_key(&mut self, key: KeyEvent) {
-        if key.kind != KeyEventKind::Press {
-            return;
-        }
-        let ctrl_c =
-            key.modifiers.contains(KeyModifiers::CONTROL) && matches!(key.code, KeyCode::Char('c'));
+    pub fn handle_key(&mut self, key: Key) {
+        let ctrl_c = key == Key::Ctrl('c');
         if let Some(modal) = self.modal {
-            let yes = matches!(key.code, KeyCode::Char('y' | 'Y'));
-            let no = matches!(key.code, KeyCode::Char('n' | 'N') | KeyCode::Esc) || ctrl_c;
+            let yes = matches!(key, Key::Char('y' | 'Y'));
+            let no = matches!(key, Key::Char('n' | 'N') | Key::Esc) || ctrl_c;
             if yes {
                 self.modal = None;
                 self.confirm(modal);
@@ -284,11 +285,7 @@ impl<S: Services> App<S> {
             return;
         }
         // Ctrl-C is Esc: each screen decides whether that cancels, quits or asks first.
-        let key = if ctrl_c {
-            KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)
-        } else {
-            key
-        };
+        let key = if ctrl_c { Key::Esc } else { key };
         let action = self.with_component(|c, m| c.handle_key(key, m));
         if let Some(a) = action {
             self.update(a);

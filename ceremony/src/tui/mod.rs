@@ -17,63 +17,89 @@
 //! confirmation), or leave the terminal in raw mode (restored on drop and in the panic hook).
 
 pub mod app;
+pub mod keys;
 pub mod qr;
 pub mod screens;
 pub mod services;
 pub mod widgets;
 pub mod words;
 
-use std::io::{self, Stdout};
+use std::io::{self, Stdout, Write};
 use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Mutex, Once};
 use std::time::Duration;
 
-use crossterm::event::{self, Event as TermEvent};
-use crossterm::execute;
-use crossterm::terminal::{
-    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
-};
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::TermionBackend;
+use ratatui::termion::input::TermRead;
 use ratatui::Terminal;
+use rustix::termios::{self, OptionalActions, Termios};
 
 pub use app::{App, Exit};
+pub use keys::Key;
 pub use services::{RealServices, Services};
 
 use crate::Error;
 
-/// The terminal in raw mode on the alternate screen; restored when dropped.
-pub struct TerminalGuard {
-    pub terminal: Terminal<CrosstermBackend<Stdout>>,
+/// The terminal modes before the wizard started, for [`restore_terminal`].
+static SAVED: Mutex<Option<Termios>> = Mutex::new(None);
+
+/// Leave the alternate screen, show the cursor.
+const LEAVE: &[u8] = b"\x1b[?25h\x1b[?1049l";
+/// Enter the alternate screen, hide the cursor.
+const ENTER: &[u8] = b"\x1b[?1049h\x1b[?25l";
+
+/// Puts back the terminal modes saved by [`TerminalGuard::enter`] and leaves the alternate
+/// screen (idempotent, never fails; safe from the panic hook).
+pub fn restore_terminal() {
+    let saved = SAVED.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(t) = saved {
+        let _ = termios::tcsetattr(io::stdin(), OptionalActions::Now, &t);
+        let mut out = io::stdout();
+        let _ = out.write_all(LEAVE);
+        let _ = out.flush();
+    }
 }
 
-/// Leaves raw mode and the alternate screen, shows the cursor (idempotent, never fails).
-pub fn restore_terminal() {
-    let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+/// The terminal in raw mode on the alternate screen; restored when dropped and by the panic
+/// hook. The backend is termion's writer (no event loop, no `mio`: the ceremony links no
+/// networking crate); keys are read by a thread that decodes stdin.
+pub struct TerminalGuard {
+    pub terminal: Terminal<TermionBackend<Stdout>>,
 }
 
 impl TerminalGuard {
-    /// Enters raw mode and the alternate screen, and installs a panic hook that restores the
-    /// terminal before the panic message is printed.
+    /// Saves the terminal modes, enters raw mode and the alternate screen, and installs (once)
+    /// a panic hook that restores the terminal before the panic message is printed.
     pub fn enter() -> io::Result<Self> {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            restore_terminal();
-            previous(info);
-        }));
-        enable_raw_mode()?;
-        let mut out = io::stdout();
-        if let Err(e) = execute!(out, EnterAlternateScreen, crossterm::cursor::Hide) {
-            restore_terminal();
-            return Err(e);
-        }
-        let terminal = match Terminal::new(CrosstermBackend::new(out)) {
-            Ok(t) => t,
+        static HOOK: Once = Once::new();
+        HOOK.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                restore_terminal();
+                previous(info);
+            }));
+        });
+        let original = termios::tcgetattr(io::stdin())?;
+        let mut raw = original.clone();
+        raw.make_raw();
+        termios::tcsetattr(io::stdin(), OptionalActions::Now, &raw)?;
+        *SAVED.lock().unwrap_or_else(|p| p.into_inner()) = Some(original);
+        let start = || -> io::Result<Terminal<TermionBackend<Stdout>>> {
+            let mut out = io::stdout();
+            out.write_all(ENTER)?;
+            out.flush()?;
+            let mut t = Terminal::new(TermionBackend::new(out))?;
+            t.clear()?;
+            Ok(t)
+        };
+        match start() {
+            Ok(terminal) => Ok(Self { terminal }),
             Err(e) => {
                 restore_terminal();
-                return Err(e);
+                Err(e)
             }
-        };
-        Ok(Self { terminal })
+        }
     }
 }
 
@@ -83,12 +109,31 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Keys from stdin, decoded on a thread of their own.
+fn key_reader() -> Receiver<Key> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("ceremony-keys".into())
+        .spawn(move || {
+            for k in io::stdin().keys() {
+                let Ok(k) = k else { break };
+                if tx.send(Key::from(k)).is_err() {
+                    break;
+                }
+            }
+        })
+        .expect("spawn the key reader");
+    rx
+}
+
 /// Test hook: `CEREMONY_TEST_TUI_PANIC=1` panics right after the first frame, to prove that a
 /// panic restores the terminal. Harmless in production: nothing has been generated by then.
 pub const PANIC_ENV: &str = "CEREMONY_TEST_TUI_PANIC";
 
 /// Runs the wizard until it ends; the event loop is the only code that touches the terminal.
+/// A resize needs no event: every frame is drawn at the terminal's current size.
 pub fn run_loop<S: Services>(guard: &mut TerminalGuard, app: &mut App<S>) -> io::Result<Exit> {
+    let keys = key_reader();
     loop {
         app.tick();
         guard.terminal.draw(|f| app.draw(f))?;
@@ -98,12 +143,26 @@ pub fn run_loop<S: Services>(guard: &mut TerminalGuard, app: &mut App<S>) -> io:
         if let Some(exit) = app.take_exit() {
             return Ok(exit);
         }
-        if event::poll(Duration::from_millis(100))? {
-            match event::read()? {
-                TermEvent::Key(k) => app.handle_key(k),
-                // The next draw fits the new size (ratatui resizes on draw).
-                TermEvent::Resize(_, _) => guard.terminal.autoresize()?,
-                _ => {}
+        match keys.recv_timeout(Duration::from_millis(100)) {
+            Ok(k) => {
+                app.handle_key(k);
+                while let Ok(k) = keys.try_recv() {
+                    app.handle_key(k);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) if app.running() => {
+                // No more input (the terminal went away): cancel, and wait for the run to stop.
+                if let Some(c) = app.control() {
+                    c.cancel();
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the terminal closed its input",
+                ))
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Step 6: done (transcript head, what leaves the room, what stays), and the failure screen
 //! (what went wrong, and that nothing was left behind).
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crate::tui::keys::Key;
 use kc_bundle::manifest::files;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
@@ -19,9 +19,9 @@ impl Component for DoneScreen {
         "6/6 Done"
     }
 
-    fn handle_key(&mut self, key: KeyEvent, _model: &Model) -> Option<Action> {
-        match key.code {
-            KeyCode::Enter | KeyCode::Esc | KeyCode::Char('q') => Some(Action::Quit),
+    fn handle_key(&mut self, key: Key, _model: &Model) -> Option<Action> {
+        match key {
+            Key::Enter | Key::Esc | Key::Char('q') => Some(Action::Quit),
             _ => None,
         }
     }
@@ -132,9 +132,9 @@ impl Component for FailedScreen {
         "Stopped"
     }
 
-    fn handle_key(&mut self, key: KeyEvent, _model: &Model) -> Option<Action> {
-        match key.code {
-            KeyCode::Enter | KeyCode::Esc | KeyCode::Char('q') => Some(Action::Quit),
+    fn handle_key(&mut self, key: Key, _model: &Model) -> Option<Action> {
+        match key {
+            Key::Enter | Key::Esc | Key::Char('q') => Some(Action::Quit),
             _ => None,
         }
     }

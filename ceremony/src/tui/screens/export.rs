@@ -2,7 +2,7 @@
 //! ("verify after write"), and its digest as hex, as PGP words and as a QR code, for the
 //! witnesses to record.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crate::tui::keys::Key;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
@@ -20,9 +20,9 @@ impl Component for ExportScreen {
         "5/6 Export"
     }
 
-    fn handle_key(&mut self, key: KeyEvent, _model: &Model) -> Option<Action> {
-        match key.code {
-            KeyCode::Enter => Some(Action::Next),
+    fn handle_key(&mut self, key: Key, _model: &Model) -> Option<Action> {
+        match key {
+            Key::Enter => Some(Action::Next),
             _ => None,
         }
     }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crate::tui::keys::Key;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
@@ -43,9 +43,9 @@ impl Component for GenerateScreen {
         "3/6 Generation"
     }
 
-    fn handle_key(&mut self, key: KeyEvent, _model: &Model) -> Option<Action> {
-        match key.code {
-            KeyCode::Esc => Some(Action::RequestCancel),
+    fn handle_key(&mut self, key: Key, _model: &Model) -> Option<Action> {
+        match key {
+            Key::Esc => Some(Action::RequestCancel),
             _ => None,
         }
     }

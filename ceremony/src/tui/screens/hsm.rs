@@ -1,7 +1,7 @@
 //! Step 1: the HSM. Module and token from the plan, token information, the preflight (each
 //! required mechanism ✓ or ✗), and the PIN (masked), checked by logging in.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crate::tui::keys::Key;
 use kc_hsm::SecretString;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
@@ -30,16 +30,16 @@ impl Component for HsmScreen {
         "1/6 HSM"
     }
 
-    fn handle_key(&mut self, key: KeyEvent, model: &Model) -> Option<Action> {
-        match key.code {
-            KeyCode::Esc => Some(Action::ConfirmQuit),
-            KeyCode::Enter if model.hsm.is_none() => Some(Action::Notice(
+    fn handle_key(&mut self, key: Key, model: &Model) -> Option<Action> {
+        match key {
+            Key::Esc => Some(Action::ConfirmQuit),
+            Key::Enter if model.hsm.is_none() => Some(Action::Notice(
                 "the token could not be read; fix the HSM and start again (Esc)".into(),
             )),
-            KeyCode::Enter if self.pin.is_empty() => {
+            Key::Enter if self.pin.is_empty() => {
                 Some(Action::Notice("type the token's user PIN".into()))
             }
-            KeyCode::Enter => {
+            Key::Enter => {
                 let pin = self.pin.take();
                 Some(Action::Login(SecretString::from(pin.as_str().to_owned())))
             }

@@ -18,7 +18,7 @@ pub use plan::PlanScreen;
 pub use plan_path::PlanPathScreen;
 pub use review::ReviewScreen;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::tui::keys::Key;
 use zeroize::Zeroizing;
 
 /// A one-line text input (zeroized on drop: it may hold the PIN).
@@ -29,20 +29,19 @@ pub struct Input {
 
 impl Input {
     /// Edits on printable characters, Backspace and Ctrl-U; returns whether the key was used.
-    pub fn handle(&mut self, key: KeyEvent) -> bool {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Char('u') if ctrl => {
+    pub fn handle(&mut self, key: Key) -> bool {
+        match key {
+            Key::Ctrl('u') => {
                 self.value.clear();
                 true
             }
-            KeyCode::Char(c) if !ctrl && !c.is_control() => {
+            Key::Char(c) if !c.is_control() => {
                 if self.value.chars().count() < 128 {
                     self.value.push(c);
                 }
                 true
             }
-            KeyCode::Backspace => {
+            Key::Backspace => {
                 self.value.pop();
                 true
             }

@@ -2,7 +2,7 @@
 //! generation (the pipeline waits), only when asked for and confirmed on the plan screen.
 //! The words are wiped from memory and screen when the administrator confirms they are written.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crate::tui::keys::Key;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
@@ -19,10 +19,10 @@ impl Component for PaperScreen {
         "3/6 Generation: paper backup"
     }
 
-    fn handle_key(&mut self, key: KeyEvent, _model: &Model) -> Option<Action> {
-        match key.code {
-            KeyCode::Enter => Some(Action::PaperWritten),
-            KeyCode::Esc => Some(Action::RequestCancel),
+    fn handle_key(&mut self, key: Key, _model: &Model) -> Option<Action> {
+        match key {
+            Key::Enter => Some(Action::PaperWritten),
+            Key::Esc => Some(Action::RequestCancel),
             _ => None,
         }
     }

@@ -2,7 +2,7 @@
 //! and as PGP words to read aloud, the people in the room (recorded in the transcript), the
 //! optional paper backup, and the ceremony id typed by the administrator to proceed.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crate::tui::keys::Key;
 use kc_bundle::plan::SeedSource;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
@@ -96,57 +96,57 @@ impl Component for PlanScreen {
         "2/6 Plan review"
     }
 
-    fn handle_key(&mut self, key: KeyEvent, model: &Model) -> Option<Action> {
-        match key.code {
-            KeyCode::Esc => return Some(Action::ConfirmQuit),
-            KeyCode::Tab | KeyCode::Down => {
+    fn handle_key(&mut self, key: Key, model: &Model) -> Option<Action> {
+        match key {
+            Key::Esc => return Some(Action::ConfirmQuit),
+            Key::Tab | Key::Down => {
                 self.focus = self.focus.next();
                 return None;
             }
-            KeyCode::BackTab | KeyCode::Up => {
+            Key::BackTab | Key::Up => {
                 self.focus = self.focus.prev();
                 return None;
             }
-            KeyCode::PageDown => {
+            Key::PageDown => {
                 self.scroll = self.scroll.saturating_add(5);
                 return None;
             }
-            KeyCode::PageUp => {
+            Key::PageUp => {
                 self.scroll = self.scroll.saturating_sub(5);
                 return None;
             }
             _ => {}
         }
         match self.focus {
-            Focus::Administrator => match key.code {
-                KeyCode::Enter => self.focus = Focus::Witness,
+            Focus::Administrator => match key {
+                Key::Enter => self.focus = Focus::Witness,
                 _ => {
                     self.administrator.handle(key);
                 }
             },
-            Focus::Witness => match key.code {
-                KeyCode::Enter if self.witness.value().trim().is_empty() => {
+            Focus::Witness => match key {
+                Key::Enter if self.witness.value().trim().is_empty() => {
                     self.focus = Focus::PaperBackup;
                 }
-                KeyCode::Enter => {
+                Key::Enter => {
                     let name = self.witness.value().trim().to_owned();
                     self.witness.clear();
                     self.witnesses.push(name);
                 }
-                KeyCode::Backspace if self.witness.is_empty() => {
+                Key::Backspace if self.witness.is_empty() => {
                     self.witnesses.pop();
                 }
                 _ => {
                     self.witness.handle(key);
                 }
             },
-            Focus::PaperBackup => match key.code {
-                KeyCode::Char(' ') => return Some(Action::TogglePaperBackup),
-                KeyCode::Enter => self.focus = Focus::Confirm,
+            Focus::PaperBackup => match key {
+                Key::Char(' ') => return Some(Action::TogglePaperBackup),
+                Key::Enter => self.focus = Focus::Confirm,
                 _ => {}
             },
-            Focus::Confirm => match key.code {
-                KeyCode::Enter => return Some(self.begin(model)),
+            Focus::Confirm => match key {
+                Key::Enter => return Some(self.begin(model)),
                 _ => {
                     self.confirm.handle(key);
                 }

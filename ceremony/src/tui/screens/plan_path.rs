@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crate::tui::keys::Key;
 use ratatui::layout::Rect;
 use ratatui::style::Stylize;
 use ratatui::text::Line;
@@ -23,13 +23,13 @@ impl Component for PlanPathScreen {
         "Plan"
     }
 
-    fn handle_key(&mut self, key: KeyEvent, _model: &Model) -> Option<Action> {
-        match key.code {
-            KeyCode::Esc => Some(Action::Quit),
-            KeyCode::Enter if self.path.is_empty() => {
+    fn handle_key(&mut self, key: Key, _model: &Model) -> Option<Action> {
+        match key {
+            Key::Esc => Some(Action::Quit),
+            Key::Enter if self.path.is_empty() => {
                 Some(Action::Notice("type the path of the plan file".into()))
             }
-            KeyCode::Enter => Some(Action::LoadPlan(PathBuf::from(self.path.value().trim()))),
+            Key::Enter => Some(Action::LoadPlan(PathBuf::from(self.path.value().trim()))),
             _ => {
                 self.path.handle(key);
                 None

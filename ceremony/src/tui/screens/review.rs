@@ -1,7 +1,7 @@
 //! Step 4: review. The validators (shortened public keys and deposit data roots) and every
 //! check of the pipeline's read-back verification of the staged bundle.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crate::tui::keys::Key;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
@@ -22,17 +22,17 @@ impl Component for ReviewScreen {
         "4/6 Review"
     }
 
-    fn handle_key(&mut self, key: KeyEvent, model: &Model) -> Option<Action> {
+    fn handle_key(&mut self, key: Key, model: &Model) -> Option<Action> {
         let n = model
             .outcome
             .as_ref()
             .map_or(0, |o| o.manifest.validators.len());
-        match key.code {
-            KeyCode::Enter => return Some(Action::Next),
-            KeyCode::Down => self.rows = (self.rows + 1).min(n.saturating_sub(1)),
-            KeyCode::Up => self.rows = self.rows.saturating_sub(1),
-            KeyCode::PageDown => self.checks = self.checks.saturating_add(5),
-            KeyCode::PageUp => self.checks = self.checks.saturating_sub(5),
+        match key {
+            Key::Enter => return Some(Action::Next),
+            Key::Down => self.rows = (self.rows + 1).min(n.saturating_sub(1)),
+            Key::Up => self.rows = self.rows.saturating_sub(1),
+            Key::PageDown => self.checks = self.checks.saturating_add(5),
+            Key::PageUp => self.checks = self.checks.saturating_sub(5),
             _ => {}
         }
         None
