@@ -9,6 +9,7 @@ mod error;
 pub mod hygiene;
 pub mod ledger;
 pub mod pipeline;
+pub mod report;
 pub mod tui;
 
 pub use error::Error;

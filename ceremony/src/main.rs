@@ -98,6 +98,9 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Also write a printable, self-contained HTML audit report (A4) to this new file.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Unseal an earlier bundle's master secret with the HSM and run a plan with it: extend
     /// the batch (new indices and nonces) or, with --recreate, re-create it (recovery drill).
@@ -312,6 +315,7 @@ fn verify_cmd(
     identity: Option<String>,
     expect_binary: Option<String>,
     json: bool,
+    html: Option<&Path>,
 ) -> Result<bool, Error> {
     let identity = identity
         .map(|h| hex::decode(h.trim_start_matches("0x")))
@@ -335,6 +339,11 @@ fn verify_cmd(
         );
     } else {
         print_report(&report);
+    }
+    if let Some(path) = html {
+        let page = ceremony::report::render(bundle, &report);
+        kc_bundle::fsio::write_new(path, page.as_bytes())?;
+        eprintln!("ceremony: audit report written to {}", path.display());
     }
     Ok(report.ok())
 }
@@ -409,7 +418,8 @@ fn main() -> ExitCode {
             identity,
             expect_binary,
             json,
-        } => verify_cmd(&bundle, identity, expect_binary, json),
+            report,
+        } => verify_cmd(&bundle, identity, expect_binary, json, report.as_deref()),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -53,6 +53,9 @@ fn no_secret_in_any_output() {
     verify.ok();
     let verify_json = ws.verify(&dir, &["--json"]);
     verify_json.ok();
+    let report_path = ws.path().join("audit-report.html");
+    let verify_report = ws.verify(&dir, &["--report", report_path.to_str().unwrap()]);
+    verify_report.ok();
 
     // The secrets.
     let mut secrets: Vec<(String, Vec<u8>)> = Vec::new();
@@ -125,10 +128,12 @@ fn no_secret_in_any_output() {
 
     // Every output.
     let mut outputs: Vec<(String, Vec<u8>)> = all_files(&dir);
+    outputs.push(("audit report".into(), std::fs::read(&report_path).unwrap()));
     for (name, r) in [
         ("run", &run),
         ("verify", &verify),
         ("verify --json", &verify_json),
+        ("verify --report", &verify_report),
     ] {
         outputs.push((format!("{name} stdout"), r.stdout.clone().into_bytes()));
         outputs.push((format!("{name} stderr"), r.stderr.clone().into_bytes()));

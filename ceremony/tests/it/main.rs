@@ -15,5 +15,6 @@ mod ledger;
 mod no_network;
 mod provenance;
 mod recovery;
+mod report;
 mod runs;
 mod tamper;

@@ -133,11 +133,9 @@ impl Staging {
     pub fn commit(mut self) -> Result<PathBuf, Error> {
         let marker = self.dir.join(INCOMPLETE_MARKER);
         fs::remove_file(&marker).map_err(io(&marker, "remove the marker"))?;
-        for sub in ["sealed"] {
-            let p = self.dir.join(sub);
-            if p.is_dir() {
-                sync_dir(&p)?;
-            }
+        let sealed = self.dir.join("sealed");
+        if sealed.is_dir() {
+            sync_dir(&sealed)?;
         }
         sync_dir(&self.dir)?;
         // RENAME_NOREPLACE: a plain rename would replace an empty directory at `dest`.
