@@ -50,6 +50,9 @@ pub struct VerifiedBundle {
     pub owner_address: String,
     /// SEC1 uncompressed identity public key.
     pub identity: Vec<u8>,
+    /// The cluster's operators as the manifest pins them: (id, SHA-256 fingerprint of the
+    /// key's DER, hex).
+    pub operators: Vec<(u64, String)>,
     pub validators: Vec<BundleValidator>,
 }
 
@@ -243,6 +246,12 @@ fn from_verified(
         withdrawal_address: m.withdrawal.address.clone(),
         owner_address: m.owner.address.clone(),
         identity,
+        operators: m
+            .operators
+            .list
+            .iter()
+            .map(|o| (o.id, o.fingerprint.clone()))
+            .collect(),
         validators,
     })
 }

@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{Config, Overrides, SignerConfig};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::policy::{Policy, PolicySigner};
+use crate::policy::{Policy, PolicySigner, Refusals};
 use crate::signer::{pkcs11, HsmSigner};
 use crate::stake::Prepared;
 use crate::store::{Status, Store};
@@ -204,25 +204,37 @@ pub fn init_tracing(json: bool) {
     };
 }
 
-/// The transaction policy every signature passes through: the default policy of the
-/// configuration, or — when the contracts are not configured — one that allows nothing.
-fn policy_for(cfg: &Config) -> Policy {
-    Policy::default_for(cfg).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "no contracts configured: the policy allows no transaction");
-        Policy {
-            chain_id: cfg.chain_id,
-            targets: Default::default(),
-            names: Default::default(),
-            max_value_wei: U256::ZERO,
-            max_fee_per_gas_wei: cfg.gas.max_fee_per_gas_wei,
-            max_priority_fee_per_gas_wei: cfg.gas.max_priority_fee_per_gas_wei,
+/// The transaction policy every signature passes through: the configuration's `[policy]`
+/// over the defaults, or — when the contracts are not configured — one that allows nothing.
+fn policy_for(cfg: &Config) -> Result<Policy> {
+    match cfg.contracts() {
+        Ok(_) => Policy::from_config(cfg),
+        Err(e) => {
+            tracing::warn!(error = %e, "no contracts configured: the policy allows no transaction");
+            Ok(Policy::deny_all(cfg))
         }
-    })
+    }
+}
+
+/// Wraps `inner` in the policy, with the state store (when configured) for the stake checks
+/// and daily caps, and the RPC endpoint for simulation.
+fn with_policy<S>(cfg: &Config, inner: S) -> Result<PolicySigner<S>> {
+    let mut s = PolicySigner::new(inner, policy_for(cfg)?)
+        .with_simulator(crate::chain::read_provider(&cfg.rpc_url)?);
+    if let Ok(dir) = cfg.state_dir() {
+        s = s.with_store(Store::open(dir)?);
+    }
+    Ok(s)
 }
 
 /// The transaction signer (the HSM key, or — development only — a local key) behind the
 /// transaction policy: a transaction the policy refuses is never signed.
 pub async fn open_signer(cfg: &Config) -> Result<(EthereumWallet, Address)> {
+    open_signer_counted(cfg).await.map(|(w, a, _)| (w, a))
+}
+
+/// [`open_signer`], with the policy's refusal counters (for `/metrics`).
+pub async fn open_signer_counted(cfg: &Config) -> Result<(EthereumWallet, Address, Refusals)> {
     match cfg.signer()? {
         SignerConfig::Pkcs11 {
             module,
@@ -242,10 +254,9 @@ pub async fn open_signer(cfg: &Config) -> Result<(EthereumWallet, Address)> {
             alloy::signers::Signer::set_chain_id(&mut signer, Some(cfg.chain_id));
             let address = alloy::signers::Signer::address(&signer);
             tracing::info!(signer = ?signer, "transaction key opened");
-            Ok((
-                EthereumWallet::from(PolicySigner::new(signer, policy_for(cfg))),
-                address,
-            ))
+            let s = with_policy(cfg, signer)?;
+            let r = s.refusals();
+            Ok((EthereumWallet::from(s), address, r))
         }
         SignerConfig::DevPrivateKey { path } => {
             tracing::warn!(path = %path.display(), "DEVELOPMENT ONLY: signing with a local private key, not the HSM");
@@ -261,10 +272,9 @@ pub async fn open_signer(cfg: &Config) -> Result<(EthereumWallet, Address)> {
             })?;
             let key = alloy::signers::Signer::with_chain_id(key, Some(cfg.chain_id));
             let address = alloy::signers::Signer::address(&key);
-            Ok((
-                EthereumWallet::from(PolicySigner::new(key, policy_for(cfg))),
-                address,
-            ))
+            let s = with_policy(cfg, key)?;
+            let r = s.refusals();
+            Ok((EthereumWallet::from(s), address, r))
         }
     }
 }
@@ -375,7 +385,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Policy(PolicyCommand::Show) => {
             let cfg = Config::resolve(cfg_path, &ov)?;
-            print!("{}", Policy::default_for(&cfg)?.describe());
+            print!("{}", Policy::from_config(&cfg)?.describe());
             Ok(())
         }
         Command::Status { json } => {
@@ -588,6 +598,8 @@ fn refusal_rule(reason: &str) -> &'static str {
         "root_not_approved"
     } else if r.contains("not enough ssv") {
         "ssv_balance"
+    } else if r.contains("staking for this cluster stops") {
+        "operator_check"
     } else if r.contains("operator_role") {
         "operator_role"
     } else {
@@ -601,8 +613,9 @@ async fn daemon(cfg_path: Option<&Path>, ov: &Overrides, once: bool) -> Result<(
     let contracts = cfg.contracts()?;
     let provider = crate::chain::read_provider(&cfg.rpc_url)?;
     let mut store = Store::open(cfg.state_dir()?)?;
-    let (wallet, from) = open_signer(&cfg).await?;
+    let (wallet, from, refusals) = open_signer_counted(&cfg).await?;
     let metrics = Metrics::new(cfg.poll_interval_secs * 10 + 60);
+    metrics.attach_policy(refusals);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -693,7 +706,10 @@ async fn daemon(cfg_path: Option<&Path>, ov: &Overrides, once: bool) -> Result<(
                 Duration::from_secs(cfg.poll_interval_secs)
             }
             Err(Error::Refused { reason }) => {
-                metrics.refused(refusal_rule(&reason));
+                // Policy refusals are counted by the policy signer under their own rule.
+                if !reason.starts_with("policy refused") {
+                    metrics.refused(refusal_rule(&reason));
+                }
                 let e = Error::Refused { reason };
                 metrics.error(&e);
                 tracing::error!(error = %e, "refused; nothing sent");

@@ -68,6 +68,40 @@ pub struct FileConfig {
     pub gas: GasFile,
     #[serde(default)]
     pub run: RunFile,
+    #[serde(default)]
+    pub policy: PolicyFile,
+}
+
+/// `[policy]`: what the transaction key may sign (issue #10). Every key is optional; the
+/// defaults are the configured chain, the deployment's three functions, no ETH value, the
+/// `[gas]` caps and 100 validators a day.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// The only chain id the key signs for (default: `chain_id`; must equal it).
+    pub chain_id: Option<u64>,
+    /// Allowed targets; when given, replaces the default list entirely.
+    pub allow: Option<Vec<AllowFile>>,
+    /// Maximum value per transaction, in gwei (default 0: nothing the pool needs pays ETH).
+    pub max_value_per_tx_gwei: Option<u64>,
+    /// Maximum value over one UTC day, in gwei (default 0).
+    pub max_value_per_day_gwei: Option<u64>,
+    /// Maximum fee per gas, in gwei (default: `gas.max_fee_per_gas_gwei`).
+    pub max_fee_per_gas_gwei: Option<u64>,
+    /// Maximum priority fee per gas, in gwei (default: `gas.max_priority_fee_per_gas_gwei`).
+    pub max_priority_fee_per_gas_gwei: Option<u64>,
+    /// Maximum validators staked over one UTC day (default 100).
+    pub max_validators_per_day: Option<u64>,
+}
+
+/// `[[policy.allow]]`: one allowed contract and its allowed functions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowFile {
+    /// `0x` address, or one of the deployment's names: `pool_manager`, `oracle`, `ssv_network`.
+    pub target: String,
+    /// Function signatures (`stake(bytes32,...)`) or 4-byte selectors (`0x12345678`).
+    pub functions: Vec<String>,
 }
 
 /// `[contracts]`: addresses that override the deploy file.
@@ -199,6 +233,8 @@ pub struct Config {
     pub gas: GasCaps,
     pub poll_interval_secs: u64,
     pub max_validators_per_tx: usize,
+    /// `[policy]` as written (resolved against the contracts by `Policy::from_config`).
+    pub policy: PolicyFile,
 }
 
 const GWEI: u128 = 1_000_000_000;
@@ -337,7 +373,37 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if let Some(p) = file.policy.chain_id {
+            if p != chain_id {
+                return Err(Error::config(
+                    "policy.chain_id",
+                    format!("{p} differs from chain_id {chain_id}: the agent runs on one chain"),
+                ));
+            }
+        }
+        if let (Some(p), Some(f)) = (
+            file.policy.max_priority_fee_per_gas_gwei,
+            file.policy.max_fee_per_gas_gwei,
+        ) {
+            if p > f {
+                return Err(Error::config(
+                    "policy.max_priority_fee_per_gas_gwei",
+                    "must not exceed policy.max_fee_per_gas_gwei",
+                ));
+            }
+        }
+        if let Some(allow) = &file.policy.allow {
+            for (i, a) in allow.iter().enumerate() {
+                if a.functions.is_empty() {
+                    return Err(Error::config(
+                        format!("policy.allow[{i}].functions"),
+                        "lists no function: remove the entry instead",
+                    ));
+                }
+            }
+        }
         Ok(Config {
+            policy: file.policy,
             rpc_url,
             chain_id,
             contracts,

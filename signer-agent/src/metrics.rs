@@ -28,6 +28,8 @@ pub struct Metrics {
     /// Seconds after which `/health` reports unhealthy.
     pub stale_after: AtomicU64,
     refusals: Mutex<BTreeMap<String, u64>>,
+    /// The transaction policy's refusal counters (by rule), when a signer is open.
+    policy: Mutex<Option<crate::policy::Refusals>>,
     gauges: Mutex<BTreeMap<String, f64>>,
     last_error: Mutex<Option<String>>,
 }
@@ -52,6 +54,11 @@ impl Metrics {
     pub fn refused(&self, rule: &str) {
         let mut r = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
         *r.entry(rule.to_string()).or_default() += 1;
+    }
+
+    /// Exports the transaction policy's refusal counters with the others.
+    pub fn attach_policy(&self, refusals: crate::policy::Refusals) {
+        *self.policy.lock().unwrap_or_else(|p| p.into_inner()) = Some(refusals);
     }
 
     /// Sets a gauge (name must be a valid metric name with optional `{labels}`).
@@ -110,12 +117,22 @@ impl Metrics {
             self.gas_used.load(Ordering::Relaxed),
         );
         out.push_str("# HELP signer_agent_refusals_total Refusals by rule.\n# TYPE signer_agent_refusals_total counter\n");
-        for (rule, n) in self
+        let mut all = self
             .refusals
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .iter()
+            .clone();
+        if let Some(p) = self
+            .policy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
         {
+            for (rule, n) in p.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                *all.entry((*rule).to_string()).or_default() += n;
+            }
+        }
+        for (rule, n) in all.iter() {
             out.push_str(&format!(
                 "signer_agent_refusals_total{{rule=\"{rule}\"}} {n}\n"
             ));

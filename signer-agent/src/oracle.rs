@@ -305,10 +305,7 @@ pub async fn sign_and_send(
         .with_max_priority_fee_per_gas(priority)
         .build(wallet)
         .await
-        .map_err(|e| Error::Signer {
-            label: format!("{from}"),
-            message: format!("cannot sign: {e}"),
-        })?;
+        .map_err(|e| crate::stake::policy_or_signer(from, e))?;
     let hash = *envelope.tx_hash();
     let _pending = provider
         .send_raw_transaction(&envelope.encoded_2718())

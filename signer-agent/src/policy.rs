@@ -3,30 +3,55 @@
 //! (every transaction the agent builds passes through [`PolicySigner::sign_transaction`]), so
 //! a bug or a compromise above it cannot make the HSM key sign something else.
 //!
-//! Rules enforced here (each refusal names its rule, is logged and counted):
-//! - `chain_id`: the transaction is for the configured chain only;
+//! Rules, in the order they are checked (each refusal names its rule, is logged at error level
+//! and counted by rule; `/metrics` exports the counters):
+//! - `chain_id`: the transaction is for the configured chain only (and carries its chain id);
 //! - `contract_creation`: no contract creation;
 //! - `eth_transfer`: no plain ETH transfer (empty calldata);
 //! - `target`: the destination is one of the allowed contracts;
 //! - `selector`: the function selector is one allowed for that contract;
-//! - `value_cap`: the value is at most the cap (0 by default: nothing the pool needs pays ETH);
-//! - `fee_cap` / `priority_fee_cap`: the max fee and priority fee per gas are within the caps.
+//! - `value_cap`: the value is at most the per-transaction cap (0 by default);
+//! - `fee_cap` / `priority_fee_cap`: max fee and priority fee per gas within the caps;
+//! - for `PoolManager.stake` (calldata decoded with the `sol!` binding):
+//!   `stake_calldata` (undecodable), `withdrawal_address` ("foreign withdrawal address": the
+//!   batch root is not a bundle the agent imported, or its manifest's withdrawal address is not
+//!   the PoolManager — the PoolManager computes the credentials from its own address, so the
+//!   batch must be one made for it), `unknown_validator` (a pubkey not imported from that
+//!   verified, trusted bundle);
+//! - `value_day_cap`, `validator_cap`: the day's (UTC) signed value and staked validators,
+//!   read from the append-only `policy_ledger` of the state store, stay within the caps;
+//! - `simulation_revert`, `simulation_gas`: `eth_call` against the latest block and
+//!   `eth_estimateGas` succeed and fit the transaction's gas limit;
+//! - `simulation_deposit_count` / `simulation_unavailable` (stake only): `debug_traceCall`
+//!   (callTracer with logs) of the transaction shows exactly one `DepositEvent` per validator in
+//!   the calldata, for those pubkeys in order, and the deposit contract's count going from
+//!   `get_deposit_count()` to that plus the number of validators. A node without
+//!   `debug_traceCall` cannot show this: the stake is refused (fail closed).
 //!
-//! Not yet here (issue #10, next steps): daily value and validator caps, the stake calldata
-//! checks (known validators, withdrawal address), simulation before signing.
+//! A transaction the key signed is appended to the ledger before the signature is returned;
+//! if that write fails the signature is dropped.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use alloy::consensus::SignableTransaction;
-use alloy::network::TxSigner;
+use alloy::network::{TransactionBuilder, TxSigner};
 use alloy::primitives::{keccak256, Address, ChainId, Signature, TxKind, U256};
-use alloy::sol_types::SolCall;
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::{SolCall, SolEvent};
 use async_trait::async_trait;
 use serde::Serialize;
 
+use crate::chain::{IDepositContract, IPoolManager};
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::store::{LedgerEntry, Store};
+
+const GWEI: u128 = 1_000_000_000;
+
+/// Default cap on validators staked per UTC day.
+pub const DEFAULT_MAX_VALIDATORS_PER_DAY: u64 = 100;
 
 /// What the key may sign.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,23 +62,52 @@ pub struct Policy {
     /// Names of the allowed functions (for `policy show` and refusal messages).
     pub names: BTreeMap<(Address, [u8; 4]), String>,
     pub max_value_wei: U256,
+    pub max_value_per_day_wei: U256,
     pub max_fee_per_gas_wei: u128,
     pub max_priority_fee_per_gas_wei: u128,
+    pub max_validators_per_day: u64,
+    /// The PoolManager: its `stake` calldata is checked against the state store.
+    pub pool_manager: Option<Address>,
+    /// The deposit contract: the stake simulation counts its deposits.
+    pub deposit_contract: Option<Address>,
+    /// Simulate before signing (always, in the agent; unit tests of the static rules turn it
+    /// off).
+    pub simulate: bool,
 }
 
 /// `deposit(address,uint64[],uint256,(uint32,uint64,uint64,bool,uint256))` of the SSV network.
 pub const SSV_DEPOSIT_SIGNATURE: &str =
     "deposit(address,uint64[],uint256,(uint32,uint64,uint64,bool,uint256))";
 
-fn selector_of(signature: &str) -> [u8; 4] {
+/// The 4-byte selector of a function signature.
+pub fn selector_of(signature: &str) -> [u8; 4] {
     let h = keccak256(signature.as_bytes());
     [h[0], h[1], h[2], h[3]]
+}
+
+/// Parses `0x12345678` or a signature `name(types)`; the error names the field.
+fn parse_function(field: &str, s: &str) -> Result<([u8; 4], String)> {
+    let t = s.trim();
+    if let Some(h) = t.strip_prefix("0x") {
+        let b = hex::decode(h).map_err(|e| Error::config(field, format!("{t:?}: not hex: {e}")))?;
+        let sel: [u8; 4] = b
+            .try_into()
+            .map_err(|_| Error::config(field, format!("{t:?}: a selector is 4 bytes")))?;
+        return Ok((sel, t.to_owned()));
+    }
+    if !(t.contains('(') && t.ends_with(')')) || t.contains(' ') {
+        return Err(Error::config(
+            field,
+            format!("{t:?}: give a 4-byte selector (0x…) or a signature like `stake(bytes32,…)` without spaces"),
+        ));
+    }
+    Ok((selector_of(t), t.to_owned()))
 }
 
 impl Policy {
     /// The default policy for a configuration: its chain; the PoolManager's `stake`, the
     /// Oracle's `submitReport` and the SSV network's cluster `deposit`; no ETH value; the gas
-    /// caps of `[gas]`.
+    /// caps of `[gas]`; 100 validators a day.
     pub fn default_for(cfg: &Config) -> Result<Policy> {
         let c = cfg.contracts()?;
         let mut p = Policy {
@@ -61,12 +115,17 @@ impl Policy {
             targets: BTreeMap::new(),
             names: BTreeMap::new(),
             max_value_wei: U256::ZERO,
+            max_value_per_day_wei: U256::ZERO,
             max_fee_per_gas_wei: cfg.gas.max_fee_per_gas_wei,
             max_priority_fee_per_gas_wei: cfg.gas.max_priority_fee_per_gas_wei,
+            max_validators_per_day: DEFAULT_MAX_VALIDATORS_PER_DAY,
+            pool_manager: Some(c.pool_manager),
+            deposit_contract: Some(c.deposit_contract),
+            simulate: true,
         };
         p.allow(
             c.pool_manager,
-            crate::chain::IPoolManager::stakeCall::SELECTOR,
+            IPoolManager::stakeCall::SELECTOR,
             "PoolManager.stake",
         );
         p.allow(
@@ -82,13 +141,85 @@ impl Policy {
         Ok(p)
     }
 
+    /// The policy of the configuration: the defaults, overridden by `[policy]`.
+    pub fn from_config(cfg: &Config) -> Result<Policy> {
+        let mut p = Policy::default_for(cfg)?;
+        let f = &cfg.policy;
+        if let Some(allow) = &f.allow {
+            let c = cfg.contracts()?;
+            let defaults = p.names.clone();
+            p.targets.clear();
+            p.names.clear();
+            for (i, a) in allow.iter().enumerate() {
+                let field = format!("policy.allow[{i}].target");
+                let target = match a.target.trim() {
+                    "pool_manager" => c.pool_manager,
+                    "oracle" => c.oracle,
+                    "ssv_network" => c.ssv_network,
+                    other => crate::config::parse_address(&field, other)?,
+                };
+                for (j, func) in a.functions.iter().enumerate() {
+                    let (sel, text) =
+                        parse_function(&format!("policy.allow[{i}].functions[{j}]"), func)?;
+                    let name = defaults.get(&(target, sel)).cloned().unwrap_or(text);
+                    p.allow(target, sel, &name);
+                }
+            }
+        }
+        if let Some(v) = f.max_value_per_tx_gwei {
+            p.max_value_wei = U256::from(u128::from(v) * GWEI);
+        }
+        if let Some(v) = f.max_value_per_day_gwei {
+            p.max_value_per_day_wei = U256::from(u128::from(v) * GWEI);
+        }
+        if let Some(v) = f.max_fee_per_gas_gwei {
+            p.max_fee_per_gas_wei = u128::from(v) * GWEI;
+        }
+        if let Some(v) = f.max_priority_fee_per_gas_gwei {
+            p.max_priority_fee_per_gas_wei = u128::from(v) * GWEI;
+        }
+        if p.max_priority_fee_per_gas_wei > p.max_fee_per_gas_wei {
+            return Err(Error::config(
+                "policy.max_priority_fee_per_gas_gwei",
+                "must not exceed the max fee per gas",
+            ));
+        }
+        if let Some(v) = f.max_validators_per_day {
+            p.max_validators_per_day = v;
+        }
+        Ok(p)
+    }
+
+    /// A policy that allows nothing (no contracts configured).
+    pub fn deny_all(cfg: &Config) -> Policy {
+        Policy {
+            chain_id: cfg.chain_id,
+            targets: BTreeMap::new(),
+            names: BTreeMap::new(),
+            max_value_wei: U256::ZERO,
+            max_value_per_day_wei: U256::ZERO,
+            max_fee_per_gas_wei: cfg.gas.max_fee_per_gas_wei,
+            max_priority_fee_per_gas_wei: cfg.gas.max_priority_fee_per_gas_wei,
+            max_validators_per_day: 0,
+            pool_manager: None,
+            deposit_contract: None,
+            simulate: true,
+        }
+    }
+
     /// Allows `selector` on `target`.
     pub fn allow(&mut self, target: Address, selector: [u8; 4], name: &str) {
         self.targets.entry(target).or_default().insert(selector);
         self.names.insert((target, selector), name.to_owned());
     }
 
-    /// Checks one transaction; `Err((rule, reason))` names the broken rule.
+    /// Whether `(to, input)` is a `PoolManager.stake` call.
+    fn is_stake(&self, to: Address, input: &[u8]) -> bool {
+        Some(to) == self.pool_manager
+            && input.get(..4) == Some(&IPoolManager::stakeCall::SELECTOR[..])
+    }
+
+    /// Checks the static rules of one transaction; `Err((rule, reason))` names the broken rule.
     pub fn check(
         &self,
         chain_id: Option<ChainId>,
@@ -206,8 +337,26 @@ impl Policy {
             }
         }
         out.push_str(&format!(
-            "max value           {} wei per transaction\nmax fee per gas     {} wei\nmax priority fee    {} wei\nnever               plain ETH transfers, contract creation, any other target or function\n",
-            self.max_value_wei, self.max_fee_per_gas_wei, self.max_priority_fee_per_gas_wei
+            "max value           {} wei per transaction, {} wei per day (UTC)\n\
+             max fee per gas     {} wei\n\
+             max priority fee    {} wei\n\
+             max validators      {} staked per day (UTC)\n\
+             stake               every validator imported from a verified, trusted bundle; the batch's withdrawal address is the PoolManager{}\n\
+             simulation          {}\n\
+             never               plain ETH transfers, contract creation, any other target or function\n",
+            self.max_value_wei,
+            self.max_value_per_day_wei,
+            self.max_fee_per_gas_wei,
+            self.max_priority_fee_per_gas_wei,
+            self.max_validators_per_day,
+            self.pool_manager
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default(),
+            if self.simulate {
+                "eth_call + eth_estimateGas before every signature; stake: debug_traceCall, one DepositEvent per validator"
+            } else {
+                "off"
+            },
         ));
         out
     }
@@ -223,6 +372,10 @@ pub struct PolicySigner<S> {
     inner: S,
     policy: Arc<Policy>,
     refusals: Refusals,
+    /// The state store (validators, bundle facts, the daily ledger); one signature at a time.
+    ledger: Option<Arc<tokio::sync::Mutex<Store>>>,
+    /// The node the transactions are simulated on.
+    simulator: Option<DynProvider>,
 }
 
 impl<S> std::fmt::Debug for PolicySigner<S> {
@@ -240,7 +393,20 @@ impl<S> PolicySigner<S> {
             inner,
             policy: Arc::new(policy),
             refusals: Arc::default(),
+            ledger: None,
+            simulator: None,
         }
+    }
+    /// Checks `stake` calldata and the daily caps against this store, and records every
+    /// signature in its ledger.
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.ledger = Some(Arc::new(tokio::sync::Mutex::new(store)));
+        self
+    }
+    /// Simulates every transaction on this node before signing.
+    pub fn with_simulator(mut self, provider: DynProvider) -> Self {
+        self.simulator = Some(provider);
+        self
     }
     /// The refusal counters, by rule.
     pub fn refusals(&self) -> Refusals {
@@ -248,6 +414,17 @@ impl<S> PolicySigner<S> {
     }
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    fn refuse(&self, rule: &'static str, reason: String) -> alloy::signers::Error {
+        *self
+            .refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(rule)
+            .or_default() += 1;
+        tracing::error!(rule, %reason, "policy refused a transaction; nothing signed");
+        alloy::signers::Error::other(PolicyRefusal { rule, reason })
     }
 }
 
@@ -257,6 +434,249 @@ impl<S> PolicySigner<S> {
 pub struct PolicyRefusal {
     pub rule: &'static str,
     pub reason: String,
+}
+
+type Refused = (&'static str, String);
+
+/// The `stake` rules: returns the number of validators the call stakes.
+fn check_stake(
+    policy: &Policy,
+    store: Option<&Store>,
+    input: &[u8],
+) -> std::result::Result<u64, Refused> {
+    let call = IPoolManager::stakeCall::abi_decode(input).map_err(|e| {
+        (
+            "stake_calldata",
+            format!("undecodable PoolManager.stake calldata: {e}"),
+        )
+    })?;
+    let Some(store) = store else {
+        return Err((
+            "unknown_validator",
+            "no state store to check the stake's validators against".into(),
+        ));
+    };
+    let pm = policy.pool_manager.unwrap_or_default();
+    let root = format!("{}", call.batchRoot);
+    let facts = store
+        .bundle_facts(&root)
+        .map_err(|e| ("withdrawal_address", format!("state store: {e}")))?;
+    let Some(facts) = facts else {
+        return Err((
+            "withdrawal_address",
+            format!(
+                "foreign withdrawal address: batch {root} is not a bundle the agent imported, so its withdrawal address is unknown"
+            ),
+        ));
+    };
+    let wa: Option<Address> = facts.withdrawal_address.trim().parse().ok();
+    if wa != Some(pm) {
+        return Err((
+            "withdrawal_address",
+            format!(
+                "foreign withdrawal address: batch {root} withdraws to {}, not the PoolManager {pm}",
+                facts.withdrawal_address
+            ),
+        ));
+    }
+    if call.validators.is_empty() {
+        return Err(("stake_calldata", "a stake of no validator".into()));
+    }
+    for v in &call.validators {
+        let pk = format!("0x{}", hex::encode(&v.pubkey));
+        match store
+            .validator_bundle(&pk)
+            .map_err(|e| ("unknown_validator", format!("state store: {e}")))?
+        {
+            Some(b) if b.eq_ignore_ascii_case(&root) => {}
+            Some(b) => {
+                return Err((
+                    "unknown_validator",
+                    format!("validator {pk} was imported from batch {b}, not {root}"),
+                ))
+            }
+            None => {
+                return Err((
+                    "unknown_validator",
+                    format!("validator {pk} was not imported from a verified, trusted bundle"),
+                ))
+            }
+        }
+    }
+    Ok(call.validators.len() as u64)
+}
+
+fn today() -> String {
+    time::OffsetDateTime::now_utc().date().to_string()
+}
+
+/// Revert reason of an RPC error, decoded when it is a PoolManager or Oracle error.
+fn revert_reason(e: &alloy::transports::TransportError) -> String {
+    if let Some(payload) = e.as_error_resp() {
+        if let Some(d) = payload.as_decoded_interface_error::<IPoolManager::IPoolManagerErrors>() {
+            return format!("reverted: {d:?}");
+        }
+        if let Some(d) =
+            payload.as_decoded_interface_error::<crate::chain::IOracle::IOracleErrors>()
+        {
+            return format!("reverted: {d:?}");
+        }
+    }
+    e.to_string()
+}
+
+/// Collects the `DepositEvent`s of `deposit_contract` from a callTracer frame (frames that
+/// reverted emit nothing).
+fn deposit_events(
+    frame: &serde_json::Value,
+    dc: Address,
+    out: &mut Vec<IDepositContract::DepositEvent>,
+) {
+    if frame.get("error").is_some() {
+        return;
+    }
+    if let Some(logs) = frame.get("logs").and_then(|l| l.as_array()) {
+        for log in logs {
+            let addr: Option<Address> = log
+                .get("address")
+                .and_then(|a| a.as_str())
+                .and_then(|a| a.parse().ok());
+            if addr != Some(dc) {
+                continue;
+            }
+            let topics: Vec<alloy::primitives::B256> = log
+                .get("topics")
+                .and_then(|t| t.as_array())
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|x| x.as_str().and_then(|x| x.parse().ok()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let data: alloy::primitives::Bytes = log
+                .get("data")
+                .and_then(|d| d.as_str())
+                .and_then(|d| d.parse().ok())
+                .unwrap_or_default();
+            let ld = alloy::primitives::LogData::new_unchecked(topics, data);
+            if let Ok(e) = IDepositContract::DepositEvent::decode_log_data(&ld) {
+                out.push(e);
+            }
+        }
+    }
+    if let Some(calls) = frame.get("calls").and_then(|c| c.as_array()) {
+        for c in calls {
+            deposit_events(c, dc, out);
+        }
+    }
+}
+
+fn le_count(b: &[u8]) -> Option<u64> {
+    let a: [u8; 8] = b.get(..8)?.try_into().ok()?;
+    (b.len() == 8).then(|| u64::from_le_bytes(a))
+}
+
+impl<S> PolicySigner<S> {
+    /// `eth_call` + `eth_estimateGas` (and for stake, `debug_traceCall`) of the transaction.
+    async fn simulate(
+        &self,
+        from: Address,
+        to: Address,
+        value: U256,
+        input: &[u8],
+        gas_limit: u64,
+        stake_pubkeys: Option<Vec<alloy::primitives::Bytes>>,
+    ) -> std::result::Result<(), Refused> {
+        let Some(p) = &self.simulator else {
+            return Err((
+                "simulation_unavailable",
+                "no node to simulate the transaction on".into(),
+            ));
+        };
+        let req = TransactionRequest::default()
+            .with_from(from)
+            .with_to(to)
+            .with_value(value)
+            .with_input(input.to_vec());
+        p.call(req.clone().with_gas_limit(gas_limit))
+            .await
+            .map_err(|e| {
+                (
+                    "simulation_revert",
+                    format!("eth_call against the latest block: {}", revert_reason(&e)),
+                )
+            })?;
+        let est = p.estimate_gas(req.clone()).await.map_err(|e| {
+            (
+                "simulation_revert",
+                format!("eth_estimateGas: {}", revert_reason(&e)),
+            )
+        })?;
+        if est > gas_limit {
+            return Err((
+                "simulation_gas",
+                format!("the transaction needs {est} gas, its limit is {gas_limit}"),
+            ));
+        }
+        let Some(pubkeys) = stake_pubkeys else {
+            return Ok(());
+        };
+        let Some(dc) = self.policy.deposit_contract else {
+            return Err((
+                "simulation_unavailable",
+                "no deposit contract configured".into(),
+            ));
+        };
+        let before = IDepositContract::new(dc, p.clone())
+            .get_deposit_count()
+            .call()
+            .await
+            .map_err(|e| ("simulation_unavailable", format!("get_deposit_count: {e}")))?;
+        let before = le_count(&before).ok_or((
+            "simulation_deposit_count",
+            format!("get_deposit_count returned {before}, not 8 little-endian bytes"),
+        ))?;
+        let trace: serde_json::Value = p
+            .raw_request(
+                "debug_traceCall".into(),
+                (
+                    req.with_gas_limit(gas_limit),
+                    "latest",
+                    serde_json::json!({"tracer": "callTracer", "tracerConfig": {"withLog": true}}),
+                ),
+            )
+            .await
+            .map_err(|e| {
+                (
+                    "simulation_unavailable",
+                    format!("debug_traceCall failed ({e}): the stake's deposit count cannot be checked, so it is not signed"),
+                )
+            })?;
+        if let Some(err) = trace.get("error") {
+            return Err((
+                "simulation_revert",
+                format!("debug_traceCall: reverted: {err}"),
+            ));
+        }
+        let mut events = Vec::new();
+        deposit_events(&trace, dc, &mut events);
+        let k = pubkeys.len() as u64;
+        let seen: Vec<&[u8]> = events.iter().map(|e| e.pubkey.as_ref()).collect();
+        let want: Vec<&[u8]> = pubkeys.iter().map(|p| p.as_ref()).collect();
+        let last = events.last().and_then(|e| le_count(&e.index));
+        if seen != want || last.map(|i| i + 1) != Some(before + k) {
+            return Err((
+                "simulation_deposit_count",
+                format!(
+                    "the deposit count would go from {before} to {} with {} deposits, expected {} (one per validator in the calldata, in order)",
+                    last.map(|i| (i + 1).to_string()).unwrap_or_else(|| before.to_string()),
+                    events.len(),
+                    before + k
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -272,30 +692,115 @@ where
         &self,
         tx: &mut dyn SignableTransaction<Signature>,
     ) -> alloy::signers::Result<Signature> {
-        if let Err((rule, reason)) = self.policy.check(
+        let p = &self.policy;
+        let (kind, value, input) = (tx.kind(), tx.value(), tx.input().clone());
+        if let Err((rule, reason)) = p.check(
             tx.chain_id(),
-            tx.kind(),
-            tx.value(),
-            tx.input(),
+            kind,
+            value,
+            &input,
             tx.max_fee_per_gas(),
             tx.max_priority_fee_per_gas(),
         ) {
-            *self
-                .refusals
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(rule)
-                .or_default() += 1;
-            tracing::error!(rule, %reason, "policy refused a transaction; nothing signed");
-            return Err(alloy::signers::Error::other(PolicyRefusal { rule, reason }));
+            return Err(self.refuse(rule, reason));
         }
-        self.inner.sign_transaction(tx).await
+        let to = kind.to().copied().unwrap_or_default();
+        // One signature at a time: the daily caps are read and the ledger written under the lock.
+        let guard = match &self.ledger {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
+        let stake = p.is_stake(to, &input);
+        let validators = if stake {
+            match check_stake(p, guard.as_deref(), &input) {
+                Ok(k) => k,
+                Err((rule, reason)) => return Err(self.refuse(rule, reason)),
+            }
+        } else {
+            0
+        };
+        let day = today();
+        if stake || value > U256::ZERO {
+            let Some(store) = guard.as_deref() else {
+                return Err(self.refuse(
+                    if stake {
+                        "validator_cap"
+                    } else {
+                        "value_day_cap"
+                    },
+                    "no state store: the daily caps cannot be checked".into(),
+                ));
+            };
+            let (v_day, n_day) = match store.signed_on(&day) {
+                Ok(x) => x,
+                Err(e) => return Err(self.refuse("value_day_cap", format!("state store: {e}"))),
+            };
+            if v_day.saturating_add(value) > p.max_value_per_day_wei {
+                return Err(self.refuse(
+                    "value_day_cap",
+                    format!(
+                        "value {value} wei on top of {v_day} wei signed today ({day}) exceeds the daily cap of {} wei",
+                        p.max_value_per_day_wei
+                    ),
+                ));
+            }
+            if n_day.saturating_add(validators) > p.max_validators_per_day {
+                return Err(self.refuse(
+                    "validator_cap",
+                    format!(
+                        "{validators} validators on top of {n_day} staked today ({day}) exceed the daily cap of {}",
+                        p.max_validators_per_day
+                    ),
+                ));
+            }
+        }
+        if p.simulate {
+            let pubkeys = if stake {
+                IPoolManager::stakeCall::abi_decode(&input)
+                    .ok()
+                    .map(|c| c.validators.into_iter().map(|v| v.pubkey).collect())
+            } else {
+                None
+            };
+            if let Err((rule, reason)) = self
+                .simulate(
+                    self.inner.address(),
+                    to,
+                    value,
+                    &input,
+                    tx.gas_limit(),
+                    pubkeys,
+                )
+                .await
+            {
+                return Err(self.refuse(rule, reason));
+            }
+        }
+        let sighash = tx.signature_hash();
+        let sig = self.inner.sign_transaction(tx).await?;
+        if let Some(store) = guard.as_deref() {
+            let entry = LedgerEntry {
+                day,
+                sighash: format!("{sighash}"),
+                target: format!("{to}"),
+                selector: format!("0x{}", hex::encode(input.get(..4).unwrap_or_default())),
+                value_wei: value.to_string(),
+                validators,
+            };
+            if let Err(e) = store.record_signed(&entry) {
+                tracing::error!(error = %e, "cannot record the signature in the policy ledger; signature dropped");
+                return Err(alloy::signers::Error::other(e));
+            }
+        }
+        tracing::info!(%to, validators, %sighash, "policy allowed and the key signed a transaction");
+        Ok(sig)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bundle::{BundleValidator, VerifiedBundle};
     use crate::signer::{HsmSigner, PrehashBackend};
     use alloy::consensus::TxEip1559;
     use alloy::primitives::{address, Bytes};
@@ -325,8 +830,74 @@ mod tests {
     const POOL: Address = address!("0x1000000000000000000000000000000000000001");
     const ORACLE: Address = address!("0x2000000000000000000000000000000000000002");
     const OTHER: Address = address!("0x3000000000000000000000000000000000000003");
+    const ROOT: [u8; 32] = [9; 32];
+    const FOREIGN_ROOT: [u8; 32] = [8; 32];
 
-    fn setup() -> (PolicySigner<HsmSigner>, Arc<AtomicUsize>) {
+    fn bundle(root: [u8; 32], withdrawal: Address, first: u8, n: u8) -> VerifiedBundle {
+        VerifiedBundle {
+            dir: "/b".into(),
+            ceremony_id: "c".into(),
+            network: "custom".into(),
+            merkle_root: root,
+            operator_ids: vec![1, 2, 3, 4],
+            withdrawal_type: 1,
+            withdrawal_address: withdrawal.to_checksum(None),
+            owner_address: withdrawal.to_checksum(None),
+            identity: vec![4; 65],
+            operators: vec![(1, "aa".into())],
+            validators: (first..first + n)
+                .map(|i| BundleValidator {
+                    index: i as u32,
+                    position: (i - first) as usize,
+                    pubkey: vec![i; 48],
+                    signature: vec![0; 96],
+                    deposit_data_root: [0; 32],
+                    shares_data: vec![1, 2],
+                    owner_nonce: i as u64,
+                    leaf: [i; 32],
+                    proof: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn policy() -> Policy {
+        let mut p = Policy {
+            chain_id: 31337,
+            targets: BTreeMap::new(),
+            names: BTreeMap::new(),
+            max_value_wei: U256::ZERO,
+            max_value_per_day_wei: U256::ZERO,
+            max_fee_per_gas_wei: 100_000_000_000,
+            max_priority_fee_per_gas_wei: 3_000_000_000,
+            max_validators_per_day: 4,
+            pool_manager: Some(POOL),
+            deposit_contract: None,
+            simulate: false,
+        };
+        p.allow(POOL, IPoolManager::stakeCall::SELECTOR, "PoolManager.stake");
+        p.allow(
+            ORACLE,
+            crate::chain::IOracle::submitReportCall::SELECTOR,
+            "Oracle.submitReport",
+        );
+        p
+    }
+
+    /// A fresh state store with two imported bundles: ROOT (validators 0..6, withdrawing to
+    /// the PoolManager) and FOREIGN_ROOT (validators 50..52, withdrawing elsewhere).
+    fn state() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::open(dir.path()).unwrap();
+        st.import(&bundle(ROOT, POOL, 0, 6)).unwrap();
+        st.import(&bundle(FOREIGN_ROOT, OTHER, 50, 2)).unwrap();
+        dir
+    }
+
+    fn signer_over(
+        dir: &std::path::Path,
+        p: Policy,
+    ) -> (PolicySigner<HsmSigner>, Arc<AtomicUsize>) {
         let signs = Arc::new(AtomicUsize::new(0));
         let backend = Counting {
             key: k256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap(),
@@ -334,31 +905,38 @@ mod tests {
         };
         let signer = HsmSigner::open(Arc::new(backend)).unwrap();
         signs.store(0, Ordering::SeqCst); // the self-check signed once
-        let mut p = Policy {
-            chain_id: 31337,
-            targets: BTreeMap::new(),
-            names: BTreeMap::new(),
-            max_value_wei: U256::ZERO,
-            max_fee_per_gas_wei: 100_000_000_000,
-            max_priority_fee_per_gas_wei: 3_000_000_000,
-        };
-        p.allow(
-            POOL,
-            crate::chain::IPoolManager::stakeCall::SELECTOR,
-            "PoolManager.stake",
-        );
-        p.allow(
-            ORACLE,
-            crate::chain::IOracle::submitReportCall::SELECTOR,
-            "Oracle.submitReport",
-        );
-        (PolicySigner::new(signer, p), signs)
+        (
+            PolicySigner::new(signer, p).with_store(Store::open(dir).unwrap()),
+            signs,
+        )
     }
 
-    fn stake_input() -> Bytes {
-        let mut v = crate::chain::IPoolManager::stakeCall::SELECTOR.to_vec();
-        v.extend([0u8; 64]);
-        v.into()
+    fn setup() -> (PolicySigner<HsmSigner>, Arc<AtomicUsize>, tempfile::TempDir) {
+        let dir = state();
+        let (s, n) = signer_over(dir.path(), policy());
+        (s, n, dir)
+    }
+
+    fn stake_input(root: [u8; 32], pubkeys: &[u8]) -> Bytes {
+        IPoolManager::stakeCall {
+            batchRoot: root.into(),
+            operatorIds: vec![1, 2, 3, 4],
+            validators: pubkeys
+                .iter()
+                .map(|i| IPoolManager::ValidatorData {
+                    pubkey: vec![*i; 48].into(),
+                    signature: vec![0; 96].into(),
+                    depositDataRoot: Default::default(),
+                    sharesData: vec![1, 2].into(),
+                    proof: vec![],
+                })
+                .collect(),
+            expectedDepositRoot: Default::default(),
+            ssvAmount: U256::ZERO,
+            cluster: Default::default(),
+        }
+        .abi_encode()
+        .into()
     }
 
     fn tx() -> TxEip1559 {
@@ -371,8 +949,17 @@ mod tests {
             to: TxKind::Call(POOL),
             value: U256::ZERO,
             access_list: Default::default(),
-            input: stake_input(),
+            input: stake_input(ROOT, &[0]),
         }
+    }
+
+    fn report_tx() -> TxEip1559 {
+        let mut t = tx();
+        t.to = TxKind::Call(ORACLE);
+        let mut input = crate::chain::IOracle::submitReportCall::SELECTOR.to_vec();
+        input.extend([0u8; 128]);
+        t.input = input.into();
+        t
     }
 
     fn sign(s: &PolicySigner<HsmSigner>, mut t: TxEip1559) -> std::result::Result<(), String> {
@@ -385,26 +972,37 @@ mod tests {
     }
 
     /// Each rule: refused with its name, the key not asked, the counter moved.
-    fn refused(t: TxEip1559, rule: &str) {
-        let (s, signs) = setup();
-        let e = sign(&s, t).unwrap_err();
+    fn refused_by(s: &PolicySigner<HsmSigner>, signs: &AtomicUsize, t: TxEip1559, rule: &str) {
+        let before = s.refusals().lock().unwrap().get(rule).copied().unwrap_or(0);
+        let asked = signs.load(Ordering::SeqCst);
+        let e = sign(s, t).unwrap_err();
         assert!(e.contains(&format!("policy refused ({rule})")), "{e}");
-        assert_eq!(signs.load(Ordering::SeqCst), 0, "the key was asked to sign");
-        assert_eq!(s.refusals().lock().unwrap().get(rule), Some(&1), "{rule}");
+        assert_eq!(
+            signs.load(Ordering::SeqCst),
+            asked,
+            "the key was asked to sign"
+        );
+        assert_eq!(
+            s.refusals().lock().unwrap().get(rule),
+            Some(&(before + 1)),
+            "{rule}"
+        );
+    }
+
+    fn refused(t: TxEip1559, rule: &str) {
+        let (s, signs, _dir) = setup();
+        refused_by(&s, &signs, t, rule);
     }
 
     #[test]
-    fn allowed_transactions_are_signed() {
-        let (s, signs) = setup();
+    fn allowed_transactions_are_signed_and_recorded() {
+        let (s, signs, dir) = setup();
         sign(&s, tx()).unwrap();
-        let mut t = tx();
-        t.to = TxKind::Call(ORACLE);
-        let mut input = crate::chain::IOracle::submitReportCall::SELECTOR.to_vec();
-        input.extend([0u8; 128]);
-        t.input = input.into();
-        sign(&s, t).unwrap();
+        sign(&s, report_tx()).unwrap();
         assert_eq!(signs.load(Ordering::SeqCst), 2);
         assert!(s.refusals().lock().unwrap().is_empty());
+        let st = Store::open(dir.path()).unwrap();
+        assert_eq!(st.signed_on(&today()).unwrap(), (U256::ZERO, 1));
     }
 
     #[test]
@@ -466,8 +1064,89 @@ mod tests {
     }
 
     #[test]
+    fn value_over_the_day_is_refused_even_after_a_restart() {
+        let dir = state();
+        let mut p = policy();
+        p.max_value_wei = U256::from(10u64.pow(18));
+        p.max_value_per_day_wei = U256::from(15 * 10u64.pow(17));
+        let mut t = report_tx();
+        t.value = U256::from(10u64.pow(18));
+        let (s, signs) = signer_over(dir.path(), p.clone());
+        sign(&s, t.clone()).unwrap();
+        refused_by(&s, &signs, t.clone(), "value_day_cap");
+        // A restart reads the day's total from the ledger.
+        drop(s);
+        let (s, signs) = signer_over(dir.path(), p);
+        refused_by(&s, &signs, t, "value_day_cap");
+        assert_eq!(signs.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn validators_over_the_day_are_refused_even_after_a_restart() {
+        let dir = state();
+        let (s, signs) = signer_over(dir.path(), policy());
+        let mut t = tx();
+        t.input = stake_input(ROOT, &[0, 1, 2]);
+        sign(&s, t).unwrap();
+        let mut t = tx();
+        t.input = stake_input(ROOT, &[3, 4]);
+        refused_by(&s, &signs, t.clone(), "validator_cap");
+        drop(s);
+        let (s, signs) = signer_over(dir.path(), policy());
+        refused_by(&s, &signs, t, "validator_cap");
+        // One more still fits the cap of 4.
+        let mut t = tx();
+        t.input = stake_input(ROOT, &[3]);
+        sign(&s, t).unwrap();
+        assert_eq!(signs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn unknown_validator_is_refused() {
+        let mut t = tx();
+        t.input = stake_input(ROOT, &[0, 77]);
+        refused(t, "unknown_validator");
+        // A validator of another bundle, under this bundle's root.
+        let mut t = tx();
+        t.input = stake_input(ROOT, &[50]);
+        refused(t, "unknown_validator");
+    }
+
+    #[test]
+    fn foreign_withdrawal_address_is_refused() {
+        let mut t = tx();
+        t.input = stake_input(FOREIGN_ROOT, &[50]);
+        refused(t.clone(), "withdrawal_address");
+        let (s, _, _d) = setup();
+        let e = sign(&s, t).unwrap_err();
+        assert!(e.contains("foreign withdrawal address"), "{e}");
+        // A root the agent never imported.
+        let mut t = tx();
+        t.input = stake_input([1; 32], &[0]);
+        refused(t, "withdrawal_address");
+    }
+
+    #[test]
+    fn undecodable_stake_is_refused() {
+        let mut t = tx();
+        let mut input = IPoolManager::stakeCall::SELECTOR.to_vec();
+        input.extend([0u8; 64]);
+        t.input = input.into();
+        refused(t, "stake_calldata");
+    }
+
+    #[test]
+    fn without_a_node_to_simulate_on_nothing_is_signed() {
+        let dir = state();
+        let mut p = policy();
+        p.simulate = true;
+        let (s, signs) = signer_over(dir.path(), p);
+        refused_by(&s, &signs, report_tx(), "simulation_unavailable");
+    }
+
+    #[test]
     fn describe_lists_every_allowed_function() {
-        let (s, _) = setup();
+        let (s, _, _d) = setup();
         let d = s.policy().describe();
         assert!(d.contains("PoolManager.stake"), "{d}");
         assert!(d.contains("Oracle.submitReport"), "{d}");

@@ -299,6 +299,21 @@ pub mod pkcs11 {
             let key = TransactionKey::open(&session, key_label).map_err(hsm(format!(
                 "token `{token_label}`, open secp256k1 key `{key_label}`"
             )))?;
+            // `TransactionKey::open` refuses a key that fails the attestation (sensitive, never
+            // extractable, generated in the token, sign only); record what it read.
+            let a = key.attestation();
+            tracing::info!(
+                token = token_label,
+                key = %a.label,
+                id = %a.id,
+                curve = ?a.curve,
+                sensitive = a.sensitive,
+                always_sensitive = a.always_sensitive,
+                extractable = a.extractable,
+                never_extractable = a.never_extractable,
+                local = a.local,
+                "transaction key attested"
+            );
             let public_key = *key.verifying_key();
             let b = Pkcs11Backend {
                 token,

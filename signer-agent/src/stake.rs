@@ -192,6 +192,80 @@ pub async fn owner_nonce(provider: &DynProvider, ssv: Address, owner: Address) -
     Ok(logs.len() as u64)
 }
 
+/// Rechecks the cluster's operators against the chain before a stake: each exists, is not
+/// removed, and its public key (the latest `OperatorAdded`) has the fingerprint pinned in the
+/// bundle's manifest. Any mismatch refuses, naming the operator; staking for this cluster
+/// stops until it is resolved.
+pub async fn check_operators(
+    provider: &DynProvider,
+    ssv: Address,
+    store: &Store,
+    bundle_id: &str,
+    ids: &[u64],
+) -> Result<()> {
+    let stop = |id: u64, m: String| {
+        Error::refused(format!(
+            "operator {id} of cluster {ids:?}: {m}; staking for this cluster stops"
+        ))
+    };
+    let facts = store.bundle_facts(bundle_id)?.ok_or_else(|| {
+        Error::refused(format!(
+            "bundle {bundle_id} has no pinned operator fingerprints in the state store (imported by an older agent): import it again"
+        ))
+    })?;
+    let c = ISSVNetwork::new(ssv, provider.clone());
+    for &id in ids {
+        let op = c
+            .getOperatorById(id)
+            .call()
+            .await
+            .map_err(|e| Error::rpc(format!("getOperatorById({id})"), e))?;
+        if op.owner == Address::ZERO {
+            return Err(stop(id, "does not exist on the SSV network".into()));
+        }
+        if !op.active {
+            return Err(stop(id, "was removed from the SSV network".into()));
+        }
+        let filter = Filter::new()
+            .address(ssv)
+            .event_signature(ISSVNetwork::OperatorAdded::SIGNATURE_HASH)
+            .topic1(B256::left_padding_from(&id.to_be_bytes()))
+            .from_block(0);
+        let logs = provider
+            .get_logs(&filter)
+            .await
+            .map_err(|e| Error::rpc(format!("eth_getLogs(OperatorAdded, id {id})"), e))?;
+        let Some(log) = logs.last() else {
+            return Err(stop(
+                id,
+                "no OperatorAdded event carries its public key".into(),
+            ));
+        };
+        let ev = ISSVNetwork::OperatorAdded::decode_log_data(log.data())
+            .map_err(|e| stop(id, format!("undecodable OperatorAdded event: {e}")))?;
+        let text = crate::operators::public_key_text(&ev.publicKey)
+            .ok_or_else(|| stop(id, "its on-chain public key is not text".into()))?;
+        let key = kc_ssv::OperatorKey::parse(id, &text)
+            .map_err(|e| stop(id, format!("its on-chain public key does not parse: {e}")))?;
+        let on_chain = key.fingerprint_hex();
+        let pinned = facts
+            .operators
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, f)| f.trim_start_matches("0x").to_ascii_lowercase())
+            .ok_or_else(|| stop(id, "is not pinned in the bundle's manifest".into()))?;
+        if on_chain != pinned {
+            return Err(stop(
+                id,
+                format!(
+                    "its on-chain public key has fingerprint {on_chain}, the bundle's manifest pinned {pinned}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// SSV to send with `k` more validators so that the cluster is not liquidatable afterwards
 /// (threshold period × burn rate × validators, at least the minimum collateral), with a 10%
 /// margin over the snapshot balance.
@@ -397,6 +471,17 @@ pub async fn prepare(
         }
     }
 
+    // The cluster's operators, as the chain has them now, are the ones the ceremony encrypted
+    // the shares to.
+    check_operators(
+        provider,
+        c.ssv_network,
+        store,
+        &bundle.id,
+        &bundle.operator_ids,
+    )
+    .await?;
+
     let cluster = cluster_snapshot(
         provider,
         c.ssv_network,
@@ -556,10 +641,10 @@ pub async fn send(
         .with_gas_limit(gas_limit)
         .with_max_fee_per_gas(fees.max_fee_per_gas.max(priority))
         .with_max_priority_fee_per_gas(priority);
-    let envelope = req.build(wallet).await.map_err(|e| Error::Signer {
-        label: format!("{from}"),
-        message: format!("cannot sign the stake transaction: {e}"),
-    })?;
+    let envelope = req
+        .build(wallet)
+        .await
+        .map_err(|e| policy_or_signer(from, e))?;
     let hash = *envelope.tx_hash();
     let hash_s = format!("{hash}");
     crash_point("before-record");
@@ -614,6 +699,18 @@ pub async fn send(
     )?;
     crash_point("after-confirm");
     Ok((hash, block, receipt.gas_used))
+}
+
+/// A policy refusal stays a refusal (exit 5, the daemon waits); anything else is a signer error.
+pub(crate) fn policy_or_signer(from: Address, e: impl std::fmt::Display) -> Error {
+    let m = e.to_string();
+    match m.find("policy refused (") {
+        Some(i) => Error::refused(m[i..].to_string()),
+        None => Error::Signer {
+            label: format!("{from}"),
+            message: format!("cannot sign the transaction: {m}"),
+        },
+    }
 }
 
 fn check_gas(caps: &GasCaps, gas_limit: u64, _plan: &StakePlan) -> Result<()> {

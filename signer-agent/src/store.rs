@@ -5,6 +5,10 @@
 //! - `validators`: one row per validator with everything `stake` sends, and its current status.
 //! - `history`: append-only (`imported` → `sent` (tx) → `confirmed` (block), or `reverted`);
 //!   triggers refuse UPDATE and DELETE on it.
+//! - `bundle_facts`: per bundle, what the transaction policy checks a `stake` against: the
+//!   manifest's withdrawal and owner addresses and the pinned operator key fingerprints.
+//! - `policy_ledger`: append-only, one row per transaction the policy let the key sign (day,
+//!   value, validators): the daily caps survive a restart.
 
 use std::path::{Path, PathBuf};
 
@@ -80,6 +84,28 @@ pub struct BundleRow {
     pub imported_at: String,
 }
 
+/// What a bundle's manifest says that the policy checks a `stake` against.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BundleFacts {
+    pub withdrawal_address: String,
+    pub owner_address: String,
+    /// (operator id, fingerprint hex) as pinned in the manifest.
+    pub operators: Vec<(u64, String)>,
+}
+
+/// One transaction the policy let the key sign.
+#[derive(Debug, Clone)]
+pub struct LedgerEntry {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    /// The transaction's signing hash (the hash the key signed).
+    pub sighash: String,
+    pub target: String,
+    pub selector: String,
+    pub value_wei: String,
+    pub validators: u64,
+}
+
 /// One history entry.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HistoryRow {
@@ -137,6 +163,27 @@ CREATE TABLE IF NOT EXISTS history (
     at TEXT NOT NULL,
     note TEXT
 );
+CREATE TABLE IF NOT EXISTS bundle_facts (
+    bundle_id TEXT PRIMARY KEY REFERENCES bundles(id),
+    withdrawal_address TEXT NOT NULL,
+    owner_address TEXT NOT NULL,
+    operators TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policy_ledger (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    day TEXT NOT NULL,
+    at TEXT NOT NULL,
+    sighash TEXT NOT NULL,
+    target TEXT NOT NULL,
+    selector TEXT NOT NULL,
+    value_wei TEXT NOT NULL,
+    validators INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS policy_ledger_day ON policy_ledger(day);
+CREATE TRIGGER IF NOT EXISTS policy_ledger_no_update BEFORE UPDATE ON policy_ledger
+    BEGIN SELECT RAISE(ABORT, 'the policy ledger is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS policy_ledger_no_delete BEFORE DELETE ON policy_ledger
+    BEGIN SELECT RAISE(ABORT, 'the policy ledger is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS history_no_update BEFORE UPDATE ON history
     BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history
@@ -167,7 +214,7 @@ impl Store {
         let s = Store { conn, path };
         s.conn
             .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
             )
             .map_err(|e| s.err("set pragmas", e))?;
         s.conn
@@ -218,6 +265,17 @@ impl Store {
             ],
         )
         .map_err(|s| e("insert bundle", s))?;
+        tx.execute(
+            "INSERT OR IGNORE INTO bundle_facts (bundle_id, withdrawal_address, owner_address, operators)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                id,
+                b.withdrawal_address,
+                b.owner_address,
+                serde_json::to_string(&b.operators).unwrap_or_default(),
+            ],
+        )
+        .map_err(|s| e("insert bundle facts", s))?;
         let mut added = 0;
         for v in &b.validators {
             let pk = h(&v.pubkey);
@@ -384,6 +442,80 @@ impl Store {
             .map_err(|e| self.err("read leaves", e))
     }
 
+    /// What the policy checks a `stake` of bundle `id` (its root, `0x` hex) against; `None`
+    /// when no such bundle was imported.
+    pub fn bundle_facts(&self, id: &str) -> Result<Option<BundleFacts>> {
+        self.conn
+            .query_row(
+                "SELECT withdrawal_address, owner_address, operators FROM bundle_facts WHERE bundle_id = ?1",
+                params![id.to_ascii_lowercase()],
+                |r| {
+                    let ops: String = r.get(2)?;
+                    Ok(BundleFacts {
+                        withdrawal_address: r.get(0)?,
+                        owner_address: r.get(1)?,
+                        operators: serde_json::from_str(&ops).unwrap_or_default(),
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err("query bundle facts", e))
+    }
+
+    /// The bundle a validator (`0x` hex pubkey) was imported from, if any.
+    pub fn validator_bundle(&self, pubkey: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT bundle_id FROM validators WHERE pubkey = ?1",
+                params![pubkey.to_ascii_lowercase()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err("look up validator", e))
+    }
+
+    /// Value (wei) and validators the key signed for on `day` (`YYYY-MM-DD`, UTC).
+    pub fn signed_on(&self, day: &str) -> Result<(alloy::primitives::U256, u64)> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT value_wei, validators FROM policy_ledger WHERE day = ?1")
+            .map_err(|e| self.err("query policy ledger", e))?;
+        let rows = stmt
+            .query_map(params![day], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.err("query policy ledger", e))?;
+        let mut value = alloy::primitives::U256::ZERO;
+        let mut validators = 0u64;
+        for row in rows {
+            let (v, n) = row.map_err(|e| self.err("read policy ledger", e))?;
+            // An unreadable amount counts as the maximum: the caps fail closed.
+            value = value.saturating_add(v.parse().unwrap_or(alloy::primitives::U256::MAX));
+            validators = validators.saturating_add(n.max(0) as u64);
+        }
+        Ok((value, validators))
+    }
+
+    /// Appends one signed transaction to the policy ledger.
+    pub fn record_signed(&self, entry: &LedgerEntry) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO policy_ledger (day, at, sighash, target, selector, value_wei, validators)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    entry.day,
+                    now(),
+                    entry.sighash,
+                    entry.target,
+                    entry.selector,
+                    entry.value_wei,
+                    entry.validators as i64
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err("append to the policy ledger", e))
+    }
+
     /// The whole history, oldest first.
     pub fn history(&self) -> Result<Vec<HistoryRow>> {
         let mut stmt = self
@@ -424,6 +556,7 @@ mod tests {
             withdrawal_address: "0x".into(),
             owner_address: "0x".into(),
             identity: vec![4; 65],
+            operators: vec![(1, "aa".into())],
             validators: (0..n)
                 .map(|i| BundleValidator {
                     index: i as u32,
