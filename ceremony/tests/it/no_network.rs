@@ -3,9 +3,11 @@
 
 use std::process::Command;
 
-/// Crates that are networking, and families of them (`name` or `name-*`). `mio` is checked
-/// separately: see [`mio_comes_only_from_the_terminal_backend`].
+/// Crates that are networking, and families of them (`name` or `name-*`). `mio` (an event loop
+/// whose `net` feature compiles sockets in) is banned too: the TUI uses ratatui's termion
+/// backend precisely so that it stays out.
 const BANNED: &[&str] = &[
+    "mio",
     "reqwest",
     "hyper",
     "tokio",
@@ -80,34 +82,4 @@ fn cargo_tree(extra: &[&str]) -> Option<String> {
     }
     assert!(out.status.success(), "cargo tree failed: {stderr}");
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// KNOWN EXCEPTION, reported to the lead: the TUI's terminal backend (crossterm's `events`)
-/// pulls in `mio`, with its `net` feature (via signal-hook-mio). mio is an event loop whose `net`
-/// feature compiles TCP/UDP socket types in; nothing in the ceremony opens a socket, but the
-/// promise "links no networking crate" is only met once the TUI uses a backend without mio. Until
-/// that decision, this test pins the exception: mio may enter only through crossterm, never
-/// through anything else.
-#[test]
-fn mio_comes_only_from_the_terminal_backend() {
-    let Some(tree) = cargo_tree(&["-i", "mio"]) else {
-        return; // mio is gone: the promise holds without exception.
-    };
-    const ALLOWED: &[&str] = &[
-        "mio",
-        "crossterm",
-        "signal-hook-mio",
-        "ratatui-crossterm",
-        "ratatui",
-        "ceremony",
-    ];
-    let dependents: std::collections::BTreeSet<&str> = tree
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    let other: Vec<&&str> = dependents.iter().filter(|d| !ALLOWED.contains(d)).collect();
-    assert!(
-        other.is_empty(),
-        "mio reaches the ceremony through {other:?}, not only the terminal backend"
-    );
 }
