@@ -57,6 +57,13 @@ pub struct StakePlan {
     pub(crate) pubkeys: Vec<String>,
 }
 
+impl StakePlan {
+    /// The `stake` call the plan would send (absent in a dry run without a signer).
+    pub fn call(&self) -> Option<&IPoolManager::stakeCall> {
+        self.call.as_ref()
+    }
+}
+
 /// One validator in a plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedValidator {

@@ -9,5 +9,6 @@ mod e2e;
 mod fixture;
 mod operators;
 mod oracle;
+mod policy;
 mod refusals;
 mod signer;

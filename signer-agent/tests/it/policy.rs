@@ -1,0 +1,402 @@
+//! The transaction policy on anvil with the deployed contracts, real ceremony bundles and the
+//! agent's SoftHSM key (issue #10): one refusing test per rule, each checking that the HSM was
+//! not asked to sign (a counting wrapper around the PKCS#11 backend) and that the rule's counter
+//! moved; a transaction that would revert is neither signed nor sent; an operator removed after
+//! the ceremony stops staking for its cluster; a stake over the daily validator cap is refused
+//! through the binary with nothing deposited.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use alloy::consensus::TxEip1559;
+use alloy::network::{EthereumWallet, TransactionBuilder, TxSigner};
+use alloy::primitives::{Address, Bytes, TxKind, B256, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::SolCall;
+use signer_agent::chain::{IOracle, IPoolManager};
+use signer_agent::config::{Config, Overrides};
+use signer_agent::policy::{Policy, PolicySigner};
+use signer_agent::signer::{pkcs11::Pkcs11Backend, HsmSigner, PrehashBackend};
+use signer_agent::stake::Prepared;
+use signer_agent::store::Store;
+
+use crate::common::{IRegister, OPERATOR_OWNER_KEY};
+use crate::e2e::{ok, World};
+
+/// The PKCS#11 backend, counting the signatures it is asked for.
+struct Counting {
+    inner: Pkcs11Backend,
+    signs: Arc<AtomicUsize>,
+}
+
+impl PrehashBackend for Counting {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn public_key(&self) -> signer_agent::Result<k256::ecdsa::VerifyingKey> {
+        self.inner.public_key()
+    }
+    fn sign_prehash(&self, digest: &[u8; 32]) -> signer_agent::Result<[u8; 64]> {
+        self.signs.fetch_add(1, Ordering::SeqCst);
+        self.inner.sign_prehash(digest)
+    }
+}
+
+/// A world with `n` validators imported and ETH for them, and the agent's policy signer over
+/// the SoftHSM key (policy from the config, state store and simulation as the agent has them).
+struct Ctx {
+    w: World,
+    cfg: Config,
+    signer: PolicySigner<HsmSigner>,
+    signs: Arc<AtomicUsize>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Ctx {
+    fn new(n: u32, extra_config: &str) -> Ctx {
+        let w = World::new(n, extra_config);
+        w.approve(&w.bundle);
+        ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
+        w.user_deposit(32 * n as u64);
+        let cfg = Config::resolve(Some(&w.config), &Overrides::default()).unwrap();
+        let signs = Arc::new(AtomicUsize::new(0));
+        let pin = w.dir.path().join("pin");
+        let backend = Pkcs11Backend::open(
+            w._tok.module_path(),
+            "agent",
+            "agent-tx",
+            signer_agent::config::read_pin(Some(&pin)).unwrap(),
+        )
+        .unwrap();
+        let mut hsm = HsmSigner::open(Arc::new(Counting {
+            inner: backend,
+            signs: signs.clone(),
+        }))
+        .unwrap();
+        alloy::signers::Signer::set_chain_id(&mut hsm, Some(cfg.chain_id));
+        signs.store(0, Ordering::SeqCst); // the open self-check signed once
+        let signer = PolicySigner::new(hsm, Policy::from_config(&cfg).unwrap())
+            .with_store(Store::open(cfg.state_dir().unwrap()).unwrap())
+            .with_simulator(signer_agent::chain::read_provider(&cfg.rpc_url).unwrap());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        Ctx {
+            w,
+            cfg,
+            signer,
+            signs,
+            rt,
+        }
+    }
+
+    fn pool(&self) -> Address {
+        self.w.dep.addr("pool_manager")
+    }
+
+    /// The stake call the agent would send now.
+    fn stake_call(&self) -> IPoolManager::stakeCall {
+        let store = Store::open(self.cfg.state_dir().unwrap()).unwrap();
+        let p = self.rt.block_on(async {
+            signer_agent::stake::prepare(&self.w.provider(), &self.cfg, &store, Some(self.w.agent))
+                .await
+                .unwrap()
+        });
+        match p {
+            Prepared::Ready(plan) => plan.call().unwrap().clone(),
+            other => panic!("nothing to stake: {other:?}"),
+        }
+    }
+
+    /// A transaction as the agent would build it (fees within the default caps).
+    fn tx(&self, to: Address, input: Vec<u8>) -> TxEip1559 {
+        TxEip1559 {
+            chain_id: self.cfg.chain_id,
+            nonce: 0,
+            gas_limit: 20_000_000,
+            max_fee_per_gas: 20_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to: TxKind::Call(to),
+            value: U256::ZERO,
+            access_list: Default::default(),
+            input: input.into(),
+        }
+    }
+
+    fn stake_tx(&self, call: &IPoolManager::stakeCall) -> TxEip1559 {
+        self.tx(self.pool(), call.abi_encode())
+    }
+
+    fn sign(&self, mut t: TxEip1559) -> Result<(), String> {
+        self.rt
+            .block_on(self.signer.sign_transaction(&mut t))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn count(&self, rule: &str) -> u64 {
+        self.signer
+            .refusals()
+            .lock()
+            .unwrap()
+            .get(rule)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Refused under `rule`, with the HSM not asked and the rule's counter moved by one.
+    fn refused(&self, t: TxEip1559, rule: &str) -> String {
+        let before = self.count(rule);
+        let asked = self.signs.load(Ordering::SeqCst);
+        let e = self.sign(t).unwrap_err();
+        assert!(e.contains(&format!("policy refused ({rule})")), "{e}");
+        assert_eq!(
+            self.signs.load(Ordering::SeqCst),
+            asked,
+            "the HSM was asked to sign: {e}"
+        );
+        assert_eq!(self.count(rule), before + 1, "{rule}: {e}");
+        e
+    }
+}
+
+#[test]
+fn wrong_chain_is_refused() {
+    let c = Ctx::new(1, "");
+    let mut t = c.stake_tx(&c.stake_call());
+    t.chain_id = 1;
+    c.refused(t, "chain_id");
+}
+
+#[test]
+fn unlisted_target_is_refused() {
+    let c = Ctx::new(1, "");
+    // The deposit contract itself: the agent only ever calls the PoolManager.
+    let t = c.tx(
+        c.w.dep.addr("deposit_contract"),
+        c.stake_call().abi_encode(),
+    );
+    c.refused(t, "target");
+}
+
+#[test]
+fn unlisted_selector_is_refused() {
+    let c = Ctx::new(1, "");
+    // PoolManager.deposit() is a real function of the allowed target, but not on the list.
+    let t = c.tx(c.pool(), IPoolManager::depositCall {}.abi_encode());
+    c.refused(t, "selector");
+}
+
+#[test]
+fn eth_transfer_is_refused() {
+    let c = Ctx::new(1, "");
+    let mut t = c.tx(c.w.user(), vec![]);
+    t.value = U256::from(10u64.pow(18));
+    c.refused(t, "eth_transfer");
+}
+
+#[test]
+fn contract_creation_is_refused() {
+    let c = Ctx::new(1, "");
+    let mut t = c.tx(c.pool(), vec![0x60, 0x00, 0x60, 0x00, 0xf3]);
+    t.to = TxKind::Create;
+    c.refused(t, "contract_creation");
+}
+
+#[test]
+fn value_above_the_cap_is_refused() {
+    let c = Ctx::new(1, "");
+    let mut t = c.stake_tx(&c.stake_call());
+    t.value = U256::from(1u64);
+    c.refused(t, "value_cap");
+}
+
+#[test]
+fn value_over_the_day_is_refused() {
+    // 1 ETH per transaction, 1.5 ETH a day: the second 1 ETH transaction breaks the day's cap.
+    let c = Ctx::new(
+        1,
+        "[policy]\nmax_value_per_tx_gwei = 1000000000\nmax_value_per_day_gwei = 1500000000\n\
+         [[policy.allow]]\ntarget = \"pool_manager\"\nfunctions = [\"deposit()\"]\n",
+    );
+    let mut t = c.tx(c.pool(), IPoolManager::depositCall {}.abi_encode());
+    t.value = U256::from(10u64.pow(18));
+    c.sign(t.clone()).unwrap();
+    assert_eq!(c.signs.load(Ordering::SeqCst), 1);
+    c.refused(t, "value_day_cap");
+}
+
+#[test]
+fn fees_above_the_caps_are_refused() {
+    let c = Ctx::new(
+        1,
+        "[policy]\nmax_fee_per_gas_gwei = 50\nmax_priority_fee_per_gas_gwei = 2\n",
+    );
+    let call = c.stake_call();
+    let mut t = c.stake_tx(&call);
+    t.max_fee_per_gas = 50_000_000_001;
+    c.refused(t, "fee_cap");
+    let mut t = c.stake_tx(&call);
+    t.max_priority_fee_per_gas = 2_000_000_001;
+    c.refused(t, "priority_fee_cap");
+}
+
+#[test]
+fn validators_over_the_day_are_refused() {
+    let c = Ctx::new(3, "[policy]\nmax_validators_per_day = 2\n");
+    let t = c.stake_tx(&c.stake_call());
+    let e = c.refused(t, "validator_cap");
+    assert!(e.contains("exceed the daily cap of 2"), "{e}");
+}
+
+#[test]
+fn unknown_validator_is_refused() {
+    let c = Ctx::new(1, "");
+    // A validator of a real, approved bundle the agent never imported, under the imported root.
+    let other = c.w.ceremony_bundle("other", 1, 20, 1);
+    c.w.approve(&other);
+    let v = signer_agent::bundle::load_verified(&other, &c.cfg.trusted_identities).unwrap();
+    let mut call = c.stake_call();
+    call.validators[0].pubkey = Bytes::from(v.validators[0].pubkey.clone());
+    let e = c.refused(c.stake_tx(&call), "unknown_validator");
+    assert!(
+        e.contains("not imported from a verified, trusted bundle"),
+        "{e}"
+    );
+}
+
+#[test]
+fn foreign_withdrawal_address_is_refused() {
+    let c = Ctx::new(1, "");
+    // A real bundle whose withdrawal address is not the PoolManager, put in the state store
+    // behind the agent's back (`import` itself refuses it).
+    let foreign = c.w.ceremony.run(
+        c.w.dir.path(),
+        "foreign",
+        &c.w.user().to_checksum(None),
+        &c.w.operators_file,
+        1,
+        30,
+        1,
+    );
+    let e = String::from_utf8_lossy(
+        &c.w.agent(&["import", foreign.to_str().unwrap()], &[])
+            .stderr,
+    )
+    .into_owned();
+    assert!(e.contains("is not the PoolManager"), "{e}");
+    let v = signer_agent::bundle::load_verified(&foreign, &c.cfg.trusted_identities).unwrap();
+    Store::open(c.cfg.state_dir().unwrap())
+        .unwrap()
+        .import(&v)
+        .unwrap();
+    let mut call = c.stake_call();
+    call.batchRoot = B256::from(v.merkle_root);
+    call.validators[0].pubkey = Bytes::from(v.validators[0].pubkey.clone());
+    let e = c.refused(c.stake_tx(&call), "withdrawal_address");
+    assert!(e.contains("foreign withdrawal address"), "{e}");
+    // A root the agent never imported at all.
+    let mut call = c.stake_call();
+    call.batchRoot = B256::repeat_byte(7);
+    c.refused(c.stake_tx(&call), "withdrawal_address");
+}
+
+#[test]
+fn a_transaction_that_would_revert_is_neither_signed_nor_sent() {
+    let c = Ctx::new(1, "");
+    let provider = c.w.provider();
+    let nonce = |p: &alloy::providers::DynProvider| {
+        c.rt.block_on(async { p.get_transaction_count(c.w.agent).pending().await })
+            .unwrap()
+    };
+    let before = nonce(&provider);
+    // A stale deposit root: PoolManager.stake reverts with DepositRootChanged.
+    let mut call = c.stake_call();
+    call.expectedDepositRoot = B256::repeat_byte(1);
+    let e = c.refused(c.stake_tx(&call), "simulation_revert");
+    assert!(e.contains("DepositRootChanged"), "{e}");
+    // A report for a frame that is not the current one: the Oracle reverts.
+    let report = IOracle::submitReportCall {
+        frameId: U256::from(999_999u64),
+        beaconBalance: U256::ZERO,
+        beaconValidators: U256::ZERO,
+        exitedValidators: U256::ZERO,
+    };
+    c.refused(
+        c.tx(c.w.dep.addr("oracle"), report.abi_encode()),
+        "simulation_revert",
+    );
+    // Through a wallet, as the agent sends: building fails, nothing reaches the node.
+    let wallet = EthereumWallet::from(c.signer.clone());
+    let req = TransactionRequest::default()
+        .with_from(c.w.agent)
+        .with_to(c.pool())
+        .with_input(call.abi_encode())
+        .with_nonce(before)
+        .with_chain_id(c.cfg.chain_id)
+        .with_gas_limit(20_000_000)
+        .with_max_fee_per_gas(20_000_000_000)
+        .with_max_priority_fee_per_gas(1_000_000_000);
+    let r = c.rt.block_on(alloy::network::NetworkTransactionBuilder::<
+        alloy::network::Ethereum,
+    >::build(req, &wallet));
+    assert!(r.is_err(), "a reverting transaction was signed");
+    assert_eq!(c.signs.load(Ordering::SeqCst), 0);
+    assert_eq!(nonce(&provider), before, "something was sent");
+    assert_eq!(c.w.deposit_events().len(), 0);
+    // The honest stake goes through the same signer.
+    c.sign(c.stake_tx(&c.stake_call())).unwrap();
+    assert_eq!(c.signs.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn validator_cap_through_the_agent_sends_nothing() {
+    let w = World::new(3, "[policy]\nmax_validators_per_day = 2\n");
+    w.approve(&w.bundle);
+    ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
+    w.user_deposit(96);
+    let o = w.agent(&["run", "--once"], &[]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(5), "{e}");
+    assert!(e.contains("policy refused (validator_cap)"), "{e}");
+    assert_eq!(w.deposit_events().len(), 0);
+    let show = ok(&w.agent(&["policy", "show"], &[]));
+    assert!(show.contains("2 staked per day"), "{show}");
+    assert!(show.contains("PoolManager.stake"), "{show}");
+}
+
+#[test]
+fn an_operator_removed_after_the_ceremony_stops_staking_for_its_cluster() {
+    let w = World::new(2, "");
+    w.approve(&w.bundle);
+    ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
+    w.user_deposit(64);
+    let removed = w.ops[1].0;
+    w.rt().block_on(async {
+        let p = w.wallet_provider(OPERATOR_OWNER_KEY);
+        let r = IRegister::new(w.dep.addr("ssv_network"), p)
+            .removeOperator(removed)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(r.status());
+    });
+    let o = w.agent(&["run", "--once"], &[]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(5), "{e}");
+    assert!(
+        e.contains(&format!("operator {removed} of cluster"))
+            && e.contains("was removed from the SSV network")
+            && e.contains("staking for this cluster stops"),
+        "{e}"
+    );
+    assert_eq!(w.deposit_events().len(), 0);
+    let out = String::from_utf8_lossy(&w.agent(&["plan"], &[]).stderr).into_owned();
+    assert!(out.contains("staking for this cluster stops"), "{out}");
+}
