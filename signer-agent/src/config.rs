@@ -703,6 +703,65 @@ mod tests {
     }
 
     #[test]
+    fn policy_section_is_strict_and_errors_name_the_field() {
+        let err = FileConfig::parse("[policy]\nmax_validators = 3\n").unwrap_err();
+        assert!(err.1.contains("max_validators"), "{err:?}");
+        let err =
+            FileConfig::parse("[[policy.allow]]\ntarget = \"oracle\"\nfunctions = []\nnote = 1\n")
+                .unwrap_err();
+        assert!(err.1.contains("note"), "{err:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let dep = dir.path().join("dep.json");
+        let a = "0x00000000000000000000000000000000000000aa";
+        std::fs::write(
+            &dep,
+            format!(
+                r#"{{"chainId": 31337, "PoolManager": "{a}", "PoolETH": "{a}", "Oracle": "{a}",
+                "DepositContract": "{a}", "SSVNetwork": "{a}"}}"#
+            ),
+        )
+        .unwrap();
+        let write = |policy: &str| {
+            let cfg = dir.path().join("agent.toml");
+            std::fs::write(
+                &cfg,
+                format!(
+                    "rpc_url = \"http://x\"\nchain_id = 31337\ndeployment = \"dep.json\"\n{policy}"
+                ),
+            )
+            .unwrap();
+            Config::resolve(Some(&cfg), &Overrides::default())
+        };
+        let e = write("[policy]\nchain_id = 1\n").unwrap_err();
+        assert!(e.to_string().contains("policy.chain_id"), "{e}");
+        let e = write("[[policy.allow]]\ntarget = \"oracle\"\nfunctions = []\n").unwrap_err();
+        assert!(e.to_string().contains("policy.allow[0].functions"), "{e}");
+        let c =
+            write("[[policy.allow]]\ntarget = \"0xnope\"\nfunctions = [\"0x12345678\"]\n").unwrap();
+        let e = crate::policy::Policy::from_config(&c).unwrap_err();
+        assert!(e.to_string().contains("policy.allow[0].target"), "{e}");
+        let c = write("[[policy.allow]]\ntarget = \"oracle\"\nfunctions = [\"0x1234\", \"x\"]\n")
+            .unwrap();
+        let e = crate::policy::Policy::from_config(&c).unwrap_err();
+        assert!(
+            e.to_string().contains("policy.allow[0].functions[0]"),
+            "{e}"
+        );
+        // Defaults: the deployment's three functions, no value, 100 validators a day.
+        let c = write("").unwrap();
+        let p = crate::policy::Policy::from_config(&c).unwrap();
+        assert_eq!(p.names.len(), 3);
+        assert_eq!(p.max_value_wei, alloy::primitives::U256::ZERO);
+        assert_eq!(p.max_validators_per_day, 100);
+        let c = write("[policy]\nmax_validators_per_day = 7\nmax_fee_per_gas_gwei = 9\n").unwrap();
+        let d = crate::policy::Policy::from_config(&c).unwrap().describe();
+        assert!(
+            d.contains("7 staked per day") && d.contains("9000000000 wei"),
+            "{d}"
+        );
+    }
+
+    #[test]
     fn identity_keys_are_checked() {
         assert!(parse_identity_key("k", "04abcd").is_err());
         let sk = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();

@@ -211,3 +211,31 @@ pub async fn serve(
     });
     Ok((bound, handle))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_refusals_are_exported_by_rule() {
+        let m = Metrics::new(60);
+        m.refused("gas_cap");
+        let p: crate::policy::Refusals = Default::default();
+        p.lock().unwrap().insert("validator_cap", 2);
+        m.attach_policy(p.clone());
+        *p.lock().unwrap().entry("target").or_default() += 1;
+        let text = m.render();
+        assert!(
+            text.contains("signer_agent_refusals_total{rule=\"validator_cap\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("signer_agent_refusals_total{rule=\"target\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("signer_agent_refusals_total{rule=\"gas_cap\"} 1"),
+            "{text}"
+        );
+    }
+}

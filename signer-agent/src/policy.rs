@@ -506,7 +506,8 @@ fn check_stake(
     Ok(call.validators.len() as u64)
 }
 
-fn today() -> String {
+/// Today (UTC) as the ledger records it, `YYYY-MM-DD`.
+pub fn today() -> String {
     time::OffsetDateTime::now_utc().date().to_string()
 }
 

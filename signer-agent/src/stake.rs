@@ -444,6 +444,19 @@ pub async fn prepare(
             ),
         });
     }
+    // The policy's daily validator cap: plan within what is left today, so the daemon stakes
+    // up to the cap and then waits for the next day (the policy signer enforces it anyway).
+    let cap = crate::policy::Policy::from_config(cfg)?.max_validators_per_day;
+    let (_, today_n) = store.signed_on(&crate::policy::today())?;
+    let left = cap.saturating_sub(today_n) as usize;
+    if left == 0 {
+        return Ok(Prepared::Waiting {
+            reason: format!(
+                "daily validator cap reached: {today_n} staked today (UTC), the policy allows {cap}"
+            ),
+        });
+    }
+    let k = k.min(left);
     let chosen = &same_bundle[..k];
     // Consecutive nonces.
     for (i, v) in chosen.iter().enumerate() {

@@ -603,4 +603,42 @@ mod tests {
             .is_err());
         assert_eq!(s.leaves(&h(&[9; 32])).unwrap().len(), 3);
     }
+
+    #[test]
+    fn policy_ledger_survives_a_restart_and_is_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let e = |v: &str, n: u64| LedgerEntry {
+            day: "2026-11-25".into(),
+            sighash: "0x01".into(),
+            target: "0xaa".into(),
+            selector: "0x12345678".into(),
+            value_wei: v.into(),
+            validators: n,
+        };
+        s.record_signed(&e("5", 3)).unwrap();
+        s.record_signed(&e("7", 1)).unwrap();
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            s.signed_on("2026-11-25").unwrap(),
+            (alloy::primitives::U256::from(12u64), 4)
+        );
+        assert_eq!(
+            s.signed_on("2026-11-26").unwrap(),
+            (alloy::primitives::U256::ZERO, 0)
+        );
+        assert!(s.conn.execute("DELETE FROM policy_ledger", []).is_err());
+        assert!(s
+            .conn
+            .execute("UPDATE policy_ledger SET validators = 0", [])
+            .is_err());
+        let b = bundle(2, 9);
+        let mut s = s;
+        s.import(&b).unwrap();
+        let f = s.bundle_facts(&h(&[9; 32])).unwrap().unwrap();
+        assert_eq!(f.operators, vec![(1, "aa".to_string())]);
+        assert!(s.validator_bundle(&h(&[0; 48])).unwrap().is_some());
+        assert!(s.validator_bundle(&h(&[7; 48])).unwrap().is_none());
+    }
 }

@@ -247,9 +247,14 @@ fn fees_above_the_caps_are_refused() {
 #[test]
 fn validators_over_the_day_are_refused() {
     let c = Ctx::new(3, "[policy]\nmax_validators_per_day = 2\n");
-    let t = c.stake_tx(&c.stake_call());
-    let e = c.refused(t, "validator_cap");
-    assert!(e.contains("exceed the daily cap of 2"), "{e}");
+    // The agent plans within the cap (2 of the 3); signing it uses up the day.
+    let call = c.stake_call();
+    assert_eq!(call.validators.len(), 2);
+    c.sign(c.stake_tx(&call)).unwrap();
+    assert_eq!(c.signs.load(Ordering::SeqCst), 1);
+    // Anything more today is refused, without asking the HSM.
+    let e = c.refused(c.stake_tx(&call), "validator_cap");
+    assert!(e.contains("2 validators on top of 2 staked today"), "{e}");
 }
 
 #[test]
@@ -353,16 +358,29 @@ fn a_transaction_that_would_revert_is_neither_signed_nor_sent() {
 }
 
 #[test]
-fn validator_cap_through_the_agent_sends_nothing() {
+fn the_agent_stakes_up_to_the_daily_validator_cap_then_waits() {
     let w = World::new(3, "[policy]\nmax_validators_per_day = 2\n");
     w.approve(&w.bundle);
     ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
     w.user_deposit(96);
     let o = w.agent(&["run", "--once"], &[]);
     let e = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(5), "{e}");
-    assert!(e.contains("policy refused (validator_cap)"), "{e}");
-    assert_eq!(w.deposit_events().len(), 0);
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains("daily validator cap reached"), "{e}");
+    // The start-up attestation is in the log.
+    assert!(
+        e.contains("transaction key attested") && e.contains("never_extractable"),
+        "{e}"
+    );
+    assert_eq!(w.deposit_events().len(), 2);
+    // A restart does not reset the day's count.
+    let o = w.agent(&["run", "--once"], &[]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && e.contains("daily validator cap reached"),
+        "{e}"
+    );
+    assert_eq!(w.deposit_events().len(), 2);
     let show = ok(&w.agent(&["policy", "show"], &[]));
     assert!(show.contains("2 staked per day"), "{show}");
     assert!(show.contains("PoolManager.stake"), "{show}");
@@ -399,4 +417,80 @@ fn an_operator_removed_after_the_ceremony_stops_staking_for_its_cluster() {
     assert_eq!(w.deposit_events().len(), 0);
     let out = String::from_utf8_lossy(&w.agent(&["plan"], &[]).stderr).into_owned();
     assert!(out.contains("staking for this cluster stops"), "{out}");
+}
+
+#[test]
+fn an_imported_transaction_key_is_refused_at_start_up() {
+    use kc_hsm::testing::{SoftHsmToken, TEST_USER_PIN};
+    let tok = SoftHsmToken::new("imported", TEST_USER_PIN);
+    let dir = tempfile::tempdir().unwrap();
+    // A secp256k1 key made outside the token (so never local, not always sensitive) and
+    // imported into it with SoftHSM's own tool.
+    let pem = dir.path().join("key.pem");
+    let gen = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:secp256k1",
+            "-out",
+        ])
+        .arg(&pem)
+        .output()
+        .expect("openssl is needed for this test (make tools installs it)");
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    let imp = std::process::Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", tok.conf_path())
+        .args(["--import"])
+        .arg(&pem)
+        .args([
+            "--token",
+            "imported",
+            "--label",
+            "agent-tx",
+            "--id",
+            "0a",
+            "--pin",
+            TEST_USER_PIN,
+        ])
+        .output()
+        .expect("softhsm2-util is needed for this test (make tools installs it)");
+    assert!(
+        imp.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&imp.stdout),
+        String::from_utf8_lossy(&imp.stderr)
+    );
+    let pin = dir.path().join("pin");
+    std::fs::write(&pin, TEST_USER_PIN).unwrap();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "rpc_url = \"http://127.0.0.1:9\"\nchain_id = 31337\n[signer]\nmodule = \"{}\"\n\
+             token_label = \"imported\"\nkey_label = \"agent-tx\"\npin_file = \"pin\"\n",
+            tok.module_path().display()
+        ),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_signer-agent"))
+        .arg("--config")
+        .arg(&config)
+        .args(["key", "show"])
+        .env("SOFTHSM2_CONF", tok.conf_path())
+        .env_remove("SIGNER_AGENT_PIN")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    assert!(e.contains("refused for transaction use"), "{e}");
+    assert!(
+        e.contains("CKA_LOCAL"),
+        "the refusal names the attribute: {e}"
+    );
 }
