@@ -37,6 +37,8 @@ demo: tools
 
 bench: tools
 	cargo bench --workspace --locked
+	cargo nextest run -p signer-agent --locked --run-ignored only -E 'test(bench)' --no-capture
+	scripts/bench-ceremony.sh
 
 fmt:
 	cargo fmt --all
