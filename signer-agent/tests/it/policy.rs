@@ -494,3 +494,43 @@ fn an_imported_transaction_key_is_refused_at_start_up() {
         "the refusal names the attribute: {e}"
     );
 }
+
+#[test]
+fn the_daemon_exports_policy_refusals_on_metrics() {
+    use crate::daemon::{get, wait_for};
+    use std::time::Duration;
+    // An allow-list without PoolManager.stake: every stake the daemon plans is refused.
+    let w = World::new(
+        1,
+        "[[policy.allow]]\ntarget = \"oracle\"\nfunctions = [\"submitReport(uint256,uint256,uint256,uint256)\"]\n",
+    );
+    w.approve(&w.bundle);
+    ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
+    w.user_deposit(32);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_signer-agent"))
+        .arg("--config")
+        .arg(&w.config)
+        .args(["--metrics-addr", &format!("127.0.0.1:{port}"), "run"])
+        .env_remove("SIGNER_AGENT_PIN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut metrics = String::new();
+    wait_for(
+        "the target refusal on /metrics",
+        Duration::from_secs(60),
+        || {
+            metrics = get(port, "/metrics").map(|(_, b)| b).unwrap_or_default();
+            metrics.contains("signer_agent_refusals_total{rule=\"target\"}")
+        },
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(w.deposit_events().len(), 0, "{metrics}");
+}
