@@ -2,7 +2,6 @@
 //! at one block, written with provenance for the ceremony room
 //! (`kc_bundle::operators::OperatorsFile`, the pinned shape).
 
-use std::io::Write;
 use std::path::Path;
 
 use alloy::eips::BlockId;
@@ -124,22 +123,19 @@ pub fn public_key_text(raw: &Bytes) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Writes the file, never overwriting.
+/// Writes the file, never overwriting (create_new and fsync, as every bundle file).
 pub fn write_new(path: &Path, file: &OperatorsFile) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Exists {
-                    path: path.to_owned(),
-                }
-            } else {
-                Error::io(path, "create the operators file", e)
-            }
-        })?;
-    f.write_all(file.to_json().as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(path, "write the operators file", e))
+    kc_bundle::fsio::write_new(path, file.to_json().as_bytes()).map_err(|e| match e {
+        kc_bundle::Error::Exists { path } => Error::Exists { path },
+        kc_bundle::Error::Io {
+            path,
+            action,
+            source,
+        } => Error::io(path, action, source),
+        other => Error::io(
+            path,
+            "write the operators file",
+            std::io::Error::other(other.to_string()),
+        ),
+    })
 }
