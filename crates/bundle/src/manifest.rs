@@ -234,8 +234,13 @@ impl ManifestSignature {
             hex::decode(&self.signature).map_err(|e| fail(format!("signature: not hex ({e})")))?;
         let sig = p256::ecdsa::Signature::from_slice(&sig)
             .map_err(|_| fail("signature: not a 64-byte r‖s P-256 signature".into()))?;
-        // HSMs return either s; ECDSA accepts both, the library may want the low one.
-        let sig = sig.normalize_s().unwrap_or(sig);
+        // HSMs return either s; the ceremony writes the low one (kc-hsm normalises). Requiring it
+        // leaves manifest.sig exactly one valid form.
+        if sig.normalize_s().is_some() {
+            return Err(fail(
+                "signature: s is high; manifest signatures are written with low s".into(),
+            ));
+        }
         vk.verify_prehash(&digest, &sig)
             .map_err(|_| fail("signature does not verify".into()))
     }
@@ -244,4 +249,33 @@ impl ManifestSignature {
 /// The fingerprint of a SEC1 public key as the manifest shows it.
 pub fn key_fingerprint(sec1: &[u8]) -> String {
     sha256_hex(sec1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+    use p256::ecdsa::SigningKey;
+
+    #[test]
+    fn only_the_low_s_form_of_a_manifest_signature_verifies() {
+        let sk = SigningKey::from_bytes(&[7u8; 32].into()).unwrap();
+        let msg = b"{\"format\": \"kc-bundle/1\"}\n";
+        let digest = Sha256::digest(msg);
+        let sig: p256::ecdsa::Signature = sk.sign_prehash(&digest).unwrap();
+        let low = sig.normalize_s().unwrap_or(sig);
+        let (r, s) = low.split_scalars();
+        let high = p256::ecdsa::Signature::from_scalars(r, -s).unwrap();
+        let pk = hex::encode(sk.verifying_key().to_encoded_point(false).as_bytes());
+        let file = |sig: &p256::ecdsa::Signature| ManifestSignature {
+            algorithm: SIGNATURE_ALGORITHM.into(),
+            public_key: pk.clone(),
+            manifest_sha256: hex::encode(digest),
+            signature: hex::encode(sig.to_bytes()),
+        };
+        assert!(file(&low).verify(msg).is_ok());
+        let err = file(&high).verify(msg).unwrap_err().to_string();
+        assert!(err.contains("s is high"), "{err}");
+        assert!(file(&low).verify(b"another manifest").is_err());
+    }
 }
