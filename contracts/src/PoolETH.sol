@@ -105,8 +105,10 @@ contract PoolETH is IERC20, IERC20Metadata {
         _transferShares(msg.sender, to, sharesAmount, amount);
     }
 
+    /// @dev Spends the ETH value of the shares rounded *up* (as stETH): rounded down, shares worth
+    /// less than 1 wei could be moved without any allowance.
     function transferSharesFrom(address from, address to, uint256 sharesAmount) external returns (uint256 amount) {
-        amount = getPooledEthByShares(sharesAmount);
+        amount = _getPooledEthBySharesRoundUp(sharesAmount);
         _spendAllowance(from, msg.sender, amount);
         _transferShares(from, to, sharesAmount, amount);
     }
@@ -143,6 +145,13 @@ contract PoolETH is IERC20, IERC20Metadata {
     }
 
     // ---- internals ----
+    function _getPooledEthBySharesRoundUp(uint256 sharesAmount) private view returns (uint256) {
+        uint256 ts = _totalShares;
+        if (ts == 0) return sharesAmount;
+        uint256 tp = _totalPooledEther();
+        return (sharesAmount * tp + ts - 1) / ts;
+    }
+
     function _totalPooledEther() private view returns (uint256) {
         // While the manager's constructor mints the dead shares it has no code yet: 1 share = 1 wei.
         if (manager.code.length == 0) return _totalShares;

@@ -265,7 +265,8 @@ contract PoolManager is AccessControl, ReentrancyGuard {
         for (uint256 i = 1; i < operatorIds.length; ++i) {
             if (operatorIds[i] <= operatorIds[i - 1]) revert InvalidOperatorIds();
         }
-        if (_batches[root].approved) revert BatchAlreadyApproved(root);
+        // operatorIdsHash stays set after revokeBatch: a revoked root can never be approved again.
+        if (_batches[root].operatorIdsHash != bytes32(0)) revert BatchAlreadyApproved(root);
         _batches[root] = Batch(true, withdrawalType, keccak256(abi.encode(operatorIds)));
         emit BatchApproved(root, withdrawalType, operatorIds);
     }

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Base} from "./utils/Base.sol";
+import {PoolManager} from "../src/PoolManager.sol";
+import {PoolETH} from "../src/PoolETH.sol";
+
+/// Receives ETH from the pool and tries to re-enter it once from `receive`.
+contract Reenterer {
+    PoolManager internal immutable m;
+    uint8 internal mode; // 1: redeem, 2: claimWithdrawal, 3: deposit
+    bytes public innerRevert;
+
+    constructor(PoolManager m_) {
+        m = m_;
+    }
+
+    function setMode(uint8 mode_) external {
+        mode = mode_;
+    }
+
+    function deposit() external payable {
+        m.deposit{value: msg.value}();
+    }
+
+    function redeem(uint256 amount) external {
+        m.redeem(amount, address(this));
+    }
+
+    function request(uint256 amount) external returns (uint256) {
+        return m.requestWithdrawal(amount);
+    }
+
+    function claim(uint256 id) external {
+        m.claimWithdrawal(id, address(this));
+    }
+
+    receive() external payable {
+        uint8 md = mode;
+        if (md == 0) return;
+        mode = 0;
+        if (md == 1) m.redeem(1 ether, address(this));
+        else if (md == 2) m.claimWithdrawal(0, address(this));
+        else if (md == 3) m.deposit{value: 1 ether}();
+    }
+}
+
+/// Regression tests from the security review (contracts/SECURITY.md).
+contract SecurityTest is Base {
+    /// Stakes two validators and reports a loss within bounds, so that 1 share < 1 wei.
+    function _rateBelowOne() internal {
+        vm.prank(alice);
+        manager.deposit{value: 10 ether}();
+        _fund(54 ether);
+        Batch memory b = _approvedBatch(2, 1, ops4);
+        _stake(b, b.vals);
+        _nextFrame();
+        _report(62 ether, 2, 0);
+        assertLt(manager.totalPooledEther(), poolETH.totalShares());
+    }
+
+    /// S-1: `transferSharesFrom` must spend the allowance rounded *up*: with the ETH value of the
+    /// shares rounded down, a spender without allowance could move shares worth < 1 wei each call
+    /// (and, at any rate, move more value than approved).
+    function test_transferSharesFrom_spendsAllowanceRoundedUp() public {
+        _rateBelowOne();
+        assertEq(poolETH.getPooledEthByShares(1), 0);
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(PoolETH.InsufficientAllowance.selector, bob, 0, 1));
+        poolETH.transferSharesFrom(alice, bob, 1);
+        assertEq(poolETH.sharesOf(bob), 0);
+        // with the rounded-up amount approved it goes through and spends exactly that
+        uint256 shares = 1 ether + 1;
+        uint256 up = (shares * manager.totalPooledEther() + poolETH.totalShares() - 1) / poolETH.totalShares();
+        vm.prank(alice);
+        poolETH.approve(bob, up);
+        vm.prank(bob);
+        uint256 spent = poolETH.transferSharesFrom(alice, bob, shares);
+        assertEq(spent, up);
+        assertEq(poolETH.allowance(alice, bob), 0);
+        assertEq(poolETH.sharesOf(bob), shares);
+    }
+
+    /// S-2: a revoked batch root stays revoked (docs/merkle-leaf.md: "a root can be approved once").
+    function test_revokedBatch_cannotBeReapproved() public {
+        Batch memory b = _approvedBatch(1, 1, ops4);
+        vm.prank(gov);
+        manager.revokeBatch(b.root);
+        vm.prank(gov);
+        vm.expectRevert(abi.encodeWithSelector(PoolManager.BatchAlreadyApproved.selector, b.root));
+        manager.approveBatch(b.root, 1, ops4);
+        vm.prank(gov);
+        vm.expectRevert(abi.encodeWithSelector(PoolManager.BatchAlreadyApproved.selector, b.root));
+        manager.approveBatch(b.root, 2, ops7);
+        assertFalse(manager.getBatch(b.root).approved);
+    }
+
+    /// Checked, holds: ETH receivers cannot re-enter redeem / claim / deposit.
+    function test_ethReceivers_cannotReenter() public {
+        Reenterer r = new Reenterer(manager);
+        vm.deal(address(r), 10 ether);
+        r.deposit{value: 5 ether}();
+        // redeem → receive → redeem
+        r.setMode(1);
+        vm.expectRevert(
+            abi.encodeWithSelector(PoolManager.EthTransferFailed.selector, address(r), 1 ether)
+        );
+        r.redeem(1 ether);
+        // redeem → receive → deposit
+        r.setMode(3);
+        vm.expectRevert(
+            abi.encodeWithSelector(PoolManager.EthTransferFailed.selector, address(r), 1 ether)
+        );
+        r.redeem(1 ether);
+        // claim → receive → claim (same request)
+        r.setMode(0);
+        uint256 id = r.request(1 ether);
+        r.setMode(2);
+        (, uint256 owed,,) = manager.getWithdrawalRequest(id);
+        vm.expectRevert(abi.encodeWithSelector(PoolManager.EthTransferFailed.selector, address(r), owed));
+        r.claim(id);
+        r.setMode(0);
+        uint256 before = address(r).balance;
+        r.claim(id);
+        assertEq(address(r).balance, before + owed);
+    }
+}
