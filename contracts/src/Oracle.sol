@@ -7,7 +7,7 @@ interface IPoolManagerReport {
     function previewReport(uint256 newBeaconBalance, uint256 newBeaconValidators)
         external
         view
-        returns (uint256 preTotal, uint256 postTotalBeforeCollect, uint256 unaccounted, uint256 elapsed);
+        returns (uint256 preTotal, int256 postTotalBeforeCollect, uint256 unaccounted, uint256 elapsed);
 
     function handleOracleReport(
         uint256 newBeaconBalance,
@@ -170,17 +170,20 @@ contract Oracle is AccessControl {
         uint256 beaconValidators,
         uint256 exitedValidators
     ) private {
-        (uint256 pre, uint256 postBeforeCollect, uint256 unaccounted, uint256 elapsed) =
+        // postBeforeCollect < 0: exited validators' ETH is needed to cover the queued withdrawals.
+        (uint256 pre, int256 postBeforeCollect, uint256 unaccounted, uint256 elapsed) =
             manager.previewReport(beaconBalance, beaconValidators);
         uint256 maxTotal = pre + pre * maxAprBps * elapsed / (YEAR * BPS);
-        if (postBeforeCollect > maxTotal) revert RateIncreaseTooHigh(pre, postBeforeCollect, maxTotal);
-        uint256 collect = maxTotal - postBeforeCollect;
+        if (postBeforeCollect > int256(maxTotal)) {
+            revert RateIncreaseTooHigh(pre, uint256(postBeforeCollect), maxTotal);
+        }
+        uint256 collect = uint256(int256(maxTotal) - postBeforeCollect);
         if (unaccounted < collect) collect = unaccounted;
-        uint256 post = postBeforeCollect + collect;
+        int256 post = postBeforeCollect + int256(collect);
         uint256 minTotal = pre - pre * maxDropBps / BPS;
-        if (post < minTotal) revert RateDropTooHigh(pre, post, minTotal);
+        if (post < int256(minTotal)) revert RateDropTooHigh(pre, post > 0 ? uint256(post) : 0, minTotal);
         manager.handleOracleReport(beaconBalance, beaconValidators, exitedValidators, collect);
-        emit ReportApplied(frameId, reportHash, pre, post, collect);
+        emit ReportApplied(frameId, reportHash, pre, uint256(post), collect);
     }
 
     // ------------------------------------------------------------------ views

@@ -453,16 +453,18 @@ contract PoolManager is AccessControl, ReentrancyGuard {
 
     /// @notice What `handleOracleReport` would do, for the Oracle's bound checks: the total pooled
     /// ETH now, after the report before collecting unaccounted ETH, the unaccounted ETH, and the
-    /// seconds since the last report.
+    /// seconds since the last report. `postTotalBeforeCollect` is signed: it is negative when the
+    /// validators that exited to fund queued withdrawals held more than the remaining holders'
+    /// ETH, until their ETH (unaccounted) is collected.
     function previewReport(uint256 newBeaconBalance, uint256 newBeaconValidators)
         external
         view
-        returns (uint256 preTotal, uint256 postTotalBeforeCollect, uint256 unaccounted, uint256 elapsed)
+        returns (uint256 preTotal, int256 postTotalBeforeCollect, uint256 unaccounted, uint256 elapsed)
     {
         preTotal = totalPooledEther();
         uint256 assets = bufferedEther + newBeaconBalance
             + (depositedValidators - _min(newBeaconValidators, depositedValidators)) * DEPOSIT_SIZE;
-        postTotalBeforeCollect = assets > pendingWithdrawalEther ? assets - pendingWithdrawalEther : 0;
+        postTotalBeforeCollect = int256(assets) - int256(pendingWithdrawalEther);
         unaccounted = unaccountedEther();
         elapsed = block.timestamp - lastReportTimestamp;
     }

@@ -707,8 +707,8 @@ contract PoolManagerTest is Base {
         assertEq(manager.bulkLimit(7), 40);
         assertEq(manager.bulkLimit(10), 30);
         assertEq(manager.bulkLimit(13), 20);
-        (uint256 pre, uint256 post, uint256 unacc, uint256 elapsed) = manager.previewReport(0, 0);
-        assertEq(pre, post);
+        (uint256 pre, int256 post, uint256 unacc, uint256 elapsed) = manager.previewReport(0, 0);
+        assertEq(pre, uint256(post));
         assertEq(unacc, 0);
         assertEq(elapsed, 0);
         bytes memory pk = new bytes(48);

@@ -124,4 +124,40 @@ contract SecurityTest is Base {
         r.claim(id);
         assertEq(address(r).balance, before + owed);
     }
+
+    /// S-3: when the validators that exit to fund the withdrawal queue carry more ETH than the
+    /// pool keeps for its remaining holders (queue > half the pool: a big holder leaving, a
+    /// wind-down, a small pool), the beacon balance before collecting is below the queued ETH.
+    /// previewReport clamped that to 0, so the Oracle collected only ~preTotal of the exited ETH
+    /// and handleOracleReport reverted (PooledEtherUnderflow) in every frame: the queue could not
+    /// be funded until someone deposited new ETH.
+    function test_exitsFundingALargeQueue_canBeReported() public {
+        vm.prank(alice);
+        manager.deposit{value: 64 ether}();
+        Batch memory b = _approvedBatch(2, 1, ops4);
+        _stake(b, b.vals);
+        _nextFrame();
+        _report(64 ether, 2, 0);
+        vm.prank(alice);
+        uint256 id = manager.requestWithdrawal(60 ether);
+        (, uint256 owed, bool funded,) = manager.getWithdrawalRequest(id);
+        assertFalse(funded);
+        // both validators exit: their 64 ETH arrive at the pool, the beacon balance is 0
+        vm.deal(address(manager), address(manager).balance + 64 ether);
+        _nextFrame();
+        _report(0, 2, 2);
+        assertEq(manager.beaconBalance(), 0);
+        assertEq(manager.exitedValidators(), 2);
+        (,, funded,) = manager.getWithdrawalRequest(id);
+        assertTrue(funded);
+        assertEq(manager.pendingWithdrawalEther(), 0);
+        assertEq(manager.unaccountedEther(), 0);
+        uint256 before = alice.balance;
+        vm.prank(alice);
+        manager.claimWithdrawal(id, alice);
+        assertEq(alice.balance, before + owed);
+        // the remaining holders keep their ETH (no fee: nothing was earned)
+        assertEq(poolETH.sharesOf(treasury), 0);
+        assertApproxEqAbs(manager.totalPooledEther(), 64.001 ether - owed, 1);
+    }
 }
