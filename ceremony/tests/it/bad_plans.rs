@@ -252,6 +252,16 @@ bad_plan!(
     }
 );
 bad_plan!(
+    custom_network_with_a_named_networks_fork_version,
+    "ceremony.fork_version",
+    ["hoodi"],
+    |ws, plan| {
+        plan.network = "custom".into();
+        plan.fork_version = Some("0x10000910".into());
+    }
+);
+
+bad_plan!(
     fork_version_too_short,
     "ceremony.fork_version",
     ["4 bytes"],

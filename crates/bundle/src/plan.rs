@@ -193,9 +193,25 @@ impl Plan {
             ("mainnet", None) => Network::Mainnet,
             ("sepolia", None) => Network::Sepolia,
             ("hoodi", None) => Network::Hoodi,
-            ("custom", Some(v)) => Network::Custom {
-                fork_version: parse_fork_version(v).map_err(|m| err("ceremony.fork_version", m))?,
-            },
+            ("custom", Some(v)) => {
+                let fork_version =
+                    parse_fork_version(v).map_err(|m| err("ceremony.fork_version", m))?;
+                // A named network's fork version under `custom` would sign deposits valid on
+                // that network while every file says "custom"; the deposit code refuses it only
+                // after the HSM was used, so the plan refuses it here.
+                let known = Network::from_fork_version(fork_version);
+                if !matches!(known, Network::Custom { .. }) {
+                    return Err(err(
+                        "ceremony.fork_version",
+                        format!(
+                            "{v} is {}'s genesis fork version; use network = \"{}\"",
+                            known.name(),
+                            known.name()
+                        ),
+                    ));
+                }
+                Network::Custom { fork_version }
+            }
             ("custom", None) => {
                 return Err(err(
                     "ceremony.fork_version",
