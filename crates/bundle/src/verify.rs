@@ -296,11 +296,14 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     // 3. Transcript.
     if let Some(t) = text(files::TRANSCRIPT) {
         match Transcript::parse_and_verify(&t) {
-            Ok(tr) if tr.head() == manifest.transcript_head => c.pass(
-                "transcript.chain",
-                files::TRANSCRIPT,
-                format!("{} entries, head {}", tr.entries().len(), tr.head()),
-            ),
+            Ok(tr) if tr.head() == manifest.transcript_head => {
+                c.pass(
+                    "transcript.chain",
+                    files::TRANSCRIPT,
+                    format!("{} entries, head {}", tr.entries().len(), tr.head()),
+                );
+                check_transcript_vs_manifest(&tr, &manifest, c);
+            }
             Ok(tr) => c.fail(
                 "transcript.head",
                 files::MANIFEST,
@@ -337,6 +340,7 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
         }
     };
     check_plan_vs_manifest(&plan, &manifest, c);
+    check_unique_validators(&manifest, c);
 
     // 5. Deposit data.
     let mark = c.checks.len();
@@ -724,6 +728,162 @@ fn check_plan_vs_manifest(plan: &Plan, m: &Manifest, c: &mut Checker) {
     );
 }
 
+/// No validator may appear twice: a repeated public key (or leaf) would be deposited twice and
+/// registered on SSV twice, while every per-entry check still passes.
+fn check_unique_validators(m: &Manifest, c: &mut Checker) {
+    let mut fails = Vec::new();
+    let mut pubkeys: BTreeMap<String, usize> = BTreeMap::new();
+    let mut leaves: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, v) in m.validators.iter().enumerate() {
+        if let Some(first) = pubkeys.insert(v.pubkey.to_ascii_lowercase(), i) {
+            fails.push((
+                format!("validators[{i}].pubkey"),
+                format!("repeats validators[{first}].pubkey"),
+            ));
+        }
+        if let Some(first) = leaves.insert(v.merkle_leaf.to_ascii_lowercase(), i) {
+            fails.push((
+                format!("validators[{i}].merkle_leaf"),
+                format!("repeats validators[{first}].merkle_leaf"),
+            ));
+        }
+    }
+    c.group(
+        "validators.unique",
+        files::MANIFEST,
+        fails,
+        format!("{} distinct validators", m.validators.len()),
+    );
+}
+
+/// The transcript's public facts agree with the signed manifest: the plan and files it recorded,
+/// the master fingerprint, the identity key, and every `validator.created` entry (in order) with
+/// the manifest's validator of the same position.
+fn check_transcript_vs_manifest(tr: &Transcript, m: &Manifest, c: &mut Checker) {
+    use serde_json::Value;
+    let mut fails: Vec<(String, String)> = Vec::new();
+    let entries = tr.entries();
+    let one = |step: &str, fails: &mut Vec<(String, String)>| {
+        let found: Vec<_> = entries.iter().filter(|e| e.step == step).collect();
+        if found.len() != 1 {
+            fails.push((
+                step.to_owned(),
+                format!("{} entries, expected exactly one", found.len()),
+            ));
+        }
+        found.into_iter().next()
+    };
+    let file_hash = |name: &str| m.files.get(name).map(String::as_str).unwrap_or("");
+    let digest = |step: &str,
+                  map: &BTreeMap<String, String>,
+                  name: &str,
+                  fails: &mut Vec<(String, String)>| {
+        let got = map.get(name).map(String::as_str).unwrap_or("(missing)");
+        if got != file_hash(name) {
+            fails.push((
+                format!("{step}.{name}"),
+                format!("{got}, manifest files.{name} is {}", file_hash(name)),
+            ));
+        }
+    };
+    if let Some(e) = one("ceremony.started", &mut fails) {
+        digest(e.step.as_str(), &e.inputs, files::PLAN, &mut fails);
+        digest(e.step.as_str(), &e.inputs, files::OPERATORS, &mut fails);
+        if e.details.get("ceremony_id").and_then(Value::as_str) != Some(m.ceremony_id.as_str()) {
+            fails.push((
+                "ceremony.started.ceremony_id".into(),
+                format!(
+                    "{}, manifest says {}",
+                    e.details["ceremony_id"], m.ceremony_id
+                ),
+            ));
+        }
+    }
+    if let Some(e) = one("hsm.keys", &mut fails) {
+        if e.details.get("identity_public_key").and_then(Value::as_str)
+            != Some(m.identity.public_key.as_str())
+        {
+            fails.push((
+                "hsm.keys.identity_public_key".into(),
+                "differs from manifest identity.public_key".into(),
+            ));
+        }
+    }
+    if let Some(e) = one("master.ready", &mut fails) {
+        if e.details.get("fingerprint").and_then(Value::as_str)
+            != Some(m.master.fingerprint.as_str())
+        {
+            fails.push((
+                "master.ready.fingerprint".into(),
+                format!(
+                    "{}, manifest master.fingerprint is {}",
+                    e.details["fingerprint"], m.master.fingerprint
+                ),
+            ));
+        }
+    }
+    if let Some(e) = one("files.written", &mut fails) {
+        for name in [
+            files::PLAN,
+            files::OPERATORS,
+            files::DEPOSIT_DATA,
+            files::KEYSHARES,
+        ] {
+            digest(e.step.as_str(), &e.outputs, name, &mut fails);
+        }
+    }
+    if let Some(e) = one("master.sealed", &mut fails) {
+        digest(
+            e.step.as_str(),
+            &e.outputs,
+            files::SEALED_MASTER,
+            &mut fails,
+        );
+    }
+    let created: Vec<_> = entries
+        .iter()
+        .filter(|e| e.step == "validator.created")
+        .collect();
+    if created.len() != m.validators.len() {
+        fails.push((
+            "validator.created".into(),
+            format!(
+                "{} entries, manifest lists {} validators",
+                created.len(),
+                m.validators.len()
+            ),
+        ));
+    }
+    for (i, (e, v)) in created.iter().zip(&m.validators).enumerate() {
+        let d = &e.details;
+        let same = d.get("index").and_then(Value::as_u64) == Some(u64::from(v.index))
+            && d.get("pubkey").and_then(Value::as_str) == Some(v.pubkey.as_str())
+            && d.get("deposit_data_root").and_then(Value::as_str)
+                == Some(v.deposit_data_root.as_str())
+            && d.get("owner_nonce").and_then(Value::as_u64) == Some(v.owner_nonce)
+            && d.get("merkle_leaf").and_then(Value::as_str) == Some(v.merkle_leaf.as_str())
+            && e.outputs.get("sharesData") == Some(&v.shares_data_sha256);
+        if !same {
+            fails.push((
+                format!("validator.created[{i}] (seq {})", e.seq),
+                format!(
+                    "does not match manifest validators[{i}] (index {}, pubkey {})",
+                    v.index, v.pubkey
+                ),
+            ));
+        }
+    }
+    c.group(
+        "transcript.manifest",
+        files::TRANSCRIPT,
+        fails,
+        format!(
+            "transcript agrees with the manifest ({} validators, files, master, identity)",
+            created.len()
+        ),
+    );
+}
+
 fn check_deposits(
     text: &str,
     plan: &Plan,
@@ -925,11 +1085,16 @@ fn check_keyshares(
                 format!("SHA-256 {digest}, manifest says {}", v.shares_data_sha256),
             ));
         }
+        // Every entry pushes its sharesData (also on failure) so that the list stays aligned
+        // with the deposits for the Merkle leaves.
         let Ok(pk_bytes) = hex::decode(&v.pubkey) else {
+            fails.push((f("data.publicKey"), "manifest pubkey is not hex".into()));
+            shares_data.push(bytes);
             continue;
         };
         let Ok(pk) = PublicKey::from_bytes(&pk_bytes) else {
             fails.push((f("data.publicKey"), "not a valid BLS public key".into()));
+            shares_data.push(bytes);
             continue;
         };
         match Signature::from_bytes(&sd.signature) {
@@ -1040,4 +1205,222 @@ fn check_bls_batch(deposits: &[DepositData], ownership: &[Ownership], c: &mut Ch
         fails,
         format!("{} ownership signatures valid", ownership.len()),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::*;
+    use crate::transcript::Step;
+    use serde_json::json;
+
+    fn validator(i: u32) -> ValidatorEntry {
+        ValidatorEntry {
+            index: i,
+            pubkey: format!("{:02x}", i + 1).repeat(48),
+            deposit_data_root: format!("{:02x}", i + 100).repeat(32),
+            owner_nonce: u64::from(i) + 5,
+            shares_data_sha256: format!("{:02x}", i + 50).repeat(32),
+            merkle_leaf: format!("0x{}", format!("{:02x}", i + 200).repeat(32)),
+        }
+    }
+
+    fn sample_manifest(n: u32) -> Manifest {
+        let files: BTreeMap<String, String> = files::HASHED
+            .iter()
+            .enumerate()
+            .map(|(i, f)| ((*f).to_owned(), format!("{i:02x}").repeat(32)))
+            .collect();
+        Manifest {
+            format: FORMAT.into(),
+            ceremony_id: "c-1".into(),
+            created_at: "2026-11-25T10:00:00Z".into(),
+            network: NetworkInfo {
+                name: "hoodi".into(),
+                fork_version: "10000910".into(),
+            },
+            tool: ToolInfo {
+                name: "ceremony".into(),
+                version: "0".into(),
+                git_commit: None,
+                binary_sha256: "aa".repeat(32),
+                cargo_lock_sha256: "bb".repeat(32),
+            },
+            identity: IdentityInfo {
+                algorithm: SIGNATURE_ALGORITHM.into(),
+                key_label: "kc-identity".into(),
+                public_key: "04".to_owned() + &"cc".repeat(64),
+                fingerprint: "dd".repeat(32),
+            },
+            master: MasterInfo {
+                seed_source: "hsm".into(),
+                fingerprint: "ee".repeat(32),
+                seal_key_label: "kc-seal".into(),
+            },
+            withdrawal: WithdrawalInfo {
+                address: "0x".to_owned() + &"11".repeat(20),
+                kind: "0x01".into(),
+                credentials: "01".repeat(32),
+                amount_gwei: 32_000_000_000,
+            },
+            owner: OwnerInfo {
+                address: "0x".to_owned() + &"22".repeat(20),
+                first_nonce: 5,
+                last_nonce: 5 + u64::from(n) - 1,
+            },
+            operators: OperatorsInfo {
+                provenance: None,
+                unpinned_allowed: true,
+                list: vec![],
+            },
+            validators: (0..n).map(validator).collect(),
+            merkle_root: "0x".to_owned() + &"ff".repeat(32),
+            transcript_head: String::new(),
+            files,
+        }
+    }
+
+    /// The transcript the pipeline writes for `m` (same steps, same fields).
+    fn transcript_for(m: &Manifest) -> Transcript {
+        let f = |n: &str| m.files[n].clone();
+        let mut t = Transcript::new();
+        t.append(
+            Step::new("ceremony.started", "ceremony")
+                .input(files::PLAN, f(files::PLAN))
+                .input(files::OPERATORS, f(files::OPERATORS))
+                .details(json!({"ceremony_id": m.ceremony_id})),
+        );
+        t.append(
+            Step::new("hsm.keys", "ceremony")
+                .details(json!({"identity_public_key": m.identity.public_key})),
+        );
+        t.append(
+            Step::new("master.ready", "ceremony")
+                .details(json!({"source": "hsm", "fingerprint": m.master.fingerprint})),
+        );
+        for v in &m.validators {
+            t.append(
+                Step::new("validator.created", "ceremony")
+                    .output("sharesData", v.shares_data_sha256.clone())
+                    .details(json!({
+                        "index": v.index,
+                        "pubkey": v.pubkey,
+                        "deposit_data_root": v.deposit_data_root,
+                        "owner_nonce": v.owner_nonce,
+                        "merkle_leaf": v.merkle_leaf,
+                    })),
+            );
+        }
+        let mut w = Step::new("files.written", "ceremony");
+        for n in [
+            files::PLAN,
+            files::OPERATORS,
+            files::DEPOSIT_DATA,
+            files::KEYSHARES,
+        ] {
+            w = w.output(n, f(n));
+        }
+        t.append(w);
+        t.append(
+            Step::new("master.sealed", "ceremony")
+                .output(files::SEALED_MASTER, f(files::SEALED_MASTER)),
+        );
+        t
+    }
+
+    fn failures(c: &Checker) -> Vec<String> {
+        c.checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{} {}: {}", c.name, c.field, c.detail))
+            .collect()
+    }
+
+    #[test]
+    fn a_validator_listed_twice_fails() {
+        let mut c = Checker { checks: Vec::new() };
+        check_unique_validators(&sample_manifest(3), &mut c);
+        assert!(failures(&c).is_empty(), "{:?}", failures(&c));
+
+        let mut m = sample_manifest(3);
+        m.validators[2].pubkey = m.validators[0].pubkey.clone();
+        m.validators[2].merkle_leaf = m.validators[0].merkle_leaf.to_uppercase();
+        let mut c = Checker { checks: Vec::new() };
+        check_unique_validators(&m, &mut c);
+        let f = failures(&c);
+        assert!(
+            f.iter().any(|f| f.contains("validators[2].pubkey")),
+            "{f:?}"
+        );
+        assert!(
+            f.iter().any(|f| f.contains("validators[2].merkle_leaf")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn transcript_that_agrees_with_the_manifest_passes() {
+        let m = sample_manifest(3);
+        let mut c = Checker { checks: Vec::new() };
+        check_transcript_vs_manifest(&transcript_for(&m), &m, &mut c);
+        assert!(failures(&c).is_empty(), "{:?}", failures(&c));
+    }
+
+    #[test]
+    fn transcript_validators_must_match_the_manifest_in_order() {
+        let m = sample_manifest(3);
+        let t = transcript_for(&m);
+        // The manifest's validators swapped: the transcript recorded another order.
+        let mut swapped = m.clone();
+        swapped.validators.swap(0, 1);
+        let mut c = Checker { checks: Vec::new() };
+        check_transcript_vs_manifest(&t, &swapped, &mut c);
+        let f = failures(&c);
+        assert!(
+            f.iter().any(|f| f.contains("validator.created[0]")),
+            "{f:?}"
+        );
+        // A validator whose pubkey the transcript never recorded.
+        let mut other = m.clone();
+        other.validators[2].pubkey = "77".repeat(48);
+        let mut c = Checker { checks: Vec::new() };
+        check_transcript_vs_manifest(&t, &other, &mut c);
+        let f = failures(&c);
+        assert!(
+            f.iter().any(|f| f.contains("validator.created[2]")),
+            "{f:?}"
+        );
+        // One validator fewer in the manifest than the transcript created.
+        let mut fewer = m.clone();
+        fewer.validators.pop();
+        let mut c = Checker { checks: Vec::new() };
+        check_transcript_vs_manifest(&t, &fewer, &mut c);
+        assert!(!failures(&c).is_empty());
+    }
+
+    #[test]
+    fn transcript_files_master_and_identity_must_match_the_manifest() {
+        let m = sample_manifest(2);
+        let t = transcript_for(&m);
+        for edit in [
+            (|m: &mut Manifest| {
+                m.files.insert(files::DEPOSIT_DATA.into(), "99".repeat(32));
+            }) as fn(&mut Manifest),
+            |m| {
+                m.files.insert(files::PLAN.into(), "99".repeat(32));
+            },
+            |m| {
+                m.files.insert(files::SEALED_MASTER.into(), "99".repeat(32));
+            },
+            |m| m.master.fingerprint = "98".repeat(32),
+            |m| m.identity.public_key = "04".to_owned() + &"97".repeat(64),
+            |m| m.ceremony_id = "c-2".into(),
+        ] {
+            let mut changed = m.clone();
+            edit(&mut changed);
+            let mut c = Checker { checks: Vec::new() };
+            check_transcript_vs_manifest(&t, &changed, &mut c);
+            assert!(!failures(&c).is_empty(), "{changed:?}");
+        }
+    }
 }
