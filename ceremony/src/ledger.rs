@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use kc_bundle::manifest::Manifest;
 use kc_bundle::plan::Plan;
 use kc_bundle::verify::{self, VerifyOptions};
 use serde::Serialize;
@@ -31,30 +30,24 @@ pub fn load_previous(dirs: &[PathBuf]) -> Result<Vec<Previous>, Error> {
 }
 
 fn load_one(dir: &Path) -> Result<Previous, Error> {
-    let report = verify::verify_bundle(dir, &VerifyOptions::default());
-    if !report.ok() {
-        let first: Vec<String> = report
-            .failures()
-            .take(3)
-            .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
-            .collect();
-        return Err(Error::Ledger {
-            message: format!(
-                "previous bundle {} does not verify: {}",
-                dir.display(),
-                first.join("; ")
-            ),
-        });
-    }
-    let bytes =
-        std::fs::read(dir.join(kc_bundle::manifest::files::MANIFEST)).map_err(|source| {
-            kc_bundle::Error::Io {
-                path: dir.to_owned(),
-                action: "read the manifest of",
-                source,
-            }
-        })?;
-    let m = Manifest::from_bytes(&bytes)?;
+    // The manifest used is the one that was verified (read once), not a second read of the file.
+    let m = match verify::load_verified(dir, &VerifyOptions::default()) {
+        Ok(bundle) => bundle.manifest,
+        Err(report) => {
+            let first: Vec<String> = report
+                .failures()
+                .take(3)
+                .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
+                .collect();
+            return Err(Error::Ledger {
+                message: format!(
+                    "previous bundle {} does not verify: {}",
+                    dir.display(),
+                    first.join("; ")
+                ),
+            });
+        }
+    };
     let first = m.validators.first().map(|v| v.index).unwrap_or(0);
     let last = m.validators.last().map(|v| v.index).unwrap_or(0);
     Ok(Previous {
