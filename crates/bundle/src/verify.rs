@@ -138,6 +138,19 @@ impl Checker {
     }
 }
 
+/// Reads a bundle file that must be a regular file: a symlink (e.g. to `/dev/zero` or to a file
+/// outside the bundle) or a device is refused before anything is read.
+fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if !meta.file_type().is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file (symlink, directory or device)",
+        ));
+    }
+    std::fs::read(path)
+}
+
 fn read_all_files(dir: &Path) -> std::io::Result<BTreeSet<String>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
@@ -198,7 +211,7 @@ fn verify_and_load(dir: &Path, opts: &VerifyOptions) -> (Report, Option<Verified
 
 fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<VerifiedBundle> {
     // 1. The manifest and its signature.
-    let manifest_bytes = match std::fs::read(dir.join(files::MANIFEST)) {
+    let manifest_bytes = match read_regular(&dir.join(files::MANIFEST)) {
         Ok(b) => b,
         Err(e) => {
             c.fail(
@@ -244,7 +257,7 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
         ));
     }
     for name in files::HASHED {
-        match std::fs::read(dir.join(name)) {
+        match read_regular(&dir.join(name)) {
             Ok(bytes) => {
                 let got = sha256_hex(&bytes);
                 match manifest.files.get(name) {
@@ -476,7 +489,7 @@ fn check_signature(
     opts: &VerifyOptions,
     c: &mut Checker,
 ) {
-    let sig = match std::fs::read(dir.join(files::MANIFEST_SIG)) {
+    let sig = match read_regular(&dir.join(files::MANIFEST_SIG)) {
         Ok(b) => match ManifestSignature::from_bytes(&b) {
             Ok(s) => {
                 // No hash covers manifest.sig: only the exact form the ceremony writes is
@@ -1421,6 +1434,31 @@ mod tests {
             let mut c = Checker { checks: Vec::new() };
             check_transcript_vs_manifest(&t, &changed, &mut c);
             assert!(!failures(&c).is_empty(), "{changed:?}");
+        }
+    }
+
+    #[test]
+    fn symlinked_bundle_files_are_refused_without_being_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("bundle");
+        std::fs::create_dir_all(dir.join("sealed")).unwrap();
+        std::fs::write(dir.join(files::MANIFEST), sample_manifest(1).to_bytes()).unwrap();
+        let outside = tmp.path().join("outside.toml");
+        std::fs::write(&outside, b"secret = 1\n").unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join(files::PLAN)).unwrap();
+        // A device would make a plain read never end.
+        std::os::unix::fs::symlink("/dev/zero", dir.join(files::DEPOSIT_DATA)).unwrap();
+        let report = verify_bundle(&dir, &VerifyOptions::default());
+        let f: Vec<String> = report
+            .failures()
+            .map(|c| format!("{} {}: {}", c.file, c.field, c.detail))
+            .collect();
+        for name in [files::PLAN, files::DEPOSIT_DATA] {
+            assert!(
+                f.iter()
+                    .any(|l| l.contains(name) && l.contains("not a regular file")),
+                "{name}: {f:?}"
+            );
         }
     }
 }
