@@ -160,4 +160,28 @@ contract SecurityTest is Base {
         assertEq(poolETH.sharesOf(treasury), 0);
         assertApproxEqAbs(manager.totalPooledEther(), 64.001 ether - owed, 1);
     }
+
+    /// S-3, fuzzed: whatever the queue's size and however many validators exit, a loss-free report
+    /// applies, collects exactly the exited ETH and leaves the rate unchanged.
+    function testFuzz_exitsAlwaysReportable(uint256 k, uint256 queued, uint256 exits) public {
+        k = 1 + k % 6;
+        vm.prank(alice);
+        manager.deposit{value: k * 32 ether}();
+        Batch memory b = _approvedBatch(k, 1, ops4);
+        _stake(b, b.vals);
+        _nextFrame();
+        _report(k * 32 ether, k, 0);
+        queued = 1 ether + queued % (k * 32 ether - 1 ether);
+        vm.prank(alice);
+        manager.requestWithdrawal(queued);
+        exits = exits % (k + 1);
+        vm.deal(address(manager), address(manager).balance + exits * 32 ether);
+        uint256 rate = poolETH.getPooledEthByShares(1 ether);
+        _nextFrame();
+        _report((k - exits) * 32 ether, k, exits);
+        assertEq(manager.exitedValidators(), exits);
+        assertEq(manager.unaccountedEther(), 0);
+        assertEq(poolETH.getPooledEthByShares(1 ether), rate);
+        if (exits * 32 ether + 0.001 ether >= queued) assertEq(manager.pendingWithdrawalEther(), 0);
+    }
 }
