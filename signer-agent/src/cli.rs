@@ -395,9 +395,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             let store = Store::open(cfg.state_dir()?)?;
             let validators = store.validators()?;
             if json {
+                let refusals: Vec<_> = store
+                    .history()?
+                    .into_iter()
+                    .filter(|h| h.status == Status::Refused.as_str())
+                    .collect();
                 print_json(&serde_json::json!({
                     "bundles": store.bundles()?,
                     "validators": validators,
+                    "refusals": refusals,
                 }));
             } else {
                 println!(
@@ -419,13 +425,19 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
                 let count = |s: Status| validators.iter().filter(|v| v.status == s).count();
                 println!(
-                    "{} validators: {} imported, {} sent, {} confirmed, {} reverted",
+                    "{} validators: {} imported, {} sent, {} confirmed, {} reverted, {} refused",
                     validators.len(),
                     count(Status::Imported),
                     count(Status::Sent),
                     count(Status::Confirmed),
-                    count(Status::Reverted)
+                    count(Status::Reverted),
+                    count(Status::Refused)
                 );
+                for h in store.history()? {
+                    if h.status == Status::Refused.as_str() {
+                        println!("refused {}: {}", h.pubkey, h.note.as_deref().unwrap_or("-"));
+                    }
+                }
             }
             Ok(())
         }
@@ -436,6 +448,12 @@ fn print_plan(p: &Prepared) {
     match p {
         Prepared::Done => println!("nothing to stake: every imported validator is staked"),
         Prepared::Waiting { reason } => println!("nothing to send now: {reason}"),
+        Prepared::FrontRun { deposits } => {
+            println!("nothing to send now: front-run keys (`run` marks them refused):");
+            for d in deposits {
+                println!("  refused ({})", d.reason());
+            }
+        }
         Prepared::Ready(plan) => {
             println!(
                 "would stake {} validators of batch {} (cluster {:?}) in one transaction:",
@@ -666,6 +684,28 @@ async fn daemon(cfg_path: Option<&Path>, ov: &Overrides, once: bool) -> Result<(
                     }
                     Ok(false)
                 }
+                Prepared::FrontRun { deposits } => {
+                    for d in &deposits {
+                        let reason = d.reason();
+                        tracing::error!(
+                            rule = "front_run",
+                            pubkey = %d.pubkey,
+                            deposit_tx = d.tx.as_deref().unwrap_or("unknown"),
+                            %reason,
+                            "deposit front-running: validator refused; nothing signed or sent for it"
+                        );
+                        metrics.refused("front_run");
+                        store.set_status(
+                            std::slice::from_ref(&d.pubkey),
+                            Status::Refused,
+                            None,
+                            None,
+                            Some(&reason),
+                        )?;
+                    }
+                    // Plan again without them.
+                    Ok(true)
+                }
                 Prepared::Ready(plan) => {
                     let k = plan.validators.len();
                     match crate::stake::send(&provider, &wallet, from, &cfg, &mut store, &plan)
@@ -752,6 +792,7 @@ async fn update_gauges(m: &Metrics, provider: &DynProvider, cfg: &Config, store:
             Status::Sent,
             Status::Confirmed,
             Status::Reverted,
+            Status::Refused,
         ] {
             let n = vs.iter().filter(|v| v.status == s).count();
             m.gauge(

@@ -173,6 +173,9 @@ pub struct Contracts {
     pub deposit_contract: Address,
     pub ssv_network: Address,
     pub ssv_token: Option<Address>,
+    /// The deployment's first block (the deploy file's `block`; 0 when absent): where the
+    /// front-running scan of the deposit contract's `DepositEvent`s starts.
+    pub deploy_block: u64,
 }
 
 /// How the agent signs transactions.
@@ -639,6 +642,15 @@ fn resolve_contracts(
             )?,
         )?,
         ssv_token: pick("ssv_token", &file.ssv_token, &["ssvtoken", "token"])?,
+        deploy_block: match dep.get("block") {
+            Some(b) => b.parse().map_err(|_| {
+                Error::config(
+                    "deployment",
+                    format!("{dep_name}: block {b:?} is not a number"),
+                )
+            })?,
+            None => 0,
+        },
     })
 }
 

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use alloy::eips::eip2718::Encodable2718;
+use alloy::eips::BlockId;
 use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
 use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy::providers::{DynProvider, Provider};
@@ -84,6 +85,88 @@ pub enum Prepared {
     Waiting { reason: String },
     /// Every imported validator is staked.
     Done,
+    /// Keys of the next transaction that someone else already deposited for (front-running):
+    /// nothing is sent; the caller marks them refused and plans again without them.
+    FrontRun { deposits: Vec<FrontRunDeposit> },
+}
+
+/// A `DepositEvent` of the deposit contract for one of the pool's keys that the pool did not
+/// make: staking that key would top up the depositor's validator with the pool's 32 ETH.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrontRunDeposit {
+    /// `0x` hex, as in the store.
+    pub pubkey: String,
+    /// The depositing transaction.
+    pub tx: Option<String>,
+    pub block: Option<u64>,
+    /// The withdrawal credentials the depositor chose, `0x` hex.
+    pub withdrawal_credentials: String,
+}
+
+impl FrontRunDeposit {
+    /// The reason recorded in the history and logged.
+    pub fn reason(&self) -> String {
+        format!(
+            "front_run: the deposit contract already has a DepositEvent for {} (tx {}, block {}, withdrawal credentials {}); staking it would send the pool's 32 ETH to that validator; refused, never staked by the pool",
+            self.pubkey,
+            self.tx.as_deref().unwrap_or("unknown"),
+            self.block.map(|b| b.to_string()).unwrap_or_else(|| "unknown".into()),
+            self.withdrawal_credentials
+        )
+    }
+}
+
+/// Blocks per `eth_getLogs` request of the front-running scan (providers cap the range).
+const LOG_CHUNK_BLOCKS: u64 = 10_000;
+
+/// Every `DepositEvent` of `deposit_contract` in blocks `from..=to` whose pubkey is one of
+/// `pubkeys` (`0x` hex, lowercase). `DepositEvent` has no indexed field, so every event in the
+/// range is read and decoded.
+pub async fn front_run_deposits(
+    provider: &DynProvider,
+    deposit_contract: Address,
+    from: u64,
+    to: u64,
+    pubkeys: &[&str],
+) -> Result<Vec<FrontRunDeposit>> {
+    let mut found = Vec::new();
+    let mut start = from;
+    while start <= to {
+        let end = to.min(start.saturating_add(LOG_CHUNK_BLOCKS - 1));
+        let filter = Filter::new()
+            .address(deposit_contract)
+            .event_signature(IDepositContract::DepositEvent::SIGNATURE_HASH)
+            .from_block(start)
+            .to_block(end);
+        let logs = provider.get_logs(&filter).await.map_err(|e| {
+            Error::rpc(
+                format!("eth_getLogs(DepositEvent, blocks {start}..={end})"),
+                e,
+            )
+        })?;
+        for log in &logs {
+            // An undecodable event from the deposit contract is not a proof of absence.
+            let ev = IDepositContract::DepositEvent::decode_log_data(log.data())
+                .map_err(|e| Error::rpc("decode DepositEvent", e))?;
+            let pk = format!("0x{}", hex::encode(&ev.pubkey));
+            if pubkeys.iter().any(|p| p.eq_ignore_ascii_case(&pk)) {
+                found.push(FrontRunDeposit {
+                    pubkey: pk,
+                    tx: log.transaction_hash.map(|h| format!("{h}")),
+                    block: log.block_number,
+                    withdrawal_credentials: format!(
+                        "0x{}",
+                        hex::encode(&ev.withdrawal_credentials)
+                    ),
+                });
+            }
+        }
+        if end == u64::MAX {
+            break;
+        }
+        start = end + 1;
+    }
+    Ok(found)
 }
 
 fn wei(v: U256) -> String {
@@ -402,8 +485,20 @@ pub async fn prepare(
     // Owner nonce: the next validator's ownership signature must use the chain's current nonce.
     let chain_nonce = owner_nonce(provider, c.ssv_network, c.pool_manager).await?;
     if chain_nonce != first.owner_nonce {
+        // A refused (front-run) validator keeps its nonce unused: the later validators' shares
+        // were signed for nonces the SSV network will not reach.
+        let hint = match all
+            .iter()
+            .find(|v| v.status == Status::Refused && v.owner_nonce == chain_nonce)
+        {
+            Some(r) => format!(
+                " (validator {} with owner nonce {chain_nonce} was refused as front-run: the later validators' shares must be signed again for the SSV network's nonces)",
+                r.pubkey
+            ),
+            None => String::new(),
+        };
         return Err(Error::refused(format!(
-            "nonce mismatch: the next validator (index {}, {}) was signed for owner nonce {}, the SSV network's nonce for the PoolManager is {chain_nonce}",
+            "nonce mismatch: the next validator (index {}, {}) was signed for owner nonce {}, the SSV network's nonce for the PoolManager is {chain_nonce}{hint}",
             first.index, first.pubkey, first.owner_nonce
         )));
     }
@@ -491,6 +586,21 @@ pub async fn prepare(
         }
     }
 
+    // Deposit front-running (SECURITY.md finding 4): no key of the transaction may have a
+    // `DepositEvent` from the deployment's first block up to block `at`, the block whose deposit
+    // root the transaction passes as `expectedDepositRoot` (so a deposit after the scan changes
+    // the root and the stake reverts).
+    let at = provider
+        .get_block_number()
+        .await
+        .map_err(|e| Error::rpc("eth_blockNumber", e))?;
+    let keys: Vec<&str> = chosen.iter().map(|v| v.pubkey.as_str()).collect();
+    let deposits =
+        front_run_deposits(provider, c.deposit_contract, c.deploy_block, at, &keys).await?;
+    if !deposits.is_empty() {
+        return Ok(Prepared::FrontRun { deposits });
+    }
+
     // The cluster's operators, as the chain has them now, are the ones the ceremony encrypted
     // the shares to.
     check_operators(
@@ -540,6 +650,7 @@ pub async fn prepare(
     let deposit_root = IDepositContract::new(c.deposit_contract, provider.clone())
         .get_deposit_root()
         .call()
+        .block(BlockId::number(at))
         .await
         .map_err(|e| Error::rpc("DepositContract.get_deposit_root", e))?;
     let leaves = store.leaves(&bundle.id)?;

@@ -3,7 +3,8 @@
 //!
 //! - `bundles`: one row per imported bundle (its Merkle root is its id).
 //! - `validators`: one row per validator with everything `stake` sends, and its current status.
-//! - `history`: append-only (`imported` → `sent` (tx) → `confirmed` (block), or `reverted`);
+//! - `history`: append-only (`imported` → `sent` (tx) → `confirmed` (block), or `reverted`;
+//!   or `refused`: front-run, never staked);
 //!   triggers refuse UPDATE and DELETE on it.
 //! - `bundle_facts`: per bundle, what the transaction policy checks a `stake` against: the
 //!   manifest's withdrawal and owner addresses and the pinned operator key fingerprints.
@@ -29,6 +30,9 @@ pub enum Status {
     Confirmed,
     /// Its transaction reverted or vanished; eligible again.
     Reverted,
+    /// Never to be staked: someone else deposited for its key first (front-running); the
+    /// history entry names the deposit.
+    Refused,
 }
 
 impl Status {
@@ -38,6 +42,7 @@ impl Status {
             Status::Sent => "sent",
             Status::Confirmed => "confirmed",
             Status::Reverted => "reverted",
+            Status::Refused => "refused",
         }
     }
     fn parse(s: &str) -> Status {
@@ -45,6 +50,7 @@ impl Status {
             "sent" => Status::Sent,
             "confirmed" => Status::Confirmed,
             "reverted" => Status::Reverted,
+            "refused" => Status::Refused,
             _ => Status::Imported,
         }
     }

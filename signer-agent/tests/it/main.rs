@@ -7,6 +7,7 @@ mod bench;
 mod daemon;
 mod e2e;
 mod fixture;
+mod frontrun;
 mod operators;
 mod oracle;
 mod policy;
