@@ -167,6 +167,43 @@ pub async fn check_chain(provider: &DynProvider, expected: u64) -> Result<()> {
     Ok(())
 }
 
+/// Completes a transaction for signing: the node's EIP-1559 fee estimate, refused above the
+/// max-fee cap and with the priority fee capped; the sender's pending nonce; the chain id and
+/// `gas_limit`. Shared by every transaction the agent sends.
+pub async fn with_capped_fees_and_nonce(
+    provider: &DynProvider,
+    cfg: &crate::config::Config,
+    from: Address,
+    req: alloy::rpc::types::TransactionRequest,
+    gas_limit: u64,
+) -> Result<alloy::rpc::types::TransactionRequest> {
+    use alloy::network::TransactionBuilder;
+    let fees = provider
+        .estimate_eip1559_fees()
+        .await
+        .map_err(|e| Error::rpc("eth_feeHistory", e))?;
+    if fees.max_fee_per_gas > cfg.gas.max_fee_per_gas_wei {
+        return Err(Error::refused(format!(
+            "gas above cap: max fee per gas {} wei exceeds the cap of {} wei",
+            fees.max_fee_per_gas, cfg.gas.max_fee_per_gas_wei
+        )));
+    }
+    let priority = fees
+        .max_priority_fee_per_gas
+        .min(cfg.gas.max_priority_fee_per_gas_wei);
+    let nonce = provider
+        .get_transaction_count(from)
+        .pending()
+        .await
+        .map_err(|e| Error::rpc("eth_getTransactionCount(pending)", e))?;
+    Ok(req
+        .with_nonce(nonce)
+        .with_chain_id(cfg.chain_id)
+        .with_gas_limit(gas_limit)
+        .with_max_fee_per_gas(fees.max_fee_per_gas.max(priority))
+        .with_max_priority_fee_per_gas(priority))
+}
+
 /// EIP-55 checksummed `0x` address.
 pub fn checksum(a: &Address) -> String {
     a.to_checksum(None)

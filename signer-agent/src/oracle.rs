@@ -279,30 +279,8 @@ pub async fn sign_and_send(
             cfg.gas.max_gas_per_tx
         )));
     }
-    let fees = provider
-        .estimate_eip1559_fees()
-        .await
-        .map_err(|e| Error::rpc("eth_feeHistory", e))?;
-    if fees.max_fee_per_gas > cfg.gas.max_fee_per_gas_wei {
-        return Err(Error::refused(format!(
-            "gas above cap: max fee per gas {} wei exceeds the cap of {} wei",
-            fees.max_fee_per_gas, cfg.gas.max_fee_per_gas_wei
-        )));
-    }
-    let priority = fees
-        .max_priority_fee_per_gas
-        .min(cfg.gas.max_priority_fee_per_gas_wei);
-    let nonce = provider
-        .get_transaction_count(from)
-        .pending()
-        .await
-        .map_err(|e| Error::rpc("eth_getTransactionCount", e))?;
-    let envelope = req
-        .with_nonce(nonce)
-        .with_chain_id(cfg.chain_id)
-        .with_gas_limit(gas_limit)
-        .with_max_fee_per_gas(fees.max_fee_per_gas.max(priority))
-        .with_max_priority_fee_per_gas(priority)
+    let envelope = crate::chain::with_capped_fees_and_nonce(provider, cfg, from, req, gas_limit)
+        .await?
         .build(wallet)
         .await
         .map_err(|e| crate::stake::policy_or_signer(from, e))?;

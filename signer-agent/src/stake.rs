@@ -745,33 +745,12 @@ pub async fn send(
         .ok_or_else(|| Error::refused("no gas estimate"))?;
     let gas_limit = gas + gas / 5;
     check_gas(&cfg.gas, gas_limit, plan)?;
-    let fees = provider
-        .estimate_eip1559_fees()
-        .await
-        .map_err(|e| Error::rpc("eth_feeHistory", e))?;
-    if fees.max_fee_per_gas > cfg.gas.max_fee_per_gas_wei {
-        return Err(Error::refused(format!(
-            "gas above cap: max fee per gas {} wei exceeds the cap of {} wei",
-            fees.max_fee_per_gas, cfg.gas.max_fee_per_gas_wei
-        )));
-    }
-    let priority = fees
-        .max_priority_fee_per_gas
-        .min(cfg.gas.max_priority_fee_per_gas_wei);
-    let nonce = provider
-        .get_transaction_count(from)
-        .pending()
-        .await
-        .map_err(|e| Error::rpc("eth_getTransactionCount(pending)", e))?;
     let req = TransactionRequest::default()
         .with_from(from)
         .with_to(cfg.contracts()?.pool_manager)
-        .with_input(call.abi_encode())
-        .with_nonce(nonce)
-        .with_chain_id(cfg.chain_id)
-        .with_gas_limit(gas_limit)
-        .with_max_fee_per_gas(fees.max_fee_per_gas.max(priority))
-        .with_max_priority_fee_per_gas(priority);
+        .with_input(call.abi_encode());
+    let req = crate::chain::with_capped_fees_and_nonce(provider, cfg, from, req, gas_limit).await?;
+    let nonce = req.nonce.unwrap_or_default();
     let envelope = req
         .build(wallet)
         .await
