@@ -17,7 +17,8 @@
 //!   batch root is not a bundle the agent imported, or its manifest's withdrawal address is not
 //!   the PoolManager — the PoolManager computes the credentials from its own address, so the
 //!   batch must be one made for it), `unknown_validator` (a pubkey not imported from that
-//!   verified, trusted bundle);
+//!   verified, trusted bundle), `front_run` (a pubkey whose state-store status is `refused`:
+//!   someone else deposited for it first);
 //! - `value_day_cap`, `validator_cap`: the day's (UTC) signed value and staked validators,
 //!   read from the append-only `policy_ledger` of the state store, stay within the caps;
 //! - `simulation_revert`, `simulation_gas`: `eth_call` against the latest block and
@@ -501,6 +502,22 @@ fn check_stake(
                     format!("validator {pk} was not imported from a verified, trusted bundle"),
                 ))
             }
+        }
+    }
+    // Defence in depth behind `stake::front_run_deposits`: a key the agent marked refused
+    // (someone else deposited for it first) is never signed for, whatever the code above built.
+    for v in &call.validators {
+        let pk = format!("0x{}", hex::encode(&v.pubkey));
+        let status = store
+            .validator_status(&pk)
+            .map_err(|e| ("front_run", format!("state store: {e}")))?;
+        if status == Some(crate::store::Status::Refused) {
+            return Err((
+                "front_run",
+                format!(
+                    "validator {pk} is refused in the state store (front-run: another deposit exists for its key); staking it would send the pool's 32 ETH to that validator"
+                ),
+            ));
         }
     }
     Ok(call.validators.len() as u64)
@@ -1111,6 +1128,29 @@ mod tests {
         let mut t = tx();
         t.input = stake_input(ROOT, &[50]);
         refused(t, "unknown_validator");
+    }
+
+    #[test]
+    fn refused_front_run_validator_is_refused() {
+        let (s, signs, dir) = setup();
+        let mut st = Store::open(dir.path()).unwrap();
+        let pk = format!("0x{}", hex::encode([2u8; 48]));
+        st.set_status(
+            std::slice::from_ref(&pk),
+            crate::store::Status::Refused,
+            None,
+            None,
+            Some("front_run: test"),
+        )
+        .unwrap();
+        let mut t = tx();
+        t.input = stake_input(ROOT, &[1, 2]);
+        refused_by(&s, &signs, t, "front_run");
+        // The others still sign.
+        let mut t = tx();
+        t.input = stake_input(ROOT, &[1]);
+        sign(&s, t).unwrap();
+        assert_eq!(signs.load(Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -480,6 +480,19 @@ impl Store {
             .map_err(|e| self.err("look up validator", e))
     }
 
+    /// A validator's status (`0x` hex pubkey), if it was imported.
+    pub fn validator_status(&self, pubkey: &str) -> Result<Option<Status>> {
+        self.conn
+            .query_row(
+                "SELECT status FROM validators WHERE pubkey = ?1",
+                params![pubkey.to_ascii_lowercase()],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map(|s| s.map(|s| Status::parse(&s)))
+            .map_err(|e| self.err("look up validator status", e))
+    }
+
     /// Value (wei) and validators the key signed for on `day` (`YYYY-MM-DD`, UTC).
     pub fn signed_on(&self, day: &str) -> Result<(alloy::primitives::U256, u64)> {
         let mut stmt = self

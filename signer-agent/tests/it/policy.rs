@@ -274,6 +274,34 @@ fn unknown_validator_is_refused() {
 }
 
 #[test]
+fn a_refused_front_run_validator_is_refused() {
+    let c = Ctx::new(2, "");
+    // The agent built a stake of both keys; then one of them was marked refused (front-run),
+    // e.g. by another agent process. Defence in depth: the policy itself refuses the stake.
+    let call = c.stake_call();
+    assert_eq!(call.validators.len(), 2);
+    let victim = format!("0x{}", hex::encode(&call.validators[1].pubkey));
+    Store::open(c.cfg.state_dir().unwrap())
+        .unwrap()
+        .set_status(
+            std::slice::from_ref(&victim),
+            signer_agent::store::Status::Refused,
+            None,
+            None,
+            Some("front_run: test"),
+        )
+        .unwrap();
+    let e = c.refused(c.stake_tx(&call), "front_run");
+    assert!(e.contains(&victim), "{e}");
+    assert_eq!(c.signs.load(Ordering::SeqCst), 0);
+    // A stake of the other key alone is still signed.
+    let mut one = call.clone();
+    one.validators.truncate(1);
+    c.sign(c.stake_tx(&one)).unwrap();
+    assert_eq!(c.signs.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 fn foreign_withdrawal_address_is_refused() {
     let c = Ctx::new(1, "");
     // A real bundle whose withdrawal address is not the PoolManager, put in the state store
