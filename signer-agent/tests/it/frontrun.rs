@@ -183,3 +183,59 @@ fn front_run_validator_is_refused_and_the_others_are_staked() {
         "{human}"
     );
 }
+
+/// The front-running scan keeps a cursor in the state store: the first stake reads the
+/// `DepositEvent`s from the deploy block, each later one only the blocks after the cursor (and
+/// the last `confirmations` + 64 again, against reorgs).
+#[test]
+fn a_second_stake_scans_from_the_cursor() {
+    use alloy::providers::Provider;
+    use signer_agent::config::{Config, Overrides};
+    use signer_agent::store::Store;
+    let w = World::new(2, "max_validators_per_tx = 1\n");
+    w.approve(&w.bundle);
+    ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
+    w.user_deposit(64);
+    let cfg = Config::resolve(Some(&w.config), &Overrides::default()).unwrap();
+    let deploy_block = cfg.contracts().unwrap().deploy_block;
+    let depth = signer_agent::stake::rescan_depth(cfg.confirmations);
+    let provider = w.provider();
+    let mine = |n: u64| {
+        w.rt().block_on(async {
+            let _: serde_json::Value = provider
+                .raw_request("anvil_mine".into(), (U256::from(n),))
+                .await
+                .unwrap();
+        })
+    };
+    // Far enough from the deploy block that the rescan window does not reach it.
+    mine(300);
+    let store = Store::open(cfg.state_dir().unwrap()).unwrap();
+    let (head, plan) = w.rt().block_on(async {
+        let p = signer_agent::stake::prepare(&provider, &cfg, &store, None)
+            .await
+            .unwrap();
+        (provider.get_block_number().await.unwrap(), p)
+    });
+    assert!(
+        matches!(plan, signer_agent::stake::Prepared::Ready(_)),
+        "{plan:?}"
+    );
+    let first = store
+        .deposit_scan()
+        .unwrap()
+        .expect("a cursor after a scan");
+    assert_eq!(first.scanned_from, deploy_block, "{first:?}");
+    assert_eq!(first.last_block, head, "{first:?}");
+
+    mine(5);
+    // Two stakes of one validator each.
+    ok(&w.agent(&["run", "--once"], &[]));
+    assert_eq!(w.deposit_events().len(), 2);
+    let last = store.deposit_scan().unwrap().unwrap();
+    assert!(last.last_block > head + 5, "the cursor advanced: {last:?}");
+    assert!(
+        last.scanned_from > deploy_block && last.scanned_from > head + 1 - depth,
+        "the last scan started at the cursor, not the deploy block: {last:?} (deploy block {deploy_block}, first head {head})"
+    );
+}
