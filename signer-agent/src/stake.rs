@@ -508,7 +508,6 @@ pub async fn prepare(
     signer: Option<Address>,
 ) -> Result<Prepared> {
     crate::chain::check_chain(provider, cfg.chain_id).await?;
-    let c = &cfg.contracts()?;
     let all = store.validators()?;
     let pending: Vec<&ValidatorRow> = all
         .iter()
@@ -519,19 +518,81 @@ pub async fn prepare(
             reason: "a stake transaction is in flight; reconcile first".into(),
         });
     }
-    let Some(first) = pending.first() else {
+    if pending.is_empty() {
         return Ok(Prepared::Done);
-    };
+    }
     let bundles = store.bundles()?;
-    let bundle = bundles
-        .iter()
-        .find(|b| b.id == first.bundle_id)
-        .ok_or_else(|| {
+    // Bundles in the order of their first pending validator's owner nonce, then of import. A
+    // bundle that is stopped (its batch not approved, an operator removed or changed, or a nonce
+    // gap left by a refused key) does not hold up the others: the planner logs why and tries the
+    // next one.
+    let mut order: Vec<(u64, usize, &str)> = Vec::new();
+    for v in &pending {
+        if !order.iter().any(|(_, _, id)| *id == v.bundle_id) {
+            let imported = bundles
+                .iter()
+                .position(|b| b.id == v.bundle_id)
+                .unwrap_or(usize::MAX);
+            order.push((v.owner_nonce, imported, &v.bundle_id));
+        }
+    }
+    order.sort();
+    let mut first_stop: Option<Error> = None;
+    for (_, _, id) in order {
+        let mine: Vec<&ValidatorRow> = pending
+            .iter()
+            .copied()
+            .filter(|v| v.bundle_id == id)
+            .collect();
+        let bundle = bundles.iter().find(|b| b.id == id).ok_or_else(|| {
             Error::refused(format!(
-                "bundle {} of validator {} is not in the store",
-                first.bundle_id, first.pubkey
+                "bundle {id} of validator {} is not in the store",
+                mine[0].pubkey
             ))
         })?;
+        match prepare_bundle(provider, cfg, store, signer, &all, &mine, bundle).await {
+            Err(Error::Refused { reason }) if bundle_stopped(&reason) => {
+                tracing::warn!(
+                    bundle = %id,
+                    %reason,
+                    "this bundle cannot be staked now; planning the next pending bundle"
+                );
+                first_stop.get_or_insert(Error::Refused { reason });
+            }
+            other => return other,
+        }
+    }
+    // Every pending bundle is stopped: the first one's reason.
+    Err(first_stop.unwrap_or_else(|| Error::refused("no pending bundle can be planned")))
+}
+
+/// Whether a refusal of [`prepare_bundle`] stops only that bundle (its cluster, batch or nonces),
+/// so the planner may go on with the next pending bundle.
+fn bundle_stopped(reason: &str) -> bool {
+    [
+        "staking for this cluster stops",
+        "nonce mismatch",
+        "root not approved",
+        "was approved for",
+        "no pinned operator fingerprints",
+        "of the batch's cluster does not exist or was removed",
+    ]
+    .iter()
+    .any(|m| reason.contains(m))
+}
+
+/// [`prepare`] for one bundle: `mine` are its pending validators, in owner nonce order.
+async fn prepare_bundle(
+    provider: &DynProvider,
+    cfg: &Config,
+    store: &Store,
+    signer: Option<Address>,
+    all: &[ValidatorRow],
+    mine: &[&ValidatorRow],
+    bundle: &crate::store::BundleRow,
+) -> Result<Prepared> {
+    let c = &cfg.contracts()?;
+    let first = mine[0];
     let pm = IPoolManager::new(c.pool_manager, provider.clone());
     let root: B256 = bundle
         .id
@@ -621,10 +682,13 @@ pub async fn prepare(
         .await
         .map_err(|e| Error::rpc("PoolManager.bulkLimit", e))?
         .to::<u64>() as usize;
-    let same_bundle: Vec<&ValidatorRow> = pending
+    // This bundle's validators with consecutive owner nonces from the chain's.
+    let same_bundle: Vec<&ValidatorRow> = mine
         .iter()
         .copied()
-        .take_while(|v| v.bundle_id == bundle.id)
+        .enumerate()
+        .take_while(|(i, v)| v.owner_nonce == first.owner_nonce + *i as u64)
+        .map(|(_, v)| v)
         .collect();
     let k = by_eth
         .min(limit)

@@ -562,3 +562,95 @@ fn the_daemon_exports_policy_refusals_on_metrics() {
     let _ = child.wait();
     assert_eq!(w.deposit_events().len(), 0, "{metrics}");
 }
+
+#[test]
+fn a_stopped_bundle_does_not_hold_up_the_next_one() {
+    // Bundle 1 (cluster A) and bundle 2 (cluster B, sharing three operators with A), both signed
+    // for the PoolManager's current SSV nonce. An operator only in A is removed: bundle 1 stops,
+    // and the planner stakes bundle 2 instead of waiting behind it.
+    let mut w = World::new(1, "");
+    let extra = crate::fixture::operator_keys(5).pop().unwrap();
+    let new_id =
+        crate::common::register_operators(&w.anvil, w.dep.addr("ssv_network"), &[extra])[0];
+    let removed = w.ops[1].0;
+    let ids_b: Vec<u64> = w
+        .ops
+        .iter()
+        .map(|o| o.0)
+        .filter(|i| *i != removed)
+        .chain([new_id])
+        .collect();
+    let ops_b = w.dir.path().join("operators-b.json");
+    let list = ids_b
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    ok(&w.agent(
+        &[
+            "operators",
+            "export",
+            "--ids",
+            &list,
+            "--out",
+            ops_b.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    let pool = w.dep.addr("pool_manager").to_checksum(None);
+    let second = w
+        .ceremony
+        .run(w.dir.path(), "second", &pool, &ops_b, 1, 10, 0);
+    w.approve(&w.bundle);
+    let ops_a = std::mem::replace(
+        &mut w.ops,
+        ids_b.iter().map(|i| (*i, String::new())).collect(),
+    );
+    w.approve(&second);
+    w.ops = ops_a;
+    ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
+    ok(&w.agent(&["import", second.to_str().unwrap()], &[]));
+    w.rt().block_on(async {
+        let p = w.wallet_provider(OPERATOR_OWNER_KEY);
+        let r = IRegister::new(w.dep.addr("ssv_network"), p)
+            .removeOperator(removed)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(r.status());
+    });
+    w.user_deposit(64);
+    let o = w.agent(&["run", "--once"], &[]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    // Bundle 2 was staked; bundle 1 stays stopped (the run ends on its refusal).
+    assert_eq!(w.deposit_events().len(), 1, "{e}");
+    assert!(
+        e.contains("planning the next pending bundle")
+            && e.contains(&format!("operator {removed} of cluster"))
+            && e.contains("staking for this cluster stops"),
+        "{e}"
+    );
+    let v2 = signer_agent::bundle::load_verified(
+        &second,
+        &Config::resolve(Some(&w.config), &Overrides::default())
+            .unwrap()
+            .trusted_identities,
+    )
+    .unwrap();
+    assert_eq!(
+        w.deposit_events()[0].pubkey,
+        Bytes::from(v2.validators[0].pubkey.clone())
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&w.agent(&["status", "--json"], &[]))).unwrap();
+    let confirmed: Vec<&serde_json::Value> = status["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["status"] == "confirmed")
+        .collect();
+    assert_eq!(confirmed.len(), 1, "{status}");
+}
