@@ -13,7 +13,8 @@ interface IPooledEtherSource {
 /// @notice A rebasing ERC-20: accounts hold *shares* of the pool's ETH; `balanceOf` is
 /// `shares × totalPooledEther / totalShares`, so balances grow (or shrink) when the oracle reports.
 /// Transfers and allowances are in ETH amounts and move the equivalent shares (rounded down, as
-/// stETH does); `transferShares` moves exact shares. Only the PoolManager mints and burns.
+/// stETH does); `transferShares` moves exact shares. Only the PoolManager mints, burns and moves
+/// shares into its withdrawal escrow.
 ///
 /// First-depositor inflation: the PoolManager mints dead shares to 0x…dEaD at construction for a
 /// seed of real ETH, so the share price can never be pushed up by a tiny first deposit plus a large
@@ -129,6 +130,12 @@ contract PoolETH is IERC20, IERC20Metadata {
         _shares[to] += sharesAmount;
         emit Transfer(address(0), to, getPooledEthByShares(sharesAmount));
         emit TransferShares(address(0), to, sharesAmount);
+    }
+
+    /// @notice Moves `sharesAmount` of `from`'s shares to the manager, without allowance: the escrow
+    /// of a queued withdrawal request (the manager burns them when it funds the request).
+    function escrowShares(address from, uint256 sharesAmount) external onlyManager {
+        _transferShares(from, manager, sharesAmount, getPooledEthByShares(sharesAmount));
     }
 
     /// @dev The manager reads the ETH value before burning (it changes the total it reports).

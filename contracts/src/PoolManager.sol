@@ -6,6 +6,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IDepositContract} from "./interfaces/IDepositContract.sol";
 import {ISSVNetwork} from "./interfaces/ISSVNetwork.sol";
@@ -21,13 +22,16 @@ import {PoolETH} from "./PoolETH.sol";
 /// Accounting (all in wei):
 ///   totalPooledEther = bufferedEther + beaconBalance
 ///                    + (depositedValidators − beaconValidators) × 32 ETH   // deposited, not yet seen
-///                    − pendingWithdrawalEther                              // queued, not yet funded
 /// `address(this).balance = bufferedEther + reservedEther + unaccounted`, where `reservedEther`
 /// belongs to funded withdrawal requests and `unaccounted` is ETH that arrived without a deposit
 /// (beacon-chain withdrawals, exited validators, execution-layer rewards as fee recipient): it
 /// enters `bufferedEther` only through an oracle report, within the Oracle's bounds.
+/// Queued withdrawal requests keep their shares in escrow (held by this contract, still part of
+/// the supply) until funded; they are then paid min(value when requested, value when funded), as
+/// Lido's withdrawal queue does, and the shares are burnt.
 contract PoolManager is AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
+    using SafeCast for uint256;
 
     // ------------------------------------------------------------------ types
     struct Batch {
@@ -48,7 +52,9 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     struct WithdrawalRequest {
         address owner;
         bool claimed;
-        uint128 amount; // ETH owed, fixed when requested
+        uint64 requestedAt; // block.timestamp; fundable only after a report applied later
+        uint128 amount; // ETH: the shares' value when requested; once funded, the ETH paid (≤ that)
+        uint128 shares; // poolETH shares held in escrow by this contract until funded, then burnt
     }
 
     // ------------------------------------------------------------------ constants
@@ -74,6 +80,9 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     // ------------------------------------------------------------------ state
     uint256 public bufferedEther;
     uint256 public reservedEther;
+    /// @notice ETH queued requests may need: the sum of their values when requested (what they are
+    /// paid at most). Not part of `totalPooledEther` (their shares are still in the supply); staking
+    /// and `redeem` leave it to the queue.
     uint256 public pendingWithdrawalEther;
     uint256 public depositedValidators;
     uint256 public beaconValidators;
@@ -145,7 +154,6 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     error ExitedDecreased(uint256 previous, uint256 reported);
     error ExitedExceedValidators(uint256 validators, uint256 exited);
     error CollectExceedsUnaccounted(uint256 unaccounted, uint256 collect);
-    error PooledEtherUnderflow();
     error TriggerableExitsDisabled();
     error TriggerableExitFailed(uint256 index);
     error InsufficientExitFee(uint256 provided, uint256 needed);
@@ -221,18 +229,27 @@ contract PoolManager is AccessControl, ReentrancyGuard {
         _sendEth(receiver, paid);
     }
 
-    /// @notice Queue a withdrawal of poolETH worth `amount` ETH now. The shares are burnt and the
-    /// ETH owed is fixed at today's rate; requests are funded first-in first-out from the buffer
-    /// (new deposits, exited validators' ETH collected by oracle reports), then claimable.
+    /// @notice Queue a withdrawal of poolETH worth `amount` ETH now. The shares move into escrow
+    /// (this contract) and stay in the supply, sharing losses until funded. Requests are funded
+    /// first-in first-out from the buffer (new deposits, ETH collected by oracle reports), but only
+    /// after an oracle report applied later than the request, and are paid the lower of their value
+    /// now (`amount` in the event) and their shares' value when funded; then claimable.
     function requestWithdrawal(uint256 amount) external nonReentrant returns (uint256 requestId) {
         uint256 shares = _sharesFor(amount);
-        uint256 owed = poolETH.getPooledEthByShares(shares);
-        poolETH.burnShares(msg.sender, shares);
-        pendingWithdrawalEther += owed;
+        uint256 value = poolETH.getPooledEthByShares(shares);
+        poolETH.escrowShares(msg.sender, shares);
+        pendingWithdrawalEther += value;
         requestId = _requests.length;
-        _requests.push(WithdrawalRequest({owner: msg.sender, claimed: false, amount: uint128(owed)}));
-        emit WithdrawalRequested(requestId, msg.sender, shares, owed);
-        _fundRequests(MAX_FUND_PER_CALL);
+        _requests.push(
+            WithdrawalRequest({
+                owner: msg.sender,
+                claimed: false,
+                requestedAt: uint64(block.timestamp),
+                amount: value.toUint128(),
+                shares: shares.toUint128()
+            })
+        );
+        emit WithdrawalRequested(requestId, msg.sender, shares, value);
     }
 
     /// @notice Fund up to `maxRequests` queued requests from the buffer (anyone may call).
@@ -438,12 +455,9 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     }
 
     // ------------------------------------------------------------------ views
+    /// @notice The ETH behind all poolETH shares, escrowed shares of queued requests included.
     function totalPooledEther() public view returns (uint256) {
-        uint256 assets =
-            bufferedEther + beaconBalance + (depositedValidators - beaconValidators) * DEPOSIT_SIZE;
-        uint256 pending = pendingWithdrawalEther;
-        if (assets < pending) revert PooledEtherUnderflow();
-        return assets - pending;
+        return bufferedEther + beaconBalance + (depositedValidators - beaconValidators) * DEPOSIT_SIZE;
     }
 
     /// @notice ETH held but not yet accounted (waiting for an oracle report).
@@ -453,9 +467,9 @@ contract PoolManager is AccessControl, ReentrancyGuard {
 
     /// @notice What `handleOracleReport` would do, for the Oracle's bound checks: the total pooled
     /// ETH now, after the report before collecting unaccounted ETH, the unaccounted ETH, and the
-    /// seconds since the last report. `postTotalBeforeCollect` is signed: it is negative when the
-    /// validators that exited to fund queued withdrawals held more than the remaining holders'
-    /// ETH, until their ETH (unaccounted) is collected.
+    /// seconds since the last report. `postTotalBeforeCollect` is signed (the Oracle's bound math is):
+    /// it was negative when queued withdrawals were taken out of the total; now that their shares
+    /// stay in the supply until funded, it is never negative.
     function previewReport(uint256 newBeaconBalance, uint256 newBeaconValidators)
         external
         view
@@ -464,7 +478,7 @@ contract PoolManager is AccessControl, ReentrancyGuard {
         preTotal = totalPooledEther();
         uint256 assets = bufferedEther + newBeaconBalance
             + (depositedValidators - _min(newBeaconValidators, depositedValidators)) * DEPOSIT_SIZE;
-        postTotalBeforeCollect = int256(assets) - int256(pendingWithdrawalEther);
+        postTotalBeforeCollect = int256(assets);
         unaccounted = unaccountedEther();
         elapsed = block.timestamp - lastReportTimestamp;
     }
@@ -603,26 +617,45 @@ contract PoolManager is AccessControl, ReentrancyGuard {
         if (shares == 0) revert ZeroShares();
     }
 
+    /// Funds, in order, requests made before the last applied report, each at
+    /// min(value when requested, its shares' value now), and burns their escrowed shares. All are
+    /// valued at the rate before this call's payments: paying at most a share's value and burning
+    /// it never lowers the rate, so later requests in the batch are not overpaid.
     function _fundRequests(uint256 maxRequests) private returns (uint256 funded) {
         uint256 id = nextRequestToFund;
         uint256 end = _requests.length;
+        uint256 cutoff = lastReportTimestamp;
+        if (id == end || _requests[id].requestedAt >= cutoff) return 0;
         uint256 buffered = bufferedEther;
-        uint256 total;
+        uint256 pooled = totalPooledEther();
+        uint256 supply = poolETH.totalShares();
+        uint256 paidTotal;
+        uint256 owedTotal;
+        uint256 sharesTotal;
         uint256 first = id;
         while (id < end && funded < maxRequests) {
-            uint256 amount = _requests[id].amount;
-            if (buffered < amount) break;
-            buffered -= amount;
-            total += amount;
+            WithdrawalRequest storage r = _requests[id];
+            if (r.requestedAt >= cutoff) break; // no report yet since this request
+            uint256 owed = r.amount;
+            uint256 shares = r.shares;
+            uint256 pay = shares * pooled / supply; // rounded down
+            if (pay > owed) pay = owed;
+            if (buffered < pay) break;
+            if (pay < owed) r.amount = uint128(pay);
+            buffered -= pay;
+            paidTotal += pay;
+            owedTotal += owed;
+            sharesTotal += shares;
             ++id;
             ++funded;
         }
         if (funded > 0) {
+            poolETH.burnShares(address(this), sharesTotal); // reads the rate before the payments
             nextRequestToFund = id;
             bufferedEther = buffered;
-            reservedEther += total;
-            pendingWithdrawalEther -= total;
-            emit WithdrawalsFunded(first, id - 1, total);
+            reservedEther += paidTotal;
+            pendingWithdrawalEther -= owedTotal;
+            emit WithdrawalsFunded(first, id - 1, paidTotal);
         }
     }
 

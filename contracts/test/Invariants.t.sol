@@ -25,6 +25,9 @@ contract Handler is TestBase {
 
     address[] public actors;
     mapping(address => uint256[]) internal requestsOf;
+    uint256[] public requestShares; // by request id: the shares put in escrow
+    uint256[] public requestValue; // by request id: the ETH value when requested
+    bool public overpaid; // a claim paid more than the request's value when requested
 
     // ghost books
     uint256 public ghostDeposited; // via deposit()
@@ -91,9 +94,14 @@ contract Handler is TestBase {
         uint256 bal = poolETH.balanceOf(a);
         if (bal < 100) return;
         amount = bound(amount, 100, bal);
+        uint256 sharesBefore = poolETH.sharesOf(a);
         vm.prank(a);
         try manager.requestWithdrawal(amount) returns (uint256 id) {
             requestsOf[a].push(id);
+            require(id == requestShares.length, "id");
+            requestShares.push(sharesBefore - poolETH.sharesOf(a));
+            (, uint256 value,,) = manager.getWithdrawalRequest(id);
+            requestValue.push(value);
         } catch {}
     }
 
@@ -106,6 +114,7 @@ contract Handler is TestBase {
                 vm.prank(a);
                 manager.claimWithdrawal(ids[i], a);
                 ghostPaidOut += amount;
+                if (amount > requestValue[ids[i]]) overpaid = true;
                 return;
             }
         }
@@ -176,7 +185,9 @@ contract Handler is TestBase {
     function report(uint256 rewardBps) external {
         uint256 active = manager.depositedValidators() - manager.exitedValidators();
         uint256 bal = active * 32 ether;
-        bal = bal + bal * bound(rewardBps, 0, 10) / 100_000; // tiny rewards, sometimes none
+        rewardBps = bound(rewardBps, 0, 15);
+        if (rewardBps <= 10) bal = bal + bal * rewardBps / 100_000; // tiny rewards, sometimes none
+        else bal = bal - bal * (rewardBps - 10) / 100_000; // or a small loss (queued requests share it)
         _report(bal, manager.depositedValidators(), manager.exitedValidators());
     }
 
@@ -237,6 +248,7 @@ contract InvariantsTest is Base {
         invariant_supplyTimesRate();
         invariant_ethConservation();
         invariant_noDoubleStake();
+        invariant_withdrawalQueue();
     }
 
     /// poolETH supply × rate equals the pooled ETH, within rounding; holders' balances add up.
@@ -244,8 +256,10 @@ contract InvariantsTest is Base {
         uint256 pooled = manager.totalPooledEther();
         assertEq(poolETH.totalSupply(), pooled);
         assertApproxEqAbs(poolETH.getPooledEthByShares(poolETH.totalShares()), pooled, 1);
-        uint256 sumShares = poolETH.sharesOf(manager.DEAD()) + poolETH.sharesOf(treasury);
-        uint256 sumBal = poolETH.balanceOf(manager.DEAD()) + poolETH.balanceOf(treasury);
+        uint256 sumShares = poolETH.sharesOf(manager.DEAD()) + poolETH.sharesOf(treasury)
+            + poolETH.sharesOf(address(manager));
+        uint256 sumBal = poolETH.balanceOf(manager.DEAD()) + poolETH.balanceOf(treasury)
+            + poolETH.balanceOf(address(manager));
         for (uint256 i; i < 4; ++i) {
             address a = handler.actors(i);
             sumShares += poolETH.sharesOf(a);
@@ -254,6 +268,25 @@ contract InvariantsTest is Base {
         assertEq(sumShares, poolETH.totalShares());
         assertLe(sumBal, pooled);
         assertApproxEqAbs(sumBal, pooled, 6);
+    }
+
+    /// Queued requests: the escrow holds exactly the shares of the unfunded requests, the pending
+    /// ETH is their request-time value, and no request is paid more than that value.
+    function invariant_withdrawalQueue() public view {
+        uint256 n = manager.withdrawalRequestCount();
+        uint256 escrow;
+        uint256 pending;
+        for (uint256 id = manager.nextRequestToFund(); id < n; ++id) {
+            escrow += handler.requestShares(id);
+            pending += handler.requestValue(id);
+        }
+        assertEq(poolETH.sharesOf(address(manager)), escrow);
+        assertEq(manager.pendingWithdrawalEther(), pending);
+        assertFalse(handler.overpaid());
+        for (uint256 id; id < manager.nextRequestToFund(); ++id) {
+            (, uint256 paid,,) = manager.getWithdrawalRequest(id);
+            assertLe(paid, handler.requestValue(id));
+        }
     }
 
     /// ETH leaves the pool only to the deposit contract and to withdrawing users.

@@ -82,6 +82,8 @@ contract PoolETHTest is Base {
         poolETH.mintShares(alice, 1);
         vm.expectRevert(abi.encodeWithSelector(PoolETH.NotManager.selector, address(this)));
         poolETH.burnShares(alice, 1);
+        vm.expectRevert(abi.encodeWithSelector(PoolETH.NotManager.selector, address(this)));
+        poolETH.escrowShares(alice, 1);
         vm.prank(address(manager));
         vm.expectRevert(PoolETH.ZeroAddress.selector);
         poolETH.mintShares(address(0), 1);

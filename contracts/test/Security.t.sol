@@ -115,6 +115,8 @@ contract SecurityTest is Base {
         // claim → receive → claim (same request)
         r.setMode(0);
         uint256 id = r.request(1 ether);
+        _nextFrame();
+        _report(0, 0, 0); // requests are funded after a later report
         r.setMode(2);
         (, uint256 owed,,) = manager.getWithdrawalRequest(id);
         vm.expectRevert(abi.encodeWithSelector(PoolManager.EthTransferFailed.selector, address(r), owed));
@@ -130,7 +132,8 @@ contract SecurityTest is Base {
     /// wind-down, a small pool), the beacon balance before collecting is below the queued ETH.
     /// previewReport clamped that to 0, so the Oracle collected only ~preTotal of the exited ETH
     /// and handleOracleReport reverted (PooledEtherUnderflow) in every frame: the queue could not
-    /// be funded until someone deposited new ETH.
+    /// be funded until someone deposited new ETH. (Since S-5 queued shares stay in the supply until
+    /// funded, so the total before collecting is never negative; the test stays as a regression.)
     function test_exitsFundingALargeQueue_canBeReported() public {
         vm.prank(alice);
         manager.deposit{value: 64 ether}();
@@ -183,5 +186,104 @@ contract SecurityTest is Base {
         assertEq(manager.unaccountedEther(), 0);
         assertEq(poolETH.getPooledEthByShares(1 ether), rate);
         if (exits * 32 ether + 0.001 ether >= queued) assertEq(manager.pendingWithdrawalEther(), 0);
+    }
+
+    // ------------------------------------------------------------------ S-5: queued requests
+    /// Alice and Bob hold 32 ETH each; two validators staked and reported. Returns Alice's
+    /// request for her whole balance, made before the next report.
+    function _twoHoldersAliceQueues() internal returns (uint256 id, uint256 requested) {
+        vm.prank(alice);
+        manager.deposit{value: 32 ether}();
+        vm.prank(bob);
+        manager.deposit{value: 32 ether}();
+        Batch memory b = _approvedBatch(2, 1, ops4);
+        _stake(b, b.vals);
+        _nextFrame();
+        _report(64 ether, 2, 0);
+        uint256 bal = poolETH.balanceOf(alice);
+        vm.prank(alice);
+        id = manager.requestWithdrawal(bal);
+        (, requested,,) = manager.getWithdrawalRequest(id);
+        assertApproxEqAbs(requested, 32 ether, 1);
+    }
+
+    /// S-5 (a): a holder who sees a loss coming queues a withdrawal before the report. The request
+    /// must be paid at the lower, post-loss rate, and the remaining holder bears only his pro-rata
+    /// share of the loss (not the leaver's share as well).
+    function test_queuedRequest_sharesLossReportedAfterIt() public {
+        (uint256 id, uint256 requested) = _twoHoldersAliceQueues();
+        uint256 bobBefore = poolETH.balanceOf(bob);
+        uint256 preTotal = 64.001 ether;
+        // one validator exits (32 ETH arrive), the other lost 1 ETH: the pool is down 1 ETH
+        vm.deal(address(manager), address(manager).balance + 32 ether);
+        _nextFrame();
+        _report(31 ether, 2, 1);
+        uint256 postTotal = preTotal - 1 ether;
+        (, uint256 paid, bool funded,) = manager.getWithdrawalRequest(id);
+        assertTrue(funded);
+        assertLt(paid, requested);
+        assertApproxEqAbs(paid, requested * postTotal / preTotal, 2);
+        // Bob: pro-rata loss only (1 ETH × 32 / 64.001), not ~1 ETH
+        assertApproxEqAbs(poolETH.balanceOf(bob), bobBefore * postTotal / preTotal, 2);
+        assertGe(poolETH.balanceOf(bob) + 2, bobBefore * postTotal / preTotal);
+        uint256 before = alice.balance;
+        vm.prank(alice);
+        manager.claimWithdrawal(id, alice);
+        assertEq(alice.balance, before + paid);
+        assertEq(poolETH.sharesOf(address(manager)), 0);
+        assertApproxEqAbs(poolETH.getPooledEthByShares(poolETH.totalShares()), manager.totalPooledEther(), 1);
+    }
+
+    /// S-5 (a): even with enough ETH in the buffer, a request is not paid before a report applied
+    /// after it (else it would be paid at the stale, pre-loss rate, like an instant exit).
+    function test_queuedRequest_waitsForNextReport_evenWithBuffer() public {
+        vm.prank(alice);
+        manager.deposit{value: 32 ether}();
+        vm.prank(bob);
+        manager.deposit{value: 64 ether}();
+        Batch memory b = _approvedBatch(2, 1, ops4);
+        _stake(b, b.vals); // 32.001 ETH stay buffered
+        _nextFrame();
+        _report(64 ether, 2, 0);
+        uint256 preTotal = manager.totalPooledEther();
+        vm.prank(alice);
+        uint256 id = manager.requestWithdrawal(10 ether);
+        (, uint256 requested, bool funded,) = manager.getWithdrawalRequest(id);
+        assertFalse(funded);
+        manager.fundWithdrawals(10);
+        vm.prank(bob);
+        manager.deposit{value: 1 ether}();
+        (,, funded,) = manager.getWithdrawalRequest(id);
+        assertFalse(funded);
+        // the loss report: 2 ETH of 64 staked
+        _nextFrame();
+        _report(62 ether, 2, 0);
+        uint256 postTotal = preTotal + 1 ether - 2 ether; // Bob's deposit, the loss
+        (, uint256 paid, bool f2,) = manager.getWithdrawalRequest(id);
+        assertTrue(f2);
+        assertApproxEqAbs(paid, requested * postTotal / (preTotal + 1 ether), 2);
+        assertLt(paid, requested);
+    }
+
+    /// S-5: a request made before a reward report is paid the ETH value it had when requested, not
+    /// more; the rewards its escrowed shares earned stay with the remaining holders.
+    function test_queuedRequest_paidRequestTimeValue_notRewards() public {
+        (uint256 id, uint256 requested) = _twoHoldersAliceQueues();
+        uint256 bobBefore = poolETH.balanceOf(bob);
+        vm.deal(address(manager), address(manager).balance + 32 ether);
+        _nextFrame();
+        _report(32.01 ether, 2, 1); // one validator exited, the other earned 0.01 ETH
+        (, uint256 paid, bool funded,) = manager.getWithdrawalRequest(id);
+        assertTrue(funded);
+        assertEq(paid, requested);
+        assertGt(poolETH.sharesOf(treasury), 0); // the fee on 0.01 ETH
+        // Bob, Dead and the treasury share all of the reward (less nothing to Alice)
+        uint256 rest = poolETH.balanceOf(bob) + poolETH.balanceOf(manager.DEAD()) + poolETH.balanceOf(treasury);
+        assertApproxEqAbs(rest, 64.011 ether - paid, 3);
+        assertGt(poolETH.balanceOf(bob), bobBefore + 0.0089 ether);
+        uint256 before = alice.balance;
+        vm.prank(alice);
+        manager.claimWithdrawal(id, alice);
+        assertEq(alice.balance, before + requested);
     }
 }
