@@ -333,9 +333,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Import { bundle } => {
             let cfg = Config::resolve(cfg_path, &ov)?;
             let provider = crate::chain::read_provider(&cfg.rpc_url)?;
-            let summary = verify_with_chain(&cfg, &provider, &bundle).await?;
             let verified = crate::bundle::load_verified(&bundle, &cfg.trusted_identities)?;
             let mut store = Store::open(cfg.state_dir()?)?;
+            // The state store's refusals first (a re-issued key already staked, sent or
+            // front-run, or with other deposit data): they name the keys.
+            store.check_import(&verified)?;
+            let summary = verify_with_chain(&cfg, &provider, &bundle).await?;
             let added = store.import(&verified)?;
             println!(
                 "imported {added} new validators from {} (ceremony {}, root {})",

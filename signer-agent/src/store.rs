@@ -4,8 +4,11 @@
 //! - `bundles`: one row per imported bundle (its Merkle root is its id).
 //! - `validators`: one row per validator with everything `stake` sends, and its current status.
 //! - `history`: append-only (`imported` → `sent` (tx) → `confirmed` (block), or `reverted`;
-//!   or `refused`: front-run, never staked);
+//!   or `refused`: front-run, never staked; or `superseded`: a newer bundle took the key over);
 //!   triggers refuse UPDATE and DELETE on it.
+//! - `superseded`: append-only, the rows a newer bundle took over (`import` of a re-created
+//!   bundle after a front-run): which bundle and position the key had there, so that the old
+//!   bundle's Merkle leaves stay complete; the key's `validators` row now names the new bundle.
 //! - `bundle_facts`: per bundle, what the transaction policy checks a `stake` against: the
 //!   manifest's withdrawal and owner addresses and the pinned operator key fingerprints.
 //! - `deposit_scan`, `foreign_deposits`: the front-running scan's cursor (last scanned block)
@@ -141,6 +144,15 @@ pub struct HistoryRow {
     pub note: Option<String>,
 }
 
+/// A validator row as `import` compares it with a re-issue.
+struct OldRow {
+    bundle_id: String,
+    status: Status,
+    owner_nonce: u64,
+    signature: Vec<u8>,
+    deposit_data_root: Vec<u8>,
+}
+
 /// The open database.
 pub struct Store {
     conn: Connection,
@@ -217,6 +229,22 @@ CREATE TABLE IF NOT EXISTS foreign_deposits (
     withdrawal_credentials TEXT NOT NULL,
     found_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS superseded (
+    pubkey TEXT NOT NULL,
+    bundle_id TEXT NOT NULL REFERENCES bundles(id),
+    idx INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    owner_nonce INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    leaf BLOB NOT NULL,
+    by_bundle TEXT NOT NULL REFERENCES bundles(id),
+    at TEXT NOT NULL,
+    PRIMARY KEY (pubkey, bundle_id)
+);
+CREATE TRIGGER IF NOT EXISTS superseded_no_update BEFORE UPDATE ON superseded
+    BEGIN SELECT RAISE(ABORT, 'superseded is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS superseded_no_delete BEFORE DELETE ON superseded
+    BEGIN SELECT RAISE(ABORT, 'superseded is append-only'); END;
 CREATE INDEX IF NOT EXISTS policy_ledger_day ON policy_ledger(day);
 CREATE TRIGGER IF NOT EXISTS policy_ledger_no_update BEFORE UPDATE ON policy_ledger
     BEGIN SELECT RAISE(ABORT, 'the policy ledger is append-only'); END;
@@ -274,9 +302,28 @@ impl Store {
         &self.path
     }
 
-    /// Imports a verified bundle. Idempotent for the same bundle; a validator already known
-    /// from another bundle is refused.
+    /// Imports a verified bundle. Idempotent for the same bundle.
+    ///
+    /// A validator already known from another bundle is refused, unless this bundle is new to
+    /// the store and re-issues it (a re-creation after a front-run, `ceremony recover
+    /// --recreate`): then this bundle takes it over, provided the key is still not staked
+    /// (`imported` or `reverted`: never `sent`, `confirmed`, or `refused` as front-run, and no
+    /// foreign deposit recorded for it) and its deposit data (signature, deposit data root) is
+    /// byte-identical to the old bundle's. The taken-over row is archived in `superseded` (the
+    /// old bundle's Merkle leaves stay complete) and a `superseded` history entry names both
+    /// bundles. Any key that cannot be taken over refuses the whole import, naming every such key.
     pub fn import(&mut self, b: &VerifiedBundle) -> Result<usize> {
+        self.import_or_check(b, true)
+    }
+
+    /// What [`Store::import`] would do, without recording anything: the same refusals (keys
+    /// staked, sent or front-run, different deposit data), and how many validators it would add
+    /// or take over.
+    pub fn check_import(&mut self, b: &VerifiedBundle) -> Result<usize> {
+        self.import_or_check(b, false)
+    }
+
+    fn import_or_check(&mut self, b: &VerifiedBundle, commit: bool) -> Result<usize> {
         let id = h(&b.merkle_root);
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| Error::Store {
@@ -289,6 +336,13 @@ impl Store {
             action: action.to_string(),
             source,
         };
+        let known: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM bundles WHERE id = ?1)",
+                params![id],
+                |r| r.get(0),
+            )
+            .map_err(|s| e("look up bundle", s))?;
         tx.execute(
             "INSERT OR IGNORE INTO bundles (id, ceremony_id, path, operator_ids, withdrawal_type, identity, imported_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -314,27 +368,100 @@ impl Store {
             ],
         )
         .map_err(|s| e("insert bundle facts", s))?;
-        let mut added = 0;
+        // First pass: what to insert, what to take over, and what refuses the import.
+        let mut fresh = Vec::new();
+        let mut takeovers = Vec::new();
+        let mut blocked: Vec<String> = Vec::new();
         for v in &b.validators {
             let pk = h(&v.pubkey);
-            let existing: Option<String> = tx
+            let existing: Option<OldRow> = tx
                 .query_row(
-                    "SELECT bundle_id FROM validators WHERE pubkey = ?1",
+                    "SELECT bundle_id, status, owner_nonce, signature, deposit_data_root FROM validators WHERE pubkey = ?1",
                     params![pk],
-                    |r| r.get(0),
+                    |r| {
+                        Ok(OldRow {
+                            bundle_id: r.get(0)?,
+                            status: Status::parse(&r.get::<_, String>(1)?),
+                            owner_nonce: r.get::<_, i64>(2)? as u64,
+                            signature: r.get(3)?,
+                            deposit_data_root: r.get(4)?,
+                        })
+                    },
                 )
                 .optional()
                 .map_err(|s| e("look up validator", s))?;
-            match existing {
-                Some(other) if other != id => {
-                    return Err(Error::refused(format!(
-                        "validator {pk} (index {}) is already imported from bundle {other}",
-                        v.index
-                    )))
-                }
-                Some(_) => continue,
-                None => {}
+            let Some(old) = existing else {
+                fresh.push(v);
+                continue;
+            };
+            if old.bundle_id == id {
+                continue;
             }
+            let was_superseded: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM superseded WHERE pubkey = ?1 AND bundle_id = ?2)",
+                    params![pk, id],
+                    |r| r.get(0),
+                )
+                .map_err(|s| e("look up superseded validators", s))?;
+            if was_superseded {
+                // This (older) bundle's key was taken over by a newer one: it stays there.
+                continue;
+            }
+            let other = &old.bundle_id;
+            let what = format!("validator {pk} (index {})", v.index);
+            if known {
+                blocked.push(format!(
+                    "{what} is already imported from bundle {other} (only a bundle new to the state store can take keys over)"
+                ));
+                continue;
+            }
+            let foreign: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM foreign_deposits WHERE pubkey = ?1)",
+                    params![pk],
+                    |r| r.get(0),
+                )
+                .map_err(|s| e("look up foreign deposits", s))?;
+            match old.status {
+                Status::Sent | Status::Confirmed => blocked.push(format!(
+                    "{what} is already {} from bundle {other}",
+                    if old.status == Status::Sent {
+                        "sent (a stake transaction is in flight)"
+                    } else {
+                        "staked (confirmed)"
+                    }
+                )),
+                Status::Refused => blocked.push(format!(
+                    "{what} was refused as front-run in bundle {other} and stays refused"
+                )),
+                _ if foreign => blocked.push(format!(
+                    "{what} has a foreign deposit on chain (front-run) and is never staked by the pool"
+                )),
+                Status::Imported | Status::Reverted => {
+                    if old.signature != v.signature
+                        || old.deposit_data_root != v.deposit_data_root.to_vec()
+                    {
+                        blocked.push(format!(
+                            "{what} is re-issued with deposit data different from bundle {other}'s (signature or deposit data root): a re-created key must keep byte-identical deposit data"
+                        ));
+                    } else {
+                        takeovers.push((v, old));
+                    }
+                }
+            }
+        }
+        if !blocked.is_empty() {
+            // Dropping the transaction rolls the bundle rows back.
+            return Err(Error::refused(format!(
+                "bundle {id} ({}) cannot be imported: {}",
+                b.ceremony_id,
+                blocked.join("; ")
+            )));
+        }
+        let mut added = 0;
+        for v in fresh {
+            let pk = h(&v.pubkey);
             tx.execute(
                 "INSERT INTO validators (pubkey, bundle_id, idx, position, owner_nonce, status, signature,
                  deposit_data_root, shares_data, leaf) VALUES (?1, ?2, ?3, ?4, ?5, 'imported', ?6, ?7, ?8, ?9)",
@@ -358,7 +485,59 @@ impl Store {
             .map_err(|s| e("append history", s))?;
             added += 1;
         }
-        tx.commit().map_err(|s| e("commit import", s))?;
+        for (v, old) in takeovers {
+            let pk = h(&v.pubkey);
+            tx.execute(
+                "INSERT INTO superseded (pubkey, bundle_id, idx, position, owner_nonce, status, leaf, by_bundle, at)
+                 SELECT pubkey, bundle_id, idx, position, owner_nonce, status, leaf, ?2, ?3 FROM validators WHERE pubkey = ?1",
+                params![pk, id, now()],
+            )
+            .map_err(|s| e("archive the superseded validator", s))?;
+            tx.execute(
+                "UPDATE validators SET bundle_id = ?2, idx = ?3, position = ?4, owner_nonce = ?5, status = 'imported',
+                 tx_hash = NULL, block_number = NULL, shares_data = ?6, leaf = ?7 WHERE pubkey = ?1",
+                params![
+                    pk,
+                    id,
+                    v.index,
+                    v.position as i64,
+                    v.owner_nonce as i64,
+                    v.shares_data,
+                    v.leaf.to_vec()
+                ],
+            )
+            .map_err(|s| e("take the validator over", s))?;
+            if commit {
+                tracing::info!(
+                pubkey = %pk,
+                from = %old.bundle_id,
+                to = %id,
+                owner_nonce = v.owner_nonce,
+                "validator taken over by a newer bundle (re-created key shares)"
+                );
+            }
+            tx.execute(
+                "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'superseded', ?2, ?3)",
+                params![
+                    pk,
+                    now(),
+                    format!(
+                        "superseded by bundle {id} ({}): owner nonce {} there (was {} in bundle {}, {})",
+                        b.ceremony_id,
+                        v.owner_nonce,
+                        old.owner_nonce,
+                        old.bundle_id,
+                        old.status.as_str()
+                    )
+                ],
+            )
+            .map_err(|s| e("append history", s))?;
+            added += 1;
+        }
+        if commit {
+            tx.commit().map_err(|s| e("commit import", s))?;
+        }
+        // Otherwise dropping the transaction rolls everything back.
         Ok(added)
     }
 
@@ -464,7 +643,8 @@ impl Store {
     pub fn leaves(&self, bundle_id: &str) -> Result<Vec<[u8; 32]>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT leaf FROM validators WHERE bundle_id = ?1 ORDER BY position")
+            .prepare("SELECT leaf, position FROM validators WHERE bundle_id = ?1
+                 UNION ALL SELECT leaf, position FROM superseded WHERE bundle_id = ?1 ORDER BY position")
             .map_err(|e| self.err("query leaves", e))?;
         let rows = stmt
             .query_map(params![bundle_id], |r| {
@@ -723,8 +903,6 @@ mod tests {
         let mut s = Store::open(dir.path()).unwrap();
         assert_eq!(s.import(&bundle(3, 9)).unwrap(), 3);
         assert_eq!(s.import(&bundle(3, 9)).unwrap(), 0);
-        let err = s.import(&bundle(1, 8)).unwrap_err();
-        assert!(err.to_string().contains("already imported"), "{err}");
         let pk = s.validators().unwrap()[0].pubkey.clone();
         s.set_status(
             std::slice::from_ref(&pk),
@@ -734,8 +912,22 @@ mod tests {
             None,
         )
         .unwrap();
-        s.set_status(&[pk], Status::Confirmed, None, Some(7), None)
-            .unwrap();
+        s.set_status(
+            std::slice::from_ref(&pk),
+            Status::Confirmed,
+            None,
+            Some(7),
+            None,
+        )
+        .unwrap();
+        // A newer bundle re-issuing a staked key is refused, naming it; nothing is recorded.
+        let err = s.import(&bundle(1, 8)).unwrap_err();
+        assert!(
+            err.to_string().contains("already staked (confirmed)"),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&pk), "{err}");
+        assert_eq!(s.bundles().unwrap().len(), 1);
         let v = &s.validators().unwrap()[0];
         assert_eq!(v.status, Status::Confirmed);
         assert_eq!(v.tx_hash.as_deref(), Some("0xabc"));
@@ -746,6 +938,148 @@ mod tests {
             .execute("UPDATE history SET status = 'x'", [])
             .is_err());
         assert_eq!(s.leaves(&h(&[9; 32])).unwrap().len(), 3);
+    }
+
+    /// Keys 1 and 2 of `bundle(3, 9)` re-created at positions 0, 1 with owner nonces 0, 1.
+    fn recreated(root: u8, keys: &[u8]) -> VerifiedBundle {
+        let mut b = bundle(0, root);
+        b.ceremony_id = format!("recreated-{root}");
+        b.validators = keys
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| BundleValidator {
+                index: k as u32,
+                position: i,
+                pubkey: vec![k; 48],
+                signature: vec![0; 96],
+                deposit_data_root: [0; 32],
+                shares_data: vec![3, root],
+                owner_nonce: i as u64,
+                leaf: [root + i as u8; 32],
+                proof: vec![],
+            })
+            .collect();
+        b
+    }
+
+    #[test]
+    fn a_newer_bundle_takes_over_keys_that_are_not_staked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        s.import(&bundle(3, 9)).unwrap();
+        let pk = |k: u8| h(&[k; 48]);
+        s.set_status(&[pk(0)], Status::Refused, None, None, Some("front_run: x"))
+            .unwrap();
+        s.set_status(&[pk(2)], Status::Reverted, None, None, None)
+            .unwrap();
+        let history_before = s.history().unwrap().len();
+
+        // A dry run records nothing.
+        assert_eq!(s.check_import(&recreated(100, &[1, 2])).unwrap(), 2);
+        assert_eq!(s.history().unwrap().len(), history_before);
+        assert_eq!(s.bundles().unwrap().len(), 1);
+        assert_eq!(s.validator_bundle(&pk(1)).unwrap(), Some(h(&[9; 32])));
+        assert_eq!(s.import(&recreated(100, &[1, 2])).unwrap(), 2);
+        let vs = s.validators().unwrap();
+        let row = |k: u8| vs.iter().find(|v| v.pubkey == pk(k)).unwrap().clone();
+        assert_eq!(row(0).bundle_id, h(&[9; 32]));
+        assert_eq!(row(0).status, Status::Refused);
+        for (k, nonce) in [(1, 0), (2, 1)] {
+            let v = row(k);
+            assert_eq!(v.bundle_id, h(&[100; 32]));
+            assert_eq!(v.owner_nonce, nonce);
+            assert_eq!(v.position, nonce as usize);
+            assert_eq!(v.status, Status::Imported);
+            assert_eq!(v.shares_data, vec![3, 100]);
+        }
+        let history = s.history().unwrap();
+        assert_eq!(history.len(), history_before + 2, "appended only");
+        for row in &history[history_before..] {
+            assert_eq!(row.status, "superseded");
+            let note = row.note.as_deref().unwrap();
+            assert!(
+                note.starts_with(&format!("superseded by bundle {}", h(&[100; 32]))),
+                "{note}"
+            );
+            assert!(note.contains(&h(&[9; 32])), "{note}");
+        }
+        // The old bundle's leaves stay complete (proofs), the new one has its own.
+        assert_eq!(
+            s.leaves(&h(&[9; 32])).unwrap(),
+            vec![[0; 32], [1; 32], [2; 32]]
+        );
+        assert_eq!(
+            s.leaves(&h(&[100; 32])).unwrap(),
+            vec![[100; 32], [101; 32]]
+        );
+        // Importing the old bundle again changes nothing.
+        assert_eq!(s.import(&bundle(3, 9)).unwrap(), 0);
+        assert_eq!(s.validator_bundle(&pk(1)).unwrap(), Some(h(&[100; 32])));
+        assert_eq!(s.history().unwrap().len(), history_before + 2);
+
+        // A front-run key stays refused.
+        let err = s.import(&recreated(110, &[0])).unwrap_err().to_string();
+        assert!(
+            err.contains("refused as front-run") && err.contains(&pk(0)),
+            "{err}"
+        );
+        // Different deposit data for the same key is refused.
+        let mut other = recreated(120, &[1]);
+        other.validators[0].signature = vec![1; 96];
+        let err = s.import(&other).unwrap_err().to_string();
+        assert!(
+            err.contains("deposit data") && err.contains(&pk(1)),
+            "{err}"
+        );
+        let mut other = recreated(121, &[1]);
+        other.validators[0].deposit_data_root = [1; 32];
+        assert!(s.import(&other).is_err());
+        // Sent and confirmed keys are named; nothing is recorded.
+        s.set_status(&[pk(1)], Status::Sent, Some("0xabc"), None, None)
+            .unwrap();
+        s.set_status(&[pk(2)], Status::Confirmed, Some("0xabc"), Some(9), None)
+            .unwrap();
+        let err = s.import(&recreated(130, &[1, 2])).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("{} (index 1) is already sent", pk(1))),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "{} (index 2) is already staked (confirmed)",
+                pk(2)
+            )),
+            "{err}"
+        );
+        assert_eq!(s.bundles().unwrap().len(), 2);
+        assert!(s.conn.execute("DELETE FROM superseded", []).is_err());
+    }
+
+    #[test]
+    fn a_key_with_a_foreign_deposit_is_not_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        s.import(&bundle(3, 9)).unwrap();
+        let scan = DepositScan {
+            deposit_contract: "0xaa".into(),
+            first_block: 1,
+            keys_digest: "0xd".into(),
+            scanned_from: 1,
+            last_block: 10,
+        };
+        let d = crate::stake::FrontRunDeposit {
+            pubkey: h(&[2; 48]),
+            tx: Some("0x1".into()),
+            block: Some(5),
+            withdrawal_credentials: "0x01".into(),
+        };
+        s.record_deposit_scan(&scan, &[d]).unwrap();
+        let err = s.import(&recreated(100, &[1, 2])).unwrap_err().to_string();
+        assert!(
+            err.contains("foreign deposit") && err.contains(&h(&[2; 48])),
+            "{err}"
+        );
+        assert_eq!(s.validator_bundle(&h(&[1; 48])).unwrap(), Some(h(&[9; 32])));
     }
 
     #[test]

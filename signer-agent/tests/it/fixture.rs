@@ -76,6 +76,51 @@ impl CeremonyHsm {
         start: u32,
         first_nonce: u64,
     ) -> PathBuf {
+        self.run_with(
+            dir,
+            name,
+            pool,
+            operators_file,
+            (n, start, first_nonce),
+            MasterSource::Plan,
+        )
+    }
+
+    /// `ceremony recover --from BUNDLE --recreate`: the validators `start..start + n` of
+    /// `from` again (same keys and deposit data), with new SSV owner nonces from `first_nonce`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn recreate(
+        &self,
+        dir: &Path,
+        name: &str,
+        pool: &str,
+        operators_file: &Path,
+        from: &Path,
+        n: u32,
+        start: u32,
+        first_nonce: u64,
+    ) -> PathBuf {
+        self.run_with(
+            dir,
+            name,
+            pool,
+            operators_file,
+            (n, start, first_nonce),
+            MasterSource::Recover {
+                bundle: from.to_path_buf(),
+            },
+        )
+    }
+
+    fn run_with(
+        &self,
+        dir: &Path,
+        name: &str,
+        pool: &str,
+        operators_file: &Path,
+        (n, start, first_nonce): (u32, u32, u64),
+        master: MasterSource,
+    ) -> PathBuf {
         let plan_path = dir.join(format!("{name}.plan.toml"));
         let text = format!(
             r#"[ceremony]
@@ -116,7 +161,7 @@ source = "hsm"
                 witnesses: vec!["Test Witness".into()],
             },
             previous: vec![],
-            master: MasterSource::Plan,
+            master,
             hygiene: Hygiene {
                 core_dumps_disabled: false,
                 not_dumpable: false,

@@ -11,6 +11,7 @@ use signer_agent::chain::IPoolManager;
 
 use crate::daemon::{get, wait_for};
 use crate::e2e::{ok, World};
+use crate::fixture;
 
 alloy::sol! {
     #[sol(rpc)]
@@ -40,6 +41,41 @@ fn deposit_data_root(pubkey: &[u8], wc: &[u8; 32], amount_gwei: u64, sig: &[u8])
     ])
 }
 
+/// A third party deposits 1 ETH for `pubkey` with its own withdrawal credentials; returns the
+/// depositing transaction. (The devnet deposit contract, like mainnet's, does not verify the BLS
+/// signature; on a real chain the front-runner holds the key and signs it.)
+fn front_run(w: &World, pubkey: &Bytes) -> alloy::primitives::B256 {
+    let attacker = w.wallet_provider(ATTACKER_KEY);
+    let attacker_addr: Address = ATTACKER_KEY
+        .parse::<alloy::signers::local::PrivateKeySigner>()
+        .unwrap()
+        .address();
+    let mut wc = [0u8; 32];
+    wc[0] = 0x01;
+    wc[12..].copy_from_slice(attacker_addr.as_slice());
+    let sig = [0x42u8; 96];
+    let root = deposit_data_root(pubkey, &wc, 1_000_000_000, &sig);
+    w.rt().block_on(async {
+        let dc = IDeposit::new(w.dep.addr("deposit_contract"), attacker);
+        let r = dc
+            .deposit(
+                pubkey.clone(),
+                Bytes::from(wc.to_vec()),
+                Bytes::from(sig.to_vec()),
+                FixedBytes::from(root),
+            )
+            .value(U256::from(10u128.pow(18)))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(r.status());
+        r.transaction_hash
+    })
+}
+
 #[test]
 fn front_run_validator_is_refused_and_the_others_are_staked() {
     let w = World::new(3, "");
@@ -60,38 +96,8 @@ fn front_run_validator_is_refused_and_the_others_are_staked() {
         .to_string();
     let victim_bytes = Bytes::from(hex::decode(victim.trim_start_matches("0x")).unwrap());
 
-    // The third party deposits 1 ETH for that key, with its own withdrawal credentials. (The
-    // devnet deposit contract, like mainnet's, does not verify the BLS signature; on a real
-    // chain the front-runner holds the key and signs it.)
-    let attacker = w.wallet_provider(ATTACKER_KEY);
-    let attacker_addr: Address = ATTACKER_KEY
-        .parse::<alloy::signers::local::PrivateKeySigner>()
-        .unwrap()
-        .address();
-    let mut wc = [0u8; 32];
-    wc[0] = 0x01;
-    wc[12..].copy_from_slice(attacker_addr.as_slice());
-    let sig = [0x42u8; 96];
-    let root = deposit_data_root(&victim_bytes, &wc, 1_000_000_000, &sig);
-    let attack_tx = w.rt().block_on(async {
-        let dc = IDeposit::new(w.dep.addr("deposit_contract"), attacker);
-        let r = dc
-            .deposit(
-                victim_bytes.clone(),
-                Bytes::from(wc.to_vec()),
-                Bytes::from(sig.to_vec()),
-                FixedBytes::from(root),
-            )
-            .value(U256::from(10u128.pow(18)))
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        assert!(r.status());
-        r.transaction_hash
-    });
+    // The third party deposits 1 ETH for that key, with its own withdrawal credentials.
+    let attack_tx = front_run(&w, &victim_bytes);
     assert_eq!(w.deposit_events().len(), 1);
 
     // Enough ETH for all three: the daemon stakes two and refuses the front-run one.
@@ -238,4 +244,182 @@ fn a_second_stake_scans_from_the_cursor() {
         last.scanned_from > deploy_block && last.scanned_from > head + 1 - depth,
         "the last scan started at the cursor, not the deploy block: {last:?} (deploy block {deploy_block}, first head {head})"
     );
+}
+
+fn status_json(w: &World) -> serde_json::Value {
+    serde_json::from_str(&ok(&w.agent(&["status", "--json"], &[]))).unwrap()
+}
+
+/// The pubkey of `status --json` with this owner nonce in bundle `bundle` (`0x` root).
+fn key_of(status: &serde_json::Value, bundle: &str, nonce: u64) -> String {
+    status["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["owner_nonce"] == nonce && v["bundle_id"] == bundle)
+        .unwrap_or_else(|| panic!("no validator with owner nonce {nonce} in {bundle}: {status}"))
+        ["pubkey"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn status_of(status: &serde_json::Value, pubkey: &str) -> (String, String) {
+    let v = status["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["pubkey"] == pubkey)
+        .unwrap();
+    (
+        v["status"].as_str().unwrap().to_string(),
+        v["bundle_id"].as_str().unwrap().to_string(),
+    )
+}
+
+/// docs/runbook.md "After a front-run": the first key (owner nonce 0) is front-run, so the later
+/// keys carry nonces the SSV network will not reach; their shares are re-created for nonces 0 and
+/// 1 (`ceremony recover --recreate`), governance approves the new root, and the new bundle takes
+/// the keys over at import. The front-run key stays refused; a bundle re-issuing a staked key is
+/// refused.
+#[test]
+fn a_recreated_bundle_takes_over_the_keys_after_a_front_run() {
+    let w = World::new(3, "");
+    w.approve(&w.bundle);
+    ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
+    let old_root = format!("0x{}", hex::encode(fixture::root_of(&w.bundle)));
+    let status = status_json(&w);
+    let keys: Vec<String> = (0..3).map(|n| key_of(&status, &old_root, n)).collect();
+    let bytes = |pk: &str| Bytes::from(hex::decode(pk.trim_start_matches("0x")).unwrap());
+    front_run(&w, &bytes(&keys[0]));
+    w.user_deposit(3 * 32);
+
+    // Key 0 is refused; keys 1 and 2 stop on their owner nonces.
+    let out = w.agent(&["run", "--once"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("nonce mismatch"), "{err}");
+    let status = status_json(&w);
+    assert_eq!(status_of(&status, &keys[0]).0, "refused");
+    assert_eq!(status_of(&status, &keys[1]).0, "imported");
+    assert_eq!(status_of(&status, &keys[2]).0, "imported");
+    assert_eq!(w.deposited_validators(), 0);
+
+    // The room re-creates keys 1 and 2 for owner nonces 0 and 1.
+    let pool = w.dep.addr("pool_manager").to_checksum(None);
+    let new = w.ceremony.recreate(
+        w.dir.path(),
+        "recreated",
+        &pool,
+        &w.operators_file,
+        &w.bundle,
+        2,
+        1,
+        0,
+    );
+    let new_root = format!("0x{}", hex::encode(fixture::root_of(&new)));
+    assert_ne!(new_root, old_root);
+    // Same keys and deposit data, byte for byte.
+    let deposits = |b: &std::path::Path| -> Vec<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(b.join("deposit_data.json")).unwrap())
+            .unwrap()
+    };
+    assert_eq!(deposits(&new)[..], deposits(&w.bundle)[1..]);
+    // Not approved yet: refused.
+    let out = w.agent(&["import", new.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(5));
+    w.approve(&new);
+    let out = ok(&w.agent(&["import", new.to_str().unwrap()], &[]));
+    assert!(out.contains("imported 2 new validators"), "{out}");
+    let status = status_json(&w);
+    for (n, pk) in keys[1..].iter().enumerate() {
+        assert_eq!(key_of(&status, &new_root, n as u64), *pk, "{status}");
+    }
+    {
+        use signer_agent::config::{Config, Overrides};
+        let cfg = Config::resolve(Some(&w.config), &Overrides::default()).unwrap();
+        let store = signer_agent::store::Store::open(cfg.state_dir().unwrap()).unwrap();
+        let superseded: Vec<_> = store
+            .history()
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.status == "superseded")
+            .collect();
+        assert_eq!(superseded.len(), 2, "{superseded:?}");
+        for (r, pk) in superseded.iter().zip(&keys[1..]) {
+            assert_eq!(&r.pubkey, pk);
+            let note = r.note.as_deref().unwrap();
+            assert!(
+                note.starts_with(&format!("superseded by bundle {new_root}"))
+                    && note.contains(&old_root),
+                "{note}"
+            );
+        }
+    }
+
+    // The daemon stakes keys 1 and 2 from the new bundle; key 0 stays refused.
+    ok(&w.agent(&["run", "--once"], &[]));
+    let status = status_json(&w);
+    assert_eq!(
+        status_of(&status, &keys[0]),
+        ("refused".into(), old_root.clone())
+    );
+    for pk in &keys[1..] {
+        assert_eq!(
+            status_of(&status, pk),
+            ("confirmed".into(), new_root.clone())
+        );
+    }
+    assert_eq!(w.deposited_validators(), 2);
+    let events = w.deposit_events();
+    assert_eq!(events.len(), 3, "the attacker's deposit and the pool's two");
+    let ks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(new.join("keyshares.json")).unwrap())
+            .unwrap();
+    let added = w.validator_added();
+    assert_eq!(added.len(), 2);
+    for a in &added {
+        let pk = format!("0x{}", hex::encode(&a.publicKey));
+        assert!(keys[1..].contains(&pk), "{pk}");
+        let item = ks["shares"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["payload"]["publicKey"] == pk.as_str())
+            .unwrap();
+        assert_eq!(
+            format!("0x{}", hex::encode(&a.shares)),
+            item["payload"]["sharesData"].as_str().unwrap(),
+            "the re-created shares"
+        );
+    }
+    w.rt().block_on(async {
+        let pm = IPoolManager::new(w.dep.addr("pool_manager"), w.provider());
+        for pk in &keys {
+            let staked = pm.isStaked(bytes(pk)).call().await.unwrap();
+            assert_eq!(staked, *pk != keys[0], "{pk}");
+        }
+    });
+
+    // A bundle re-issuing a staked key is refused, naming it.
+    let again = w.ceremony.recreate(
+        w.dir.path(),
+        "again",
+        &pool,
+        &w.operators_file,
+        &w.bundle,
+        1,
+        1,
+        2,
+    );
+    w.approve(&again);
+    let out = w.agent(&["import", again.to_str().unwrap()], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains(&keys[1]) && err.contains("already staked (confirmed)"),
+        "{err}"
+    );
+    let status = status_json(&w);
+    assert_eq!(status_of(&status, &keys[1]), ("confirmed".into(), new_root));
 }
