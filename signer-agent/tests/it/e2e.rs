@@ -442,3 +442,51 @@ fn crash_at_every_step_then_restart_stakes_each_validator_exactly_once() {
         "{status}"
     );
 }
+
+/// Issue #9: an `operators export` from the chain carries its provenance (chain id, SSV network
+/// contract, block number and hash) into the ceremony's signed manifest, and verification
+/// reports it.
+#[test]
+fn the_exported_provenance_is_pinned_in_the_signed_manifest() {
+    let w = World::new(1, "");
+    let export: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&w.operators_file).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.bundle.join("manifest.json")).unwrap()).unwrap();
+    let p = &export["provenance"];
+    assert_eq!(
+        manifest["operators"]["provenance"], *p,
+        "the manifest pins the export"
+    );
+    assert_eq!(manifest["operators"]["unpinned_allowed"], false);
+    assert_eq!(p["chain_id"], 31337);
+    assert_eq!(
+        p["ssv_network"].as_str().unwrap().to_lowercase(),
+        w.dep.addr("ssv_network").to_string().to_lowercase()
+    );
+    // The block hash is the chain's hash at that block.
+    let provider = ProviderBuilder::new().connect_http(w.anvil.url().parse().unwrap());
+    let number = p["block_number"].as_u64().unwrap();
+    let block = w
+        .rt()
+        .block_on(async { provider.get_block_by_number(number.into()).await })
+        .unwrap()
+        .expect("the exported block exists");
+    assert_eq!(
+        format!("{}", block.header.hash),
+        p["block_hash"].as_str().unwrap()
+    );
+    // Verification prints it.
+    let report = kc_bundle::verify::verify_bundle(&w.bundle, &Default::default());
+    assert!(report.ok(), "{:?}", report.failures().collect::<Vec<_>>());
+    let ops = report
+        .checks
+        .iter()
+        .find(|c| c.name == "operators.keys")
+        .unwrap();
+    assert!(
+        ops.detail.contains(p["block_hash"].as_str().unwrap()) && ops.detail.contains("31337"),
+        "{}",
+        ops.detail
+    );
+}
