@@ -555,29 +555,14 @@ pub async fn verify_with_chain(
     }
     let pm = crate::chain::IPoolManager::new(c.pool_manager, provider.clone());
     let root = alloy::primitives::B256::from(b.merkle_root);
-    let batch = pm
-        .getBatch(root)
-        .call()
-        .await
-        .map_err(|e| Error::rpc("PoolManager.getBatch", e))?;
-    if !batch.approved {
-        return Err(Error::refused(format!(
-            "root not approved: batch {root} is not approved on PoolManager {}",
-            c.pool_manager
-        )));
-    }
-    if batch.withdrawalType != b.withdrawal_type {
-        return Err(fail(format!(
-            "approved for withdrawal type 0x{:02x}, the bundle is 0x{:02x}",
-            batch.withdrawalType, b.withdrawal_type
-        )));
-    }
-    let wc = pm
-        .withdrawalCredentials(b.withdrawal_type)
-        .call()
-        .await
-        .map_err(|e| Error::rpc("PoolManager.withdrawalCredentials", e))?;
-    let _ = wc;
+    crate::stake::check_batch_approved(
+        provider,
+        c.pool_manager,
+        root,
+        b.withdrawal_type,
+        &b.operator_ids,
+    )
+    .await?;
     let chain_nonce = crate::stake::owner_nonce(provider, c.ssv_network, c.pool_manager).await?;
     let first = b
         .validators

@@ -566,6 +566,43 @@ pub async fn prepare(
     Err(first_stop.unwrap_or_else(|| Error::refused("no pending bundle can be planned")))
 }
 
+/// Refuses unless governance approved `root` on the PoolManager for this withdrawal type and
+/// this cluster (the batch stores the hash of its operator ids). Shared by `verify`/`import`
+/// and the planner.
+pub async fn check_batch_approved(
+    provider: &DynProvider,
+    pool_manager: Address,
+    root: B256,
+    withdrawal_type: u8,
+    operator_ids: &[u64],
+) -> Result<()> {
+    let batch = IPoolManager::new(pool_manager, provider.clone())
+        .getBatch(root)
+        .call()
+        .await
+        .map_err(|e| Error::rpc("PoolManager.getBatch", e))?;
+    if !batch.approved {
+        return Err(Error::refused(format!(
+            "root not approved: batch {root} is not approved on PoolManager {pool_manager}"
+        )));
+    }
+    if batch.withdrawalType != withdrawal_type {
+        return Err(Error::refused(format!(
+            "batch {root} was approved for withdrawal type 0x{:02x}, the bundle is 0x{withdrawal_type:02x}",
+            batch.withdrawalType
+        )));
+    }
+    let ids_hash = keccak256(alloy::sol_types::SolValue::abi_encode(
+        &operator_ids.to_vec(),
+    ));
+    if batch.operatorIdsHash != ids_hash {
+        return Err(Error::refused(format!(
+            "batch {root} was approved for another cluster than {operator_ids:?}"
+        )));
+    }
+    Ok(())
+}
+
 /// Whether a refusal of [`prepare_bundle`] stops only that bundle (its cluster, batch or nonces),
 /// so the planner may go on with the next pending bundle.
 fn bundle_stopped(reason: &str) -> bool {
@@ -600,30 +637,14 @@ async fn prepare_bundle(
         .map_err(|_| Error::refused(format!("bundle id {} is not a root", bundle.id)))?;
 
     // Governance approved this batch, for this withdrawal type and cluster.
-    let batch = pm
-        .getBatch(root)
-        .call()
-        .await
-        .map_err(|e| Error::rpc("PoolManager.getBatch", e))?;
-    if !batch.approved {
-        return Err(Error::refused(format!(
-            "root not approved: batch {root} is not approved on PoolManager {}",
-            c.pool_manager
-        )));
-    }
-    if batch.withdrawalType != bundle.withdrawal_type {
-        return Err(Error::refused(format!(
-            "batch {root} was approved for withdrawal type 0x{:02x}, the bundle is 0x{:02x}",
-            batch.withdrawalType, bundle.withdrawal_type
-        )));
-    }
-    let ids_hash = keccak256(alloy::sol_types::SolValue::abi_encode(&bundle.operator_ids));
-    if batch.operatorIdsHash != ids_hash {
-        return Err(Error::refused(format!(
-            "batch {root} was approved for another cluster than {:?}",
-            bundle.operator_ids
-        )));
-    }
+    check_batch_approved(
+        provider,
+        c.pool_manager,
+        root,
+        bundle.withdrawal_type,
+        &bundle.operator_ids,
+    )
+    .await?;
     if let Some(signer) = signer {
         let role = pm
             .OPERATOR_ROLE()

@@ -290,13 +290,21 @@ impl Store {
     }
 
     fn err(&self, action: impl Into<String>, source: rusqlite::Error) -> Error {
-        Error::Store {
-            path: self.path.clone(),
-            action: action.into(),
-            source,
-        }
+        store_error(&self.path)(&action.into(), source)
     }
+}
 
+/// Maps a SQLite error to [`Error::Store`] naming the database and the action; usable while a
+/// transaction holds `&mut self` (take a clone of the path first).
+fn store_error(path: &Path) -> impl Fn(&str, rusqlite::Error) -> Error + '_ {
+    move |action, source| Error::Store {
+        path: path.to_owned(),
+        action: action.to_owned(),
+        source,
+    }
+}
+
+impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -331,11 +339,7 @@ impl Store {
             action: "begin import".into(),
             source: e,
         })?;
-        let e = |action: &str, source| Error::Store {
-            path: path.clone(),
-            action: action.to_string(),
-            source,
-        };
+        let e = store_error(&path);
         let known: bool = tx
             .query_row(
                 "SELECT EXISTS(SELECT 1 FROM bundles WHERE id = ?1)",
@@ -551,11 +555,7 @@ impl Store {
         note: Option<&str>,
     ) -> Result<()> {
         let path = self.path.clone();
-        let e = |action: &str, source| Error::Store {
-            path: path.clone(),
-            action: action.to_string(),
-            source,
-        };
+        let e = store_error(&path);
         let tx = self
             .conn
             .transaction()
@@ -720,11 +720,7 @@ impl Store {
         found: &[crate::stake::FrontRunDeposit],
     ) -> Result<()> {
         let path = self.path.clone();
-        let e = |action: &str, source| Error::Store {
-            path: path.clone(),
-            action: action.to_string(),
-            source,
-        };
+        let e = store_error(&path);
         let tx = self
             .conn
             .unchecked_transaction()
