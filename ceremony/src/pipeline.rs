@@ -280,16 +280,13 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
             deposit
                 .verify_for(&plan.network)
                 .map_err(|source| Error::Validator { index, source })?;
-            let item = kc_ssv::build_item(&sk, &cluster, &plan.owner, nonce, &mut rng)
-                .map_err(|source| Error::Shares { index, source })?;
+            // Built and self-checked once (split, encryption, ownership signature, consistency);
+            // the decoded sharesData comes with it.
+            let (item, verified) =
+                kc_ssv::build_item_verified(&sk, &cluster, &plan.owner, nonce, &mut rng)
+                    .map_err(|source| Error::Shares { index, source })?;
             drop(sk);
-            let shares_data = kc_ssv::SharesData::from_hex(
-                &item.payload.shares_data,
-                ids.len(),
-                &item.data.public_key,
-            )
-            .map_err(|source| Error::Shares { index, source })?
-            .to_bytes();
+            let shares_data = verified.shares_data.to_bytes();
             let leaf = merkle::leaf_hash(&LeafInput {
                 pubkey: &deposit.pubkey.to_bytes(),
                 signature: &deposit.signature.to_bytes(),
@@ -370,16 +367,20 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
 
     // Transcript, manifest, signature.
     stage(progress, "manifest")?;
+    let leaves: Vec<merkle::Hash> = created.iter().map(|c| c.leaf).collect();
+    let merkle_root = format!(
+        "0x{}",
+        hex::encode(merkle::root(&leaves).expect("at least one validator"))
+    );
     transcript.append(Step::new("bundle.staged", "ceremony").details(json!({
         "validators": created.len(),
-        "merkle_root": format!("0x{}", hex::encode(merkle::root(&created.iter().map(|c| c.leaf).collect::<Vec<_>>()).expect("at least one validator"))),
+        "merkle_root": merkle_root,
     })));
     staging.write(files::TRANSCRIPT, transcript.to_jsonl().as_bytes())?;
     let mut file_hashes = std::collections::BTreeMap::new();
     for name in files::HASHED {
         file_hashes.insert(name.to_owned(), sha256_hex(&read_back(&staging, name)?));
     }
-    let leaves: Vec<merkle::Hash> = created.iter().map(|c| c.leaf).collect();
     let identity_pk = identity.public_key_sec1();
     let m = Manifest {
         format: manifest::FORMAT.to_owned(),
@@ -441,10 +442,7 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
                 merkle_leaf: format!("0x{}", hex::encode(c.leaf)),
             })
             .collect(),
-        merkle_root: format!(
-            "0x{}",
-            hex::encode(merkle::root(&leaves).expect("at least one validator"))
-        ),
+        merkle_root,
         transcript_head: transcript.head().to_owned(),
         files: file_hashes,
     };
