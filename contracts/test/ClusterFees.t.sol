@@ -225,6 +225,7 @@ contract ClusterFeesTest is Base {
     /// and withdrawal, the pool's books for its cluster are sent − withdrawn − realized, never
     /// below the cluster's real balance before a sync and equal to it after, and the pool's total
     /// moves only by the fees the network consumed.
+    /// forge-config: default.fuzz.runs = 64
     function testFuzz_accountingWithFees(uint256 k, uint256 blocks, uint256 topUp, uint256 out) public {
         k = bound(k, 1, 80);
         blocks = bound(blocks, 0, 50_000);
