@@ -470,8 +470,16 @@ fn print_plan(p: &Prepared) {
                     v.index, v.owner_nonce, v.pubkey
                 );
             }
+            println!(
+                "  deposits:         {} wei ({} × 32 ETH to the deposit contract)",
+                plan.deposits_wei,
+                plan.validators.len()
+            );
+            println!(
+                "  ETH for fees:     {} wei (to the SSV cluster, {})",
+                plan.cluster_fee_wei, plan.ssv_network_version
+            );
             println!("  ETH needed:       {} wei", plan.eth_needed_wei);
-            println!("  SSV sent:         {} wei", plan.ssv_amount_wei);
             println!("  ETH available:    {} wei", plan.buffered_available_wei);
             println!(
                 "  gas estimate:     {}",

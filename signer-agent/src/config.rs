@@ -29,6 +29,11 @@
 //! [run]
 //! poll_interval_secs = 12
 //! max_validators_per_tx = 20
+//! fee_margin_blocks = 50400                # SSV runway beyond the liquidation threshold
+//!
+//! [policy]
+//! max_ssv_fee_per_tx_gwei = 250000000      # ETH for SSV cluster fees per transaction
+//! max_ssv_fee_per_day_gwei = 1000000000    # … per UTC day
 //! ```
 //!
 //! Relative paths in the file are relative to the file.
@@ -92,6 +97,11 @@ pub struct PolicyFile {
     pub max_priority_fee_per_gas_gwei: Option<u64>,
     /// Maximum validators staked over one UTC day (default 100).
     pub max_validators_per_day: Option<u64>,
+    /// Maximum ETH for SSV cluster fees the pool sends in one transaction (the `clusterFee` of
+    /// `stake`, the amount of `depositClusterETH`/`reactivateCluster`), in gwei (default 0.25 ETH).
+    pub max_ssv_fee_per_tx_gwei: Option<u64>,
+    /// Maximum ETH for SSV cluster fees over one UTC day, in gwei (default 1 ETH).
+    pub max_ssv_fee_per_day_gwei: Option<u64>,
 }
 
 /// `[[policy.allow]]`: one allowed contract and its allowed functions.
@@ -143,6 +153,9 @@ pub struct GasFile {
 pub struct RunFile {
     pub poll_interval_secs: Option<u64>,
     pub max_validators_per_tx: Option<usize>,
+    /// Blocks of SSV fees beyond the network's liquidation threshold that a registration (or
+    /// top-up) funds a cluster for (default 50,400 ≈ 7 days).
+    pub fee_margin_blocks: Option<u64>,
 }
 
 /// Values given as flags or environment variables (clap resolves flag > env); each overrides
@@ -236,11 +249,16 @@ pub struct Config {
     pub gas: GasCaps,
     pub poll_interval_secs: u64,
     pub max_validators_per_tx: usize,
+    /// `run.fee_margin_blocks`.
+    pub fee_margin_blocks: u64,
     /// `[policy]` as written (resolved against the contracts by `Policy::from_config`).
     pub policy: PolicyFile,
 }
 
 const GWEI: u128 = 1_000_000_000;
+
+/// Default `run.fee_margin_blocks`: about 7 days of 12-second blocks.
+pub const DEFAULT_FEE_MARGIN_BLOCKS: u64 = 50_400;
 
 /// Where the signer comes from; resolved (and the PIN read) only when a command signs.
 #[derive(Debug)]
@@ -419,6 +437,10 @@ impl Config {
             gas,
             poll_interval_secs: file.run.poll_interval_secs.unwrap_or(12).max(1),
             max_validators_per_tx,
+            fee_margin_blocks: file
+                .run
+                .fee_margin_blocks
+                .unwrap_or(DEFAULT_FEE_MARGIN_BLOCKS),
         })
     }
 
