@@ -781,12 +781,30 @@ mod tests {
             e.to_string().contains("policy.allow[0].functions[0]"),
             "{e}"
         );
-        // Defaults: the deployment's three functions, no value, 100 validators a day.
+        // Defaults: the deployment's five functions (stake, the three cluster functions, the
+        // oracle report), no value, 100 validators a day, 0.25 / 1 ETH for SSV fees.
         let c = write("").unwrap();
         let p = crate::policy::Policy::from_config(&c).unwrap();
-        assert_eq!(p.names.len(), 3);
+        assert_eq!(p.names.len(), 5);
         assert_eq!(p.max_value_wei, alloy::primitives::U256::ZERO);
         assert_eq!(p.max_validators_per_day, 100);
+        assert_eq!(
+            p.max_ssv_fee_per_tx_wei,
+            alloy::primitives::U256::from(crate::policy::DEFAULT_MAX_SSV_FEE_PER_TX_WEI)
+        );
+        let c =
+            write("[policy]\nmax_ssv_fee_per_tx_gwei = 5\nmax_ssv_fee_per_day_gwei = 6\n").unwrap();
+        let p = crate::policy::Policy::from_config(&c).unwrap();
+        assert_eq!(
+            p.max_ssv_fee_per_tx_wei,
+            alloy::primitives::U256::from(5_000_000_000u64)
+        );
+        assert_eq!(
+            p.max_ssv_fee_per_day_wei,
+            alloy::primitives::U256::from(6_000_000_000u64)
+        );
+        let e = write("[policy]\nmax_ssv_fees = 5\n").unwrap_err();
+        assert!(e.to_string().contains("max_ssv_fees"), "{e}");
         let c = write("[policy]\nmax_validators_per_day = 7\nmax_fee_per_gas_gwei = 9\n").unwrap();
         let d = crate::policy::Policy::from_config(&c).unwrap().describe();
         assert!(

@@ -981,6 +981,8 @@ mod tests {
             max_fee_per_gas_wei: 100_000_000_000,
             max_priority_fee_per_gas_wei: 3_000_000_000,
             max_validators_per_day: 4,
+            max_ssv_fee_per_tx_wei: U256::from(10u64),
+            max_ssv_fee_per_day_wei: U256::from(15u64),
             pool_manager: Some(POOL),
             deposit_contract: None,
             simulate: false,
@@ -1042,7 +1044,7 @@ mod tests {
                 })
                 .collect(),
             expectedDepositRoot: Default::default(),
-            ssvAmount: U256::ZERO,
+            clusterFee: U256::ZERO,
             cluster: Default::default(),
         }
         .abi_encode()

@@ -1160,6 +1160,7 @@ mod tests {
             selector: "0x12345678".into(),
             value_wei: v.into(),
             validators: n,
+            ssv_fee_wei: v.into(),
         };
         s.record_signed(&e("5", 3)).unwrap();
         s.record_signed(&e("7", 1)).unwrap();
