@@ -225,6 +225,21 @@ pub async fn submit(
             cfg.contracts()?.oracle
         )));
     }
+    // The fees the pool's SSV clusters consumed are booked first, so that the report's rebase
+    // reflects them (a permissionless sync, checked by the SSV network).
+    let c = cfg.contracts()?;
+    if let Some(sync) = crate::ssv::sync_call(provider, c.ssv_network, c.pool_manager).await? {
+        let req = TransactionRequest::default()
+            .with_from(from)
+            .with_to(c.pool_manager)
+            .with_input(sync.abi_encode());
+        let gas = provider
+            .estimate_gas(req.clone())
+            .await
+            .map_err(|e| Error::refused(format!("the cluster fee sync would fail: {e}")))?;
+        let (hash, _) = sign_and_send(provider, wallet, from, cfg, req, gas).await?;
+        tracing::info!(tx = %hash, clusters = sync.operatorIds.len(), "booked the SSV cluster fees consumed since the last sync");
+    }
     let frame = oracle
         .currentFrame()
         .call()

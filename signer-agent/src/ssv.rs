@@ -415,6 +415,50 @@ pub async fn cluster_funds(
     Ok(f)
 }
 
+/// The `PoolManager.syncClusterBalances` call that books the fees the pool's ETH clusters
+/// consumed since the last sync (clusters whose books exceed their balance now), or `None` when
+/// there is nothing to book.
+pub async fn sync_call(
+    provider: &DynProvider,
+    ssv: Address,
+    pool_manager: Address,
+) -> Result<Option<crate::chain::IPoolManager::syncClusterBalancesCall>> {
+    let pm = crate::chain::IPoolManager::new(pool_manager, provider.clone());
+    let mut ids = Vec::new();
+    let mut clusters = Vec::new();
+    for (key, st) in cluster_states(provider, ssv, pool_manager).await? {
+        let books = pm
+            .clusterEtherOf(key.clone())
+            .call()
+            .await
+            .map_err(|e| Error::rpc(format!("PoolManager.clusterEtherOf({key:?})"), e))?;
+        if books.is_zero()
+            || cluster_kind(provider, ssv, pool_manager, &key).await? != ClusterKind::Eth
+        {
+            continue;
+        }
+        let now = if st.snapshot.active {
+            ISSVNetwork::new(ssv, provider.clone())
+                .getBalance(pool_manager, key.clone(), st.snapshot.clone())
+                .call()
+                .await
+                .map_err(|e| Error::rpc(format!("getBalance({key:?})"), e))?
+        } else {
+            st.snapshot.balance
+        };
+        if now < books {
+            ids.push(key);
+            clusters.push(st.snapshot);
+        }
+    }
+    Ok(
+        (!ids.is_empty()).then_some(crate::chain::IPoolManager::syncClusterBalancesCall {
+            operatorIds: ids,
+            clusters,
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
