@@ -144,6 +144,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The pool's SSV clusters (SSV network v2).
+    #[command(subcommand)]
+    Clusters(ClustersCommand),
+}
+
+/// `clusters …`.
+#[derive(Debug, Subcommand)]
+pub enum ClustersCommand {
+    /// Every cluster of the PoolManager: kind (ETH or legacy SSV), validators, effective balance,
+    /// balance, burn rate and runway in ETH, the pool's books.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// For governance: the `PoolManager.migrateClusters` call that moves the pool's legacy
+    /// SSV-paid clusters to ETH (ETH per cluster, SSV refunded, calldata).
+    MigrationPlan {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `key …`.
@@ -391,6 +411,90 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Policy(PolicyCommand::Show) => {
             let cfg = Config::resolve(cfg_path, &ov)?;
             print!("{}", Policy::from_config(&cfg)?.describe());
+            Ok(())
+        }
+        Command::Clusters(cmd) => {
+            let cfg = Config::resolve(cfg_path, &ov)?;
+            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            crate::chain::check_chain(&provider, cfg.chain_id).await?;
+            let c = cfg.contracts()?;
+            let net = crate::ssv::check_v2(&provider, c.ssv_network).await?;
+            match cmd {
+                ClustersCommand::Status { json } => {
+                    let clusters =
+                        crate::ssv::pool_clusters(&provider, c.ssv_network, c.pool_manager).await?;
+                    if json {
+                        print_json(&serde_json::json!({
+                            "ssv_network": net,
+                            "clusters": clusters,
+                        }));
+                    } else {
+                        println!("SSV network {} ({})", net.address, net.version);
+                        for r in &clusters {
+                            let unit = match r.funds.kind {
+                                crate::ssv::ClusterKind::Eth => "ETH",
+                                crate::ssv::ClusterKind::Legacy => "SSV",
+                            };
+                            println!(
+                                "cluster {:?}: {:?}, {} validators, EB {} ETH, {}, balance {} {unit}, burn {} wei/block, runway {}, pool books {}{}",
+                                r.operator_ids,
+                                r.funds.kind,
+                                r.funds.validators,
+                                r.funds.effective_balance_eth,
+                                if r.funds.active { "active" } else { "liquidated" },
+                                crate::stake::decimal(r.funds.balance_wei),
+                                r.funds.burn_wei_per_block,
+                                r.funds
+                                    .runway_blocks
+                                    .map(|b| format!(
+                                        "{b} blocks ({:.1} days)",
+                                        r.runway_days.unwrap_or_default()
+                                    ))
+                                    .unwrap_or_else(|| "-".into()),
+                                crate::stake::eth(r.pool_books_wei),
+                                if r.funds.kind == crate::ssv::ClusterKind::Legacy {
+                                    " — legacy: migrate it (clusters migration-plan)"
+                                } else if r.funds.liquidatable {
+                                    " — LIQUIDATABLE"
+                                } else {
+                                    ""
+                                }
+                            );
+                        }
+                    }
+                }
+                ClustersCommand::MigrationPlan { json } => {
+                    let plan = crate::ssv::migration_plan(
+                        &provider,
+                        c.ssv_network,
+                        c.pool_manager,
+                        cfg.fee_margin_blocks,
+                    )
+                    .await?;
+                    if json {
+                        print_json(&plan);
+                    } else if plan.clusters.is_empty() {
+                        println!("no legacy SSV cluster: nothing to migrate");
+                    } else {
+                        for i in &plan.clusters {
+                            println!(
+                                "cluster {:?}: {} validators, EB {} ETH, {} SSV refunded, {} to send",
+                                i.operator_ids,
+                                i.validators,
+                                i.effective_balance_eth,
+                                crate::stake::decimal(i.ssv_balance_wei),
+                                crate::stake::eth(i.eth_wei)
+                            );
+                        }
+                        println!(
+                            "governance sends PoolManager {}.migrateClusters (from the buffer, {} in all):",
+                            plan.pool_manager,
+                            crate::stake::eth(plan.total_eth_wei)
+                        );
+                        println!("{}", plan.calldata);
+                    }
+                }
+            }
             Ok(())
         }
         Command::Status { json } => {

@@ -415,6 +415,120 @@ pub async fn cluster_funds(
     Ok(f)
 }
 
+/// One of the pool's clusters, for `signer-agent clusters status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterReport {
+    pub operator_ids: Vec<u64>,
+    #[serde(flatten)]
+    pub funds: ClusterFunds,
+    /// What the PoolManager's books hold for it (ETH clusters).
+    pub pool_books_wei: U256,
+    /// Days of runway at 12-second blocks (ETH clusters).
+    pub runway_days: Option<f64>,
+    #[serde(serialize_with = "ser_cluster")]
+    pub snapshot: Cluster,
+}
+
+/// Every cluster the PoolManager owns on the SSV network, with its funds and runway in ETH.
+pub async fn pool_clusters(
+    provider: &DynProvider,
+    ssv: Address,
+    pool_manager: Address,
+) -> Result<Vec<ClusterReport>> {
+    let pm = crate::chain::IPoolManager::new(pool_manager, provider.clone());
+    let mut out = Vec::new();
+    for (ids, st) in cluster_states(provider, ssv, pool_manager).await? {
+        let funds = cluster_funds(provider, ssv, pool_manager, &ids, &st.snapshot).await?;
+        let books = pm
+            .clusterEtherOf(ids.clone())
+            .call()
+            .await
+            .map_err(|e| Error::rpc(format!("PoolManager.clusterEtherOf({ids:?})"), e))?;
+        let runway_days = funds
+            .runway_blocks
+            .map(|b| (b as f64) * SECONDS_PER_BLOCK as f64 / 86_400.0);
+        out.push(ClusterReport {
+            operator_ids: ids,
+            funds,
+            pool_books_wei: books,
+            runway_days,
+            snapshot: st.snapshot,
+        });
+    }
+    Ok(out)
+}
+
+/// One legacy cluster in a migration plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationItem {
+    pub operator_ids: Vec<u64>,
+    #[serde(serialize_with = "ser_cluster")]
+    pub snapshot: Cluster,
+    pub validators: u32,
+    pub effective_balance_eth: u64,
+    /// SSV the network refunds (its balance now, fees settled).
+    pub ssv_balance_wei: U256,
+    /// ETH to send as the cluster's new balance: the liquidation threshold plus the margin at
+    /// the cluster's effective balance, at least the minimum collateral.
+    pub eth_wei: U256,
+}
+
+/// What governance sends to migrate the pool's legacy clusters (`PoolManager.migrateClusters`).
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationPlan {
+    pub pool_manager: Address,
+    pub clusters: Vec<MigrationItem>,
+    pub total_eth_wei: U256,
+    /// ABI-encoded `migrateClusters(operatorIds, clusters, amounts)`, `0x` hex (empty when there
+    /// is nothing to migrate).
+    pub calldata: String,
+}
+
+/// The migration of every legacy SSV cluster of the PoolManager, with `margin_blocks` of runway
+/// beyond the network's liquidation threshold.
+pub async fn migration_plan(
+    provider: &DynProvider,
+    ssv: Address,
+    pool_manager: Address,
+    margin_blocks: u64,
+) -> Result<MigrationPlan> {
+    use alloy::sol_types::SolCall;
+    let mut items = Vec::new();
+    for (ids, st) in cluster_states(provider, ssv, pool_manager).await? {
+        if cluster_kind(provider, ssv, pool_manager, &ids).await? != ClusterKind::Legacy {
+            continue;
+        }
+        let funds = cluster_funds(provider, ssv, pool_manager, &ids, &st.snapshot).await?;
+        let params = fee_params(provider, ssv, &ids).await?;
+        let eth_wei = target_balance(&params, funds.effective_balance_eth, margin_blocks);
+        items.push(MigrationItem {
+            operator_ids: ids,
+            snapshot: st.snapshot,
+            validators: funds.validators,
+            effective_balance_eth: funds.effective_balance_eth,
+            ssv_balance_wei: funds.balance_wei,
+            eth_wei,
+        });
+    }
+    let total = items.iter().fold(U256::ZERO, |a, i| a + i.eth_wei);
+    let calldata = if items.is_empty() {
+        String::new()
+    } else {
+        let call = crate::chain::IPoolManager::migrateClustersCall {
+            operatorIds: items.iter().map(|i| i.operator_ids.clone()).collect(),
+            clusters: items.iter().map(|i| i.snapshot.clone()).collect(),
+            amounts: items.iter().map(|i| i.eth_wei).collect(),
+        };
+        format!("0x{}", hex::encode(call.abi_encode()))
+    };
+    Ok(MigrationPlan {
+        pool_manager,
+        clusters: items,
+        total_eth_wei: total,
+        calldata,
+    })
+}
+
 /// The `PoolManager.syncClusterBalances` call that books the fees the pool's ETH clusters
 /// consumed since the last sync (clusters whose books exceed their balance now), or `None` when
 /// there is nothing to book.

@@ -278,11 +278,16 @@ fn wei(v: U256) -> String {
     v.to_string()
 }
 
-fn eth(v: U256) -> String {
+pub fn eth(v: U256) -> String {
+    format!("{} ETH", decimal(v))
+}
+
+/// An 18-decimal amount with 6 decimals shown (rounded down).
+pub fn decimal(v: U256) -> String {
     let e = U256::from(1_000_000_000_000_000_000u128);
     let whole = v / e;
-    let frac = (v % e) / U256::from(1_000_000_000_000_000u128);
-    format!("{whole}.{frac:03} ETH")
+    let frac = (v % e) / U256::from(1_000_000_000_000u128);
+    format!("{whole}.{frac:06}")
 }
 
 fn transport_revert(e: &alloy::transports::TransportError) -> String {
