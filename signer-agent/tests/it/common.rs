@@ -241,6 +241,10 @@ pub fn deploy_with(
     Deployment { json_path, json }
 }
 
+/// ETH fee of the test operators, wei per block per 32 ETH (the SSV v2 default for legacy
+/// operators).
+pub const OPERATOR_ETH_FEE: u64 = 1_770_000_000;
+
 /// Registers each key on the SSV stand-in; returns the ids.
 pub fn register_operators(
     anvil: &Anvil,
@@ -266,7 +270,7 @@ pub fn register_operators(
             let id = c
                 .registerOperator(
                     encoded.clone(),
-                    alloy::primitives::U256::from(1_000_000_000u64),
+                    alloy::primitives::U256::from(OPERATOR_ETH_FEE),
                     false,
                 )
                 .call()
@@ -275,7 +279,7 @@ pub fn register_operators(
             let r = c
                 .registerOperator(
                     encoded,
-                    alloy::primitives::U256::from(1_000_000_000u64),
+                    alloy::primitives::U256::from(OPERATOR_ETH_FEE),
                     false,
                 )
                 .send()
