@@ -171,6 +171,28 @@ pub fn deploy_with(
     operator_keys: &[String],
     out_dir: &std::path::Path,
 ) -> Deployment {
+    deploy_in_mode(
+        anvil,
+        operator,
+        members,
+        quorum,
+        operator_keys,
+        out_dir,
+        "v2",
+    )
+}
+
+/// [`deploy_with`] with the SSV stand-in in `ssv_mode`: `v2` (today's network) or `legacy` (a v1
+/// network with SSV-paid clusters, which the deployer upgrades with `upgradeToV2()`).
+pub fn deploy_in_mode(
+    anvil: &Anvil,
+    operator: &str,
+    members: &[&str],
+    quorum: Option<u64>,
+    operator_keys: &[String],
+    out_dir: &std::path::Path,
+    ssv_mode: &str,
+) -> Deployment {
     let contracts = contracts_dir();
     let forge = node_bin().join("forge");
     assert!(
@@ -206,6 +228,7 @@ pub fn deploy_with(
         .env("OPERATOR", operator)
         .env("ORACLE_MEMBERS", members.join(","))
         .env("OPERATORS_FILE", "")
+        .env("SSV_NETWORK_MODE", ssv_mode)
         .env(
             "PATH",
             format!(

@@ -15,7 +15,7 @@ use alloy::sol_types::SolEvent;
 use kc_hsm::testing::{SoftHsmToken, TEST_USER_PIN};
 use signer_agent::chain::{IDepositContract, IPoolManager, ISSVNetwork};
 
-use crate::common::{deploy_with, Anvil, Deployment, ANVIL_KEY0};
+use crate::common::{deploy_in_mode, Anvil, Deployment, ANVIL_KEY0};
 use crate::fixture;
 
 alloy::sol! {
@@ -59,6 +59,21 @@ impl World {
         extra_members: &[Address],
         quorum: Option<u64>,
     ) -> World {
+        World::build(n, extra_config, extra_members, quorum, "v2")
+    }
+
+    /// As [`World::new`] on an SSV stand-in deployed as a v1 network (`legacy` mode).
+    pub fn legacy(n: u32, extra_config: &str) -> World {
+        World::build(n, extra_config, &[], None, "legacy")
+    }
+
+    fn build(
+        n: u32,
+        extra_config: &str,
+        extra_members: &[Address],
+        quorum: Option<u64>,
+        ssv_mode: &str,
+    ) -> World {
         // The agent's token first: it sets up the process's SoftHSM directory.
         let tok = SoftHsmToken::new("agent", TEST_USER_PIN);
         let agent = Address::from(
@@ -78,7 +93,15 @@ impl World {
         let mut members = vec![agent_s.clone()];
         members.extend(extra_members.iter().map(|a| a.to_checksum(None)));
         let members: Vec<&str> = members.iter().map(String::as_str).collect();
-        let dep = deploy_with(&anvil, &agent_s, &members, quorum, &keys, dir.path());
+        let dep = deploy_in_mode(
+            &anvil,
+            &agent_s,
+            &members,
+            quorum,
+            &keys,
+            dir.path(),
+            ssv_mode,
+        );
         let ids = dep.operator_ids();
         let ops: Vec<(u64, String)> = ids.iter().copied().zip(keys).collect();
         let pin = dir.path().join("pin");
