@@ -148,7 +148,7 @@ fn the_policy_caps_eth_for_fees_per_transaction_and_per_day() {
     // Per transaction: 0.0001 ETH, below the 0.00094 ETH minimum collateral of a new cluster.
     let w = World::new(
         2,
-        "max_validators_per_tx = 1\n[policy]\nmax_ssv_fee_per_tx_gwei = 100000\n",
+        "max_validators_per_tx = 1\nfee_margin_blocks = 0\n[policy]\nmax_ssv_fee_per_tx_gwei = 100000\n",
     );
     w.approve(&w.bundle);
     ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
@@ -177,36 +177,6 @@ fn the_policy_caps_eth_for_fees_per_transaction_and_per_day() {
     assert!(plan.contains("daily SSV fee cap reached"), "{plan}");
     ok(&w.agent(&["run", "--once"], &[]));
     assert_eq!(w.deposited_validators(), 1);
-}
-
-/// A transaction the policy signer would sign only within the SSV fee caps: a direct
-/// `depositClusterETH` above the per-transaction cap is refused before the HSM is asked.
-#[test]
-fn a_top_up_above_the_fee_cap_is_refused_by_the_policy_signer() {
-    let w = World::new(1, "[policy]\nmax_ssv_fee_per_tx_gwei = 1000000\n");
-    w.approve(&w.bundle);
-    ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
-    w.user_deposit(33);
-    ok(&w.agent(&["run", "--once"], &[]));
-    let ids = ids(&w);
-    let c = pool_cluster(&w, &ids);
-    let policy = signer_agent::policy::Policy::from_config(
-        &signer_agent::config::Config::resolve(Some(&w.config), &Default::default()).unwrap(),
-    )
-    .unwrap();
-    let call = IPoolManager::depositClusterETHCall {
-        operatorIds: ids,
-        amount: U256::from(2_000_000_000_000_000u64), // 0.002 ETH > 0.001 ETH cap
-        cluster: c,
-    };
-    let fee = policy
-        .ssv_fee_of(
-            w.dep.addr("pool_manager"),
-            &alloy::sol_types::SolCall::abi_encode(&call),
-        )
-        .unwrap();
-    assert_eq!(fee, U256::from(2_000_000_000_000_000u64));
-    assert!(fee > policy.max_ssv_fee_per_tx_wei);
 }
 
 #[test]
@@ -369,9 +339,11 @@ fn a_v1_network_is_refused_then_a_legacy_cluster_is_migrated_and_staked_into() {
             .await
             .unwrap()
     });
+    // the SSV balance at migration (a few blocks of fees below the plan's figure) comes back
+    let got = ssv_after - ssv_before;
     assert!(
-        ssv_after - ssv_before >= refund,
-        "the SSV refund stays with the pool"
+        got <= refund && got > refund - U256::from(ETH / 1000),
+        "the SSV refund stays with the pool: {got} vs {refund}"
     );
     assert_eq!(cluster_ether(&w), total);
     let st: serde_json::Value =
