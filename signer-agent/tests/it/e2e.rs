@@ -25,6 +25,9 @@ alloy::sol! {
     }
 }
 
+/// What [`World::user_deposit`] adds for the SSV cluster's ETH fees: 0.05 ETH.
+pub const FEE_HEADROOM_WEI: u128 = 50_000_000_000_000_000;
+
 /// A user's key (test only; funded with anvil_setBalance).
 pub const USER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9c86dae88c7a8412f6603b6b78690d";
 
@@ -237,13 +240,22 @@ poll_interval_secs = 1
         });
     }
 
+    /// The user deposits `eth` ETH, plus 0.05 ETH for the SSV cluster's fees (enough for the
+    /// ETH the agent sends with the registration of a few dozen validators).
     pub fn user_deposit(&self, eth: u64) {
+        self.user_deposit_wei(
+            U256::from(eth) * U256::from(10u128.pow(18)) + U256::from(FEE_HEADROOM_WEI),
+        );
+    }
+
+    /// The user deposits exactly `wei`.
+    pub fn user_deposit_wei(&self, wei: U256) {
         self.rt().block_on(async {
             let p = self.wallet_provider(USER_KEY);
             let pm = IPoolManager::new(self.dep.addr("pool_manager"), p);
             let r = pm
                 .deposit()
-                .value(U256::from(eth) * U256::from(10u128.pow(18)))
+                .value(wei)
                 .send()
                 .await
                 .unwrap()

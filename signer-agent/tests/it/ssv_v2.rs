@@ -24,6 +24,8 @@ alloy::sol! {
     interface IDevnetSSV {
         function registerValidator(bytes publicKey, uint64[] operatorIds, bytes sharesData, uint256 amount, LegacyCluster cluster) external;
         function upgradeToV2() external;
+        function commitRoot(bytes32 merkleRoot, uint64 blockNum) external;
+        function updateClusterBalance(uint64 blockNum, address clusterOwner, uint64[] operatorIds, LegacyCluster cluster, uint32 effectiveBalance, bytes32[] merkleProof) external;
     }
     #[sol(rpc)]
     interface IToken {
@@ -357,4 +359,102 @@ fn a_v1_network_is_refused_then_a_legacy_cluster_is_migrated_and_staked_into() {
     assert_eq!(c.validatorCount, 4);
     assert_eq!(w.validator_added().len(), 4);
     let _ = Address::ZERO;
+}
+
+/// 0x02 (compounding) validators: once the network's oracles report a cluster's effective balance
+/// above 32 ETH per validator, the fees — and so the ETH the agent sends with the next
+/// registration — follow that effective balance, plus 32 ETH per new validator.
+#[test]
+fn the_fee_follows_the_effective_balance_the_network_charges() {
+    let w = World::new(2, "max_validators_per_tx = 1\nfee_margin_blocks = 0");
+    w.approve(&w.bundle);
+    ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
+    w.user_deposit(65);
+    ok(&w.agent(&["run", "--once"], &[]));
+    assert_eq!(w.deposited_validators(), 1);
+    let ids = ids(&w);
+    let pm = w.dep.addr("pool_manager");
+    let ssv = w.dep.addr("ssv_network");
+    // The devnet oracle (the DAO owner) reports 64 ETH for the pool's one-validator cluster.
+    w.rt().block_on(async {
+        let p = w.provider();
+        let c = signer_agent::ssv::cluster_snapshot(&p, ssv, pm, &ids)
+            .await
+            .unwrap();
+        let id = alloy::primitives::keccak256(
+            [
+                pm.as_slice(),
+                &ids.iter()
+                    .flat_map(|i| {
+                        let mut b = [0u8; 32];
+                        b[24..].copy_from_slice(&i.to_be_bytes());
+                        b
+                    })
+                    .collect::<Vec<u8>>(),
+            ]
+            .concat(),
+        );
+        let leaf = alloy::primitives::keccak256(alloy::primitives::keccak256(
+            alloy::sol_types::SolValue::abi_encode(&(id, 64u32)),
+        ));
+        let block = p.get_block_number().await.unwrap();
+        let dao = IDevnetSSV::new(ssv, w.wallet_provider(ANVIL_KEY0));
+        dao.commitRoot(leaf, block)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let r = dao
+            .updateClusterBalance(
+                block,
+                pm,
+                ids.clone(),
+                LegacyCluster {
+                    validatorCount: c.validatorCount,
+                    networkFeeIndex: c.networkFeeIndex,
+                    index: c.index,
+                    active: c.active,
+                    balance: c.balance,
+                },
+                64,
+                vec![],
+            )
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(r.status(), "updateClusterBalance reverted");
+    });
+    let c = pool_cluster(&w, &ids);
+    let eb = w.rt().block_on(async {
+        ISSVNetwork::new(ssv, w.provider())
+            .getEffectiveBalance(pm, ids.clone(), c.clone())
+            .call()
+            .await
+            .unwrap()
+    });
+    assert_eq!(eb, 64);
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&w.agent(&["plan", "--json"], &[]))).unwrap();
+    let fee: U256 = json["cluster_fee_wei"].as_str().unwrap().parse().unwrap();
+    // the plan is made at the next block: allow one block of fees
+    let want = expected_fee(&w, &ids, &c, 64, 1, 0);
+    let flat = expected_fee(&w, &ids, &c, 32, 1, 0);
+    assert!(
+        fee >= want && fee < want + U256::from(100_000_000_000u64),
+        "{fee} vs {want}"
+    );
+    assert!(
+        fee > flat,
+        "the reported effective balance counts: {fee} vs {flat}"
+    );
+    ok(&w.agent(&["run", "--once"], &[]));
+    assert_eq!(w.deposited_validators(), 2);
+    let st: serde_json::Value =
+        serde_json::from_str(&ok(&w.agent(&["clusters", "status", "--json"], &[]))).unwrap();
+    assert_eq!(st["clusters"][0]["effective_balance_eth"], 96, "{st}");
 }
