@@ -29,6 +29,9 @@ use crate::error::{Error, Result};
 pub const EB_PER_VALIDATOR: u64 = 32;
 const VUNITS_PRECISION: u128 = 10_000;
 const ETH_PACK: u128 = 100_000;
+/// Blocks of fees added to every funding's margin: the blocks between the plan (whose balance
+/// reading it uses) and the transaction's inclusion, during which the cluster keeps paying.
+pub const INCLUSION_BLOCKS: u64 = 64;
 /// Seconds per block on Ethereum (for runway in days).
 pub const SECONDS_PER_BLOCK: u64 = 12;
 
@@ -500,7 +503,11 @@ pub async fn migration_plan(
         }
         let funds = cluster_funds(provider, ssv, pool_manager, &ids, &st.snapshot).await?;
         let params = fee_params(provider, ssv, &ids).await?;
-        let eth_wei = target_balance(&params, funds.effective_balance_eth, margin_blocks);
+        let eth_wei = target_balance(
+            &params,
+            funds.effective_balance_eth,
+            margin_blocks + INCLUSION_BLOCKS,
+        );
         items.push(MigrationItem {
             operator_ids: ids,
             snapshot: st.snapshot,

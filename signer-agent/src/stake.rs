@@ -405,7 +405,8 @@ pub async fn check_operators(
 }
 
 /// The ETH for SSV fees to send with `k` more validators into the pool's cluster of `ids`
-/// (`snapshot`): enough for the network's liquidation threshold plus `margin_blocks` at the
+/// (`snapshot`): enough for the network's liquidation threshold plus `margin_blocks` (and
+/// [`crate::ssv::INCLUSION_BLOCKS`] for the blocks until the transaction is included) at the
 /// cluster's burn rate afterwards (the effective balance the network charges: its reported EB
 /// plus 32 ETH per new validator), at least the minimum collateral, less what it holds now.
 /// A legacy SSV-paid cluster refuses ([`Error::LegacyCluster`]); so does a liquidated one.
@@ -441,7 +442,7 @@ pub async fn cluster_fee(
         balance,
         eb,
         k,
-        margin_blocks,
+        margin_blocks + crate::ssv::INCLUSION_BLOCKS,
     ))
 }
 

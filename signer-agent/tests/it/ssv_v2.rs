@@ -37,7 +37,7 @@ alloy::sol! {
 const ETH: u128 = 1_000_000_000_000_000_000;
 
 /// The ETH for fees the agent must send for `k` more validators into the pool's cluster, computed
-/// here from the views independently of the agent: (threshold + margin) × Σ fees × EB / 32 ETH,
+/// here from the views independently of the agent: (threshold + margin, the agent adding 64 blocks for inclusion) × Σ fees × EB / 32 ETH,
 /// at least the minimum collateral, less the cluster's balance (fees in 1e5 wei units).
 fn expected_fee(
     w: &World,
@@ -101,7 +101,7 @@ fn plan_shows_eth_for_fees_and_the_stake_funds_the_cluster_in_eth() {
     ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
     w.user_deposit(129);
     let ids = ids(&w);
-    let fee = expected_fee(&w, &ids, &pool_cluster(&w, &ids), 0, 4, 7200);
+    let fee = expected_fee(&w, &ids, &pool_cluster(&w, &ids), 0, 4, 7200 + 64);
     assert!(
         fee > U256::from(940_000_000_000_000u64),
         "EB-weighted above the collateral: {fee}"
@@ -142,7 +142,7 @@ fn plan_shows_eth_for_fees_and_the_stake_funds_the_cluster_in_eth() {
     assert_eq!(cl["effective_balance_eth"], 128);
     let runway = cl["runway_blocks"].as_u64().unwrap();
     // funded for the threshold + margin: the runway is that, less the blocks since
-    assert!(runway > 50_190 && runway <= 50_190 + 7200, "{st}");
+    assert!(runway > 50_190 && runway <= 50_190 + 7200 + 64, "{st}");
 }
 
 #[test]
@@ -366,10 +366,12 @@ fn a_v1_network_is_refused_then_a_legacy_cluster_is_migrated_and_staked_into() {
 /// registration — follow that effective balance, plus 32 ETH per new validator.
 #[test]
 fn the_fee_follows_the_effective_balance_the_network_charges() {
-    let w = World::new(2, "max_validators_per_tx = 1\nfee_margin_blocks = 0");
+    // Funded for twice the threshold, so that doubling the effective balance does not make the
+    // network liquidate it (it would, at the next EB update, below the threshold).
+    let w = World::new(2, "fee_margin_blocks = 60000");
     w.approve(&w.bundle);
     ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
-    w.user_deposit(65);
+    w.user_deposit(32); // one validator now, the second later
     ok(&w.agent(&["run", "--once"], &[]));
     assert_eq!(w.deposited_validators(), 1);
     let ids = ids(&w);
@@ -438,12 +440,13 @@ fn the_fee_follows_the_effective_balance_the_network_charges() {
             .unwrap()
     });
     assert_eq!(eb, 64);
+    w.user_deposit(32);
     let json: serde_json::Value =
         serde_json::from_str(&ok(&w.agent(&["plan", "--json"], &[]))).unwrap();
     let fee: U256 = json["cluster_fee_wei"].as_str().unwrap().parse().unwrap();
-    // the plan is made at the next block: allow one block of fees
-    let want = expected_fee(&w, &ids, &c, 64, 1, 0);
-    let flat = expected_fee(&w, &ids, &c, 32, 1, 0);
+    // the plan and the views below read the same block
+    let want = expected_fee(&w, &ids, &c, 64, 1, 60_064);
+    let flat = expected_fee(&w, &ids, &c, 32, 1, 60_064);
     assert!(
         fee >= want && fee < want + U256::from(100_000_000_000u64),
         "{fee} vs {want}"
