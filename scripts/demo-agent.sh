@@ -88,6 +88,7 @@ deposits="$(count_logs "$dc" 'DepositEvent(bytes,bytes,bytes,bytes,bytes)')"
 added="$(count_logs "$ssv" 'ValidatorAdded(address,uint64[],bytes,bytes,(uint32,uint64,uint64,bool,uint256))')"
 staked_tx="$(agent status --json | python3 -c 'import json,sys; print(sorted({v["tx_hash"] for v in json.load(sys.stdin)["validators"]}))')"
 agent status
+agent clusters status
 echo "on chain: $deposits DepositEvents, $added SSV ValidatorAdded events," \
   "PoolManager depositedValidators = $(c call "$pool" 'depositedValidators()(uint256)' | num); transactions $staked_tx"
 [ "$deposits" = 4 ] && [ "$added" = 4 ] || { echo "demo-agent: expected 4 deposits and 4 registrations" >&2; exit 1; }
