@@ -58,6 +58,13 @@ contract PoolManager is AccessControl, ReentrancyGuard {
         bytes32[] proof; // sibling hashes bottom-up (OpenZeppelin MerkleProof)
     }
 
+    /// @notice One validator of a `reshareValidators` call: the reshare leaf's fields plus its proof.
+    struct ReshareData {
+        bytes pubkey; // 48 bytes, a validator the pool staked
+        bytes sharesData; // the new shares, exactly as registered on the new cluster
+        bytes32[] proof; // sibling hashes bottom-up (OpenZeppelin MerkleProof)
+    }
+
     struct WithdrawalRequest {
         address owner;
         bool claimed;
@@ -76,6 +83,7 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     uint256 public constant MAX_FEE_BPS = 2_000;
     uint256 public constant MAX_FUND_PER_CALL = 50;
     address public constant DEAD = 0x000000000000000000000000000000000000dEaD;
+    bytes32 private constant REVOKED = bytes32(uint256(1));
 
     // ------------------------------------------------------------------ immutables
     IDepositContract public immutable depositContract;
@@ -111,6 +119,10 @@ contract PoolManager is AccessControl, ReentrancyGuard {
 
     mapping(bytes32 => Batch) private _batches;
     mapping(bytes32 => bool) private _stakedPubkeys; // keccak256(pubkey)
+    /// Reshare roots: keccak256(abi.encode(new operatorIds)) when approved, zero when never
+    /// approved, `REVOKED` once revoked (never approved again).
+    mapping(bytes32 => bytes32) private _reshareClusters;
+    mapping(bytes32 => bool) private _reshareLeafUsed; // a reshare leaf is applied once
 
     WithdrawalRequest[] private _requests;
     uint256 public nextRequestToFund;
@@ -148,6 +160,16 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     /// books: the fees paid since the last sync (or a liquidation), now an expense.
     event ClusterFeesRealized(bytes32 indexed clusterKey, uint256 balance, uint256 consumed);
     event ClusterMigrated(bytes32 indexed clusterKey, uint64[] operatorIds, uint256 ethDeposited, uint256 ssvRefunded);
+    /// Governance approved a reshare root (docs/merkle-leaf.md, reshare leaf) for the new cluster.
+    event ReshareApproved(bytes32 indexed root, uint64[] operatorIds);
+    event ReshareRevoked(bytes32 indexed root);
+    /// One validator moved by `reshareValidators` to the root's cluster, with the new shares of
+    /// its reshare `leaf` (the SSV network's ValidatorRemoved/ValidatorAdded events carry the rest).
+    event ValidatorReshared(bytes32 indexed root, bytes32 indexed pubkeyHash, bytes32 leaf);
+    /// The old cluster became empty: it was liquidated by its owner (the pool) and its balance,
+    /// `carried` wei of ETH (0 for a legacy SSV cluster, whose SSV stays in this contract), moved
+    /// to the new cluster.
+    event ClusterBalanceCarried(bytes32 indexed fromClusterKey, bytes32 indexed toClusterKey, uint256 carried);
 
     // ------------------------------------------------------------------ errors
     error ZeroAddress();
@@ -184,6 +206,11 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     error InsufficientExitFee(uint256 provided, uint256 needed);
     error ClusterFeeAboveCap(uint256 amount, uint256 cap);
     error LengthMismatch();
+    error ReshareNotApproved(bytes32 root);
+    error ReshareAlreadyApproved(bytes32 root);
+    error ValidatorNotStaked(bytes pubkey);
+    error ReshareAlreadyApplied(bytes pubkey);
+    error SameCluster();
 
     // ------------------------------------------------------------------ construction
     struct Config {
@@ -308,14 +335,28 @@ contract PoolManager is AccessControl, ReentrancyGuard {
         onlyRole(DEFAULT_ADMIN_ROLE)
     {
         if (withdrawalType != 0x01 && withdrawalType != 0x02) revert InvalidWithdrawalType(withdrawalType);
-        _bulkLimit(operatorIds); // validates the cluster size
-        for (uint256 i = 1; i < operatorIds.length; ++i) {
-            if (operatorIds[i] <= operatorIds[i - 1]) revert InvalidOperatorIds();
-        }
+        _checkCluster(operatorIds);
         // operatorIdsHash stays set after revokeBatch: a revoked root can never be approved again.
         if (_batches[root].operatorIdsHash != bytes32(0)) revert BatchAlreadyApproved(root);
         _batches[root] = Batch(true, withdrawalType, keccak256(abi.encode(operatorIds)));
         emit BatchApproved(root, withdrawalType, operatorIds);
+    }
+
+    /// @notice Approve a reshare bundle: its Merkle root of reshare leaves (docs/merkle-leaf.md:
+    /// pubkey, new operator ids, keccak256 of the new sharesData) and the new cluster (ascending
+    /// operator ids). `reshareValidators` then moves the validators it names, once each.
+    function approveReshare(bytes32 root, uint64[] calldata operatorIds) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _checkCluster(operatorIds);
+        if (_reshareClusters[root] != bytes32(0)) revert ReshareAlreadyApproved(root);
+        _reshareClusters[root] = keccak256(abi.encode(operatorIds));
+        emit ReshareApproved(root, operatorIds);
+    }
+
+    function revokeReshare(bytes32 root) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        bytes32 c = _reshareClusters[root];
+        if (c == bytes32(0) || c == REVOKED) revert ReshareNotApproved(root);
+        _reshareClusters[root] = REVOKED;
+        emit ReshareRevoked(root);
     }
 
     function revokeBatch(bytes32 root) external onlyRole(DEFAULT_ADMIN_ROLE) {
@@ -507,6 +548,135 @@ contract PoolManager is AccessControl, ReentrancyGuard {
         ssvToken.safeTransfer(to, amount);
     }
 
+    /// @notice Move validators the pool staked to a new cluster of operators (replacing an
+    /// operator), in one transaction: each validator's reshare leaf must be in the approved
+    /// `reshareRoot` for `toOperatorIds` and unused; the validators are removed from the old cluster
+    /// (`fromCluster`, the caller's snapshot) first, so that the old operators stop running them
+    /// before the new shares go live, then registered on the new cluster (`toCluster`) with the new
+    /// sharesData, sending `clusterFee` ETH from the buffer (within the cap). When the old cluster
+    /// becomes empty, the pool liquidates it (an owner may) and carries its balance to the new
+    /// cluster (ETH) or keeps it (SSV of a legacy cluster).
+    function reshareValidators(
+        bytes32 reshareRoot,
+        uint64[] calldata fromOperatorIds,
+        ISSVNetwork.Cluster calldata fromCluster,
+        uint64[] calldata toOperatorIds,
+        ISSVNetwork.Cluster calldata toCluster,
+        ReshareData[] calldata validators,
+        uint256 clusterFee
+    ) external onlyRole(OPERATOR_ROLE) nonReentrant {
+        Move memory m;
+        m.toKey = _checkReshare(reshareRoot, fromOperatorIds, toOperatorIds, validators.length);
+        (m.pubkeys, m.shares) = _useReshareLeaves(reshareRoot, toOperatorIds, validators);
+        m.carried = _removeForReshare(m.toKey, fromOperatorIds, fromCluster, m.pubkeys);
+        _registerReshared(toOperatorIds, toCluster, clusterFee, m);
+    }
+
+    /// A reshare in flight (one stack slot).
+    struct Move {
+        bytes32 toKey;
+        bytes[] pubkeys;
+        bytes[] shares;
+        uint256 carried;
+    }
+
+    /// Registers the moved validators on the new cluster with `clusterFee` from the buffer (within
+    /// the cap) plus the ETH carried from the old cluster.
+    function _registerReshared(
+        uint64[] calldata toOperatorIds,
+        ISSVNetwork.Cluster calldata toCluster,
+        uint256 clusterFee,
+        Move memory m
+    ) private {
+        uint256 n = m.pubkeys.length;
+        _spendForCluster(toOperatorIds, clusterFee, toCluster.validatorCount + n);
+        if (m.carried > 0) {
+            _clusterEther[m.toKey] += m.carried;
+            emit ClusterFunded(m.toKey, toOperatorIds, m.carried);
+        }
+        // The bulk functions take one validator as well (one code path: the contract is near EIP-170).
+        ssvNetwork.bulkRegisterValidator{value: clusterFee + m.carried}(m.pubkeys, toOperatorIds, m.shares, toCluster);
+    }
+
+    /// The reshare root is approved for the new cluster, which differs from the old one; the count
+    /// fits the new cluster's bulk limit (the old cluster's count is the SSV network's check).
+    function _checkReshare(
+        bytes32 reshareRoot,
+        uint64[] calldata fromOperatorIds,
+        uint64[] calldata toOperatorIds,
+        uint256 n
+    ) private view returns (bytes32 toKey) {
+        toKey = keccak256(abi.encode(toOperatorIds));
+        if (_reshareClusters[reshareRoot] != toKey) revert ReshareNotApproved(reshareRoot);
+        if (keccak256(abi.encode(fromOperatorIds)) == toKey) revert SameCluster();
+        uint256 limit = _bulkLimit(toOperatorIds);
+        if (n == 0 || n > limit) revert InvalidValidatorCount(n, limit);
+    }
+
+    function _useReshareLeaves(
+        bytes32 reshareRoot,
+        uint64[] calldata toOperatorIds,
+        ReshareData[] calldata validators
+    ) private returns (bytes[] memory pubkeys, bytes[] memory shares) {
+        uint256 n = validators.length;
+        pubkeys = new bytes[](n);
+        shares = new bytes[](n);
+        for (uint256 i; i < n; ++i) {
+            _useReshareLeaf(reshareRoot, toOperatorIds, validators[i], i);
+            pubkeys[i] = validators[i].pubkey;
+            shares[i] = validators[i].sharesData;
+        }
+    }
+
+    /// Checks one validator of a reshare (staked by the pool, its leaf in the root, never applied)
+    /// and marks its leaf applied.
+    function _useReshareLeaf(
+        bytes32 reshareRoot,
+        uint64[] calldata toOperatorIds,
+        ReshareData calldata v,
+        uint256 i
+    ) private {
+        if (v.pubkey.length != 48) revert InvalidPubkeyLength(i, v.pubkey.length);
+        bytes32 pkHash = keccak256(v.pubkey);
+        if (!_stakedPubkeys[pkHash]) revert ValidatorNotStaked(v.pubkey);
+        bytes32 sharesHash = keccak256(v.sharesData);
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(v.pubkey, toOperatorIds, sharesHash))));
+        if (!MerkleProof.verifyCalldata(v.proof, reshareRoot, leaf)) revert InvalidProof(i);
+        if (_reshareLeafUsed[leaf]) revert ReshareAlreadyApplied(v.pubkey);
+        _reshareLeafUsed[leaf] = true;
+        emit ValidatorReshared(reshareRoot, pkHash, leaf);
+    }
+
+    /// Removes `pubkeys` from the old cluster; when that empties an active cluster, liquidates it
+    /// first (the balance comes back to the pool: ETH, or SSV for a legacy cluster) and returns the
+    /// ETH to carry to the new cluster, keeping the books (`clusterEther` unchanged by the move,
+    /// what the network consumed realized as an expense).
+    function _removeForReshare(
+        bytes32 toKey,
+        uint64[] calldata fromOperatorIds,
+        ISSVNetwork.Cluster calldata fromCluster,
+        bytes[] memory pubkeys
+    ) private returns (uint256 carried) {
+        bytes32 fromKey = keccak256(abi.encode(fromOperatorIds));
+        ISSVNetwork.Cluster memory c = fromCluster;
+        if (c.validatorCount == pubkeys.length && c.active) {
+            bool eth = ssvNetwork.getClusterAssetType(address(this), fromOperatorIds) == 1;
+            uint256 before = address(this).balance;
+            if (eth) ssvNetwork.liquidate(address(this), fromOperatorIds, c);
+            else ssvNetwork.liquidateSSV(address(this), fromOperatorIds, c);
+            carried = address(this).balance - before;
+            uint256 tracked = _clusterEther[fromKey];
+            _clusterEther[fromKey] = 0;
+            clusterEther = clusterEther - tracked + carried;
+            if (tracked > carried) emit ClusterFeesRealized(fromKey, carried, tracked - carried);
+            emit ClusterBalanceCarried(fromKey, toKey, carried);
+            c = ISSVNetwork.Cluster({
+                validatorCount: c.validatorCount, networkFeeIndex: 0, index: 0, active: false, balance: 0
+            });
+        }
+        ssvNetwork.bulkRemoveValidator(pubkeys, fromOperatorIds, c);
+    }
+
     // ------------------------------------------------------------------ oracle
     /// @notice Apply a quorum report (called by the Oracle, which checked the bounds): beacon state
     /// of the pool's validators, plus `collectEther` of the unaccounted balance moved into the
@@ -592,6 +762,16 @@ contract PoolManager is AccessControl, ReentrancyGuard {
 
     function getBatch(bytes32 root) external view returns (Batch memory) {
         return _batches[root];
+    }
+
+    /// @notice Whether `root` is an approved, unrevoked reshare root for the cluster of `operatorIds`.
+    function isReshareApproved(bytes32 root, uint64[] calldata operatorIds) external view returns (bool) {
+        return _reshareClusters[root] == keccak256(abi.encode(operatorIds));
+    }
+
+    /// @notice Whether a reshare leaf (docs/merkle-leaf.md) was applied.
+    function isReshareApplied(bytes32 leaf) external view returns (bool) {
+        return _reshareLeafUsed[leaf];
     }
 
     function isStaked(bytes calldata pubkey) external view returns (bool) {
@@ -739,6 +919,14 @@ contract PoolManager is AccessControl, ReentrancyGuard {
 
     function _bulkLimit(uint64[] calldata operatorIds) private pure returns (uint256) {
         return bulkLimit(operatorIds.length);
+    }
+
+    /// A valid cluster: 4/7/10/13 operators, ids ascending.
+    function _checkCluster(uint64[] calldata operatorIds) private pure {
+        _bulkLimit(operatorIds); // validates the cluster size
+        for (uint256 i = 1; i < operatorIds.length; ++i) {
+            if (operatorIds[i] <= operatorIds[i - 1]) revert InvalidOperatorIds();
+        }
     }
 
     function _sharesFor(uint256 amount) private view returns (uint256 shares) {

@@ -46,6 +46,12 @@ interface ISSVNetwork {
 
     function migrateClusterToETH(uint64[] calldata operatorIds, Cluster memory cluster) external payable;
 
+    /// The owner may liquidate its own cluster at any time; the balance goes to the caller (ETH
+    /// clusters: ETH; `liquidateSSV`, legacy clusters: SSV).
+    function liquidate(address clusterOwner, uint64[] calldata operatorIds, Cluster memory cluster) external;
+
+    function liquidateSSV(address clusterOwner, uint64[] calldata operatorIds, Cluster memory cluster) external;
+
     function setFeeRecipientAddress(address feeRecipientAddress) external;
 
     // views (served by the same address through its fallback)
@@ -58,4 +64,7 @@ interface ISSVNetwork {
         external
         view
         returns (bool);
+
+    /// 1: an ETH cluster (v2); 0: a legacy SSV-paid cluster.
+    function getClusterAssetType(address owner, uint64[] calldata operatorIds) external view returns (uint8);
 }
