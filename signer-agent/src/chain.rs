@@ -34,6 +34,7 @@ alloy::sol! {
         event OperatorRemoved(uint64 indexed operatorId);
         event ValidatorAdded(address indexed owner, uint64[] operatorIds, bytes publicKey, bytes shares, Cluster cluster);
         event ValidatorRemoved(address indexed owner, uint64[] operatorIds, bytes publicKey, Cluster cluster);
+        event ValidatorExited(address indexed owner, uint64[] operatorIds, bytes publicKey);
         event ClusterDeposited(address indexed owner, uint64[] operatorIds, uint256 value, Cluster cluster);
         event ClusterWithdrawn(address indexed owner, uint64[] operatorIds, uint256 value, Cluster cluster);
         event ClusterLiquidated(address indexed owner, uint64[] operatorIds, Cluster cluster);
@@ -61,12 +62,20 @@ alloy::sol! {
     }
 
     /// The pool manager (contracts/src/PoolManager.sol).
+    // reshareValidators takes seven arguments; the generated call builder adds the instance.
+    #[allow(clippy::too_many_arguments)]
     #[sol(rpc, all_derives)]
     interface IPoolManager {
         struct Batch {
             bool approved;
             uint8 withdrawalType;
             bytes32 operatorIdsHash;
+        }
+
+        struct ReshareData {
+            bytes pubkey;
+            bytes sharesData;
+            bytes32[] proof;
         }
 
         struct ValidatorData {
@@ -78,6 +87,8 @@ alloy::sol! {
         }
 
         event ValidatorStaked(bytes32 indexed batchRoot, bytes32 indexed pubkeyHash, bytes pubkey, uint256 validatorNumber);
+        event ValidatorExitRequested(bytes32 indexed pubkeyHash, bytes pubkey, uint64[] operatorIds);
+        event ValidatorReshared(bytes32 indexed root, bytes32 indexed pubkeyHash, bytes32 leaf);
 
         error BatchNotApproved(bytes32 root);
         error OperatorIdsMismatch(bytes32 root);
@@ -87,6 +98,10 @@ alloy::sol! {
         error InvalidProof(uint256 index);
         error ValidatorAlreadyStaked(bytes pubkey);
         error ClusterFeeAboveCap(uint256 amount, uint256 cap);
+        error ReshareNotApproved(bytes32 root);
+        error ValidatorNotStaked(bytes pubkey);
+        error ReshareAlreadyApplied(bytes pubkey);
+        error SameCluster();
 
         function deposit() external payable returns (uint256 shares);
         function stake(
@@ -98,6 +113,28 @@ alloy::sol! {
             Cluster calldata cluster
         ) external;
         function depositClusterETH(uint64[] calldata operatorIds, uint256 amount, Cluster calldata cluster) external;
+        function requestValidatorExits(bytes[] calldata pubkeys, uint64[] calldata operatorIds) external;
+        function requestTriggerableExits(bytes[] calldata pubkeys) external payable;
+        function removeValidators(bytes[] calldata pubkeys, uint64[] calldata operatorIds, Cluster calldata cluster) external;
+        function fundWithdrawals(uint256 maxRequests) external returns (uint256 funded);
+        function reshareValidators(
+            bytes32 reshareRoot,
+            uint64[] calldata fromOperatorIds,
+            Cluster calldata fromCluster,
+            uint64[] calldata toOperatorIds,
+            Cluster calldata toCluster,
+            ReshareData[] calldata validators,
+            uint256 clusterFee
+        ) external;
+        function approveReshare(bytes32 root, uint64[] calldata operatorIds) external;
+        function isReshareApproved(bytes32 root, uint64[] calldata operatorIds) external view returns (bool);
+        function isReshareApplied(bytes32 leaf) external view returns (bool);
+        function unaccountedEther() external view returns (uint256);
+        function reservedEther() external view returns (uint256);
+        function nextRequestToFund() external view returns (uint256);
+        function withdrawalRequestCount() external view returns (uint256);
+        function exitedValidators() external view returns (uint256);
+        function withdrawalRequestContract() external view returns (address);
         function reactivateCluster(uint64[] calldata operatorIds, uint256 amount, Cluster calldata cluster) external;
         function syncClusterBalances(uint64[][] calldata operatorIds, Cluster[] calldata clusters) external;
         function migrateClusters(uint64[][] calldata operatorIds, Cluster[] calldata clusters, uint256[] calldata amounts) external;

@@ -147,6 +147,21 @@ pub enum Command {
     /// The pool's SSV clusters (SSV network v2).
     #[command(subcommand)]
     Clusters(ClustersCommand),
+    /// Validator exits for withdrawals (maintenance).
+    #[command(subcommand)]
+    Exits(ExitsCommand),
+}
+
+/// `exits …`.
+#[derive(Debug, Subcommand)]
+pub enum ExitsCommand {
+    /// What the withdrawal queue needs, the validators `run` would exit, and — for governance —
+    /// the `PoolManager.requestTriggerableExits` call (EIP-7002) for validators whose SSV exit
+    /// was requested but that the beacon chain does not show exiting (else for the planned ones).
+    Plan {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `clusters …`.
@@ -497,6 +512,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Exits(ExitsCommand::Plan { json }) => {
+            let cfg = Config::resolve(cfg_path, &ov)?;
+            crate::maintenance::cli::exits_plan(&cfg, json).await
+        }
         Command::Status { json } => {
             let cfg = Config::resolve(cfg_path, &ov)?;
             let store = Store::open(cfg.state_dir()?)?;
@@ -511,6 +530,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     "bundles": store.bundles()?,
                     "validators": validators,
                     "refusals": refusals,
+                    "maintenance": crate::maintenance::cli::status_json(&store)?,
                 }));
             } else {
                 println!(
@@ -545,6 +565,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                         println!("refused {}: {}", h.pubkey, h.note.as_deref().unwrap_or("-"));
                     }
                 }
+                crate::maintenance::cli::print_status(&store)?;
             }
             Ok(())
         }
@@ -769,6 +790,20 @@ async fn daemon(cfg_path: Option<&Path>, ov: &Overrides, once: bool) -> Result<(
                 reconciled = true;
             }
             update_gauges(&metrics, &provider, &cfg, &store).await;
+            if let Some(maint) = &cfg.maintenance {
+                let ctx = crate::maintenance::Ctx {
+                    provider: &provider,
+                    wallet: &wallet,
+                    from,
+                    cfg: &cfg,
+                    maint,
+                    metrics: &metrics,
+                };
+                if crate::maintenance::pass(&ctx, &mut store).await?.sent > 0 {
+                    // Read the chain again before anything else.
+                    return Ok(true);
+                }
+            }
             match crate::stake::prepare(&provider, &cfg, &store, Some(from)).await? {
                 Prepared::Done => {
                     tracing::info!("every imported validator is staked");

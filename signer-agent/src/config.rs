@@ -75,6 +75,8 @@ pub struct FileConfig {
     pub run: RunFile,
     #[serde(default)]
     pub policy: PolicyFile,
+    /// `[maintenance]`: present = the maintenance duties run (`crate::maintenance`).
+    pub maintenance: Option<crate::maintenance::MaintenanceFile>,
 }
 
 /// `[policy]`: what the transaction key may sign (issue #10). Every key is optional; the
@@ -102,6 +104,14 @@ pub struct PolicyFile {
     pub max_ssv_fee_per_tx_gwei: Option<u64>,
     /// Maximum ETH for SSV cluster fees over one UTC day, in gwei (default 1 ETH).
     pub max_ssv_fee_per_day_gwei: Option<u64>,
+    /// Maximum ETH of one cluster top-up or reactivation, in gwei (default 0.25 ETH).
+    pub max_topup_per_tx_gwei: Option<u64>,
+    /// Maximum ETH of top-ups and reactivations over one UTC day, in gwei (default 1 ETH).
+    pub max_topup_per_day_gwei: Option<u64>,
+    /// Maximum validators exited (`requestValidatorExits`) over one UTC day (default 16).
+    pub max_exits_per_day: Option<u64>,
+    /// Maximum validators removed from SSV (`removeValidators`) over one UTC day (default 100).
+    pub max_removals_per_day: Option<u64>,
 }
 
 /// `[[policy.allow]]`: one allowed contract and its allowed functions.
@@ -253,6 +263,8 @@ pub struct Config {
     pub fee_margin_blocks: u64,
     /// `[policy]` as written (resolved against the contracts by `Policy::from_config`).
     pub policy: PolicyFile,
+    /// `[maintenance]`, when configured.
+    pub maintenance: Option<crate::maintenance::MaintenanceConfig>,
 }
 
 const GWEI: u128 = 1_000_000_000;
@@ -423,7 +435,13 @@ impl Config {
                 }
             }
         }
+        let maintenance = file
+            .maintenance
+            .as_ref()
+            .map(crate::maintenance::MaintenanceConfig::resolve)
+            .transpose()?;
         Ok(Config {
+            maintenance,
             policy: file.policy,
             rpc_url,
             chain_id,

@@ -10,7 +10,8 @@
 //! arithmetic from the views), [`operators`] (export), [`bundle`] (verified bundle reading), [`store`]
 //! (SQLite state with append-only history), [`stake`] (plan, send, reconcile), [`oracle`],
 //! [`metrics`] (Prometheus + health), [`policy`] (what the transaction key may sign, enforced
-//! below all agent logic), [`cli`] (the commands).
+//! below all agent logic), [`maintenance`] (cluster funding, exits for withdrawals, reshare
+//! migrations), [`cli`] (the commands).
 //!
 //! What it must never do: hold a BLS secret (it reads `deposit_data.json`, `keyshares.json`
 //! and the manifest only); log or print the HSM PIN or a private key; deposit a public key twice
@@ -25,6 +26,7 @@ pub mod chain;
 pub mod cli;
 pub mod config;
 mod error;
+pub mod maintenance;
 pub mod metrics;
 pub mod operators;
 pub mod oracle;

@@ -80,6 +80,8 @@ pub struct Policy {
     /// Simulate before signing (always, in the agent; unit tests of the static rules turn it
     /// off).
     pub simulate: bool,
+    /// The caps of the maintenance functions (`crate::maintenance::policy`).
+    pub maintenance: crate::maintenance::policy::MaintenanceCaps,
 }
 
 /// Default cap on ETH for SSV cluster fees per transaction: 0.25 ETH.
@@ -133,7 +135,13 @@ impl Policy {
             pool_manager: Some(c.pool_manager),
             deposit_contract: Some(c.deposit_contract),
             simulate: true,
+            maintenance: Default::default(),
         };
+        if cfg.maintenance.is_some() {
+            for (name, sel) in crate::maintenance::policy::selectors() {
+                p.allow(c.pool_manager, sel, name);
+            }
+        }
         p.allow(
             c.pool_manager,
             IPoolManager::stakeCall::SELECTOR,
@@ -214,6 +222,7 @@ impl Policy {
         if let Some(v) = f.max_ssv_fee_per_day_gwei {
             p.max_ssv_fee_per_day_wei = U256::from(u128::from(v) * GWEI);
         }
+        p.maintenance = crate::maintenance::policy::MaintenanceCaps::from_file(f);
         Ok(p)
     }
 
@@ -233,6 +242,7 @@ impl Policy {
             pool_manager: None,
             deposit_contract: None,
             simulate: true,
+            maintenance: Default::default(),
         }
     }
 
@@ -249,7 +259,7 @@ impl Policy {
     }
 
     /// The ETH for SSV cluster fees that a PoolManager call makes the pool send (`stake`,
-    /// `depositClusterETH`, `reactivateCluster`); zero for anything else.
+    /// `depositClusterETH`, `reactivateCluster`, `reshareValidators`); zero for anything else.
     pub fn ssv_fee_of(&self, to: Address, input: &[u8]) -> std::result::Result<U256, Refused> {
         if Some(to) != self.pool_manager {
             return Ok(U256::ZERO);
@@ -275,6 +285,11 @@ impl Policy {
                 Ok(IPoolManager::reactivateClusterCall::abi_decode(input)
                     .map_err(bad)?
                     .amount)
+            }
+            Some(s) if s == IPoolManager::reshareValidatorsCall::SELECTOR => {
+                Ok(IPoolManager::reshareValidatorsCall::abi_decode(input)
+                    .map_err(bad)?
+                    .clusterFee)
             }
             _ => Ok(U256::ZERO),
         }
@@ -422,6 +437,7 @@ impl Policy {
                 "off"
             },
         ));
+        out.push_str(&self.maintenance.describe());
         out
     }
 }
@@ -804,6 +820,13 @@ where
             Ok(f) => f,
             Err((rule, reason)) => return Err(self.refuse(rule, reason)),
         };
+        let day = today();
+        // The maintenance functions' rules and caps (exits, removals, top-ups, reshares).
+        let maint = match crate::maintenance::policy::check(p, guard.as_deref(), to, &input, &day) {
+            Ok(m) => m,
+            Err((rule, reason)) => return Err(self.refuse(rule, reason)),
+        };
+        let validators = validators + maint.as_ref().map_or(0, |m| m.staking_validators);
         if ssv_fee > p.max_ssv_fee_per_tx_wei {
             return Err(self.refuse(
                 "ssv_fee_cap",
@@ -813,8 +836,7 @@ where
                 ),
             ));
         }
-        let day = today();
-        if stake || value > U256::ZERO || ssv_fee > U256::ZERO {
+        if validators > 0 || value > U256::ZERO || ssv_fee > U256::ZERO {
             let Some(store) = guard.as_deref() else {
                 return Err(self.refuse(
                     if stake {
@@ -889,7 +911,7 @@ where
         let sig = self.inner.sign_transaction(tx).await?;
         if let Some(store) = guard.as_deref() {
             let entry = LedgerEntry {
-                day,
+                day: day.clone(),
                 sighash: format!("{sighash}"),
                 target: format!("{to}"),
                 selector: format!("0x{}", hex::encode(input.get(..4).unwrap_or_default())),
@@ -900,6 +922,19 @@ where
             if let Err(e) = store.record_signed(&entry) {
                 tracing::error!(error = %e, "cannot record the signature in the policy ledger; signature dropped");
                 return Err(alloy::signers::Error::other(e));
+            }
+            if let Some(m) = &maint {
+                if let Err(e) = crate::maintenance::store::record_signed(
+                    store,
+                    &day,
+                    &entry.sighash,
+                    m.action,
+                    m.count,
+                    m.amount,
+                ) {
+                    tracing::error!(error = %e, "cannot record the signature in the maintenance ledger; signature dropped");
+                    return Err(alloy::signers::Error::other(e));
+                }
             }
         }
         tracing::info!(%to, validators, %sighash, "policy allowed and the key signed a transaction");
@@ -986,6 +1021,7 @@ mod tests {
             pool_manager: Some(POOL),
             deposit_contract: None,
             simulate: false,
+            maintenance: Default::default(),
         };
         p.allow(POOL, IPoolManager::stakeCall::SELECTOR, "PoolManager.stake");
         p.allow(
@@ -1286,5 +1322,145 @@ mod tests {
         assert!(d.contains("PoolManager.stake"), "{d}");
         assert!(d.contains("Oracle.submitReport"), "{d}");
         assert!(d.contains("chain id            31337"), "{d}");
+    }
+
+    // ---- maintenance functions (crate::maintenance::policy) ----
+
+    fn maint_policy() -> Policy {
+        let mut p = policy();
+        p.max_ssv_fee_per_tx_wei = U256::from(10u64.pow(18));
+        p.max_ssv_fee_per_day_wei = U256::from(10u64.pow(19));
+        p.maintenance.max_topup_per_tx_wei = U256::from(100u64);
+        p.maintenance.max_topup_per_day_wei = U256::from(150u64);
+        p.maintenance.max_exits_per_day = 2;
+        p.maintenance.max_removals_per_day = 2;
+        for (name, sel) in crate::maintenance::policy::selectors() {
+            p.allow(POOL, sel, name);
+        }
+        p.allow(
+            POOL,
+            IPoolManager::depositClusterETHCall::SELECTOR,
+            "PoolManager.depositClusterETH",
+        );
+        p
+    }
+
+    fn call_tx(input: Vec<u8>) -> TxEip1559 {
+        let mut t = tx();
+        t.input = input.into();
+        t
+    }
+
+    fn top_up(amount: u64) -> TxEip1559 {
+        call_tx(
+            IPoolManager::depositClusterETHCall {
+                operatorIds: vec![1, 2, 3, 4],
+                amount: U256::from(amount),
+                cluster: Default::default(),
+            }
+            .abi_encode(),
+        )
+    }
+
+    fn exits_of(keys: &[u8]) -> TxEip1559 {
+        call_tx(
+            IPoolManager::requestValidatorExitsCall {
+                pubkeys: keys.iter().map(|k| vec![*k; 48].into()).collect(),
+                operatorIds: vec![1, 2, 3, 4],
+            }
+            .abi_encode(),
+        )
+    }
+
+    fn removal_of(keys: &[u8]) -> TxEip1559 {
+        call_tx(
+            IPoolManager::removeValidatorsCall {
+                pubkeys: keys.iter().map(|k| vec![*k; 48].into()).collect(),
+                operatorIds: vec![1, 2, 3, 4],
+                cluster: Default::default(),
+            }
+            .abi_encode(),
+        )
+    }
+
+    fn confirm(dir: &std::path::Path, keys: &[u8]) {
+        let mut st = Store::open(dir).unwrap();
+        let pks: Vec<String> = keys
+            .iter()
+            .map(|k| format!("0x{}", hex::encode([*k; 48])))
+            .collect();
+        st.set_status(
+            &pks,
+            crate::store::Status::Confirmed,
+            Some("0x1"),
+            Some(1),
+            None,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn top_ups_above_the_caps_are_refused_even_after_a_restart() {
+        let dir = state();
+        let (s, signs) = signer_over(dir.path(), maint_policy());
+        refused_by(&s, &signs, top_up(101), "topup_cap");
+        sign(&s, top_up(100)).unwrap();
+        refused_by(&s, &signs, top_up(51), "topup_day_cap");
+        drop(s);
+        let (s, signs) = signer_over(dir.path(), maint_policy());
+        refused_by(&s, &signs, top_up(51), "topup_day_cap");
+        sign(&s, top_up(50)).unwrap();
+        assert_eq!(signs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn exits_only_of_staked_validators_and_within_the_day() {
+        let (s, signs, dir) = setup();
+        let s = PolicySigner::new(s.inner.clone(), maint_policy())
+            .with_store(Store::open(dir.path()).unwrap());
+        // imported but not staked, and never imported
+        refused_by(&s, &signs, exits_of(&[0]), "exit_unknown_validator");
+        refused_by(&s, &signs, exits_of(&[77]), "exit_unknown_validator");
+        confirm(dir.path(), &[0, 1, 2]);
+        sign(&s, exits_of(&[0, 1])).unwrap();
+        refused_by(&s, &signs, exits_of(&[2]), "exit_day_cap");
+        assert_eq!(signs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn removals_only_of_withdrawn_validators() {
+        let (s, signs, dir) = setup();
+        let s = PolicySigner::new(s.inner.clone(), maint_policy())
+            .with_store(Store::open(dir.path()).unwrap());
+        confirm(dir.path(), &[0, 1]);
+        refused_by(&s, &signs, removal_of(&[0]), "remove_not_withdrawn");
+        let st = Store::open(dir.path()).unwrap();
+        crate::maintenance::store::ensure_schema(&st).unwrap();
+        let pk = |k: u8| format!("0x{}", hex::encode([k; 48]));
+        use crate::maintenance::store::{set_exit_state, ExitState};
+        set_exit_state(
+            &st,
+            &[pk(0)],
+            &[1, 2, 3, 4],
+            ExitState::Exited,
+            None,
+            None,
+            "t",
+        )
+        .unwrap();
+        refused_by(&s, &signs, removal_of(&[0]), "remove_not_withdrawn");
+        set_exit_state(
+            &st,
+            &[pk(0), pk(1)],
+            &[1, 2, 3, 4],
+            ExitState::Withdrawn,
+            None,
+            None,
+            "t",
+        )
+        .unwrap();
+        sign(&s, removal_of(&[0, 1])).unwrap();
+        refused_by(&s, &signs, removal_of(&[0]), "remove_day_cap");
+        assert_eq!(signs.load(Ordering::SeqCst), 1);
     }
 }

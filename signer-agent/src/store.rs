@@ -330,6 +330,11 @@ impl Store {
         &self.path
     }
 
+    /// The connection, for the maintenance tables (`crate::maintenance::store`).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Imports a verified bundle. Idempotent for the same bundle.
     ///
     /// A validator already known from another bundle is refused, unless this bundle is new to

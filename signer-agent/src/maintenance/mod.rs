@@ -1,0 +1,269 @@
+//! The maintenance phase (issue #16): what `run` does besides staking, when the configuration
+//! has a `[maintenance]` section.
+//!
+//! - [`funding`]: every ETH cluster of the pool keeps a runway (balance over burn rate) of at
+//!   least `min_runway_days`, topped up to `target_runway_days` through
+//!   `PoolManager.depositClusterETH`; a liquidated cluster is reactivated
+//!   (`PoolManager.reactivateCluster`, logged as an error); the buffer's ability to pay the next
+//!   top-ups within `alert_runway_days` is watched. Legacy SSV clusters cannot be funded on v2:
+//!   they are reported (migrate them).
+//! - [`exits`]: when the unfunded withdrawal queue exceeds what the buffer, the ETH waiting for a
+//!   report and the exiting validators will return, the fewest validators needed are exited
+//!   (`PoolManager.requestValidatorExits`, `exit_order`); each is followed through the Beacon API
+//!   (exit requested → exited → withdrawn), the queue is funded (`fundWithdrawals`) when that
+//!   would fund a request, and withdrawn validators are removed from SSV
+//!   (`PoolManager.removeValidators`, batched per cluster).
+//!
+//! Crash safety: every transaction is recorded as `sent` in the state store before it is
+//! broadcast ([`tx`]); at start-up the unsettled ones are settled from the chain, and a subject
+//! (cluster or validator) with a transaction in flight gets no second one. Decisions are taken on
+//! the chain's state (cluster snapshots, the queue) and the Beacon API, never on messages.
+//!
+//! Event queries go through [`logs::get_logs`] (one function, to be switched to a chunked scanner).
+
+pub mod beacon;
+pub mod cli;
+pub mod exits;
+pub mod funding;
+pub mod logs;
+pub mod policy;
+pub mod store;
+pub mod tx;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// `[maintenance]` as written. Present = maintenance on.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceFile {
+    /// Top a cluster up when its runway falls below this many days (default 30).
+    pub min_runway_days: Option<f64>,
+    /// … to this many days of runway (default 60).
+    pub target_runway_days: Option<f64>,
+    /// Alert when the buffer cannot pay the top-ups due within this many days (default 14).
+    pub alert_runway_days: Option<f64>,
+    /// Which validators leave first for withdrawals: "oldest" (default) or "largest_cluster".
+    pub exit_order: Option<ExitOrder>,
+    /// Beacon state the exit lifecycle is read at (default "head").
+    pub beacon_state: Option<String>,
+}
+
+/// How validators are chosen for exits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitOrder {
+    /// The validators staked first (the PoolManager's validator numbers).
+    #[default]
+    Oldest,
+    /// From the cluster with the most validators first (oldest within a cluster): spreads the
+    /// pool's remaining validators over its clusters.
+    LargestCluster,
+}
+
+/// `[maintenance]` resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MaintenanceConfig {
+    pub min_runway_days: f64,
+    pub target_runway_days: f64,
+    pub alert_runway_days: f64,
+    pub exit_order: ExitOrder,
+    pub beacon_state: String,
+}
+
+/// Seconds per day.
+const DAY_SECS: f64 = 86_400.0;
+
+impl MaintenanceConfig {
+    /// Resolves and checks `[maintenance]`; errors name the field.
+    pub fn resolve(f: &MaintenanceFile) -> Result<MaintenanceConfig> {
+        let c = MaintenanceConfig {
+            min_runway_days: f.min_runway_days.unwrap_or(30.0),
+            target_runway_days: f.target_runway_days.unwrap_or(60.0),
+            alert_runway_days: f.alert_runway_days.unwrap_or(14.0),
+            exit_order: f.exit_order.unwrap_or_default(),
+            beacon_state: f.beacon_state.clone().unwrap_or_else(|| "head".into()),
+        };
+        for (field, v) in [
+            ("maintenance.min_runway_days", c.min_runway_days),
+            ("maintenance.target_runway_days", c.target_runway_days),
+            ("maintenance.alert_runway_days", c.alert_runway_days),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 3650.0) {
+                return Err(Error::config(
+                    field,
+                    format!("{v}: give a number of days above 0 and at most 3650"),
+                ));
+            }
+        }
+        if c.target_runway_days <= c.min_runway_days {
+            return Err(Error::config(
+                "maintenance.target_runway_days",
+                format!(
+                    "{} must exceed min_runway_days ({}): a top-up must lift the runway above the threshold",
+                    c.target_runway_days, c.min_runway_days
+                ),
+            ));
+        }
+        if c.beacon_state.trim().is_empty() {
+            return Err(Error::config("maintenance.beacon_state", "is empty"));
+        }
+        Ok(c)
+    }
+
+    /// Days as 12-second blocks, rounded up.
+    pub fn blocks(days: f64) -> u64 {
+        (days * DAY_SECS / crate::ssv::SECONDS_PER_BLOCK as f64).ceil() as u64
+    }
+}
+
+/// What one maintenance pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Pass {
+    /// Transactions confirmed in this pass.
+    pub sent: usize,
+    /// Duties that wait (each logged with its [`Wait`]).
+    pub waits: Vec<Wait>,
+}
+
+/// Why a maintenance duty sends nothing now (not an error: the daemon goes on). Logged and
+/// exported as `signer_agent_maintenance_waits{reason=…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Wait {
+    /// A transaction for this subject is in flight.
+    InFlight { subject: String },
+    /// The buffer (minus what queued withdrawals need) cannot pay this.
+    BufferShort {
+        subject: String,
+        needed_wei: String,
+        available_wei: String,
+    },
+    /// The policy's daily cap for this action is used up today (UTC).
+    DailyCap { action: String, subject: String },
+    /// The amount is above the policy's per-transaction cap: the transaction would be refused.
+    AbovePolicyCap {
+        action: String,
+        subject: String,
+        amount: String,
+        cap: String,
+    },
+    /// Above the PoolManager's cap on ETH per validator of the cluster.
+    AboveContractCap {
+        subject: String,
+        amount_wei: String,
+        cap_wei: String,
+    },
+    /// A legacy SSV cluster cannot be funded on v2: governance must migrate it.
+    LegacyCluster { subject: String },
+    /// No Beacon API configured: the exit lifecycle cannot be followed.
+    NoBeacon,
+}
+
+impl Wait {
+    /// The metric label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Wait::InFlight { .. } => "in_flight",
+            Wait::BufferShort { .. } => "buffer_short",
+            Wait::DailyCap { .. } => "daily_cap",
+            Wait::AbovePolicyCap { .. } => "above_policy_cap",
+            Wait::AboveContractCap { .. } => "above_contract_cap",
+            Wait::LegacyCluster { .. } => "legacy_cluster",
+            Wait::NoBeacon => "no_beacon",
+        }
+    }
+}
+
+/// Cluster label for metrics and the store: operator ids joined by `,`.
+pub fn cluster_label(ids: &[u64]) -> String {
+    ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Everything a maintenance pass needs.
+pub struct Ctx<'a> {
+    pub provider: &'a alloy::providers::DynProvider,
+    pub wallet: &'a alloy::network::EthereumWallet,
+    pub from: alloy::primitives::Address,
+    pub cfg: &'a crate::config::Config,
+    pub maint: &'a MaintenanceConfig,
+    pub metrics: &'a crate::metrics::Metrics,
+}
+
+/// One maintenance pass: settle unsettled transactions, then funding, then exits. Returns what
+/// was sent and what waits. RPC errors propagate (the daemon backs off); a refused transaction
+/// (the policy) is logged and counted and the other duties go on.
+pub async fn pass(ctx: &Ctx<'_>, st: &mut crate::store::Store) -> Result<Pass> {
+    store::ensure_schema(st)?;
+    tx::reconcile(ctx, st).await?;
+    let mut p = Pass::default();
+    funding::run(ctx, st, &mut p).await?;
+    exits::run(ctx, st, &mut p).await?;
+    for w in &p.waits {
+        tracing::info!(wait = ?w, "maintenance waits");
+    }
+    let mut by_reason: std::collections::BTreeMap<&str, u64> = Default::default();
+    for w in &p.waits {
+        *by_reason.entry(w.reason()).or_default() += 1;
+    }
+    for r in [
+        "in_flight",
+        "buffer_short",
+        "daily_cap",
+        "above_policy_cap",
+        "above_contract_cap",
+        "legacy_cluster",
+        "no_beacon",
+    ] {
+        ctx.metrics.gauge(
+            &format!("signer_agent_maintenance_waits{{reason=\"{r}\"}}"),
+            by_reason.get(r).copied().unwrap_or(0) as f64,
+        );
+    }
+    Ok(p)
+}
+
+/// Runs `f`; a policy refusal becomes `Ok(false)` (logged and counted by the policy signer), any
+/// other error propagates.
+pub(crate) fn refused_is_skip(r: Result<()>) -> Result<bool> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(Error::Refused { reason }) => {
+            tracing::error!(%reason, "maintenance transaction refused; nothing sent");
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_checks() {
+        let c = MaintenanceConfig::resolve(&MaintenanceFile::default()).unwrap();
+        assert_eq!(c.min_runway_days, 30.0);
+        assert_eq!(c.target_runway_days, 60.0);
+        assert_eq!(c.exit_order, ExitOrder::Oldest);
+        let e = MaintenanceConfig::resolve(&MaintenanceFile {
+            min_runway_days: Some(20.0),
+            target_runway_days: Some(10.0),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::Config { ref field, .. } if field == "maintenance.target_runway_days")
+        );
+        let e = MaintenanceConfig::resolve(&MaintenanceFile {
+            alert_runway_days: Some(f64::NAN),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::Config { ref field, .. } if field == "maintenance.alert_runway_days")
+        );
+        assert_eq!(MaintenanceConfig::blocks(1.0), 7200);
+    }
+}

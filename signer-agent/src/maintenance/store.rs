@@ -1,0 +1,528 @@
+//! The maintenance tables of the state store (same SQLite database, created on first use):
+//!
+//! - `maint_tx`: every maintenance transaction, recorded `sent` (hash, action, subjects) before
+//!   it is broadcast, then `confirmed`, `reverted` or `dropped` (never mined); a subject with a
+//!   `sent` row gets no second transaction.
+//! - `exits`: the exit lifecycle of each validator the agent exited (`requested` → `exiting` →
+//!   `exited` → `withdrawn` → `removed`); every change is also a row of the append-only `history`.
+//! - `maintenance_ledger`: append-only, one row per maintenance transaction the policy let the
+//!   key sign (action, count, amount): the daily caps of `[policy]` survive a restart.
+
+use alloy::primitives::U256;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS maint_tx (
+    hash TEXT PRIMARY KEY,
+    action TEXT NOT NULL,
+    subjects TEXT NOT NULL,
+    state TEXT NOT NULL,
+    nonce INTEGER,
+    block_number INTEGER,
+    sent_at TEXT NOT NULL,
+    settled_at TEXT,
+    note TEXT
+);
+CREATE TABLE IF NOT EXISTS exits (
+    pubkey TEXT PRIMARY KEY,
+    operator_ids TEXT NOT NULL,
+    state TEXT NOT NULL,
+    tx_hash TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS maintenance_ledger (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    day TEXT NOT NULL,
+    at TEXT NOT NULL,
+    sighash TEXT NOT NULL,
+    action TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    amount_wei TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS maintenance_ledger_no_update BEFORE UPDATE ON maintenance_ledger
+    BEGIN SELECT RAISE(ABORT, 'the maintenance ledger is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS maintenance_ledger_no_delete BEFORE DELETE ON maintenance_ledger
+    BEGIN SELECT RAISE(ABORT, 'the maintenance ledger is append-only'); END;
+"#;
+
+/// A maintenance action (one PoolManager function each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// `depositClusterETH`
+    TopUp,
+    /// `reactivateCluster`
+    Reactivate,
+    /// `requestValidatorExits`
+    Exit,
+    /// `fundWithdrawals`
+    Fund,
+    /// `removeValidators`
+    Remove,
+    /// `reshareValidators`
+    Reshare,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::TopUp => "top_up",
+            Action::Reactivate => "reactivate",
+            Action::Exit => "exit",
+            Action::Fund => "fund",
+            Action::Remove => "remove",
+            Action::Reshare => "reshare",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Action> {
+        [
+            Action::TopUp,
+            Action::Reactivate,
+            Action::Exit,
+            Action::Fund,
+            Action::Remove,
+            Action::Reshare,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+/// Where a validator the agent exited is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitState {
+    /// `requestValidatorExits` confirmed; the operators sign and broadcast the exit.
+    Requested,
+    /// The beacon chain shows it exiting (`active_exiting`).
+    Exiting,
+    /// Exited (`exited_*`, `withdrawal_possible`): its balance waits for the withdrawal sweep.
+    Exited,
+    /// `withdrawal_done`: its ETH was sent to the PoolManager.
+    Withdrawn,
+    /// Removed from its SSV cluster (`removeValidators` confirmed): the pool pays no more fees.
+    Removed,
+}
+
+impl ExitState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitState::Requested => "exit_requested",
+            ExitState::Exiting => "exiting",
+            ExitState::Exited => "exited",
+            ExitState::Withdrawn => "withdrawn",
+            ExitState::Removed => "removed",
+        }
+    }
+    fn parse(s: &str) -> Option<ExitState> {
+        [
+            ExitState::Requested,
+            ExitState::Exiting,
+            ExitState::Exited,
+            ExitState::Withdrawn,
+            ExitState::Removed,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+/// State of a maintenance transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxState {
+    Sent,
+    Confirmed,
+    Reverted,
+    /// Never mined (the account had nothing pending any more).
+    Dropped,
+}
+
+impl TxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxState::Sent => "sent",
+            TxState::Confirmed => "confirmed",
+            TxState::Reverted => "reverted",
+            TxState::Dropped => "dropped",
+        }
+    }
+    fn parse(s: &str) -> TxState {
+        match s {
+            "confirmed" => TxState::Confirmed,
+            "reverted" => TxState::Reverted,
+            "dropped" => TxState::Dropped,
+            _ => TxState::Sent,
+        }
+    }
+}
+
+/// One maintenance transaction.
+#[derive(Debug, Clone, Serialize)]
+pub struct TxRow {
+    pub hash: String,
+    pub action: Action,
+    /// What it acts on: `cluster:1,2,3,4`, `validator:0x…`, `queue`.
+    pub subjects: Vec<String>,
+    pub state: TxState,
+    pub nonce: Option<u64>,
+    pub block_number: Option<u64>,
+    pub sent_at: String,
+    pub note: Option<String>,
+}
+
+/// One validator in the exit lifecycle.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExitRow {
+    pub pubkey: String,
+    pub operator_ids: Vec<u64>,
+    pub state: ExitState,
+    pub tx_hash: Option<String>,
+    pub updated_at: String,
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn err(st: &Store, action: &str, source: rusqlite::Error) -> Error {
+    Error::Store {
+        path: st.path().to_owned(),
+        action: action.to_owned(),
+        source,
+    }
+}
+
+/// Creates the maintenance tables (idempotent).
+pub fn ensure_schema(st: &Store) -> Result<()> {
+    st.conn()
+        .execute_batch(SCHEMA)
+        .map_err(|e| err(st, "create the maintenance tables", e))
+}
+
+/// Records a transaction as `sent` (before it is broadcast).
+pub fn record_sent(
+    st: &Store,
+    hash: &str,
+    action: Action,
+    subjects: &[String],
+    nonce: u64,
+    note: &str,
+) -> Result<()> {
+    st.conn()
+        .execute(
+            "INSERT INTO maint_tx (hash, action, subjects, state, nonce, sent_at, note) VALUES (?1, ?2, ?3, 'sent', ?4, ?5, ?6)",
+            params![
+                hash,
+                action.as_str(),
+                serde_json::to_string(subjects).unwrap_or_default(),
+                nonce as i64,
+                now(),
+                note
+            ],
+        )
+        .map(|_| ())
+        .map_err(|e| err(st, "record a maintenance transaction", e))
+}
+
+/// Settles a transaction.
+pub fn settle(
+    st: &Store,
+    hash: &str,
+    state: TxState,
+    block: Option<u64>,
+    note: Option<&str>,
+) -> Result<()> {
+    st.conn()
+        .execute(
+            "UPDATE maint_tx SET state = ?2, block_number = ?3, settled_at = ?4, note = COALESCE(?5, note) WHERE hash = ?1",
+            params![hash, state.as_str(), block.map(|b| b as i64), now(), note],
+        )
+        .map(|_| ())
+        .map_err(|e| err(st, "settle a maintenance transaction", e))
+}
+
+/// Maintenance transactions, oldest first; only the unsettled ones with `sent_only`.
+pub fn transactions(st: &Store, sent_only: bool) -> Result<Vec<TxRow>> {
+    let sql = if sent_only {
+        "SELECT hash, action, subjects, state, nonce, block_number, sent_at, note FROM maint_tx WHERE state = 'sent' ORDER BY sent_at, hash"
+    } else {
+        "SELECT hash, action, subjects, state, nonce, block_number, sent_at, note FROM maint_tx ORDER BY sent_at, hash"
+    };
+    let mut stmt = st
+        .conn()
+        .prepare(sql)
+        .map_err(|e| err(st, "query maintenance transactions", e))?;
+    let rows = stmt
+        .query_map([], |r| {
+            let action: String = r.get(1)?;
+            let subjects: String = r.get(2)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                action,
+                subjects,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
+            ))
+        })
+        .map_err(|e| err(st, "query maintenance transactions", e))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (hash, action, subjects, state, nonce, block, sent_at, note) =
+            row.map_err(|e| err(st, "read maintenance transactions", e))?;
+        let Some(action) = Action::parse(&action) else {
+            continue;
+        };
+        out.push(TxRow {
+            hash,
+            action,
+            subjects: serde_json::from_str(&subjects).unwrap_or_default(),
+            state: TxState::parse(&state),
+            nonce: nonce.map(|n| n as u64),
+            block_number: block.map(|b| b as u64),
+            sent_at,
+            note,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether a transaction for `subject` is in flight.
+pub fn in_flight(st: &Store, subject: &str) -> Result<bool> {
+    Ok(transactions(st, true)?
+        .iter()
+        .any(|t| t.subjects.iter().any(|s| s == subject)))
+}
+
+/// Sets the exit state of `pubkeys` (inserting them at `Requested`) and appends a history row
+/// for each change, in one transaction. A state never goes back.
+pub fn set_exit_state(
+    st: &Store,
+    pubkeys: &[String],
+    operator_ids: &[u64],
+    state: ExitState,
+    tx_hash: Option<&str>,
+    block: Option<u64>,
+    note: &str,
+) -> Result<usize> {
+    let tx = st
+        .conn()
+        .unchecked_transaction()
+        .map_err(|e| err(st, "begin exit state update", e))?;
+    let mut changed = 0;
+    for pk in pubkeys {
+        let pk = pk.to_ascii_lowercase();
+        let old: Option<String> = tx
+            .query_row(
+                "SELECT state FROM exits WHERE pubkey = ?1",
+                params![pk],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| err(st, "read exit state", e))?;
+        if old.as_deref().and_then(ExitState::parse) >= Some(state) {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO exits (pubkey, operator_ids, state, tx_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(pubkey) DO UPDATE SET state = ?3, tx_hash = COALESCE(?4, tx_hash), updated_at = ?5",
+            params![
+                pk,
+                serde_json::to_string(operator_ids).unwrap_or_default(),
+                state.as_str(),
+                tx_hash,
+                now()
+            ],
+        )
+        .map_err(|e| err(st, "update exit state", e))?;
+        tx.execute(
+            "INSERT INTO history (pubkey, status, tx_hash, block_number, at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![pk, state.as_str(), tx_hash, block.map(|b| b as i64), now(), note],
+        )
+        .map_err(|e| err(st, "append history", e))?;
+        changed += 1;
+    }
+    tx.commit().map_err(|e| err(st, "commit exit state", e))?;
+    Ok(changed)
+}
+
+/// Every validator in the exit lifecycle.
+pub fn exits(st: &Store) -> Result<Vec<ExitRow>> {
+    let mut stmt = st
+        .conn()
+        .prepare("SELECT pubkey, operator_ids, state, tx_hash, updated_at FROM exits ORDER BY updated_at, pubkey")
+        .map_err(|e| err(st, "query exits", e))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })
+        .map_err(|e| err(st, "query exits", e))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (pubkey, ids, state, tx_hash, updated_at) =
+            row.map_err(|e| err(st, "read exits", e))?;
+        let Some(state) = ExitState::parse(&state) else {
+            continue;
+        };
+        out.push(ExitRow {
+            pubkey,
+            operator_ids: serde_json::from_str(&ids).unwrap_or_default(),
+            state,
+            tx_hash,
+            updated_at,
+        });
+    }
+    Ok(out)
+}
+
+/// Appends one signed maintenance transaction to the ledger.
+pub fn record_signed(
+    st: &Store,
+    day: &str,
+    sighash: &str,
+    action: Action,
+    count: u64,
+    amount: U256,
+) -> Result<()> {
+    st.conn()
+        .execute(
+            "INSERT INTO maintenance_ledger (day, at, sighash, action, count, amount_wei) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![day, now(), sighash, action.as_str(), count as i64, amount.to_string()],
+        )
+        .map(|_| ())
+        .map_err(|e| err(st, "append to the maintenance ledger", e))
+}
+
+/// (count, amount) signed on `day` for `actions`. An unreadable amount counts as the maximum:
+/// the caps fail closed.
+pub fn signed_on(st: &Store, day: &str, actions: &[Action]) -> Result<(u64, U256)> {
+    let mut stmt = st
+        .conn()
+        .prepare("SELECT action, count, amount_wei FROM maintenance_ledger WHERE day = ?1")
+        .map_err(|e| err(st, "query the maintenance ledger", e))?;
+    let rows = stmt
+        .query_map(params![day], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(|e| err(st, "query the maintenance ledger", e))?;
+    let (mut n, mut v) = (0u64, U256::ZERO);
+    for row in rows {
+        let (a, c, amount) = row.map_err(|e| err(st, "read the maintenance ledger", e))?;
+        if Action::parse(&a).is_some_and(|a| actions.contains(&a)) {
+            n = n.saturating_add(c.max(0) as u64);
+            v = v.saturating_add(amount.parse().unwrap_or(U256::MAX));
+        }
+    }
+    Ok((n, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_states_only_move_forward_and_every_change_is_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Store::open(dir.path()).unwrap();
+        ensure_schema(&st).unwrap();
+        let pk = vec!["0xAB".to_string()];
+        assert_eq!(
+            set_exit_state(
+                &st,
+                &pk,
+                &[1, 2, 3, 4],
+                ExitState::Requested,
+                Some("0x1"),
+                Some(5),
+                "n"
+            )
+            .unwrap(),
+            1
+        );
+        assert_eq!(
+            set_exit_state(
+                &st,
+                &pk,
+                &[1, 2, 3, 4],
+                ExitState::Withdrawn,
+                None,
+                None,
+                "n"
+            )
+            .unwrap(),
+            1
+        );
+        // back to exited: ignored
+        assert_eq!(
+            set_exit_state(&st, &pk, &[1, 2, 3, 4], ExitState::Exited, None, None, "n").unwrap(),
+            0
+        );
+        let e = exits(&st).unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].state, ExitState::Withdrawn);
+        assert_eq!(e[0].tx_hash.as_deref(), Some("0x1"));
+        let h: Vec<String> = st
+            .history()
+            .unwrap()
+            .into_iter()
+            .map(|h| h.status)
+            .collect();
+        assert_eq!(h, ["exit_requested", "withdrawn"]);
+    }
+
+    #[test]
+    fn transactions_in_flight_and_the_ledger_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let st = Store::open(dir.path()).unwrap();
+            ensure_schema(&st).unwrap();
+            record_sent(
+                &st,
+                "0xaa",
+                Action::TopUp,
+                &["cluster:1,2,3,4".into()],
+                3,
+                "x",
+            )
+            .unwrap();
+            record_signed(&st, "2026-01-01", "0x1", Action::Exit, 3, U256::ZERO).unwrap();
+            record_signed(&st, "2026-01-01", "0x2", Action::TopUp, 0, U256::from(7u64)).unwrap();
+        }
+        let st = Store::open(dir.path()).unwrap();
+        ensure_schema(&st).unwrap();
+        assert!(in_flight(&st, "cluster:1,2,3,4").unwrap());
+        settle(&st, "0xaa", TxState::Confirmed, Some(9), None).unwrap();
+        assert!(!in_flight(&st, "cluster:1,2,3,4").unwrap());
+        assert_eq!(
+            signed_on(&st, "2026-01-01", &[Action::Exit]).unwrap(),
+            (3, U256::ZERO)
+        );
+        assert_eq!(
+            signed_on(&st, "2026-01-01", &[Action::TopUp, Action::Reactivate]).unwrap(),
+            (0, U256::from(7u64))
+        );
+        assert!(st
+            .conn()
+            .execute("DELETE FROM maintenance_ledger", [])
+            .is_err());
+    }
+}
