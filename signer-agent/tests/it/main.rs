@@ -8,6 +8,7 @@ mod daemon;
 mod e2e;
 mod fixture;
 mod frontrun;
+mod maintenance;
 mod operators;
 mod oracle;
 mod policy;
