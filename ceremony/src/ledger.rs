@@ -22,6 +22,9 @@ pub struct Previous {
     pub owner: String,
     pub nonces: (u64, u64),
     pub indices: (u32, u32),
+    /// A reshare bundle: its nonces count, its indices are its source's (not new keys).
+    #[serde(default)]
+    pub reshare: bool,
 }
 
 /// Verifies and loads each earlier bundle; a bundle that does not verify stops the ceremony.
@@ -30,6 +33,9 @@ pub fn load_previous(dirs: &[PathBuf]) -> Result<Vec<Previous>, Error> {
 }
 
 fn load_one(dir: &Path) -> Result<Previous, Error> {
+    if kc_bundle::reshare::kind_of_dir(dir) == kc_bundle::reshare::BundleKind::Reshare {
+        return load_reshare(dir);
+    }
     // The manifest used is the one that was verified (read once), not a second read of the file.
     let m = match verify::load_verified(dir, &VerifyOptions::default()) {
         Ok(bundle) => bundle.manifest,
@@ -57,7 +63,70 @@ fn load_one(dir: &Path) -> Result<Previous, Error> {
         owner: m.owner.address,
         nonces: (m.owner.first_nonce, m.owner.last_nonce),
         indices: (first, last),
+        reshare: false,
     })
+}
+
+fn load_reshare(dir: &Path) -> Result<Previous, Error> {
+    let m = match kc_bundle::reshare::load_verified(dir, &VerifyOptions::default()) {
+        Ok(b) => b.manifest,
+        Err(report) => {
+            let first: Vec<String> = report
+                .failures()
+                .take(3)
+                .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
+                .collect();
+            return Err(Error::Ledger {
+                message: format!(
+                    "previous reshare bundle {} does not verify: {}",
+                    dir.display(),
+                    first.join("; ")
+                ),
+            });
+        }
+    };
+    let first = m.validators.iter().map(|v| v.index).min().unwrap_or(0);
+    let last = m.validators.iter().map(|v| v.index).max().unwrap_or(0);
+    Ok(Previous {
+        dir: dir.to_owned(),
+        ceremony_id: m.ceremony_id,
+        master_fingerprint: m.source.master_fingerprint,
+        owner: m.owner.address,
+        nonces: (m.owner.first_nonce, m.owner.last_nonce),
+        indices: (first, last),
+        reshare: true,
+    })
+}
+
+/// Refuses owner nonces `ours` (inclusive) of `owner` already used by an earlier bundle, and a
+/// ceremony id used before. `field` names the plan field in the error.
+pub fn check_nonce_range(
+    owner: &str,
+    ours: (u64, u64),
+    id: &str,
+    field: &str,
+    previous: &[Previous],
+) -> Result<(), Error> {
+    for p in previous {
+        if p.owner.eq_ignore_ascii_case(owner) {
+            if let Some((lo, hi)) = overlap(ours, p.nonces) {
+                return Err(Error::Ledger {
+                    message: format!(
+                        "{field}: nonces {lo}..={hi} of owner {} were already used by ceremony {} ({})",
+                        p.owner,
+                        p.ceremony_id,
+                        p.dir.display()
+                    ),
+                });
+            }
+        }
+        if p.ceremony_id == id {
+            return Err(Error::Ledger {
+                message: format!("ceremony id {id:?} was already used by {}", p.dir.display()),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn overlap<T: Ord + Copy>(a: (T, T), b: (T, T)) -> Option<(T, T)> {
@@ -104,7 +173,7 @@ pub fn check_indices(
     let ours = (plan.start_index(), plan.last_index());
     for p in previous
         .iter()
-        .filter(|p| p.master_fingerprint == master_fingerprint)
+        .filter(|p| p.master_fingerprint == master_fingerprint && !p.reshare)
     {
         if let Some((lo, hi)) = overlap(ours, p.indices) {
             return Err(Error::Ledger {

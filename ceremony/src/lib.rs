@@ -10,6 +10,7 @@ pub mod hygiene;
 pub mod ledger;
 pub mod pipeline;
 pub mod report;
+pub mod reshare;
 pub mod tui;
 
 pub use error::Error;

@@ -102,6 +102,31 @@ enum Command {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// Move validators of an earlier bundle to a new cluster of operators: verify the --from
+    /// bundle (pinned to this HSM's identity), unseal its master secret with the HSM, split the
+    /// named validators' keys for the new operators and write a signed, verified bundle of kind
+    /// `reshare` (new keyshares.json, no deposit data). The plan names the validators, the new
+    /// operators file and the first owner nonce.
+    Reshare {
+        #[arg(long)]
+        from: PathBuf,
+        /// The reshare plan (reshare.toml).
+        #[arg(long)]
+        plan: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        pin: PinArgs,
+        #[arg(long)]
+        administrator: Option<String>,
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// Earlier bundles (staking or reshare) whose owner nonces may not be reused.
+        #[arg(long = "previous")]
+        previous: Vec<PathBuf>,
+        #[arg(long)]
+        allow_unlocked_memory: bool,
+    },
     /// Unseal an earlier bundle's master secret with the HSM and run a plan with it: extend
     /// the batch (new indices and nonces) or, with --recreate, re-create it (recovery drill).
     Recover {
@@ -348,6 +373,61 @@ fn verify_cmd(
     Ok(report.ok())
 }
 
+fn reshare_cmd(
+    mut cfg: ceremony::reshare::ReshareConfig,
+    plan_path: &Path,
+    pin: &PinArgs,
+    allow_unlocked_memory: bool,
+) -> Result<(), Error> {
+    cfg.hygiene = hygiene::harden(allow_unlocked_memory)?;
+    if !cfg.hygiene.memory_locked {
+        eprintln!("ceremony: WARNING: memory is not locked (--allow-unlocked-memory); secrets may reach swap");
+    }
+    let plan = kc_bundle::reshare::ResharePlan::load(plan_path)?;
+    cfg.pin = read_pin(pin)?;
+    cfg.tool = ToolIdentity::current().map_err(|e| Error::Input {
+        what: "the running executable".into(),
+        detail: e.to_string(),
+    })?;
+    let progress = StderrProgress::new(plan.pubkeys.len() as u64);
+    let outcome = ceremony::reshare::run(&plan, &cfg, &progress)?;
+    if let Some(bar) = &progress.bar {
+        bar.finish_and_clear();
+    }
+    let m = &outcome.manifest;
+    println!("bundle        {} (reshare)", outcome.dir.display());
+    println!("ceremony      {}", m.ceremony_id);
+    println!(
+        "source        {} (root {})",
+        m.source.ceremony_id, m.source.merkle_root
+    );
+    println!("validators    {}", m.validators.len());
+    println!(
+        "operators     {:?} → {}",
+        m.source.operator_ids,
+        m.operators
+            .list
+            .iter()
+            .map(|o| o.id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "owner         {} nonces {}..={}",
+        m.owner.address, m.owner.first_nonce, m.owner.last_nonce
+    );
+    println!(
+        "reshare root  {} (governance: PoolManager.approveReshare)",
+        m.merkle_root
+    );
+    println!("bundle digest {}", outcome.bundle_digest);
+    println!(
+        "verified      {} checks passed",
+        outcome.report.checks.len()
+    );
+    Ok(())
+}
+
 fn hsm_init(
     module: &Path,
     token: &str,
@@ -405,6 +485,43 @@ fn main() -> ExitCode {
                 },
         } => hsm_init(&module, &token, &seal_label, &identity_label, &pin).map(|()| true),
         Command::Run(args) => run_ceremony(args, MasterSource::Plan, None).map(|()| true),
+        Command::Reshare {
+            from,
+            plan,
+            out,
+            pin,
+            administrator,
+            witnesses,
+            previous,
+            allow_unlocked_memory,
+        } => reshare_cmd(
+            ceremony::reshare::ReshareConfig {
+                out,
+                pin: SecretString::from(String::new()),
+                people: People {
+                    administrator,
+                    witnesses,
+                },
+                from,
+                previous,
+                hygiene: hygiene::Hygiene {
+                    core_dumps_disabled: false,
+                    not_dumpable: false,
+                    memory_locked: false,
+                },
+                tool: ToolIdentity {
+                    name: String::new(),
+                    version: String::new(),
+                    git_commit: None,
+                    binary_sha256: String::new(),
+                    cargo_lock_sha256: String::new(),
+                },
+            },
+            &plan,
+            &pin,
+            allow_unlocked_memory,
+        )
+        .map(|()| true),
         Command::Recover {
             from,
             recreate,

@@ -106,7 +106,7 @@ pub struct Outcome {
 /// looks complete. Harmless in production: aborting early is always safe.
 pub const ABORT_ENV: &str = "CEREMONY_TEST_ABORT_AT";
 
-fn stage(progress: &dyn Progress, name: &str) -> Result<(), Error> {
+pub(crate) fn stage(progress: &dyn Progress, name: &str) -> Result<(), Error> {
     if std::env::var(ABORT_ENV).is_ok_and(|v| v == name) {
         eprintln!("ceremony: aborting at stage {name} ({ABORT_ENV})");
         std::process::abort();
@@ -129,7 +129,7 @@ struct Created {
 }
 
 /// Fresh 32 bytes from the HSM and 32 from the OS, as one input keying material.
-fn mixed_entropy(session: &HsmSession) -> Result<Zeroizing<[u8; 64]>, Error> {
+pub(crate) fn mixed_entropy(session: &HsmSession) -> Result<Zeroizing<[u8; 64]>, Error> {
     let hsm = session.random_array::<32>()?;
     let mut ikm = Zeroizing::new([0u8; 64]);
     ikm[..32].copy_from_slice(&hsm[..]);
@@ -139,7 +139,7 @@ fn mixed_entropy(session: &HsmSession) -> Result<Zeroizing<[u8; 64]>, Error> {
 
 /// HKDF-SHA256 over HSM ‖ OS randomness: a weakness in either source alone does not weaken the
 /// output.
-fn hkdf32(ikm: &[u8], salt: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> {
+pub(crate) fn hkdf32(ikm: &[u8], salt: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> {
     let mut out = Zeroizing::new([0u8; 32]);
     Hkdf::<Sha256>::new(Some(salt), ikm)
         .expand(info, &mut out[..])
@@ -490,7 +490,7 @@ fn verify_staged(dir: &Path, identity: &[u8], binary: &str) -> Report {
     verify::verify_bundle(dir, &opts)
 }
 
-fn read_back(staging: &Staging, name: &str) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_back(staging: &Staging, name: &str) -> Result<Vec<u8>, Error> {
     let path = staging.path().join(name);
     std::fs::read(&path).map_err(|source| {
         kc_bundle::Error::Io {
@@ -509,19 +509,7 @@ fn master_entropy(
     session: &HsmSession,
 ) -> Result<(Zeroizing<Vec<u8>>, String), Error> {
     match &cfg.master {
-        MasterSource::Recover { bundle } => {
-            let sealed_path = bundle.join(files::SEALED_MASTER);
-            let bytes = std::fs::read(&sealed_path).map_err(|source| kc_bundle::Error::Io {
-                path: sealed_path.clone(),
-                action: "read",
-                source,
-            })?;
-            let envelope = SealedMaster::from_bytes(&bytes)?;
-            let seal_key = SealKey::open(session, &envelope.key_label)?;
-            let aad = seal_env::associated_data(&envelope.ceremony_id, &envelope.plan_digest());
-            let entropy = seal_key.unseal(session, &envelope.blob_bytes(), &aad)?;
-            Ok((entropy, format!("recovered:{}", envelope.ceremony_id)))
-        }
+        MasterSource::Recover { bundle } => unseal_master(session, bundle),
         MasterSource::Plan => match plan.file.seed.source {
             SeedSource::Hsm => {
                 let ikm = mixed_entropy(session)?;
@@ -535,6 +523,25 @@ fn master_entropy(
             SeedSource::Mnemonic => Ok((read_mnemonic(plan)?, "mnemonic".to_owned())),
         },
     }
+}
+
+/// Unseals the master secret of `bundle` (its `sealed/master.seal`) in the HSM: the one unseal
+/// path of `recover` and `reshare`. Returns the BIP-39 entropy and its source name.
+pub(crate) fn unseal_master(
+    session: &HsmSession,
+    bundle: &Path,
+) -> Result<(Zeroizing<Vec<u8>>, String), Error> {
+    let sealed_path = bundle.join(files::SEALED_MASTER);
+    let bytes = std::fs::read(&sealed_path).map_err(|source| kc_bundle::Error::Io {
+        path: sealed_path.clone(),
+        action: "read",
+        source,
+    })?;
+    let envelope = SealedMaster::from_bytes(&bytes)?;
+    let seal_key = SealKey::open(session, &envelope.key_label)?;
+    let aad = seal_env::associated_data(&envelope.ceremony_id, &envelope.plan_digest());
+    let entropy = seal_key.unseal(session, &envelope.blob_bytes(), &aad)?;
+    Ok((entropy, format!("recovered:{}", envelope.ceremony_id)))
 }
 
 /// Reads and checks the plan's mnemonic file and returns its BIP-39 entropy. A file that cannot

@@ -68,13 +68,83 @@ fn kv(out: &mut String, key: &str, value: &str) {
     );
 }
 
+/// The reshare part of the page: kind, source bundle, new cluster, every moved validator.
+fn render_reshare(out: &mut String, r: &kc_bundle::reshare::ReshareManifest) {
+    out.push_str("<h2>Reshare</h2><table>");
+    kv(
+        out,
+        "kind",
+        "reshare: new key shares for validators already staked (no deposit data)",
+    );
+    kv(out, "ceremony id", &escape(&r.ceremony_id));
+    kv(out, "created", &escape(&r.created_at));
+    kv(
+        out,
+        "source bundle",
+        &format!(
+            "{} (manifest SHA-256 <code>{}</code>, root <code>{}</code>)",
+            escape(&r.source.ceremony_id),
+            escape(&r.source.manifest_sha256),
+            escape(&r.source.merkle_root)
+        ),
+    );
+    kv(
+        out,
+        "operators",
+        &escape(&format!(
+            "{:?} → {:?}",
+            r.source.operator_ids,
+            r.operators.list.iter().map(|o| o.id).collect::<Vec<_>>()
+        )),
+    );
+    kv(
+        out,
+        "owner",
+        &escape(&format!(
+            "{} nonces {}..={}",
+            r.owner.address, r.owner.first_nonce, r.owner.last_nonce
+        )),
+    );
+    kv(
+        out,
+        "reshare root",
+        &format!("<code>{}</code>", escape(&r.merkle_root)),
+    );
+    kv(
+        out,
+        "identity",
+        &format!(
+            "<code>{}</code><br><span class=\"words\">{}</span>",
+            escape(&grouped(&r.identity.fingerprint)),
+            escape(&pgp(&r.identity.fingerprint))
+        ),
+    );
+    out.push_str("</table><h2>Validators moved</h2><table><tr><th>index</th><th>pubkey</th><th>owner nonce</th><th>reshare leaf</th></tr>");
+    for v in &r.validators {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
+            v.index,
+            escape(&v.pubkey),
+            v.owner_nonce,
+            escape(&v.merkle_leaf)
+        );
+    }
+    out.push_str("</table>");
+}
+
 /// Renders the report page for the bundle at `dir`, whose verification gave `report`. Reads the
 /// manifest and transcript leniently: a bundle too broken to parse still gets a page with every
 /// failed check.
 pub fn render(dir: &Path, report: &Report) -> String {
-    let manifest = std::fs::read(dir.join(files::MANIFEST))
-        .ok()
-        .and_then(|b| Manifest::from_bytes(&b).ok());
+    let manifest_bytes = std::fs::read(dir.join(files::MANIFEST)).ok();
+    let manifest = manifest_bytes
+        .as_deref()
+        .and_then(|b| Manifest::from_bytes(b).ok());
+    // A reshare bundle (new shares for staked validators) has its own manifest.
+    let reshare = manifest_bytes
+        .as_deref()
+        .and_then(|b| kc_bundle::reshare::ReshareManifest::from_bytes(b).ok());
     let transcript: Vec<Entry> = std::fs::read_to_string(dir.join(files::TRANSCRIPT))
         .ok()
         .map(|t| match Transcript::parse_and_verify(&t) {
@@ -88,9 +158,10 @@ pub fn render(dir: &Path, report: &Report) -> String {
     let failed = report.failures().count();
     let mut out = String::new();
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
-    let title = match &manifest {
-        Some(m) => format!("Ceremony audit report: {}", m.ceremony_id),
-        None => "Ceremony audit report".to_owned(),
+    let title = match (&manifest, &reshare) {
+        (Some(m), _) => format!("Ceremony audit report: {}", m.ceremony_id),
+        (None, Some(r)) => format!("Reshare audit report: {}", r.ceremony_id),
+        (None, None) => "Ceremony audit report".to_owned(),
     };
     let _ = write!(
         out,
@@ -116,6 +187,9 @@ pub fn render(dir: &Path, report: &Report) -> String {
         escape(&dir.display().to_string())
     );
 
+    if let Some(r) = &reshare {
+        render_reshare(&mut out, r);
+    }
     if let Some(m) = &manifest {
         out.push_str("<h2>Ceremony</h2><table>");
         kv(&mut out, "ceremony id", &escape(&m.ceremony_id));

@@ -16,5 +16,6 @@ mod no_network;
 mod provenance;
 mod recovery;
 mod report;
+mod reshare;
 mod runs;
 mod tamper;

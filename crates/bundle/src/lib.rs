@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod merkle;
 pub mod operators;
 pub mod plan;
+pub mod reshare;
 pub mod seal;
 pub mod transcript;
 pub mod verify;

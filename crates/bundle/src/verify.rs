@@ -88,12 +88,15 @@ impl VerifiedBundle {
     }
 }
 
-struct Checker {
-    checks: Vec<Check>,
+pub(crate) struct Checker {
+    pub(crate) checks: Vec<Check>,
 }
 
 impl Checker {
-    fn pass(&mut self, name: &str, file: &str, detail: impl Into<String>) {
+    pub(crate) fn new() -> Self {
+        Checker { checks: Vec::new() }
+    }
+    pub(crate) fn pass(&mut self, name: &str, file: &str, detail: impl Into<String>) {
         self.checks.push(Check {
             name: name.into(),
             file: file.into(),
@@ -102,7 +105,7 @@ impl Checker {
             detail: detail.into(),
         });
     }
-    fn fail(
+    pub(crate) fn fail(
         &mut self,
         name: &str,
         file: &str,
@@ -118,7 +121,7 @@ impl Checker {
         });
     }
     /// Records `failures` for `name`, or one passing check with `summary` when there are none.
-    fn group(
+    pub(crate) fn group(
         &mut self,
         name: &str,
         file: &str,
@@ -140,7 +143,7 @@ impl Checker {
 
 /// Reads a bundle file that must be a regular file: a symlink (e.g. to `/dev/zero` or to a file
 /// outside the bundle) or a device is refused before anything is read.
-fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
     let meta = std::fs::symlink_metadata(path)?;
     if !meta.file_type().is_file() {
         return Err(std::io::Error::new(
@@ -151,7 +154,7 @@ fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
     std::fs::read(path)
 }
 
-fn read_all_files(dir: &Path) -> std::io::Result<BTreeSet<String>> {
+pub(crate) fn read_all_files(dir: &Path) -> std::io::Result<BTreeSet<String>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
@@ -177,8 +180,12 @@ fn read_all_files(dir: &Path) -> std::io::Result<BTreeSet<String>> {
     Ok(out)
 }
 
-/// Verifies the bundle in `dir`. Never panics on bad input: every problem is a failed check.
+/// Verifies the bundle in `dir`, of either kind (a staking batch, or a reshare bundle:
+/// `crate::reshare`). Never panics on bad input: every problem is a failed check.
 pub fn verify_bundle(dir: &Path, opts: &VerifyOptions) -> Report {
+    if crate::reshare::kind_of_dir(dir) == crate::reshare::BundleKind::Reshare {
+        return crate::reshare::verify(dir, opts).0;
+    }
     verify_and_load(dir, opts).0
 }
 
@@ -191,7 +198,23 @@ pub fn load_verified(dir: &Path, opts: &VerifyOptions) -> Result<VerifiedBundle,
 }
 
 fn verify_and_load(dir: &Path, opts: &VerifyOptions) -> (Report, Option<VerifiedBundle>) {
-    let mut c = Checker { checks: Vec::new() };
+    let mut c = Checker::new();
+    if crate::reshare::kind_of_dir(dir) == crate::reshare::BundleKind::Reshare {
+        // A reshare bundle verifies on its own (`crate::reshare`); it is never a staking batch.
+        c.fail(
+            "bundle.kind",
+            files::MANIFEST,
+            "kind",
+            "a reshare bundle (new shares for staked validators), not a staking batch",
+        );
+        let report = Report {
+            bundle: dir.to_owned(),
+            ceremony_id: None,
+            validators: 0,
+            checks: c.checks,
+        };
+        return (report, None);
+    }
     let loaded = run_checks(dir, opts, &mut c);
     let (ceremony_id, validators) = match &loaded {
         Some(b) => (
@@ -489,6 +512,18 @@ fn check_signature(
     opts: &VerifyOptions,
     c: &mut Checker,
 ) {
+    check_signature_of(dir, &manifest.identity, manifest_bytes, opts, c)
+}
+
+/// `manifest.sig` over `manifest_bytes`, by the manifest's identity, pinned when asked (both
+/// bundle kinds).
+pub(crate) fn check_signature_of(
+    dir: &Path,
+    identity: &manifest::IdentityInfo,
+    manifest_bytes: &[u8],
+    opts: &VerifyOptions,
+    c: &mut Checker,
+) {
     let sig = match read_regular(&dir.join(files::MANIFEST_SIG)) {
         Ok(b) => match ManifestSignature::from_bytes(&b) {
             Ok(s) => {
@@ -538,7 +573,7 @@ fn check_signature(
             e.to_string(),
         ),
     }
-    if sig.public_key != manifest.identity.public_key {
+    if sig.public_key != identity.public_key {
         c.fail(
             "identity.manifest",
             files::MANIFEST_SIG,
@@ -546,10 +581,10 @@ fn check_signature(
             "differs from manifest identity.public_key",
         );
     }
-    let fp = hex::decode(&manifest.identity.public_key)
+    let fp = hex::decode(&identity.public_key)
         .map(|k| manifest::key_fingerprint(&k))
         .unwrap_or_default();
-    if fp != manifest.identity.fingerprint {
+    if fp != identity.fingerprint {
         c.fail(
             "identity.manifest",
             files::MANIFEST,

@@ -1,0 +1,399 @@
+//! `ceremony reshare --from BUNDLE --plan RESHARE.toml`: new SSV key shares for validators of an
+//! earlier bundle, split for a new cluster of operators (replacing an operator), written as a
+//! signed, verified bundle of kind `reshare` (`kc_bundle::reshare`).
+//!
+//! Order: strict reshare plan → refuse an existing output → HSM: token, PIN, identity key → the
+//! `--from` bundle verified in full, pinned to this HSM's identity, *before* anything is
+//! unsealed → the owner nonces checked against the ledger (the `--from` bundle and every
+//! `--previous` one, reshares included) → the master secret unsealed through the same path as
+//! `recover` (`pipeline::unseal_master`) and checked against the source's master fingerprint →
+//! per validator: derive the key at its source index, check it is the named public key, split
+//! and encrypt to the new operators with a new ownership signature, self-check → stage, sign,
+//! verify by reading back, rename into place. No deposit data and no sealed master are written.
+
+use std::path::PathBuf;
+
+use kc_bundle::fsio::Staging;
+use kc_bundle::manifest::{self, sha256_hex};
+use kc_bundle::merkle;
+use kc_bundle::reshare::{self as rs, ReshareManifest, ResharePlan, ReshareValidator, SourceInfo};
+use kc_bundle::transcript::{Step, Transcript};
+use kc_bundle::verify::{Report, VerifyOptions};
+use kc_hsm::{IdentityKey, Module, SecretString, CEREMONY_REQUIREMENTS};
+use kc_ssv::{Cluster, KeySharesFile};
+use kc_validator::mnemonic::Mnemonic;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use serde_json::json;
+
+use crate::buildinfo::ToolIdentity;
+use crate::hygiene::Hygiene;
+use crate::ledger;
+use crate::pipeline::{self, People, Progress};
+use crate::Error;
+
+/// Everything a reshare needs besides its plan.
+pub struct ReshareConfig {
+    pub out: PathBuf,
+    pub pin: SecretString,
+    pub people: People,
+    /// The bundle whose validators move (its sealed master is unsealed).
+    pub from: PathBuf,
+    /// Earlier bundles (staking or reshare) whose owner nonces may not be reused.
+    pub previous: Vec<PathBuf>,
+    pub hygiene: Hygiene,
+    pub tool: ToolIdentity,
+}
+
+/// A committed reshare bundle.
+#[derive(Debug)]
+pub struct Outcome {
+    pub dir: PathBuf,
+    pub manifest: ReshareManifest,
+    pub bundle_digest: String,
+    pub report: Report,
+}
+
+fn input(what: impl Into<String>, detail: impl Into<String>) -> Error {
+    Error::Input {
+        what: what.into(),
+        detail: detail.into(),
+    }
+}
+
+/// Runs a reshare ceremony (module docs).
+pub fn run(
+    plan: &ResharePlan,
+    cfg: &ReshareConfig,
+    progress: &dyn Progress,
+) -> Result<Outcome, Error> {
+    pipeline::stage(progress, "plan")?;
+    if cfg.out.exists() {
+        return Err(kc_bundle::Error::Exists {
+            path: cfg.out.clone(),
+        }
+        .into());
+    }
+    let plan_sha = sha256_hex(plan.text.as_bytes());
+    let operators_json = plan.operators.to_json();
+    let admin = cfg
+        .people
+        .administrator
+        .clone()
+        .unwrap_or_else(|| "ceremony".to_owned());
+
+    // HSM: the identity first, to pin the source bundle's verification to it.
+    pipeline::stage(progress, "hsm")?;
+    let module = Module::open(&plan.file.hsm.module)?;
+    let token = module.find_token(&plan.file.hsm.token_label)?;
+    let token_attestation = token.attest(CEREMONY_REQUIREMENTS)?;
+    let session = token.login(&cfg.pin)?;
+    let identity = IdentityKey::open(&session, &plan.file.hsm.identity_key_label)?;
+    let identity_pk = identity.public_key_sec1();
+
+    // The source bundle, verified in full before anything is unsealed.
+    pipeline::stage(progress, "ledger")?;
+    let opts = VerifyOptions {
+        identity: Some(identity_pk.to_vec()),
+        ..VerifyOptions::default()
+    };
+    let source = kc_bundle::verify::load_verified(&cfg.from, &opts).map_err(|report| {
+        let fails: Vec<String> = report
+            .failures()
+            .take(3)
+            .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
+            .collect();
+        input(
+            format!("--from {}", cfg.from.display()),
+            format!(
+                "the source bundle does not verify (pinned to this HSM's identity): {}",
+                fails.join("; ")
+            ),
+        )
+    })?;
+    let sm = &source.manifest;
+    let source_sha = sha256_hex(&sm.to_bytes());
+    let mut chosen = Vec::with_capacity(plan.pubkeys.len());
+    for (i, pk) in plan.pubkeys.iter().enumerate() {
+        let hexpk = hex::encode(pk);
+        let v = sm
+            .validators
+            .iter()
+            .find(|v| v.pubkey == hexpk)
+            .ok_or_else(|| {
+                input(
+                    format!("{}: reshare.validators[{i}]", plan.path.display()),
+                    format!(
+                        "{hexpk} is not a validator of the source bundle {}",
+                        sm.ceremony_id
+                    ),
+                )
+            })?;
+        chosen.push(v.clone());
+    }
+    let new_ids = plan.operators.ids();
+    let source_ids: Vec<u64> = sm.operators.list.iter().map(|o| o.id).collect();
+    if new_ids == source_ids {
+        return Err(input(
+            format!("{}: ssv.operators_file", plan.path.display()),
+            "the new cluster is the source bundle's cluster: nothing would move",
+        ));
+    }
+    let mut previous_dirs = cfg.previous.clone();
+    previous_dirs.push(cfg.from.clone());
+    let previous = ledger::load_previous(&previous_dirs)?;
+    ledger::check_nonce_range(
+        &sm.owner.address,
+        (plan.first_nonce(), plan.last_nonce()),
+        plan.id(),
+        "ssv.owner_nonce",
+        &previous,
+    )?;
+
+    let mut transcript = Transcript::new();
+    transcript.append(
+        Step::new("ceremony.started", &admin)
+            .input(rs::files::PLAN, plan_sha.clone())
+            .input(rs::files::OPERATORS, sha256_hex(operators_json.as_bytes()))
+            .details(json!({
+                "kind": rs::KIND,
+                "ceremony_id": plan.id(),
+                "validators": plan.pubkeys.len(),
+                "owner": sm.owner.address,
+                "first_nonce": plan.first_nonce(),
+                "new_operator_ids": new_ids,
+                "tool": cfg.tool,
+                "process": cfg.hygiene,
+            })),
+    );
+    if cfg.people.administrator.is_some() || !cfg.people.witnesses.is_empty() {
+        transcript.append(Step::new("people.recorded", &admin).details(json!({
+            "administrator": cfg.people.administrator,
+            "witnesses": cfg.people.witnesses,
+        })));
+    }
+    transcript.append(Step::new("hsm.token", "ceremony").details(json!(token_attestation)));
+    transcript.append(Step::new("hsm.keys", "ceremony").details(json!({
+        "identity": identity.attestation(),
+        "identity_public_key": hex::encode(identity_pk),
+    })));
+    transcript.append(Step::new("source.verified", "ceremony").details(json!({
+        "ceremony_id": sm.ceremony_id,
+        "manifest_sha256": source_sha,
+        "merkle_root": sm.merkle_root,
+        "operator_ids": source_ids,
+    })));
+    if !previous.is_empty() {
+        transcript
+            .append(Step::new("ledger.checked", "ceremony").details(ledger::summary(&previous)));
+    }
+
+    // The master secret, through the same unseal path as `recover`.
+    pipeline::stage(progress, "master")?;
+    let (entropy, _) = pipeline::unseal_master(&session, &cfg.from)?;
+    let seed = Mnemonic::from_entropy(&entropy)?.to_seed("");
+    drop(entropy);
+    let master_pk = kc_validator::derive::master_sk(seed.as_bytes())?.public_key();
+    let fingerprint = sha256_hex(&master_pk.to_bytes());
+    if fingerprint != sm.master.fingerprint {
+        return Err(Error::SelfCheck(format!(
+            "the unsealed master has fingerprint {fingerprint}, the source bundle's is {}",
+            sm.master.fingerprint
+        )));
+    }
+    transcript.append(Step::new("master.ready", "ceremony").details(json!({
+        "source": format!("recovered:{}", sm.ceremony_id),
+        "fingerprint": fingerprint,
+    })));
+
+    // New shares.
+    pipeline::stage(progress, "validators")?;
+    let cluster = Cluster::parse(
+        plan.operators
+            .operators
+            .iter()
+            .map(|o| (o.id, o.public_key.as_str())),
+    )?;
+    let owner: kc_validator::address::Address =
+        sm.owner.address.parse().map_err(|e: kc_validator::Error| {
+            input("source manifest owner.address", e.to_string())
+        })?;
+    let ikm = pipeline::mixed_entropy(&session)?;
+    let prk = pipeline::hkdf32(&ikm[..], b"kc-ceremony reshare v1", plan.id().as_bytes());
+    drop(ikm);
+    let mut items = Vec::new();
+    let mut entries = Vec::new();
+    let mut leaves = Vec::new();
+    for (i, v) in chosen.iter().enumerate() {
+        if progress.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let nonce = plan.nonce_of(i);
+        let sk = kc_validator::derive::signing_key(seed.as_bytes(), v.index).map_err(|source| {
+            Error::Validator {
+                index: v.index,
+                source,
+            }
+        })?;
+        if hex::encode(sk.public_key().to_bytes()) != v.pubkey {
+            return Err(Error::SelfCheck(format!(
+                "validator {}: the key derived at index {} is not {}",
+                v.pubkey, v.index, v.pubkey
+            )));
+        }
+        let mut rng_seed = pipeline::hkdf32(&prk[..], b"validator", &v.index.to_be_bytes());
+        let mut rng = ChaCha20Rng::from_seed(*rng_seed);
+        zeroize::Zeroize::zeroize(&mut *rng_seed);
+        let (item, verified) = kc_ssv::build_item_verified(&sk, &cluster, &owner, nonce, &mut rng)
+            .map_err(|source| Error::Shares {
+                index: v.index,
+                source,
+            })?;
+        drop(sk);
+        let shares = verified.shares_data.to_bytes();
+        let pk = hex::decode(&v.pubkey).unwrap_or_default();
+        let leaf = rs::leaf_hash(&pk, &new_ids, &shares);
+        let entry = ReshareValidator {
+            index: v.index,
+            pubkey: v.pubkey.clone(),
+            owner_nonce: nonce,
+            shares_data_sha256: sha256_hex(&shares),
+            merkle_leaf: format!("0x{}", hex::encode(leaf)),
+        };
+        transcript.append(
+            Step::new("validator.reshared", "ceremony")
+                .output("sharesData", entry.shares_data_sha256.clone())
+                .details(json!({
+                    "index": entry.index,
+                    "pubkey": entry.pubkey,
+                    "owner_nonce": nonce,
+                    "merkle_leaf": entry.merkle_leaf,
+                })),
+        );
+        progress.validators(i + 1, chosen.len());
+        items.push(item);
+        entries.push(entry);
+        leaves.push(leaf);
+    }
+    drop(seed);
+    drop(prk);
+
+    // Write, sign, verify, commit.
+    pipeline::stage(progress, "write")?;
+    let staging = Staging::create(&cfg.out)?;
+    let mut keyshares = KeySharesFile::new(std::time::SystemTime::now());
+    keyshares.shares = items;
+    let keyshares_json = keyshares.to_json();
+    let outputs: [(&str, &[u8]); 3] = [
+        (rs::files::PLAN, plan.text.as_bytes()),
+        (rs::files::OPERATORS, operators_json.as_bytes()),
+        (rs::files::KEYSHARES, keyshares_json.as_bytes()),
+    ];
+    let mut step = Step::new("files.written", "ceremony");
+    for (name, bytes) in outputs {
+        staging.write(name, bytes)?;
+        step = step.output(name, sha256_hex(bytes));
+    }
+    transcript.append(step);
+    pipeline::stage(progress, "manifest")?;
+    let root = format!(
+        "0x{}",
+        hex::encode(merkle::root(&leaves).expect("at least one validator"))
+    );
+    transcript.append(Step::new("bundle.staged", "ceremony").details(json!({
+        "validators": entries.len(),
+        "merkle_root": root,
+    })));
+    staging.write(rs::files::TRANSCRIPT, transcript.to_jsonl().as_bytes())?;
+    let mut file_hashes = std::collections::BTreeMap::new();
+    for name in rs::files::HASHED {
+        file_hashes.insert(
+            name.to_owned(),
+            sha256_hex(&pipeline::read_back(&staging, name)?),
+        );
+    }
+    let m = ReshareManifest {
+        format: manifest::FORMAT.to_owned(),
+        kind: rs::KIND.to_owned(),
+        ceremony_id: plan.id().to_owned(),
+        created_at: kc_bundle::transcript::now_rfc3339(),
+        network: sm.network.clone(),
+        tool: manifest::ToolInfo {
+            name: cfg.tool.name.clone(),
+            version: cfg.tool.version.clone(),
+            git_commit: cfg.tool.git_commit.clone(),
+            binary_sha256: cfg.tool.binary_sha256.clone(),
+            cargo_lock_sha256: cfg.tool.cargo_lock_sha256.clone(),
+        },
+        identity: manifest::IdentityInfo {
+            algorithm: manifest::SIGNATURE_ALGORITHM.to_owned(),
+            key_label: identity.label().to_owned(),
+            public_key: hex::encode(identity_pk),
+            fingerprint: manifest::key_fingerprint(&identity_pk),
+        },
+        source: SourceInfo {
+            ceremony_id: sm.ceremony_id.clone(),
+            manifest_sha256: source_sha,
+            merkle_root: sm.merkle_root.clone(),
+            master_fingerprint: sm.master.fingerprint.clone(),
+            operator_ids: source_ids,
+        },
+        owner: manifest::OwnerInfo {
+            address: sm.owner.address.clone(),
+            first_nonce: plan.first_nonce(),
+            last_nonce: plan.last_nonce(),
+        },
+        operators: manifest::OperatorsInfo {
+            provenance: plan.operators.provenance.clone(),
+            unpinned_allowed: plan.operators.provenance.is_none(),
+            list: cluster
+                .operators()
+                .iter()
+                .map(|o| manifest::OperatorInfo {
+                    id: o.id(),
+                    fingerprint: o.fingerprint_hex(),
+                })
+                .collect(),
+        },
+        validators: entries,
+        merkle_root: root,
+        transcript_head: transcript.head().to_owned(),
+        files: file_hashes,
+    };
+    let manifest_bytes = m.to_bytes();
+    staging.write(rs::files::MANIFEST, &manifest_bytes)?;
+    let signature = identity.sign_sha256(&session, &manifest_bytes)?;
+    let sig = manifest::ManifestSignature {
+        algorithm: manifest::SIGNATURE_ALGORITHM.to_owned(),
+        public_key: hex::encode(identity_pk),
+        manifest_sha256: sha256_hex(&manifest_bytes),
+        signature: hex::encode(signature),
+    };
+    staging.write(rs::files::MANIFEST_SIG, &sig.to_bytes())?;
+    pipeline::stage(progress, "verify")?;
+    let (report, _) = rs::verify(
+        staging.path(),
+        &VerifyOptions {
+            identity: Some(identity_pk.to_vec()),
+            expect_binary: Some(cfg.tool.binary_sha256.clone()),
+            staged: true,
+        },
+    );
+    if !report.ok() {
+        let failures: Vec<String> = report
+            .failures()
+            .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
+            .collect();
+        return Err(Error::Verify {
+            failures: failures.join("; "),
+        });
+    }
+    pipeline::stage(progress, "commit")?;
+    let dir = staging.commit()?;
+    Ok(Outcome {
+        dir,
+        bundle_digest: sha256_hex(&manifest_bytes),
+        manifest: m,
+        report,
+    })
+}
