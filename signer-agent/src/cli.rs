@@ -368,6 +368,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Import { bundle } => {
             let cfg = Config::resolve(cfg_path, &ov)?;
             let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            if kc_bundle::reshare::kind_of_dir(&bundle) == kc_bundle::reshare::BundleKind::Reshare {
+                let added = crate::maintenance::reshare::import(&cfg, &provider, &bundle).await?;
+                println!(
+                    "imported {added} validators to move from reshare bundle {} (`run` migrates them; needs [maintenance])",
+                    bundle.display()
+                );
+                return Ok(());
+            }
             let verified = crate::bundle::load_verified(&bundle, &cfg.trusted_identities)?;
             let mut store = Store::open(cfg.state_dir()?)?;
             // The state store's refusals first (a re-issued key already staked, sent or

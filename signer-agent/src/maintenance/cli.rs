@@ -87,6 +87,7 @@ pub fn status_json(st: &Store) -> Result<serde_json::Value> {
     mstore::ensure_schema(st)?;
     Ok(serde_json::json!({
         "exits": mstore::exits(st)?,
+        "reshares": super::reshare::rows(st)?,
         "transactions": mstore::transactions(st, false)?,
     }))
 }
@@ -106,6 +107,18 @@ pub fn print_status(st: &Store) -> Result<()> {
                 x.updated_at
             );
         }
+    }
+    for r in super::reshare::rows(st)? {
+        println!(
+            "reshare {:<9} nonce {:<6} {} (bundle {})",
+            match r.state {
+                super::reshare::ReshareState::Imported => "pending",
+                super::reshare::ReshareState::Migrated => "migrated",
+            },
+            r.owner_nonce,
+            r.pubkey,
+            r.bundle_id
+        );
     }
     for t in mstore::transactions(st, false)? {
         println!(

@@ -188,11 +188,20 @@ pub async fn plan(
         .filter(|v| v.status == Status::Confirmed)
         .map(|v| v.pubkey.to_ascii_lowercase())
         .collect();
-    let in_exits: std::collections::BTreeSet<&str> =
-        exits.iter().map(|e| e.pubkey.as_str()).collect();
+    let mut in_exits: std::collections::BTreeSet<String> = exits
+        .iter()
+        .map(|e| e.pubkey.to_ascii_lowercase())
+        .collect();
+    // A validator waiting to move to a new cluster does not exit before it moved.
+    in_exits.extend(
+        super::reshare::rows(st)?
+            .into_iter()
+            .filter(|r| r.state == super::reshare::ReshareState::Imported)
+            .map(|r| r.pubkey.to_ascii_lowercase()),
+    );
     let mut candidates: Vec<String> = Vec::new();
     for pk in &known {
-        if in_exits.contains(pk.as_str()) || mstore::in_flight(st, &validator_subject(pk))? {
+        if in_exits.contains(pk) || mstore::in_flight(st, &validator_subject(pk))? {
             continue;
         }
         if numbers.contains_key(pk) && clusters.contains_key(pk) {

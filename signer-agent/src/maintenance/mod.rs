@@ -13,6 +13,8 @@
 //!   (exit requested → exited → withdrawn), the queue is funded (`fundWithdrawals`) when that
 //!   would fund a request, and withdrawn validators are removed from SSV
 //!   (`PoolManager.removeValidators`, batched per cluster).
+//! - [`reshare`]: validators of imported reshare bundles move to their new cluster
+//!   (`PoolManager.reshareValidators`) in owner nonce order, within the staking cap of the day.
 //!
 //! Crash safety: every transaction is recorded as `sent` in the state store before it is
 //! broadcast ([`tx`]); at start-up the unsettled ones are settled from the chain, and a subject
@@ -27,6 +29,7 @@ pub mod exits;
 pub mod funding;
 pub mod logs;
 pub mod policy;
+pub mod reshare;
 pub mod store;
 pub mod tx;
 
@@ -159,6 +162,14 @@ pub enum Wait {
     LegacyCluster { subject: String },
     /// No Beacon API configured: the exit lifecycle cannot be followed.
     NoBeacon,
+    /// The next reshare's owner nonce is not the SSV network's yet.
+    NonceOrder {
+        subject: String,
+        want: u64,
+        chain: u64,
+    },
+    /// The reshare root is not (or no longer) approved.
+    NotApproved { subject: String },
 }
 
 impl Wait {
@@ -172,6 +183,8 @@ impl Wait {
             Wait::AboveContractCap { .. } => "above_contract_cap",
             Wait::LegacyCluster { .. } => "legacy_cluster",
             Wait::NoBeacon => "no_beacon",
+            Wait::NonceOrder { .. } => "nonce_order",
+            Wait::NotApproved { .. } => "not_approved",
         }
     }
 }
@@ -200,6 +213,7 @@ pub async fn pass(ctx: &Ctx<'_>, st: &mut crate::store::Store) -> Result<Pass> {
     let mut p = Pass::default();
     funding::run(ctx, st, &mut p).await?;
     exits::run(ctx, st, &mut p).await?;
+    reshare::run(ctx, st, &mut p).await?;
     for w in &p.waits {
         tracing::info!(wait = ?w, "maintenance waits");
     }
@@ -215,6 +229,8 @@ pub async fn pass(ctx: &Ctx<'_>, st: &mut crate::store::Store) -> Result<Pass> {
         "above_contract_cap",
         "legacy_cluster",
         "no_beacon",
+        "nonce_order",
+        "not_approved",
     ] {
         ctx.metrics.gauge(
             &format!("signer_agent_maintenance_waits{{reason=\"{r}\"}}"),

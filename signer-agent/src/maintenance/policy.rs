@@ -242,6 +242,46 @@ pub fn check(
             staking_validators: 0,
         }));
     }
+    if sel == IPoolManager::reshareValidatorsCall::SELECTOR {
+        let c = IPoolManager::reshareValidatorsCall::abi_decode(input).map_err(bad)?;
+        let store = store.ok_or((
+            "reshare_unknown",
+            "no state store to check the reshare against".to_owned(),
+        ))?;
+        let root = format!("{}", c.reshareRoot);
+        let cluster = super::reshare::bundle_cluster(store, &root)
+            .map_err(|e| ("reshare_unknown", format!("state store: {e}")))?;
+        if cluster.as_deref() != Some(&c.toOperatorIds[..]) {
+            return Err((
+                "reshare_unknown",
+                format!(
+                    "reshare root {root} to cluster {:?} is not a verified, trusted reshare bundle the agent imported",
+                    c.toOperatorIds
+                ),
+            ));
+        }
+        let known = super::reshare::rows(store)
+            .map_err(|e| ("reshare_unknown", format!("state store: {e}")))?;
+        for v in &c.validators {
+            let pk = format!("0x{}", hex::encode(&v.pubkey));
+            let hit = known.iter().find(|r| {
+                r.bundle_id.eq_ignore_ascii_case(&root) && r.pubkey.eq_ignore_ascii_case(&pk)
+            });
+            if hit.is_none_or(|r| r.shares_data != v.sharesData.as_ref()) {
+                return Err((
+                    "reshare_unknown",
+                    format!("validator {pk} with these shares is not in reshare bundle {root}"),
+                ));
+            }
+        }
+        let n = c.validators.len() as u64;
+        return Ok(Some(Checked {
+            action: Action::Reshare,
+            count: n,
+            amount: c.clusterFee,
+            staking_validators: n,
+        }));
+    }
     if sel == IPoolManager::removeValidatorsCall::SELECTOR {
         let c = IPoolManager::removeValidatorsCall::abi_decode(input).map_err(bad)?;
         let store = store.ok_or((

@@ -186,7 +186,12 @@ fn apply(st: &Store, action: Action, subjects: &[String], hash: &str, block: u64
                 "PoolManager.removeValidators confirmed: removed from its SSV cluster",
             )?;
         }
-        Action::TopUp | Action::Reactivate | Action::Fund | Action::Reshare => {}
+        Action::Reshare => {
+            if let Some(id) = subjects.iter().find_map(|s| s.strip_prefix("reshare:")) {
+                super::reshare::mark_migrated(st, id, &pubkeys, hash, block)?;
+            }
+        }
+        Action::TopUp | Action::Reactivate | Action::Fund => {}
     }
     Ok(())
 }

@@ -13,5 +13,6 @@ mod operators;
 mod oracle;
 mod policy;
 mod refusals;
+mod reshare;
 mod signer;
 mod ssv_v2;

@@ -1,0 +1,528 @@
+//! Reshare bundles in the agent: `import` verifies one (pinned to a trusted identity, the
+//! shared `kc_bundle::reshare` verification) and checks it against the chain; `run` migrates its
+//! validators with `PoolManager.reshareValidators`, in owner nonce order, within the policy
+//! (the validators count against the staking cap of the day).
+//!
+//! Import refuses ([`ReshareRefusal`]): an owner that is not the PoolManager, a validator the
+//! pool never staked (not confirmed in the state store, or not staked on chain), a root
+//! governance has not approved for the new cluster, owner nonces the SSV network already used.
+//! Nothing is sent for a refused bundle.
+
+use std::path::Path;
+
+use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::providers::DynProvider;
+use alloy::sol_types::SolCall;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::store::{self as mstore, Action};
+use super::tx::{self, cluster_subject, validator_subject};
+use super::{refused_is_skip, Ctx, Pass, Wait};
+use crate::chain::IPoolManager;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::{Status, Store};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS reshare_bundles (
+    id TEXT PRIMARY KEY,
+    ceremony_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    operator_ids TEXT NOT NULL,
+    source_root TEXT NOT NULL,
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reshares (
+    pubkey TEXT NOT NULL,
+    bundle_id TEXT NOT NULL REFERENCES reshare_bundles(id),
+    position INTEGER NOT NULL,
+    owner_nonce INTEGER NOT NULL,
+    shares_data BLOB NOT NULL,
+    leaf BLOB NOT NULL,
+    state TEXT NOT NULL,
+    tx_hash TEXT,
+    PRIMARY KEY (pubkey, bundle_id)
+);
+"#;
+
+/// Why a reshare bundle is refused (nothing is imported or sent).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReshareRefusal {
+    #[error("reshare bundle owner {owner} is not the PoolManager {pool_manager}")]
+    WrongOwner {
+        owner: String,
+        pool_manager: Address,
+    },
+    #[error("validator {pubkey} was never staked by the pool (state store: {status}; on chain: {on_chain}): only staked validators move")]
+    NeverStaked {
+        pubkey: String,
+        status: String,
+        on_chain: bool,
+    },
+    #[error("reshare root {root} is not approved on the PoolManager for cluster {operator_ids:?} (governance: approveReshare)")]
+    NotApproved { root: B256, operator_ids: Vec<u64> },
+    #[error("owner nonce {first} of the reshare bundle was already used: the SSV network's nonce for the PoolManager is {chain}; reshare again with nonces from {chain}")]
+    NonceUsed { first: u64, chain: u64 },
+    #[error("validator {pubkey} is leaving (exit lifecycle: {state}): it does not move")]
+    Exiting { pubkey: String, state: String },
+}
+
+impl From<ReshareRefusal> for Error {
+    fn from(r: ReshareRefusal) -> Self {
+        Error::refused(r.to_string())
+    }
+}
+
+/// State of a reshare validator in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReshareState {
+    Imported,
+    Migrated,
+}
+
+/// One validator of an imported reshare bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReshareRow {
+    pub pubkey: String,
+    pub bundle_id: String,
+    pub position: usize,
+    pub owner_nonce: u64,
+    pub state: ReshareState,
+    #[serde(skip)]
+    pub shares_data: Vec<u8>,
+    #[serde(skip)]
+    pub leaf: [u8; 32],
+}
+
+fn err(st: &Store, action: &str, source: rusqlite::Error) -> Error {
+    Error::Store {
+        path: st.path().to_owned(),
+        action: action.to_owned(),
+        source,
+    }
+}
+
+pub fn ensure_schema(st: &Store) -> Result<()> {
+    st.conn()
+        .execute_batch(SCHEMA)
+        .map_err(|e| err(st, "create the reshare tables", e))
+}
+
+/// The imported reshare bundle `id` (root, `0x` hex): its new cluster.
+pub fn bundle_cluster(st: &Store, id: &str) -> Result<Option<Vec<u64>>> {
+    ensure_schema(st)?;
+    st.conn()
+        .query_row(
+            "SELECT operator_ids FROM reshare_bundles WHERE id = ?1",
+            params![id.to_ascii_lowercase()],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .map(|o| o.map(|s| serde_json::from_str(&s).unwrap_or_default()))
+        .map_err(|e| err(st, "look up a reshare bundle", e))
+}
+
+/// Every reshare validator, by owner nonce.
+pub fn rows(st: &Store) -> Result<Vec<ReshareRow>> {
+    ensure_schema(st)?;
+    let mut stmt = st
+        .conn()
+        .prepare("SELECT pubkey, bundle_id, position, owner_nonce, state, shares_data, leaf FROM reshares ORDER BY owner_nonce, bundle_id, position")
+        .map_err(|e| err(st, "query reshares", e))?;
+    let rows = stmt
+        .query_map([], |r| {
+            let leaf: Vec<u8> = r.get(6)?;
+            let mut l = [0u8; 32];
+            if leaf.len() == 32 {
+                l.copy_from_slice(&leaf);
+            }
+            Ok(ReshareRow {
+                pubkey: r.get(0)?,
+                bundle_id: r.get(1)?,
+                position: r.get::<_, i64>(2)? as usize,
+                owner_nonce: r.get::<_, i64>(3)? as u64,
+                state: if r.get::<_, String>(4)? == "migrated" {
+                    ReshareState::Migrated
+                } else {
+                    ReshareState::Imported
+                },
+                shares_data: r.get(5)?,
+                leaf: l,
+            })
+        })
+        .map_err(|e| err(st, "query reshares", e))?;
+    rows.collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| err(st, "read reshares", e))
+}
+
+/// Marks `pubkeys` of bundle `id` migrated (idempotent) with a history row each.
+pub fn mark_migrated(
+    st: &Store,
+    id: &str,
+    pubkeys: &[String],
+    hash: &str,
+    block: u64,
+) -> Result<()> {
+    ensure_schema(st)?;
+    let tx = st
+        .conn()
+        .unchecked_transaction()
+        .map_err(|e| err(st, "begin reshare update", e))?;
+    for pk in pubkeys {
+        let n = tx
+            .execute(
+                "UPDATE reshares SET state = 'migrated', tx_hash = ?3 WHERE pubkey = ?1 AND bundle_id = ?2 AND state != 'migrated'",
+                params![pk.to_ascii_lowercase(), id, hash],
+            )
+            .map_err(|e| err(st, "mark a reshare migrated", e))?;
+        if n > 0 {
+            tx.execute(
+                "INSERT INTO history (pubkey, status, tx_hash, block_number, at, note) VALUES (?1, 'reshared', ?2, ?3, ?4, ?5)",
+                params![
+                    pk.to_ascii_lowercase(),
+                    hash,
+                    block as i64,
+                    time::OffsetDateTime::now_utc()
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                    format!("moved to the cluster of reshare bundle {id}")
+                ],
+            )
+            .map_err(|e| err(st, "append history", e))?;
+        }
+    }
+    tx.commit().map_err(|e| err(st, "commit reshare update", e))
+}
+
+/// Verifies a reshare bundle pinned to a trusted identity.
+pub fn load_verified(
+    dir: &Path,
+    trusted: &[Vec<u8>],
+) -> Result<kc_bundle::reshare::VerifiedReshare> {
+    let signer = std::fs::read(dir.join("manifest.sig"))
+        .ok()
+        .and_then(|b| kc_bundle::manifest::ManifestSignature::from_bytes(&b).ok())
+        .and_then(|s| hex::decode(&s.public_key).ok());
+    let pinned = signer.as_deref().and_then(|k| {
+        let k = p256::PublicKey::from_sec1_bytes(k).ok()?;
+        trusted
+            .iter()
+            .find(|t| p256::PublicKey::from_sec1_bytes(t).ok() == Some(k))
+            .cloned()
+    });
+    let fail = |message: String| Error::Bundle {
+        path: dir.to_owned(),
+        message,
+    };
+    let Some(identity) = pinned else {
+        return Err(fail(format!(
+            "untrusted identity: the reshare manifest is not signed by one of the {} trusted_identities",
+            trusted.len()
+        )));
+    };
+    kc_bundle::reshare::load_verified(
+        dir,
+        &kc_bundle::verify::VerifyOptions {
+            identity: Some(identity),
+            ..Default::default()
+        },
+    )
+    .map_err(|r| fail(crate::bundle::describe_failures(&r)))
+}
+
+/// `import` of a reshare bundle. Returns the number of validators added.
+pub async fn import(cfg: &Config, provider: &DynProvider, dir: &Path) -> Result<usize> {
+    let b = load_verified(dir, &cfg.trusted_identities)?;
+    crate::chain::check_chain(provider, cfg.chain_id).await?;
+    let c = cfg.contracts()?;
+    let m = &b.manifest;
+    let owner: Address = crate::config::parse_address("manifest.owner.address", &m.owner.address)?;
+    if owner != c.pool_manager {
+        return Err(ReshareRefusal::WrongOwner {
+            owner: m.owner.address.clone(),
+            pool_manager: c.pool_manager,
+        }
+        .into());
+    }
+    let st = Store::open(cfg.state_dir()?)?;
+    mstore::ensure_schema(&st)?;
+    let pm = IPoolManager::new(c.pool_manager, provider.clone());
+    for v in &m.validators {
+        let pk = format!("0x{}", v.pubkey);
+        let status = st.validator_status(&pk)?;
+        let on_chain = pm
+            .isStaked(Bytes::from(hex::decode(&v.pubkey).unwrap_or_default()))
+            .call()
+            .await
+            .map_err(|e| Error::rpc("PoolManager.isStaked", e))?;
+        if status != Some(Status::Confirmed) || !on_chain {
+            return Err(ReshareRefusal::NeverStaked {
+                pubkey: pk,
+                status: status
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_else(|| "unknown".into()),
+                on_chain,
+            }
+            .into());
+        }
+        if let Some(e) = mstore::exits(&st)?
+            .iter()
+            .find(|e| e.pubkey.eq_ignore_ascii_case(&pk))
+        {
+            return Err(ReshareRefusal::Exiting {
+                pubkey: pk,
+                state: e.state.as_str().into(),
+            }
+            .into());
+        }
+    }
+    let root: B256 = m
+        .merkle_root
+        .parse()
+        .map_err(|_| Error::refused(format!("reshare root {} is not 32 bytes", m.merkle_root)))?;
+    let ids = b.operator_ids();
+    let approved = pm
+        .isReshareApproved(root, ids.clone())
+        .call()
+        .await
+        .map_err(|e| Error::rpc("PoolManager.isReshareApproved", e))?;
+    if !approved {
+        return Err(ReshareRefusal::NotApproved {
+            root,
+            operator_ids: ids,
+        }
+        .into());
+    }
+    let chain = crate::stake::owner_nonce(provider, c.ssv_network, c.pool_manager).await?;
+    let id = format!("{root}");
+    let already = rows(&st)?.iter().filter(|r| r.bundle_id == id).count();
+    if m.owner.first_nonce < chain && already == 0 {
+        return Err(ReshareRefusal::NonceUsed {
+            first: m.owner.first_nonce,
+            chain,
+        }
+        .into());
+    }
+    ensure_schema(&st)?;
+    let tx = st
+        .conn()
+        .unchecked_transaction()
+        .map_err(|e| err(&st, "begin reshare import", e))?;
+    tx.execute(
+        "INSERT OR IGNORE INTO reshare_bundles (id, ceremony_id, path, operator_ids, source_root, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            id,
+            m.ceremony_id,
+            dir.display().to_string(),
+            serde_json::to_string(&b.operator_ids()).unwrap_or_default(),
+            m.source.merkle_root,
+            time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        ],
+    )
+    .map_err(|e| err(&st, "insert a reshare bundle", e))?;
+    let mut added = 0;
+    for (i, v) in m.validators.iter().enumerate() {
+        let n = tx
+            .execute(
+                "INSERT OR IGNORE INTO reshares (pubkey, bundle_id, position, owner_nonce, shares_data, leaf, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'imported')",
+                params![
+                    format!("0x{}", v.pubkey),
+                    id,
+                    i as i64,
+                    v.owner_nonce as i64,
+                    b.shares_data[i],
+                    b.leaves[i].to_vec()
+                ],
+            )
+            .map_err(|e| err(&st, "insert a reshare validator", e))?;
+        if n > 0 {
+            tx.execute(
+                "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'reshare_imported', ?2, ?3)",
+                params![
+                    format!("0x{}", v.pubkey),
+                    time::OffsetDateTime::now_utc()
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                    format!("reshare bundle {id} ({}): owner nonce {}, cluster {:?}", m.ceremony_id, v.owner_nonce, b.operator_ids())
+                ],
+            )
+            .map_err(|e| err(&st, "append history", e))?;
+        }
+        added += n;
+    }
+    tx.commit()
+        .map_err(|e| err(&st, "commit reshare import", e))?;
+    Ok(added)
+}
+
+/// One pass: the next reshare batch in owner nonce order, when its nonce is the chain's.
+pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
+    let pending: Vec<ReshareRow> = rows(st)?
+        .into_iter()
+        .filter(|r| r.state == ReshareState::Imported)
+        .collect();
+    let Some(first) = pending.first() else {
+        return Ok(());
+    };
+    if mstore::transactions(st, true)?
+        .iter()
+        .any(|t| t.action == Action::Reshare)
+    {
+        p.waits.push(Wait::InFlight {
+            subject: "reshare".into(),
+        });
+        return Ok(());
+    }
+    let c = ctx.cfg.contracts()?;
+    let chain = crate::stake::owner_nonce(ctx.provider, c.ssv_network, c.pool_manager).await?;
+    if first.owner_nonce != chain {
+        tracing::warn!(
+            pubkey = %first.pubkey,
+            owner_nonce = first.owner_nonce,
+            chain,
+            "the next reshare's owner nonce is not the SSV network's: waiting (staking or another reshare uses the nonces first)"
+        );
+        p.waits.push(Wait::NonceOrder {
+            subject: validator_subject(&first.pubkey),
+            want: first.owner_nonce,
+            chain,
+        });
+        return Ok(());
+    }
+    let to_ids = bundle_cluster(st, &first.bundle_id)?.unwrap_or_default();
+    let clusters =
+        super::exits::validator_clusters(ctx.provider, c.ssv_network, c.pool_manager).await?;
+    let Some(from_ids) = clusters.get(&first.pubkey.to_ascii_lowercase()).cloned() else {
+        tracing::error!(pubkey = %first.pubkey, "the validator of the next reshare is not registered on SSV");
+        return Ok(());
+    };
+    let pm = IPoolManager::new(c.pool_manager, ctx.provider.clone());
+    let limit = pm
+        .bulkLimit(U256::from(to_ids.len()))
+        .call()
+        .await
+        .map_err(|e| Error::rpc("PoolManager.bulkLimit", e))?
+        .saturating_to::<usize>();
+    let policy = crate::policy::Policy::from_config(ctx.cfg)?;
+    let (_, today) = st.signed_on(&crate::policy::today())?;
+    let left = policy.max_validators_per_day.saturating_sub(today) as usize;
+    if left == 0 {
+        p.waits.push(Wait::DailyCap {
+            action: Action::Reshare.as_str().into(),
+            subject: "validators".into(),
+        });
+        return Ok(());
+    }
+    let batch: Vec<&ReshareRow> = pending
+        .iter()
+        .enumerate()
+        .take_while(|(i, r)| {
+            r.bundle_id == first.bundle_id
+                && r.owner_nonce == first.owner_nonce + *i as u64
+                && clusters.get(&r.pubkey.to_ascii_lowercase()) == Some(&from_ids)
+        })
+        .map(|(_, r)| r)
+        .take(limit.min(left).min(ctx.cfg.max_validators_per_tx))
+        .collect();
+    let root: B256 = first.bundle_id.parse().map_err(|_| {
+        Error::refused(format!(
+            "reshare bundle id {} is not a root",
+            first.bundle_id
+        ))
+    })?;
+    if !pm
+        .isReshareApproved(root, to_ids.clone())
+        .call()
+        .await
+        .map_err(|e| Error::rpc("PoolManager.isReshareApproved", e))?
+    {
+        tracing::error!(%root, "reshare root not approved (revoked?): nothing sent");
+        p.waits.push(Wait::NotApproved {
+            subject: format!("reshare:{root}"),
+        });
+        return Ok(());
+    }
+    let from = crate::ssv::cluster_snapshot(ctx.provider, c.ssv_network, c.pool_manager, &from_ids)
+        .await?;
+    let to =
+        crate::ssv::cluster_snapshot(ctx.provider, c.ssv_network, c.pool_manager, &to_ids).await?;
+    // ETH for the new cluster: what it needs for its validators after the move, less what it
+    // holds and — when the old cluster empties — less the balance carried across.
+    let k = batch.len() as u64;
+    let mut fee = crate::stake::cluster_fee(
+        ctx.provider,
+        c.ssv_network,
+        c.pool_manager,
+        &to_ids,
+        &to,
+        k,
+        ctx.cfg.fee_margin_blocks,
+    )
+    .await?;
+    if from.validatorCount as u64 == k && from.active {
+        let f = crate::ssv::cluster_funds(
+            ctx.provider,
+            c.ssv_network,
+            c.pool_manager,
+            &from_ids,
+            &from,
+        )
+        .await?;
+        if f.kind == crate::ssv::ClusterKind::Eth {
+            let burn = f.burn_wei_per_block * U256::from(crate::ssv::INCLUSION_BLOCKS);
+            fee = fee.saturating_sub(f.balance_wei.saturating_sub(burn));
+        }
+    }
+    let leaves = rows(st)?
+        .into_iter()
+        .filter(|r| r.bundle_id == first.bundle_id)
+        .map(|r| (r.position, r.leaf))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    let leaves: Vec<[u8; 32]> = leaves.into_values().collect();
+    let mut data = Vec::new();
+    for r in &batch {
+        let proof = kc_bundle::merkle::proof(&leaves, r.position).unwrap_or_default();
+        data.push(IPoolManager::ReshareData {
+            pubkey: r
+                .pubkey
+                .parse()
+                .map_err(|_| Error::refused(format!("bad pubkey {}", r.pubkey)))?,
+            sharesData: Bytes::from(r.shares_data.clone()),
+            proof: proof.into_iter().map(B256::from).collect(),
+        });
+    }
+    let input = IPoolManager::reshareValidatorsCall {
+        reshareRoot: root,
+        fromOperatorIds: from_ids.clone(),
+        fromCluster: from,
+        toOperatorIds: to_ids.clone(),
+        toCluster: to,
+        validators: data,
+        clusterFee: fee,
+    }
+    .abi_encode();
+    let mut subjects = vec![
+        format!("reshare:{}", first.bundle_id),
+        cluster_subject(&from_ids),
+        cluster_subject(&to_ids),
+    ];
+    subjects.extend(batch.iter().map(|r| validator_subject(&r.pubkey)));
+    let note = format!(
+        "reshareValidators: {k} validators from cluster {} to {} (nonces {}..), {fee} wei for fees",
+        super::cluster_label(&from_ids),
+        super::cluster_label(&to_ids),
+        first.owner_nonce
+    );
+    if refused_is_skip(
+        tx::send(ctx, st, Action::Reshare, subjects, input, &note)
+            .await
+            .map(|s| tracing::info!(tx = %s.hash, gas = s.gas_used, validators = k, "validators moved to the new cluster")),
+    )? {
+        p.sent += 1;
+    }
+    Ok(())
+}
