@@ -95,7 +95,7 @@ echo "on chain: $deposits DepositEvents, $added SSV ValidatorAdded events," \
 
 say "oracle: a Beacon API fixture (4 validators at 32.01 ETH), a week later, reports from 2 of 2 members"
 beacon_port=15052
-python3 "$root/scripts/beacon-fixture.py" "$beacon_port" "$out/bundle/deposit_data.json" 32010000000 2>"$out/agent/beacon.log" &
+python3 "$root/scripts/beacon-fixture.py" "$beacon_port" "$out/bundle/deposit_data.json" 32010000000 >"$out/agent/beacon.out" 2>"$out/agent/beacon.log" &
 beacon_pid=$!
 trap 'kill $beacon_pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$beacon_port/eth/v1/beacon/genesis" >/dev/null 2>&1 && break; sleep 0.1; done
