@@ -390,19 +390,8 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
             name: plan.network.name().to_owned(),
             fork_version: hex::encode(plan.network.genesis_fork_version()),
         },
-        tool: manifest::ToolInfo {
-            name: cfg.tool.name.clone(),
-            version: cfg.tool.version.clone(),
-            git_commit: cfg.tool.git_commit.clone(),
-            binary_sha256: cfg.tool.binary_sha256.clone(),
-            cargo_lock_sha256: cfg.tool.cargo_lock_sha256.clone(),
-        },
-        identity: manifest::IdentityInfo {
-            algorithm: manifest::SIGNATURE_ALGORITHM.to_owned(),
-            key_label: identity.label().to_owned(),
-            public_key: hex::encode(identity_pk),
-            fingerprint: manifest::key_fingerprint(&identity_pk),
-        },
+        tool: tool_info(&cfg.tool),
+        identity: identity_info(&identity),
         master: manifest::MasterInfo {
             seed_source: source_name,
             fingerprint: master_fingerprint,
@@ -477,6 +466,28 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         manifest: m,
         report,
     })
+}
+
+/// The manifest's `tool` section for the binary that runs.
+pub(crate) fn tool_info(tool: &ToolIdentity) -> manifest::ToolInfo {
+    manifest::ToolInfo {
+        name: tool.name.clone(),
+        version: tool.version.clone(),
+        git_commit: tool.git_commit.clone(),
+        binary_sha256: tool.binary_sha256.clone(),
+        cargo_lock_sha256: tool.cargo_lock_sha256.clone(),
+    }
+}
+
+/// The manifest's `identity` section for the HSM identity key that signs it.
+pub(crate) fn identity_info(identity: &IdentityKey) -> manifest::IdentityInfo {
+    let pk = identity.public_key_sec1();
+    manifest::IdentityInfo {
+        algorithm: manifest::SIGNATURE_ALGORITHM.to_owned(),
+        key_label: identity.label().to_owned(),
+        public_key: hex::encode(pk),
+        fingerprint: manifest::key_fingerprint(&pk),
+    }
 }
 
 /// Verifies the staging directory as an auditor would, pinned to this ceremony's identity and

@@ -29,7 +29,7 @@ use serde_json::json;
 use crate::buildinfo::ToolIdentity;
 use crate::hygiene::Hygiene;
 use crate::ledger;
-use crate::pipeline::{self, People, Progress};
+use crate::pipeline::{self, identity_info, tool_info, People, Progress};
 use crate::Error;
 
 /// Everything a reshare needs besides its plan.
@@ -318,19 +318,8 @@ pub fn run(
         ceremony_id: plan.id().to_owned(),
         created_at: kc_bundle::transcript::now_rfc3339(),
         network: sm.network.clone(),
-        tool: manifest::ToolInfo {
-            name: cfg.tool.name.clone(),
-            version: cfg.tool.version.clone(),
-            git_commit: cfg.tool.git_commit.clone(),
-            binary_sha256: cfg.tool.binary_sha256.clone(),
-            cargo_lock_sha256: cfg.tool.cargo_lock_sha256.clone(),
-        },
-        identity: manifest::IdentityInfo {
-            algorithm: manifest::SIGNATURE_ALGORITHM.to_owned(),
-            key_label: identity.label().to_owned(),
-            public_key: hex::encode(identity_pk),
-            fingerprint: manifest::key_fingerprint(&identity_pk),
-        },
+        tool: tool_info(&cfg.tool),
+        identity: identity_info(&identity),
         source: SourceInfo {
             ceremony_id: sm.ceremony_id.clone(),
             manifest_sha256: source_sha,

@@ -994,8 +994,9 @@ mod tests {
         assert_eq!(&enc[64..96], &[9u8; 32]);
         assert_eq!(enc[96 + 31], 48);
         assert_eq!(&enc[128..176], &pk);
-        assert_eq!(enc[224 + 31], 4);
-        assert_eq!(enc[256 + 31], 5);
+        assert_eq!(enc[192 + 31], 4);
+        assert_eq!(enc[224 + 31], 5);
+        assert_eq!(enc[320 + 31], 8);
     }
 
     #[test]

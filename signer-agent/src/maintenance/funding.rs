@@ -61,6 +61,7 @@ pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
     let policy = crate::policy::Policy::from_config(ctx.cfg)?;
     let day = crate::policy::today();
     let mut due_soon = U256::ZERO;
+    let mut short_now = false;
     for r in clusters {
         let ids = r.operator_ids.clone();
         let label = cluster_label(&ids);
@@ -158,7 +159,7 @@ pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
         }
         if amount > available {
             tracing::error!(cluster = %label, %amount, %available, "the buffer cannot pay this cluster's top-up");
-            ctx.metrics.gauge("signer_agent_topup_buffer_alert", 1.0);
+            short_now = true;
             p.waits.push(Wait::BufferShort {
                 subject,
                 needed_wei: amount.to_string(),
@@ -203,7 +204,7 @@ pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
             available = available.saturating_sub(amount);
         }
     }
-    let short = due_soon > available;
+    let short = short_now || due_soon > available;
     ctx.metrics.gauge(
         "signer_agent_topup_due_soon_wei",
         due_soon.to_string().parse().unwrap_or(f64::NAN),
