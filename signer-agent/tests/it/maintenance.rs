@@ -196,6 +196,23 @@ fn runway_days(w: &World) -> f64 {
     st["clusters"][0]["runway_days"].as_f64().unwrap()
 }
 
+/// Prints the gas of every confirmed maintenance transaction in `status --json` (GAS.md).
+fn print_gas(w: &World, st: &serde_json::Value) {
+    for t in st["maintenance"]["transactions"].as_array().unwrap() {
+        if t["state"] != "confirmed" {
+            continue;
+        }
+        let r = w.rt().block_on(async {
+            w.provider()
+                .get_transaction_receipt(t["hash"].as_str().unwrap().parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+        });
+        eprintln!("gas: {} — {}: {}", t["action"], t["note"], r.gas_used);
+    }
+}
+
 /// Runs the agent with the process killed at `point` (fault injection): exit 86.
 fn crash_at(w: &World, point: &str) {
     let o = w.agent(&["run", "--once"], &[("SIGNER_AGENT_CRASH_AT", point)]);
@@ -257,6 +274,7 @@ fn runway_below_the_threshold_is_topped_up_to_the_target_exactly_once_across_a_r
         serde_json::from_str(&ok(&w.agent(&["status", "--json"], &[]))).unwrap();
     let txs = st["maintenance"]["transactions"].as_array().unwrap();
     assert_eq!(txs.len(), 1, "{st}");
+    print_gas(&w, &st);
     assert_eq!(txs[0]["action"], "top_up");
     assert_eq!(txs[0]["state"], "confirmed");
 
@@ -575,6 +593,7 @@ fn exits_cover_the_withdrawal_queue_are_followed_to_withdrawn_fund_the_queue_and
     assert_eq!(confirmed("exit"), 1, "{st}");
     assert_eq!(confirmed("remove"), 1, "{st}");
     assert_eq!(confirmed("fund"), 1, "{st}");
+    print_gas(&w, &st);
     let text = ok(&w.agent(&["status"], &[]));
     assert!(text.contains("exit lifecycle"), "{text}");
     let store = signer_agent::store::Store::open(&w.dir.path().join("state")).unwrap();
