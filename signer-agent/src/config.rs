@@ -34,6 +34,14 @@
 //! [policy]
 //! max_ssv_fee_per_tx_gwei = 250000000      # ETH for SSV cluster fees per transaction
 //! max_ssv_fee_per_day_gwei = 1000000000    # … per UTC day
+//! max_topup_per_tx_gwei = 250000000        # one cluster top-up / reactivation (maintenance)
+//! max_exits_per_day = 16                   # validators exited per UTC day (maintenance)
+//!
+//! [maintenance]                            # present = run also does the maintenance duties
+//! min_runway_days = 30
+//! target_runway_days = 60
+//! alert_runway_days = 14
+//! exit_order = "oldest"                    # or "largest_cluster"
 //! ```
 //!
 //! Relative paths in the file are relative to the file.

@@ -213,6 +213,34 @@ fn print_gas(w: &World, st: &serde_json::Value) {
     }
 }
 
+/// Starts the daemon (`run`), waits for `/metrics` to show `line`, stops it; the metrics text.
+fn daemon_metrics(w: &World, line: &str) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signer-agent"))
+        .arg("--config")
+        .arg(&w.config)
+        .args(["--metrics-addr", &format!("127.0.0.1:{port}"), "run"])
+        .env_remove("SIGNER_AGENT_PIN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut metrics = String::new();
+    crate::daemon::wait_for(line, Duration::from_secs(60), || {
+        metrics = crate::daemon::get(port, "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        metrics.contains(line)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    metrics
+}
+
 /// Runs the agent with the process killed at `point` (fault injection): exit 86.
 fn crash_at(w: &World, point: &str) {
     let o = w.agent(&["run", "--once"], &[("SIGNER_AGENT_CRASH_AT", point)]);
@@ -279,33 +307,11 @@ fn runway_below_the_threshold_is_topped_up_to_the_target_exactly_once_across_a_r
     assert_eq!(txs[0]["state"], "confirmed");
 
     // The daemon exports each cluster's runway on /metrics.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_signer-agent"))
-        .arg("--config")
-        .arg(&w.config)
-        .args(["--metrics-addr", &format!("127.0.0.1:{port}"), "run"])
-        .env_remove("SIGNER_AGENT_PIN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     let label = format!(
         "cluster_runway_days{{cluster=\"{}\"}} ",
         ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
     );
-    let mut metrics = String::new();
-    crate::daemon::wait_for("the runway on /metrics", Duration::from_secs(60), || {
-        metrics = crate::daemon::get(port, "/metrics")
-            .map(|(_, b)| b)
-            .unwrap_or_default();
-        metrics.contains(&label)
-    });
-    let _ = child.kill();
-    let _ = child.wait();
+    let metrics = daemon_metrics(&w, &label);
     let days: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix(&label))
@@ -406,6 +412,20 @@ fn a_liquidated_cluster_is_reactivated() {
     });
     assert!(!liquidatable);
     assert!(runway_days(&w) > 19.0);
+
+    // The buffer alert: a top-up is due within alert_runway_days (14) and a queued withdrawal
+    // leaves the buffer nothing to pay it with.
+    let m = daemon_metrics(&w, "signer_agent_topup_buffer_alert 0");
+    assert!(m.contains("signer_agent_topup_due_soon_wei "), "{m}");
+    let buffered = w.rt().block_on(async {
+        IPoolManager::new(w.dep.addr("pool_manager"), w.provider())
+            .bufferedEther()
+            .call()
+            .await
+            .unwrap()
+    });
+    request_withdrawals(&w, &[buffered]);
+    daemon_metrics(&w, "signer_agent_topup_buffer_alert 1");
 }
 
 /// The bundle's pubkeys (`0x` hex, lower case), in deposit order (= staking order here).
