@@ -170,6 +170,8 @@ pub enum Wait {
     },
     /// The reshare root is not (or no longer) approved.
     NotApproved { subject: String },
+    /// A new operator of a reshare is gone or has another key than the shares were made for.
+    OperatorMismatch { subject: String, mismatch: String },
 }
 
 impl Wait {
@@ -185,6 +187,7 @@ impl Wait {
             Wait::NoBeacon => "no_beacon",
             Wait::NonceOrder { .. } => "nonce_order",
             Wait::NotApproved { .. } => "not_approved",
+            Wait::OperatorMismatch { .. } => "operator_mismatch",
         }
     }
 }
@@ -231,6 +234,7 @@ pub async fn pass(ctx: &Ctx<'_>, st: &mut crate::store::Store) -> Result<Pass> {
         "no_beacon",
         "nonce_order",
         "not_approved",
+        "operator_mismatch",
     ] {
         ctx.metrics.gauge(
             &format!("signer_agent_maintenance_waits{{reason=\"{r}\"}}"),

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS reshare_bundles (
     ceremony_id TEXT NOT NULL,
     path TEXT NOT NULL,
     operator_ids TEXT NOT NULL,
+    operators TEXT NOT NULL,
     source_root TEXT NOT NULL,
     imported_at TEXT NOT NULL
 );
@@ -122,6 +123,84 @@ pub fn bundle_cluster(st: &Store, id: &str) -> Result<Option<Vec<u64>>> {
         .optional()
         .map(|o| o.map(|s| serde_json::from_str(&s).unwrap_or_default()))
         .map_err(|e| err(st, "look up a reshare bundle", e))
+}
+
+/// The new cluster's operators as the reshare manifest pins them: (id, key fingerprint).
+pub fn bundle_operators(st: &Store, id: &str) -> Result<Vec<(u64, String)>> {
+    ensure_schema(st)?;
+    st.conn()
+        .query_row(
+            "SELECT operators FROM reshare_bundles WHERE id = ?1",
+            params![id.to_ascii_lowercase()],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .map(|o| {
+            o.map(|s| serde_json::from_str(&s).unwrap_or_default())
+                .unwrap_or_default()
+        })
+        .map_err(|e| err(st, "look up a reshare bundle's operators", e))
+}
+
+/// Why the new cluster cannot take the shares: an operator missing, removed, or whose key on
+/// chain is not the one the shares were encrypted to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperatorMismatch {
+    #[error("operator {id} does not exist or was removed")]
+    Gone { id: u64 },
+    #[error("operator {id}: no readable OperatorAdded key on chain")]
+    NoKey { id: u64 },
+    #[error("operator {id}: its on-chain key has fingerprint {on_chain}, the reshare bundle pinned {pinned}")]
+    Fingerprint {
+        id: u64,
+        on_chain: String,
+        pinned: String,
+    },
+}
+
+/// Checks each pinned operator against the SSV network: it exists, is active, and its latest
+/// `OperatorAdded` key has the pinned fingerprint (the shares are encrypted to that key).
+pub async fn check_new_operators(
+    provider: &DynProvider,
+    ssv: Address,
+    pinned: &[(u64, String)],
+) -> Result<std::result::Result<(), OperatorMismatch>> {
+    use alloy::sol_types::SolEvent;
+    let c = crate::chain::ISSVNetwork::new(ssv, provider.clone());
+    for (id, fingerprint) in pinned {
+        let op = c
+            .getOperatorById(*id)
+            .call()
+            .await
+            .map_err(|e| Error::rpc(format!("getOperatorById({id})"), e))?;
+        if op.owner == Address::ZERO || !op.active {
+            return Ok(Err(OperatorMismatch::Gone { id: *id }));
+        }
+        let f = alloy::rpc::types::Filter::new()
+            .address(ssv)
+            .event_signature(crate::chain::ISSVNetwork::OperatorAdded::SIGNATURE_HASH)
+            .topic1(B256::left_padding_from(&id.to_be_bytes()))
+            .from_block(0);
+        let logs = super::logs::get_logs(provider, f, "OperatorAdded").await?;
+        let key = logs
+            .last()
+            .and_then(|l| crate::chain::ISSVNetwork::OperatorAdded::decode_log_data(l.data()).ok())
+            .and_then(|e| crate::operators::public_key_text(&e.publicKey))
+            .and_then(|t| kc_ssv::OperatorKey::parse(*id, &t).ok());
+        let Some(key) = key else {
+            return Ok(Err(OperatorMismatch::NoKey { id: *id }));
+        };
+        let on_chain = key.fingerprint_hex();
+        let pinned = fingerprint.trim_start_matches("0x").to_ascii_lowercase();
+        if on_chain != pinned {
+            return Ok(Err(OperatorMismatch::Fingerprint {
+                id: *id,
+                on_chain,
+                pinned,
+            }));
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// Every reshare validator, by owner nonce.
@@ -311,12 +390,20 @@ pub async fn import(cfg: &Config, provider: &DynProvider, dir: &Path) -> Result<
         .unchecked_transaction()
         .map_err(|e| err(&st, "begin reshare import", e))?;
     tx.execute(
-        "INSERT OR IGNORE INTO reshare_bundles (id, ceremony_id, path, operator_ids, source_root, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT OR IGNORE INTO reshare_bundles (id, ceremony_id, path, operator_ids, operators, source_root, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             id,
             m.ceremony_id,
             dir.display().to_string(),
             serde_json::to_string(&b.operator_ids()).unwrap_or_default(),
+            serde_json::to_string(
+                &m.operators
+                    .list
+                    .iter()
+                    .map(|o| (o.id, o.fingerprint.clone()))
+                    .collect::<Vec<_>>()
+            )
+            .unwrap_or_default(),
             m.source.merkle_root,
             time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
@@ -443,6 +530,16 @@ pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
         tracing::error!(%root, "reshare root not approved (revoked?): nothing sent");
         p.waits.push(Wait::NotApproved {
             subject: format!("reshare:{root}"),
+        });
+        return Ok(());
+    }
+    // The new operators are the ones the shares were encrypted to.
+    let pinned = bundle_operators(st, &first.bundle_id)?;
+    if let Err(m) = check_new_operators(ctx.provider, c.ssv_network, &pinned).await? {
+        tracing::error!(%root, reason = %m, "the reshare's new cluster does not match the bundle: nothing sent");
+        p.waits.push(Wait::OperatorMismatch {
+            subject: format!("reshare:{root}"),
+            mismatch: m.to_string(),
         });
         return Ok(());
     }

@@ -250,4 +250,41 @@ fn three_of_five_validators_move_to_four_new_operators_and_refusals_send_nothing
     ok(&w.agent(&["run", "--once"], &[]));
     assert_eq!(logs::<ISSVNetwork::ValidatorRemoved>(&w).len(), 3);
     assert_eq!(count(&w, &new_ids), 3);
+
+    // A new operator removed after the reshare ceremony: its shares would be lost with it, so
+    // nothing is sent (the reshare waits), and nothing moves.
+    let r4 = reshare(&w, "r4", &w.bundle, &keys[3..4], &new_ops, 8);
+    approve_reshare(&w, &r4, &new_ids);
+    ok(&w.agent(&["import", r4.to_str().unwrap()], &[]));
+    w.rt().block_on(async {
+        let r = crate::common::IRegister::new(
+            w.dep.addr("ssv_network"),
+            w.wallet_provider(crate::common::OPERATOR_OWNER_KEY),
+        )
+        .removeOperator(new_ids[0])
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+        assert!(r.status());
+    });
+    let o = w.agent(&["run", "--once"], &[]);
+    ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("does not match the bundle"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(logs::<ISSVNetwork::ValidatorRemoved>(&w).len(), 3);
+    let st: serde_json::Value =
+        serde_json::from_str(&ok(&w.agent(&["status", "--json"], &[]))).unwrap();
+    let pending: Vec<&serde_json::Value> = st["maintenance"]["reshares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "imported")
+        .collect();
+    assert_eq!(pending.len(), 1, "{st}");
 }
