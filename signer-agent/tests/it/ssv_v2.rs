@@ -7,6 +7,7 @@ use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::SolEvent;
 use signer_agent::chain::{Cluster, IPoolManager, ISSVNetwork};
 
 use crate::common::ANVIL_KEY0;
@@ -298,6 +299,31 @@ fn a_v1_network_is_refused_then_a_legacy_cluster_is_migrated_and_staked_into() {
         "{err}"
     );
     assert_eq!(w.deposited_validators(), 0);
+    // Maintenance follows the cluster's kind: a legacy cluster is reported (migrate it), never
+    // topped up, whatever its runway.
+    let plain = std::fs::read_to_string(&w.config).unwrap();
+    std::fs::write(
+        &w.config,
+        format!("{plain}\n[maintenance]\nmin_runway_days = 3000\ntarget_runway_days = 3650\n"),
+    )
+    .unwrap();
+    let o = w.agent(&["run", "--once"], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cannot be topped up on SSV v2"), "{err}");
+    let deposited = w.rt().block_on(async {
+        w.provider()
+            .get_logs(
+                &alloy::rpc::types::Filter::new()
+                    .address(ssv)
+                    .event_signature(ISSVNetwork::ClusterDeposited::SIGNATURE_HASH)
+                    .from_block(0),
+            )
+            .await
+            .unwrap()
+            .len()
+    });
+    assert_eq!(deposited, 0, "no top-up of a legacy cluster");
+    std::fs::write(&w.config, plain).unwrap();
 
     // Governance migrates it with the agent's plan.
     let plan: serde_json::Value =
