@@ -39,7 +39,21 @@ fn reshare_plan(
 }
 
 fn reshare(ws: &Workspace, from: &Path, plan: &Path, out: &str, previous: &[&Path]) -> Run {
+    reshare_env(ws, from, plan, out, previous, &[])
+}
+
+fn reshare_env(
+    ws: &Workspace,
+    from: &Path,
+    plan: &Path,
+    out: &str,
+    previous: &[&Path],
+    env: &[(&str, &str)],
+) -> Run {
     let mut c = ws.cmd();
+    for (k, v) in env {
+        c.env(k, v);
+    }
     c.arg("reshare")
         .arg("--from")
         .arg(from)
@@ -119,6 +133,35 @@ fn three_of_five_validators_to_four_new_operators_verify_and_reconstruct_the_sam
     assert!(!ws.path().join("r-bad2").exists());
 
     let plan = reshare_plan(ws, "rs", "rs-1", &pubkeys, "new-operators.json", next_nonce);
+    // Interrupted at the manifest (SIGABRT, no cleanup): the bundle never appears, the staging
+    // directory keeps its INCOMPLETE marker and does not verify.
+    let r = reshare_env(
+        ws,
+        &b1,
+        &plan,
+        "r1",
+        &[],
+        &[(ceremony::pipeline::ABORT_ENV, "manifest")],
+    );
+    assert!(
+        !r.status.success() && r.stderr.contains("aborting at stage manifest"),
+        "{}",
+        r.stderr
+    );
+    assert!(!ws.path().join("r1").exists());
+    let staged: Vec<std::path::PathBuf> = std::fs::read_dir(ws.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".r1.incomplete-")
+        })
+        .collect();
+    assert_eq!(staged.len(), 1, "{staged:?}");
+    assert!(staged[0].join("INCOMPLETE").is_file());
+    ws.verify(&staged[0], &[]).expect_code(6);
     let out = reshare(ws, &b1, &plan, "r1", &[]);
     out.ok();
     let r1 = ws.path().join("r1");
