@@ -143,6 +143,84 @@ pub(crate) fn generate_ec(
         })
 }
 
+/// The P-256 identity public key labelled `label`, read **without logging in** (a public key
+/// object is not private): what `ceremony recover` pins the `--from` bundle to before the PIN
+/// is used. After login, [`IdentityKey::open`] proves the private key belongs to it.
+pub fn identity_public_key(token: &crate::Token, label: &str) -> Result<[u8; 65]> {
+    let session = token.public_session()?;
+    let found = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(KeyType::EC),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ])
+        .map_err(|e| p11(e, format!("token `{}`, label `{label}`", token.label())))?;
+    let handle = match found.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(Error::KeyNotFound {
+                token: token.label().to_string(),
+                label: label.to_string(),
+                class: "CKO_PUBLIC_KEY".into(),
+            })
+        }
+        many => {
+            return Err(Error::AmbiguousLabel {
+                token: token.label().to_string(),
+                label: label.to_string(),
+                class: "CKO_PUBLIC_KEY".into(),
+                count: many.len(),
+            })
+        }
+    };
+    let (params, point) = read_ec_public(&session, handle, label)?;
+    check_public(label, Curve::P256, params, point)
+}
+
+type EcPublicAttrs = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn read_ec_public(
+    session: &cryptoki::session::Session,
+    handle: ObjectHandle,
+    label: &str,
+) -> Result<EcPublicAttrs> {
+    let attrs = session
+        .get_attributes(handle, &[AttributeType::EcParams, AttributeType::EcPoint])
+        .map_err(|e| p11(e, format!("label `{label}`, C_GetAttributeValue")))?;
+    let mut params = None;
+    let mut point = None;
+    for a in attrs {
+        match a {
+            Attribute::EcParams(p) => params = Some(p),
+            Attribute::EcPoint(p) => point = Some(p),
+            _ => {}
+        }
+    }
+    Ok((params, point))
+}
+
+fn check_public(
+    label: &str,
+    curve: Curve,
+    params: Option<Vec<u8>>,
+    point: Option<Vec<u8>>,
+) -> Result<[u8; 65]> {
+    let invalid = |reason: String| Error::PublicKeyInvalid {
+        label: label.to_string(),
+        reason,
+    };
+    if params.as_deref() != Some(curve.ec_params()) {
+        return Err(invalid(format!(
+            "CKA_EC_PARAMS of the public key is {}, expected {} ({})",
+            params.map(hex::encode).unwrap_or_else(|| "absent".into()),
+            hex::encode(curve.ec_params()),
+            curve.name()
+        )));
+    }
+    let point = point.ok_or_else(|| invalid("CKA_EC_POINT absent".to_string()))?;
+    sec1_from_ec_point(&point).map_err(invalid)
+}
+
 /// The part both key kinds share: handles, label, token, public key, attestation.
 #[derive(Clone)]
 struct EcKey {
@@ -169,33 +247,8 @@ impl EcKey {
     ) -> Result<EcKey> {
         let private = KeyRef::open_as(session, label, role, on_token)?;
         let public = session.find_one(ObjectClass::PUBLIC_KEY, label)?;
-        let attrs = session
-            .session()
-            .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
-            .map_err(|e| p11(e, session.ctx_label(label)))?;
-        let mut params = None;
-        let mut point = None;
-        for a in attrs {
-            match a {
-                Attribute::EcParams(p) => params = Some(p),
-                Attribute::EcPoint(p) => point = Some(p),
-                _ => {}
-            }
-        }
-        let invalid = |reason: String| Error::PublicKeyInvalid {
-            label: label.to_string(),
-            reason,
-        };
-        if params.as_deref() != Some(curve.ec_params()) {
-            return Err(invalid(format!(
-                "CKA_EC_PARAMS of the public key is {}, expected {} ({})",
-                params.map(hex::encode).unwrap_or_else(|| "absent".into()),
-                hex::encode(curve.ec_params()),
-                curve.name()
-            )));
-        }
-        let point = point.ok_or_else(|| invalid("CKA_EC_POINT absent".to_string()))?;
-        let public_sec1 = sec1_from_ec_point(&point).map_err(invalid)?;
+        let (params, point) = read_ec_public(session.session(), public, label)?;
+        let public_sec1 = check_public(label, curve, params, point)?;
         Ok(EcKey {
             private,
             label: label.to_string(),

@@ -73,8 +73,8 @@ pub use cryptoki;
 
 pub use attest::{KeyAttestation, KeyRole, TokenAttestation};
 pub use ec::{
-    eth_address, sec1_from_ec_point, Curve, IdentityKey, RecoverableSignature, TransactionKey,
-    P256_EC_PARAMS, SECP256K1_EC_PARAMS,
+    eth_address, identity_public_key, sec1_from_ec_point, Curve, IdentityKey, RecoverableSignature,
+    TransactionKey, P256_EC_PARAMS, SECP256K1_EC_PARAMS,
 };
 pub use error::{Error, Refusal, Result};
 pub use module::{HsmSession, LibraryInfo, Module, Token, TokenInfo, MODULE_ENV, SOFTHSM_MODULE};
