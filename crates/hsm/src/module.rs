@@ -328,6 +328,15 @@ impl Token {
         Ok(token_info(&i))
     }
 
+    /// Sessions the token reports open (`C_GetTokenInfo.ulSessionCount`), if it reports them.
+    pub fn session_count(&self) -> Result<Option<u64>> {
+        self.module
+            .ctx
+            .get_token_info(self.slot)
+            .map(|i| i.session_count())
+            .map_err(|e| p11(e, format!("token `{}`, C_GetTokenInfo", self.label)))
+    }
+
     /// Whether this token's module is SoftHSM (`C_GetInfo.manufacturerID`). Used only to read
     /// its return values precisely (it reports a GCM tag mismatch as `CKR_GENERAL_ERROR`).
     pub fn is_softhsm(&self) -> bool {
