@@ -524,3 +524,27 @@ impl KeyRef {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_keys_are_checked_only_for_private_key_usage() {
+        for role in [KeyRole::Identity, KeyRole::Transaction, KeyRole::RsaSeal] {
+            assert_eq!(
+                role.checked_usage_of(),
+                vec![
+                    "CKA_DECRYPT",
+                    "CKA_SIGN",
+                    "CKA_SIGN_RECOVER",
+                    "CKA_UNWRAP",
+                    "CKA_DERIVE"
+                ],
+                "{role}"
+            );
+        }
+        // a secret key: every usage attribute
+        assert_eq!(KeyRole::Seal.checked_usage_of(), KeyRole::checked_usage());
+    }
+}

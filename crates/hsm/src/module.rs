@@ -183,7 +183,7 @@ impl Module {
     /// Whether templates may carry `CKA_COPYABLE`: it was added in PKCS#11 2.40, and tokens of an
     /// earlier version reject it (`CKR_ATTRIBUTE_TYPE_INVALID`).
     pub fn knows_copyable(&self) -> bool {
-        self.cryptoki_version >= (2, 40)
+        knows_copyable(self.cryptoki_version)
     }
 
     /// Every slot with a token: the initialized ones whose `C_GetTokenInfo` succeeded, and the
@@ -247,6 +247,11 @@ impl Module {
     pub(crate) fn ctx(&self) -> &Pkcs11 {
         &self.ctx
     }
+}
+
+/// `CKA_COPYABLE` exists from PKCS#11 2.40 on.
+fn knows_copyable(version: (u8, u8)) -> bool {
+    version >= (2, 40)
 }
 
 #[derive(Default)]
@@ -554,5 +559,47 @@ impl HsmSession {
     #[cfg(feature = "test-utils")]
     pub fn raw(&self) -> &Session {
         &self.session
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copyable_is_left_out_below_pkcs11_2_40() {
+        assert!(!knows_copyable((2, 20)));
+        assert!(!knows_copyable((2, 30)));
+        assert!(knows_copyable((2, 40)));
+        assert!(knows_copyable((3, 0)));
+    }
+
+    #[test]
+    fn an_unreadable_slot_names_the_slot_the_function_and_what_failed() {
+        let slot = Slot::try_from(7u64).unwrap();
+        let parse = unreadable_slot(slot, &cryptoki::error::Error::InvalidValue);
+        assert!(
+            parse.starts_with("slot 7: C_GetTokenInfo failed: a field did not parse ("),
+            "{parse}"
+        );
+        let rv = unreadable_slot(
+            slot,
+            &cryptoki::error::Error::Pkcs11(
+                RvError::DeviceError,
+                cryptoki::context::Function::GetTokenInfo,
+            ),
+        );
+        assert_eq!(rv, "slot 7: C_GetTokenInfo failed: CKR_DEVICE_ERROR");
+        let err = Error::TokenNotFound {
+            label: "ceremony".into(),
+            serial: None,
+            available: vec![],
+            unreadable: vec![parse, rv],
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("no token labelled `ceremony`; tokens present: none; slots skipped: slot 7: C_GetTokenInfo failed"),
+            "{msg}"
+        );
     }
 }

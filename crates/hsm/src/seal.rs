@@ -86,35 +86,47 @@ pub(crate) fn decrypt_error(
     function: &str,
     err: cryptoki::error::Error,
 ) -> Error {
+    let softhsm = || session.token().is_softhsm();
     match err {
-        cryptoki::error::Error::Pkcs11(
-            rv @ (RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange),
-            _,
-        ) => Error::UnsealFailed {
-            label: label.to_string(),
-            function: function.to_string(),
-            rv: crate::error::rv_name(&rv),
+        cryptoki::error::Error::Pkcs11(rv, f) => match unseal_verdict(rv, softhsm) {
+            UnsealVerdict::Tampered => Error::UnsealFailed {
+                label: label.to_string(),
+                function: function.to_string(),
+                rv: crate::error::rv_name(&rv),
+            },
+            UnsealVerdict::AuthOrDevice => Error::UnsealAuthOrDevice {
+                label: label.to_string(),
+                token: session.token_label().to_string(),
+                function: function.to_string(),
+                rv: crate::error::rv_name(&rv),
+            },
+            UnsealVerdict::Other => p11(
+                cryptoki::error::Error::Pkcs11(rv, f),
+                format!("{}, {function}", session.ctx_label(label)),
+            ),
         },
-        cryptoki::error::Error::Pkcs11(
-            rv @ (RvError::GeneralError | RvError::FunctionFailed),
-            _,
-        ) => {
-            if session.token().is_softhsm() {
-                Error::UnsealFailed {
-                    label: label.to_string(),
-                    function: function.to_string(),
-                    rv: crate::error::rv_name(&rv),
-                }
-            } else {
-                Error::UnsealAuthOrDevice {
-                    label: label.to_string(),
-                    token: session.token_label().to_string(),
-                    function: function.to_string(),
-                    rv: crate::error::rv_name(&rv),
-                }
-            }
-        }
         e => p11(e, format!("{}, {function}", session.ctx_label(label))),
+    }
+}
+
+/// What a failed decryption of sealed data means.
+#[derive(Debug, PartialEq, Eq)]
+enum UnsealVerdict {
+    /// The data, its associated data or the key is not the one sealed with.
+    Tampered,
+    /// Cannot be told from a device error.
+    AuthOrDevice,
+    /// Some other failure (reported as the PKCS#11 error it is).
+    Other,
+}
+
+fn unseal_verdict(rv: RvError, softhsm: impl Fn() -> bool) -> UnsealVerdict {
+    match rv {
+        RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange => UnsealVerdict::Tampered,
+        // SoftHSM 2.6.1 reports a GCM tag mismatch as CKR_GENERAL_ERROR.
+        RvError::GeneralError | RvError::FunctionFailed if softhsm() => UnsealVerdict::Tampered,
+        RvError::GeneralError | RvError::FunctionFailed => UnsealVerdict::AuthOrDevice,
+        _ => UnsealVerdict::Other,
     }
 }
 
@@ -239,5 +251,28 @@ impl SealKey {
         result
             .map(Zeroizing::new)
             .map_err(|e| decrypt_error(session, label, "C_Decrypt (CKM_AES_GCM)", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn general_error_means_tampered_only_on_softhsm() {
+        for rv in [RvError::GeneralError, RvError::FunctionFailed] {
+            assert_eq!(unseal_verdict(rv, || true), UnsealVerdict::Tampered);
+            assert_eq!(unseal_verdict(rv, || false), UnsealVerdict::AuthOrDevice);
+        }
+        for softhsm in [true, false] {
+            assert_eq!(
+                unseal_verdict(RvError::EncryptedDataInvalid, || softhsm),
+                UnsealVerdict::Tampered
+            );
+            assert_eq!(
+                unseal_verdict(RvError::KeyHandleInvalid, || softhsm),
+                UnsealVerdict::Other
+            );
+        }
     }
 }
