@@ -100,22 +100,7 @@ pub(crate) fn ec_templates(
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Id(id.to_vec()),
     ];
-    let mut private = vec![
-        Attribute::Token(on_token),
-        Attribute::Private(true),
-        Attribute::KeyType(KeyType::EC),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
-        Attribute::Sign(true),
-        Attribute::SignRecover(false),
-        Attribute::Decrypt(false),
-        Attribute::Unwrap(false),
-        Attribute::Derive(false),
-        Attribute::Modifiable(false),
-    ];
-    private.extend(session.not_copyable());
-    private.push(Attribute::Label(label.as_bytes().to_vec()));
-    private.push(Attribute::Id(id.to_vec()));
+    let private = session.private_key_template(KeyType::EC, on_token, true, false, label, id);
     (public, private)
 }
 
@@ -147,32 +132,14 @@ pub(crate) fn generate_ec(
 /// object is not private): what `ceremony recover` pins the `--from` bundle to before the PIN
 /// is used. After login, [`IdentityKey::open`] proves the private key belongs to it.
 pub fn identity_public_key(token: &crate::Token, label: &str) -> Result<[u8; 65]> {
-    let session = token.public_session()?;
-    let found = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PUBLIC_KEY),
-            Attribute::KeyType(KeyType::EC),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ])
-        .map_err(|e| p11(e, format!("token `{}`, label `{label}`", token.label())))?;
-    let handle = match found.as_slice() {
-        [one] => *one,
-        [] => {
-            return Err(Error::KeyNotFound {
+    let (session, handle) =
+        token
+            .find_public_key(label, KeyType::EC)?
+            .ok_or_else(|| Error::KeyNotFound {
                 token: token.label().to_string(),
                 label: label.to_string(),
                 class: "CKO_PUBLIC_KEY".into(),
-            })
-        }
-        many => {
-            return Err(Error::AmbiguousLabel {
-                token: token.label().to_string(),
-                label: label.to_string(),
-                class: "CKO_PUBLIC_KEY".into(),
-                count: many.len(),
-            })
-        }
-    };
+            })?;
     let (params, point) = read_ec_public(&session, handle, label)?;
     check_public(label, Curve::P256, params, point)
 }

@@ -352,6 +352,33 @@ impl Token {
             .unwrap_or(false)
     }
 
+    /// The public key object of `key_type` labelled `label`, read in a session without login
+    /// (public key objects are not private): `None` if there is none, an error if several.
+    pub(crate) fn find_public_key(
+        &self,
+        label: &str,
+        key_type: cryptoki::object::KeyType,
+    ) -> Result<Option<(Session, ObjectHandle)>> {
+        let session = self.public_session()?;
+        let found = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::KeyType(key_type),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(|e| p11(e, format!("token `{}`, label `{label}`", self.label)))?;
+        match found.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some((session, *one))),
+            many => Err(Error::AmbiguousLabel {
+                token: self.label.clone(),
+                label: label.to_string(),
+                class: "CKO_PUBLIC_KEY".into(),
+                count: many.len(),
+            }),
+        }
+    }
+
     /// Opens a read-only session without logging in, for public objects only.
     pub(crate) fn public_session(&self) -> Result<Session> {
         self.module.ctx.open_ro_session(self.slot).map_err(|e| {
@@ -507,6 +534,37 @@ impl HsmSession {
                 count: many.len(),
             }),
         }
+    }
+
+    /// A private key template: on the token (or a trial's session object), private, sensitive,
+    /// never extractable, not modifiable (nor copyable where the token knows the attribute),
+    /// and of the private-key usage attributes only `sign` or `decrypt` as asked.
+    pub(crate) fn private_key_template(
+        &self,
+        key_type: cryptoki::object::KeyType,
+        on_token: bool,
+        sign: bool,
+        decrypt: bool,
+        label: &str,
+        id: &[u8],
+    ) -> Vec<Attribute> {
+        let mut t = vec![
+            Attribute::Token(on_token),
+            Attribute::Private(true),
+            Attribute::KeyType(key_type),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(sign),
+            Attribute::SignRecover(false),
+            Attribute::Decrypt(decrypt),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
+            Attribute::Modifiable(false),
+        ];
+        t.extend(self.not_copyable());
+        t.push(Attribute::Label(label.as_bytes().to_vec()));
+        t.push(Attribute::Id(id.to_vec()));
+        t
     }
 
     /// `CKA_COPYABLE = false` where the module's PKCS#11 version (2.40 and later) knows the

@@ -190,22 +190,7 @@ pub(crate) fn rsa_templates(
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Id(id.to_vec()),
     ];
-    let mut private = vec![
-        Attribute::Token(on_token),
-        Attribute::Private(true),
-        Attribute::KeyType(KeyType::RSA),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
-        Attribute::Decrypt(true),
-        Attribute::Sign(false),
-        Attribute::SignRecover(false),
-        Attribute::Unwrap(false),
-        Attribute::Derive(false),
-        Attribute::Modifiable(false),
-    ];
-    private.extend(session.not_copyable());
-    private.push(Attribute::Label(label.as_bytes().to_vec()));
-    private.push(Attribute::Id(id.to_vec()));
+    let private = session.private_key_template(KeyType::RSA, on_token, false, true, label, id);
     (public, private)
 }
 
@@ -287,25 +272,11 @@ pub fn rsa_key_sha256(key: &RsaPublicKey) -> String {
 /// key objects are not private): what a caller compares an envelope with before the PIN is
 /// used. `None` when the token has no RSA public key with that label.
 pub fn rsa_seal_key_sha256_public(token: &crate::Token, label: &str) -> Result<Option<String>> {
-    let session = token.public_session()?;
-    let found = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PUBLIC_KEY),
-            Attribute::KeyType(KeyType::RSA),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ])
-        .map_err(|e| p11(e, format!("token `{}`, label `{label}`", token.label())))?;
-    match found.as_slice() {
-        [] => Ok(None),
-        [one] => Ok(Some(rsa_key_sha256(&read_rsa_public(
-            &session, *one, label,
+    match token.find_public_key(label, KeyType::RSA)? {
+        None => Ok(None),
+        Some((session, handle)) => Ok(Some(rsa_key_sha256(&read_rsa_public(
+            &session, handle, label,
         )?))),
-        many => Err(Error::AmbiguousLabel {
-            token: token.label().to_string(),
-            label: label.to_string(),
-            class: "CKO_PUBLIC_KEY".into(),
-            count: many.len(),
-        }),
     }
 }
 

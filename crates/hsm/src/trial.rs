@@ -99,6 +99,27 @@ fn failed(session: &HsmSession, capability: &str, e: Error) -> Error {
     }
 }
 
+/// The round trip opened what was sealed.
+fn same_bytes(
+    session: &HsmSession,
+    what: &str,
+    backend: SealBackend,
+    opened: &[u8],
+    sealed: &[u8],
+) -> Result<()> {
+    if opened == sealed {
+        return Ok(());
+    }
+    Err(failed(
+        session,
+        what,
+        Error::SealedMalformed {
+            backend: backend.to_string(),
+            reason: "unsealed to other bytes than were sealed".into(),
+        },
+    ))
+}
+
 impl HsmSession {
     /// Runs the trial of `role` (see the module documentation) and removes every session object
     /// it made, whether it passed or not. Fails with [`Error::TrialFailed`] naming the token, the
@@ -164,16 +185,7 @@ impl HsmSession {
                 let opened = key
                     .unseal(self, &blob, aad)
                     .map_err(|e| failed(self, what, e))?;
-                if opened[..] != secret[..] {
-                    return Err(failed(
-                        self,
-                        what,
-                        Error::SealedMalformed {
-                            backend: "aes-256-gcm".into(),
-                            reason: "unsealed to other bytes than were sealed".into(),
-                        },
-                    ));
-                }
+                same_bytes(self, what, SealBackend::AesGcm, &opened, &secret[..])?;
                 pass(
                     report,
                     what,
@@ -201,16 +213,7 @@ impl HsmSession {
                 let opened = key
                     .unseal(self, &sealed, aad)
                     .map_err(|e| failed(self, what, e))?;
-                if opened[..] != secret[..] {
-                    return Err(failed(
-                        self,
-                        what,
-                        Error::SealedMalformed {
-                            backend: "rsa-oaep".into(),
-                            reason: "unsealed to other bytes than were sealed".into(),
-                        },
-                    ));
-                }
+                same_bytes(self, what, SealBackend::RsaOaep, &opened, &secret[..])?;
                 let m = key.modes()[0];
                 pass(
                     report,
