@@ -144,27 +144,34 @@ pub async fn front_run_deposits(
                 e,
             )
         })?;
-        for log in &logs {
-            // An undecodable event from the deposit contract is not a proof of absence.
-            let ev = IDepositContract::DepositEvent::decode_log_data(log.data())
-                .map_err(|e| Error::rpc("decode DepositEvent", e))?;
-            let pk = format!("0x{}", hex::encode(&ev.pubkey));
-            if pubkeys.iter().any(|p| p.eq_ignore_ascii_case(&pk)) {
-                found.push(FrontRunDeposit {
-                    pubkey: pk,
-                    tx: log.transaction_hash.map(|h| format!("{h}")),
-                    block: log.block_number,
-                    withdrawal_credentials: format!(
-                        "0x{}",
-                        hex::encode(&ev.withdrawal_credentials)
-                    ),
-                });
-            }
-        }
+        found.extend(front_run_in(&logs, pubkeys)?);
         if end == u64::MAX {
             break;
         }
         start = end + 1;
+    }
+    Ok(found)
+}
+
+/// The `DepositEvent`s among `logs` whose pubkey is one of `pubkeys` (`0x` hex, any case). An
+/// undecodable event from the deposit contract is an error, not a proof of absence.
+pub fn front_run_in(
+    logs: &[alloy::rpc::types::Log],
+    pubkeys: &[&str],
+) -> Result<Vec<FrontRunDeposit>> {
+    let mut found = Vec::new();
+    for log in logs {
+        let ev = IDepositContract::DepositEvent::decode_log_data(log.data())
+            .map_err(|e| Error::rpc("decode DepositEvent", e))?;
+        let pk = format!("0x{}", hex::encode(&ev.pubkey));
+        if pubkeys.iter().any(|p| p.eq_ignore_ascii_case(&pk)) {
+            found.push(FrontRunDeposit {
+                pubkey: pk,
+                tx: log.transaction_hash.map(|h| format!("{h}")),
+                block: log.block_number,
+                withdrawal_credentials: format!("0x{}", hex::encode(&ev.withdrawal_credentials)),
+            });
+        }
     }
     Ok(found)
 }
@@ -315,8 +322,20 @@ pub async fn cluster_snapshot(
         .get_logs(&filter)
         .await
         .map_err(|e| Error::rpc("eth_getLogs(cluster events)", e))?;
+    Ok(latest_cluster(&logs, ids)?.unwrap_or(Cluster {
+        validatorCount: 0,
+        networkFeeIndex: 0,
+        index: 0,
+        active: true,
+        balance: U256::ZERO,
+    }))
+}
+
+/// The `cluster` of the last SSV cluster event among `logs` whose operator ids are `ids`
+/// (events of other kinds are skipped; an undecodable cluster event is an error).
+pub fn latest_cluster(logs: &[alloy::rpc::types::Log], ids: &[u64]) -> Result<Option<Cluster>> {
     let mut latest: Option<Cluster> = None;
-    for log in logs.iter() {
+    for log in logs {
         let (log_ids, cluster) = match log.topic0().copied() {
             Some(ISSVNetwork::ValidatorAdded::SIGNATURE_HASH) => {
                 let e = ISSVNetwork::ValidatorAdded::decode_log_data(log.data())
@@ -354,13 +373,7 @@ pub async fn cluster_snapshot(
             latest = Some(cluster);
         }
     }
-    Ok(latest.unwrap_or(Cluster {
-        validatorCount: 0,
-        networkFeeIndex: 0,
-        index: 0,
-        active: true,
-        balance: U256::ZERO,
-    }))
+    Ok(latest)
 }
 
 /// The owner's SSV nonce: the devnet's `getOwnerNonce`, else the count of its ValidatorAdded events.
@@ -430,10 +443,7 @@ pub async fn check_operators(
                 "no OperatorAdded event carries its public key".into(),
             ));
         };
-        let ev = ISSVNetwork::OperatorAdded::decode_log_data(log.data())
-            .map_err(|e| stop(id, format!("undecodable OperatorAdded event: {e}")))?;
-        let text = crate::operators::public_key_text(&ev.publicKey)
-            .ok_or_else(|| stop(id, "its on-chain public key is not text".into()))?;
+        let text = crate::operators::operator_key_from_log(log).map_err(|m| stop(id, m))?;
         let key = kc_ssv::OperatorKey::parse(id, &text)
             .map_err(|e| stop(id, format!("its on-chain public key does not parse: {e}")))?;
         let on_chain = key.fingerprint_hex();
@@ -979,20 +989,22 @@ pub async fn send(
     crash_point("after-send");
     let receipt = wait_receipt(provider, hash, cfg).await?;
     crash_point("after-receipt");
-    let block = receipt.block_number.unwrap_or_default();
-    if !receipt.status() {
-        store.set_status(
-            &plan.pubkeys,
-            Status::Reverted,
-            Some(&hash_s),
-            Some(block),
-            Some("transaction reverted"),
-        )?;
-        return Err(Error::Transaction {
-            tx: hash_s,
-            message: format!("reverted in block {block}"),
-        });
-    }
+    let block = match mined(&receipt) {
+        Ok(block) => block,
+        Err(Mined::Reverted { block }) => {
+            store.set_status(
+                &plan.pubkeys,
+                Status::Reverted,
+                Some(&hash_s),
+                Some(block),
+                Some("transaction reverted"),
+            )?;
+            return Err(Error::Transaction {
+                tx: hash_s,
+                message: format!("reverted in block {block}"),
+            });
+        }
+    };
     wait_confirmations(provider, block, cfg).await?;
     store.set_status(
         &plan.pubkeys,
@@ -1025,6 +1037,21 @@ fn check_gas(caps: &GasCaps, gas_limit: u64, _plan: &StakePlan) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Why a receipt does not show a successful transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mined {
+    Reverted { block: u64 },
+}
+
+/// The block of a successful transaction from its receipt, or that it reverted.
+pub fn mined(receipt: &alloy::rpc::types::TransactionReceipt) -> std::result::Result<u64, Mined> {
+    let block = receipt.block_number.unwrap_or_default();
+    if !receipt.status() {
+        return Err(Mined::Reverted { block });
+    }
+    Ok(block)
 }
 
 async fn wait_receipt(
