@@ -1,0 +1,26 @@
+//! Regression tests for what the fuzz targets found (docs/fuzzing.md, "Found"), one per bug,
+//! each written to fail before its fix. They call the owning crate's API directly; the
+//! minimized inputs also sit in `corpus/<target>/regress-*` so the corpus test replays them.
+
+use std::path::Path;
+
+/// plan.toml: a TOML syntax error gave a message over two lines (the toml crate's message holds
+/// a newline), breaking the one-line error rule and the field/line layout of the message.
+#[test]
+fn plan_syntax_errors_are_one_line() {
+    let ops = kc_bundle::operators::OperatorsFile::parse(
+        std::str::from_utf8(kc_fuzz::fixture::original().get("operators.json")).unwrap(),
+    )
+    .unwrap();
+    for text in [
+        "[ceremony]\n[ceremony]\nid = \"x\"\n",
+        "[ceremony]\nid = \"unterminated\n",
+    ] {
+        let e = kc_bundle::plan::Plan::parse_in_bundle(text, Path::new("plan.toml"), ops.clone())
+            .unwrap_err();
+        let m = e.to_string();
+        assert!(!m.contains('\n'), "{m:?}");
+        assert!(m.starts_with("plan.toml: "), "{m:?}");
+        assert!(m.contains("line 2"), "{m:?}");
+    }
+}
