@@ -24,3 +24,13 @@ fn plan_syntax_errors_are_one_line() {
         assert!(m.contains("line 2"), "{m:?}");
     }
 }
+
+/// signer-agent config: the same for the agent's TOML file.
+#[test]
+fn agent_config_syntax_errors_are_one_line() {
+    let (field, message) =
+        signer_agent::config::FileConfig::parse("deployment =igner\nchain_id = 1\n").unwrap_err();
+    assert!(!field.is_empty());
+    assert!(!message.contains('\n'), "{message:?}");
+    assert!(message.contains("line 1"), "{message:?}");
+}

@@ -261,17 +261,32 @@ impl FileConfig {
         })
     }
 
-    /// Parses TOML text; on error returns (field path, message).
+    /// Parses TOML text; on error returns (field path, message). The message is one line; a
+    /// syntax error (no field path) says its line and column.
     pub fn parse(text: &str) -> std::result::Result<Self, (String, String)> {
         let de = toml::Deserializer::new(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
+            let inner = e.into_inner();
+            let mut message = inner
+                .message()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(": ");
             let field = if path == "." {
+                if let Some(span) = inner.span() {
+                    let start = span.start.min(text.len());
+                    let line = text[..start].matches('\n').count() + 1;
+                    let column = start - text[..start].rfind('\n').map_or(0, |i| i + 1) + 1;
+                    message = format!("{message} (line {line}, column {column})");
+                }
                 "(top level)".to_string()
             } else {
                 path
             };
-            (field, e.into_inner().message().to_string())
+            (field, message)
         })
     }
 }
