@@ -34,3 +34,24 @@ fn agent_config_syntax_errors_are_one_line() {
     assert!(!message.contains('\n'), "{message:?}");
     assert!(message.contains("line 1"), "{message:?}");
 }
+
+/// deposit_data.json: an entry whose pubkey is not a valid BLS point was reported as
+/// `deposit_data[1]: public key: …`, which names no field of the file.
+#[test]
+fn deposit_data_point_errors_name_the_field() {
+    let text = std::str::from_utf8(kc_fuzz::fixture::original().get("deposit_data.json"))
+        .unwrap()
+        .to_owned();
+    let list = kc_validator::deposit::parse_json(&text).unwrap();
+    let pk = list[1].pubkey.to_hex();
+    let sig = list[1].signature.to_hex();
+    // Not on the curve / not in the subgroup: the first byte keeps the compression flag.
+    let bad_pk = format!("a{}", "0".repeat(95));
+    let bad_sig = format!("a{}", "1".repeat(191));
+    for (from, to, field) in [(&pk, &bad_pk, "pubkey"), (&sig, &bad_sig, "signature")] {
+        let e = kc_validator::deposit::parse_json(&text.replacen(from.as_str(), to, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(&format!("deposit_data[1]: {field}: ")), "{e}");
+    }
+}
