@@ -55,3 +55,25 @@ fn deposit_data_point_errors_name_the_field() {
         assert!(e.starts_with(&format!("deposit_data[1]: {field}: ")), "{e}");
     }
 }
+
+/// signer-agent: a receipt without a block number (a node answering for a transaction it has
+/// not mined, or a broken one) was taken as a success mined in block 0, so the stake was
+/// recorded as confirmed at once (`wait_confirmations(0)` passes).
+#[test]
+fn a_receipt_without_a_block_is_not_a_mined_transaction() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/agent_receipt");
+    let seed = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(seed).unwrap()).unwrap();
+    v["status"] = "0x1".into();
+    let mined: alloy::rpc::types::TransactionReceipt = serde_json::from_value(v.clone()).unwrap();
+    assert!(signer_agent::stake::mined(&mined).is_ok());
+    v["blockNumber"] = serde_json::Value::Null;
+    v["blockHash"] = serde_json::Value::Null;
+    let pending: alloy::rpc::types::TransactionReceipt = serde_json::from_value(v).unwrap();
+    assert!(signer_agent::stake::mined(&pending).is_err());
+}

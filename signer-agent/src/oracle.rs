@@ -332,7 +332,9 @@ pub async fn sign_and_send(
             .await
             .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?
         {
-            break r;
+            if crate::stake::mined(&r) != Err(crate::stake::Mined::Pending) {
+                break r;
+            }
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(std::time::Duration::from_secs(
@@ -341,6 +343,7 @@ pub async fn sign_and_send(
     };
     match crate::stake::mined(&receipt) {
         Ok(block) => Ok((hash, block)),
+        Err(crate::stake::Mined::Pending) => unreachable!("the loop above waits for a block"),
         Err(crate::stake::Mined::Reverted { block }) => Err(Error::Transaction {
             tx: format!("{hash}"),
             message: format!("reverted in block {block}"),

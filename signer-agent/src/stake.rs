@@ -991,6 +991,7 @@ pub async fn send(
     crash_point("after-receipt");
     let block = match mined(&receipt) {
         Ok(block) => block,
+        Err(Mined::Pending) => unreachable!("wait_receipt returns mined receipts only"),
         Err(Mined::Reverted { block }) => {
             store.set_status(
                 &plan.pubkeys,
@@ -1042,12 +1043,18 @@ fn check_gas(caps: &GasCaps, gas_limit: u64, _plan: &StakePlan) -> Result<()> {
 /// Why a receipt does not show a successful transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mined {
-    Reverted { block: u64 },
+    /// The receipt names no block: not mined (yet), whatever its status says.
+    Pending,
+    Reverted {
+        block: u64,
+    },
 }
 
-/// The block of a successful transaction from its receipt, or that it reverted.
+/// The block of a successful transaction from its receipt, or why there is none.
 pub fn mined(receipt: &alloy::rpc::types::TransactionReceipt) -> std::result::Result<u64, Mined> {
-    let block = receipt.block_number.unwrap_or_default();
+    let Some(block) = receipt.block_number else {
+        return Err(Mined::Pending);
+    };
     if !receipt.status() {
         return Err(Mined::Reverted { block });
     }
@@ -1063,8 +1070,8 @@ async fn wait_receipt(
     let max = Duration::from_secs(cfg.poll_interval_secs.max(1));
     loop {
         match provider.get_transaction_receipt(hash).await {
-            Ok(Some(r)) => return Ok(r),
-            Ok(None) => {}
+            Ok(Some(r)) if mined(&r) != Err(Mined::Pending) => return Ok(r),
+            Ok(_) => {}
             Err(e) => tracing::warn!(tx = %hash, error = %e, "receipt lookup failed; retrying"),
         }
         tokio::time::sleep(delay).await;
@@ -1132,23 +1139,23 @@ pub async fn reconcile(
                     .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?,
                 None => None,
             };
-            match receipt {
-                Some(r) if !r.status() => {
+            match receipt.as_ref().map(mined) {
+                Some(Err(Mined::Reverted { block })) => {
                     store.set_status(
                         std::slice::from_ref(&v.pubkey),
                         Status::Reverted,
                         None,
-                        r.block_number,
+                        Some(block),
                         Some("reconciled: transaction reverted"),
                     )?;
                     changed += 1;
                 }
-                Some(_) => {
+                Some(Ok(_)) => {
                     // Mined successfully but the key is not staked: cannot happen with this
                     // PoolManager; leave it for an operator to look at.
                     tracing::error!(pubkey = %v.pubkey, "transaction succeeded but the validator is not staked");
                 }
-                None => {
+                None | Some(Err(Mined::Pending)) => {
                     // Never mined. If our account has nothing pending, it never will be.
                     let nothing_pending = match from {
                         Some(a) => {

@@ -26,7 +26,8 @@ pub fn run(data: &[u8]) {
         }
         Err(Mined::Reverted { block }) => {
             assert!(!receipt.status());
-            assert_eq!(receipt.block_number.unwrap_or_default(), block);
+            assert_eq!(receipt.block_number, Some(block));
         }
+        Err(Mined::Pending) => assert_eq!(receipt.block_number, None),
     }
 }
