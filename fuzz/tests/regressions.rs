@@ -77,3 +77,27 @@ fn a_receipt_without_a_block_is_not_a_mined_transaction() {
     let pending: alloy::rpc::types::TransactionReceipt = serde_json::from_value(v).unwrap();
     assert!(signer_agent::stake::mined(&pending).is_err());
 }
+
+/// signer-agent oracle: the sum of the balances a Beacon API answers was added without a
+/// check. Two balances whose sum passes 2^128 gwei panicked (debug) or wrapped around to a
+/// small balance (release) that the agent would then report to the Oracle.
+#[test]
+fn beacon_balances_that_overflow_are_refused() {
+    let keys: Vec<String> = (0..2u8)
+        .map(|i| format!("0x{}", hex::encode([0xa0 + i; 48])))
+        .collect();
+    let body = serde_json::json!({"data": [
+        {"balance": u128::MAX.to_string(), "status": "active_ongoing", "validator": {"pubkey": keys[0]}},
+        {"balance": "1", "status": "active_ongoing", "validator": {"pubkey": keys[1]}},
+    ]})
+    .to_string();
+    let mut tally = signer_agent::oracle::BeaconTally::default();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tally.add("http://beacon", &keys, &body)
+    }));
+    let e = r
+        .expect("no panic")
+        .expect_err("an overflowing sum is refused")
+        .to_string();
+    assert!(e.contains("data[1].balance"), "{e}");
+}

@@ -141,7 +141,7 @@ pub struct BeaconTally {
 impl BeaconTally {
     /// Adds the answer (from `url`) of `GET …/validators?id=` for the public keys `asked`.
     /// Refuses a validator not asked for, one answered twice, and a balance that is not a
-    /// decimal amount of gwei: one bad answer refuses the report.
+    /// decimal amount of gwei (or whose sum no longer fits): one bad answer refuses the report.
     pub fn add(&mut self, url: &str, asked: &[String], body: &str) -> Result<()> {
         let bad = |message: String| Error::Beacon {
             url: url.to_owned(),
@@ -172,7 +172,12 @@ impl BeaconTally {
                 .balance
                 .parse()
                 .map_err(|e| bad(format!("data[{i}].balance {:?}: {e}", v.balance)))?;
-            self.balance_gwei += b;
+            self.balance_gwei = self.balance_gwei.checked_add(b).ok_or_else(|| {
+                bad(format!(
+                    "data[{i}].balance {:?}: the sum of balances overflows",
+                    v.balance
+                ))
+            })?;
             self.seen += 1;
             // The Oracle's exitedValidators counts validators fully withdrawn; an exited
             // validator whose balance is still on the beacon chain is not (its balance counts).
