@@ -101,3 +101,40 @@ fn beacon_balances_that_overflow_are_refused() {
         .to_string();
     assert!(e.contains("data[1].balance"), "{e}");
 }
+
+/// signer-agent config: any `confirmations` was accepted; near 2^64 the agent's wait for
+/// `block + confirmations - 1` overflows (a panic in debug; in release a wrapped-around target
+/// block that is already reached, so a stake counts as confirmed at once).
+#[test]
+fn absurd_confirmations_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("agent.toml");
+    // TOML integers stop at 2^63 - 1; the flag and the environment take any u64.
+    let flag = signer_agent::config::Overrides {
+        confirmations: Some(u64::MAX),
+        ..Default::default()
+    };
+    std::fs::write(&cfg, "rpc_url = \"http://127.0.0.1:8545\"\nchain_id = 1\n").unwrap();
+    let e = signer_agent::config::Config::resolve(Some(&cfg), &flag).unwrap_err();
+    assert!(e.to_string().contains("config: confirmations:"), "{e}");
+    for (n, ok) in [
+        ("64", true),
+        ("10000", true),
+        ("10001", false),
+        ("9223372036854775807", false),
+    ] {
+        std::fs::write(
+            &cfg,
+            format!("rpc_url = \"http://127.0.0.1:8545\"\nchain_id = 1\nconfirmations = {n}\n"),
+        )
+        .unwrap();
+        let r = signer_agent::config::Config::resolve(Some(&cfg), &Default::default());
+        match r {
+            Ok(_) => assert!(ok, "confirmations = {n} accepted"),
+            Err(e) => {
+                assert!(!ok, "confirmations = {n}: {e}");
+                assert!(e.to_string().contains("config: confirmations:"), "{e}");
+            }
+        }
+    }
+}

@@ -44,6 +44,9 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+/// The most confirmations the agent waits for: a block number plus it never overflows.
+pub const MAX_CONFIRMATIONS: u64 = 10_000;
+
 /// Environment variable that carries the HSM user PIN (when no PIN file is given).
 pub const PIN_ENV: &str = "SIGNER_AGENT_PIN";
 
@@ -346,6 +349,14 @@ impl Config {
             Err(other) => return Err(other),
         };
         let confirmations = ov.confirmations.or(file.confirmations).unwrap_or(2);
+        if confirmations > MAX_CONFIRMATIONS {
+            return Err(Error::config(
+                "confirmations",
+                format!(
+                    "{confirmations} blocks; at most {MAX_CONFIRMATIONS} (about 33 hours of 12 s blocks)"
+                ),
+            ));
+        }
         let metrics_addr_s = ov
             .metrics_addr
             .clone()

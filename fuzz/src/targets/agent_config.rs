@@ -54,7 +54,8 @@ fn check_config(cfg: &Config) {
     assert!(cfg.max_validators_per_tx >= 1);
     assert!(cfg.poll_interval_secs >= 1);
     assert!(
-        HIGHEST_BLOCK.checked_add(cfg.confirmations).is_some(),
+        cfg.confirmations <= signer_agent::config::MAX_CONFIRMATIONS
+            && HIGHEST_BLOCK.checked_add(cfg.confirmations).is_some(),
         "agent_config: confirmations = {} is accepted; a block number plus it overflows",
         cfg.confirmations
     );
