@@ -222,11 +222,13 @@ pub async fn pool_validators(provider: &DynProvider, pool_manager: Address) -> R
 pub fn staked_pubkeys(logs: &[alloy::rpc::types::Log]) -> Result<Vec<String>> {
     use alloy::sol_types::SolEvent;
     let mut out: Vec<String> = Vec::with_capacity(logs.len());
+    let mut seen = std::collections::HashSet::with_capacity(logs.len());
     for l in logs {
         let e = crate::chain::IPoolManager::ValidatorStaked::decode_log_data(l.data())
             .map_err(|e| Error::rpc("decode ValidatorStaked", e))?;
         let pk = format!("0x{}", hex::encode(&e.pubkey));
-        if !out.contains(&pk) {
+        // A set, not a search of the list: linear in the number of logs.
+        if seen.insert(pk.clone()) {
             out.push(pk);
         }
     }
