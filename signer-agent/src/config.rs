@@ -269,15 +269,17 @@ impl FileConfig {
     pub fn parse(text: &str) -> std::result::Result<Self, (String, String)> {
         let de = toml::Deserializer::new(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
+            let path = kc_bundle::printable(&e.path().to_string());
             let inner = e.into_inner();
-            let mut message = inner
-                .message()
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect::<Vec<_>>()
-                .join(": ");
+            let mut message = kc_bundle::printable(
+                &inner
+                    .message()
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(": "),
+            );
             let field = if path == "." {
                 if let Some(span) = inner.span() {
                     let start = span.start.min(text.len());

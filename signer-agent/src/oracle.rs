@@ -93,7 +93,7 @@ pub async fn read_beacon(
                     url,
                     message: format!(
                         "http {status}: {}",
-                        body.chars().take(200).collect::<String>()
+                        kc_bundle::printable(&body.chars().take(200).collect::<String>())
                     ),
                 });
             }
@@ -120,8 +120,8 @@ pub fn parse_genesis(url: &str, body: &str) -> Result<u64> {
         url: url.to_owned(),
         message,
     };
-    let genesis: Envelope<Genesis> =
-        serde_json::from_str(body).map_err(|e| bad(format!("unexpected JSON: {e}")))?;
+    let genesis: Envelope<Genesis> = serde_json::from_str(body)
+        .map_err(|e| bad(kc_bundle::printable(&format!("unexpected JSON: {e}"))))?;
     genesis
         .data
         .genesis_time
@@ -147,15 +147,15 @@ impl BeaconTally {
             url: url.to_owned(),
             message,
         };
-        let resp: Envelope<Vec<BeaconValidator>> =
-            serde_json::from_str(body).map_err(|e| bad(format!("unexpected JSON: {e}")))?;
+        let resp: Envelope<Vec<BeaconValidator>> = serde_json::from_str(body)
+            .map_err(|e| bad(kc_bundle::printable(&format!("unexpected JSON: {e}"))))?;
         for (i, v) in resp.data.into_iter().enumerate() {
             if !asked
                 .iter()
                 .any(|p| p.eq_ignore_ascii_case(&v.validator.pubkey))
             {
                 return Err(bad(format!(
-                    "data[{i}].validator.pubkey: answered for a validator not asked for: {}",
+                    "data[{i}].validator.pubkey: answered for a validator not asked for: {:?}",
                     v.validator.pubkey
                 )));
             }
@@ -164,7 +164,7 @@ impl BeaconTally {
                 .insert(v.validator.pubkey.to_ascii_lowercase())
             {
                 return Err(bad(format!(
-                    "data[{i}].validator.pubkey: answered twice for {}",
+                    "data[{i}].validator.pubkey: answered twice for {:?}",
                     v.validator.pubkey
                 )));
             }

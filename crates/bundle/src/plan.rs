@@ -179,7 +179,7 @@ impl Plan {
         };
         let de = toml::Deserializer::new(text);
         let file: PlanFile = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
+            let path = crate::printable(&e.path().to_string());
             let inner = e.into_inner();
             let (field, message) = toml_error_field(text, &path, &inner);
             err(&field, message)
@@ -390,13 +390,14 @@ impl Plan {
 /// under the table header above it (else by its line number).
 fn toml_error_field(text: &str, path: &str, e: &toml::de::Error) -> (String, String) {
     // One line: the toml crate puts a newline between a syntax error and its reason.
-    let message = e
-        .message()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(": ");
+    let message = crate::printable(
+        &e.message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(": "),
+    );
     let table = if path == "." { "" } else { path };
     let join = |key: &str| {
         if table.is_empty() {

@@ -183,7 +183,7 @@ impl Transcript {
                 message,
             };
             let entry: Entry = serde_json::from_str(line)
-                .map_err(|e| bad(format!("not a transcript entry: {e}")))?;
+                .map_err(|e| bad(crate::printable(&format!("not a transcript entry: {e}"))))?;
             if entry.seq != i as u64 {
                 return Err(bad(format!("seq is {}, expected {i}", entry.seq)));
             }

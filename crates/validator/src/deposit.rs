@@ -495,7 +495,7 @@ fn entry(index: usize) -> impl Fn(Error) -> Error {
 pub fn parse_json(s: &str) -> Result<Vec<DepositData>, Error> {
     let raw: Vec<RawDeposit> = serde_json::from_str(s).map_err(|e| Error::Json {
         what: "deposit data".into(),
-        reason: e.to_string(),
+        reason: crate::text::printable(&e.to_string()),
     })?;
     raw.into_iter()
         .enumerate()
