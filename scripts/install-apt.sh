@@ -6,6 +6,7 @@ pkgs=(
   "softhsm2=2.6.1-2.1"      # SoftHSM 2.6.1: the PKCS#11 token for tests and the demo
   "opensc=0.23.0-0.3+deb12u2" # pkcs11-tool, to inspect tokens by hand (optional for tests)
   "tmux=3.3a-3"             # drives the TUI end-to-end test
+  "g++=4:12.2.0-3"          # builds libFuzzer for `make fuzz` (libfuzzer-sys)
 )
 missing=()
 for p in "${pkgs[@]}"; do
