@@ -248,3 +248,17 @@ fn a_bundle_file_name_cannot_add_lines_to_the_report() {
         }
     }
 }
+
+/// operators.json: a list of the wrong length was refused with "3 operators; a cluster has …",
+/// which names no field (the bundle target's check: every failed check names a field).
+#[test]
+fn a_wrong_cluster_size_names_the_operators_field() {
+    let text = std::str::from_utf8(kc_fuzz::fixture::original().get("operators.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+    v["operators"].as_array_mut().unwrap().pop();
+    let e = kc_bundle::operators::OperatorsFile::parse(&v.to_string()).unwrap_err();
+    assert!(e.starts_with("operators: 3 entries"), "{e}");
+    let bare = v["operators"].to_string();
+    let e = kc_bundle::operators::OperatorsFile::parse(&bare).unwrap_err();
+    assert!(e.starts_with("operators: 3 entries"), "{e}");
+}

@@ -29,7 +29,7 @@ pub fn run(data: &[u8]) {
         Err(m) => crate::props::names_field(
             "operators",
             &m,
-            &["operators[", "provenance.", " operators; a cluster has"],
+            &["operators[", "provenance.", "operators: "],
         ),
     }
 }
