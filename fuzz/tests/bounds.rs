@@ -53,6 +53,16 @@ fn items_of(json: &str, key: Option<&str>) -> Vec<String> {
     list.iter().map(|x| x.to_string()).collect()
 }
 
+/// The real keyshares.json with its entries repeated past 10 MB.
+fn big_keyshares() -> String {
+    let mut v: serde_json::Value = serde_json::from_str(&text(files::KEYSHARES)).unwrap();
+    let shares = v["shares"].as_array().unwrap().clone();
+    let one = serde_json::to_string(&shares).unwrap().len() / shares.len();
+    let n = SIZE / one + 1;
+    v["shares"] = (0..n).map(|i| shares[i % shares.len()].clone()).collect();
+    serde_json::to_string(&v).unwrap()
+}
+
 #[test]
 fn manifest_with_10_mb_of_validators() {
     let m = text(files::MANIFEST);
@@ -80,14 +90,7 @@ fn deposit_data_of_10_mb() {
 
 #[test]
 fn keyshares_of_10_mb() {
-    let ks = text(files::KEYSHARES);
-    let mut v: serde_json::Value = serde_json::from_str(&ks).unwrap();
-    let shares = v["shares"].as_array().unwrap().clone();
-    let one = serde_json::to_string(&shares).unwrap().len() / shares.len();
-    let n = SIZE / one + 1;
-    v["shares"] =
-        serde_json::Value::Array((0..n).map(|i| shares[i % shares.len()].clone()).collect());
-    within_bounds("keyshares", serde_json::to_string(&v).unwrap().as_bytes());
+    within_bounds("keyshares", big_keyshares().as_bytes());
 }
 
 #[test]
@@ -210,16 +213,7 @@ fn bundle_with_10_mb_of_deposit_data() {
 /// The same for `keyshares.json` (entries beyond the manifest's count are never verified).
 #[test]
 fn bundle_with_10_mb_of_keyshares() {
-    let ks = text(files::KEYSHARES);
-    let mut v: serde_json::Value = serde_json::from_str(&ks).unwrap();
-    let shares = v["shares"].as_array().unwrap().clone();
-    let one = serde_json::to_string(&shares).unwrap().len() / shares.len();
-    v["shares"] = serde_json::Value::Array(
-        (0..SIZE / one + 1)
-            .map(|i| shares[i % shares.len()].clone())
-            .collect(),
-    );
     let mut input = vec![fixture::index(files::KEYSHARES) as u8];
-    input.extend_from_slice(serde_json::to_string(&v).unwrap().as_bytes());
+    input.extend_from_slice(big_keyshares().as_bytes());
     within_bounds("bundle", &input);
 }

@@ -336,44 +336,34 @@ pub async fn cluster_snapshot(
 pub fn latest_cluster(logs: &[alloy::rpc::types::Log], ids: &[u64]) -> Result<Option<Cluster>> {
     let mut latest: Option<Cluster> = None;
     for log in logs {
-        let (log_ids, cluster) = match log.topic0().copied() {
-            Some(ISSVNetwork::ValidatorAdded::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ValidatorAdded::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode ValidatorAdded", e))?;
-                (e.operatorIds, e.cluster)
+        if let Some((log_ids, cluster)) = cluster_event(log)? {
+            if log_ids == ids {
+                latest = Some(cluster);
             }
-            Some(ISSVNetwork::ValidatorRemoved::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ValidatorRemoved::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode ValidatorRemoved", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterDeposited::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterDeposited::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode ClusterDeposited", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterWithdrawn::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterWithdrawn::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode ClusterWithdrawn", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterLiquidated::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterLiquidated::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode ClusterLiquidated", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterReactivated::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterReactivated::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode ClusterReactivated", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            _ => continue,
-        };
-        if log_ids == ids {
-            latest = Some(cluster);
         }
     }
     Ok(latest)
+}
+
+/// The operator ids and cluster snapshot an SSV cluster event carries; `None` for a log of
+/// another kind.
+pub fn cluster_event(log: &alloy::rpc::types::Log) -> Result<Option<(Vec<u64>, Cluster)>> {
+    macro_rules! decode {
+        ($event:ident) => {{
+            let e = ISSVNetwork::$event::decode_log_data(log.data())
+                .map_err(|e| Error::rpc(concat!("decode ", stringify!($event)), e))?;
+            Some((e.operatorIds, e.cluster))
+        }};
+    }
+    Ok(match log.topic0().copied() {
+        Some(ISSVNetwork::ValidatorAdded::SIGNATURE_HASH) => decode!(ValidatorAdded),
+        Some(ISSVNetwork::ValidatorRemoved::SIGNATURE_HASH) => decode!(ValidatorRemoved),
+        Some(ISSVNetwork::ClusterDeposited::SIGNATURE_HASH) => decode!(ClusterDeposited),
+        Some(ISSVNetwork::ClusterWithdrawn::SIGNATURE_HASH) => decode!(ClusterWithdrawn),
+        Some(ISSVNetwork::ClusterLiquidated::SIGNATURE_HASH) => decode!(ClusterLiquidated),
+        Some(ISSVNetwork::ClusterReactivated::SIGNATURE_HASH) => decode!(ClusterReactivated),
+        _ => None,
+    })
 }
 
 /// The owner's SSV nonce: the devnet's `getOwnerNonce`, else the count of its ValidatorAdded events.

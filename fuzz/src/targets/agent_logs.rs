@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use alloy::rpc::types::Log;
 use alloy::sol_types::SolEvent;
 use kc_bundle::manifest::files;
-use signer_agent::chain::{IDepositContract, ISSVNetwork};
+use signer_agent::chain::IDepositContract;
 use signer_agent::Error;
 
 pub fn run(data: &[u8]) {
@@ -84,35 +84,12 @@ fn asked() -> Vec<String> {
         .collect()
 }
 
+/// The cluster of `l` when it is a decodable cluster event for `ids`.
 fn cluster_of(l: &Log, ids: &[u64]) -> Option<signer_agent::chain::Cluster> {
-    let (log_ids, c) = match l.topic0().copied()? {
-        ISSVNetwork::ValidatorAdded::SIGNATURE_HASH => {
-            let e = ISSVNetwork::ValidatorAdded::decode_log_data(l.data()).ok()?;
-            (e.operatorIds, e.cluster)
-        }
-        ISSVNetwork::ValidatorRemoved::SIGNATURE_HASH => {
-            let e = ISSVNetwork::ValidatorRemoved::decode_log_data(l.data()).ok()?;
-            (e.operatorIds, e.cluster)
-        }
-        ISSVNetwork::ClusterDeposited::SIGNATURE_HASH => {
-            let e = ISSVNetwork::ClusterDeposited::decode_log_data(l.data()).ok()?;
-            (e.operatorIds, e.cluster)
-        }
-        ISSVNetwork::ClusterWithdrawn::SIGNATURE_HASH => {
-            let e = ISSVNetwork::ClusterWithdrawn::decode_log_data(l.data()).ok()?;
-            (e.operatorIds, e.cluster)
-        }
-        ISSVNetwork::ClusterLiquidated::SIGNATURE_HASH => {
-            let e = ISSVNetwork::ClusterLiquidated::decode_log_data(l.data()).ok()?;
-            (e.operatorIds, e.cluster)
-        }
-        ISSVNetwork::ClusterReactivated::SIGNATURE_HASH => {
-            let e = ISSVNetwork::ClusterReactivated::decode_log_data(l.data()).ok()?;
-            (e.operatorIds, e.cluster)
-        }
-        _ => return None,
-    };
-    (log_ids == ids).then_some(c)
+    match signer_agent::stake::cluster_event(l) {
+        Ok(Some((log_ids, c))) if log_ids == ids => Some(c),
+        _ => None,
+    }
 }
 
 fn check_error(e: &Error, call: &str) {
