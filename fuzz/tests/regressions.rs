@@ -262,3 +262,17 @@ fn a_wrong_cluster_size_names_the_operators_field() {
     let e = kc_bundle::operators::OperatorsFile::parse(&bare).unwrap_err();
     assert!(e.starts_with("operators: 3 entries"), "{e}");
 }
+
+/// transcript.jsonl: the chain errors quote the entry's own `prev` and `hash` ("prev is …,
+/// expected …"), which could hold a newline. Found by libFuzzer on `transcript` in 52 s.
+#[test]
+fn transcript_chain_errors_do_not_echo_control_characters() {
+    let text = std::str::from_utf8(kc_fuzz::fixture::original().get("transcript.jsonl")).unwrap();
+    let first = text.lines().next().unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(first).unwrap();
+    v["prev"] = "00\n\u{1b}[2Kok".into();
+    let e = kc_bundle::transcript::Transcript::parse_and_verify(&format!("{v}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(!e.chars().any(char::is_control), "{e:?}");
+}

@@ -178,12 +178,13 @@ impl Transcript {
         let mut prev = GENESIS.to_owned();
         for (i, line) in text.split_terminator('\n').enumerate() {
             let line_no = i + 1;
+            // Messages quote the entry's own fields: escaped (kc_bundle::printable).
             let bad = |message: String| Error::Transcript {
                 line: line_no,
-                message,
+                message: crate::printable(&message),
             };
             let entry: Entry = serde_json::from_str(line)
-                .map_err(|e| bad(crate::printable(&format!("not a transcript entry: {e}"))))?;
+                .map_err(|e| bad(format!("not a transcript entry: {e}")))?;
             if entry.seq != i as u64 {
                 return Err(bad(format!("seq is {}, expected {i}", entry.seq)));
             }
