@@ -19,7 +19,7 @@ use kc_bundle::merkle;
 use kc_bundle::reshare::{self as rs, ReshareManifest, ResharePlan, ReshareValidator, SourceInfo};
 use kc_bundle::transcript::{Step, Transcript};
 use kc_bundle::verify::{Report, VerifyOptions};
-use kc_hsm::{IdentityKey, Module, SecretString, CEREMONY_REQUIREMENTS};
+use kc_hsm::{IdentityKey, Module, SealBackend, SecretString, TrialRole};
 use kc_ssv::{Cluster, KeySharesFile};
 use kc_validator::mnemonic::Mnemonic;
 use rand_chacha::rand_core::SeedableRng;
@@ -82,35 +82,36 @@ pub fn run(
         .clone()
         .unwrap_or_else(|| "ceremony".to_owned());
 
-    // HSM: the identity first, to pin the source bundle's verification to it.
+    // HSM: the source bundle is verified in full, pinned to the identity key the token holds
+    // (read without login), before the PIN is used or anything is unsealed — the same check as
+    // `recover` (`pipeline::verify_from`).
     pipeline::stage(progress, "hsm")?;
     let module = Module::open(&plan.file.hsm.module)?;
-    let token = module.find_token(&plan.file.hsm.token_label)?;
-    let token_attestation = token.attest(CEREMONY_REQUIREMENTS)?;
+    let token = module.select_token(
+        &plan.file.hsm.token_label,
+        plan.file.hsm.token_serial.as_deref(),
+    )?;
+    let source = pipeline::verify_from(&cfg.from, &token, &plan.file.hsm.identity_key_label)?;
+    let backend = SealBackend::parse(&source.envelope.algorithm).ok_or_else(|| {
+        Error::from(kc_bundle::Error::Seal {
+            message: format!(
+                "algorithm: {:?} is not a seal backend",
+                source.envelope.algorithm
+            ),
+        })
+    })?;
+    let token_attestation = token.attest(backend.requirements())?;
     let session = token.login(&cfg.pin)?;
+    let trial = session.trial(TrialRole::Ceremony(backend))?;
     let identity = IdentityKey::open(&session, &plan.file.hsm.identity_key_label)?;
     let identity_pk = identity.public_key_sec1();
-
-    // The source bundle, verified in full before anything is unsealed.
+    if identity_pk != source.identity {
+        return Err(Error::FromBundle {
+            path: cfg.from.clone(),
+            failures: "the token's identity private key does not belong to the public key the bundle was verified with".into(),
+        });
+    }
     pipeline::stage(progress, "ledger")?;
-    let opts = VerifyOptions {
-        identity: Some(identity_pk.to_vec()),
-        ..VerifyOptions::default()
-    };
-    let source = kc_bundle::verify::load_verified(&cfg.from, &opts).map_err(|report| {
-        let fails: Vec<String> = report
-            .failures()
-            .take(3)
-            .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
-            .collect();
-        input(
-            format!("--from {}", cfg.from.display()),
-            format!(
-                "the source bundle does not verify (pinned to this HSM's identity): {}",
-                fails.join("; ")
-            ),
-        )
-    })?;
     let sm = &source.manifest;
     let source_sha = sha256_hex(&sm.to_bytes());
     let mut chosen = Vec::with_capacity(plan.pubkeys.len());
@@ -173,6 +174,7 @@ pub fn run(
         })));
     }
     transcript.append(Step::new("hsm.token", "ceremony").details(json!(token_attestation)));
+    transcript.append(Step::new("hsm.preflight_trial", "ceremony").details(json!(trial)));
     transcript.append(Step::new("hsm.keys", "ceremony").details(json!({
         "identity": identity.attestation(),
         "identity_public_key": hex::encode(identity_pk),
@@ -190,7 +192,7 @@ pub fn run(
 
     // The master secret, through the same unseal path as `recover`.
     pipeline::stage(progress, "master")?;
-    let (entropy, _) = pipeline::unseal_master(&session, &cfg.from)?;
+    let (entropy, _) = pipeline::unseal_recovered(&session, &source)?;
     let seed = Mnemonic::from_entropy(&entropy)?.to_seed("");
     drop(entropy);
     let master_pk = kc_validator::derive::master_sk(seed.as_bytes())?.public_key();

@@ -19,3 +19,4 @@ mod report;
 mod reshare;
 mod runs;
 mod tamper;
+mod tokens;

@@ -17,3 +17,4 @@ pub mod transcript;
 pub mod verify;
 
 pub use error::Error;
+pub use kc_validator::text::printable;
