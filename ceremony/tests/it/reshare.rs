@@ -14,8 +14,9 @@ use serde_json::json;
 
 use crate::common::*;
 
-/// Writes a reshare plan for `pubkeys` (hex) to the operators file `ops`, first nonce `nonce`.
-fn reshare_plan(
+/// Writes a reshare plan for `pubkeys` (hex) to the operators file `ops`, first nonce `nonce`,
+/// on the workspace's token and module.
+pub(crate) fn reshare_plan(
     ws: &Workspace,
     name: &str,
     id: &str,
@@ -30,7 +31,7 @@ fn reshare_plan(
         .join(", ");
     let text = format!(
         "[reshare]\nid = \"{id}\"\nvalidators = [{list}]\n\n[ssv]\nowner_nonce = {nonce}\noperators_file = \"{ops}\"\n\n[hsm]\nmodule = \"{}\"\ntoken_label = \"{}\"\n",
-        module_path().display(),
+        ws.module.display(),
         ws.token
     );
     let path = ws.path().join(format!("{name}.toml"));
@@ -38,7 +39,13 @@ fn reshare_plan(
     path
 }
 
-fn reshare(ws: &Workspace, from: &Path, plan: &Path, out: &str, previous: &[&Path]) -> Run {
+pub(crate) fn reshare(
+    ws: &Workspace,
+    from: &Path,
+    plan: &Path,
+    out: &str,
+    previous: &[&Path],
+) -> Run {
     reshare_env(ws, from, plan, out, previous, &[])
 }
 
@@ -75,16 +82,9 @@ fn reshare_env(
     }
 }
 
-#[test]
-fn three_of_five_validators_to_four_new_operators_verify_and_reconstruct_the_same_keys() {
-    let ws = &mut Workspace::new(4);
-    let mut p = ws.plan();
-    p.validators = 5;
-    let b1 = ws.run_ok(&p, "b1");
-    let m1 = read_json(&b1.join("manifest.json"));
-    let old_ids: Vec<u64> = ws.operators.iter().map(|o| o.id).collect();
-
-    // Four new operators: other keys, ids the pool never used.
+/// Writes `new-operators.json`: four operators with other keys and ids the pool never used
+/// (not in `old_ids`), ascending; returns them with their private keys.
+pub(crate) fn new_operators(ws: &mut Workspace, old_ids: &[u64]) -> Vec<(u64, rsa::RsaPrivateKey)> {
     let keys = pooled_keys(8).split_off(4);
     let mut ids = random_ids(&mut ws.rng, 8);
     ids.retain(|i| !old_ids.contains(i));
@@ -99,6 +99,19 @@ fn three_of_five_validators_to_four_new_operators_verify_and_reconstruct_the_sam
             "operators": new_ops.iter().map(|(id, k)| json!({"id": id, "public_key": encode_key(k)})).collect::<Vec<_>>(),
         }),
     );
+    new_ops
+}
+
+#[test]
+fn three_of_five_validators_to_four_new_operators_verify_and_reconstruct_the_same_keys() {
+    let ws = &mut Workspace::new(4);
+    let mut p = ws.plan();
+    p.validators = 5;
+    let b1 = ws.run_ok(&p, "b1");
+    let m1 = read_json(&b1.join("manifest.json"));
+    let old_ids: Vec<u64> = ws.operators.iter().map(|o| o.id).collect();
+
+    let new_ops = new_operators(ws, &old_ids);
     let pubkeys: Vec<String> = [0usize, 2, 4]
         .iter()
         .map(|i| m1["validators"][*i]["pubkey"].as_str().unwrap().to_owned())
@@ -256,9 +269,14 @@ fn three_of_five_validators_to_four_new_operators_verify_and_reconstruct_the_sam
         "new-operators.json",
         next_nonce + 10,
     );
+    // The same check and refusal as `recover` (exit 6), before the PIN is used.
     let r = reshare(ws, &tampered, &plan3, "r3", &[]);
-    r.expect_code(2);
-    assert!(r.stderr.contains("does not verify"), "{}", r.stderr);
+    r.expect_code(6);
+    assert!(
+        r.stderr.contains("refusing to log in or unseal"),
+        "{}",
+        r.stderr
+    );
     assert!(!ws.path().join("r3").exists());
 }
 

@@ -2,9 +2,11 @@
 //! `--recreate` drill with byte-identical deposit data) on the tokens an air-gapped room has,
 //! emulated in CI: SoftHSM restricted to the mechanism sets of a YubiHSM 2 and a Nitrokey HSM 2
 //! (no AES-GCM: the `rsa-oaep` seal backend), SoftHSM forced to `rsa-oaep`, and kryoptic, a
-//! second PKCS#11 implementation.
+//! second PKCS#11 implementation. On each, a reshare of the first bundle unseals its master
+//! through the backend its envelope names.
 
 use crate::common::*;
+use crate::reshare::{new_operators, reshare, reshare_plan};
 
 /// Runs the whole ceremony on `ws` and checks the seal backend `hsm init` chose.
 fn whole_ceremony(ws: &mut Workspace, init_args: &[&str], backend: &str) {
@@ -66,6 +68,36 @@ fn whole_ceremony(ws: &mut Workspace, init_args: &[&str], backend: &str) {
         std::fs::read(b3.join("deposit_data.json")).unwrap(),
         "the drill re-creates the deposit data byte for byte"
     );
+
+    // reshare two of the validators to four new operators: the master is unsealed through the
+    // same backend-aware path as recover
+    let old_ids: Vec<u64> = ws.operators.iter().map(|o| o.id).collect();
+    new_operators(ws, &old_ids);
+    let pubkeys: Vec<String> = [0usize, 2]
+        .iter()
+        .map(|i| m1["validators"][*i]["pubkey"].as_str().unwrap().to_owned())
+        .collect();
+    let plan = reshare_plan(
+        ws,
+        "rs",
+        &format!("{}-rs", p1.id),
+        &pubkeys,
+        "new-operators.json",
+        p2.owner_nonce + 3,
+    );
+    reshare(ws, &b1, &plan, "r1", &[&b2]).ok();
+    let r1 = ws.path().join("r1");
+    ws.verify(&r1, &["--identity", &identity]).ok();
+    let m = read_json(&r1.join("manifest.json"));
+    assert_eq!(m["kind"], "reshare");
+    assert_eq!(m["source"]["merkle_root"], m1["merkle_root"]);
+    let moved: Vec<&str> = m["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["pubkey"].as_str().unwrap())
+        .collect();
+    assert_eq!(moved, pubkeys);
 }
 
 #[test]
