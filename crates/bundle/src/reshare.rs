@@ -60,9 +60,11 @@ pub fn kind_of(manifest_bytes: &[u8]) -> BundleKind {
     }
 }
 
-/// The kind of the bundle in `dir`.
+/// The kind of the bundle in `dir`. Reads `manifest.json` only when it is a regular file (as
+/// verification does): a symlink, e.g. to `/dev/zero`, is `Staking` here and refused by the
+/// staking verification, never read.
 pub fn kind_of_dir(dir: &Path) -> BundleKind {
-    std::fs::read(dir.join(files::MANIFEST))
+    crate::verify::read_regular(&dir.join(files::MANIFEST))
         .map(|b| kind_of(&b))
         .unwrap_or(BundleKind::Staking)
 }
@@ -982,6 +984,20 @@ fn check_keyshares(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kind_is_read_from_a_regular_manifest_only() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(kind_of_dir(dir.path()), BundleKind::Staking);
+        let real = dir.path().join("real.json");
+        std::fs::write(&real, br#"{"kind":"reshare"}"#).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join(files::MANIFEST)).unwrap();
+        // A symlink is never followed (it could name /dev/zero); staking verification refuses it.
+        assert_eq!(kind_of_dir(dir.path()), BundleKind::Staking);
+        std::fs::remove_file(dir.path().join(files::MANIFEST)).unwrap();
+        std::fs::rename(&real, dir.path().join(files::MANIFEST)).unwrap();
+        assert_eq!(kind_of_dir(dir.path()), BundleKind::Reshare);
+    }
 
     #[test]
     fn leaf_encoding_is_abi_encode() {

@@ -67,6 +67,10 @@ impl Anvil {
                     "--silent",
                 ])
                 .args(["--hardfork", "prague"])
+                // States of the last 256 blocks in memory and none on disk: anvil otherwise writes
+                // old states under ~/.foundry/anvil/tmp (about 130 kB a block for these contracts;
+                // tests mine hundreds) and, killed on drop, never removes them.
+                .args(["--prune-history", "256"])
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
