@@ -428,54 +428,14 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     crate::verify::check_signature_of(dir, &m.identity, &bytes, opts, c);
 
     // Files: exactly the listed ones, hashed as listed.
-    let mut contents: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
-    let mut fails = Vec::new();
-    let listed: BTreeSet<&str> = m.files.keys().map(String::as_str).collect();
-    let expected: BTreeSet<&str> = files::HASHED.into_iter().collect();
-    for x in expected.symmetric_difference(&listed) {
-        fails.push((
-            format!("files.{x}"),
-            "listed / expected mismatch".to_owned(),
-        ));
-    }
-    for name in files::HASHED {
-        match crate::verify::read_regular(&dir.join(name)) {
-            Ok(b) => {
-                let got = sha256_hex(&b);
-                if m.files.get(name).is_some_and(|w| *w != got) {
-                    fails.push((
-                        name.to_owned(),
-                        format!("SHA-256 is {got}, manifest says {}", m.files[name]),
-                    ));
-                }
-                contents.insert(name, b);
-            }
-            Err(e) => fails.push((name.to_owned(), format!("cannot read: {e}"))),
-        }
-    }
-    match crate::verify::read_all_files(dir) {
-        Ok(present) => {
-            for f in present {
-                let marker_ok = opts.staged && f == crate::fsio::INCOMPLETE_MARKER;
-                if !expected.contains(f.as_str())
-                    && f != files::MANIFEST
-                    && f != files::MANIFEST_SIG
-                    && !marker_ok
-                {
-                    fails.push((f.clone(), "file is not part of a reshare bundle".to_owned()));
-                }
-            }
-        }
-        Err(e) => fails.push((
-            String::new(),
-            format!("cannot list the bundle directory: {e}"),
-        )),
-    }
-    c.group(
-        "files.hashes",
-        files::MANIFEST,
-        fails,
-        format!("{} files present and hashed as listed", files::HASHED.len()),
+    let contents = crate::verify::check_files(
+        dir,
+        &m.files,
+        &files::HASHED,
+        &[],
+        "a reshare bundle",
+        opts,
+        c,
     );
     let text = |name: &str| {
         contents
@@ -484,28 +444,8 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     };
 
     // Transcript.
-    if let Some(t) = text(files::TRANSCRIPT) {
-        match Transcript::parse_and_verify(&t) {
-            Ok(tr) if tr.head() == m.transcript_head => {
-                c.pass(
-                    "transcript.chain",
-                    files::TRANSCRIPT,
-                    format!("{} entries, head {}", tr.entries().len(), tr.head()),
-                );
-                check_transcript(&tr, &m, c);
-            }
-            Ok(tr) => c.fail(
-                "transcript.head",
-                files::MANIFEST,
-                "transcript_head",
-                format!(
-                    "manifest says {}, transcript ends in {}",
-                    m.transcript_head,
-                    tr.head()
-                ),
-            ),
-            Err(e) => c.fail("transcript.chain", files::TRANSCRIPT, "", e.to_string()),
-        }
+    if let Some(tr) = crate::verify::check_chain(text(files::TRANSCRIPT), &m.transcript_head, c) {
+        check_transcript(&tr, &m, c);
     }
 
     // Operators and plan.

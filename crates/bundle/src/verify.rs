@@ -232,6 +232,108 @@ fn verify_and_load(dir: &Path, opts: &VerifyOptions) -> (Report, Option<Verified
     (report, loaded)
 }
 
+/// The files of a bundle: exactly `hashed` are listed in the manifest (`listed`: name → SHA-256
+/// hex), each is a regular file with that hash, and nothing else is in the directory besides the
+/// manifest, its signature, the directories in `dirs` and (staged) the INCOMPLETE marker. One
+/// `files.hashes` check; returns the contents read. `what` names the bundle kind in failures.
+pub(crate) fn check_files(
+    dir: &Path,
+    listed: &BTreeMap<String, String>,
+    hashed: &[&'static str],
+    dirs: &[&str],
+    what: &str,
+    opts: &VerifyOptions,
+    c: &mut Checker,
+) -> BTreeMap<&'static str, Vec<u8>> {
+    let mut contents: BTreeMap<&'static str, Vec<u8>> = BTreeMap::new();
+    let names: BTreeSet<&str> = listed.keys().map(String::as_str).collect();
+    let expected: BTreeSet<&str> = hashed.iter().copied().collect();
+    let mut fails = Vec::new();
+    for missing in expected.difference(&names) {
+        fails.push((
+            format!("files.{missing}"),
+            "not listed in the manifest".to_owned(),
+        ));
+    }
+    for extra in names.difference(&expected) {
+        fails.push((
+            format!("files.{extra}"),
+            format!("listed but not part of {what}"),
+        ));
+    }
+    for name in hashed {
+        match read_regular(&dir.join(name)) {
+            Ok(bytes) => {
+                let got = sha256_hex(&bytes);
+                match listed.get(*name) {
+                    Some(want) if *want == got => {}
+                    Some(want) => fails.push((
+                        (*name).to_owned(),
+                        format!("SHA-256 is {got}, manifest says {want}"),
+                    )),
+                    None => {}
+                }
+                contents.insert(name, bytes);
+            }
+            Err(e) => fails.push(((*name).to_owned(), format!("cannot read: {e}"))),
+        }
+    }
+    match read_all_files(dir) {
+        Ok(present) => {
+            for f in present {
+                let marker_ok = opts.staged && f == crate::fsio::INCOMPLETE_MARKER;
+                if !expected.contains(f.as_str())
+                    && !dirs.contains(&f.as_str())
+                    && f != files::MANIFEST
+                    && f != files::MANIFEST_SIG
+                    && !marker_ok
+                {
+                    fails.push((f.clone(), format!("file is not part of {what}")));
+                }
+            }
+        }
+        Err(e) => fails.push((
+            String::new(),
+            format!("cannot list the bundle directory: {e}"),
+        )),
+    }
+    c.group(
+        "files.hashes",
+        files::MANIFEST,
+        fails,
+        format!("{} files present and hashed as listed", hashed.len()),
+    );
+    contents
+}
+
+/// The transcript's hash chain, ending in the manifest's `transcript_head` (`head`): the
+/// `transcript.chain` or `transcript.head` check; the parsed transcript when both hold.
+pub(crate) fn check_chain(text: Option<String>, head: &str, c: &mut Checker) -> Option<Transcript> {
+    match Transcript::parse_and_verify(&text?) {
+        Ok(tr) if tr.head() == head => {
+            c.pass(
+                "transcript.chain",
+                files::TRANSCRIPT,
+                format!("{} entries, head {}", tr.entries().len(), tr.head()),
+            );
+            Some(tr)
+        }
+        Ok(tr) => {
+            c.fail(
+                "transcript.head",
+                files::MANIFEST,
+                "transcript_head",
+                format!("manifest says {head}, transcript ends in {}", tr.head()),
+            );
+            None
+        }
+        Err(e) => {
+            c.fail("transcript.chain", files::TRANSCRIPT, "", e.to_string());
+            None
+        }
+    }
+}
+
 fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<VerifiedBundle> {
     // 1. The manifest and its signature.
     let manifest_bytes = match read_regular(&dir.join(files::MANIFEST)) {
@@ -263,64 +365,14 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     check_signature(dir, &manifest, &manifest_bytes, opts, c);
 
     // 2. File hashes, and nothing else in the directory.
-    let mut contents: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
-    let listed: BTreeSet<&str> = manifest.files.keys().map(String::as_str).collect();
-    let expected: BTreeSet<&str> = files::HASHED.into_iter().collect();
-    let mut fails = Vec::new();
-    for missing in expected.difference(&listed) {
-        fails.push((
-            format!("files.{missing}"),
-            "not listed in the manifest".to_owned(),
-        ));
-    }
-    for extra in listed.difference(&expected) {
-        fails.push((
-            format!("files.{extra}"),
-            "listed but not part of a bundle".to_owned(),
-        ));
-    }
-    for name in files::HASHED {
-        match read_regular(&dir.join(name)) {
-            Ok(bytes) => {
-                let got = sha256_hex(&bytes);
-                match manifest.files.get(name) {
-                    Some(want) if *want == got => {}
-                    Some(want) => fails.push((
-                        name.to_owned(),
-                        format!("SHA-256 is {got}, manifest says {want}"),
-                    )),
-                    None => {}
-                }
-                contents.insert(name, bytes);
-            }
-            Err(e) => fails.push((name.to_owned(), format!("cannot read: {e}"))),
-        }
-    }
-    match read_all_files(dir) {
-        Ok(present) => {
-            for f in present {
-                let marker_ok = opts.staged && f == crate::fsio::INCOMPLETE_MARKER;
-                let dir_ok = f == "sealed/";
-                if !expected.contains(f.as_str())
-                    && !dir_ok
-                    && f != files::MANIFEST
-                    && f != files::MANIFEST_SIG
-                    && !marker_ok
-                {
-                    fails.push((f.clone(), "file is not part of a bundle".to_owned()));
-                }
-            }
-        }
-        Err(e) => fails.push((
-            String::new(),
-            format!("cannot list the bundle directory: {e}"),
-        )),
-    }
-    c.group(
-        "files.hashes",
-        files::MANIFEST,
-        fails,
-        format!("{} files present and hashed as listed", files::HASHED.len()),
+    let contents = check_files(
+        dir,
+        &manifest.files,
+        &files::HASHED,
+        &["sealed/"],
+        "a bundle",
+        opts,
+        c,
     );
 
     let text = |name: &str| {
@@ -330,28 +382,8 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     };
 
     // 3. Transcript.
-    if let Some(t) = text(files::TRANSCRIPT) {
-        match Transcript::parse_and_verify(&t) {
-            Ok(tr) if tr.head() == manifest.transcript_head => {
-                c.pass(
-                    "transcript.chain",
-                    files::TRANSCRIPT,
-                    format!("{} entries, head {}", tr.entries().len(), tr.head()),
-                );
-                check_transcript_vs_manifest(&tr, &manifest, c);
-            }
-            Ok(tr) => c.fail(
-                "transcript.head",
-                files::MANIFEST,
-                "transcript_head",
-                format!(
-                    "manifest says {}, transcript ends in {}",
-                    manifest.transcript_head,
-                    tr.head()
-                ),
-            ),
-            Err(e) => c.fail("transcript.chain", files::TRANSCRIPT, "", e.to_string()),
-        }
+    if let Some(tr) = check_chain(text(files::TRANSCRIPT), &manifest.transcript_head, c) {
+        check_transcript_vs_manifest(&tr, &manifest, c);
     }
 
     // 4. Operators and plan.
