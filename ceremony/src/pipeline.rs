@@ -452,18 +452,7 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
             first_nonce: plan.first_nonce(),
             last_nonce: plan.nonce_of(plan.count() - 1),
         },
-        operators: manifest::OperatorsInfo {
-            provenance: plan.operators.provenance.clone(),
-            unpinned_allowed: plan.operators.provenance.is_none(),
-            list: cluster
-                .operators()
-                .iter()
-                .map(|o| manifest::OperatorInfo {
-                    id: o.id(),
-                    fingerprint: o.fingerprint_hex(),
-                })
-                .collect(),
-        },
+        operators: operators_info(&plan.operators, &cluster),
         validators: created
             .iter()
             .map(|c| manifest::ValidatorEntry {
@@ -480,15 +469,7 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         files: file_hashes,
     };
     let manifest_bytes = m.to_bytes();
-    staging.write(files::MANIFEST, &manifest_bytes)?;
-    let signature = identity.sign_sha256(&session, &manifest_bytes)?;
-    let sig = ManifestSignature {
-        algorithm: manifest::SIGNATURE_ALGORITHM.to_owned(),
-        public_key: hex::encode(identity_pk),
-        manifest_sha256: sha256_hex(&manifest_bytes),
-        signature: hex::encode(signature),
-    };
-    staging.write(files::MANIFEST_SIG, &sig.to_bytes())?;
+    write_signed_manifest(&staging, &session, &identity, &manifest_bytes)?;
 
     // Read everything back and verify it as an auditor would, pinned to our identity.
     stage(progress, "verify")?;
@@ -510,6 +491,46 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         manifest: m,
         report,
     })
+}
+
+/// The manifest's `operators` section: the cluster's ids and key fingerprints, with the
+/// operators file's provenance.
+pub(crate) fn operators_info(
+    file: &kc_bundle::operators::OperatorsFile,
+    cluster: &Cluster,
+) -> manifest::OperatorsInfo {
+    manifest::OperatorsInfo {
+        provenance: file.provenance.clone(),
+        unpinned_allowed: file.provenance.is_none(),
+        list: cluster
+            .operators()
+            .iter()
+            .map(|o| manifest::OperatorInfo {
+                id: o.id(),
+                fingerprint: o.fingerprint_hex(),
+            })
+            .collect(),
+    }
+}
+
+/// Writes `manifest.json` (`manifest_bytes`) and `manifest.sig`, its signature by the HSM
+/// identity key (both bundle kinds use these two file names).
+pub(crate) fn write_signed_manifest(
+    staging: &Staging,
+    session: &HsmSession,
+    identity: &IdentityKey,
+    manifest_bytes: &[u8],
+) -> Result<(), Error> {
+    staging.write(files::MANIFEST, manifest_bytes)?;
+    let signature = identity.sign_sha256(session, manifest_bytes)?;
+    let sig = ManifestSignature {
+        algorithm: manifest::SIGNATURE_ALGORITHM.to_owned(),
+        public_key: hex::encode(identity.public_key_sec1()),
+        manifest_sha256: sha256_hex(manifest_bytes),
+        signature: hex::encode(signature),
+    };
+    staging.write(files::MANIFEST_SIG, &sig.to_bytes())?;
+    Ok(())
 }
 
 /// The manifest's `tool` section for the binary that runs.

@@ -334,33 +334,14 @@ pub fn run(
             first_nonce: plan.first_nonce(),
             last_nonce: plan.last_nonce(),
         },
-        operators: manifest::OperatorsInfo {
-            provenance: plan.operators.provenance.clone(),
-            unpinned_allowed: plan.operators.provenance.is_none(),
-            list: cluster
-                .operators()
-                .iter()
-                .map(|o| manifest::OperatorInfo {
-                    id: o.id(),
-                    fingerprint: o.fingerprint_hex(),
-                })
-                .collect(),
-        },
+        operators: pipeline::operators_info(&plan.operators, &cluster),
         validators: entries,
         merkle_root: root,
         transcript_head: transcript.head().to_owned(),
         files: file_hashes,
     };
     let manifest_bytes = m.to_bytes();
-    staging.write(rs::files::MANIFEST, &manifest_bytes)?;
-    let signature = identity.sign_sha256(&session, &manifest_bytes)?;
-    let sig = manifest::ManifestSignature {
-        algorithm: manifest::SIGNATURE_ALGORITHM.to_owned(),
-        public_key: hex::encode(identity_pk),
-        manifest_sha256: sha256_hex(&manifest_bytes),
-        signature: hex::encode(signature),
-    };
-    staging.write(rs::files::MANIFEST_SIG, &sig.to_bytes())?;
+    pipeline::write_signed_manifest(&staging, &session, &identity, &manifest_bytes)?;
     pipeline::stage(progress, "verify")?;
     let (report, _) = rs::verify(
         staging.path(),
