@@ -257,10 +257,10 @@ fn a_wrong_cluster_size_names_the_operators_field() {
     let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
     v["operators"].as_array_mut().unwrap().pop();
     let e = kc_bundle::operators::OperatorsFile::parse(&v.to_string()).unwrap_err();
-    assert!(e.starts_with("operators: 3 entries"), "{e}");
+    assert!(e.starts_with("operators: 3 operators"), "{e}");
     let bare = v["operators"].to_string();
     let e = kc_bundle::operators::OperatorsFile::parse(&bare).unwrap_err();
-    assert!(e.starts_with("operators: 3 entries"), "{e}");
+    assert!(e.starts_with("operators: 3 operators"), "{e}");
 }
 
 /// transcript.jsonl: the chain errors quote the entry's own `prev` and `hash` ("prev is …,

@@ -97,7 +97,7 @@ impl OperatorsFile {
         };
         if !CLUSTER_SIZES.contains(&operators.len()) {
             return Err(format!(
-                "operators: {} entries; a cluster has 4, 7, 10 or 13",
+                "operators: {} operators; a cluster has 4, 7, 10 or 13",
                 operators.len()
             ));
         }
