@@ -276,3 +276,38 @@ fn transcript_chain_errors_do_not_echo_control_characters() {
         .to_string();
     assert!(!e.chars().any(char::is_control), "{e:?}");
 }
+
+/// deposit_data.json: a list re-serialised in another layout (same deposits), re-signed by the
+/// identity holder, failed `deposit_data.plan` with no field ("not in the exact … layout").
+/// Found by `corpus::bundle` (a seeded mutation).
+#[test]
+fn a_deposit_data_layout_failure_names_its_field() {
+    let r = kc_fuzz::fixture::rekeyed();
+    let mut files = r.files.clone();
+    let text = std::str::from_utf8(files.get("deposit_data.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+    files.set("deposit_data.json", serde_json::to_vec_pretty(&v).unwrap());
+    r.fix_up(&mut files, "deposit_data.json");
+    let dir = tempfile::tempdir().unwrap();
+    files.write(dir.path());
+    let report = kc_bundle::verify::verify_bundle(
+        dir.path(),
+        &kc_bundle::verify::VerifyOptions {
+            identity: Some(r.identity()),
+            ..Default::default()
+        },
+    );
+    let fails: Vec<_> = report.failures().collect();
+    assert!(
+        fails
+            .iter()
+            .any(|c| c.name == "deposit_data.plan" && c.field == "layout"),
+        "{fails:?}"
+    );
+    assert!(
+        fails
+            .iter()
+            .all(|c| !c.field.is_empty() || c.detail.contains(':')),
+        "{fails:?}"
+    );
+}

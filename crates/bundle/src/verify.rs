@@ -1058,13 +1058,13 @@ fn check_deposits(
     let mut fails: Vec<(String, String)> = Vec::new();
     if deposit::to_json(&list) != text {
         fails.push((
-            String::new(),
+            "layout".into(),
             "not in the exact ethstaker-deposit 1.3.1 layout".into(),
         ));
     }
     if list.len() != m.validators.len() {
         fails.push((
-            String::new(),
+            "length".into(),
             format!(
                 "{} entries, manifest lists {} validators",
                 list.len(),
