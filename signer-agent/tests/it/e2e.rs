@@ -216,6 +216,31 @@ poll_interval_secs = 1
             .erased()
     }
 
+    /// The agent's configuration.
+    pub fn cfg(&self) -> signer_agent::config::Config {
+        signer_agent::config::Config::resolve(Some(&self.config), &Default::default()).unwrap()
+    }
+
+    /// Event queries over this chain (no cache).
+    pub fn events(&self) -> signer_agent::logscan::Events {
+        signer_agent::logscan::Events::uncached(
+            signer_agent::logscan::Scanner::new(self.provider(), 10_000),
+            66,
+        )
+    }
+
+    /// The pool's cluster of `ids` now (from the SSV network's events).
+    pub fn cluster_snapshot(&self, ids: &[u64]) -> signer_agent::chain::Cluster {
+        let c = self.cfg().contracts().unwrap();
+        let events = self.events();
+        self.rt().block_on(async {
+            let at = events.head().await.unwrap();
+            signer_agent::ssv::cluster_snapshot(&events, &c, c.pool_manager, ids, at)
+                .await
+                .unwrap()
+        })
+    }
+
     pub fn wallet_provider(&self, key: &str) -> DynProvider {
         let k: PrivateKeySigner = key.parse().unwrap();
         ProviderBuilder::new()
