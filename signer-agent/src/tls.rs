@@ -504,24 +504,21 @@ fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
     crate::redact::scrub(&s).into_owned()
 }
 
-/// The rustls error somewhere in `e`'s causes (an `io::Error` hides its inner error from
-/// `source()`, so it is opened too).
+/// The rustls error somewhere in `e`'s causes. An `io::Error` hides the error it wraps from
+/// `source()` (it returns that error's source instead), and hyper-rustls wraps the handshake's
+/// `io::Error` in another one, so each `io::Error` is opened as well.
 pub fn tls_failure(e: &(dyn std::error::Error + 'static)) -> Option<TlsFailure> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(r) = err.downcast_ref::<rustls::Error>() {
-            return Some(classify(r));
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref() {
-                if let Some(r) = inner.downcast_ref::<rustls::Error>() {
-                    return Some(classify(r));
-                }
+    if let Some(r) = e.downcast_ref::<rustls::Error>() {
+        return Some(classify(r));
+    }
+    if let Some(io) = e.downcast_ref::<std::io::Error>() {
+        if let Some(inner) = io.get_ref() {
+            if let Some(t) = tls_failure(inner) {
+                return Some(t);
             }
         }
-        cur = err.source();
     }
-    None
+    e.source().and_then(tls_failure)
 }
 
 fn classify(e: &rustls::Error) -> TlsFailure {

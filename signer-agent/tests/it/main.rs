@@ -11,6 +11,8 @@ mod frontrun;
 mod operators;
 mod oracle;
 mod policy;
+mod proxy;
 mod refusals;
 mod signer;
 mod ssv_v2;
+mod tls;
