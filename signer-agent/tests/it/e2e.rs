@@ -62,12 +62,18 @@ impl World {
         extra_members: &[Address],
         quorum: Option<u64>,
     ) -> World {
-        World::build(n, extra_config, extra_members, quorum, "v2")
+        World::build(n, extra_config, extra_members, quorum, "v2", &[], 0)
+    }
+
+    /// As [`World::new`], anvil started with `anvil_args` too, and `pre_mine` empty blocks
+    /// mined before the deployment.
+    pub fn with_anvil(n: u32, extra_config: &str, anvil_args: &[&str], pre_mine: u64) -> World {
+        World::build(n, extra_config, &[], None, "v2", anvil_args, pre_mine)
     }
 
     /// As [`World::new`] on an SSV stand-in deployed as a v1 network (`legacy` mode).
     pub fn legacy(n: u32, extra_config: &str) -> World {
-        World::build(n, extra_config, &[], None, "legacy")
+        World::build(n, extra_config, &[], None, "legacy", &[], 0)
     }
 
     fn build(
@@ -76,6 +82,8 @@ impl World {
         extra_members: &[Address],
         quorum: Option<u64>,
         ssv_mode: &str,
+        anvil_args: &[&str],
+        pre_mine: u64,
     ) -> World {
         // The agent's token first: it sets up the process's SoftHSM directory.
         let tok = SoftHsmToken::new("agent", TEST_USER_PIN);
@@ -89,7 +97,20 @@ impl World {
             .unwrap(),
         );
         let ceremony = fixture::CeremonyHsm::new();
-        let anvil = Anvil::start();
+        let anvil = Anvil::start_with(anvil_args);
+        if pre_mine > 0 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let p = ProviderBuilder::new().connect_http(anvil.url().parse().unwrap());
+                    let _: serde_json::Value = p
+                        .raw_request("anvil_mine".into(), (U256::from(pre_mine),))
+                        .await
+                        .unwrap();
+                });
+        }
         let dir = tempfile::tempdir().unwrap();
         let keys = fixture::operator_keys(4);
         let agent_s = agent.to_checksum(None);

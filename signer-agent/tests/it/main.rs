@@ -8,6 +8,7 @@ mod daemon;
 mod e2e;
 mod fixture;
 mod frontrun;
+mod logrange;
 mod operators;
 mod oracle;
 mod policy;
