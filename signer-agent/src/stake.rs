@@ -919,6 +919,18 @@ async fn settle(
             )?;
             return Err(e);
         }
+        Err(e @ Error::NonceTaken { .. }) => {
+            // None of its versions can be mined any more; whether the other transaction staked
+            // them is the chain's to say (the next reconcile asks `isStaked`).
+            store.set_status(
+                pubkeys,
+                Status::Reverted,
+                None,
+                None,
+                Some(&format!("not staked by the agent: {e}")),
+            )?;
+            return Err(e);
+        }
         Err(e) => return Err(e),
     };
     crash_point("after-receipt");

@@ -242,6 +242,27 @@ poll_interval_secs = 1
         signer_agent::config::Config::resolve(Some(&self.config), &Default::default()).unwrap()
     }
 
+    /// The agent's configuration with `top` (top-level keys) after its first line and
+    /// `tables` at the end, written to `name` in the test directory.
+    pub fn config_with(&self, name: &str, top: &str, tables: &str) -> PathBuf {
+        let base = std::fs::read_to_string(&self.config).unwrap();
+        let (first, rest) = base.split_once('\n').unwrap();
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, format!("{first}\n{top}{rest}\n{tables}\n")).unwrap();
+        p
+    }
+
+    /// Runs the agent with the configuration `config`.
+    pub fn agent_with(&self, config: &Path, args: &[&str]) -> Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_signer-agent"))
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env_remove("SIGNER_AGENT_PIN")
+            .output()
+            .unwrap()
+    }
+
     /// Event queries over this chain (no cache).
     pub fn events(&self) -> signer_agent::logscan::Events {
         signer_agent::logscan::Events::uncached(

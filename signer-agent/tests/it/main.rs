@@ -5,6 +5,7 @@ mod common;
 
 mod bench;
 mod daemon;
+mod doctor;
 mod e2e;
 mod fixture;
 mod frontrun;
@@ -12,6 +13,7 @@ mod logrange;
 mod operators;
 mod oracle;
 mod policy;
+mod privacy;
 mod proxy;
 mod refusals;
 mod signer;
