@@ -679,7 +679,11 @@ impl<S> PolicySigner<S> {
             .with_to(to)
             .with_value(value)
             .with_input(input.to_vec());
+        // Every read names the latest block: a node asked without one may answer from its pending
+        // block (anvil does), where a version of this very transaction already ran.
+        let latest = alloy::eips::BlockId::latest();
         p.call(req.clone().with_gas_limit(gas_limit))
+            .block(latest)
             .await
             .map_err(|e| {
                 (
@@ -687,12 +691,16 @@ impl<S> PolicySigner<S> {
                     format!("eth_call against the latest block: {}", revert_reason(&e)),
                 )
             })?;
-        let est = p.estimate_gas(req.clone()).await.map_err(|e| {
-            (
-                "simulation_revert",
-                format!("eth_estimateGas: {}", revert_reason(&e)),
-            )
-        })?;
+        let est = p
+            .estimate_gas(req.clone())
+            .block(latest)
+            .await
+            .map_err(|e| {
+                (
+                    "simulation_revert",
+                    format!("eth_estimateGas: {}", revert_reason(&e)),
+                )
+            })?;
         if est > gas_limit {
             return Err((
                 "simulation_gas",
@@ -711,6 +719,7 @@ impl<S> PolicySigner<S> {
         let before = IDepositContract::new(dc, p.clone())
             .get_deposit_count()
             .call()
+            .block(latest)
             .await
             .map_err(|e| ("simulation_unavailable", format!("get_deposit_count: {e}")))?;
         let before = le_count(&before).ok_or((

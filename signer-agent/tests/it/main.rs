@@ -10,6 +10,7 @@ mod e2e;
 mod fixture;
 mod frontrun;
 mod logrange;
+mod mempool;
 mod operators;
 mod oracle;
 mod policy;
