@@ -223,7 +223,9 @@ pub enum OracleCommand {
 /// Sets up tracing on stderr (JSON lines on request).
 pub fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNER_AGENT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // cryptoki logs, as an error, every mechanism type of C_GetMechanismList it has no name
+        // for (kryoptic lists dozens); the agent preflight reports what the agent needs.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,cryptoki::mechanism=off"));
     // Colours only on a terminal: logs piped to a file or a collector stay plain text.
     // Every line is scrubbed of endpoint credentials (crate::redact).
     let builder = tracing_subscriber::fmt()
@@ -958,6 +960,9 @@ async fn daemon(cfg_path: Option<&Path>, ov: &Overrides, once: bool) -> Result<(
     };
     drop(stop_rx);
     server.abort();
+    // Shutdown: the signer's HSM sessions are closed, not left to the process exit.
+    let closed = crate::signer::pkcs11::close_all();
+    tracing::info!(sessions = closed, "closed the signer's HSM sessions");
     result
 }
 

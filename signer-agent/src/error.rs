@@ -30,7 +30,8 @@ pub enum Error {
     /// The PKCS#11 layer failed (the message names the PKCS#11 function and token).
     #[error("hsm: {context}: {source}")]
     Hsm {
-        context: String,
+        /// What the agent was doing (boxed: the HSM error is the large part of this variant).
+        context: Box<str>,
         #[source]
         source: kc_hsm::Error,
     },

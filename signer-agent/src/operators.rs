@@ -7,7 +7,7 @@ use std::path::Path;
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, Bytes};
 use alloy::providers::Provider;
-use alloy::sol_types::SolValue;
+use alloy::sol_types::{SolEvent, SolValue};
 use kc_bundle::operators::{OperatorEntry, OperatorsFile, Provenance};
 
 use crate::chain::{checksum, ISSVNetwork};
@@ -97,6 +97,13 @@ pub async fn export(
     };
     // Check it as the ceremony will read it (cluster size, key format).
     OperatorsFile::parse(&file.to_json()).map_err(|m| Error::config("--ids", m))
+}
+
+/// The public key text an `OperatorAdded` log carries, or why it carries none.
+pub fn operator_key_from_log(log: &alloy::rpc::types::Log) -> std::result::Result<String, String> {
+    let ev = ISSVNetwork::OperatorAdded::decode_log_data(log.data())
+        .map_err(|e| format!("undecodable OperatorAdded event: {e}"))?;
+    public_key_text(&ev.publicKey).ok_or_else(|| "its on-chain public key is not text".to_owned())
 }
 
 /// The operator key as the SDK shows it: mainnet stores `abi.encode(string)` in the event's

@@ -506,6 +506,10 @@ impl Sender<'_> {
                 .await
                 .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?
             {
+                // A receipt that names no block is not a mined transaction.
+                if crate::stake::mined(&receipt) == Err(crate::stake::Mined::Pending) {
+                    continue;
+                }
                 return Ok(Some(Mined {
                     hash: r.hash,
                     nonce: r.nonce,

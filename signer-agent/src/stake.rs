@@ -138,26 +138,33 @@ pub async fn front_run_deposits(
         .event_signature(IDepositContract::DepositEvent::SIGNATURE_HASH);
     scanner
         .scan("DepositEvent", &filter, from, to, |_, _, logs| {
-            for log in &logs {
-                // An undecodable event from the deposit contract is not a proof of absence.
-                let ev = IDepositContract::DepositEvent::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode DepositEvent", e))?;
-                let pk = format!("0x{}", hex::encode(&ev.pubkey));
-                if pubkeys.iter().any(|p| p.eq_ignore_ascii_case(&pk)) {
-                    found.push(FrontRunDeposit {
-                        pubkey: pk,
-                        tx: log.transaction_hash.map(|h| format!("{h}")),
-                        block: log.block_number,
-                        withdrawal_credentials: format!(
-                            "0x{}",
-                            hex::encode(&ev.withdrawal_credentials)
-                        ),
-                    });
-                }
-            }
+            found.extend(front_run_in(&logs, pubkeys)?);
             Ok(())
         })
         .await?;
+    Ok(found)
+}
+
+/// The `DepositEvent`s among `logs` whose pubkey is one of `pubkeys` (`0x` hex, any case). An
+/// undecodable event from the deposit contract is an error, not a proof of absence.
+pub fn front_run_in(
+    logs: &[alloy::rpc::types::Log],
+    pubkeys: &[&str],
+) -> Result<Vec<FrontRunDeposit>> {
+    let mut found = Vec::new();
+    for log in logs {
+        let ev = IDepositContract::DepositEvent::decode_log_data(log.data())
+            .map_err(|e| Error::rpc("decode DepositEvent", e))?;
+        let pk = format!("0x{}", hex::encode(&ev.pubkey));
+        if pubkeys.iter().any(|p| p.eq_ignore_ascii_case(&pk)) {
+            found.push(FrontRunDeposit {
+                pubkey: pk,
+                tx: log.transaction_hash.map(|h| format!("{h}")),
+                block: log.block_number,
+                withdrawal_credentials: format!("0x{}", hex::encode(&ev.withdrawal_credentials)),
+            });
+        }
+    }
     Ok(found)
 }
 
@@ -905,9 +912,9 @@ async fn settle(
     cfg: &Config,
     store: &mut Store,
     pubkeys: &[String],
-    mined: Result<crate::replace::Mined>,
+    outcome: Result<crate::replace::Mined>,
 ) -> Result<(B256, u64, u64)> {
-    let m = match mined {
+    let m = match outcome {
         Ok(m) => m,
         Err(e @ Error::TxDropped { .. }) => {
             store.set_status(
@@ -935,20 +942,23 @@ async fn settle(
     };
     crash_point("after-receipt");
     let hash_s = format!("{}", m.hash);
-    let block = m.receipt.block_number.unwrap_or_default();
-    if !m.receipt.status() {
-        store.set_status(
-            pubkeys,
-            Status::Reverted,
-            Some(&hash_s),
-            Some(block),
-            Some("transaction reverted"),
-        )?;
-        return Err(Error::Transaction {
-            tx: hash_s,
-            message: format!("reverted in block {block}"),
-        });
-    }
+    let block = match mined(&m.receipt) {
+        Ok(block) => block,
+        Err(Mined::Pending) => unreachable!("the sender returns mined versions only"),
+        Err(Mined::Reverted { block }) => {
+            store.set_status(
+                pubkeys,
+                Status::Reverted,
+                Some(&hash_s),
+                Some(block),
+                Some("transaction reverted"),
+            )?;
+            return Err(Error::Transaction {
+                tx: hash_s,
+                message: format!("reverted in block {block}"),
+            });
+        }
+    };
     wait_confirmations(provider, block, cfg).await?;
     let note = (m.versions > 1).then(|| format!("mined after {} replacements", m.versions - 1));
     store.set_status(
@@ -1027,6 +1037,27 @@ fn check_gas(caps: &GasCaps, gas_limit: u64, _plan: &StakePlan) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Why a receipt does not show a successful transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mined {
+    /// The receipt names no block: not mined (yet), whatever its status says.
+    Pending,
+    Reverted {
+        block: u64,
+    },
+}
+
+/// The block of a successful transaction from its receipt, or why there is none.
+pub fn mined(receipt: &alloy::rpc::types::TransactionReceipt) -> std::result::Result<u64, Mined> {
+    let Some(block) = receipt.block_number else {
+        return Err(Mined::Pending);
+    };
+    if !receipt.status() {
+        return Err(Mined::Reverted { block });
+    }
+    Ok(block)
 }
 
 async fn wait_confirmations(provider: &DynProvider, block: u64, cfg: &Config) -> Result<()> {
@@ -1177,11 +1208,11 @@ async fn sent_outcome(
             .await
             .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?
         {
-            return Ok(if rc.status() {
-                SentOutcome::MinedNotStaked
-            } else {
-                SentOutcome::Reverted
-            });
+            match mined(&rc) {
+                Ok(_) => return Ok(SentOutcome::MinedNotStaked),
+                Err(Mined::Reverted { .. }) => return Ok(SentOutcome::Reverted),
+                Err(Mined::Pending) => {}
+            }
         }
     }
     let latest = provider
@@ -1224,11 +1255,11 @@ async fn legacy_outcome(
             .await
             .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?
         {
-            return Ok(if r.status() {
-                SentOutcome::MinedNotStaked
-            } else {
-                SentOutcome::Reverted
-            });
+            match mined(&r) {
+                Ok(_) => return Ok(SentOutcome::MinedNotStaked),
+                Err(Mined::Reverted { .. }) => return Ok(SentOutcome::Reverted),
+                Err(Mined::Pending) => {}
+            }
         }
     }
     // Never mined. If the account has nothing pending, it never will be.
