@@ -15,6 +15,7 @@ mod operators;
 mod oracle;
 mod policy;
 mod privacy;
+mod profiles;
 mod proxy;
 mod refusals;
 mod signer;
