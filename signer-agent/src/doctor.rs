@@ -10,7 +10,7 @@
 //! | `ssv_network_version` | the SSV network is v2 (ETH-paid clusters) |
 //! | `state_store` | the state directory opens |
 //! | `policy` | the transaction policy resolves |
-//! | `hsm` | the transaction key opens: token, key attributes, signing self-test |
+//! | `hsm` | the token passes the agent preflight (mechanisms, secp256k1 trial) and the transaction key opens: key attributes, signing self-test |
 //! | `role:operator` | the key holds `OPERATOR_ROLE` on the PoolManager |
 //! | `role:oracle_member` | the key is an Oracle member (a warning otherwise) |
 //! | `gas_funds` | the key holds ETH for the gas of a stake at today's fees |
@@ -245,7 +245,7 @@ pub async fn run(cfg: &Config) -> Report {
                 ),
                 _ => r.ok(
                     "hsm",
-                    format!("key opened, attested and self-tested in its token (address {a})"),
+                    format!("agent preflight passed (mechanisms, secp256k1 trial); key opened, attested and self-tested in its token (address {a})"),
                 ),
             }
             Some(a)
