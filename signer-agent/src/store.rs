@@ -292,39 +292,31 @@ impl Store {
         s.conn
             .execute_batch(SCHEMA)
             .map_err(|e| s.err("create schema", e))?;
-        // A ledger from before SSV v2 has no column for ETH sent as SSV cluster fees.
-        let has_fee: bool = s
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('policy_ledger') WHERE name = 'ssv_fee_wei'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(|e| s.err("read the policy ledger's columns", e))?
-            > 0;
-        if !has_fee {
-            s.conn
-                .execute_batch(
-                    "ALTER TABLE policy_ledger ADD COLUMN ssv_fee_wei TEXT NOT NULL DEFAULT '0'",
-                )
-                .map_err(|e| s.err("add ssv_fee_wei to the policy ledger", e))?;
-        }
-        // A ledger from before transaction replacement has no nonce column.
-        let has_nonce: bool = s
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('policy_ledger') WHERE name = 'nonce'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(|e| s.err("read the policy ledger's columns", e))?
-            > 0;
-        if !has_nonce {
-            s.conn
-                .execute_batch("ALTER TABLE policy_ledger ADD COLUMN nonce INTEGER")
-                .map_err(|e| s.err("add nonce to the policy ledger", e))?;
-        }
+        // Ledgers from before SSV v2 (ETH sent as SSV cluster fees) and before transaction
+        // replacement (the nonce a transaction used) lack a column each.
+        s.add_ledger_column("ssv_fee_wei", "TEXT NOT NULL DEFAULT '0'")?;
+        s.add_ledger_column("nonce", "INTEGER")?;
         Ok(s)
+    }
+
+    /// Adds `column` to the policy ledger unless it has it (a store made by an older agent).
+    fn add_ledger_column(&self, column: &str, decl: &str) -> Result<()> {
+        let has: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('policy_ledger') WHERE name = ?1",
+                [column],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err("read the policy ledger's columns", e))?;
+        if has == 0 {
+            self.conn
+                .execute_batch(&format!(
+                    "ALTER TABLE policy_ledger ADD COLUMN {column} {decl}"
+                ))
+                .map_err(|e| self.err(format!("add {column} to the policy ledger"), e))?;
+        }
+        Ok(())
     }
 
     /// A state store in memory (an oracle member without a state directory: its transactions
@@ -983,6 +975,35 @@ impl Store {
 mod tests {
     use super::*;
     use crate::bundle::BundleValidator;
+
+    #[test]
+    fn a_ledger_from_an_older_agent_gains_its_columns_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        // The policy ledger as the agent made it before SSV v2 and transaction replacement.
+        let old = Connection::open(dir.path().join("state.sqlite")).unwrap();
+        old.execute_batch(
+            "CREATE TABLE policy_ledger (seq INTEGER PRIMARY KEY AUTOINCREMENT, day TEXT NOT NULL,
+                at TEXT NOT NULL, sighash TEXT NOT NULL, target TEXT NOT NULL,
+                selector TEXT NOT NULL, value_wei TEXT NOT NULL, validators INTEGER NOT NULL);
+             INSERT INTO policy_ledger (day, at, sighash, target, selector, value_wei, validators)
+                VALUES ('2026-01-01', 't', '0x01', '0x02', '0x03', '0', 2);",
+        )
+        .unwrap();
+        drop(old);
+        for _ in 0..2 {
+            // Twice: opening a migrated store changes nothing.
+            let s = Store::open(dir.path()).unwrap();
+            let row: (String, Option<i64>, i64) = s
+                .conn
+                .query_row(
+                    "SELECT ssv_fee_wei, nonce, validators FROM policy_ledger",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .unwrap();
+            assert_eq!(row, ("0".to_string(), None, 2));
+        }
+    }
 
     fn bundle(n: usize, root: u8) -> VerifiedBundle {
         VerifiedBundle {
