@@ -8,7 +8,9 @@
 //! - a stake dropped from the mempool is detected, its validators planned again (same nonce),
 //!   and staked once;
 //! - a nonce of the agent's key used by a transaction the agent did not send stops the agent
-//!   with a named error (exit 4); a restart stakes the validators once.
+//!   with a named error (exit 4); a restart stakes the validators once;
+//! - a crash after a replacement is recorded and before it is broadcast: the restart follows
+//!   the nonce and stakes once.
 
 use std::fs::File;
 use std::path::Path;
@@ -87,11 +89,16 @@ fn pending(w: &World, from: Address) -> Vec<Pending> {
 }
 
 fn spawn(w: &World, log: &Path, extra: &[&str]) -> Child {
+    spawn_env(w, log, extra, &[])
+}
+
+fn spawn_env(w: &World, log: &Path, extra: &[&str], env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_signer-agent"))
         .arg("--config")
         .arg(&w.config)
         .args(extra)
         .args(["run", "--once"])
+        .envs(env.iter().copied())
         .env_remove("SIGNER_AGENT_PIN")
         .stdout(Stdio::null())
         .stderr(File::create(log).unwrap())
@@ -163,38 +170,42 @@ fn send_from_account0(w: &World, max_fee: u128, tip: u128, gas: u64) {
     });
 }
 
-#[test]
-fn a_stake_that_is_not_mined_is_replaced_with_higher_fees_and_mined_once() {
-    let w = World::new(2, "\n[gas]\nreplace_after_blocks = 2");
-    setup(&w);
-    automine(&w, false);
+/// A chain whose mempool is busy: blocks are mined only by the test, each holding at most
+/// `BLOCK_GAS`, and the last ten paid a 1 gwei tip (the node's fee estimate, which the agent
+/// signs with, gives the stake that tip).
+fn busy_chain(w: &World) {
+    automine(w, false);
     let _: serde_json::Value = rpc(
-        &w,
+        w,
         "evm_setBlockGasLimit",
         serde_json::json!([format!("0x{BLOCK_GAS:x}")]),
     );
-    // Ten blocks that paid a 1 gwei tip: the node's fee estimate (the agent signs with it)
-    // gives the stake that tip.
     for _ in 0..10 {
-        send_from_account0(&w, 100 * GOING_TIP, GOING_TIP, 21_000);
-        mine(&w);
+        send_from_account0(w, 100 * GOING_TIP, GOING_TIP, 21_000);
+        mine(w);
     }
-    let log = w.dir.path().join("run.log");
-    let mut child = spawn(&w, &log, &[]);
-    let t0 = Instant::now();
-    let original = first_pending(&w, w.agent, &mut child, &log);
-    let sent = t0.elapsed();
-    assert!(original.priority >= GOING_TIP / 2, "{original:?}");
-    // A busy mempool: before every block someone outbids the stake by 5 % (less than a
-    // replacement's bump) on both fees, with a transaction that leaves no room for it in the
-    // block (anvil orders by fees and skips what does not fit, keeping it in the pool).
+}
+
+/// What [`outbid_until_exit`] saw.
+struct Outbid {
+    exit: std::process::ExitStatus,
+    blocks: u32,
+    /// Blocks mined before a version other than the original was seen in the pool.
+    replaced_after: Option<u32>,
+}
+
+/// Until the agent exits: before every block someone outbids `original` by 5 % (less than a
+/// replacement's bump) on both fees, with a transaction that leaves no room for it in the block
+/// (anvil orders by fees and skips what does not fit, keeping it in the pool); then the block.
+/// While no replacement is in the pool, the original is there, not mined, not dropped.
+fn outbid_until_exit(w: &World, child: &mut Child, log: &Path, original: &Pending) -> Outbid {
     let competitor = (
         original.max_fee + original.max_fee / 20,
         original.priority + original.priority / 20,
     );
     let competitor_gas = BLOCK_GAS - original.gas / 2;
     let mut blocks = 0u32;
-    let mut replaced_after: Option<(u32, Duration)> = None;
+    let mut replaced_after = None;
     let exit = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
@@ -202,32 +213,55 @@ fn a_stake_that_is_not_mined_is_replaced_with_higher_fees_and_mined_once() {
         assert!(
             blocks < 40,
             "not staked after {blocks} blocks: {}",
-            log_of(&log)
+            log_of(log)
         );
-        let now = pending(&w, w.agent);
+        let now = pending(w, w.agent);
         if replaced_after.is_none() {
             if now.iter().any(|t| t.hash != original.hash) {
-                replaced_after = Some((blocks, t0.elapsed() - sent));
+                replaced_after = Some(blocks);
             } else {
-                // Still the original: in the pool, not mined, not dropped.
                 assert_eq!(
                     now.iter().map(|t| t.hash).collect::<Vec<_>>(),
                     vec![original.hash],
                     "{}",
-                    log_of(&log)
+                    log_of(log)
                 );
-                assert!(receipt(&w, original.hash).is_none());
+                assert!(receipt(w, original.hash).is_none());
             }
         }
-        send_from_account0(&w, competitor.0, competitor.1, competitor_gas);
-        mine(&w);
+        send_from_account0(w, competitor.0, competitor.1, competitor_gas);
+        mine(w);
         blocks += 1;
         // Let the agent (polling every 250 ms here) see the block before the next one.
         std::thread::sleep(Duration::from_millis(500));
     };
+    Outbid {
+        exit,
+        blocks,
+        replaced_after,
+    }
+}
+
+#[test]
+fn a_stake_that_is_not_mined_is_replaced_with_higher_fees_and_mined_once() {
+    let w = World::new(2, "\n[gas]\nreplace_after_blocks = 2");
+    setup(&w);
+    busy_chain(&w);
+    let log = w.dir.path().join("run.log");
+    let mut child = spawn(&w, &log, &[]);
+    let t0 = Instant::now();
+    let original = first_pending(&w, w.agent, &mut child, &log);
+    let sent = t0.elapsed();
+    assert!(original.priority >= GOING_TIP / 2, "{original:?}");
+    let Outbid {
+        exit,
+        blocks,
+        replaced_after,
+    } = outbid_until_exit(&w, &mut child, &log, &original);
+    let after = t0.elapsed() - sent;
     assert!(exit.success(), "{}", log_of(&log));
     automine(&w, true);
-    let (after_blocks, after) = replaced_after.expect("a replacement was seen in the pool");
+    let after_blocks = replaced_after.expect("a replacement was seen in the pool");
     assert!(after_blocks >= 2, "replaced after {after_blocks} blocks");
 
     // Mined once: one DepositEvent per validator, by the replacement (same nonce).
@@ -267,7 +301,7 @@ fn a_stake_that_is_not_mined_is_replaced_with_higher_fees_and_mined_once() {
     assert!(log_of(&log).contains("not mined: replaced with higher fees"));
     assert!(!log_of(&log).contains("dropped"), "{}", log_of(&log));
     eprintln!(
-        "sent {:.1} s after start; replaced after {after_blocks} blocks ({:.1} s after it was sent); staked after {blocks} blocks; priority fee {} → {} wei, max fee {} → {} wei",
+        "sent {:.1} s after start; replaced after {after_blocks} blocks; staked after {blocks} blocks ({:.1} s after it was sent); priority fee {} → {} wei, max fee {} → {} wei",
         sent.as_secs_f64(),
         after.as_secs_f64(),
         original.priority,
@@ -275,6 +309,58 @@ fn a_stake_that_is_not_mined_is_replaced_with_higher_fees_and_mined_once() {
         original.max_fee,
         tx.max_fee_per_gas()
     );
+}
+
+/// Crash safety with replacements: the agent dies after recording a replacement and before
+/// broadcasting it; the restarted agent follows the nonce (both versions known from the state
+/// store), replaces again as the stake is still not mined, and each validator is staked once.
+#[test]
+fn a_crash_before_a_replacement_is_broadcast_then_a_restart_stakes_once() {
+    let w = World::new(2, "\n[gas]\nreplace_after_blocks = 2");
+    setup(&w);
+    busy_chain(&w);
+    let log = w.dir.path().join("crash.log");
+    let mut child = spawn_env(
+        &w,
+        &log,
+        &[],
+        &[("SIGNER_AGENT_CRASH_AT", "before-replace-send")],
+    );
+    let original = first_pending(&w, w.agent, &mut child, &log);
+    let o = outbid_until_exit(&w, &mut child, &log, &original);
+    assert_eq!(o.exit.code(), Some(86), "{}", log_of(&log));
+    assert_eq!(
+        o.replaced_after, None,
+        "nothing was broadcast but the original"
+    );
+    let recorded = {
+        let store = signer_agent::store::Store::open(w.cfg().state_dir().unwrap()).unwrap();
+        signer_agent::replace::versions(&store, w.agent, original.nonce).unwrap()
+    };
+    assert_eq!(recorded.len(), 2, "{recorded:#?}");
+    assert_eq!(recorded[0].hash, original.hash);
+
+    let log = w.dir.path().join("restart.log");
+    let mut child = spawn(&w, &log, &[]);
+    let o = outbid_until_exit(&w, &mut child, &log, &original);
+    assert!(o.exit.success(), "{}", log_of(&log));
+    automine(&w, true);
+    assert!(o.replaced_after.is_some(), "{}", log_of(&log));
+    assert!(
+        log_of(&log).contains("following a transaction sent before the restart"),
+        "{}",
+        log_of(&log)
+    );
+    assert_chain_matches_bundle(&w, &w.bundle, 2);
+    assert!(receipt(&w, original.hash).is_none());
+    let st = status(&w);
+    let vs = st["validators"].as_array().unwrap();
+    assert!(vs.iter().all(|v| v["status"] == "confirmed"), "{st}");
+    let mined: B256 = vs[0]["tx_hash"].as_str().unwrap().parse().unwrap();
+    let store = signer_agent::store::Store::open(w.cfg().state_dir().unwrap()).unwrap();
+    let all = signer_agent::replace::versions(&store, w.agent, original.nonce).unwrap();
+    assert!(all.len() >= 3, "{all:#?}");
+    assert!(all.iter().any(|r| r.hash == mined), "{all:#?}");
 }
 
 #[test]
