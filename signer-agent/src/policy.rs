@@ -679,7 +679,11 @@ impl<S> PolicySigner<S> {
             .with_to(to)
             .with_value(value)
             .with_input(input.to_vec());
+        // Every read names the latest block: a node asked without one may answer from its pending
+        // block (anvil does), where a version of this very transaction already ran.
+        let latest = alloy::eips::BlockId::latest();
         p.call(req.clone().with_gas_limit(gas_limit))
+            .block(latest)
             .await
             .map_err(|e| {
                 (
@@ -687,12 +691,16 @@ impl<S> PolicySigner<S> {
                     format!("eth_call against the latest block: {}", revert_reason(&e)),
                 )
             })?;
-        let est = p.estimate_gas(req.clone()).await.map_err(|e| {
-            (
-                "simulation_revert",
-                format!("eth_estimateGas: {}", revert_reason(&e)),
-            )
-        })?;
+        let est = p
+            .estimate_gas(req.clone())
+            .block(latest)
+            .await
+            .map_err(|e| {
+                (
+                    "simulation_revert",
+                    format!("eth_estimateGas: {}", revert_reason(&e)),
+                )
+            })?;
         if est > gas_limit {
             return Err((
                 "simulation_gas",
@@ -711,6 +719,7 @@ impl<S> PolicySigner<S> {
         let before = IDepositContract::new(dc, p.clone())
             .get_deposit_count()
             .call()
+            .block(latest)
             .await
             .map_err(|e| ("simulation_unavailable", format!("get_deposit_count: {e}")))?;
         let before = le_count(&before).ok_or((
@@ -827,7 +836,8 @@ where
                     "no state store: the daily caps cannot be checked".into(),
                 ));
             };
-            let (v_day, n_day) = match store.signed_on(&day) {
+            // Earlier versions of this nonce (a replacement) are replaced, not added to.
+            let (v_day, n_day, fee_day) = match store.signed_on_except(&day, tx.nonce()) {
                 Ok(x) => x,
                 Err(e) => return Err(self.refuse("value_day_cap", format!("state store: {e}"))),
             };
@@ -849,10 +859,6 @@ where
                     ),
                 ));
             }
-            let fee_day = match store.ssv_fees_on(&day) {
-                Ok(x) => x,
-                Err(e) => return Err(self.refuse("ssv_fee_day_cap", format!("state store: {e}"))),
-            };
             if fee_day.saturating_add(ssv_fee) > p.max_ssv_fee_per_day_wei {
                 return Err(self.refuse(
                     "ssv_fee_day_cap",
@@ -896,6 +902,7 @@ where
                 value_wei: value.to_string(),
                 validators,
                 ssv_fee_wei: ssv_fee.to_string(),
+                nonce: Some(tx.nonce()),
             };
             if let Err(e) = store.record_signed(&entry) {
                 tracing::error!(error = %e, "cannot record the signature in the policy ledger; signature dropped");
@@ -948,6 +955,7 @@ mod tests {
             dir: "/b".into(),
             ceremony_id: "c".into(),
             network: "custom".into(),
+            fork_version: "00000000".into(),
             merkle_root: root,
             operator_ids: vec![1, 2, 3, 4],
             withdrawal_type: 1,
@@ -1185,6 +1193,11 @@ mod tests {
         t.value = U256::from(10u64.pow(18));
         let (s, signs) = signer_over(dir.path(), p.clone());
         sign(&s, t.clone()).unwrap();
+        // A replacement of it (same nonce) replaces its value, it does not add to it.
+        t.max_fee_per_gas += t.max_fee_per_gas / 5;
+        sign(&s, t.clone()).unwrap();
+        // The next nonce adds to it.
+        t.nonce = 1;
         refused_by(&s, &signs, t.clone(), "value_day_cap");
         // A restart reads the day's total from the ledger.
         drop(s);
@@ -1199,8 +1212,12 @@ mod tests {
         let (s, signs) = signer_over(dir.path(), policy());
         let mut t = tx();
         t.input = stake_input(ROOT, &[0, 1, 2]);
+        sign(&s, t.clone()).unwrap();
+        // Replacing it (the same nonce, higher fees) counts its validators once.
+        t.max_fee_per_gas += t.max_fee_per_gas / 5;
         sign(&s, t).unwrap();
         let mut t = tx();
+        t.nonce = 1;
         t.input = stake_input(ROOT, &[3, 4]);
         refused_by(&s, &signs, t.clone(), "validator_cap");
         drop(s);
@@ -1208,6 +1225,7 @@ mod tests {
         refused_by(&s, &signs, t, "validator_cap");
         // One more still fits the cap of 4.
         let mut t = tx();
+        t.nonce = 1;
         t.input = stake_input(ROOT, &[3]);
         sign(&s, t).unwrap();
         assert_eq!(signs.load(Ordering::SeqCst), 1);

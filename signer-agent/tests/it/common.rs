@@ -66,7 +66,11 @@ impl Anvil {
                     "31337",
                     "--silent",
                 ])
-                .args(["--hardfork", "prague"])
+                .args(if extra.contains(&"--hardfork") {
+                    &[][..]
+                } else {
+                    &["--hardfork", "prague"][..]
+                })
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

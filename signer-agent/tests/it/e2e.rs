@@ -62,12 +62,18 @@ impl World {
         extra_members: &[Address],
         quorum: Option<u64>,
     ) -> World {
-        World::build(n, extra_config, extra_members, quorum, "v2")
+        World::build(n, extra_config, extra_members, quorum, "v2", &[], 0)
+    }
+
+    /// As [`World::new`], anvil started with `anvil_args` too, and `pre_mine` empty blocks
+    /// mined before the deployment.
+    pub fn with_anvil(n: u32, extra_config: &str, anvil_args: &[&str], pre_mine: u64) -> World {
+        World::build(n, extra_config, &[], None, "v2", anvil_args, pre_mine)
     }
 
     /// As [`World::new`] on an SSV stand-in deployed as a v1 network (`legacy` mode).
     pub fn legacy(n: u32, extra_config: &str) -> World {
-        World::build(n, extra_config, &[], None, "legacy")
+        World::build(n, extra_config, &[], None, "legacy", &[], 0)
     }
 
     fn build(
@@ -76,6 +82,8 @@ impl World {
         extra_members: &[Address],
         quorum: Option<u64>,
         ssv_mode: &str,
+        anvil_args: &[&str],
+        pre_mine: u64,
     ) -> World {
         // The agent's token first: it sets up the process's SoftHSM directory.
         let tok = SoftHsmToken::new("agent", TEST_USER_PIN);
@@ -89,7 +97,20 @@ impl World {
             .unwrap(),
         );
         let ceremony = fixture::CeremonyHsm::new();
-        let anvil = Anvil::start();
+        let anvil = Anvil::start_with(anvil_args);
+        if pre_mine > 0 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let p = ProviderBuilder::new().connect_http(anvil.url().parse().unwrap());
+                    let _: serde_json::Value = p
+                        .raw_request("anvil_mine".into(), (U256::from(pre_mine),))
+                        .await
+                        .unwrap();
+                });
+        }
         let dir = tempfile::tempdir().unwrap();
         let keys = fixture::operator_keys(4);
         let agent_s = agent.to_checksum(None);
@@ -214,6 +235,52 @@ poll_interval_secs = 1
         ProviderBuilder::new()
             .connect_http(self.anvil.url().parse().unwrap())
             .erased()
+    }
+
+    /// The agent's configuration.
+    pub fn cfg(&self) -> signer_agent::config::Config {
+        signer_agent::config::Config::resolve(Some(&self.config), &Default::default()).unwrap()
+    }
+
+    /// The agent's configuration with `top` (top-level keys) after its first line and
+    /// `tables` at the end, written to `name` in the test directory.
+    pub fn config_with(&self, name: &str, top: &str, tables: &str) -> PathBuf {
+        let base = std::fs::read_to_string(&self.config).unwrap();
+        let (first, rest) = base.split_once('\n').unwrap();
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, format!("{first}\n{top}{rest}\n{tables}\n")).unwrap();
+        p
+    }
+
+    /// Runs the agent with the configuration `config`.
+    pub fn agent_with(&self, config: &Path, args: &[&str]) -> Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_signer-agent"))
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env_remove("SIGNER_AGENT_PIN")
+            .output()
+            .unwrap()
+    }
+
+    /// Event queries over this chain (no cache).
+    pub fn events(&self) -> signer_agent::logscan::Events {
+        signer_agent::logscan::Events::uncached(
+            signer_agent::logscan::Scanner::new(self.provider(), 10_000),
+            66,
+        )
+    }
+
+    /// The pool's cluster of `ids` now (from the SSV network's events).
+    pub fn cluster_snapshot(&self, ids: &[u64]) -> signer_agent::chain::Cluster {
+        let c = self.cfg().contracts().unwrap();
+        let events = self.events();
+        self.rt().block_on(async {
+            let at = events.head().await.unwrap();
+            signer_agent::ssv::cluster_snapshot(&events, &c, c.pool_manager, ids, at)
+                .await
+                .unwrap()
+        })
     }
 
     pub fn wallet_provider(&self, key: &str) -> DynProvider {

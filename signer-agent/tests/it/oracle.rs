@@ -75,6 +75,16 @@ impl BeaconFixture {
 
 fn answer(target: &str, validators: &BTreeMap<String, (u64, &'static str)>) -> (String, String) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if path == "/eth/v1/node/syncing" {
+        return (
+            "200 OK".into(),
+            serde_json::json!({"data": {
+                "head_slot": "4242", "sync_distance": "0", "is_syncing": false,
+                "is_optimistic": false, "el_offline": false
+            }})
+            .to_string(),
+        );
+    }
     if path == "/eth/v1/beacon/genesis" {
         return (
             "200 OK".into(),
