@@ -76,7 +76,7 @@ softhsm_env() {
 }
 
 json_field() {
-  python3 - "$@" <<'PY' || die "json_field: no ${*:2} in $1"
+  python3 - "$@" 2>/dev/null <<'PY' || die "json_field: $1 is not JSON or has no ${*:2}"
 import json, sys
 v = json.load(open(sys.argv[1]))
 for k in sys.argv[2:]:
