@@ -496,7 +496,7 @@ fn hsm_init(a: &InitArgs<'_>) -> Result<(), Error> {
             label: identity.label().to_owned(),
             algorithm: "P-256",
             usage: "sign only",
-            public_key: Some(hex::encode(&pk)),
+            public_key: Some(hex::encode(pk)),
             fingerprint: Some(kc_bundle::manifest::key_fingerprint(&pk)),
             key_sha256: None,
             data_key: None,
