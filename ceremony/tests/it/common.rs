@@ -42,7 +42,7 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn require_tool(name: &str) {
+pub fn require_tool(name: &str) {
     let ok = Command::new("sh")
         .args(["-c", &format!("command -v {name}")])
         .output()
