@@ -12,7 +12,7 @@ export KC_PKCS11_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
 export KC_KRYOPTIC_MODULE ?= $(ROOT)/.tools/kryoptic/libkryoptic_pkcs11.so
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all tools test test-rust test-contracts test-tokens demo bench fmt lint reproducible clean
+.PHONY: all tools test test-rust test-contracts test-tokens demo bench fuzz fmt lint reproducible clean
 
 all: test
 
@@ -49,6 +49,11 @@ bench: tools
 	cargo bench --workspace --locked
 	cargo nextest run -p signer-agent --locked --run-ignored only -E 'test(bench)' --no-capture
 	scripts/bench-ceremony.sh
+
+# Coverage-guided fuzzing of every parser (libFuzzer, fuzz/) and the contracts' forge fuzz and
+# invariant tests at high counts: FUZZ_SECONDS per target (default 180). docs/fuzzing.md.
+fuzz: tools
+	@scripts/fuzz.sh
 
 fmt:
 	cargo fmt --all

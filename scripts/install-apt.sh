@@ -18,6 +18,7 @@ pkgs=(
   "libssl-dev=3.0.19-1~deb12u2"
   "libsqlite3-dev=3.40.1-2+deb12u2"
   "pkg-config=1.8.1-1"
+  "g++=4:12.2.0-3"          # builds libFuzzer for `make fuzz` (libfuzzer-sys)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -49,6 +49,9 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+/// The most confirmations the agent waits for: a block number plus it never overflows.
+pub const MAX_CONFIRMATIONS: u64 = 10_000;
+
 /// Environment variable that carries the HSM user PIN (when no PIN file is given).
 pub const PIN_ENV: &str = "SIGNER_AGENT_PIN";
 
@@ -279,17 +282,34 @@ impl FileConfig {
         })
     }
 
-    /// Parses TOML text; on error returns (field path, message).
+    /// Parses TOML text; on error returns (field path, message). The message is one line; a
+    /// syntax error (no field path) says its line and column.
     pub fn parse(text: &str) -> std::result::Result<Self, (String, String)> {
         let de = toml::Deserializer::new(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
+            let path = kc_bundle::printable(&e.path().to_string());
+            let inner = e.into_inner();
+            let mut message = kc_bundle::printable(
+                &inner
+                    .message()
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(": "),
+            );
             let field = if path == "." {
+                if let Some(span) = inner.span() {
+                    let start = span.start.min(text.len());
+                    let line = text[..start].matches('\n').count() + 1;
+                    let column = start - text[..start].rfind('\n').map_or(0, |i| i + 1) + 1;
+                    message = format!("{message} (line {line}, column {column})");
+                }
                 "(top level)".to_string()
             } else {
                 path
             };
-            (field, e.into_inner().message().to_string())
+            (field, message)
         })
     }
 }
@@ -349,6 +369,14 @@ impl Config {
             Err(other) => return Err(other),
         };
         let confirmations = ov.confirmations.or(file.confirmations).unwrap_or(2);
+        if confirmations > MAX_CONFIRMATIONS {
+            return Err(Error::config(
+                "confirmations",
+                format!(
+                    "{confirmations} blocks; at most {MAX_CONFIRMATIONS} (about 33 hours of 12 s blocks)"
+                ),
+            ));
+        }
         let metrics_addr_s = ov
             .metrics_addr
             .clone()

@@ -147,50 +147,8 @@ pub async fn cluster_states(
         .map_err(|e| Error::rpc("eth_getLogs(cluster events)", e))?;
     let mut out = BTreeMap::new();
     for log in &logs {
-        let decode =
-            |name: &str, e: alloy::sol_types::Error| Error::rpc(format!("decode {name}"), e);
-        let (ids, cluster) = match log.topic0().copied() {
-            Some(ISSVNetwork::ValidatorAdded::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ValidatorAdded::decode_log_data(log.data())
-                    .map_err(|e| decode("ValidatorAdded", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ValidatorRemoved::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ValidatorRemoved::decode_log_data(log.data())
-                    .map_err(|e| decode("ValidatorRemoved", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterDeposited::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterDeposited::decode_log_data(log.data())
-                    .map_err(|e| decode("ClusterDeposited", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterWithdrawn::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterWithdrawn::decode_log_data(log.data())
-                    .map_err(|e| decode("ClusterWithdrawn", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterLiquidated::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterLiquidated::decode_log_data(log.data())
-                    .map_err(|e| decode("ClusterLiquidated", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterReactivated::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterReactivated::decode_log_data(log.data())
-                    .map_err(|e| decode("ClusterReactivated", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterMigratedToETH::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterMigratedToETH::decode_log_data(log.data())
-                    .map_err(|e| decode("ClusterMigratedToETH", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterBalanceUpdated::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterBalanceUpdated::decode_log_data(log.data())
-                    .map_err(|e| decode("ClusterBalanceUpdated", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            _ => continue,
+        let Some((ids, cluster)) = cluster_event(log)? else {
+            continue;
         };
         out.insert(
             ids.clone(),
@@ -202,6 +160,43 @@ pub async fn cluster_states(
         );
     }
     Ok(out)
+}
+
+/// The `cluster` of the last SSV cluster event among `logs` whose operator ids are `ids`
+/// (events of other kinds are skipped; an undecodable cluster event is an error).
+pub fn latest_cluster(logs: &[alloy::rpc::types::Log], ids: &[u64]) -> Result<Option<Cluster>> {
+    let mut latest = None;
+    for log in logs {
+        if let Some((log_ids, cluster)) = cluster_event(log)? {
+            if log_ids == ids {
+                latest = Some(cluster);
+            }
+        }
+    }
+    Ok(latest)
+}
+
+/// The operator ids and cluster snapshot an SSV cluster event of either cluster kind carries;
+/// `None` for a log of another kind.
+pub fn cluster_event(log: &alloy::rpc::types::Log) -> Result<Option<(Vec<u64>, Cluster)>> {
+    macro_rules! decode {
+        ($event:ident) => {{
+            let e = ISSVNetwork::$event::decode_log_data(log.data())
+                .map_err(|e| Error::rpc(concat!("decode ", stringify!($event)), e))?;
+            Some((e.operatorIds, e.cluster))
+        }};
+    }
+    Ok(match log.topic0().copied() {
+        Some(ISSVNetwork::ValidatorAdded::SIGNATURE_HASH) => decode!(ValidatorAdded),
+        Some(ISSVNetwork::ValidatorRemoved::SIGNATURE_HASH) => decode!(ValidatorRemoved),
+        Some(ISSVNetwork::ClusterDeposited::SIGNATURE_HASH) => decode!(ClusterDeposited),
+        Some(ISSVNetwork::ClusterWithdrawn::SIGNATURE_HASH) => decode!(ClusterWithdrawn),
+        Some(ISSVNetwork::ClusterLiquidated::SIGNATURE_HASH) => decode!(ClusterLiquidated),
+        Some(ISSVNetwork::ClusterReactivated::SIGNATURE_HASH) => decode!(ClusterReactivated),
+        Some(ISSVNetwork::ClusterMigratedToETH::SIGNATURE_HASH) => decode!(ClusterMigratedToETH),
+        Some(ISSVNetwork::ClusterBalanceUpdated::SIGNATURE_HASH) => decode!(ClusterBalanceUpdated),
+        _ => None,
+    })
 }
 
 /// The snapshot of `owner`'s cluster of `ids` (the empty cluster when it has none yet).

@@ -150,27 +150,34 @@ pub async fn front_run_deposits(
                 e,
             )
         })?;
-        for log in &logs {
-            // An undecodable event from the deposit contract is not a proof of absence.
-            let ev = IDepositContract::DepositEvent::decode_log_data(log.data())
-                .map_err(|e| Error::rpc("decode DepositEvent", e))?;
-            let pk = format!("0x{}", hex::encode(&ev.pubkey));
-            if pubkeys.iter().any(|p| p.eq_ignore_ascii_case(&pk)) {
-                found.push(FrontRunDeposit {
-                    pubkey: pk,
-                    tx: log.transaction_hash.map(|h| format!("{h}")),
-                    block: log.block_number,
-                    withdrawal_credentials: format!(
-                        "0x{}",
-                        hex::encode(&ev.withdrawal_credentials)
-                    ),
-                });
-            }
-        }
+        found.extend(front_run_in(&logs, pubkeys)?);
         if end == u64::MAX {
             break;
         }
         start = end + 1;
+    }
+    Ok(found)
+}
+
+/// The `DepositEvent`s among `logs` whose pubkey is one of `pubkeys` (`0x` hex, any case). An
+/// undecodable event from the deposit contract is an error, not a proof of absence.
+pub fn front_run_in(
+    logs: &[alloy::rpc::types::Log],
+    pubkeys: &[&str],
+) -> Result<Vec<FrontRunDeposit>> {
+    let mut found = Vec::new();
+    for log in logs {
+        let ev = IDepositContract::DepositEvent::decode_log_data(log.data())
+            .map_err(|e| Error::rpc("decode DepositEvent", e))?;
+        let pk = format!("0x{}", hex::encode(&ev.pubkey));
+        if pubkeys.iter().any(|p| p.eq_ignore_ascii_case(&pk)) {
+            found.push(FrontRunDeposit {
+                pubkey: pk,
+                tx: log.transaction_hash.map(|h| format!("{h}")),
+                block: log.block_number,
+                withdrawal_credentials: format!("0x{}", hex::encode(&ev.withdrawal_credentials)),
+            });
+        }
     }
     Ok(found)
 }
@@ -379,10 +386,7 @@ pub async fn check_operators(
                 "no OperatorAdded event carries its public key".into(),
             ));
         };
-        let ev = ISSVNetwork::OperatorAdded::decode_log_data(log.data())
-            .map_err(|e| stop(id, format!("undecodable OperatorAdded event: {e}")))?;
-        let text = crate::operators::public_key_text(&ev.publicKey)
-            .ok_or_else(|| stop(id, "its on-chain public key is not text".into()))?;
+        let text = crate::operators::operator_key_from_log(log).map_err(|m| stop(id, m))?;
         let key = kc_ssv::OperatorKey::parse(id, &text)
             .map_err(|e| stop(id, format!("its on-chain public key does not parse: {e}")))?;
         let on_chain = key.fingerprint_hex();
@@ -977,20 +981,23 @@ pub async fn send(
     crash_point("after-send");
     let receipt = wait_receipt(provider, hash, cfg).await?;
     crash_point("after-receipt");
-    let block = receipt.block_number.unwrap_or_default();
-    if !receipt.status() {
-        store.set_status(
-            &plan.pubkeys,
-            Status::Reverted,
-            Some(&hash_s),
-            Some(block),
-            Some("transaction reverted"),
-        )?;
-        return Err(Error::Transaction {
-            tx: hash_s,
-            message: format!("reverted in block {block}"),
-        });
-    }
+    let block = match mined(&receipt) {
+        Ok(block) => block,
+        Err(Mined::Pending) => unreachable!("wait_receipt returns mined receipts only"),
+        Err(Mined::Reverted { block }) => {
+            store.set_status(
+                &plan.pubkeys,
+                Status::Reverted,
+                Some(&hash_s),
+                Some(block),
+                Some("transaction reverted"),
+            )?;
+            return Err(Error::Transaction {
+                tx: hash_s,
+                message: format!("reverted in block {block}"),
+            });
+        }
+    };
     wait_confirmations(provider, block, cfg).await?;
     store.set_status(
         &plan.pubkeys,
@@ -1025,6 +1032,27 @@ fn check_gas(caps: &GasCaps, gas_limit: u64, _plan: &StakePlan) -> Result<()> {
     Ok(())
 }
 
+/// Why a receipt does not show a successful transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mined {
+    /// The receipt names no block: not mined (yet), whatever its status says.
+    Pending,
+    Reverted {
+        block: u64,
+    },
+}
+
+/// The block of a successful transaction from its receipt, or why there is none.
+pub fn mined(receipt: &alloy::rpc::types::TransactionReceipt) -> std::result::Result<u64, Mined> {
+    let Some(block) = receipt.block_number else {
+        return Err(Mined::Pending);
+    };
+    if !receipt.status() {
+        return Err(Mined::Reverted { block });
+    }
+    Ok(block)
+}
+
 async fn wait_receipt(
     provider: &DynProvider,
     hash: B256,
@@ -1034,8 +1062,8 @@ async fn wait_receipt(
     let max = Duration::from_secs(cfg.poll_interval_secs.max(1));
     loop {
         match provider.get_transaction_receipt(hash).await {
-            Ok(Some(r)) => return Ok(r),
-            Ok(None) => {}
+            Ok(Some(r)) if mined(&r) != Err(Mined::Pending) => return Ok(r),
+            Ok(_) => {}
             Err(e) => tracing::warn!(tx = %hash, error = %e, "receipt lookup failed; retrying"),
         }
         tokio::time::sleep(delay).await;
@@ -1103,23 +1131,23 @@ pub async fn reconcile(
                     .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?,
                 None => None,
             };
-            match receipt {
-                Some(r) if !r.status() => {
+            match receipt.as_ref().map(mined) {
+                Some(Err(Mined::Reverted { block })) => {
                     store.set_status(
                         std::slice::from_ref(&v.pubkey),
                         Status::Reverted,
                         None,
-                        r.block_number,
+                        Some(block),
                         Some("reconciled: transaction reverted"),
                     )?;
                     changed += 1;
                 }
-                Some(_) => {
+                Some(Ok(_)) => {
                     // Mined successfully but the key is not staked: cannot happen with this
                     // PoolManager; leave it for an operator to look at.
                     tracing::error!(pubkey = %v.pubkey, "transaction succeeded but the validator is not staked");
                 }
-                None => {
+                None | Some(Err(Mined::Pending)) => {
                     // Never mined. If our account has nothing pending, it never will be.
                     let nothing_pending = match from {
                         Some(a) => {

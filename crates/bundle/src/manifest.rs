@@ -186,7 +186,7 @@ impl Manifest {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let m: Manifest = serde_json::from_slice(bytes).map_err(|e| Error::Manifest {
             field: format!("line {} column {}", e.line(), e.column()),
-            message: e.to_string(),
+            message: crate::printable(&e.to_string()),
         })?;
         if m.format != FORMAT {
             return Err(Error::Manifest {
@@ -220,7 +220,7 @@ impl ManifestSignature {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         serde_json::from_slice(bytes).map_err(|e| Error::Signature {
-            message: format!("manifest.sig: {e}"),
+            message: crate::printable(&format!("manifest.sig: {e}")),
         })
     }
 

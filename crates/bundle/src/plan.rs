@@ -183,7 +183,7 @@ impl Plan {
         };
         let de = toml::Deserializer::new(text);
         let file: PlanFile = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
+            let path = crate::printable(&e.path().to_string());
             let inner = e.into_inner();
             let (field, message) = toml_error_field(text, &path, &inner);
             err(&field, message)
@@ -402,7 +402,15 @@ impl Plan {
 /// missing field is appended to the path, and a syntax error is named by the key on its line,
 /// under the table header above it (else by its line number).
 fn toml_error_field(text: &str, path: &str, e: &toml::de::Error) -> (String, String) {
-    let message = e.message().trim().to_owned();
+    // One line: the toml crate puts a newline between a syntax error and its reason.
+    let message = crate::printable(
+        &e.message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(": "),
+    );
     let table = if path == "." { "" } else { path };
     let join = |key: &str| {
         if table.is_empty() {

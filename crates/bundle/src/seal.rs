@@ -103,7 +103,7 @@ impl SealedMaster {
     /// Parses the envelope and checks its shape (not its content: that needs the HSM).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let s: SealedMaster = serde_json::from_slice(bytes).map_err(|e| Error::Seal {
-            message: e.to_string(),
+            message: crate::printable(&e.to_string()),
         })?;
         let bad = |message: String| Err(Error::Seal { message });
         if s.format != FORMAT {

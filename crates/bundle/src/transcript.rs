@@ -178,9 +178,10 @@ impl Transcript {
         let mut prev = GENESIS.to_owned();
         for (i, line) in text.split_terminator('\n').enumerate() {
             let line_no = i + 1;
+            // Messages quote the entry's own fields: escaped (kc_bundle::printable).
             let bad = |message: String| Error::Transcript {
                 line: line_no,
-                message,
+                message: crate::printable(&message),
             };
             let entry: Entry = serde_json::from_str(line)
                 .map_err(|e| bad(format!("not a transcript entry: {e}")))?;
