@@ -198,7 +198,7 @@ fn thirteen_operators_custom_fork_version() {
     assert!(m["operators"]["provenance"].is_null());
 }
 
-/// Issue #9, build attestation: the manifest names the SHA-256 of the executable that ran, and
+/// Build attestation: the manifest names the SHA-256 of the executable that ran, and
 /// `verify --expect-binary` checks it (exit 6 on a mismatch).
 #[test]
 fn build_attestation_binary_hash() {
