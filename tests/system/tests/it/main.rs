@@ -4,3 +4,5 @@
 //! `make tools` and are never skipped.
 
 mod flow;
+mod repo;
+mod secrets;
