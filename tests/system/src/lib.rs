@@ -1,7 +1,8 @@
 //! `kc-system-tests`: the tests across the parts of the product (`tests/it`): a plan through the
 //! real `ceremony` and `signer-agent` executables to the chain and an oracle rebase, and the
 //! repository's own promises (every test ARCHITECTURE.md names exists, only `kc-hsm` depends on
-//! cryptoki, the scripts fail loudly). This library finds the executables under test.
+//! cryptoki, `scripts/lib.sh` fails loudly). This library finds the executables under test
+//! and reads ARCHITECTURE.md's invariants table ([`invariants`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,33 +49,32 @@ pub fn workspace_binary(package: &str, name: &str) -> PathBuf {
     bin
 }
 
-/// The source directories (`src`, `Cargo.toml`, `build.rs`) of the workspace packages in
-/// `package`'s normal and build dependency tree (from `cargo tree`, offline).
-fn local_sources(package: &str) -> Vec<PathBuf> {
+/// The output of `cargo tree ARGS --offline --prefix … --format {p}` in the workspace (offline:
+/// the build that made these tests downloaded every package it can list). Panics on failure.
+pub fn cargo_tree(args: &[&str], prefix: &str) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(repo_root())
-        .args([
-            "tree",
-            "-p",
-            package,
-            "-e",
-            "normal,build",
-            "--prefix",
-            "none",
-            "--offline",
-            "--format",
-            "{p}",
-        ])
+        .arg("tree")
+        .args(args)
+        .args(["--offline", "--prefix", prefix, "--format", "{p}"])
         .output()
         .expect("run cargo tree");
     assert!(
         out.status.success(),
-        "cargo tree -p {package}: {}",
+        "cargo tree {}: {}",
+        args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The source directories (`src`, `Cargo.toml`, `build.rs`) of the workspace packages in
+/// `package`'s normal and build dependency tree (from `cargo tree`, offline).
+fn local_sources(package: &str) -> Vec<PathBuf> {
+    let tree = cargo_tree(&["-p", package, "-e", "normal,build"], "none");
     let root = repo_root();
-    let mut dirs: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+    let mut dirs: Vec<PathBuf> = tree
         .lines()
         .filter_map(|l| Some(PathBuf::from(l.split_once(" (")?.1.split(')').next()?)))
         .filter(|p| p.starts_with(&root))

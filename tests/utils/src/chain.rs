@@ -430,36 +430,12 @@ impl Pool {
 
     /// Every `DepositEvent` of the deposit contract.
     pub fn deposit_events(&self) -> Vec<IDepositContract::DepositEvent> {
-        rt().block_on(async {
-            let f = Filter::new()
-                .address(self.dep.addr("deposit_contract"))
-                .event_signature(IDepositContract::DepositEvent::SIGNATURE_HASH)
-                .from_block(0);
-            self.provider()
-                .get_logs(&f)
-                .await
-                .unwrap()
-                .iter()
-                .map(|l| IDepositContract::DepositEvent::decode_log_data(l.data()).unwrap())
-                .collect()
-        })
+        self.events("deposit_contract")
     }
 
     /// Every `ValidatorAdded` of the SSV network contract.
     pub fn validator_added(&self) -> Vec<ISSVNetwork::ValidatorAdded> {
-        rt().block_on(async {
-            let f = Filter::new()
-                .address(self.dep.addr("ssv_network"))
-                .event_signature(ISSVNetwork::ValidatorAdded::SIGNATURE_HASH)
-                .from_block(0);
-            self.provider()
-                .get_logs(&f)
-                .await
-                .unwrap()
-                .iter()
-                .map(|l| ISSVNetwork::ValidatorAdded::decode_log_data(l.data()).unwrap())
-                .collect()
-        })
+        self.events("ssv_network")
     }
 
     /// poolETH balance of `who`.
@@ -475,17 +451,22 @@ impl Pool {
 
     /// Every `TokenRebased` of the PoolManager.
     pub fn rebases(&self) -> Vec<IRebase::TokenRebased> {
+        self.events("pool_manager")
+    }
+
+    /// Every event `E` that the deployment's `contract` emitted, decoded.
+    pub fn events<E: SolEvent>(&self, contract: &str) -> Vec<E> {
         rt().block_on(async {
             let f = Filter::new()
-                .address(self.dep.addr("pool_manager"))
-                .event_signature(IRebase::TokenRebased::SIGNATURE_HASH)
+                .address(self.dep.addr(contract))
+                .event_signature(E::SIGNATURE_HASH)
                 .from_block(0);
             self.provider()
                 .get_logs(&f)
                 .await
                 .unwrap()
                 .iter()
-                .map(|l| IRebase::TokenRebased::decode_log_data(l.data()).unwrap())
+                .map(|l| E::decode_log_data(l.data()).unwrap())
                 .collect()
         })
     }

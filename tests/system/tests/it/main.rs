@@ -5,4 +5,5 @@
 
 mod flow;
 mod repo;
+mod scripts;
 mod secrets;

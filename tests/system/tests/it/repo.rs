@@ -1,9 +1,7 @@
 //! The repository's own promises: every test ARCHITECTURE.md names exists, PKCS#11 stays in
 //! `kc-hsm`, the agent does not link the ceremony, comments give reasons (not tracker numbers).
 
-use std::process::Command;
-
-use kc_system_tests::{invariants, repo_files, repo_root};
+use kc_system_tests::{cargo_tree, invariants, repo_files, repo_root};
 
 /// Every invariant in ARCHITECTURE.md names at least one test, and every test file and test
 /// function it names exists (a renamed or deleted test fails here).
@@ -36,32 +34,19 @@ fn every_invariant_names_tests_that_exist() {
 /// (normal, build and dev dependencies, every target), from `cargo tree --invert`; offline, as
 /// the build that made this test downloaded all of them.
 fn dependents(package: &str) -> Vec<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .current_dir(repo_root())
-        .args([
-            "tree",
+    let tree = cargo_tree(
+        &[
             "--workspace",
-            "--offline",
             "-e",
             "normal,build,dev",
             "--invert",
             package,
             "--depth",
             "1",
-            "--prefix",
-            "depth",
-            "--format",
-            "{p}",
-        ])
-        .output()
-        .expect("run cargo tree");
-    assert!(
-        out.status.success(),
-        "cargo tree -i {package}: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        "depth",
     );
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+    let mut names: Vec<String> = tree
         .lines()
         .filter_map(|l| l.strip_prefix('1'))
         .map(|l| l.split_whitespace().next().unwrap().to_owned())
@@ -83,25 +68,7 @@ fn only_kc_hsm_depends_on_cryptoki() {
 /// only a dev-dependency of the agent, for tests that make real bundles.
 #[test]
 fn the_agent_links_the_ceremony_only_in_its_tests() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .current_dir(repo_root())
-        .args([
-            "tree",
-            "-p",
-            "signer-agent",
-            "--offline",
-            "-e",
-            "normal,build",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-        ])
-        .output()
-        .expect("run cargo tree");
-    assert!(out.status.success());
-    let tree = String::from_utf8_lossy(&out.stdout);
+    let tree = cargo_tree(&["-p", "signer-agent", "-e", "normal,build"], "none");
     assert!(tree.lines().any(|l| l.starts_with("kc-bundle ")), "{tree}");
     let linked: Vec<&str> = tree
         .lines()
