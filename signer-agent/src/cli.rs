@@ -67,6 +67,9 @@ pub struct Global {
     /// Label of the token holding the transaction key.
     #[arg(long, env = "SIGNER_AGENT_TOKEN_LABEL", global = true)]
     pub token_label: Option<String>,
+    /// Serial number of that token, where several tokens share its label.
+    #[arg(long, env = "SIGNER_AGENT_TOKEN_SERIAL", global = true)]
+    pub token_serial: Option<String>,
     /// Label of the transaction key.
     #[arg(long, env = "SIGNER_AGENT_KEY_LABEL", global = true)]
     pub key_label: Option<String>,
@@ -96,6 +99,7 @@ impl Global {
             beacon_url: self.beacon_url.clone(),
             pkcs11_module: self.pkcs11_module.clone(),
             token_label: self.token_label.clone(),
+            token_serial: self.token_serial.clone(),
             key_label: self.key_label.clone(),
             pin_file: self.pin_file.clone(),
             dev_private_key_file: self.dev_private_key_file.clone(),
@@ -263,11 +267,13 @@ pub async fn open_signer_counted(cfg: &Config) -> Result<(EthereumWallet, Addres
         SignerConfig::Pkcs11 {
             module,
             token_label,
+            token_serial,
             key_label,
             pin,
         } => {
+            let token = pkcs11::TokenSelector::new(token_label, token_serial);
             let backend = tokio::task::spawn_blocking(move || {
-                pkcs11::Pkcs11Backend::open(&module, &token_label, &key_label, pin)
+                pkcs11::Pkcs11Backend::open(&module, token, &key_label, pin)
             })
             .await
             .map_err(|e| Error::Signer {
@@ -606,11 +612,13 @@ async fn key_init(cfg_path: Option<&Path>, ov: &Overrides) -> Result<()> {
         SignerConfig::Pkcs11 {
             module,
             token_label,
+            token_serial,
             key_label,
             pin,
         } => {
+            let token = pkcs11::TokenSelector::new(token_label, token_serial);
             let address = tokio::task::spawn_blocking(move || {
-                pkcs11::generate(&module, &token_label, &key_label, &pin)
+                pkcs11::generate(&module, token, &key_label, &pin)
             })
             .await
             .map_err(|e| Error::Signer {

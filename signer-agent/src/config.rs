@@ -17,6 +17,7 @@
 //! [signer]
 //! module = "/usr/lib/softhsm/libsofthsm2.so"
 //! token_label = "agent"
+//! # token_serial = "0123456789abcdef"     # where several tokens share the label
 //! key_label = "agent-tx"
 //! pin_file = "pin.txt"                     # or SIGNER_AGENT_PIN
 //! # dev_private_key_file = "key.hex"       # DEVELOPMENT ONLY: a local key instead of the HSM
@@ -135,6 +136,8 @@ pub struct ContractsFile {
 pub struct SignerFile {
     pub module: Option<PathBuf>,
     pub token_label: Option<String>,
+    /// The token's serial number (`C_GetTokenInfo.serialNumber`), where tokens share a label.
+    pub token_serial: Option<String>,
     pub key_label: Option<String>,
     pub pin_file: Option<PathBuf>,
     /// DEVELOPMENT ONLY: hex secp256k1 private key in a file, used instead of the HSM.
@@ -174,6 +177,7 @@ pub struct Overrides {
     pub beacon_url: Option<String>,
     pub pkcs11_module: Option<PathBuf>,
     pub token_label: Option<String>,
+    pub token_serial: Option<String>,
     pub key_label: Option<String>,
     pub pin_file: Option<PathBuf>,
     pub dev_private_key_file: Option<PathBuf>,
@@ -200,6 +204,8 @@ pub enum SignerConfig {
     Pkcs11 {
         module: PathBuf,
         token_label: String,
+        /// The token's serial number, where tokens share a label.
+        token_serial: Option<String>,
         key_label: String,
         pin: SecretString,
     },
@@ -213,12 +219,14 @@ impl fmt::Debug for SignerConfig {
             SignerConfig::Pkcs11 {
                 module,
                 token_label,
+                token_serial,
                 key_label,
                 ..
             } => f
                 .debug_struct("Pkcs11")
                 .field("module", module)
                 .field("token_label", token_label)
+                .field("token_serial", token_serial)
                 .field("key_label", key_label)
                 .finish_non_exhaustive(),
             SignerConfig::DevPrivateKey { path } => {
@@ -545,6 +553,16 @@ fn resolve_signer(base: Option<&Path>, ov: &Overrides, file: &SignerFile) -> Res
                 "required (file, SIGNER_AGENT_TOKEN_LABEL or --token-label)",
             )
         })?;
+    let token_serial = ov
+        .token_serial
+        .clone()
+        .or_else(|| file.token_serial.clone());
+    if token_serial.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        return Err(Error::config(
+            "signer.token_serial",
+            "empty; leave it out to select the token by its label alone",
+        ));
+    }
     let key_label = ov
         .key_label
         .clone()
@@ -558,6 +576,7 @@ fn resolve_signer(base: Option<&Path>, ov: &Overrides, file: &SignerFile) -> Res
     Ok(SignerConfig::Pkcs11 {
         module,
         token_label,
+        token_serial,
         key_label,
         pin,
     })

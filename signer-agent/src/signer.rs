@@ -309,19 +309,63 @@ pub mod pkcs11 {
         }
     }
 
-    /// Finds the token by label and logs in (a wrong PIN fails here, cleanly).
+    /// Which token holds the transaction key: its label and, where tokens share a label, its
+    /// serial number (`C_GetTokenInfo.serialNumber`). A bare label converts into one.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct TokenSelector {
+        /// `CKA_LABEL` of the token.
+        pub label: String,
+        /// The token's serial number, when given.
+        pub serial: Option<String>,
+    }
+
+    impl TokenSelector {
+        /// A token named by its label and, optionally, its serial number.
+        pub fn new(label: impl Into<String>, serial: Option<String>) -> Self {
+            Self {
+                label: label.into(),
+                serial,
+            }
+        }
+    }
+
+    impl From<&str> for TokenSelector {
+        fn from(label: &str) -> Self {
+            Self::new(label, None)
+        }
+    }
+
+    impl From<&String> for TokenSelector {
+        fn from(label: &String) -> Self {
+            Self::new(label.as_str(), None)
+        }
+    }
+
+    impl std::fmt::Display for TokenSelector {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "`{}`", self.label)?;
+            if let Some(serial) = &self.serial {
+                write!(f, " (serial {serial})")?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Finds the token by label (and serial number, when given) and logs in (a wrong PIN fails
+    /// here, cleanly).
     pub fn login(
         module: &Path,
-        token_label: &str,
+        token: impl Into<TokenSelector>,
         pin: &SecretString,
     ) -> Result<(Token, HsmSession)> {
+        let sel = token.into();
         let m = Module::open(module).map_err(hsm(format!("module {}", module.display())))?;
         let token = m
-            .find_token(token_label)
-            .map_err(hsm(format!("token `{token_label}`")))?;
+            .select_token(&sel.label, sel.serial.as_deref())
+            .map_err(hsm(format!("token {sel}")))?;
         let session = token
             .login(pin)
-            .map_err(hsm(format!("token `{token_label}`, login")))?;
+            .map_err(hsm(format!("token {sel}, login")))?;
         Ok((token, session))
     }
 
@@ -348,17 +392,18 @@ pub mod pkcs11 {
     /// its address.
     pub fn generate(
         module: &Path,
-        token_label: &str,
+        token: impl Into<TokenSelector>,
         key_label: &str,
         pin: &SecretString,
     ) -> Result<[u8; 20]> {
-        let (_token, session) = login(module, token_label, pin)?;
+        let token_label = token.into();
+        let (_token, session) = login(module, token_label.clone(), pin)?;
         session.ensure_label_free(key_label).map_err(hsm(format!(
-            "token `{token_label}`, generate secp256k1 key `{key_label}`"
+            "token {token_label}, generate secp256k1 key `{key_label}`"
         )))?;
         preflight(&session)?;
         let key = TransactionKey::provision(&session, key_label).map_err(hsm(format!(
-            "token `{token_label}`, generate secp256k1 key `{key_label}`"
+            "token {token_label}, generate secp256k1 key `{key_label}`"
         )))?;
         Ok(key.address())
     }
@@ -368,20 +413,21 @@ pub mod pkcs11 {
         /// caches its public key. The session becomes the first of the backend's pool.
         pub fn open(
             module: &Path,
-            token_label: &str,
+            token: impl Into<TokenSelector>,
             key_label: &str,
             pin: SecretString,
         ) -> Result<Self> {
-            let (token, session) = login(module, token_label, &pin)?;
+            let token_label = token.into();
+            let (token, session) = login(module, token_label.clone(), &pin)?;
             preflight(&session)?;
             let key = TransactionKey::open(&session, key_label).map_err(hsm(format!(
-                "token `{token_label}`, open secp256k1 key `{key_label}`"
+                "token {token_label}, open secp256k1 key `{key_label}`"
             )))?;
             // `TransactionKey::open` refuses a key that fails the attestation (sensitive, never
             // extractable, generated in the token, sign only); record what it read.
             let a = key.attestation();
             tracing::info!(
-                token = token_label,
+                token = %token_label,
                 key = %a.label,
                 id = %a.id,
                 curve = ?a.curve,

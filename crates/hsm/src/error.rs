@@ -104,12 +104,18 @@ pub enum Error {
     },
 
     /// More than one token carries the label.
-    #[error("{count} tokens are labelled `{label}`; a token label must be unique")]
+    #[error(
+        "{count} tokens are labelled `{label}` (serial numbers {}); name the token by its serial \
+         number too, or give each token a unique label",
+        serials.join(", ")
+    )]
     DuplicateToken {
         /// The label.
         label: String,
         /// How many tokens carry it.
         count: usize,
+        /// Their serial numbers (`C_GetTokenInfo.serialNumber`).
+        serials: Vec<String>,
     },
 
     /// `C_Login` returned `CKR_PIN_INCORRECT`.

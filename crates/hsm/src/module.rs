@@ -240,6 +240,7 @@ impl Module {
             many => Err(Error::DuplicateToken {
                 label: label.to_string(),
                 count: many.len(),
+                serials: many.iter().map(|(_, i)| i.serial.clone()).collect(),
             }),
         }
     }

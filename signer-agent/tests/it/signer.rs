@@ -330,3 +330,107 @@ fn key_init_on_a_token_without_secp256k1_stops_at_the_preflight_naming_the_curve
     assert!(!listed.contains("agent-tx"), "{listed}");
     assert!(!listed.contains("kc-preflight"), "{listed}");
 }
+
+/// Two tokens with the same label (two YubiHSMs both initialized as `agent`, say): the agent
+/// names both serial numbers and stops; `signer.token_serial` / `--token-serial` picks one, and
+/// the key lives on that token alone.
+#[test]
+fn tokens_sharing_a_label_are_told_apart_by_serial_number() {
+    let tok = SoftHsmToken::new("agent", TEST_USER_PIN);
+    let second = std::process::Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "agent", "--pin"])
+        .arg(TEST_USER_PIN)
+        .arg("--so-pin")
+        .arg(kc_hsm::testing::TEST_SO_PIN)
+        .env("SOFTHSM2_CONF", tok.conf_path())
+        .output()
+        .unwrap();
+    assert!(second.status.success(), "{second:?}");
+    // The serial numbers, as softhsm2-util reports them (independent of our code).
+    let slots = std::process::Command::new("softhsm2-util")
+        .arg("--show-slots")
+        .env("SOFTHSM2_CONF", tok.conf_path())
+        .output()
+        .unwrap();
+    let slots = String::from_utf8(slots.stdout).unwrap();
+    let mut serials = Vec::new();
+    let mut serial = None;
+    for line in slots.lines().map(str::trim) {
+        if let Some(s) = line.strip_prefix("Serial number:") {
+            serial = Some(s.trim().to_string());
+        }
+        if line.strip_prefix("Label:").map(str::trim) == Some("agent") {
+            serials.extend(serial.take());
+        }
+    }
+    assert_eq!(serials.len(), 2, "{slots}");
+    assert_ne!(serials[0], serials[1]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let pin_file = dir.path().join("pin");
+    std::fs::write(&pin_file, format!("{TEST_USER_PIN}\n")).unwrap();
+    let run = |serial: Option<&str>, args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_signer-agent"));
+        cmd.args(["--rpc-url", "http://127.0.0.1:1", "--chain-id", "1"])
+            .args(args)
+            .env("SOFTHSM2_CONF", tok.conf_path())
+            .env("SIGNER_AGENT_PKCS11_MODULE", tok.module_path())
+            .env("SIGNER_AGENT_TOKEN_LABEL", "agent")
+            .env("SIGNER_AGENT_PIN_FILE", &pin_file)
+            .env_remove("SIGNER_AGENT_PIN")
+            .env_remove("SIGNER_AGENT_TOKEN_SERIAL");
+        if let Some(s) = serial {
+            cmd.env("SIGNER_AGENT_TOKEN_SERIAL", s);
+        }
+        cmd.output().unwrap()
+    };
+    let error_line = |out: &std::process::Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        stderr
+            .lines()
+            .find(|l| l.starts_with("signer-agent:"))
+            .unwrap_or_else(|| panic!("{stderr}"))
+            .to_string()
+    };
+
+    // The label alone is ambiguous: both serials named, nothing made.
+    let out = run(None, &["key", "init"]);
+    assert_eq!(out.status.code(), Some(3));
+    let line = error_line(&out);
+    assert!(line.contains("2 tokens are labelled `agent`"), "{line}");
+    assert!(serials.iter().all(|s| line.contains(s.as_str())), "{line}");
+    // With the second token's serial: the key is made there.
+    let out = run(Some(&serials[1]), &["key", "init"]);
+    assert!(out.status.success(), "{}", error_line(&out));
+    let addr = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(addr.starts_with("0x") && addr.len() == 42, "{addr}");
+    let out = run(Some(&serials[1]), &["key", "show"]);
+    assert!(out.status.success(), "{}", error_line(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), addr);
+    // The first token has no such key (the init did not go there), and says which token.
+    let out = run(None, &["--token-serial", &serials[0], "key", "show"]);
+    assert_eq!(out.status.code(), Some(3));
+    let line = error_line(&out);
+    assert!(
+        line.contains(&format!("token `agent` (serial {})", serials[0]))
+            && line.contains("agent-tx"),
+        "{line}"
+    );
+    // A serial no token has: named, with the tokens present.
+    let out = run(Some("not-a-serial"), &["key", "show"]);
+    assert_eq!(out.status.code(), Some(3));
+    let line = error_line(&out);
+    assert!(
+        line.contains("serial number `not-a-serial`")
+            && line.contains(&format!("agent (serial {})", serials[0])),
+        "{line}"
+    );
+    // An empty serial is a configuration error, not "any token".
+    let out = run(Some(" "), &["key", "show"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        error_line(&out).contains("signer.token_serial"),
+        "{}",
+        error_line(&out)
+    );
+}
