@@ -125,7 +125,7 @@ pub struct TlsFile {
     pub allow_insecure_http: Option<bool>,
 }
 
-/// `[policy]`: what the transaction key may sign (issue #10). Every key is optional; the
+/// `[policy]`: what the transaction key may sign. Every key is optional; the
 /// defaults are the configured chain, the deployment's three functions, no ETH value, the
 /// `[gas]` caps and 100 validators a day.
 #[derive(Debug, Default, Deserialize)]

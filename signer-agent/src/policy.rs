@@ -1,4 +1,4 @@
-//! The transaction policy (issue #10): a signer wrapper that refuses, before the key is ever
+//! The transaction policy: a signer wrapper that refuses, before the key is ever
 //! asked to sign, any transaction the pool did not approve. It sits below all agent logic
 //! (every transaction the agent builds passes through [`PolicySigner::sign_transaction`]), so
 //! a bug or a compromise above it cannot make the HSM key sign something else.

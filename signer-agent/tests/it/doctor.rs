@@ -1,4 +1,4 @@
-//! Issue #15 (5): `signer-agent doctor` — all ok on the demo deployment (HSM key with its roles,
+//! `signer-agent doctor` — all ok on the demo deployment (HSM key with its roles,
 //! funded, a trusted bundle imported, its operators as pinned, the pool funded, a synced Beacon
 //! node); each failure reported by name (wrong chain, no code at an address, no role, no ETH for
 //! gas, no ETH for the cluster's fees next to the deposit, a removed operator), exit code 7.
@@ -108,7 +108,7 @@ fn doctor_is_all_ok_on_the_demo_deployment_and_names_each_failure() {
     let w = World::new(2, "");
     w.approve(&w.bundle);
     crate::e2e::ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
-    let beacon = crate::oracle::BeaconFixture::start(Default::default());
+    let beacon = kc_test_utils::beacon::BeaconFixture::start(Default::default());
     let cfg = w.config_with(
         "doctor.toml",
         &format!("beacon_url = \"{}\"\n", beacon.url),

@@ -1,4 +1,4 @@
-//! Issue #15 (2): behind a JSON-RPC proxy that refuses `eth_getLogs` spans over 1,000 blocks (as
+//! Behind a JSON-RPC proxy that refuses `eth_getLogs` spans over 1,000 blocks (as
 //! hosted providers cap them), import, plan, run, the owner-nonce check and `operators export`
 //! all work on a chain of more than 20,000 blocks whose events lie far apart; the scanner never
 //! gets an answer for more than 1,000 blocks, shrinks after a refusal, and — with its cursors in

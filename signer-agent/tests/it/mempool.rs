@@ -1,4 +1,4 @@
-//! Issue #15 (6): transactions that survive a real mempool, on an anvil that mines only when the
+//! Transactions that survive a real mempool, on an anvil that mines only when the
 //! test says so (`evm_setAutomine false`):
 //! - a stake outbid in a busy mempool (before every block, a transaction paying 5 % more on both
 //!   fees that burns nearly the whole block's gas, so the stake does not fit after it) is not

@@ -1,5 +1,5 @@
 //! The transaction policy on anvil with the deployed contracts, real ceremony bundles and the
-//! agent's SoftHSM key (issue #10): one refusing test per rule, each checking that the HSM was
+//! agent's SoftHSM key: one refusing test per rule, each checking that the HSM was
 //! not asked to sign (a counting wrapper around the PKCS#11 backend) and that the rule's counter
 //! moved; a transaction that would revert is neither signed nor sent; an operator removed after
 //! the ceremony stops staking for its cluster; a stake over the daily validator cap is refused

@@ -1,4 +1,4 @@
-//! Issue #15 (3): before planning, each operator of the batch's cluster must exist, not be
+//! Before planning, each operator of the batch's cluster must exist, not be
 //! removed, and — if private — have whitelisted the PoolManager (the cluster owner). A private
 //! operator that has not stops the cluster with that reason, as a typed error
 //! (`ClusterStopped { problem: NotWhitelisted }`), and nothing is sent; once the operator's

@@ -1,4 +1,4 @@
-//! Issue #15 (4): the built-in network profiles against their sources — the SSV SDK's chain
+//! The built-in network profiles against their sources — the SSV SDK's chain
 //! config (`contracts[chainId]`: setter = SSVNetwork, getter = SSVNetworkViews, token, and its
 //! chain ids) read from the installed `@ssv-labs/ssv-sdk` by node, and the consensus configs'
 //! deposit contract, deposit chain id and genesis fork version (committed excerpts under

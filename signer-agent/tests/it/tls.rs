@@ -1,4 +1,4 @@
-//! Issue #15 (1): the agent reaches its endpoints over TLS (rustls/ring) through a
+//! The agent reaches its endpoints over TLS (rustls/ring) through a
 //! TLS-terminating proxy with a test CA made here — only when `tls.ca_file` names that CA; an
 //! unknown CA, a wrong host name and plain `http://` to a non-loopback host are each refused with
 //! a clear, typed error; an API key in the URL path or a header never appears in any output,
@@ -187,7 +187,7 @@ fn the_key_in_a_header_and_the_beacon_api_over_tls() {
     );
     let pki = TestPki::new("signer-agent test CA 2");
     let rpc_tls = TlsProxy::start(pki.server_config(&["localhost"]), rpc.addr);
-    let beacon = crate::oracle::BeaconFixture::start(Default::default());
+    let beacon = kc_test_utils::beacon::BeaconFixture::start(Default::default());
     let beacon_addr: std::net::SocketAddr =
         beacon.url.trim_start_matches("http://").parse().unwrap();
     let beacon_tls = TlsProxy::start(pki.server_config(&["localhost"]), beacon_addr);
