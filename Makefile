@@ -23,7 +23,9 @@ tools:
 	@scripts/install-rust-tools.sh
 	@scripts/install-kryoptic.sh
 
+# Lint first: a formatting slip or a clippy warning fails in seconds, before the long test run.
 test: tools
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory test-rust
 	@$(MAKE) --no-print-directory test-contracts
 

@@ -10,6 +10,7 @@ const NAMES = {
   PoolManager: 'PoolManager.sol', PoolETH: 'PoolETH.sol', Oracle: 'Oracle.sol',
   DepositContract: 'DepositContract.sol', SSVNetworkDevnet: 'SSVNetworkDevnet.sol', SSVToken: 'SSVToken.sol',
   SSVNetworkDevnetViews: 'SSVNetworkDevnetViews.sol', SSVNetworkDevnetLegacy: 'SSVNetworkDevnetLegacy.sol',
+  SSVNetworkViewsDevnet: 'SSVNetworkViewsDevnet.sol',
 };
 const check = process.argv.includes('--check');
 let stale = 0;

@@ -14,7 +14,8 @@
 #                       new configuration only; it applies to every token in DIR)
 #
 # Idempotent: a token that already carries the label is left alone (its PINs are not changed).
-# Prints the lines to export; `eval "$(hsm-config/softhsm-setup.sh)"` applies them.
+# Prints the lines to export: `out="$(hsm-config/softhsm-setup.sh)" && eval "$out"` applies them
+# (the scripts use `softhsm_env` of scripts/lib.sh, which stops when the set-up fails).
 # Diagnostics go to stderr, the export lines to stdout. PINs are never printed.
 set -euo pipefail
 

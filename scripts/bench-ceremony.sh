@@ -7,12 +7,11 @@
 # Environment: CARGO_TARGET_DIR (default <repo>/target), KC_PKCS11_MODULE (default SoftHSM).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib.sh"
 n="${1:-1000}"
 module="${KC_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
-for tool in openssl softhsm2-util python3; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool not found: run make tools" >&2; exit 1; }
-done
-[ -f "$module" ] || { echo "bench: PKCS#11 module $module not found: run make tools" >&2; exit 1; }
+require openssl softhsm2-util python3
+[ -f "$module" ] || die "PKCS#11 module $module not found: run make tools"
 
 echo "== building ceremony (release)" >&2
 (cd "$root" && cargo build --release --locked -q -p ceremony)
@@ -24,10 +23,12 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 echo "== SoftHSM token and ceremony keys" >&2
-eval "$(KC_HSM_DIR="$work/softhsm" KC_HSM_LABEL=bench KC_HSM_USER_PIN=bench-user-pin \
-  KC_HSM_SO_PIN=bench-so-pin KC_PKCS11_MODULE="$module" "$root/hsm-config/softhsm-setup.sh" 2>/dev/null)"
+export KC_HSM_DIR="$work/softhsm" KC_HSM_LABEL=bench KC_HSM_USER_PIN=bench-user-pin \
+  KC_HSM_SO_PIN=bench-so-pin KC_PKCS11_MODULE="$module"
+softhsm_env
 printf 'bench-user-pin\n' >pin
-"$bin" hsm init --module "$module" --token bench --pin-file pin >/dev/null
+"$bin" hsm init --module "$module" --token bench --pin-file pin --json >hsm-init.json
+identity="$(json_field hsm-init.json identity_key public_key)"
 
 echo "== 4 operators (RSA-2048)" >&2
 for i in 1 2 3 4; do openssl genrsa -out "op$i.pem" 2048 2>/dev/null & done
@@ -87,7 +88,7 @@ cores="$(nproc)"
 echo "== ceremony run: $n validators, 4 operators, $cores cores" >&2
 read -r run_s run_kib < <(measure "$bin" run --plan plan.toml --out bundle --pin-file pin --allow-unlocked-memory)
 echo "== ceremony verify" >&2
-read -r ver_s ver_kib < <(measure "$bin" verify bundle)
+read -r ver_s ver_kib < <(measure "$bin" verify bundle --identity "$identity")
 
 python3 - "$n" "$run_s" "$run_kib" "$ver_s" "$ver_kib" "$cores" <<'PY'
 import sys

@@ -14,10 +14,11 @@ set -euo pipefail
 out="$(cd "$1" && pwd)"
 bin="$2"
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib.sh"
 . "$root/contracts/tools.sh"
 : "${RPC_URL:?RPC_URL (the anvil of demo.sh) is not set}"
 : "${SOFTHSM2_CONF:?SOFTHSM2_CONF (the SoftHSM of demo.sh) is not set}"
-say() { printf '\n== %s\n' "$*"; }
+require curl python3
 num() { awk '{print $1}'; }   # cast prints "123 [1.23e2]"
 eth() { "$CAST" from-wei "$1"; }
 c() { "$CAST" "$@" --rpc-url "$RPC_URL"; }
@@ -25,14 +26,15 @@ submitted() { python3 -c 'import json,sys; s=json.load(sys.stdin); print("  fram
 export SIGNER_AGENT_LOG="${SIGNER_AGENT_LOG:-warn}"   # the agent's logs (stderr): warnings only
 
 dep="$out/deploy.json"
-field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$dep" "$1"; }
+field() { json_field "$dep" "$1"; }
 pool="$(field pool_manager)"; pool_eth="$(field pool_eth)"; oracle="$(field oracle)"
 dc="$(field deposit_contract)"; ssv="$(field ssv_network)"
-identity="$(awk '/^identity public key/ {print $4}' "$out/hsm-init.txt")"
-# anvil's public dev accounts: 0 = deployer/governance/oracle member, 2 and 3 = demo users
-gov_key=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
-alice_key=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
-bob_key=0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
+identity="$(json_field "$out/hsm-init.json" identity_key public_key)"
+# anvil's public dev accounts (scripts/lib.sh): 0 = deployer/governance/oracle member, 2 and 3 =
+# demo users
+gov_key="$KC_DEV_KEY0"
+alice_key="$KC_DEV_KEY2"
+bob_key="$KC_DEV_KEY3"
 alice="$("$CAST" wallet address "$alice_key")"; bob="$("$CAST" wallet address "$bob_key")"
 
 mkdir -p "$out/agent"
@@ -82,7 +84,7 @@ echo "pool buffer: $(eth "$(c call "$pool" 'bufferedEther()(uint256)' | num)") E
 
 say "signer-agent plan, then run --once (stakes through the HSM-signed transaction)"
 agent plan
-agent run --once 2>"$out/agent/run.log" || { cat "$out/agent/run.log" >&2; exit 1; }
+agent run --once 2>"$out/agent/run.log" || { cat "$out/agent/run.log" >&2; die "signer-agent run --once failed"; }
 count_logs() { c logs --json --from-block 0 --address "$1" "$2" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 deposits="$(count_logs "$dc" 'DepositEvent(bytes,bytes,bytes,bytes,bytes)')"
 added="$(count_logs "$ssv" 'ValidatorAdded(address,uint64[],bytes,bytes,(uint32,uint64,uint64,bool,uint256))')"
@@ -91,14 +93,15 @@ agent status
 agent clusters status
 echo "on chain: $deposits DepositEvents, $added SSV ValidatorAdded events," \
   "PoolManager depositedValidators = $(c call "$pool" 'depositedValidators()(uint256)' | num); transactions $staked_tx"
-[ "$deposits" = 4 ] && [ "$added" = 4 ] || { echo "demo-agent: expected 4 deposits and 4 registrations" >&2; exit 1; }
+[ "$deposits" = 4 ] && [ "$added" = 4 ] || die "expected 4 deposits and 4 registrations"
 
 say "oracle: a Beacon API fixture (4 validators at 32.01 ETH), a week later, reports from 2 of 2 members"
-beacon_port=15052
+beacon_port="$(free_port)"
 python3 "$root/scripts/beacon-fixture.py" "$beacon_port" "$out/bundle/deposit_data.json" 32010000000 >"$out/agent/beacon.out" 2>"$out/agent/beacon.log" &
 beacon_pid=$!
 trap 'kill $beacon_pid 2>/dev/null || true' EXIT
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$beacon_port/eth/v1/beacon/genesis" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for --pid "$beacon_pid" --log "$out/agent/beacon.log" 15 "the Beacon API fixture on port $beacon_port" \
+  curl -sf "http://127.0.0.1:$beacon_port/eth/v1/beacon/genesis"
 # The Oracle bounds the rise per year pro rata: let a week pass, and start at a frame's beginning
 # so that both members report in the same frame.
 genesis="$(c call "$oracle" 'genesisTime()(uint256)' | num)"
@@ -133,4 +136,4 @@ pool total            $(eth "$total_before") ETH → $(eth "$total_after") ETH  
 alice poolETH         $(eth "$a_before") → $(eth "$a_after")
 bob   poolETH         $(eth "$b_before") → $(eth "$b_after")
 EOF
-[ "$rebased" = 1 ] && [ "$a_after" != "$a_before" ] || { echo "demo-agent: no rebase" >&2; exit 1; }
+[ "$rebased" = 1 ] && [ "$a_after" != "$a_before" ] || die "no rebase"

@@ -6,8 +6,8 @@
 # Everything lands in demo-out/ (recreated on each run). DEMO-ONLY PINs and keys: never reuse.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib.sh"
 out="$root/demo-out"
-say() { printf '\n== %s\n' "$*"; }
 
 rm -rf "$out"
 mkdir -p "$out"
@@ -19,22 +19,22 @@ bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys
 
 say "SoftHSM token 'ceremony' (demo PINs)"
 export KC_HSM_DIR="$out/softhsm" KC_HSM_LABEL=ceremony KC_HSM_USER_PIN=demo-user-pin KC_HSM_SO_PIN=demo-so-pin
-eval "$(hsm-config/softhsm-setup.sh 2>/dev/null)"
+softhsm_env
 printf '%s\n' "$KC_HSM_USER_PIN" >"$out/pin"
 chmod 600 "$out/pin"
-"$bin/ceremony" hsm init --token ceremony --pin-file "$out/pin" | tee "$out/hsm-init.txt"
-identity="$(awk '/^identity public key/ {print $4}' "$out/hsm-init.txt")"
+"$bin/ceremony" hsm init --token ceremony --pin-file "$out/pin" --json | tee "$out/hsm-init.json"
+identity="$(json_field "$out/hsm-init.json" identity_key public_key)"
 
 say "local chain (anvil) and the pool contracts"
 . contracts/tools.sh
-port=18545
+port="$(free_port)"
 "$ANVIL" --port "$port" --silent >"$out/anvil.log" 2>&1 &
 anvil_pid=$!
 trap 'kill $anvil_pid 2>/dev/null || true' EXIT
 export RPC_URL="http://127.0.0.1:$port"
-for _ in $(seq 50); do "$CAST" chain-id --rpc-url "$RPC_URL" >/dev/null 2>&1 && break; sleep 0.2; done
+wait_for --pid "$anvil_pid" --log "$out/anvil.log" 30 "anvil on port $port" "$CAST" chain-id --rpc-url "$RPC_URL"
 scripts/deploy-devnet.sh "$out/deploy.json" >/dev/null
-pool="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pool_manager"])' "$out/deploy.json")"
+pool="$(json_field "$out/deploy.json" pool_manager)"
 ids="$(python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["operator_ids"])))' "$out/deploy.json")"
 echo "PoolManager $pool, SSV operators $ids"
 # The operators' keys as the SSV contract holds them, with provenance (chain, contract, block)
@@ -75,10 +75,9 @@ say "ceremony run"
 say "ceremony verify (as an auditor, pinned to the identity key)"
 "$bin/ceremony" verify "$out/bundle" --identity "$identity"
 
-root_hash="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["merkle_root"])' "$out/bundle/manifest.json")"
+root_hash="$(json_field "$out/bundle/manifest.json" merkle_root)"
 say "governance approves batch $root_hash on chain"
-gov_key=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 # anvil dev account 0 (public test key)
-"$CAST" send --rpc-url "$RPC_URL" --private-key "$gov_key" "$pool" "approveBatch(bytes32,uint8,uint64[])" "$root_hash" 1 "[$ids]" >/dev/null
+"$CAST" send --rpc-url "$RPC_URL" --private-key "$KC_DEV_KEY0" "$pool" "approveBatch(bytes32,uint8,uint64[])" "$root_hash" 1 "[$ids]" >/dev/null
 "$CAST" call --rpc-url "$RPC_URL" "$pool" "getBatch(bytes32)((bool,uint8,bytes32))" "$root_hash"
 
 if [ -x scripts/demo-agent.sh ]; then

@@ -2,7 +2,8 @@
 # Deploys the pool and its devnet stand-ins to a running anvil (or any dev chain) and writes the
 # addresses as JSON to OUT (see contracts/README.md for the format and the variables).
 #   usage: scripts/deploy-devnet.sh OUT.json
-#   env:   RPC_URL (default http://127.0.0.1:8545), DEPLOYER_KEY (default: anvil account 0),
+#   env:   RPC_URL (default http://127.0.0.1:8545), DEPLOYER_KEY (default: anvil account 0,
+#          KC_DEV_KEY0 of scripts/lib.sh),
 #          OPERATORS_FILE (JSON [{"public_key": ...}]; default: 4 fresh RSA-2048 keys written
 #          next to OUT in operators/ (PKCS#8 private keys, for devnet operator stand-ins)),
 #          GOVERNANCE, OPERATOR, ORACLE_MEMBERS, ORACLE_QUORUM, ORACLE_FRAME_SECONDS, TREASURY, …
@@ -12,11 +13,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 [ $# -eq 1 ] || { echo "usage: $0 OUT.json" >&2; exit 2; }
 out="$(mkdir -p "$(dirname "$1")" && cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 outdir="$(dirname "$out")"
+. "$root/scripts/lib.sh"
 . "$root/contracts/tools.sh"
 export RPC_URL="${RPC_URL:-http://127.0.0.1:8545}"
-# anvil's well-known first dev account (public test key, never a real secret)
-export DEPLOYER_KEY="${DEPLOYER_KEY:-0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80}"
-"$CAST" chain-id --rpc-url "$RPC_URL" >/dev/null 2>&1 || kc_die "no chain at $RPC_URL (start anvil first)"
+export DEPLOYER_KEY="${DEPLOYER_KEY:-$KC_DEV_KEY0}"
+"$CAST" chain-id --rpc-url "$RPC_URL" >/dev/null 2>&1 || die "no chain at $RPC_URL (start anvil first)"
 
 if [ -z "${OPERATORS_FILE:-}" ]; then
   # 4 fresh RSA-2048 operator keys (node's crypto: no openssl binary needed); public keys as

@@ -6,6 +6,11 @@ pkgs=(
   "softhsm2=2.6.1-2.1"      # SoftHSM 2.6.1: the PKCS#11 token for tests and the demo
   "opensc=0.23.0-0.3+deb12u2" # pkcs11-tool, to inspect tokens by hand (optional for tests)
   "tmux=3.3a-3"             # drives the TUI end-to-end test
+  # The audit report's print test: headless Chromium prints it to PDF (A4), poppler's pdftotext
+  # reads it back; the report names DejaVu fonts, so the measured layout is the one auditors get.
+  "chromium=156.0.8078.114-1~deb12u1"
+  "poppler-utils=22.12.0-2+deb12u3"
+  "fonts-dejavu-core=2.37-6"
   # kryoptic (a second PKCS#11 soft token, scripts/install-kryoptic.sh): bindgen needs libclang,
   # and it links the system OpenSSL and SQLite
   "clang=1:14.0-55.7~deb12u1"

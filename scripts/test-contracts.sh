@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds and tests the contracts (issue #5): forge build, forge test with a gas report (unit, fuzz,
+# Builds and tests the contracts: forge build, forge test with a gas report (unit, fuzz,
 # invariant tests), the SSV mainnet ABI check, the stake gas table, and a deploy on a fresh anvil.
 # Tools come from contracts/node_modules (scripts/install-node.sh); missing tools are an error.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib.sh"
 cd "$root/contracts"
 . ./tools.sh
 export KC_SSV_SDK_DIR="${KC_SSV_SDK_DIR:-$root/tools/ssv-sdk}"
-[ -d "$KC_SSV_SDK_DIR/node_modules/@ssv-labs/ssv-sdk" ] || kc_die "ssv-sdk missing in $KC_SSV_SDK_DIR (run scripts/install-node.sh)"
+[ -d "$KC_SSV_SDK_DIR/node_modules/@ssv-labs/ssv-sdk" ] || die "ssv-sdk missing in $KC_SSV_SDK_DIR (run scripts/install-node.sh)"
 
 echo "== forge build"
 "$FORGE" build --use ./solc-wrapper.sh --sizes   # fails if a contract exceeds the EIP-170 size limit
@@ -21,13 +22,13 @@ node test/abi/check-ssv-abi.js | tail -n 1
 
 echo "== deploy on a fresh anvil"
 tmp="$(mktemp -d)"
-port=$((20000 + RANDOM % 20000))
+port="$(free_port)"
 "$ANVIL" --port "$port" --silent >"$tmp/anvil.log" 2>&1 &
 anvil_pid=$!
 trap 'kill "$anvil_pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
-for _ in $(seq 50); do "$CAST" chain-id --rpc-url "http://127.0.0.1:$port" >/dev/null 2>&1 && break; sleep 0.2; done
+wait_for --pid "$anvil_pid" --log "$tmp/anvil.log" 30 "anvil on port $port" "$CAST" chain-id --rpc-url "http://127.0.0.1:$port"
 RPC_URL="http://127.0.0.1:$port" "$root/scripts/deploy-devnet.sh" "$tmp/deploy.json" >"$tmp/deploy.log" 2>&1 \
-  || { cat "$tmp/deploy.log" >&2; kc_die "deploy-devnet.sh failed"; }
+  || { cat "$tmp/deploy.log" >&2; die "deploy-devnet.sh failed"; }
 node -e '
 const d = require(process.argv[1]);
 for (const k of ["deposit_contract","ssv_network","ssv_token","pool_manager","pool_eth","oracle"])
@@ -36,14 +37,14 @@ if (d.chain_id !== 31337 || d.operator_ids.length !== 4) { console.error("deploy
 ' "$tmp/deploy.json"
 for k in deposit_contract ssv_network pool_manager pool_eth oracle; do
   addr="$(node -p "require('$tmp/deploy.json').$k")"
-  [ "$("$CAST" code "$addr" --rpc-url "http://127.0.0.1:$port")" != "0x" ] || kc_die "no code at $k $addr"
+  [ "$("$CAST" code "$addr" --rpc-url "http://127.0.0.1:$port")" != "0x" ] || die "no code at $k $addr"
 done
 "$CAST" call "$(node -p "require('$tmp/deploy.json').ssv_network")" "getOperatorById(uint64)(address,uint256,uint32,address,bool,bool)" 4 \
-  --rpc-url "http://127.0.0.1:$port" >/dev/null || kc_die "operator 4 not readable"
+  --rpc-url "http://127.0.0.1:$port" >/dev/null || die "operator 4 not readable"
 echo "== stake gas per validator, real transactions on anvil (GAS.md)"
-DEPLOYER_KEY=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d \
+DEPLOYER_KEY="$KC_DEV_KEY1" \
   "$FORGE" script script/StakeGas.s.sol:StakeGas --use ./solc-wrapper.sh --rpc-url "http://127.0.0.1:$port" \
-  --broadcast --slow -q >"$tmp/gas.log" 2>&1 || { cat "$tmp/gas.log" >&2; kc_die "StakeGas script failed"; }
+  --broadcast --slow -q >"$tmp/gas.log" 2>&1 || { cat "$tmp/gas.log" >&2; die "StakeGas script failed"; }
 node -e '
 const r = require(process.argv[1]);
 console.log("operators  validators  gas used     gas/validator  calldata bytes");

@@ -164,6 +164,9 @@ enum HsmCommand {
         identity_label: String,
         #[command(flatten)]
         pin: PinArgs,
+        /// Print the result as one JSON object (for scripts) instead of aligned text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -456,6 +459,69 @@ struct InitArgs<'a> {
     seal_label: &'a str,
     identity_label: &'a str,
     pin: &'a PinArgs,
+    json: bool,
+}
+
+/// What `ceremony hsm init` made: printed as text, or as JSON with `--json` (scripts read the
+/// identity public key from it instead of scraping the text).
+#[derive(serde::Serialize)]
+struct InitOutcome {
+    token: String,
+    seal_backend: String,
+    seal_key: InitKey,
+    identity_key: InitKey,
+}
+
+/// One provisioned key of [`InitOutcome`].
+#[derive(serde::Serialize)]
+struct InitKey {
+    label: String,
+    /// e.g. `AES-256`, `RSA-3072`, `P-256`.
+    algorithm: &'static str,
+    /// The operations the key allows.
+    usage: &'static str,
+    /// SEC1 uncompressed public key, hex (the identity key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
+    /// The manifest's fingerprint of the public key (the identity key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<String>,
+    /// SHA-256 of the public key's SPKI DER (the RSA seal key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_sha256: Option<String>,
+    /// How the data key is decrypted (the RSA seal key), e.g. `OAEP-sha256 via CKM_RSA_PKCS_OAEP`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_key: Option<String>,
+}
+
+impl InitOutcome {
+    fn print_text(&self) {
+        let key_line = |k: &InitKey| {
+            format!(
+                "{} ({}, sensitive, never extractable, {})",
+                k.label, k.algorithm, k.usage
+            )
+        };
+        println!("token                {}", self.token);
+        println!("seal backend         {}", self.seal_backend);
+        println!("seal key             {}", key_line(&self.seal_key));
+        if let Some(sha) = &self.seal_key.key_sha256 {
+            println!("seal key sha256      {sha}");
+        }
+        if let Some(mode) = &self.seal_key.data_key {
+            println!("seal data key        {mode}");
+        }
+        println!("identity key         {}", key_line(&self.identity_key));
+        let none = String::new();
+        println!(
+            "identity public key  {}",
+            self.identity_key.public_key.as_ref().unwrap_or(&none)
+        );
+        println!(
+            "identity fingerprint {}",
+            self.identity_key.fingerprint.as_ref().unwrap_or(&none)
+        );
+    }
 }
 
 fn hsm_init(a: &InitArgs<'_>) -> Result<(), Error> {
@@ -479,36 +545,51 @@ fn hsm_init(a: &InitArgs<'_>) -> Result<(), Error> {
     let (seal, identity) =
         kc_hsm::provision_ceremony_keys(&session, choice.backend, a.seal_label, a.identity_label)?;
     let pk = identity.public_key_sec1();
-    println!("token                {}", token.label());
-    println!("seal backend         {}", seal.backend());
-    match &seal {
-        kc_hsm::Sealer::AesGcm(k) => println!(
-            "seal key             {} (AES-256, sensitive, never extractable, encrypt/decrypt only)",
-            k.label()
-        ),
+    let seal_key = match &seal {
+        kc_hsm::Sealer::AesGcm(k) => InitKey {
+            label: k.label().to_owned(),
+            algorithm: "AES-256",
+            usage: "encrypt/decrypt only",
+            public_key: None,
+            fingerprint: None,
+            key_sha256: None,
+            data_key: None,
+        },
         kc_hsm::Sealer::RsaOaep(k) => {
-            println!(
-                "seal key             {} (RSA-3072, sensitive, never extractable, decrypt only)",
-                k.label()
-            );
-            println!("seal key sha256      {}", k.key_sha256());
             let m = k.modes()[0];
-            println!(
-                "seal data key        OAEP-{} via {}",
-                m.hash,
-                m.path.describe()
-            );
+            InitKey {
+                label: k.label().to_owned(),
+                algorithm: "RSA-3072",
+                usage: "decrypt only",
+                public_key: None,
+                fingerprint: None,
+                key_sha256: Some(k.key_sha256().to_owned()),
+                data_key: Some(format!("OAEP-{} via {}", m.hash, m.path.describe())),
+            }
         }
+    };
+    let outcome = InitOutcome {
+        token: token.label().to_owned(),
+        seal_backend: seal.backend().to_string(),
+        seal_key,
+        identity_key: InitKey {
+            label: identity.label().to_owned(),
+            algorithm: "P-256",
+            usage: "sign only",
+            public_key: Some(hex::encode(pk)),
+            fingerprint: Some(kc_bundle::manifest::key_fingerprint(&pk)),
+            key_sha256: None,
+            data_key: None,
+        },
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome).expect("the outcome serializes")
+        );
+    } else {
+        outcome.print_text();
     }
-    println!(
-        "identity key         {} (P-256, sensitive, never extractable, sign only)",
-        identity.label()
-    );
-    println!("identity public key  {}", hex::encode(pk));
-    println!(
-        "identity fingerprint {}",
-        kc_bundle::manifest::key_fingerprint(&pk)
-    );
     Ok(())
 }
 
@@ -532,6 +613,7 @@ fn main() -> ExitCode {
                     seal_label,
                     identity_label,
                     pin,
+                    json,
                 },
         } => hsm_init(&InitArgs {
             module: &module,
@@ -541,6 +623,7 @@ fn main() -> ExitCode {
             seal_label: &seal_label,
             identity_label: &identity_label,
             pin: &pin,
+            json,
         })
         .map(|()| true),
         Command::Run(args) => run_ceremony(args, MasterSource::Plan, None).map(|()| true),

@@ -2,9 +2,11 @@
 //!
 //! One self-contained HTML page (no scripts, no external resources, inline CSS for A4 print):
 //! the ceremony, the identity key fingerprint in hex and PGP words, the token and binary
-//! attestation, the operators with fingerprints and provenance, every validator, the transcript,
-//! and every check with its result. A failed check is shown as failed, never omitted. The page
-//! holds only what the bundle holds: public data and digests.
+//! attestation, the HSM keys' attributes, the operators with fingerprints and provenance, every
+//! validator, the transcript, and every check with its result. A failed check is shown as
+//! failed, never omitted. The page holds only what the bundle holds: public data and digests.
+//! Printed to A4 it loses nothing: long values wrap inside their cells and every table fits the
+//! page width (`ceremony/tests/it/report.rs` prints it with headless Chromium and reads it back).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -47,17 +49,52 @@ fn grouped(hex_str: &str) -> String {
         .join(" ")
 }
 
+/// Print layout for A4: every table has a fixed layout whose columns add up to the page width
+/// (`colgroup`), and every cell wraps what does not fit (hex anywhere, prose at spaces first),
+/// so nothing runs past the right margin; header rows repeat on each page and rows do not
+/// split.
 const STYLE: &str = "
 @page { size: A4; margin: 15mm; }
-body { font-family: 'DejaVu Sans', Arial, sans-serif; font-size: 9.5pt; color: #000; max-width: 180mm; margin: auto; }
-h1 { font-size: 15pt; margin-bottom: 2mm; } h2 { font-size: 11.5pt; margin-top: 6mm; border-bottom: 1px solid #000; }
-table { border-collapse: collapse; width: 100%; margin: 2mm 0; page-break-inside: auto; }
-tr { page-break-inside: avoid; } th, td { border: 1px solid #999; padding: 1mm 1.5mm; text-align: left; vertical-align: top; }
-th { background: #eee; } code, .mono { font-family: 'DejaVu Sans Mono', monospace; font-size: 8pt; word-break: break-all; }
+html, body { margin: 0; padding: 0; }
+body { font-family: 'DejaVu Sans', Arial, sans-serif; font-size: 9pt; color: #000; }
+h1 { font-size: 15pt; margin: 0 0 2mm; overflow-wrap: anywhere; }
+h2 { font-size: 11.5pt; margin: 6mm 0 1mm; border-bottom: 1px solid #000; break-after: avoid; }
+p { overflow-wrap: anywhere; }
+table { border-collapse: collapse; width: 100%; table-layout: fixed; margin: 2mm 0; }
+thead { display: table-header-group; } tr { break-inside: avoid; }
+th, td { border: 1px solid #999; padding: 0.8mm 1.2mm; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th { background: #eee; font-weight: bold; }
+code, .mono { font-family: 'DejaVu Sans Mono', monospace; font-size: 7.5pt; overflow-wrap: anywhere; word-break: break-all; }
+.file { font-family: 'DejaVu Sans Mono', monospace; font-size: 7.5pt; overflow-wrap: anywhere; }
 .ok { color: #060; font-weight: bold; } .fail { color: #b00; font-weight: bold; }
 .verdict { font-size: 13pt; padding: 2mm; border: 2px solid; display: inline-block; }
 .words { font-style: italic; }
 ";
+
+/// Opens a table with fixed column widths (percent of the page width) and a header row.
+fn table(out: &mut String, columns: &[(&str, usize)]) {
+    debug_assert!(columns.iter().map(|c| c.1).sum::<usize>() <= 100);
+    out.push_str("<table><colgroup>");
+    for (_, width) in columns {
+        let _ = write!(out, "<col style=\"width: {width}%\">");
+    }
+    out.push_str("</colgroup><thead><tr>");
+    for (name, _) in columns {
+        let _ = write!(out, "<th>{}</th>", escape(name));
+    }
+    out.push_str("</tr></thead><tbody>");
+}
+
+/// Opens a two-column table of labelled rows ([`kv`]).
+fn kv_table(out: &mut String) {
+    out.push_str(
+        "<table><colgroup><col style=\"width: 24%\"><col style=\"width: 76%\"></colgroup><tbody>",
+    );
+}
+
+fn end_table(out: &mut String) {
+    out.push_str("</tbody></table>");
+}
 
 fn kv(out: &mut String, key: &str, value: &str) {
     let _ = write!(
@@ -70,7 +107,8 @@ fn kv(out: &mut String, key: &str, value: &str) {
 
 /// The reshare part of the page: kind, source bundle, new cluster, every moved validator.
 fn render_reshare(out: &mut String, r: &kc_bundle::reshare::ReshareManifest) {
-    out.push_str("<h2>Reshare</h2><table>");
+    out.push_str("<h2>Reshare</h2>");
+    kv_table(out);
     kv(
         out,
         "kind",
@@ -119,7 +157,17 @@ fn render_reshare(out: &mut String, r: &kc_bundle::reshare::ReshareManifest) {
             escape(&pgp(&r.identity.fingerprint))
         ),
     );
-    out.push_str("</table><h2>Validators moved</h2><table><tr><th>index</th><th>pubkey</th><th>owner nonce</th><th>reshare leaf</th></tr>");
+    end_table(out);
+    out.push_str("<h2>Validators moved</h2>");
+    table(
+        out,
+        &[
+            ("index", 9),
+            ("public key", 47),
+            ("owner nonce", 10),
+            ("reshare leaf", 34),
+        ],
+    );
     for v in &r.validators {
         let _ = write!(
             out,
@@ -130,8 +178,49 @@ fn render_reshare(out: &mut String, r: &kc_bundle::reshare::ReshareManifest) {
             escape(&v.merkle_leaf)
         );
     }
-    out.push_str("</table>");
+    end_table(out);
 }
+
+/// A JSON value of the transcript as text: strings as they are, lists joined, booleans as
+/// yes/no.
+fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Bool(true) => "yes".into(),
+        serde_json::Value::Bool(false) => "no".into(),
+        serde_json::Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
+        serde_json::Value::Null => "(none)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The attributes of the HSM key attestation (`kc_hsm::KeyAttestation`), in reading order,
+/// with the PKCS#11 attribute each one reports.
+const KEY_ATTRIBUTES: &[(&str, &str)] = &[
+    ("label", "label (CKA_LABEL)"),
+    ("id", "id (CKA_ID)"),
+    ("class", "class (CKA_CLASS)"),
+    ("key_type", "key type (CKA_KEY_TYPE)"),
+    ("curve", "curve (CKA_EC_PARAMS)"),
+    ("value_len", "length in bytes (CKA_VALUE_LEN)"),
+    ("usage", "usage (CKA_ENCRYPT, CKA_SIGN, …)"),
+    ("local", "generated in the token (CKA_LOCAL)"),
+    ("key_gen_mechanism", "generated by (CKA_KEY_GEN_MECHANISM)"),
+    ("sensitive", "sensitive (CKA_SENSITIVE)"),
+    (
+        "always_sensitive",
+        "always sensitive (CKA_ALWAYS_SENSITIVE)",
+    ),
+    ("extractable", "extractable (CKA_EXTRACTABLE)"),
+    (
+        "never_extractable",
+        "never extractable (CKA_NEVER_EXTRACTABLE)",
+    ),
+    ("token", "token object (CKA_TOKEN)"),
+    ("private", "private (CKA_PRIVATE)"),
+    ("modifiable", "modifiable (CKA_MODIFIABLE)"),
+    ("copyable", "copyable (CKA_COPYABLE)"),
+];
 
 /// Renders the report page for the bundle at `dir`, whose verification gave `report`. Reads the
 /// manifest and transcript leniently: a bundle too broken to parse still gets a page with every
@@ -191,183 +280,297 @@ pub fn render(dir: &Path, report: &Report) -> String {
         render_reshare(&mut out, r);
     }
     if let Some(m) = &manifest {
-        out.push_str("<h2>Ceremony</h2><table>");
-        kv(&mut out, "ceremony id", &escape(&m.ceremony_id));
-        kv(&mut out, "created", &escape(&m.created_at));
-        kv(
-            &mut out,
-            "network",
-            &escape(&format!(
-                "{} (fork version {})",
-                m.network.name, m.network.fork_version
-            )),
-        );
-        kv(
-            &mut out,
-            "withdrawal",
-            &escape(&format!(
-                "{} type {} credentials {} amount {} gwei",
-                m.withdrawal.address,
-                m.withdrawal.kind,
-                m.withdrawal.credentials,
-                m.withdrawal.amount_gwei
-            )),
-        );
-        kv(
-            &mut out,
-            "SSV owner",
-            &escape(&format!(
-                "{} nonces {}..={}",
-                m.owner.address, m.owner.first_nonce, m.owner.last_nonce
-            )),
-        );
-        kv(
-            &mut out,
-            "master secret",
-            &escape(&format!(
-                "source {}, fingerprint {}, sealed under {}",
-                m.master.seed_source, m.master.fingerprint, m.master.seal_key_label
-            )),
-        );
-        kv(&mut out, "Merkle root", &escape(&m.merkle_root));
-        kv(&mut out, "transcript head", &escape(&m.transcript_head));
-        out.push_str("</table>");
-
-        out.push_str("<h2>Identity key</h2><table>");
-        kv(&mut out, "label", &escape(&m.identity.key_label));
-        kv(&mut out, "algorithm", &escape(&m.identity.algorithm));
-        kv(
-            &mut out,
-            "fingerprint (hex)",
-            &escape(&grouped(&m.identity.fingerprint)),
-        );
-        kv(
-            &mut out,
-            "fingerprint (PGP words)",
-            &format!(
-                "<span class=\"words\">{}</span>",
-                escape(&pgp(&m.identity.fingerprint))
-            ),
-        );
-        kv(&mut out, "public key", &escape(&m.identity.public_key));
-        out.push_str("</table>");
-
-        out.push_str("<h2>Binary attestation</h2><table>");
-        kv(
-            &mut out,
-            "tool",
-            &escape(&format!("{} {}", m.tool.name, m.tool.version)),
-        );
-        kv(
-            &mut out,
-            "git commit",
-            &escape(m.tool.git_commit.as_deref().unwrap_or("(unknown)")),
-        );
-        kv(
-            &mut out,
-            "executable SHA-256",
-            &escape(&m.tool.binary_sha256),
-        );
-        kv(
-            &mut out,
-            "Cargo.lock SHA-256",
-            &escape(&m.tool.cargo_lock_sha256),
-        );
-        out.push_str("</table>");
+        ceremony_section(&mut out, m);
     }
-
     if let Some(token) = transcript.iter().find(|e| e.step == "hsm.token") {
-        out.push_str("<h2>Token attestation</h2><table>");
-        for key in [
-            "label",
-            "manufacturer",
-            "model",
-            "serial",
-            "firmware_version",
-            "hardware_version",
-        ] {
-            if let Some(v) = token.details.get(key) {
-                kv(&mut out, key, &escape(v.as_str().unwrap_or(&v.to_string())));
-            }
-        }
-        if let Some(mechs) = token.details.get("mechanisms").and_then(|v| v.as_array()) {
-            let list: Vec<String> = mechs
-                .iter()
-                .map(|m| {
-                    let name = m.get("name").and_then(|v| v.as_str()).unwrap_or("?");
-                    let ok = m
-                        .get("supported")
-                        .and_then(|v| v.as_bool())
-                        .unwrap_or(false);
-                    format!("{} {}", if ok { "✓" } else { "✗" }, name)
-                })
-                .collect();
-            kv(&mut out, "mechanisms used", &escape(&list.join(", ")));
-        }
-        out.push_str("</table>");
+        token_section(&mut out, token);
     }
     if let Some(keys) = transcript.iter().find(|e| e.step == "hsm.keys") {
-        out.push_str(
-            "<h2>HSM key attestation</h2><table><tr><th>role</th><th>attributes</th></tr>",
-        );
-        for role in ["seal", "identity"] {
-            if let Some(a) = keys.details.get(role) {
-                let _ = write!(
-                    out,
-                    "<tr><td>{role}</td><td class=\"mono\">{}</td></tr>",
-                    escape(&a.to_string())
-                );
-            }
-        }
-        out.push_str("</table>");
+        keys_section(&mut out, keys);
     }
-
     if let Some(m) = &manifest {
-        out.push_str("<h2>Operators</h2>");
-        match &m.operators.provenance {
-            Some(p) => {
-                let _ = write!(
-                    out,
-                    "<p>Keys read on chain {} from the SSV network contract <code>{}</code> at block {} (<code>{}</code>), exported {}.</p>",
-                    p.chain_id,
-                    escape(&p.ssv_network),
-                    p.block_number,
-                    escape(&p.block_hash),
-                    escape(&p.exported_at)
-                );
-            }
-            None => out.push_str("<p class=\"fail\">UNPINNED: the operators file had no provenance (allowed by the plan).</p>"),
-        }
-        out.push_str("<table><tr><th>id</th><th>key fingerprint (SHA-256 of the DER)</th><th>PGP words (first 8 bytes)</th></tr>");
-        for o in &m.operators.list {
-            let short = o.fingerprint.get(..16).unwrap_or(&o.fingerprint);
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"words\">{}</td></tr>",
-                o.id,
-                escape(&o.fingerprint),
-                escape(&pgp(short))
-            );
-        }
-        out.push_str("</table>");
-
-        let _ = write!(out, "<h2>Validators ({})</h2>", m.validators.len());
-        out.push_str("<table><tr><th>index</th><th>public key</th><th>deposit data root</th><th>owner nonce</th></tr>");
-        for v in &m.validators {
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
-                v.index,
-                escape(&v.pubkey),
-                escape(&v.deposit_data_root),
-                v.owner_nonce
-            );
-        }
-        out.push_str("</table>");
+        operators_section(&mut out, m);
+        validators_section(&mut out, m);
     }
+    checks_section(&mut out, report);
+    transcript_section(&mut out, &transcript);
+    out.push_str("</body></html>\n");
+    out
+}
 
-    out.push_str(
-        "<h2>Checks</h2><table><tr><th>result</th><th>check</th><th>where</th><th>detail</th></tr>",
+/// The ceremony, its identity key and the binary that ran it (from the manifest).
+fn ceremony_section(out: &mut String, m: &Manifest) {
+    out.push_str("<h2>Ceremony</h2>");
+    kv_table(out);
+    kv(out, "ceremony id", &escape(&m.ceremony_id));
+    kv(out, "created", &escape(&m.created_at));
+    kv(
+        out,
+        "network",
+        &escape(&format!(
+            "{} (fork version {})",
+            m.network.name, m.network.fork_version
+        )),
+    );
+    kv(
+        out,
+        "withdrawal",
+        &escape(&format!(
+            "{} type {} credentials {} amount {} gwei",
+            m.withdrawal.address,
+            m.withdrawal.kind,
+            m.withdrawal.credentials,
+            m.withdrawal.amount_gwei
+        )),
+    );
+    kv(
+        out,
+        "SSV owner",
+        &escape(&format!(
+            "{} nonces {}..={}",
+            m.owner.address, m.owner.first_nonce, m.owner.last_nonce
+        )),
+    );
+    kv(
+        out,
+        "master secret",
+        &escape(&format!(
+            "source {}, fingerprint {}, sealed under {}",
+            m.master.seed_source, m.master.fingerprint, m.master.seal_key_label
+        )),
+    );
+    kv(out, "Merkle root", &escape(&m.merkle_root));
+    kv(out, "transcript head", &escape(&m.transcript_head));
+    end_table(out);
+
+    out.push_str("<h2>Identity key</h2>");
+    kv_table(out);
+    kv(out, "label", &escape(&m.identity.key_label));
+    kv(out, "algorithm", &escape(&m.identity.algorithm));
+    kv(
+        out,
+        "fingerprint (hex)",
+        &escape(&grouped(&m.identity.fingerprint)),
+    );
+    kv(
+        out,
+        "fingerprint (PGP words)",
+        &format!(
+            "<span class=\"words\">{}</span>",
+            escape(&pgp(&m.identity.fingerprint))
+        ),
+    );
+    kv(out, "public key", &escape(&m.identity.public_key));
+    end_table(out);
+
+    out.push_str("<h2>Binary attestation</h2>");
+    kv_table(out);
+    kv(
+        out,
+        "tool",
+        &escape(&format!("{} {}", m.tool.name, m.tool.version)),
+    );
+    kv(
+        out,
+        "git commit",
+        &escape(m.tool.git_commit.as_deref().unwrap_or("(unknown)")),
+    );
+    kv(out, "executable SHA-256", &escape(&m.tool.binary_sha256));
+    kv(
+        out,
+        "Cargo.lock SHA-256",
+        &escape(&m.tool.cargo_lock_sha256),
+    );
+    end_table(out);
+}
+
+/// The token the ceremony ran on (transcript step `hsm.token`).
+fn token_section(out: &mut String, token: &Entry) {
+    out.push_str("<h2>Token attestation</h2>");
+    kv_table(out);
+    for key in [
+        "label",
+        "manufacturer",
+        "model",
+        "serial",
+        "firmware_version",
+        "hardware_version",
+    ] {
+        if let Some(v) = token.details.get(key) {
+            kv(out, key, &escape(v.as_str().unwrap_or(&v.to_string())));
+        }
+    }
+    if let Some(library) = token.details.get("library").and_then(|v| v.as_object()) {
+        let text = library
+            .iter()
+            .map(|(k, v)| format!("{k} {}", plain(v)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        kv(out, "PKCS#11 module", &escape(&text));
+    }
+    if let Some(mechs) = token.details.get("mechanisms").and_then(|v| v.as_array()) {
+        let list: Vec<String> = mechs
+            .iter()
+            .map(|m| {
+                let name = m.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+                let ok = m
+                    .get("supported")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
+                format!("{} {}", if ok { "✓" } else { "✗" }, name)
+            })
+            .collect();
+        kv(out, "mechanisms used", &escape(&list.join(", ")));
+    }
+    end_table(out);
+}
+
+/// The HSM keys' attributes as the token reported them (transcript step `hsm.keys`): one row
+/// per attribute, one column per key. Attributes this page does not know are shown under their
+/// own names, and any other field of the step as a labelled row: nothing is left out.
+fn keys_section(out: &mut String, keys: &Entry) {
+    let Some(details) = keys.details.as_object() else {
+        return;
+    };
+    // Every object with a `role` is a key attestation (seal, identity).
+    let roles: Vec<(&String, &serde_json::Map<String, serde_json::Value>)> = details
+        .iter()
+        .filter_map(|(name, v)| {
+            v.as_object()
+                .filter(|o| o.contains_key("role"))
+                .map(|o| (name, o))
+        })
+        .collect();
+    out.push_str("<h2>HSM key attestation</h2>");
+    if !roles.is_empty() {
+        let value_width = (64 / roles.len()).max(1);
+        let mut columns = vec![(
+            "attribute",
+            100usize.saturating_sub(value_width * roles.len()),
+        )];
+        columns.extend(roles.iter().map(|(name, _)| (name.as_str(), value_width)));
+        table(out, &columns);
+        let mut names: Vec<(&str, String)> = KEY_ATTRIBUTES
+            .iter()
+            .map(|(k, label)| (*k, (*label).to_owned()))
+            .collect();
+        for (_, attrs) in &roles {
+            for k in attrs.keys() {
+                if k != "role" && !names.iter().any(|(n, _)| n == k) {
+                    names.push((k.as_str(), k.clone()));
+                }
+            }
+        }
+        for (key, label) in names {
+            if roles.iter().all(|(_, a)| !a.contains_key(key)) {
+                continue;
+            }
+            let _ = write!(out, "<tr><th>{}</th>", escape(&label));
+            for (_, attrs) in &roles {
+                let cell = attrs.get(key).map_or_else(|| "—".to_owned(), plain);
+                let _ = write!(out, "<td class=\"mono\">{}</td>", escape(&cell));
+            }
+            out.push_str("</tr>");
+        }
+        end_table(out);
+    }
+    let others: Vec<(&String, &serde_json::Value)> = details
+        .iter()
+        .filter(|(name, _)| !roles.iter().any(|(r, _)| r == name))
+        .collect();
+    if !others.is_empty() {
+        kv_table(out);
+        let words = |s: &str| s.replace('_', " ");
+        for (name, v) in others {
+            match v.as_object() {
+                Some(fields) => {
+                    for (k, field) in fields {
+                        // `seal_backend.backend` reads "seal backend", `.key_label` "seal
+                        // backend key label".
+                        let label = if words(name).ends_with(&words(k)) {
+                            words(name)
+                        } else {
+                            format!("{} {}", words(name), words(k))
+                        };
+                        kv(out, &label, &escape(&plain(field)));
+                    }
+                }
+                None => kv(out, &words(name), &escape(&plain(v))),
+            }
+        }
+        end_table(out);
+    }
+}
+
+/// The operators, their key fingerprints and where the keys were read.
+fn operators_section(out: &mut String, m: &Manifest) {
+    out.push_str("<h2>Operators</h2>");
+    match &m.operators.provenance {
+        Some(p) => {
+            let _ = write!(
+                out,
+                "<p>Keys read on chain {} from the SSV network contract <code>{}</code> at block {} (<code>{}</code>), exported {}.</p>",
+                p.chain_id,
+                escape(&p.ssv_network),
+                p.block_number,
+                escape(&p.block_hash),
+                escape(&p.exported_at)
+            );
+        }
+        None => out.push_str("<p class=\"fail\">UNPINNED: the operators file had no provenance (allowed by the plan).</p>"),
+    }
+    table(
+        out,
+        &[
+            ("id", 12),
+            ("key fingerprint (SHA-256 of the DER)", 44),
+            ("PGP words (first 8 bytes)", 44),
+        ],
+    );
+    for o in &m.operators.list {
+        let short = o.fingerprint.get(..16).unwrap_or(&o.fingerprint);
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"words\">{}</td></tr>",
+            o.id,
+            escape(&o.fingerprint),
+            escape(&pgp(short))
+        );
+    }
+    end_table(out);
+}
+
+/// Every validator: index, public key, deposit data root, owner nonce.
+fn validators_section(out: &mut String, m: &Manifest) {
+    let _ = write!(out, "<h2>Validators ({})</h2>", m.validators.len());
+    table(
+        out,
+        &[
+            ("index", 9),
+            ("public key", 47),
+            ("deposit data root", 34),
+            ("owner nonce", 10),
+        ],
+    );
+    for v in &m.validators {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+            v.index,
+            escape(&v.pubkey),
+            escape(&v.deposit_data_root),
+            v.owner_nonce
+        );
+    }
+    end_table(out);
+}
+
+/// Every check with its result; a failed check is shown as failed, never left out.
+fn checks_section(out: &mut String, report: &Report) {
+    out.push_str("<h2>Checks</h2>");
+    table(
+        out,
+        &[("result", 10), ("check", 23), ("where", 19), ("detail", 48)],
     );
     for c in &report.checks {
         let (class, word) = if c.ok {
@@ -382,17 +585,29 @@ pub fn render(dir: &Path, report: &Report) -> String {
         };
         let _ = write!(
             out,
-            "<tr><td class=\"{class}\">{word}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+            "<tr><td class=\"{class}\">{word}</td><td>{}</td><td class=\"file\">{}</td><td>{}</td></tr>",
             escape(&c.name),
             escape(&place),
             escape(&c.detail)
         );
     }
-    out.push_str("</table>");
+    end_table(out);
+}
 
+/// The transcript's entries, each with its hash.
+fn transcript_section(out: &mut String, transcript: &[Entry]) {
     let _ = write!(out, "<h2>Transcript ({} entries)</h2>", transcript.len());
-    out.push_str("<table><tr><th>#</th><th>time</th><th>step</th><th>actor</th><th>hash</th></tr>");
-    for e in &transcript {
+    table(
+        out,
+        &[
+            ("#", 5),
+            ("time", 24),
+            ("step", 22),
+            ("actor", 13),
+            ("hash", 36),
+        ],
+    );
+    for e in transcript {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
@@ -403,6 +618,5 @@ pub fn render(dir: &Path, report: &Report) -> String {
             escape(&e.hash)
         );
     }
-    out.push_str("</table></body></html>\n");
-    out
+    end_table(out);
 }

@@ -8,6 +8,7 @@ import {Oracle, IPoolManagerReport} from "../src/Oracle.sol";
 import {DepositContract} from "../src/devnet/DepositContract.sol";
 import {SSVNetworkDevnet} from "../src/devnet/SSVNetworkDevnet.sol";
 import {SSVNetworkDevnetDeploy} from "../src/devnet/SSVNetworkDevnetDeploy.sol";
+import {SSVNetworkViewsDevnet} from "../src/devnet/SSVNetworkViewsDevnet.sol";
 import {SSVToken} from "../src/devnet/SSVToken.sol";
 import {ISSVNetwork} from "../src/interfaces/ISSVNetwork.sol";
 import {IDepositContract} from "../src/interfaces/IDepositContract.sol";
@@ -43,6 +44,7 @@ contract Deploy is Script {
         DepositContract dc;
         SSVToken token;
         SSVNetworkDevnet ssv;
+        SSVNetworkViewsDevnet ssvViews;
         PoolETH poolETH;
         PoolManager manager;
         Oracle oracle;
@@ -68,6 +70,7 @@ contract Deploy is Script {
         o.token = new SSVToken(deployer);
         bool v2 = keccak256(bytes(vm.envOr("SSV_NETWORK_MODE", string("v2")))) != keccak256("legacy");
         o.ssv = SSVNetworkDevnetDeploy.deploy(IERC20(address(o.token)), v2, SSVNetworkDevnetDeploy.mainnetLike(1e9));
+        o.ssvViews = SSVNetworkDevnetDeploy.deployViews(o.ssv);
         o.operatorIds = new uint64[](pubkeys.length);
         uint256 fee = vm.envOr("OPERATOR_FEE", v2 ? uint256(1_770_000_000) : uint256(1e9));
         for (uint256 i; i < pubkeys.length; ++i) {
@@ -150,7 +153,8 @@ contract Deploy is Script {
         vm.serializeUint(j, "block", o.startBlock);
         vm.serializeAddress(j, "deposit_contract", address(o.dc));
         vm.serializeAddress(j, "ssv_network", address(o.ssv));
-        vm.serializeAddress(j, "ssv_network_views", address(o.ssv));
+        vm.serializeUint(j, "ssv_network_block", o.startBlock);
+        vm.serializeAddress(j, "ssv_network_views", address(o.ssvViews));
         vm.serializeAddress(j, "ssv_token", address(o.token));
         vm.serializeString(j, "ssv_network_version", SSVNetworkDevnetViewsLike(address(o.ssv)).getVersion());
         vm.serializeAddress(j, "pool_manager", address(o.manager));

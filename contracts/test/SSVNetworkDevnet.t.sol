@@ -7,6 +7,7 @@ import {SSVNetworkDevnetCore as Core} from "../src/devnet/SSVNetworkDevnetCore.s
 import {SSVNetworkDevnetViews} from "../src/devnet/SSVNetworkDevnetViews.sol";
 import {SSVNetworkDevnetLegacy} from "../src/devnet/SSVNetworkDevnetLegacy.sol";
 import {SSVNetworkDevnetDeploy} from "../src/devnet/SSVNetworkDevnetDeploy.sol";
+import {SSVNetworkViewsDevnet} from "../src/devnet/SSVNetworkViewsDevnet.sol";
 import {SSVToken} from "../src/devnet/SSVToken.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
@@ -310,6 +311,115 @@ contract SSVNetworkDevnetTest is Test {
         vm.prank(owner);
         vm.expectRevert(abi.encodeWithSelector(Core.CallerNotOwnerWithData.selector, owner, opOwner));
         ssv.removeOperator(priv);
+    }
+
+    /// v1.2.0/v2.0.0 privacy: a private operator refuses every cluster owner that is not on its
+    /// whitelist — its own owner included — until `setOperatorsWhitelists` admits it; the
+    /// whitelist can be removed again, and privacy switched off and on; `getWhitelistedOperators`
+    /// shows who whitelisted an address.
+    function test_privateOperator_refusesEvenItsOwner_untilWhitelisted() public {
+        vm.prank(opOwner);
+        uint64 priv = ssv.registerOperator("k-priv", OP_FEE, true);
+        uint64[] memory o4 = new uint64[](4);
+        (o4[0], o4[1], o4[2], o4[3]) = (ops[1], ops[2], ops[3], priv);
+        uint64[] memory ids = new uint64[](1);
+        ids[0] = priv;
+        address[] memory who = new address[](1);
+        who[0] = opOwner;
+        vm.deal(opOwner, 10 ether);
+        // The operator's owner is not let through.
+        vm.prank(opOwner);
+        vm.expectRevert(abi.encodeWithSelector(Core.CallerNotWhitelistedWithData.selector, priv));
+        ssv.registerValidator{value: 1 ether}(_pk(1), o4, "", cluster);
+        assertEq(views.getWhitelistedOperators(o4, opOwner).length, 0);
+        // Whitelisted: it registers.
+        vm.prank(opOwner);
+        ssv.setOperatorsWhitelists(ids, who);
+        uint64[] memory w = views.getWhitelistedOperators(o4, opOwner);
+        assertEq(w.length, 1);
+        assertEq(w[0], priv);
+        vm.recordLogs();
+        vm.prank(opOwner);
+        ssv.registerValidator{value: 1 ether}(_pk(1), o4, "", cluster);
+        Core.Cluster memory snapshot = _cluster(vm.getRecordedLogs());
+        // Removed from the whitelist: refused again (existing validators stay).
+        vm.prank(opOwner);
+        ssv.removeOperatorsWhitelists(ids, who);
+        assertEq(views.getWhitelistedOperators(o4, opOwner).length, 0);
+        assertTrue(views.getValidator(opOwner, _pk(1)));
+        vm.prank(opOwner);
+        vm.expectRevert(abi.encodeWithSelector(Core.CallerNotWhitelistedWithData.selector, priv));
+        ssv.registerValidator{value: 1 ether}(_pk(2), o4, "", snapshot);
+    }
+
+    function test_privacy_switches_and_whitelistRules() public {
+        vm.prank(opOwner);
+        uint64 op = ssv.registerOperator("k-pub", OP_FEE, false);
+        uint64[] memory ids = new uint64[](1);
+        ids[0] = op;
+        address[] memory who = new address[](1);
+        who[0] = owner;
+        uint64[] memory o4 = new uint64[](4);
+        (o4[0], o4[1], o4[2], o4[3]) = (ops[1], ops[2], ops[3], op);
+        // Only the operator's owner manages it.
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(Core.CallerNotOwnerWithData.selector, owner, opOwner));
+        ssv.setOperatorsPrivateUnchecked(ids);
+        vm.prank(opOwner);
+        ssv.setOperatorsPrivateUnchecked(ids);
+        (,,,, bool isPrivate,) = views.getOperatorById(op);
+        assertTrue(isPrivate);
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(Core.CallerNotWhitelistedWithData.selector, op));
+        ssv.registerValidator{value: 1 ether}(_pk(7), o4, "", cluster);
+        vm.prank(opOwner);
+        ssv.setOperatorsPublicUnchecked(ids);
+        (,,,, isPrivate,) = views.getOperatorById(op);
+        assertFalse(isPrivate);
+        vm.prank(owner);
+        ssv.registerValidator{value: 1 ether}(_pk(7), o4, "", cluster);
+        // Whitelist arguments: no ids, no addresses, the zero address, unsorted ids.
+        vm.startPrank(opOwner);
+        vm.expectRevert(Core.InvalidOperatorIdsLength.selector);
+        ssv.setOperatorsWhitelists(new uint64[](0), who);
+        vm.expectRevert(Core.InvalidWhitelistAddressesLength.selector);
+        ssv.setOperatorsWhitelists(ids, new address[](0));
+        vm.expectRevert(Core.ZeroAddressNotAllowed.selector);
+        ssv.setOperatorsWhitelists(ids, new address[](1));
+        uint64[] memory unsorted = new uint64[](2);
+        (unsorted[0], unsorted[1]) = (op, ops[0]);
+        vm.expectRevert(Core.UnsortedOperatorsList.selector);
+        ssv.setOperatorsWhitelists(unsorted, who);
+        vm.stopPrank();
+        // The view: none for no ids or the zero address.
+        assertEq(views.getWhitelistedOperators(new uint64[](0), owner).length, 0);
+        assertEq(views.getWhitelistedOperators(o4, address(0)).length, 0);
+    }
+
+    /// SSVNetworkViews is a separate contract on the real network: the stand-in's answers every
+    /// view of the module from its own address, but not the devnet-only getOwnerNonce.
+    function test_separateViewsContract_answersTheViews_butNotGetOwnerNonce() public {
+        SSVNetworkViewsDevnet getter = SSVNetworkDevnetDeploy.deployViews(ssv);
+        SSVNetworkDevnetViews v = SSVNetworkDevnetViews(address(getter));
+        assertTrue(address(getter) != address(ssv));
+        assertEq(getter.ssvNetwork(), address(ssv));
+        _register(1, 1 ether);
+        assertEq(v.getVersion(), "v2.0.0-devnet");
+        assertTrue(v.getValidator(owner, _pk(1)));
+        assertFalse(v.getValidator(owner, _pk(2))); // unknown key: false, no revert
+        assertEq(v.getBalance(owner, ops, cluster), views.getBalance(owner, ops, cluster));
+        (address o,,,,, bool active) = v.getOperatorById(ops[0]);
+        assertEq(o, opOwner);
+        assertTrue(active);
+        // Errors pass through.
+        vm.expectRevert(Core.IncorrectClusterState.selector);
+        v.getBalance(owner, ops, Core.Cluster(0, 0, 0, true, 0));
+        // No owner nonce on the getter (the entry contract keeps its devnet-only view).
+        (bool ok, bytes memory ret) =
+            address(getter).staticcall(abi.encodeWithSignature("getOwnerNonce(address)", owner));
+        assertFalse(ok);
+        assertEq(ret.length, 0);
+        assertEq(views.getOwnerNonce(owner), 1);
     }
 
     function test_dao_and_version() public {

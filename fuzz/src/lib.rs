@@ -1,4 +1,4 @@
-//! `kc-fuzz`: fuzz targets for every parser of untrusted input (issue 20, `docs/fuzzing.md`).
+//! `kc-fuzz`: fuzz targets for every parser of untrusted input (`docs/fuzzing.md`).
 //!
 //! One module per target under [`targets`]; each exposes `run(&[u8])`, which feeds the input to
 //! the real parser (or to whole-bundle verification) and **asserts properties**, not only the

@@ -1,4 +1,4 @@
-//! Bounded time and memory on large inputs (issue 20, item 2): each target is given a 10 MB
+//! Bounded time and memory on large inputs: each target is given a 10 MB
 //! input made of real content repeated, as an attacker would grow a bundle file or an RPC
 //! answer. The target's own allocation bound applies (`kc_fuzz::check`: live memory at most
 //! a fixed multiple of the input size), and the input must be done within [`LIMIT`]: the
@@ -197,12 +197,12 @@ fn beacon_answer_of_10_mb() {
     within_bounds("agent_beacon", &input);
 }
 
-/// The whole bundle with `deposit_data.json` grown to 10 MB (the real 4 entries repeated, as in
-/// issue 20): its hash and its count are wrong, so no BLS work is due; today every entry is
-/// BLS-verified (in a batch, then one by one). Owned by issue 20 item 0 (cheap checks first in
-/// `kc_bundle::verify`), not by the fuzz crate.
+/// The whole bundle with `deposit_data.json` grown to 10 MB (the real 4 entries repeated, as an
+/// attacker would grow it): its hash and its count are wrong, so no BLS work is due; today every entry is
+/// BLS-verified (in a batch, then one by one). The fix belongs in `kc_bundle::verify` (cheap
+/// checks first), not in the fuzz crate.
 #[test]
-#[ignore = "fails until issue 20 item 0 (verify: no BLS work on a file whose hash or count is wrong)"]
+#[ignore = "fails until kc_bundle::verify does no BLS work on a file whose hash or count is wrong"]
 fn bundle_with_10_mb_of_deposit_data() {
     let items = items_of(&text(files::DEPOSIT_DATA), None);
     let mut input = vec![fixture::index(files::DEPOSIT_DATA) as u8];

@@ -42,6 +42,8 @@ pub struct VerifiedBundle {
     pub dir: PathBuf,
     pub ceremony_id: String,
     pub network: String,
+    /// The genesis fork version the deposits are signed for (manifest, hex).
+    pub fork_version: String,
     pub merkle_root: [u8; 32],
     pub operator_ids: Vec<u64>,
     /// 1 (0x01) or 2 (0x02).
@@ -240,6 +242,7 @@ fn from_verified(
         dir: dir.to_owned(),
         ceremony_id: m.ceremony_id.clone(),
         network: m.network.name.clone(),
+        fork_version: m.network.fork_version.clone(),
         merkle_root: root,
         operator_ids,
         withdrawal_type,

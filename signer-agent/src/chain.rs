@@ -1,11 +1,10 @@
 //! Contract bindings (`sol!`, written from `contracts/src`) and provider construction.
 
-use alloy::network::EthereumWallet;
 use alloy::primitives::Address;
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::signer::HsmSigner;
 
 alloy::sol! {
     /// SSV cluster snapshot (mainnet `ISSVNetworkCore.Cluster`).
@@ -26,8 +25,9 @@ alloy::sol! {
         function get_deposit_count() external view returns (bytes memory);
     }
 
-    /// The SSV network contract, v2.0.0 (ETH-paid clusters): the functions and events the agent
-    /// reads (v2.0.0 interface shapes; the views answer at the same address through its fallback).
+    /// The SSV network, v2.0.0 (ETH-paid clusters): the events of SSVNetwork and the views of
+    /// SSVNetworkViews the agent reads (v2.0.0 interface shapes). Events are read at the
+    /// SSVNetwork address, views at the SSVNetworkViews address (`Contracts::ssv_network_views`).
     #[sol(rpc, all_derives)]
     interface ISSVNetwork {
         event OperatorAdded(uint64 indexed operatorId, address indexed owner, bytes publicKey, uint256 fee);
@@ -58,7 +58,8 @@ alloy::sol! {
         function getBalanceSSV(address owner, uint64[] calldata operatorIds, Cluster memory cluster) external view returns (uint256);
         function getBurnRate(address owner, uint64[] memory operatorIds, Cluster memory cluster) external view returns (uint256);
         function isLiquidatable(address owner, uint64[] calldata operatorIds, Cluster memory cluster) external view returns (bool);
-        function getOwnerNonce(address clusterOwner) external view returns (uint256);
+        function getWhitelistedOperators(uint64[] calldata operatorIds, address whitelistedAddress) external view returns (uint64[] memory whitelistedOperatorIds);
+        function getValidator(address owner, bytes calldata publicKey) external view returns (bool);
     }
 
     /// The pool manager (contracts/src/PoolManager.sol).
@@ -192,31 +193,23 @@ alloy::sol! {
     }
 }
 
-/// A read-only provider over HTTP.
-pub fn read_provider(rpc_url: &str) -> Result<DynProvider> {
-    let url = rpc_url
-        .parse()
-        .map_err(|e| Error::config("rpc_url", format!("{rpc_url:?} is not a URL: {e}")))?;
-    Ok(ProviderBuilder::new().connect_http(url).erased())
+/// A read-only provider for the configured RPC endpoint (TLS, credentials: [`crate::tls`]).
+pub fn read_provider(cfg: &Config) -> Result<DynProvider> {
+    let client = cfg.rpc_client()?;
+    let rpc = alloy::rpc::client::RpcClient::new(
+        crate::tls::Transport::new(client),
+        cfg.rpc.is_loopback(),
+    );
+    Ok(ProviderBuilder::new().connect_client(rpc).erased())
 }
 
-/// A provider that fills nonce, gas and chain id and signs with `signer`.
-pub fn signing_provider(rpc_url: &str, signer: HsmSigner) -> Result<DynProvider> {
-    let url = rpc_url
-        .parse()
-        .map_err(|e| Error::config("rpc_url", format!("{rpc_url:?} is not a URL: {e}")))?;
-    Ok(ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer))
-        .connect_http(url)
-        .erased())
-}
-
-/// Refuses to go on unless the endpoint serves `expected`.
+/// Refuses to go on unless the endpoint serves `expected` (the first call of every command: a
+/// failed TLS handshake is reported here as [`Error::Tls`]).
 pub async fn check_chain(provider: &DynProvider, expected: u64) -> Result<()> {
     let actual = provider
         .get_chain_id()
         .await
-        .map_err(|e| Error::rpc("eth_chainId", e))?;
+        .map_err(|e| Error::transport("eth_chainId", &e))?;
     if actual != expected {
         return Err(Error::WrongChain { expected, actual });
     }

@@ -1,7 +1,7 @@
 //! The command line (clap derive, `env` fallbacks: flag > env > file) and what each command does.
 //!
 //! Exit codes: 0 success; 1 i/o; 2 configuration; 3 hsm or signer; 4 rpc / chain / transaction;
-//! 5 refusal (bundle, operator, policy checks); 6 state store.
+//! 5 refusal (bundle, operator, policy checks); 6 state store; 7 `doctor` found a failing check.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,7 +25,7 @@ use crate::store::{Status, Store};
 #[derive(Debug, Parser)]
 #[command(name = "signer-agent", version, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 i/o, 2 config, 3 hsm/signer, 4 rpc/chain/tx, 5 refused, 6 state store"
+    after_help = "Exit codes: 0 ok, 1 i/o, 2 config, 3 hsm/signer, 4 rpc/chain/tx, 5 refused, 6 state store, 7 doctor found a failure"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -40,9 +40,12 @@ pub struct Global {
     /// The TOML configuration file.
     #[arg(long, short = 'c', env = "SIGNER_AGENT_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// JSON-RPC endpoint of an execution node.
+    /// JSON-RPC endpoint of an execution node (https://, or http:// to loopback).
     #[arg(long, env = "SIGNER_AGENT_RPC_URL", global = true)]
     pub rpc_url: Option<String>,
+    /// A built-in network (mainnet, hoodi: its public contracts and chain id) or custom.
+    #[arg(long, env = "SIGNER_AGENT_NETWORK", global = true)]
+    pub network: Option<String>,
     /// The chain id the agent must be on.
     #[arg(long, env = "SIGNER_AGENT_CHAIN_ID", global = true)]
     pub chain_id: Option<u64>,
@@ -91,6 +94,7 @@ impl Global {
     fn overrides(&self) -> Overrides {
         Overrides {
             rpc_url: self.rpc_url.clone(),
+            network: self.network.clone(),
             chain_id: self.chain_id,
             deployment: self.deployment.clone(),
             state_dir: self.state_dir.clone(),
@@ -151,6 +155,12 @@ pub enum Command {
     /// The pool's SSV clusters (SSV network v2).
     #[command(subcommand)]
     Clusters(ClustersCommand),
+    /// Before going live: check endpoints, chain, contracts, roles, funds, identities, the HSM,
+    /// the operators of every imported bundle and the Beacon node; ok / warn / fail each.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
     /// Validator exits for withdrawals (maintenance).
     #[command(subcommand)]
     Exits(ExitsCommand),
@@ -236,10 +246,11 @@ pub fn init_tracing(json: bool) {
         // for (kryoptic lists dozens); the agent preflight reports what the agent needs.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,cryptoki::mechanism=off"));
     // Colours only on a terminal: logs piped to a file or a collector stay plain text.
+    // Every line is scrubbed of endpoint credentials (crate::redact).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(crate::redact::Stderr);
     let _ = if json {
         builder.json().try_init()
     } else {
@@ -263,7 +274,7 @@ fn policy_for(cfg: &Config) -> Result<Policy> {
 /// and daily caps, and the RPC endpoint for simulation.
 fn with_policy<S>(cfg: &Config, inner: S) -> Result<PolicySigner<S>> {
     let mut s = PolicySigner::new(inner, policy_for(cfg)?)
-        .with_simulator(crate::chain::read_provider(&cfg.rpc_url)?);
+        .with_simulator(crate::chain::read_provider(cfg)?);
     if let Ok(dir) = cfg.state_dir() {
         s = s.with_store(Store::open(dir)?);
     }
@@ -342,9 +353,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Operators(OperatorsCommand::Export { ids, out }) => {
             let cfg = Config::resolve(cfg_path, &ov)?;
-            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
-            let ssv = cfg.contracts()?.ssv_network;
-            let file = crate::operators::export(&provider, cfg.chain_id, ssv, &ids).await?;
+            let provider = crate::chain::read_provider(&cfg)?;
+            let events = crate::logscan::Events::for_config(&cfg, &provider)?;
+            let file =
+                crate::operators::export(&events, &cfg.contracts()?, cfg.chain_id, &ids).await?;
             crate::operators::write_new(&out, &file)?;
             let p = file.provenance.as_ref();
             eprintln!(
@@ -358,8 +370,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Verify { bundle, json } => {
             let cfg = Config::resolve(cfg_path, &ov)?;
-            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
-            let v = verify_with_chain(&cfg, &provider, &bundle).await?;
+            let provider = crate::chain::read_provider(&cfg)?;
+            let events = crate::logscan::Events::for_config(&cfg, &provider)?;
+            let v = verify_with_chain(&cfg, &events, &bundle).await?;
             if json {
                 print_json(&v);
             } else {
@@ -375,9 +388,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Import { bundle } => {
             let cfg = Config::resolve(cfg_path, &ov)?;
-            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            let provider = crate::chain::read_provider(&cfg)?;
+            let events = crate::logscan::Events::for_config(&cfg, &provider)?;
             if kc_bundle::reshare::kind_of_dir(&bundle) == kc_bundle::reshare::BundleKind::Reshare {
-                let added = crate::maintenance::reshare::import(&cfg, &provider, &bundle).await?;
+                let added = crate::maintenance::reshare::import(&cfg, &events, &bundle).await?;
                 println!(
                     "imported {added} validators to move from reshare bundle {} (`run` migrates them; needs [maintenance])",
                     bundle.display()
@@ -389,7 +403,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             // The state store's refusals first (a re-issued key already staked, sent or
             // front-run, or with other deposit data): they name the keys.
             store.check_import(&verified)?;
-            let summary = verify_with_chain(&cfg, &provider, &bundle).await?;
+            let summary = verify_with_chain(&cfg, &events, &bundle).await?;
             let added = store.import(&verified)?;
             println!(
                 "imported {added} new validators from {} (ceremony {}, root {})",
@@ -401,7 +415,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Plan { json } => {
             let cfg = Config::resolve(cfg_path, &ov)?;
-            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            let provider = crate::chain::read_provider(&cfg)?;
+            let events = crate::logscan::Events::for_config(&cfg, &provider)?;
             let store = Store::open(cfg.state_dir()?)?;
             let from = match cfg.signer() {
                 Ok(SignerConfig::DevPrivateKey { .. }) | Ok(SignerConfig::Pkcs11 { .. }) => {
@@ -409,7 +424,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
                 Err(_) => None,
             };
-            let p = crate::stake::prepare(&provider, &cfg, &store, from).await?;
+            let p = crate::stake::prepare(&events, &cfg, &store, from).await?;
             if json {
                 print_json(&p);
             } else {
@@ -418,24 +433,39 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Run { once } => daemon(cfg_path, &ov, once).await,
+        Command::Doctor { json } => {
+            let cfg = Config::resolve(cfg_path, &ov)?;
+            let report = crate::doctor::run(&cfg).await;
+            if json {
+                print_json(&serde_json::json!({
+                    "ok": report.failures().next().is_none(),
+                    "items": report.items,
+                }));
+            } else {
+                print!("{}", report.text());
+            }
+            report.result()
+        }
         Command::Oracle(OracleCommand::Report { state, dry_run }) => {
             let cfg = Config::resolve(cfg_path, &ov)?;
-            let beacon = cfg
-                .beacon_url
-                .clone()
-                .ok_or_else(|| Error::config("beacon_url", "required for `oracle report`"))?;
+            let beacon = cfg.beacon_client("`oracle report`")?;
             // The pool's validators as the chain knows them (any member can report).
-            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            let provider = crate::chain::read_provider(&cfg)?;
             crate::chain::check_chain(&provider, cfg.chain_id).await?;
-            let pubkeys =
-                crate::oracle::pool_validators(&provider, cfg.contracts()?.pool_manager).await?;
+            let events = crate::logscan::Events::for_config(&cfg, &provider)?;
+            let pubkeys = crate::oracle::pool_validators(&events, &cfg.contracts()?).await?;
             let report = crate::oracle::read_beacon(&beacon, &state, &pubkeys).await?;
             if dry_run {
                 print_json(&report);
                 return Ok(());
             }
             let (wallet, from) = open_signer(&cfg).await?;
-            let s = crate::oracle::submit(&provider, &wallet, from, &cfg, report).await?;
+            let mut store = match cfg.state_dir() {
+                Ok(dir) => Store::open(dir)?,
+                // A member without a state directory: the transactions are followed in memory.
+                Err(_) => Store::in_memory()?,
+            };
+            let s = crate::oracle::submit(&events, &wallet, from, &cfg, &mut store, report).await?;
             print_json(&s);
             Ok(())
         }
@@ -446,14 +476,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Clusters(cmd) => {
             let cfg = Config::resolve(cfg_path, &ov)?;
-            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            let provider = crate::chain::read_provider(&cfg)?;
             crate::chain::check_chain(&provider, cfg.chain_id).await?;
             let c = cfg.contracts()?;
-            let net = crate::ssv::check_v2(&provider, c.ssv_network).await?;
+            let net = crate::ssv::check_v2(&provider, &c).await?;
+            let events = crate::logscan::Events::for_config(&cfg, &provider)?;
             match cmd {
                 ClustersCommand::Status { json } => {
-                    let clusters =
-                        crate::ssv::pool_clusters(&provider, c.ssv_network, c.pool_manager).await?;
+                    let clusters = crate::ssv::pool_clusters(&events, &c).await?;
                     if json {
                         print_json(&serde_json::json!({
                             "ssv_network": net,
@@ -495,13 +525,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                     }
                 }
                 ClustersCommand::MigrationPlan { json } => {
-                    let plan = crate::ssv::migration_plan(
-                        &provider,
-                        c.ssv_network,
-                        c.pool_manager,
-                        cfg.fee_margin_blocks,
-                    )
-                    .await?;
+                    let plan =
+                        crate::ssv::migration_plan(&events, &c, cfg.fee_margin_blocks).await?;
                     if json {
                         print_json(&plan);
                     } else if plan.clusters.is_empty() {
@@ -679,15 +704,33 @@ pub struct VerifySummary {
 /// owner nonces consistent with the SSV contract, batch root approved for this cluster and type.
 pub async fn verify_with_chain(
     cfg: &Config,
-    provider: &DynProvider,
+    events: &crate::logscan::Events,
     dir: &Path,
 ) -> Result<VerifySummary> {
+    let provider = events.provider();
     let b = crate::bundle::load_verified(dir, &cfg.trusted_identities)?;
     let fail = |m: String| Error::Bundle {
         path: dir.to_owned(),
         message: m,
     };
     crate::chain::check_chain(provider, cfg.chain_id).await?;
+    // On a built-in network, the deposits must be signed for its genesis fork: a deposit signed
+    // for another network's fork is invalid on this one, and its 32 ETH would be lost.
+    if let Some(p) = cfg.network {
+        if !b
+            .fork_version
+            .trim_start_matches("0x")
+            .eq_ignore_ascii_case(&p.fork_version_hex())
+        {
+            return Err(fail(format!(
+                "its deposits are signed for fork version {} (network {:?}), the agent runs on {} (fork version {}): the deposits would be invalid here",
+                b.fork_version,
+                b.network,
+                p.name,
+                p.fork_version_hex()
+            )));
+        }
+    }
     let c = cfg.contracts()?;
     let owner: Address = crate::config::parse_address("manifest.owner.address", &b.owner_address)?;
     if owner != c.pool_manager {
@@ -714,7 +757,8 @@ pub async fn verify_with_chain(
         &b.operator_ids,
     )
     .await?;
-    let chain_nonce = crate::stake::owner_nonce(provider, c.ssv_network, c.pool_manager).await?;
+    let at = events.head().await?;
+    let chain_nonce = crate::ssv::owner_nonce(events, &c, c.pool_manager, at).await?;
     let first = b
         .validators
         .first()
@@ -770,7 +814,8 @@ fn refusal_rule(reason: &str) -> &'static str {
 async fn daemon(cfg_path: Option<&Path>, ov: &Overrides, once: bool) -> Result<()> {
     let cfg = Config::resolve(cfg_path, ov)?;
     let contracts = cfg.contracts()?;
-    let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+    let provider = crate::chain::read_provider(&cfg)?;
+    let events = crate::logscan::Events::for_config(&cfg, &provider)?;
     let mut store = Store::open(cfg.state_dir()?)?;
     let (wallet, from, refusals) = open_signer_counted(&cfg).await?;
     let metrics = Metrics::new(cfg.poll_interval_secs * 10 + 60);
@@ -803,14 +848,30 @@ async fn daemon(cfg_path: Option<&Path>, ov: &Overrides, once: bool) -> Result<(
             if !reconciled {
                 crate::chain::check_chain(&provider, cfg.chain_id).await?;
                 let n =
-                    crate::stake::reconcile(&provider, &contracts, &mut store, Some(from)).await?;
+                    crate::stake::reconcile(&events, &contracts, &mut store, Some(from)).await?;
                 tracing::info!(changed = n, "reconciled the state store with the chain");
                 reconciled = true;
+                // A stake still in the mempool (sent before a restart): follow it to the end,
+                // replacing it when it is not mined.
+                match crate::stake::resume(&provider, &wallet, from, &cfg, &mut store).await {
+                    Ok(Some((tx, block, gas))) => {
+                        tracing::info!(%tx, block, gas, "staked (a transaction sent before the restart)");
+                        return Ok(true);
+                    }
+                    Ok(None) => {}
+                    Err(Error::TxDropped { tx, nonce }) => {
+                        tracing::warn!(%tx, nonce, "dropped from the mempool: planning again");
+                        reconciled = false;
+                        return Ok(true);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             update_gauges(&metrics, &provider, &cfg, &store).await;
             if let Some(maint) = &cfg.maintenance {
                 let ctx = crate::maintenance::Ctx {
                     provider: &provider,
+                    events: &events,
                     wallet: &wallet,
                     from,
                     cfg: &cfg,
@@ -822,7 +883,7 @@ async fn daemon(cfg_path: Option<&Path>, ov: &Overrides, once: bool) -> Result<(
                     return Ok(true);
                 }
             }
-            match crate::stake::prepare(&provider, &cfg, &store, Some(from)).await? {
+            match crate::stake::prepare(&events, &cfg, &store, Some(from)).await? {
                 Prepared::Done => {
                     tracing::info!("every imported validator is staked");
                     Ok(false)
@@ -877,6 +938,12 @@ async fn daemon(cfg_path: Option<&Path>, ov: &Overrides, once: bool) -> Result<(
                             tracing::info!(%tx, block, gas, validators = k, "staked");
                             Ok(true)
                         }
+                        Err(Error::TxDropped { tx, nonce }) => {
+                            // Its validators are eligible again; plan anew (same nonce).
+                            tracing::warn!(%tx, nonce, "dropped from the mempool: planning again");
+                            reconciled = false;
+                            Ok(true)
+                        }
                         Err(e) => {
                             reconciled = false;
                             Err(e)
@@ -906,6 +973,16 @@ async fn daemon(cfg_path: Option<&Path>, ov: &Overrides, once: bool) -> Result<(
                     metrics.refused(refusal_rule(&reason));
                 }
                 let e = Error::Refused { reason };
+                metrics.error(&e);
+                tracing::error!(error = %e, "refused; nothing sent");
+                if once {
+                    break Err(e);
+                }
+                Duration::from_secs(cfg.poll_interval_secs)
+            }
+            Err(e @ (Error::ClusterStopped { .. } | Error::LegacyCluster { .. })) => {
+                // Every pending bundle's cluster is stopped (the reason names the operator).
+                metrics.refused("operator_check");
                 metrics.error(&e);
                 tracing::error!(error = %e, "refused; nothing sent");
                 if once {

@@ -2,9 +2,10 @@
 //! (flag > env > file). Unknown keys are errors, and every error names the field.
 //!
 //! ```toml
-//! rpc_url = "http://127.0.0.1:8545"
-//! chain_id = 31337
-//! deployment = "deployments/31337.json"   # written by the contracts' deploy script
+//! rpc_url = "https://rpc.example/v3/{api_key}"   # http:// only to loopback (see [tls])
+//! network = "hoodi"                        # mainnet | hoodi: built-in public contracts; or "custom"
+//! chain_id = 560048                        # optional with a network; must match it
+//! deployment = "deployments/pool.json"     # the pool's contracts and first block
 //! state_dir = "state"
 //! confirmations = 2
 //! metrics_addr = "127.0.0.1:9464"
@@ -22,10 +23,24 @@
 //! pin_file = "pin.txt"                     # or SIGNER_AGENT_PIN
 //! # dev_private_key_file = "key.hex"       # DEVELOPMENT ONLY: a local key instead of the HSM
 //!
+//! [rpc]                                    # the RPC endpoint's API key, if it needs one
+//! api_key_file = "rpc.key"                 # or api_key_env = "RPC_API_KEY"
+//! # api_key_header = "x-api-key"           # send it as a header instead of {api_key} in the URL
+//! max_log_range = 10000                    # eth_getLogs blocks per request to start with
+//!
+//! [beacon]                                 # the same for beacon_url (api_key_*)
+//!
+//! [tls]
+//! roots = "system"                         # "system" | "bundled" (webpki-roots) | "none"
+//! ca_file = "ca.pem"                       # extra trust anchors
+//! allow_insecure_http = false              # http:// to a non-loopback host
+//!
 //! [gas]
 //! max_fee_per_gas_gwei = 200
 //! max_priority_fee_per_gas_gwei = 3
 //! max_gas_per_tx = 25000000
+//! replace_after_blocks = 3                 # not mined after this many blocks: replace it
+//! replacement_bump_percent = 12            # fee bump of a replacement (at least 10)
 //!
 //! [run]
 //! poll_interval_secs = 12
@@ -69,6 +84,8 @@ pub const PIN_ENV: &str = "SIGNER_AGENT_PIN";
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub rpc_url: Option<String>,
+    /// A built-in network profile (`mainnet`, `hoodi`) or `custom`.
+    pub network: Option<String>,
     pub chain_id: Option<u64>,
     pub deployment: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
@@ -87,11 +104,38 @@ pub struct FileConfig {
     pub run: RunFile,
     #[serde(default)]
     pub policy: PolicyFile,
+    #[serde(default)]
+    pub rpc: RpcFile,
+    #[serde(default)]
+    pub beacon: crate::tls::CredentialsFile,
+    #[serde(default)]
+    pub tls: TlsFile,
     /// `[maintenance]`: present = the maintenance duties run (`crate::maintenance`).
     pub maintenance: Option<crate::maintenance::MaintenanceFile>,
 }
 
-/// `[policy]`: what the transaction key may sign (issue #10). Every key is optional; the
+/// `[rpc]`: the RPC endpoint's credentials and log range.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpcFile {
+    pub api_key_file: Option<PathBuf>,
+    pub api_key_env: Option<String>,
+    pub api_key_header: Option<String>,
+    /// Blocks per `eth_getLogs` request to start with (the scanner shrinks it on the provider's
+    /// range or result-limit errors and grows it back); default 10,000.
+    pub max_log_range: Option<u64>,
+}
+
+/// `[tls]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    pub roots: Option<crate::tls::Roots>,
+    pub ca_file: Option<PathBuf>,
+    pub allow_insecure_http: Option<bool>,
+}
+
+/// `[policy]`: what the transaction key may sign. Every key is optional; the
 /// defaults are the configured chain, the deployment's three functions, no ETH value, the
 /// `[gas]` caps and 100 validators a day.
 #[derive(Debug, Default, Deserialize)]
@@ -145,7 +189,12 @@ pub struct ContractsFile {
     pub oracle: Option<String>,
     pub deposit_contract: Option<String>,
     pub ssv_network: Option<String>,
+    pub ssv_network_views: Option<String>,
     pub ssv_token: Option<String>,
+    /// The pool's first block (overrides the deploy file's `block`).
+    pub deploy_block: Option<u64>,
+    /// The SSV network's first block (overrides the deploy file's `ssv_network_block`).
+    pub ssv_network_block: Option<u64>,
 }
 
 /// `[signer]`.
@@ -169,6 +218,10 @@ pub struct GasFile {
     pub max_fee_per_gas_gwei: Option<u64>,
     pub max_priority_fee_per_gas_gwei: Option<u64>,
     pub max_gas_per_tx: Option<u64>,
+    /// Blocks a sent transaction may stay unmined before it is replaced (default 3).
+    pub replace_after_blocks: Option<u64>,
+    /// Fee bump of a replacement, percent (default 12, at least 10: nodes refuse less).
+    pub replacement_bump_percent: Option<u64>,
 }
 
 /// `[run]`.
@@ -187,6 +240,7 @@ pub struct RunFile {
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub rpc_url: Option<String>,
+    pub network: Option<String>,
     pub chain_id: Option<u64>,
     pub deployment: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
@@ -210,10 +264,16 @@ pub struct Contracts {
     pub oracle: Address,
     pub deposit_contract: Address,
     pub ssv_network: Address,
+    /// SSVNetworkViews: every SSV view is read here (the deploy file's `ssv_network_views`, the
+    /// network profile's, else the SSVNetwork address).
+    pub ssv_network_views: Address,
     pub ssv_token: Option<Address>,
-    /// The deployment's first block (the deploy file's `block`; 0 when absent): where the
-    /// front-running scan of the deposit contract's `DepositEvent`s starts.
+    /// The pool's first block (the deploy file's `block`; never 0 on a public chain): the
+    /// event scans of the pool's own events and of the deposit contract start here.
     pub deploy_block: u64,
+    /// The SSV network's first block (profile, deploy file's `ssv_network_block`, else
+    /// `deploy_block`): the scans of operator events start here.
+    pub ssv_network_block: u64,
 }
 
 /// How the agent signs transactions.
@@ -260,18 +320,32 @@ pub struct GasCaps {
     pub max_fee_per_gas_wei: u128,
     pub max_priority_fee_per_gas_wei: u128,
     pub max_gas_per_tx: u64,
+    /// `gas.replace_after_blocks`.
+    pub replace_after_blocks: u64,
+    /// `gas.replacement_bump_percent`.
+    pub replacement_bump_percent: u64,
 }
+
+/// Nodes (geth's txpool `pricebump`) refuse a replacement that bumps both fees by less.
+pub const MIN_REPLACEMENT_BUMP_PERCENT: u64 = 10;
 
 /// The resolved configuration.
 #[derive(Debug)]
 pub struct Config {
-    pub rpc_url: String,
+    /// The execution node (credential inside; shown redacted).
+    pub rpc: crate::tls::Endpoint,
+    /// The Beacon API.
+    pub beacon: Option<crate::tls::Endpoint>,
+    pub tls: crate::tls::TlsSettings,
+    /// The built-in profile of the network (`network`, or the chain id's).
+    pub network: Option<&'static crate::profiles::Profile>,
+    /// `rpc.max_log_range`.
+    pub max_log_range: u64,
     pub chain_id: u64,
     contracts: std::result::Result<Contracts, (String, String)>,
     state_dir: Option<PathBuf>,
     pub confirmations: u64,
     pub metrics_addr: SocketAddr,
-    pub beacon_url: Option<String>,
     /// SEC1 P-256 public keys (uncompressed, 65 bytes) of trusted ceremonies.
     pub trusted_identities: Vec<Vec<u8>>,
     signer: SignerSource,
@@ -282,6 +356,8 @@ pub struct Config {
     pub fee_margin_blocks: u64,
     /// `[policy]` as written (resolved against the contracts by `Policy::from_config`).
     pub policy: PolicyFile,
+    /// The RPC endpoint's HTTP(S) client, built once.
+    rpc_client: std::sync::OnceLock<crate::tls::Client>,
     /// `[maintenance]`, when configured.
     pub maintenance: Option<crate::maintenance::MaintenanceConfig>,
 }
@@ -377,12 +453,57 @@ impl Config {
                 "required (file, SIGNER_AGENT_RPC_URL or --rpc-url)",
             )
         })?;
-        let chain_id = ov.chain_id.or(file.chain_id).ok_or_else(|| {
-            Error::config(
-                "chain_id",
-                "required (file, SIGNER_AGENT_CHAIN_ID or --chain-id)",
-            )
-        })?;
+        let network_name = ov.network.clone().or(file.network.clone());
+        let named = match network_name.as_deref().map(str::trim) {
+            None => None,
+            Some(n) if n.eq_ignore_ascii_case("custom") => None,
+            Some(n) => Some(crate::profiles::by_name(n).ok_or_else(|| {
+                Error::config(
+                    "network",
+                    format!(
+                        "{n:?} is not a built-in network ({}); use \"custom\" and give every address",
+                        crate::profiles::ALL.map(|p| p.name).join(", ")
+                    ),
+                )
+            })?),
+        };
+        let chain_id = match (ov.chain_id.or(file.chain_id), named) {
+            (Some(c), Some(p)) if c != p.chain_id => {
+                return Err(Error::config(
+                    "chain_id",
+                    format!("{c} is not {}'s chain id {}", p.name, p.chain_id),
+                ))
+            }
+            (Some(c), _) => c,
+            (None, Some(p)) => p.chain_id,
+            (None, None) => {
+                return Err(Error::config(
+                    "chain_id",
+                    "required (file, SIGNER_AGENT_CHAIN_ID or --chain-id), or a network",
+                ))
+            }
+        };
+        // A public chain's contracts are facts: its profile applies unless `network = "custom"`.
+        let network = match network_name.as_deref().map(str::trim) {
+            Some(n) if n.eq_ignore_ascii_case("custom") => None,
+            _ => named.or_else(|| crate::profiles::by_chain_id(chain_id)),
+        };
+        let tls = crate::tls::TlsSettings {
+            roots: file.tls.roots.unwrap_or(crate::tls::Roots::System),
+            ca_file: file.tls.ca_file.clone().map(|p| resolve(base, p)),
+            allow_insecure_http: file.tls.allow_insecure_http.unwrap_or(false),
+        };
+        let rpc_creds = crate::tls::CredentialsFile {
+            api_key_file: file.rpc.api_key_file.clone(),
+            api_key_env: file.rpc.api_key_env.clone(),
+            api_key_header: file.rpc.api_key_header.clone(),
+        };
+        let rpc =
+            crate::tls::Endpoint::resolve("rpc_url", "rpc", &rpc_url, &rpc_creds, base, &tls)?;
+        let max_log_range = file.rpc.max_log_range.unwrap_or(10_000);
+        if max_log_range == 0 {
+            return Err(Error::config("rpc.max_log_range", "must be at least 1"));
+        }
         let state_dir = ov
             .state_dir
             .clone()
@@ -391,11 +512,12 @@ impl Config {
             .deployment
             .clone()
             .or_else(|| file.deployment.map(|p| resolve(base, p)));
-        let contracts = match resolve_contracts(deployment.as_deref(), &file.contracts, chain_id) {
-            Ok(c) => Ok(c),
-            Err(Error::Config { field, message }) => Err((field, message)),
-            Err(other) => return Err(other),
-        };
+        let contracts =
+            match resolve_contracts(deployment.as_deref(), &file.contracts, chain_id, network) {
+                Ok(c) => Ok(c),
+                Err(Error::Config { field, message }) => Err((field, message)),
+                Err(other) => return Err(other),
+            };
         let confirmations = ov.confirmations.or(file.confirmations).unwrap_or(2);
         if confirmations > MAX_CONFIRMATIONS {
             return Err(Error::config(
@@ -413,7 +535,17 @@ impl Config {
         let metrics_addr: SocketAddr = metrics_addr_s
             .parse()
             .map_err(|e| Error::config("metrics_addr", format!("{metrics_addr_s:?}: {e}")))?;
-        let beacon_url = ov.beacon_url.clone().or(file.beacon_url);
+        let beacon = match ov.beacon_url.clone().or(file.beacon_url) {
+            Some(u) => Some(crate::tls::Endpoint::resolve(
+                "beacon_url",
+                "beacon",
+                &u,
+                &file.beacon,
+                base,
+                &tls,
+            )?),
+            None => None,
+        };
         let mut trusted_identities = Vec::new();
         for (i, k) in file.trusted_identities.iter().enumerate() {
             trusted_identities.push(parse_identity_key(&format!("trusted_identities[{i}]"), k)?);
@@ -438,10 +570,26 @@ impl Config {
             Some(p) => u128::from(p) * GWEI,
             None => (3 * GWEI).min(max_fee),
         };
+        let replacement_bump_percent = file.gas.replacement_bump_percent.unwrap_or(12);
+        if replacement_bump_percent < MIN_REPLACEMENT_BUMP_PERCENT {
+            return Err(Error::config(
+                "gas.replacement_bump_percent",
+                format!("{replacement_bump_percent}: nodes refuse a replacement bumped by less than {MIN_REPLACEMENT_BUMP_PERCENT}%"),
+            ));
+        }
+        let replace_after_blocks = file.gas.replace_after_blocks.unwrap_or(3);
+        if replace_after_blocks == 0 {
+            return Err(Error::config(
+                "gas.replace_after_blocks",
+                "must be at least 1",
+            ));
+        }
         let gas = GasCaps {
             max_fee_per_gas_wei: max_fee,
             max_priority_fee_per_gas_wei: priority,
             max_gas_per_tx: file.gas.max_gas_per_tx.unwrap_or(25_000_000),
+            replace_after_blocks,
+            replacement_bump_percent,
         };
         let max_validators_per_tx = file.run.max_validators_per_tx.unwrap_or(20);
         if max_validators_per_tx == 0 {
@@ -487,13 +635,16 @@ impl Config {
         Ok(Config {
             maintenance,
             policy: file.policy,
-            rpc_url,
+            rpc,
+            beacon,
+            tls,
+            network,
+            max_log_range,
             chain_id,
             contracts,
             state_dir,
             confirmations,
             metrics_addr,
-            beacon_url,
             trusted_identities,
             signer,
             gas,
@@ -503,6 +654,7 @@ impl Config {
                 .run
                 .fee_margin_blocks
                 .unwrap_or(DEFAULT_FEE_MARGIN_BLOCKS),
+            rpc_client: std::sync::OnceLock::new(),
         })
     }
 
@@ -520,6 +672,24 @@ impl Config {
             }
         });
         resolve_signer(base, ov, &file.signer)
+    }
+
+    /// The RPC endpoint's client (TLS roots loaded once).
+    pub fn rpc_client(&self) -> Result<crate::tls::Client> {
+        if let Some(c) = self.rpc_client.get() {
+            return Ok(c.clone());
+        }
+        let c = crate::tls::Client::new(&self.rpc, &self.tls)?;
+        Ok(self.rpc_client.get_or_init(|| c).clone())
+    }
+
+    /// The Beacon API's client; the error names `beacon_url` when it is not configured.
+    pub fn beacon_client(&self, why: &str) -> Result<crate::tls::Client> {
+        let ep = self
+            .beacon
+            .as_ref()
+            .ok_or_else(|| Error::config("beacon_url", format!("required for {why}")))?;
+        crate::tls::Client::new(ep, &self.tls)
     }
 
     /// The contract addresses; the error names the one missing.
@@ -675,6 +845,7 @@ fn resolve_contracts(
     deployment: Option<&Path>,
     file: &ContractsFile,
     chain_id: u64,
+    network: Option<&'static crate::profiles::Profile>,
 ) -> Result<Contracts> {
     let dep = match deployment {
         Some(p) => read_deployment(p)?,
@@ -710,6 +881,70 @@ fn resolve_contracts(
             )
         })
     };
+    // A public contract of the network: the profile's, and the deploy file or [contracts] may
+    // only repeat it.
+    let public = |field: &str,
+                  over: &Option<String>,
+                  names: &[&str],
+                  of: fn(&crate::profiles::Profile) -> Address|
+     -> Result<Option<Address>> {
+        let given = pick(field, over, names)?;
+        match (network, given) {
+            (Some(p), Some(a)) if a != of(p) => Err(Error::config(
+                format!("contracts.{field}"),
+                format!(
+                    "{a} differs from {}'s {field} {} (built-in profile); set network = \"custom\" to use other contracts",
+                    p.name,
+                    of(p)
+                ),
+            )),
+            (Some(p), _) => Ok(Some(of(p))),
+            (None, g) => Ok(g),
+        }
+    };
+    let block = |field: &str, over: Option<u64>, key: &str| -> Result<Option<u64>> {
+        if over.is_some() {
+            return Ok(over);
+        }
+        match dep.get(key) {
+            Some(b) => b.parse().map(Some).map_err(|_| {
+                Error::config(
+                    format!("contracts.{field}"),
+                    format!("{dep_name}: {key} {b:?} is not a number"),
+                )
+            }),
+            None => Ok(None),
+        }
+    };
+    let ssv_network = need(
+        "ssv_network",
+        public(
+            "ssv_network",
+            &file.ssv_network,
+            &["ssvnetwork", "ssvnetworkdevnet", "ssv"],
+            |p| p.ssv_network,
+        )?,
+    )?;
+    let deploy_block = block("deploy_block", file.deploy_block, "block")?.unwrap_or(0);
+    if deploy_block == 0 && crate::profiles::is_public_chain(chain_id) {
+        return Err(Error::config(
+            "contracts.deploy_block",
+            format!("chain {chain_id} is a public chain: give the pool's first block (the deploy file's \"block\" or contracts.deploy_block); event scans never start at block 0 there"),
+        ));
+    }
+    let ssv_network_block = match block("ssv_network_block", file.ssv_network_block, "ssvnetworkblock")? {
+        Some(b) => b,
+        None => match network {
+            Some(p) => p.ssv_network_block,
+            None if crate::profiles::is_public_chain(chain_id) => {
+                return Err(Error::config(
+                    "contracts.ssv_network_block",
+                    format!("chain {chain_id} has no built-in profile here: give the SSV network's first block (deploy file \"ssv_network_block\")"),
+                ))
+            }
+            None => deploy_block,
+        },
+    };
     Ok(Contracts {
         pool_manager: need(
             "pool_manager",
@@ -722,30 +957,26 @@ fn resolve_contracts(
         oracle: need("oracle", pick("oracle", &file.oracle, &["oracle"])?)?,
         deposit_contract: need(
             "deposit_contract",
-            pick(
+            public(
                 "deposit_contract",
                 &file.deposit_contract,
                 &["depositcontract", "deposit"],
+                |p| p.deposit_contract,
             )?,
         )?,
-        ssv_network: need(
-            "ssv_network",
-            pick(
-                "ssv_network",
-                &file.ssv_network,
-                &["ssvnetwork", "ssvnetworkdevnet", "ssv"],
-            )?,
-        )?,
-        ssv_token: pick("ssv_token", &file.ssv_token, &["ssvtoken", "token"])?,
-        deploy_block: match dep.get("block") {
-            Some(b) => b.parse().map_err(|_| {
-                Error::config(
-                    "deployment",
-                    format!("{dep_name}: block {b:?} is not a number"),
-                )
-            })?,
-            None => 0,
-        },
+        ssv_network,
+        ssv_network_views: public(
+            "ssv_network_views",
+            &file.ssv_network_views,
+            &["ssvnetworkviews"],
+            |p| p.ssv_network_views,
+        )?
+        .unwrap_or(ssv_network),
+        ssv_token: public("ssv_token", &file.ssv_token, &["ssvtoken", "token"], |p| {
+            p.ssv_token
+        })?,
+        deploy_block,
+        ssv_network_block,
     })
 }
 
@@ -777,12 +1008,12 @@ mod tests {
         let cfg = dir.path().join("agent.toml");
         std::fs::write(
             &cfg,
-            "rpc_url = \"http://file\"\nchain_id = 31337\ndeployment = \"dep.json\"\nstate_dir = \"st\"\n\
+            "rpc_url = \"http://127.0.0.1:1\"\nchain_id = 31337\ndeployment = \"dep.json\"\nstate_dir = \"st\"\n\
              [signer]\ndev_private_key_file = \"k\"\n",
         )
         .unwrap();
         let c = Config::resolve(Some(&cfg), &Overrides::default()).unwrap();
-        assert_eq!(c.rpc_url, "http://file");
+        assert_eq!(c.rpc.shown(), "http://127.0.0.1:1");
         assert_eq!(c.state_dir().unwrap(), dir.path().join("st"));
         assert!(matches!(
             c.signer().unwrap(),
@@ -793,11 +1024,11 @@ mod tests {
             parse_address("a", a).unwrap()
         );
         let ov = Overrides {
-            rpc_url: Some("http://flag".into()),
+            rpc_url: Some("http://127.0.0.1:2".into()),
             ..Default::default()
         };
         let c = Config::resolve(Some(&cfg), &ov).unwrap();
-        assert_eq!(c.rpc_url, "http://flag");
+        assert_eq!(c.rpc.shown(), "http://127.0.0.1:2");
         let ov = Overrides {
             chain_id: Some(1),
             ..Default::default()
@@ -833,7 +1064,7 @@ mod tests {
             std::fs::write(
                 &cfg,
                 format!(
-                    "rpc_url = \"http://x\"\nchain_id = 31337\ndeployment = \"dep.json\"\n{policy}"
+                    "rpc_url = \"http://127.0.0.1:3\"\nchain_id = 31337\ndeployment = \"dep.json\"\n{policy}"
                 ),
             )
             .unwrap();

@@ -90,6 +90,45 @@ pub enum Error {
     #[error("cluster {operator_ids:?} is a legacy SSV-paid cluster: governance must migrate it to ETH (PoolManager.migrateClusters; see `signer-agent clusters migration-plan` and the runbook) before the pool stakes into it; staking for this cluster stops")]
     LegacyCluster { operator_ids: Vec<u64> },
 
+    /// An endpoint URL is plain `http://` to a host that is not loopback: its credentials and
+    /// answers would cross the network in clear text.
+    #[error("config: {field}: {url} is plain http:// to a host that is not loopback: use https://, or set tls.allow_insecure_http = true")]
+    InsecureEndpoint { field: String, url: String },
+
+    /// The TLS handshake with an endpoint failed (the URL is shown without credentials).
+    #[error("tls: {endpoint}: {failure}")]
+    Tls {
+        endpoint: String,
+        failure: crate::tls::TlsFailure,
+    },
+
+    /// An operator of a batch's cluster cannot take the pool's validators: staking for this
+    /// cluster stops (the other bundles go on).
+    #[error("operator {operator_id} of cluster {operator_ids:?}: {problem}; staking for this cluster stops")]
+    ClusterStopped {
+        operator_ids: Vec<u64>,
+        operator_id: u64,
+        problem: crate::ssv::OperatorProblem,
+    },
+
+    /// Someone else used the agent key's nonce: a transaction the agent did not sign (or lost
+    /// track of) took the nonce of one of its transactions. The agent stops.
+    #[error("nonce {nonce} of the agent's key {address} was used by a transaction the agent did not send (its own transactions for it: {ours}); someone else signs with this key or another agent shares it: stopping")]
+    NonceTaken {
+        address: alloy::primitives::Address,
+        nonce: u64,
+        ours: String,
+    },
+
+    /// A sent transaction vanished from the mempool without being mined; its validators are
+    /// eligible again and the agent plans anew.
+    #[error("transaction {tx} (nonce {nonce}) was dropped from the mempool without being mined")]
+    TxDropped { tx: String, nonce: u64 },
+
+    /// `doctor` found failing checks.
+    #[error("doctor: {failed} check(s) failed: {names}")]
+    DoctorFailed { failed: usize, names: String },
+
     /// The metrics / health server failed.
     #[error("metrics server {addr}: {message}")]
     Metrics { addr: String, message: String },
@@ -98,20 +137,25 @@ pub enum Error {
 impl Error {
     /// The process exit code for this error (documented in `--help`):
     /// 2 configuration, 3 hsm or signer, 4 rpc / chain, 5 refusal or bundle, 6 state store,
-    /// 1 anything else.
+    /// 7 `doctor` found a failing check, 1 anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config { .. } => 2,
+            Error::Config { .. } | Error::InsecureEndpoint { .. } => 2,
             Error::Hsm { .. } | Error::Signer { .. } => 3,
             Error::Rpc { .. }
             | Error::WrongChain { .. }
             | Error::Transaction { .. }
             | Error::Beacon { .. }
-            | Error::SsvNetworkVersion { .. } => 4,
+            | Error::SsvNetworkVersion { .. }
+            | Error::Tls { .. }
+            | Error::NonceTaken { .. }
+            | Error::TxDropped { .. } => 4,
             Error::Refused { .. }
             | Error::Bundle { .. }
             | Error::Operator { .. }
-            | Error::LegacyCluster { .. } => 5,
+            | Error::LegacyCluster { .. }
+            | Error::ClusterStopped { .. } => 5,
+            Error::DoctorFailed { .. } => 7,
             Error::Store { .. } => 6,
             Error::Io { .. }
             | Error::Exists { .. }
@@ -127,10 +171,23 @@ impl Error {
         }
     }
 
+    /// An RPC failure; the message is scrubbed of endpoint credentials.
     pub(crate) fn rpc(call: impl Into<String>, e: impl std::fmt::Display) -> Self {
         Error::Rpc {
             call: call.into(),
-            message: e.to_string(),
+            message: crate::redact::scrub(&e.to_string()).into_owned(),
+        }
+    }
+
+    /// An RPC transport failure: a failed TLS handshake is [`Error::Tls`], anything else
+    /// [`Error::Rpc`].
+    pub(crate) fn transport(
+        call: impl Into<String>,
+        e: &alloy::transports::TransportError,
+    ) -> Self {
+        match crate::tls::transport_tls_failure(e) {
+            Some((endpoint, failure)) => Error::Tls { endpoint, failure },
+            None => Error::rpc(call, e),
         }
     }
 

@@ -5,12 +5,17 @@
 //! It also exports SSV operator keys with provenance for the ceremony room and submits oracle
 //! reports read from a standard Beacon API.
 //!
-//! Modules: [`config`] (TOML + env + flags), [`signer`] (the PKCS#11 alloy signer), [`chain`]
-//! (`sol!` bindings), [`ssv`] (SSV network v2: cluster state from events, ETH fee and runway
-//! arithmetic from the views), [`operators`] (export), [`bundle`] (verified bundle reading), [`store`]
-//! (SQLite state with append-only history), [`stake`] (plan, send, reconcile), [`oracle`],
-//! [`metrics`] (Prometheus + health), [`policy`] (what the transaction key may sign, enforced
-//! below all agent logic), [`maintenance`] (cluster funding, exits for withdrawals, reshare
+//! Modules: [`config`] (TOML + env + flags), [`profiles`] (built-in mainnet/hoodi contracts),
+//! [`tls`] (HTTPS with rustls/ring, trust roots, endpoint credentials), [`redact`] (no
+//! credential in any log line, error or output), [`signer`] (the PKCS#11 alloy signer),
+//! [`chain`] (`sol!` bindings), [`logscan`] (the one chunked log scanner and the event cache
+//! every event query goes through), [`ssv`] (SSV network v2: cluster state from events, operator
+//! checks, ETH fee and runway arithmetic from SSVNetworkViews), [`operators`] (export),
+//! [`bundle`] (verified bundle reading), [`store`] (SQLite state with append-only history),
+//! [`stake`] (plan, send, reconcile), [`replace`] (transactions followed through the mempool:
+//! replaced, dropped, nonce taken), [`oracle`], [`metrics`] (Prometheus + health), [`policy`]
+//! (what the transaction key may sign, enforced below all agent logic), [`doctor`] (the
+//! pre-flight checks), [`maintenance`] (cluster funding, exits for withdrawals, reshare
 //! migrations), [`cli`] (the commands).
 //!
 //! What it must never do: hold a BLS secret (it reads `deposit_data.json`, `keyshares.json`
@@ -25,15 +30,21 @@ pub mod bundle;
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 mod error;
+pub mod logscan;
 pub mod maintenance;
 pub mod metrics;
 pub mod operators;
 pub mod oracle;
 pub mod policy;
+pub mod profiles;
+pub mod redact;
+pub mod replace;
 pub mod signer;
 pub mod ssv;
 pub mod stake;
 pub mod store;
+pub mod tls;
 
 pub use error::{Error, Result};

@@ -32,7 +32,8 @@ fn main() -> ExitCode {
                 }
                 source = s.source();
             }
-            eprintln!("signer-agent: {msg}");
+            // No endpoint credential in the one line either (signer_agent::redact).
+            eprintln!("signer-agent: {}", signer_agent::redact::scrub(&msg));
             ExitCode::from(e.exit_code())
         }
     }

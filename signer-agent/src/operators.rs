@@ -6,22 +6,26 @@ use std::path::Path;
 
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, Bytes};
-use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::Filter;
+use alloy::providers::Provider;
 use alloy::sol_types::{SolEvent, SolValue};
 use kc_bundle::operators::{OperatorEntry, OperatorsFile, Provenance};
 
 use crate::chain::{checksum, ISSVNetwork};
 use crate::error::{Error, Result};
 
-/// Reads the operators `ids` at the latest block and returns the pinned file (sorted by id).
-/// Refuses ids that do not exist or were removed.
+/// Reads the operators `ids` at the latest block and returns the pinned file (sorted by id):
+/// state from SSVNetworkViews, public keys from SSVNetwork's `OperatorAdded` events (read
+/// through the chunked scanner from the SSV network's first block). Refuses ids that do not
+/// exist or were removed; a private operator is exported with a warning (the PoolManager must
+/// be on its whitelist before the pool stakes into its cluster).
 pub async fn export(
-    provider: &DynProvider,
+    events: &crate::logscan::Events,
+    contracts: &crate::config::Contracts,
     chain_id: u64,
-    ssv_network: Address,
     ids: &[u64],
 ) -> Result<OperatorsFile> {
+    let provider = events.provider();
+    let ssv_network = contracts.ssv_network;
     crate::chain::check_chain(provider, chain_id).await?;
     let block = provider
         .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
@@ -31,7 +35,7 @@ pub async fn export(
     let number = block.header.number;
     let hash = block.header.hash;
     let at = BlockId::number(number);
-    let ssv = ISSVNetwork::new(ssv_network, provider.clone());
+    let ssv = ISSVNetwork::new(contracts.ssv_network_views, provider.clone());
 
     let mut sorted: Vec<u64> = ids.to_vec();
     sorted.sort_unstable();
@@ -62,24 +66,18 @@ pub async fn export(
                 message: "was removed from the SSV network".into(),
             });
         }
-        let filter = Filter::new()
-            .address(ssv_network)
-            .event_signature(ISSVNetwork::OperatorAdded::SIGNATURE_HASH)
-            .topic1(alloy::primitives::B256::left_padding_from(
-                &id.to_be_bytes(),
-            ))
-            .from_block(0)
-            .to_block(number);
-        let logs = provider
-            .get_logs(&filter)
-            .await
-            .map_err(|e| Error::rpc(format!("eth_getLogs(OperatorAdded, id {id})"), e))?;
-        let log = logs.last().ok_or_else(|| Error::Operator {
-            id,
-            message: "exists but no OperatorAdded event carries its public key".into(),
-        })?;
-        let public_key =
-            operator_key_from_log(log).map_err(|message| Error::Operator { id, message })?;
+        if op.isPrivate {
+            tracing::warn!(
+                operator = id,
+                "operator is private: its owner must whitelist the PoolManager (setOperatorsWhitelists) before the pool stakes into its cluster"
+            );
+        }
+        let public_key = crate::ssv::operator_public_key(events, contracts, id, number)
+            .await?
+            .map_err(|p| Error::Operator {
+                id,
+                message: p.to_string(),
+            })?;
         operators.push(OperatorEntry { id, public_key });
     }
     let exported_at = time::OffsetDateTime::now_utc()

@@ -8,8 +8,7 @@
 //! not from the agent's state store: any oracle member can report, with or without the store,
 //! and every member reports over the same set (a quorum needs identical reports).
 
-use alloy::eips::eip2718::Encodable2718;
-use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
+use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
@@ -57,55 +56,56 @@ pub struct BeaconReport {
     pub not_seen: u64,
 }
 
+/// `GET path` on the Beacon API: (status, body). A failed TLS handshake is [`Error::Tls`].
+pub async fn beacon_get(client: &crate::tls::Client, path: &str) -> Result<(u16, String)> {
+    let shown = client.endpoint().shown().to_owned();
+    let (status, body) = client
+        .request(hyper::Method::GET, Some(path), Default::default(), None)
+        .await
+        .map_err(|e| match e {
+            crate::tls::HttpFailure::Tls { endpoint, failure } => Error::Tls { endpoint, failure },
+            other => Error::Beacon {
+                url: shown.clone(),
+                message: other.to_string(),
+            },
+        })?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
 /// Reads the balances of `pubkeys` (0x hex) at `state`.
 pub async fn read_beacon(
-    beacon_url: &str,
+    client: &crate::tls::Client,
     state: &str,
     pubkeys: &[String],
 ) -> Result<BeaconReport> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| Error::Beacon {
-            url: beacon_url.into(),
-            message: e.to_string(),
-        })?;
-    let base = beacon_url.trim_end_matches('/');
-    let get = |url: String| {
+    let shown = client.endpoint().shown().to_owned();
+    let get = |path: String| {
         let client = client.clone();
+        let shown = shown.clone();
         async move {
-            let resp = client
-                .get(&url)
-                .header("accept", "application/json")
-                .send()
-                .await
-                .map_err(|e| Error::Beacon {
-                    url: url.clone(),
-                    message: e.to_string(),
-                })?;
-            let status = resp.status();
-            let body = resp.text().await.map_err(|e| Error::Beacon {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
-            if !status.is_success() {
+            // The path is the API's (public); the endpoint's URL is shown redacted.
+            let url = format!("{shown} {}", path.split('?').next().unwrap_or_default());
+            let (status, body) = beacon_get(&client, &path).await?;
+            if !(200..300).contains(&status) {
                 return Err(Error::Beacon {
                     url,
                     message: format!(
                         "http {status}: {}",
-                        kc_bundle::printable(&body.chars().take(200).collect::<String>())
+                        crate::redact::scrub(&kc_bundle::printable(
+                            &body.chars().take(200).collect::<String>()
+                        ))
                     ),
                 });
             }
             Ok::<(String, String), Error>((url, body))
         }
     };
-    let (url, body) = get(format!("{base}/eth/v1/beacon/genesis")).await?;
+    let (url, body) = get("/eth/v1/beacon/genesis".to_string()).await?;
     let genesis_time = parse_genesis(&url, &body)?;
     let mut tally = BeaconTally::default();
     for chunk in pubkeys.chunks(64) {
         let (url, body) = get(format!(
-            "{base}/eth/v1/beacon/states/{state}/validators?id={}",
+            "/eth/v1/beacon/states/{state}/validators?id={}",
             chunk.join(",")
         ))
         .await?;
@@ -202,18 +202,13 @@ impl BeaconTally {
 }
 
 /// The public keys (`0x` hex, lower case) of every validator the PoolManager has staked, in
-/// staking order, from its `ValidatorStaked` events.
-pub async fn pool_validators(provider: &DynProvider, pool_manager: Address) -> Result<Vec<String>> {
-    use alloy::rpc::types::Filter;
-    use alloy::sol_types::SolEvent;
-    let filter = Filter::new()
-        .address(pool_manager)
-        .event_signature(crate::chain::IPoolManager::ValidatorStaked::SIGNATURE_HASH)
-        .from_block(0);
-    let logs = provider
-        .get_logs(&filter)
-        .await
-        .map_err(|e| Error::rpc("eth_getLogs(ValidatorStaked)", e))?;
+/// staking order, from its `ValidatorStaked` events up to the head.
+pub async fn pool_validators(
+    events: &crate::logscan::Events,
+    c: &crate::config::Contracts,
+) -> Result<Vec<String>> {
+    let at = events.head().await?;
+    let logs = events.fetch(&crate::stake::staked_query(c), at).await?;
     staked_pubkeys(&logs)
 }
 
@@ -244,14 +239,17 @@ pub struct Submitted {
     pub block: u64,
 }
 
-/// Submits `report` for the Oracle's current frame, signed by `from`.
+/// Submits `report` for the Oracle's current frame, signed by `from`; the transactions are
+/// recorded in `store` and followed through the mempool ([`crate::replace`]).
 pub async fn submit(
-    provider: &DynProvider,
+    events: &crate::logscan::Events,
     wallet: &EthereumWallet,
     from: Address,
     cfg: &Config,
+    store: &mut crate::store::Store,
     report: BeaconReport,
 ) -> Result<Submitted> {
+    let provider = events.provider();
     crate::chain::check_chain(provider, cfg.chain_id).await?;
     let oracle = IOracle::new(cfg.contracts()?.oracle, provider.clone());
     if !oracle
@@ -268,7 +266,7 @@ pub async fn submit(
     // The fees the pool's SSV clusters consumed are booked first, so that the report's rebase
     // reflects them (a permissionless sync, checked by the SSV network).
     let c = cfg.contracts()?;
-    if let Some(sync) = crate::ssv::sync_call(provider, c.ssv_network, c.pool_manager).await? {
+    if let Some(sync) = crate::ssv::sync_call(events, &c).await? {
         let req = TransactionRequest::default()
             .with_from(from)
             .with_to(c.pool_manager)
@@ -277,7 +275,17 @@ pub async fn submit(
             .estimate_gas(req.clone())
             .await
             .map_err(|e| Error::refused(format!("the cluster fee sync would fail: {e}")))?;
-        let (hash, _) = sign_and_send(provider, wallet, from, cfg, req, gas).await?;
+        let (hash, _) = sign_and_send(
+            provider,
+            wallet,
+            from,
+            cfg,
+            store,
+            crate::replace::Kind::Sync,
+            req,
+            gas,
+        )
+        .await?;
         tracing::info!(tx = %hash, clusters = sync.operatorIds.len(), "booked the SSV cluster fees consumed since the last sync");
     }
     let frame = oracle
@@ -309,7 +317,17 @@ pub async fn submit(
             .unwrap_or_else(|| e.to_string());
         Error::refused(format!("the report would fail: {msg}"))
     })?;
-    let (hash, block) = sign_and_send(provider, wallet, from, cfg, req, gas).await?;
+    let (hash, block) = sign_and_send(
+        provider,
+        wallet,
+        from,
+        cfg,
+        store,
+        crate::replace::Kind::Report,
+        req,
+        gas,
+    )
+    .await?;
     Ok(Submitted {
         frame: frame.to_string(),
         report,
@@ -318,12 +336,16 @@ pub async fn submit(
     })
 }
 
-/// Fills fees and nonce within the caps, signs, broadcasts and waits for a successful receipt.
+/// Signs `req` within the fee caps, records, broadcasts and follows it through the mempool
+/// (replaced with higher fees when it is not mined), and requires a successful receipt.
+#[allow(clippy::too_many_arguments)]
 pub async fn sign_and_send(
     provider: &DynProvider,
     wallet: &EthereumWallet,
     from: Address,
     cfg: &Config,
+    store: &mut crate::store::Store,
+    kind: crate::replace::Kind,
     req: TransactionRequest,
     gas: u64,
 ) -> Result<(B256, u64)> {
@@ -334,40 +356,27 @@ pub async fn sign_and_send(
             cfg.gas.max_gas_per_tx
         )));
     }
-    let envelope = crate::chain::with_capped_fees_and_nonce(provider, cfg, from, req, gas_limit)
-        .await?
-        .build(wallet)
-        .await
-        .map_err(|e| crate::stake::policy_or_signer(from, e))?;
-    let hash = *envelope.tx_hash();
-    let _pending = provider
-        .send_raw_transaction(&envelope.encoded_2718())
-        .await
-        .map_err(|e| Error::Transaction {
-            tx: format!("{hash}"),
-            message: format!("broadcast failed: {e}"),
-        })?;
-    let mut delay = std::time::Duration::from_millis(100);
-    let receipt = loop {
-        if let Some(r) = provider
-            .get_transaction_receipt(hash)
-            .await
-            .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?
-        {
-            if crate::stake::mined(&r) != Err(crate::stake::Mined::Pending) {
-                break r;
-            }
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(std::time::Duration::from_secs(
-            cfg.poll_interval_secs.max(1),
-        ));
+    let out = crate::replace::Outgoing {
+        kind,
+        to: req.to.and_then(|t| t.to().copied()).unwrap_or_default(),
+        input: req.input.input().cloned().unwrap_or_default(),
+        value: req.value.unwrap_or_default(),
+        gas_limit,
+        pubkeys: Vec::new(),
     };
-    match crate::stake::mined(&receipt) {
-        Ok(block) => Ok((hash, block)),
-        Err(crate::stake::Mined::Pending) => unreachable!("the loop above waits for a block"),
+    let sender = crate::replace::Sender {
+        provider,
+        wallet,
+        from,
+        cfg,
+    };
+    let mut hook = |_: &mut crate::store::Store, _: &crate::replace::Signed| Ok(());
+    let m = sender.send(store, &out, &mut hook).await?;
+    match crate::stake::mined(&m.receipt) {
+        Ok(block) => Ok((m.hash, block)),
+        Err(crate::stake::Mined::Pending) => unreachable!("the sender returns mined versions"),
         Err(crate::stake::Mined::Reverted { block }) => Err(Error::Transaction {
-            tx: format!("{hash}"),
+            tx: format!("{}", m.hash),
             message: format!("reverted in block {block}"),
         }),
     }

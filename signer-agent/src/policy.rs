@@ -1,4 +1,4 @@
-//! The transaction policy (issue #10): a signer wrapper that refuses, before the key is ever
+//! The transaction policy: a signer wrapper that refuses, before the key is ever
 //! asked to sign, any transaction the pool did not approve. It sits below all agent logic
 //! (every transaction the agent builds passes through [`PolicySigner::sign_transaction`]), so
 //! a bug or a compromise above it cannot make the HSM key sign something else.
@@ -695,7 +695,11 @@ impl<S> PolicySigner<S> {
             .with_to(to)
             .with_value(value)
             .with_input(input.to_vec());
+        // Every read names the latest block: a node asked without one may answer from its pending
+        // block (anvil does), where a version of this very transaction already ran.
+        let latest = alloy::eips::BlockId::latest();
         p.call(req.clone().with_gas_limit(gas_limit))
+            .block(latest)
             .await
             .map_err(|e| {
                 (
@@ -703,12 +707,16 @@ impl<S> PolicySigner<S> {
                     format!("eth_call against the latest block: {}", revert_reason(&e)),
                 )
             })?;
-        let est = p.estimate_gas(req.clone()).await.map_err(|e| {
-            (
-                "simulation_revert",
-                format!("eth_estimateGas: {}", revert_reason(&e)),
-            )
-        })?;
+        let est = p
+            .estimate_gas(req.clone())
+            .block(latest)
+            .await
+            .map_err(|e| {
+                (
+                    "simulation_revert",
+                    format!("eth_estimateGas: {}", revert_reason(&e)),
+                )
+            })?;
         if est > gas_limit {
             return Err((
                 "simulation_gas",
@@ -727,6 +735,7 @@ impl<S> PolicySigner<S> {
         let before = IDepositContract::new(dc, p.clone())
             .get_deposit_count()
             .call()
+            .block(latest)
             .await
             .map_err(|e| ("simulation_unavailable", format!("get_deposit_count: {e}")))?;
         let before = le_count(&before).ok_or((
@@ -822,7 +831,14 @@ where
         };
         let day = today();
         // The maintenance functions' rules and caps (exits, removals, top-ups, reshares).
-        let maint = match crate::maintenance::policy::check(p, guard.as_deref(), to, &input, &day) {
+        let maint = match crate::maintenance::policy::check(
+            p,
+            guard.as_deref(),
+            to,
+            &input,
+            &day,
+            tx.nonce(),
+        ) {
             Ok(m) => m,
             Err((rule, reason)) => return Err(self.refuse(rule, reason)),
         };
@@ -849,7 +865,8 @@ where
                     "no state store: the daily caps cannot be checked".into(),
                 ));
             };
-            let (v_day, n_day) = match store.signed_on(&day) {
+            // Earlier versions of this nonce (a replacement) are replaced, not added to.
+            let (v_day, n_day, fee_day) = match store.signed_on_except(&day, tx.nonce()) {
                 Ok(x) => x,
                 Err(e) => return Err(self.refuse("value_day_cap", format!("state store: {e}"))),
             };
@@ -871,10 +888,6 @@ where
                     ),
                 ));
             }
-            let fee_day = match store.ssv_fees_on(&day) {
-                Ok(x) => x,
-                Err(e) => return Err(self.refuse("ssv_fee_day_cap", format!("state store: {e}"))),
-            };
             if fee_day.saturating_add(ssv_fee) > p.max_ssv_fee_per_day_wei {
                 return Err(self.refuse(
                     "ssv_fee_day_cap",
@@ -918,6 +931,7 @@ where
                 value_wei: value.to_string(),
                 validators,
                 ssv_fee_wei: ssv_fee.to_string(),
+                nonce: Some(tx.nonce()),
             };
             if let Err(e) = store.record_signed(&entry) {
                 tracing::error!(error = %e, "cannot record the signature in the policy ledger; signature dropped");
@@ -931,6 +945,7 @@ where
                     m.action,
                     m.count,
                     m.amount,
+                    tx.nonce(),
                 ) {
                     tracing::error!(error = %e, "cannot record the signature in the maintenance ledger; signature dropped");
                     return Err(alloy::signers::Error::other(e));
@@ -983,6 +998,7 @@ mod tests {
             dir: "/b".into(),
             ceremony_id: "c".into(),
             network: "custom".into(),
+            fork_version: "00000000".into(),
             merkle_root: root,
             operator_ids: vec![1, 2, 3, 4],
             withdrawal_type: 1,
@@ -1221,6 +1237,11 @@ mod tests {
         t.value = U256::from(10u64.pow(18));
         let (s, signs) = signer_over(dir.path(), p.clone());
         sign(&s, t.clone()).unwrap();
+        // A replacement of it (same nonce) replaces its value, it does not add to it.
+        t.max_fee_per_gas += t.max_fee_per_gas / 5;
+        sign(&s, t.clone()).unwrap();
+        // The next nonce adds to it.
+        t.nonce = 1;
         refused_by(&s, &signs, t.clone(), "value_day_cap");
         // A restart reads the day's total from the ledger.
         drop(s);
@@ -1235,8 +1256,12 @@ mod tests {
         let (s, signs) = signer_over(dir.path(), policy());
         let mut t = tx();
         t.input = stake_input(ROOT, &[0, 1, 2]);
+        sign(&s, t.clone()).unwrap();
+        // Replacing it (the same nonce, higher fees) counts its validators once.
+        t.max_fee_per_gas += t.max_fee_per_gas / 5;
         sign(&s, t).unwrap();
         let mut t = tx();
+        t.nonce = 1;
         t.input = stake_input(ROOT, &[3, 4]);
         refused_by(&s, &signs, t.clone(), "validator_cap");
         drop(s);
@@ -1244,6 +1269,7 @@ mod tests {
         refused_by(&s, &signs, t, "validator_cap");
         // One more still fits the cap of 4.
         let mut t = tx();
+        t.nonce = 1;
         t.input = stake_input(ROOT, &[3]);
         sign(&s, t).unwrap();
         assert_eq!(signs.load(Ordering::SeqCst), 1);
@@ -1351,6 +1377,12 @@ mod tests {
         t
     }
 
+    /// `t` signed with key nonce `nonce`.
+    fn at_nonce(mut t: TxEip1559, nonce: u64) -> TxEip1559 {
+        t.nonce = nonce;
+        t
+    }
+
     fn top_up(amount: u64) -> TxEip1559 {
         call_tx(
             IPoolManager::depositClusterETHCall {
@@ -1403,13 +1435,15 @@ mod tests {
     fn top_ups_above_the_caps_are_refused_even_after_a_restart() {
         let dir = state();
         let (s, signs) = signer_over(dir.path(), maint_policy());
-        refused_by(&s, &signs, top_up(101), "topup_cap");
-        sign(&s, top_up(100)).unwrap();
-        refused_by(&s, &signs, top_up(51), "topup_day_cap");
+        refused_by(&s, &signs, at_nonce(top_up(101), 1), "topup_cap");
+        sign(&s, at_nonce(top_up(100), 1)).unwrap();
+        // A replacement of nonce 1 (higher fees) counts once: it does not add to the day.
+        sign(&s, at_nonce(top_up(100), 1)).unwrap();
+        refused_by(&s, &signs, at_nonce(top_up(51), 2), "topup_day_cap");
         drop(s);
         let (s, signs) = signer_over(dir.path(), maint_policy());
-        refused_by(&s, &signs, top_up(51), "topup_day_cap");
-        sign(&s, top_up(50)).unwrap();
+        refused_by(&s, &signs, at_nonce(top_up(51), 2), "topup_day_cap");
+        sign(&s, at_nonce(top_up(50), 2)).unwrap();
         assert_eq!(signs.load(Ordering::SeqCst), 1);
     }
 
@@ -1422,9 +1456,11 @@ mod tests {
         refused_by(&s, &signs, exits_of(&[0]), "exit_unknown_validator");
         refused_by(&s, &signs, exits_of(&[77]), "exit_unknown_validator");
         confirm(dir.path(), &[0, 1, 2]);
-        sign(&s, exits_of(&[0, 1])).unwrap();
-        refused_by(&s, &signs, exits_of(&[2]), "exit_day_cap");
-        assert_eq!(signs.load(Ordering::SeqCst), 1);
+        sign(&s, at_nonce(exits_of(&[0, 1]), 1)).unwrap();
+        // Its replacement (the same nonce) counts once.
+        sign(&s, at_nonce(exits_of(&[0, 1]), 1)).unwrap();
+        refused_by(&s, &signs, at_nonce(exits_of(&[2]), 2), "exit_day_cap");
+        assert_eq!(signs.load(Ordering::SeqCst), 2);
     }
 
     #[test]
@@ -1459,8 +1495,8 @@ mod tests {
             "t",
         )
         .unwrap();
-        sign(&s, removal_of(&[0, 1])).unwrap();
-        refused_by(&s, &signs, removal_of(&[0]), "remove_day_cap");
+        sign(&s, at_nonce(removal_of(&[0, 1]), 1)).unwrap();
+        refused_by(&s, &signs, at_nonce(removal_of(&[0]), 2), "remove_day_cap");
         assert_eq!(signs.load(Ordering::SeqCst), 1);
     }
 }

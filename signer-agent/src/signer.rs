@@ -6,7 +6,7 @@
 //! calls run off the async runtime (`spawn_blocking`), each blocking thread with its own logged-in
 //! session. On open, the signer signs a random digest and checks that it recovers to its address.
 //!
-//! The key store is behind [`PrehashBackend`], so a policy layer (issue #10) can wrap the signer
+//! The key store is behind [`PrehashBackend`], so a policy layer ([`crate::policy`]) can wrap the signer
 //! — or the backend — without touching the agent's logic above it.
 
 use std::fmt;

@@ -17,13 +17,14 @@
 use std::collections::BTreeMap;
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::Filter;
+use alloy::providers::DynProvider;
 use alloy::sol_types::SolEvent;
 use serde::Serialize;
 
 use crate::chain::{Cluster, ISSVNetwork};
+use crate::config::Contracts;
 use crate::error::{Error, Result};
+use crate::logscan::{Events, Query};
 
 /// Effective balance the network charges per new validator, ETH.
 pub const EB_PER_VALIDATOR: u64 = 32;
@@ -38,16 +39,19 @@ pub const SECONDS_PER_BLOCK: u64 = 12;
 /// What the SSV network contract says about itself.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct NetworkInfo {
+    /// SSVNetwork.
     pub address: Address,
+    /// SSVNetworkViews (where the views are read).
+    pub views: Address,
     pub version: String,
 }
 
-/// Refuses unless the SSV network contract at `ssv` is v2 (ETH-paid clusters): its `getVersion()`
-/// is `v2.…` or later and a v2-only view (`getNetworkFeeSSV`) answers.
-pub async fn check_v2(provider: &DynProvider, ssv: Address) -> Result<NetworkInfo> {
-    let c = ISSVNetwork::new(ssv, provider.clone());
+/// Refuses unless the SSV network is v2 (ETH-paid clusters): SSVNetworkViews' `getVersion()` is
+/// `v2.…` or later and a v2-only view (`getNetworkFeeSSV`) answers.
+pub async fn check_v2(provider: &DynProvider, contracts: &Contracts) -> Result<NetworkInfo> {
+    let c = ISSVNetwork::new(contracts.ssv_network_views, provider.clone());
     let not_v2 = |found: String| Error::SsvNetworkVersion {
-        address: ssv,
+        address: contracts.ssv_network,
         found,
     };
     let version = c
@@ -64,7 +68,8 @@ pub async fn check_v2(provider: &DynProvider, ssv: Address) -> Result<NetworkInf
         ))
     })?;
     Ok(NetworkInfo {
-        address: ssv,
+        address: contracts.ssv_network,
+        views: contracts.ssv_network_views,
         version,
     })
 }
@@ -119,32 +124,54 @@ pub fn new_cluster() -> Cluster {
     }
 }
 
-/// Every cluster of `owner` with its latest snapshot, from the events of both kinds
-/// (ValidatorAdded/Removed, ClusterDeposited/Withdrawn/Liquidated/Reactivated,
-/// ClusterMigratedToETH, ClusterBalanceUpdated), keyed by operator ids.
+/// The SSV network's cluster events of `owner` (both cluster kinds: ValidatorAdded/Removed,
+/// ClusterDeposited/Withdrawn/Liquidated/Reactivated, ClusterMigratedToETH,
+/// ClusterBalanceUpdated), from the pool's first block when `owner` is the PoolManager (it has
+/// no older event), else from the SSV network's.
+pub fn owner_events_query(c: &Contracts, owner: Address) -> Query {
+    let first = if owner == c.pool_manager {
+        c.deploy_block.max(c.ssv_network_block)
+    } else {
+        c.ssv_network_block
+    };
+    Query::new(
+        format!("SSV cluster events of {owner}"),
+        c.ssv_network,
+        first,
+    )
+    .events(&[
+        ISSVNetwork::ValidatorAdded::SIGNATURE_HASH,
+        ISSVNetwork::ValidatorRemoved::SIGNATURE_HASH,
+        ISSVNetwork::ClusterDeposited::SIGNATURE_HASH,
+        ISSVNetwork::ClusterWithdrawn::SIGNATURE_HASH,
+        ISSVNetwork::ClusterLiquidated::SIGNATURE_HASH,
+        ISSVNetwork::ClusterReactivated::SIGNATURE_HASH,
+        ISSVNetwork::ClusterMigratedToETH::SIGNATURE_HASH,
+        ISSVNetwork::ClusterBalanceUpdated::SIGNATURE_HASH,
+    ])
+    .topic(1, B256::left_padding_from(owner.as_slice()))
+}
+
+/// The owner's SSV nonce up to block `at`: the number of `ValidatorAdded` events the network
+/// emitted for it (each registration uses the nonce and increments it; removals do not give
+/// it back). The real SSVNetworkViews has no nonce view: events are the source.
+pub async fn owner_nonce(events: &Events, c: &Contracts, owner: Address, at: u64) -> Result<u64> {
+    let logs = events.fetch(&owner_events_query(c, owner), at).await?;
+    Ok(logs
+        .iter()
+        .filter(|l| l.topic0() == Some(&ISSVNetwork::ValidatorAdded::SIGNATURE_HASH))
+        .count() as u64)
+}
+
+/// Every cluster of `owner` with its latest snapshot up to block `at`, from the events of both
+/// kinds, keyed by operator ids.
 pub async fn cluster_states(
-    provider: &DynProvider,
-    ssv: Address,
+    events: &Events,
+    c: &Contracts,
     owner: Address,
+    at: u64,
 ) -> Result<BTreeMap<Vec<u64>, ClusterState>> {
-    let filter = Filter::new()
-        .address(ssv)
-        .event_signature(vec![
-            ISSVNetwork::ValidatorAdded::SIGNATURE_HASH,
-            ISSVNetwork::ValidatorRemoved::SIGNATURE_HASH,
-            ISSVNetwork::ClusterDeposited::SIGNATURE_HASH,
-            ISSVNetwork::ClusterWithdrawn::SIGNATURE_HASH,
-            ISSVNetwork::ClusterLiquidated::SIGNATURE_HASH,
-            ISSVNetwork::ClusterReactivated::SIGNATURE_HASH,
-            ISSVNetwork::ClusterMigratedToETH::SIGNATURE_HASH,
-            ISSVNetwork::ClusterBalanceUpdated::SIGNATURE_HASH,
-        ])
-        .topic1(B256::left_padding_from(owner.as_slice()))
-        .from_block(0);
-    let logs = provider
-        .get_logs(&filter)
-        .await
-        .map_err(|e| Error::rpc("eth_getLogs(cluster events)", e))?;
+    let logs = events.fetch(&owner_events_query(c, owner), at).await?;
     let mut out = BTreeMap::new();
     for log in &logs {
         let Some((ids, cluster)) = cluster_event(log)? else {
@@ -199,14 +226,16 @@ pub fn cluster_event(log: &alloy::rpc::types::Log) -> Result<Option<(Vec<u64>, C
     })
 }
 
-/// The snapshot of `owner`'s cluster of `ids` (the empty cluster when it has none yet).
+/// The snapshot of `owner`'s cluster of `ids` at block `at` (the empty cluster when it has none
+/// yet).
 pub async fn cluster_snapshot(
-    provider: &DynProvider,
-    ssv: Address,
+    events: &Events,
+    c: &Contracts,
     owner: Address,
     ids: &[u64],
+    at: u64,
 ) -> Result<Cluster> {
-    Ok(cluster_states(provider, ssv, owner)
+    Ok(cluster_states(events, c, owner, at)
         .await?
         .remove(ids)
         .map(|s| s.snapshot)
@@ -216,11 +245,11 @@ pub async fn cluster_snapshot(
 /// The kind of an existing cluster (`getClusterAssetType`: 1 ETH, 0 legacy SSV).
 pub async fn cluster_kind(
     provider: &DynProvider,
-    ssv: Address,
+    views: Address,
     owner: Address,
     ids: &[u64],
 ) -> Result<ClusterKind> {
-    let t = ISSVNetwork::new(ssv, provider.clone())
+    let t = ISSVNetwork::new(views, provider.clone())
         .getClusterAssetType(owner, ids.to_vec())
         .call()
         .await
@@ -235,6 +264,156 @@ pub async fn cluster_kind(
     }
 }
 
+/// Why an operator cannot take the pool's validators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum OperatorProblem {
+    #[error("does not exist on the SSV network")]
+    DoesNotExist,
+    #[error("was removed from the SSV network")]
+    Removed,
+    /// Private and the PoolManager (the cluster owner) is not on its whitelist: the network
+    /// refuses the registration (`CallerNotWhitelistedWithData`).
+    #[error("is private and has not whitelisted the PoolManager {pool}: its owner must call setOperatorsWhitelists([{id}], [{pool}])")]
+    NotWhitelisted { id: u64, pool: Address },
+    /// No `OperatorAdded` event carries its public key.
+    #[error("no OperatorAdded event carries its public key")]
+    NoPublicKey,
+    #[error("its on-chain public key cannot be read: {0}")]
+    KeyUnreadable(String),
+    /// Its key on chain is not the one the bundle's shares were encrypted to.
+    #[error(
+        "its on-chain public key has fingerprint {on_chain}, the bundle's manifest pinned {pinned}"
+    )]
+    KeyChanged { on_chain: String, pinned: String },
+    #[error("is not pinned in the bundle's manifest")]
+    NotPinned,
+}
+
+/// One operator as the views show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperatorState {
+    pub id: u64,
+    pub owner: Address,
+    pub active: bool,
+    pub private: bool,
+    /// Whether it whitelisted the cluster owner asked about.
+    pub whitelisted: bool,
+}
+
+impl OperatorState {
+    /// What stops `owner` from registering with this operator, if anything.
+    pub fn problem(&self, owner: Address) -> Option<OperatorProblem> {
+        if self.owner == Address::ZERO {
+            Some(OperatorProblem::DoesNotExist)
+        } else if !self.active {
+            Some(OperatorProblem::Removed)
+        } else if self.private && !self.whitelisted {
+            Some(OperatorProblem::NotWhitelisted {
+                id: self.id,
+                pool: owner,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// The operators `ids` as SSVNetworkViews shows them: existence, removal, privacy, and whether
+/// each whitelisted `owner` (`getWhitelistedOperators`, asked once for the private ones).
+pub async fn operator_states(
+    provider: &DynProvider,
+    views: Address,
+    ids: &[u64],
+    owner: Address,
+) -> Result<Vec<OperatorState>> {
+    let c = ISSVNetwork::new(views, provider.clone());
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let op = c
+            .getOperatorById(id)
+            .call()
+            .await
+            .map_err(|e| Error::rpc(format!("getOperatorById({id})"), e))?;
+        out.push(OperatorState {
+            id,
+            owner: op.owner,
+            active: op.active,
+            private: op.isPrivate,
+            whitelisted: false,
+        });
+    }
+    let mut private: Vec<u64> = out
+        .iter()
+        .filter(|o| o.private && o.active)
+        .map(|o| o.id)
+        .collect();
+    if !private.is_empty() {
+        private.sort_unstable();
+        let listed = c
+            .getWhitelistedOperators(private.clone(), owner)
+            .call()
+            .await
+            .map_err(|e| Error::rpc(format!("getWhitelistedOperators({private:?}, {owner})"), e))?;
+        for o in &mut out {
+            o.whitelisted = listed.contains(&o.id);
+        }
+    }
+    Ok(out)
+}
+
+/// The `OperatorAdded` events of operator `id` (its public key), from the SSV network's first
+/// block.
+pub fn operator_added_query(c: &Contracts, id: u64) -> Query {
+    Query::new(
+        format!("OperatorAdded({id})"),
+        c.ssv_network,
+        c.ssv_network_block,
+    )
+    .events(&[ISSVNetwork::OperatorAdded::SIGNATURE_HASH])
+    .topic(1, B256::left_padding_from(&id.to_be_bytes()))
+}
+
+/// Operator `id`'s public key as published (the text the SDK shows), from its latest
+/// `OperatorAdded` event up to block `at`.
+pub async fn operator_public_key(
+    events: &Events,
+    c: &Contracts,
+    id: u64,
+    at: u64,
+) -> Result<std::result::Result<String, OperatorProblem>> {
+    let logs = events.fetch(&operator_added_query(c, id), at).await?;
+    let Some(log) = logs.last() else {
+        return Ok(Err(OperatorProblem::NoPublicKey));
+    };
+    Ok(crate::operators::operator_key_from_log(log).map_err(OperatorProblem::KeyUnreadable))
+}
+
+/// Whether operator `id`'s key on chain has the fingerprint `pinned` (hex) the bundle's
+/// manifest pins.
+pub async fn operator_key_problem(
+    events: &Events,
+    c: &Contracts,
+    id: u64,
+    pinned: Option<&str>,
+    at: u64,
+) -> Result<Option<OperatorProblem>> {
+    let text = match operator_public_key(events, c, id, at).await? {
+        Ok(t) => t,
+        Err(p) => return Ok(Some(p)),
+    };
+    let key = match kc_ssv::OperatorKey::parse(id, &text) {
+        Ok(k) => k,
+        Err(e) => return Ok(Some(OperatorProblem::KeyUnreadable(e.to_string()))),
+    };
+    let on_chain = key.fingerprint_hex();
+    let Some(pinned) = pinned else {
+        return Ok(Some(OperatorProblem::NotPinned));
+    };
+    let pinned = pinned.trim_start_matches("0x").to_ascii_lowercase();
+    Ok((on_chain != pinned).then_some(OperatorProblem::KeyChanged { on_chain, pinned }))
+}
+
 /// The network's ETH fee parameters for one cluster, from the views.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FeeParams {
@@ -244,9 +423,10 @@ pub struct FeeParams {
     pub minimum_collateral_wei: U256,
 }
 
-/// Reads [`FeeParams`] for the cluster of `ids`; refuses a removed or unknown operator.
-pub async fn fee_params(provider: &DynProvider, ssv: Address, ids: &[u64]) -> Result<FeeParams> {
-    let c = ISSVNetwork::new(ssv, provider.clone());
+/// Reads [`FeeParams`] for the cluster of `ids`; a removed or unknown operator stops the cluster
+/// ([`Error::ClusterStopped`]).
+pub async fn fee_params(provider: &DynProvider, views: Address, ids: &[u64]) -> Result<FeeParams> {
+    let c = ISSVNetwork::new(views, provider.clone());
     let mut rate = c
         .getNetworkFee()
         .call()
@@ -259,9 +439,15 @@ pub async fn fee_params(provider: &DynProvider, ssv: Address, ids: &[u64]) -> Re
             .await
             .map_err(|e| Error::rpc(format!("getOperatorById({id})"), e))?;
         if op.owner == Address::ZERO || !op.active {
-            return Err(Error::refused(format!(
-                "operator {id} of the batch's cluster does not exist or was removed"
-            )));
+            return Err(Error::ClusterStopped {
+                operator_ids: ids.to_vec(),
+                operator_id: *id,
+                problem: if op.owner == Address::ZERO {
+                    OperatorProblem::DoesNotExist
+                } else {
+                    OperatorProblem::Removed
+                },
+            });
         }
         rate += c
             .getOperatorFee(*id)
@@ -357,13 +543,13 @@ pub struct ClusterFunds {
 /// Reads [`ClusterFunds`] for `owner`'s existing cluster from the views.
 pub async fn cluster_funds(
     provider: &DynProvider,
-    ssv: Address,
+    views: Address,
     owner: Address,
     ids: &[u64],
     snapshot: &Cluster,
 ) -> Result<ClusterFunds> {
-    let c = ISSVNetwork::new(ssv, provider.clone());
-    let kind = cluster_kind(provider, ssv, owner, ids).await?;
+    let c = ISSVNetwork::new(views, provider.clone());
+    let kind = cluster_kind(provider, views, owner, ids).await?;
     let eb = c
         .getEffectiveBalance(owner, ids.to_vec(), snapshot.clone())
         .call()
@@ -428,15 +614,21 @@ pub struct ClusterReport {
 }
 
 /// Every cluster the PoolManager owns on the SSV network, with its funds and runway in ETH.
-pub async fn pool_clusters(
-    provider: &DynProvider,
-    ssv: Address,
-    pool_manager: Address,
-) -> Result<Vec<ClusterReport>> {
+pub async fn pool_clusters(events: &Events, c: &Contracts) -> Result<Vec<ClusterReport>> {
+    let provider = events.provider();
+    let pool_manager = c.pool_manager;
+    let at = events.head().await?;
     let pm = crate::chain::IPoolManager::new(pool_manager, provider.clone());
     let mut out = Vec::new();
-    for (ids, st) in cluster_states(provider, ssv, pool_manager).await? {
-        let funds = cluster_funds(provider, ssv, pool_manager, &ids, &st.snapshot).await?;
+    for (ids, st) in cluster_states(events, c, pool_manager, at).await? {
+        let funds = cluster_funds(
+            provider,
+            c.ssv_network_views,
+            pool_manager,
+            &ids,
+            &st.snapshot,
+        )
+        .await?;
         let books = pm
             .clusterEtherOf(ids.clone())
             .call()
@@ -485,19 +677,21 @@ pub struct MigrationPlan {
 /// The migration of every legacy SSV cluster of the PoolManager, with `margin_blocks` of runway
 /// beyond the network's liquidation threshold.
 pub async fn migration_plan(
-    provider: &DynProvider,
-    ssv: Address,
-    pool_manager: Address,
+    events: &Events,
+    c: &Contracts,
     margin_blocks: u64,
 ) -> Result<MigrationPlan> {
     use alloy::sol_types::SolCall;
+    let provider = events.provider();
+    let (views, pool_manager) = (c.ssv_network_views, c.pool_manager);
+    let at = events.head().await?;
     let mut items = Vec::new();
-    for (ids, st) in cluster_states(provider, ssv, pool_manager).await? {
-        if cluster_kind(provider, ssv, pool_manager, &ids).await? != ClusterKind::Legacy {
+    for (ids, st) in cluster_states(events, c, pool_manager, at).await? {
+        if cluster_kind(provider, views, pool_manager, &ids).await? != ClusterKind::Legacy {
             continue;
         }
-        let funds = cluster_funds(provider, ssv, pool_manager, &ids, &st.snapshot).await?;
-        let params = fee_params(provider, ssv, &ids).await?;
+        let funds = cluster_funds(provider, views, pool_manager, &ids, &st.snapshot).await?;
+        let params = fee_params(provider, views, &ids).await?;
         let eth_wei = target_balance(
             &params,
             funds.effective_balance_eth,
@@ -535,26 +729,28 @@ pub async fn migration_plan(
 /// consumed since the last sync (clusters whose books exceed their balance now), or `None` when
 /// there is nothing to book.
 pub async fn sync_call(
-    provider: &DynProvider,
-    ssv: Address,
-    pool_manager: Address,
+    events: &Events,
+    c: &Contracts,
 ) -> Result<Option<crate::chain::IPoolManager::syncClusterBalancesCall>> {
+    let provider = events.provider();
+    let (views, pool_manager) = (c.ssv_network_views, c.pool_manager);
+    let at = events.head().await?;
     let pm = crate::chain::IPoolManager::new(pool_manager, provider.clone());
     let mut ids = Vec::new();
     let mut clusters = Vec::new();
-    for (key, st) in cluster_states(provider, ssv, pool_manager).await? {
+    for (key, st) in cluster_states(events, c, pool_manager, at).await? {
         let books = pm
             .clusterEtherOf(key.clone())
             .call()
             .await
             .map_err(|e| Error::rpc(format!("PoolManager.clusterEtherOf({key:?})"), e))?;
         if books.is_zero()
-            || cluster_kind(provider, ssv, pool_manager, &key).await? != ClusterKind::Eth
+            || cluster_kind(provider, views, pool_manager, &key).await? != ClusterKind::Eth
         {
             continue;
         }
         let now = if st.snapshot.active {
-            ISSVNetwork::new(ssv, provider.clone())
+            ISSVNetwork::new(views, provider.clone())
                 .getBalance(pool_manager, key.clone(), st.snapshot.clone())
                 .call()
                 .await

@@ -8,16 +8,15 @@
 
 use std::time::Duration;
 
-use alloy::eips::eip2718::Encodable2718;
 use alloy::eips::BlockId;
-use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
+use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::{Filter, TransactionRequest};
 use alloy::sol_types::{SolCall, SolEvent, SolInterface};
 use serde::Serialize;
 
-use crate::chain::{Cluster, IDepositContract, IPoolManager, ISSVNetwork};
+use crate::chain::{Cluster, IDepositContract, IPoolManager};
 use crate::config::{Config, Contracts, GasCaps};
 use crate::error::{Error, Result};
 use crate::store::{Status, Store, ValidatorRow};
@@ -122,40 +121,27 @@ impl FrontRunDeposit {
     }
 }
 
-/// Blocks per `eth_getLogs` request of the front-running scan (providers cap the range).
-const LOG_CHUNK_BLOCKS: u64 = 10_000;
-
 /// Every `DepositEvent` of `deposit_contract` in blocks `from..=to` whose pubkey is one of
 /// `pubkeys` (`0x` hex, lowercase). `DepositEvent` has no indexed field, so every event in the
-/// range is read and decoded.
+/// range is read (through the chunked [`crate::logscan::Scanner`]) and decoded, chunk by chunk;
+/// only the matches are kept.
 pub async fn front_run_deposits(
-    provider: &DynProvider,
+    scanner: &crate::logscan::Scanner,
     deposit_contract: Address,
     from: u64,
     to: u64,
     pubkeys: &[&str],
 ) -> Result<Vec<FrontRunDeposit>> {
     let mut found = Vec::new();
-    let mut start = from;
-    while start <= to {
-        let end = to.min(start.saturating_add(LOG_CHUNK_BLOCKS - 1));
-        let filter = Filter::new()
-            .address(deposit_contract)
-            .event_signature(IDepositContract::DepositEvent::SIGNATURE_HASH)
-            .from_block(start)
-            .to_block(end);
-        let logs = provider.get_logs(&filter).await.map_err(|e| {
-            Error::rpc(
-                format!("eth_getLogs(DepositEvent, blocks {start}..={end})"),
-                e,
-            )
-        })?;
-        found.extend(front_run_in(&logs, pubkeys)?);
-        if end == u64::MAX {
-            break;
-        }
-        start = end + 1;
-    }
+    let filter = Filter::new()
+        .address(deposit_contract)
+        .event_signature(IDepositContract::DepositEvent::SIGNATURE_HASH);
+    scanner
+        .scan("DepositEvent", &filter, from, to, |_, _, logs| {
+            found.extend(front_run_in(&logs, pubkeys)?);
+            Ok(())
+        })
+        .await?;
     Ok(found)
 }
 
@@ -234,7 +220,7 @@ pub fn scan_start(
 /// pool's not-yet-staked keys and advances the cursor, in one store transaction. Returns the
 /// range read.
 pub async fn scan_deposits(
-    provider: &DynProvider,
+    scanner: &crate::logscan::Scanner,
     store: &Store,
     deposit_contract: Address,
     first_block: u64,
@@ -266,7 +252,7 @@ pub async fn scan_deposits(
         .filter(|v| matches!(v.status, Status::Imported | Status::Reverted))
         .map(|v| v.pubkey.as_str())
         .collect();
-    let found = front_run_deposits(provider, deposit_contract, from, at, &keys).await?;
+    let found = front_run_deposits(scanner, deposit_contract, from, at, &keys).await?;
     store.record_deposit_scan(
         &crate::store::DepositScan {
             deposit_contract: dc,
@@ -308,101 +294,44 @@ fn transport_revert(e: &alloy::transports::TransportError) -> String {
     e.to_string()
 }
 
-/// The cluster snapshot for (owner, operatorIds) from the events of both cluster kinds (see
-/// [`crate::ssv::cluster_states`]), or the empty active cluster when there is none.
-pub async fn cluster_snapshot(
-    provider: &DynProvider,
-    ssv: Address,
-    owner: Address,
-    ids: &[u64],
-) -> Result<Cluster> {
-    crate::ssv::cluster_snapshot(provider, ssv, owner, ids).await
-}
-
-/// The owner's SSV nonce: the devnet's `getOwnerNonce`, else the count of its ValidatorAdded events.
-pub async fn owner_nonce(provider: &DynProvider, ssv: Address, owner: Address) -> Result<u64> {
-    let c = ISSVNetwork::new(ssv, provider.clone());
-    if let Ok(n) = c.getOwnerNonce(owner).call().await {
-        return Ok(n.to::<u64>());
-    }
-    let filter = Filter::new()
-        .address(ssv)
-        .event_signature(ISSVNetwork::ValidatorAdded::SIGNATURE_HASH)
-        .topic1(B256::left_padding_from(owner.as_slice()))
-        .from_block(0);
-    let logs = provider
-        .get_logs(&filter)
-        .await
-        .map_err(|e| Error::rpc("eth_getLogs(ValidatorAdded)", e))?;
-    Ok(logs.len() as u64)
-}
-
-/// Rechecks the cluster's operators against the chain before a stake: each exists, is not
-/// removed, and its public key (the latest `OperatorAdded`) has the fingerprint pinned in the
-/// bundle's manifest. Any mismatch refuses, naming the operator; staking for this cluster
-/// stops until it is resolved.
+/// Rechecks the cluster's operators against the chain (at block `at`) before a stake: each
+/// exists, is not removed, has whitelisted the PoolManager if it is private, and its public key
+/// (the latest `OperatorAdded`) has the fingerprint pinned in the bundle's manifest. The first
+/// problem stops staking for this cluster ([`Error::ClusterStopped`], naming the operator).
 pub async fn check_operators(
-    provider: &DynProvider,
-    ssv: Address,
+    events: &crate::logscan::Events,
+    c: &Contracts,
     store: &Store,
     bundle_id: &str,
     ids: &[u64],
+    at: u64,
 ) -> Result<()> {
-    let stop = |id: u64, m: String| {
-        Error::refused(format!(
-            "operator {id} of cluster {ids:?}: {m}; staking for this cluster stops"
-        ))
-    };
     let facts = store.bundle_facts(bundle_id)?.ok_or_else(|| {
         Error::refused(format!(
             "bundle {bundle_id} has no pinned operator fingerprints in the state store (imported by an older agent): import it again"
         ))
     })?;
-    let c = ISSVNetwork::new(ssv, provider.clone());
+    let stop = |id: u64, problem: crate::ssv::OperatorProblem| Error::ClusterStopped {
+        operator_ids: ids.to_vec(),
+        operator_id: id,
+        problem,
+    };
+    let states =
+        crate::ssv::operator_states(events.provider(), c.ssv_network_views, ids, c.pool_manager)
+            .await?;
+    for st in &states {
+        if let Some(p) = st.problem(c.pool_manager) {
+            return Err(stop(st.id, p));
+        }
+    }
     for &id in ids {
-        let op = c
-            .getOperatorById(id)
-            .call()
-            .await
-            .map_err(|e| Error::rpc(format!("getOperatorById({id})"), e))?;
-        if op.owner == Address::ZERO {
-            return Err(stop(id, "does not exist on the SSV network".into()));
-        }
-        if !op.active {
-            return Err(stop(id, "was removed from the SSV network".into()));
-        }
-        let filter = Filter::new()
-            .address(ssv)
-            .event_signature(ISSVNetwork::OperatorAdded::SIGNATURE_HASH)
-            .topic1(B256::left_padding_from(&id.to_be_bytes()))
-            .from_block(0);
-        let logs = provider
-            .get_logs(&filter)
-            .await
-            .map_err(|e| Error::rpc(format!("eth_getLogs(OperatorAdded, id {id})"), e))?;
-        let Some(log) = logs.last() else {
-            return Err(stop(
-                id,
-                "no OperatorAdded event carries its public key".into(),
-            ));
-        };
-        let text = crate::operators::operator_key_from_log(log).map_err(|m| stop(id, m))?;
-        let key = kc_ssv::OperatorKey::parse(id, &text)
-            .map_err(|e| stop(id, format!("its on-chain public key does not parse: {e}")))?;
-        let on_chain = key.fingerprint_hex();
         let pinned = facts
             .operators
             .iter()
             .find(|(i, _)| *i == id)
-            .map(|(_, f)| f.trim_start_matches("0x").to_ascii_lowercase())
-            .ok_or_else(|| stop(id, "is not pinned in the bundle's manifest".into()))?;
-        if on_chain != pinned {
-            return Err(stop(
-                id,
-                format!(
-                    "its on-chain public key has fingerprint {on_chain}, the bundle's manifest pinned {pinned}"
-                ),
-            ));
+            .map(|(_, f)| f.as_str());
+        if let Some(p) = crate::ssv::operator_key_problem(events, c, id, pinned, at).await? {
+            return Err(stop(id, p));
         }
     }
     Ok(())
@@ -416,19 +345,19 @@ pub async fn check_operators(
 /// A legacy SSV-paid cluster refuses ([`Error::LegacyCluster`]); so does a liquidated one.
 pub async fn cluster_fee(
     provider: &DynProvider,
-    ssv: Address,
+    views: Address,
     owner: Address,
     ids: &[u64],
     snapshot: &Cluster,
     k: u64,
     margin_blocks: u64,
 ) -> Result<U256> {
-    let params = crate::ssv::fee_params(provider, ssv, ids).await?;
+    let params = crate::ssv::fee_params(provider, views, ids).await?;
     let fresh = *snapshot == crate::ssv::new_cluster();
     let (balance, eb) = if fresh {
         (U256::ZERO, 0)
     } else {
-        let f = crate::ssv::cluster_funds(provider, ssv, owner, ids, snapshot).await?;
+        let f = crate::ssv::cluster_funds(provider, views, owner, ids, snapshot).await?;
         if f.kind == crate::ssv::ClusterKind::Legacy {
             return Err(Error::LegacyCluster {
                 operator_ids: ids.to_vec(),
@@ -452,13 +381,14 @@ pub async fn cluster_fee(
 
 /// Works out the next `stake` transaction, checking everything that would make it fail.
 pub async fn prepare(
-    provider: &DynProvider,
+    events: &crate::logscan::Events,
     cfg: &Config,
     store: &Store,
     signer: Option<Address>,
 ) -> Result<Prepared> {
+    let provider = events.provider();
     crate::chain::check_chain(provider, cfg.chain_id).await?;
-    crate::ssv::check_v2(provider, cfg.contracts()?.ssv_network).await?;
+    crate::ssv::check_v2(provider, &cfg.contracts()?).await?;
     let all = store.validators()?;
     let pending: Vec<&ValidatorRow> = all
         .iter()
@@ -501,7 +431,7 @@ pub async fn prepare(
                 mine[0].pubkey
             ))
         })?;
-        match prepare_bundle(provider, cfg, store, signer, &all, &mine, bundle).await {
+        match prepare_bundle(events, cfg, store, signer, &all, &mine, bundle).await {
             Err(Error::Refused { reason }) if bundle_stopped(&reason) => {
                 tracing::warn!(
                     bundle = %id,
@@ -510,7 +440,7 @@ pub async fn prepare(
                 );
                 first_stop.get_or_insert(Error::Refused { reason });
             }
-            Err(e @ Error::LegacyCluster { .. }) => {
+            Err(e @ (Error::LegacyCluster { .. } | Error::ClusterStopped { .. })) => {
                 tracing::warn!(
                     bundle = %id,
                     reason = %e,
@@ -571,7 +501,6 @@ fn bundle_stopped(reason: &str) -> bool {
         "root not approved",
         "was approved for",
         "no pinned operator fingerprints",
-        "of the batch's cluster does not exist or was removed",
         "is liquidated: it must be reactivated",
     ]
     .iter()
@@ -580,7 +509,7 @@ fn bundle_stopped(reason: &str) -> bool {
 
 /// [`prepare`] for one bundle: `mine` are its pending validators, in owner nonce order.
 async fn prepare_bundle(
-    provider: &DynProvider,
+    events: &crate::logscan::Events,
     cfg: &Config,
     store: &Store,
     signer: Option<Address>,
@@ -588,9 +517,15 @@ async fn prepare_bundle(
     mine: &[&ValidatorRow],
     bundle: &crate::store::BundleRow,
 ) -> Result<Prepared> {
+    let provider = events.provider();
     let c = &cfg.contracts()?;
     let first = mine[0];
     let pm = IPoolManager::new(c.pool_manager, provider.clone());
+    // Every read below is of the chain up to this block.
+    let at = provider
+        .get_block_number()
+        .await
+        .map_err(|e| Error::rpc("eth_blockNumber", e))?;
     let root: B256 = bundle
         .id
         .parse()
@@ -623,8 +558,9 @@ async fn prepare_bundle(
         }
     }
 
-    // Owner nonce: the next validator's ownership signature must use the chain's current nonce.
-    let chain_nonce = owner_nonce(provider, c.ssv_network, c.pool_manager).await?;
+    // Owner nonce: the next validator's ownership signature must use the chain's current nonce
+    // (the PoolManager's ValidatorAdded events: SSVNetworkViews has no nonce view).
+    let chain_nonce = crate::ssv::owner_nonce(events, c, c.pool_manager, at).await?;
     if chain_nonce != first.owner_nonce {
         // A refused (front-run) validator keeps its nonce unused: the later validators' shares
         // were signed for nonces the SSV network will not reach.
@@ -734,14 +670,10 @@ async fn prepare_bundle(
     // `DepositEvent` from the deployment's first block up to block `at`, the block whose deposit
     // root the transaction passes as `expectedDepositRoot` (so a deposit after the scan changes
     // the root and the stake reverts).
-    let at = provider
-        .get_block_number()
-        .await
-        .map_err(|e| Error::rpc("eth_blockNumber", e))?;
     // The scan is incremental: the store keeps a cursor and the deposits found for the pool's
     // keys, so each stake reads only the blocks after the cursor (and the last few again).
     scan_deposits(
-        provider,
+        events.scanner(),
         store,
         c.deposit_contract,
         c.deploy_block,
@@ -757,22 +689,10 @@ async fn prepare_bundle(
 
     // The cluster's operators, as the chain has them now, are the ones the ceremony encrypted
     // the shares to.
-    check_operators(
-        provider,
-        c.ssv_network,
-        store,
-        &bundle.id,
-        &bundle.operator_ids,
-    )
-    .await?;
+    check_operators(events, c, store, &bundle.id, &bundle.operator_ids, at).await?;
 
-    let cluster = cluster_snapshot(
-        provider,
-        c.ssv_network,
-        c.pool_manager,
-        &bundle.operator_ids,
-    )
-    .await?;
+    let cluster =
+        crate::ssv::cluster_snapshot(events, c, c.pool_manager, &bundle.operator_ids, at).await?;
     // ETH for the cluster's fees, from the buffer too: fewer validators when it does not fit.
     let policy = crate::policy::Policy::from_config(cfg)?;
     let fee_left_today = policy
@@ -788,7 +708,7 @@ async fn prepare_bundle(
     loop {
         fee = cluster_fee(
             provider,
-            c.ssv_network,
+            c.ssv_network_views,
             c.pool_manager,
             &bundle.operator_ids,
             &cluster,
@@ -840,7 +760,7 @@ async fn prepare_bundle(
         });
     }
     let chosen = &chosen[..k];
-    let network = crate::ssv::check_v2(provider, c.ssv_network).await?;
+    let network = crate::ssv::check_v2(provider, c).await?;
     let deposit_root = IDepositContract::new(c.deposit_contract, provider.clone())
         .get_deposit_root()
         .call()
@@ -922,8 +842,10 @@ async fn prepare_bundle(
     }))
 }
 
-/// Signs the plan's transaction, records it as `sent` (with its hash) *before* broadcasting,
-/// broadcasts, waits for the receipt and the confirmations, and records the outcome.
+/// Signs the plan's transaction, records it and its validators as `sent` (with its hash)
+/// *before* broadcasting, broadcasts, follows it through the mempool ([`crate::replace`]:
+/// replaced with higher fees when it is not mined, each version recorded before it is sent),
+/// waits for the confirmations, and records the outcome.
 pub async fn send(
     provider: &DynProvider,
     wallet: &EthereumWallet,
@@ -941,52 +863,91 @@ pub async fn send(
         .ok_or_else(|| Error::refused("no gas estimate"))?;
     let gas_limit = gas + gas / 5;
     check_gas(&cfg.gas, gas_limit, plan)?;
-    let req = TransactionRequest::default()
-        .with_from(from)
-        .with_to(cfg.contracts()?.pool_manager)
-        .with_input(call.abi_encode());
-    let req = crate::chain::with_capped_fees_and_nonce(provider, cfg, from, req, gas_limit).await?;
-    let nonce = req.nonce.unwrap_or_default();
-    let envelope = req
-        .build(wallet)
-        .await
-        .map_err(|e| policy_or_signer(from, e))?;
-    let hash = *envelope.tx_hash();
-    let hash_s = format!("{hash}");
-    crash_point("before-record");
-    store.set_status(
-        &plan.pubkeys,
-        Status::Sent,
-        Some(&hash_s),
-        None,
-        Some(&format!("nonce {nonce}, gas limit {gas_limit}")),
-    )?;
-    crash_point("before-send");
-    let raw = envelope.encoded_2718();
-    if let Err(e) = provider.send_raw_transaction(&raw).await {
-        // Not broadcast: nothing can be mined from it, so the validators are eligible again.
+    let out = crate::replace::Outgoing {
+        kind: crate::replace::Kind::Stake,
+        to: cfg.contracts()?.pool_manager,
+        input: Bytes::from(call.abi_encode()),
+        value: U256::ZERO,
+        gas_limit,
+        pubkeys: plan.pubkeys.clone(),
+    };
+    let sender = crate::replace::Sender {
+        provider,
+        wallet,
+        from,
+        cfg,
+    };
+    let mut hook = mark_sent(&plan.pubkeys);
+    let mined = sender.send(store, &out, &mut hook).await;
+    settle(provider, cfg, store, &plan.pubkeys, mined).await
+}
+
+/// The hook that records each signed version of a stake: its validators `sent` with its hash.
+fn mark_sent(
+    pubkeys: &[String],
+) -> impl FnMut(&mut Store, &crate::replace::Signed) -> Result<()> + '_ {
+    move |store, s| {
+        crash_point("before-record");
+        let note = match s.replaces {
+            None => format!("nonce {}", s.nonce),
+            Some(old) => format!(
+                "nonce {}, replaces {old} (max fee {} wei, priority {} wei)",
+                s.nonce, s.max_fee, s.max_priority_fee
+            ),
+        };
         store.set_status(
-            &plan.pubkeys,
-            Status::Reverted,
-            Some(&hash_s),
+            pubkeys,
+            Status::Sent,
+            Some(&format!("{}", s.hash)),
             None,
-            Some(&format!("broadcast failed: {e}")),
-        )?;
-        return Err(Error::Transaction {
-            tx: hash_s,
-            message: format!("broadcast failed: {}", transport_revert(&e)),
-        });
+            Some(&note),
+        )
     }
-    tracing::info!(tx = %hash, validators = plan.pubkeys.len(), nonce, "stake transaction sent");
-    crash_point("after-send");
-    let receipt = wait_receipt(provider, hash, cfg).await?;
+}
+
+/// Records the outcome of a followed stake: confirmed after the confirmations, reverted, or —
+/// dropped or its nonce taken — eligible again (the chain decides: [`reconcile`] runs next).
+async fn settle(
+    provider: &DynProvider,
+    cfg: &Config,
+    store: &mut Store,
+    pubkeys: &[String],
+    outcome: Result<crate::replace::Mined>,
+) -> Result<(B256, u64, u64)> {
+    let m = match outcome {
+        Ok(m) => m,
+        Err(e @ Error::TxDropped { .. }) => {
+            store.set_status(
+                pubkeys,
+                Status::Reverted,
+                None,
+                None,
+                Some("dropped from the mempool without being mined; planned again"),
+            )?;
+            return Err(e);
+        }
+        Err(e @ Error::NonceTaken { .. }) => {
+            // None of its versions can be mined any more; whether the other transaction staked
+            // them is the chain's to say (the next reconcile asks `isStaked`).
+            store.set_status(
+                pubkeys,
+                Status::Reverted,
+                None,
+                None,
+                Some(&format!("not staked by the agent: {e}")),
+            )?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     crash_point("after-receipt");
-    let block = match mined(&receipt) {
+    let hash_s = format!("{}", m.hash);
+    let block = match mined(&m.receipt) {
         Ok(block) => block,
-        Err(Mined::Pending) => unreachable!("wait_receipt returns mined receipts only"),
+        Err(Mined::Pending) => unreachable!("the sender returns mined versions only"),
         Err(Mined::Reverted { block }) => {
             store.set_status(
-                &plan.pubkeys,
+                pubkeys,
                 Status::Reverted,
                 Some(&hash_s),
                 Some(block),
@@ -999,15 +960,61 @@ pub async fn send(
         }
     };
     wait_confirmations(provider, block, cfg).await?;
+    let note = (m.versions > 1).then(|| format!("mined after {} replacements", m.versions - 1));
     store.set_status(
-        &plan.pubkeys,
+        pubkeys,
         Status::Confirmed,
         Some(&hash_s),
         Some(block),
-        None,
+        note.as_deref(),
     )?;
     crash_point("after-confirm");
-    Ok((hash, block, receipt.gas_used))
+    Ok((m.hash, block, m.receipt.gas_used))
+}
+
+/// Follows a stake that is still in the mempool after a restart (validators `sent`, reconcile
+/// left them there): waits, replaces it when it is not mined, and records the outcome.
+/// `Ok(None)` when nothing is in flight.
+pub async fn resume(
+    provider: &DynProvider,
+    wallet: &EthereumWallet,
+    from: Address,
+    cfg: &Config,
+    store: &mut Store,
+) -> Result<Option<(B256, u64, u64)>> {
+    let sent: Vec<ValidatorRow> = store
+        .validators()?
+        .into_iter()
+        .filter(|v| v.status == Status::Sent)
+        .collect();
+    let Some(first) = sent.first() else {
+        return Ok(None);
+    };
+    let Some(row) = first
+        .tx_hash
+        .as_deref()
+        .map(|h| crate::replace::by_hash(store, h))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let pubkeys: Vec<String> = sent
+        .iter()
+        .filter(|v| v.tx_hash == first.tx_hash)
+        .map(|v| v.pubkey.clone())
+        .collect();
+    let sender = crate::replace::Sender {
+        provider,
+        wallet,
+        from,
+        cfg,
+    };
+    let mut hook = mark_sent(&pubkeys);
+    let mined = sender.follow(store, row.nonce, &mut hook).await;
+    settle(provider, cfg, store, &pubkeys, mined)
+        .await
+        .map(Some)
 }
 
 /// A policy refusal stays a refusal (exit 5, the daemon waits); anything else is a signer error.
@@ -1053,24 +1060,6 @@ pub fn mined(receipt: &alloy::rpc::types::TransactionReceipt) -> std::result::Re
     Ok(block)
 }
 
-async fn wait_receipt(
-    provider: &DynProvider,
-    hash: B256,
-    cfg: &Config,
-) -> Result<alloy::rpc::types::TransactionReceipt> {
-    let mut delay = Duration::from_millis(200);
-    let max = Duration::from_secs(cfg.poll_interval_secs.max(1));
-    loop {
-        match provider.get_transaction_receipt(hash).await {
-            Ok(Some(r)) if mined(&r) != Err(Mined::Pending) => return Ok(r),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(tx = %hash, error = %e, "receipt lookup failed; retrying"),
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(max);
-    }
-}
-
 async fn wait_confirmations(provider: &DynProvider, block: u64, cfg: &Config) -> Result<()> {
     let need = block + cfg.confirmations.max(1) - 1;
     let mut delay = Duration::from_millis(200);
@@ -1087,15 +1076,29 @@ async fn wait_confirmations(provider: &DynProvider, block: u64, cfg: &Config) ->
     }
 }
 
-/// Settles every unconfirmed validator from the chain. Returns how many changed.
+/// The PoolManager's `ValidatorStaked` events (every stake of the pool), from its first block.
+pub fn staked_query(c: &Contracts) -> crate::logscan::Query {
+    crate::logscan::Query::new("ValidatorStaked", c.pool_manager, c.deploy_block)
+        .events(&[IPoolManager::ValidatorStaked::SIGNATURE_HASH])
+}
+
+/// Settles every unconfirmed validator from the chain (the chain is the truth): staked on chain
+/// → `confirmed`; a `sent` one whose transaction (any version of its nonce) reverted →
+/// `reverted`; one whose transaction is gone from the mempool with its nonce unused →
+/// `reverted` (dropped); one whose nonce was used by a transaction the agent did not sign →
+/// `reverted`, then [`Error::NonceTaken`]; one still in the mempool stays `sent` (the daemon
+/// follows it: [`resume`]). Returns how many changed.
 pub async fn reconcile(
-    provider: &DynProvider,
+    events: &crate::logscan::Events,
     contracts: &Contracts,
     store: &mut Store,
     from: Option<Address>,
 ) -> Result<usize> {
+    let provider = events.provider();
     let pm = IPoolManager::new(contracts.pool_manager, provider.clone());
     let mut changed = 0;
+    let mut staked_logs: Option<Vec<alloy::rpc::types::Log>> = None;
+    let mut taken: Option<Error> = None;
     for v in store.validators()? {
         if v.status == Status::Confirmed {
             continue;
@@ -1110,7 +1113,21 @@ pub async fn reconcile(
             .await
             .map_err(|e| Error::rpc("PoolManager.isStaked", e))?;
         if staked {
-            let (tx, block) = staked_event(provider, contracts.pool_manager, &pk).await?;
+            if staked_logs.is_none() {
+                let at = events.head().await?;
+                staked_logs = Some(events.fetch(&staked_query(contracts), at).await?);
+            }
+            let topic = keccak256(&pk);
+            let (tx, block) = match staked_logs
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .rev()
+                .find(|l| l.topics().get(2) == Some(&topic))
+            {
+                Some(l) => (l.transaction_hash.map(|h| format!("{h}")), l.block_number),
+                None => (None, None),
+            };
             store.set_status(
                 std::slice::from_ref(&v.pubkey),
                 Status::Confirmed,
@@ -1122,83 +1139,147 @@ pub async fn reconcile(
             crash_point("during-reconcile");
             continue;
         }
-        if v.status == Status::Sent {
-            let hash: Option<B256> = v.tx_hash.as_deref().and_then(|h| h.parse().ok());
-            let receipt = match hash {
-                Some(h) => provider
-                    .get_transaction_receipt(h)
-                    .await
-                    .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?,
-                None => None,
-            };
-            match receipt.as_ref().map(mined) {
-                Some(Err(Mined::Reverted { block })) => {
-                    store.set_status(
-                        std::slice::from_ref(&v.pubkey),
-                        Status::Reverted,
-                        None,
-                        Some(block),
-                        Some("reconciled: transaction reverted"),
-                    )?;
-                    changed += 1;
-                }
-                Some(Ok(_)) => {
-                    // Mined successfully but the key is not staked: cannot happen with this
-                    // PoolManager; leave it for an operator to look at.
-                    tracing::error!(pubkey = %v.pubkey, "transaction succeeded but the validator is not staked");
-                }
-                None | Some(Err(Mined::Pending)) => {
-                    // Never mined. If our account has nothing pending, it never will be.
-                    let nothing_pending = match from {
-                        Some(a) => {
-                            let latest = provider
-                                .get_transaction_count(a)
-                                .latest()
-                                .await
-                                .map_err(|e| Error::rpc("eth_getTransactionCount", e))?;
-                            let pending = provider
-                                .get_transaction_count(a)
-                                .pending()
-                                .await
-                                .map_err(|e| Error::rpc("eth_getTransactionCount", e))?;
-                            latest == pending
-                        }
-                        None => false,
-                    };
-                    if nothing_pending {
-                        store.set_status(
-                            std::slice::from_ref(&v.pubkey),
-                            Status::Reverted,
-                            None,
-                            None,
-                            Some("reconciled: transaction never mined"),
-                        )?;
-                        changed += 1;
-                    }
-                }
+        if v.status != Status::Sent {
+            continue;
+        }
+        let recorded = match v.tx_hash.as_deref() {
+            Some(h) => crate::replace::by_hash(store, h)?,
+            None => None,
+        };
+        let outcome = match (recorded, from) {
+            (Some(row), Some(sender)) => sent_outcome(provider, store, sender, row.nonce).await?,
+            // Recorded by an agent from before the transactions table: its one hash.
+            _ => legacy_outcome(provider, v.tx_hash.as_deref(), from).await?,
+        };
+        let note = match outcome {
+            SentOutcome::InFlight => continue,
+            SentOutcome::MinedNotStaked => {
+                // Cannot happen with this PoolManager; leave it for an operator to look at.
+                tracing::error!(pubkey = %v.pubkey, "transaction succeeded but the validator is not staked");
+                continue;
+            }
+            SentOutcome::Reverted => "reconciled: transaction reverted".to_string(),
+            SentOutcome::Dropped => "reconciled: transaction never mined (dropped)".to_string(),
+            SentOutcome::Taken { nonce, ours } => {
+                let e = Error::NonceTaken {
+                    address: from.unwrap_or_default(),
+                    nonce,
+                    ours,
+                };
+                let note = format!("reconciled: {e}");
+                taken.get_or_insert(e);
+                note
+            }
+        };
+        store.set_status(
+            std::slice::from_ref(&v.pubkey),
+            Status::Reverted,
+            None,
+            None,
+            Some(&note),
+        )?;
+        changed += 1;
+    }
+    match taken {
+        Some(e) => Err(e),
+        None => Ok(changed),
+    }
+}
+
+/// What became of a `sent` transaction that did not stake its validators.
+enum SentOutcome {
+    InFlight,
+    Reverted,
+    MinedNotStaked,
+    Dropped,
+    Taken { nonce: u64, ours: String },
+}
+
+async fn sent_outcome(
+    provider: &DynProvider,
+    store: &Store,
+    sender: Address,
+    nonce: u64,
+) -> Result<SentOutcome> {
+    let all = crate::replace::versions(store, sender, nonce)?;
+    for r in &all {
+        if let Some(rc) = provider
+            .get_transaction_receipt(r.hash)
+            .await
+            .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?
+        {
+            match mined(&rc) {
+                Ok(_) => return Ok(SentOutcome::MinedNotStaked),
+                Err(Mined::Reverted { .. }) => return Ok(SentOutcome::Reverted),
+                Err(Mined::Pending) => {}
             }
         }
     }
-    Ok(changed)
+    let latest = provider
+        .get_transaction_count(sender)
+        .latest()
+        .await
+        .map_err(|e| Error::rpc("eth_getTransactionCount", e))?;
+    if latest > nonce {
+        return Ok(SentOutcome::Taken {
+            nonce,
+            ours: all
+                .iter()
+                .map(|r| format!("{}", r.hash))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    for r in &all {
+        if provider
+            .get_transaction_by_hash(r.hash)
+            .await
+            .map_err(|e| Error::rpc("eth_getTransactionByHash", e))?
+            .is_some()
+        {
+            return Ok(SentOutcome::InFlight);
+        }
+    }
+    Ok(SentOutcome::Dropped)
 }
 
-async fn staked_event(
+async fn legacy_outcome(
     provider: &DynProvider,
-    pm: Address,
-    pubkey: &Bytes,
-) -> Result<(Option<String>, Option<u64>)> {
-    let filter = Filter::new()
-        .address(pm)
-        .event_signature(IPoolManager::ValidatorStaked::SIGNATURE_HASH)
-        .topic2(keccak256(pubkey))
-        .from_block(0);
-    let logs = provider
-        .get_logs(&filter)
+    hash: Option<&str>,
+    from: Option<Address>,
+) -> Result<SentOutcome> {
+    let hash: Option<B256> = hash.and_then(|h| h.parse().ok());
+    if let Some(h) = hash {
+        if let Some(r) = provider
+            .get_transaction_receipt(h)
+            .await
+            .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?
+        {
+            match mined(&r) {
+                Ok(_) => return Ok(SentOutcome::MinedNotStaked),
+                Err(Mined::Reverted { .. }) => return Ok(SentOutcome::Reverted),
+                Err(Mined::Pending) => {}
+            }
+        }
+    }
+    // Never mined. If the account has nothing pending, it never will be.
+    let Some(a) = from else {
+        return Ok(SentOutcome::InFlight);
+    };
+    let latest = provider
+        .get_transaction_count(a)
+        .latest()
         .await
-        .map_err(|e| Error::rpc("eth_getLogs(ValidatorStaked)", e))?;
-    Ok(match logs.last() {
-        Some(l) => (l.transaction_hash.map(|h| format!("{h}")), l.block_number),
-        None => (None, None),
+        .map_err(|e| Error::rpc("eth_getTransactionCount", e))?;
+    let pending = provider
+        .get_transaction_count(a)
+        .pending()
+        .await
+        .map_err(|e| Error::rpc("eth_getTransactionCount", e))?;
+    Ok(if latest == pending {
+        SentOutcome::Dropped
+    } else {
+        SentOutcome::InFlight
     })
 }
 

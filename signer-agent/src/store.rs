@@ -118,6 +118,9 @@ pub struct LedgerEntry {
     pub validators: u64,
     /// ETH (wei) the transaction makes the PoolManager send to SSV clusters.
     pub ssv_fee_wei: String,
+    /// The transaction's nonce: versions of one nonce (a replacement with higher fees) can be
+    /// mined only once, so the daily caps count a nonce once (its largest version).
+    pub nonce: Option<u64>,
 }
 
 /// The front-running scan's cursor (`stake::scan_deposits`): the deposit contract's
@@ -289,28 +292,62 @@ impl Store {
         s.conn
             .execute_batch(SCHEMA)
             .map_err(|e| s.err("create schema", e))?;
-        // A ledger from before SSV v2 has no column for ETH sent as SSV cluster fees.
-        let has_fee: bool = s
+        // Ledgers from before SSV v2 (ETH sent as SSV cluster fees) and before transaction
+        // replacement (the nonce a transaction used) lack a column each.
+        s.add_ledger_column("ssv_fee_wei", "TEXT NOT NULL DEFAULT '0'")?;
+        s.add_ledger_column("nonce", "INTEGER")?;
+        Ok(s)
+    }
+
+    /// Adds `column` to the policy ledger unless it has it (a store made by an older agent).
+    fn add_ledger_column(&self, column: &str, decl: &str) -> Result<()> {
+        let has: i64 = self
             .conn
             .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('policy_ledger') WHERE name = 'ssv_fee_wei'",
-                [],
-                |r| r.get::<_, i64>(0),
+                "SELECT COUNT(*) FROM pragma_table_info('policy_ledger') WHERE name = ?1",
+                [column],
+                |r| r.get(0),
             )
-            .map_err(|e| s.err("read the policy ledger's columns", e))?
-            > 0;
-        if !has_fee {
-            s.conn
-                .execute_batch(
-                    "ALTER TABLE policy_ledger ADD COLUMN ssv_fee_wei TEXT NOT NULL DEFAULT '0'",
-                )
-                .map_err(|e| s.err("add ssv_fee_wei to the policy ledger", e))?;
+            .map_err(|e| self.err("read the policy ledger's columns", e))?;
+        if has == 0 {
+            self.conn
+                .execute_batch(&format!(
+                    "ALTER TABLE policy_ledger ADD COLUMN {column} {decl}"
+                ))
+                .map_err(|e| self.err(format!("add {column} to the policy ledger"), e))?;
         }
+        Ok(())
+    }
+
+    /// A state store in memory (an oracle member without a state directory: its transactions
+    /// are followed for the life of the process only).
+    pub fn in_memory() -> Result<Store> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|e| Error::Store {
+            path: path.clone(),
+            action: "open".into(),
+            source: e,
+        })?;
+        let s = Store { conn, path };
+        s.conn
+            .execute_batch(SCHEMA)
+            .map_err(|e| s.err("create schema", e))?;
         Ok(s)
     }
 
     fn err(&self, action: impl Into<String>, source: rusqlite::Error) -> Error {
         store_error(&self.path)(&action.into(), source)
+    }
+
+    /// The connection, for modules that keep their own tables in the state database
+    /// (`replace`: the transactions the agent signed).
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// [`Error::Store`] for `action` on this database.
+    pub(crate) fn error(&self, action: &str, source: rusqlite::Error) -> Error {
+        self.err(action, source)
     }
 }
 
@@ -819,52 +856,86 @@ impl Store {
             .map_err(|e| self.err("look up validator status", e))
     }
 
-    /// Value (wei) and validators the key signed for on `day` (`YYYY-MM-DD`, UTC).
-    pub fn signed_on(&self, day: &str) -> Result<(alloy::primitives::U256, u64)> {
+    /// The ledger of `day` (`YYYY-MM-DD`, UTC) summed per nonce: (value, validators, SSV fees)
+    /// of each nonce's largest version (replacements of one nonce are mined once), entries
+    /// without a nonce each on their own. An unreadable amount counts as the maximum: the caps
+    /// fail closed.
+    fn day_totals(
+        &self,
+        day: &str,
+        except: Option<u64>,
+    ) -> Result<(alloy::primitives::U256, u64, alloy::primitives::U256)> {
+        use alloy::primitives::U256;
         let mut stmt = self
             .conn
-            .prepare("SELECT value_wei, validators FROM policy_ledger WHERE day = ?1")
+            .prepare(
+                "SELECT seq, nonce, value_wei, validators, ssv_fee_wei FROM policy_ledger WHERE day = ?1",
+            )
             .map_err(|e| self.err("query policy ledger", e))?;
         let rows = stmt
             .query_map(params![day], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
             })
             .map_err(|e| self.err("query policy ledger", e))?;
-        let mut value = alloy::primitives::U256::ZERO;
-        let mut validators = 0u64;
+        let mut per: std::collections::BTreeMap<(bool, i64), (U256, u64, U256)> =
+            Default::default();
         for row in rows {
-            let (v, n) = row.map_err(|e| self.err("read policy ledger", e))?;
-            // An unreadable amount counts as the maximum: the caps fail closed.
-            value = value.saturating_add(v.parse().unwrap_or(alloy::primitives::U256::MAX));
-            validators = validators.saturating_add(n.max(0) as u64);
+            let (seq, nonce, v, n, f) = row.map_err(|e| self.err("read policy ledger", e))?;
+            if nonce.is_some() && nonce == except.map(|n| n as i64) {
+                continue;
+            }
+            let key = match nonce {
+                Some(n) => (true, n),
+                None => (false, seq),
+            };
+            let e = per.entry(key).or_default();
+            e.0 = e.0.max(v.parse().unwrap_or(U256::MAX));
+            e.1 = e.1.max(n.max(0) as u64);
+            e.2 = e.2.max(f.parse().unwrap_or(U256::MAX));
         }
-        Ok((value, validators))
+        Ok(per.values().fold((U256::ZERO, 0, U256::ZERO), |a, x| {
+            (
+                a.0.saturating_add(x.0),
+                a.1.saturating_add(x.1),
+                a.2.saturating_add(x.2),
+            )
+        }))
     }
 
-    /// ETH (wei) for SSV cluster fees the key signed for on `day` (`YYYY-MM-DD`, UTC).
+    /// Value (wei) and validators the key signed for on `day` (`YYYY-MM-DD`, UTC), a nonce
+    /// counted once.
+    pub fn signed_on(&self, day: &str) -> Result<(alloy::primitives::U256, u64)> {
+        self.day_totals(day, None).map(|(v, n, _)| (v, n))
+    }
+
+    /// [`Store::signed_on`] and [`Store::ssv_fees_on`] without the versions of `nonce`: what a
+    /// new version of that nonce adds to (it replaces them).
+    pub fn signed_on_except(
+        &self,
+        day: &str,
+        nonce: u64,
+    ) -> Result<(alloy::primitives::U256, u64, alloy::primitives::U256)> {
+        self.day_totals(day, Some(nonce))
+    }
+
+    /// ETH (wei) for SSV cluster fees the key signed for on `day` (`YYYY-MM-DD`, UTC), a nonce
+    /// counted once.
     pub fn ssv_fees_on(&self, day: &str) -> Result<alloy::primitives::U256> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT ssv_fee_wei FROM policy_ledger WHERE day = ?1")
-            .map_err(|e| self.err("query policy ledger", e))?;
-        let rows = stmt
-            .query_map(params![day], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err("query policy ledger", e))?;
-        let mut total = alloy::primitives::U256::ZERO;
-        for row in rows {
-            let v = row.map_err(|e| self.err("read policy ledger", e))?;
-            // An unreadable amount counts as the maximum: the caps fail closed.
-            total = total.saturating_add(v.parse().unwrap_or(alloy::primitives::U256::MAX));
-        }
-        Ok(total)
+        self.day_totals(day, None).map(|(_, _, f)| f)
     }
 
     /// Appends one signed transaction to the policy ledger.
     pub fn record_signed(&self, entry: &LedgerEntry) -> Result<()> {
         self.conn
             .execute(
-                "INSERT INTO policy_ledger (day, at, sighash, target, selector, value_wei, validators, ssv_fee_wei)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO policy_ledger (day, at, sighash, target, selector, value_wei, validators, ssv_fee_wei, nonce)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     entry.day,
                     now(),
@@ -873,7 +944,8 @@ impl Store {
                     entry.selector,
                     entry.value_wei,
                     entry.validators as i64,
-                    entry.ssv_fee_wei
+                    entry.ssv_fee_wei,
+                    entry.nonce.map(|n| n as i64)
                 ],
             )
             .map(|_| ())
@@ -909,11 +981,41 @@ mod tests {
     use super::*;
     use crate::bundle::BundleValidator;
 
+    #[test]
+    fn a_ledger_from_an_older_agent_gains_its_columns_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        // The policy ledger as the agent made it before SSV v2 and transaction replacement.
+        let old = Connection::open(dir.path().join("state.sqlite")).unwrap();
+        old.execute_batch(
+            "CREATE TABLE policy_ledger (seq INTEGER PRIMARY KEY AUTOINCREMENT, day TEXT NOT NULL,
+                at TEXT NOT NULL, sighash TEXT NOT NULL, target TEXT NOT NULL,
+                selector TEXT NOT NULL, value_wei TEXT NOT NULL, validators INTEGER NOT NULL);
+             INSERT INTO policy_ledger (day, at, sighash, target, selector, value_wei, validators)
+                VALUES ('2026-01-01', 't', '0x01', '0x02', '0x03', '0', 2);",
+        )
+        .unwrap();
+        drop(old);
+        for _ in 0..2 {
+            // Twice: opening a migrated store changes nothing.
+            let s = Store::open(dir.path()).unwrap();
+            let row: (String, Option<i64>, i64) = s
+                .conn
+                .query_row(
+                    "SELECT ssv_fee_wei, nonce, validators FROM policy_ledger",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .unwrap();
+            assert_eq!(row, ("0".to_string(), None, 2));
+        }
+    }
+
     fn bundle(n: usize, root: u8) -> VerifiedBundle {
         VerifiedBundle {
             dir: PathBuf::from("/b"),
             ceremony_id: "c".into(),
             network: "custom".into(),
+            fork_version: "00000000".into(),
             merkle_root: [root; 32],
             operator_ids: vec![1, 2, 3, 4],
             withdrawal_type: 1,
@@ -1166,6 +1268,7 @@ mod tests {
             value_wei: v.into(),
             validators: n,
             ssv_fee_wei: v.into(),
+            nonce: None,
         };
         s.record_signed(&e("5", 3)).unwrap();
         s.record_signed(&e("7", 1)).unwrap();
@@ -1178,6 +1281,32 @@ mod tests {
         assert_eq!(
             s.signed_on("2026-11-26").unwrap(),
             (alloy::primitives::U256::ZERO, 0)
+        );
+        // Versions of one nonce (replacements) count once, by their largest amounts.
+        for (v, nonce) in [("2", 9), ("3", 9), ("1", 9), ("4", 10)] {
+            s.record_signed(&LedgerEntry {
+                day: "2026-11-27".into(),
+                nonce: Some(nonce),
+                ..e(v, 2)
+            })
+            .unwrap();
+        }
+        assert_eq!(
+            s.signed_on("2026-11-27").unwrap(),
+            (alloy::primitives::U256::from(7u64), 4)
+        );
+        assert_eq!(
+            s.ssv_fees_on("2026-11-27").unwrap(),
+            alloy::primitives::U256::from(7u64)
+        );
+        // A new version of nonce 9 adds to what the other nonces signed.
+        assert_eq!(
+            s.signed_on_except("2026-11-27", 9).unwrap(),
+            (
+                alloy::primitives::U256::from(4u64),
+                2,
+                alloy::primitives::U256::from(4u64)
+            )
         );
         assert!(s.conn.execute("DELETE FROM policy_ledger", []).is_err());
         assert!(s

@@ -1,6 +1,7 @@
-//! Shared fixtures: a temporary workspace with a private SoftHSM token (set up through the
-//! repository's own `hsm-config/softhsm-setup.sh`), provisioned ceremony keys, freshly generated
-//! RSA-2048 operator keys, and a plan writer whose every field can be overridden.
+//! Shared fixtures of the ceremony's integration tests: a temporary workspace with a private
+//! SoftHSM token (set up through the repository's own `hsm-config/softhsm-setup.sh`),
+//! provisioned ceremony keys, freshly generated RSA-2048 operator keys, and the plan writer,
+//! most of them from the shared harness (`kc-test-utils`).
 //!
 //! Everything random (operator ids, addresses, nonces, indices) comes from one ChaCha20 stream
 //! whose seed is printed; set `KC_TEST_SEED=<hex>` to replay a failing test.
@@ -8,50 +9,36 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use base64::Engine as _;
-use kc_validator::address::Address;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::RngCore;
 use rand_chacha::ChaCha20Rng;
 use rsa::RsaPrivateKey;
 use serde_json::{json, Value};
 
+pub use kc_test_utils::files::{all_files, b64, copy_dir, read_json, sha256_hex};
+pub use kc_test_utils::keys::{encode_key, rsa_keys};
+pub use kc_test_utils::plan::PlanSpec;
+pub use kc_test_utils::rng::{random_address, random_hex, random_ids, test_rng};
+pub use kc_test_utils::run::Run;
+pub use kc_test_utils::softhsm::{
+    kryoptic_module, module_path, setup_kryoptic, setup_token, USER_PIN,
+};
+pub use kc_test_utils::tools::require_tool;
+
 /// The ceremony executable under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_ceremony");
-/// Test-only user PIN of the workspace token.
-pub const USER_PIN: &str = "it-user-pin-4821";
-/// Test-only SO PIN of the workspace token.
-pub const SO_PIN: &str = "it-so-pin-9357";
 
-/// The PKCS#11 module the tests use.
-pub fn module_path() -> PathBuf {
-    let path = PathBuf::from(
-        std::env::var("KC_PKCS11_MODULE")
-            .unwrap_or_else(|_| "/usr/lib/softhsm/libsofthsm2.so".into()),
-    );
-    assert!(
-        path.is_file(),
-        "PKCS#11 module {} not found: run make tools (installs softhsm2); HSM tests are not skipped",
-        path.display()
-    );
-    path
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn require_tool(name: &str) {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "{name} not found: run make tools; these tests are not skipped"
-    );
+/// RSA-2048 operator keys shared by the tests, generated once per target directory (under a
+/// lock, by whichever test process comes first): generating keys in each of a hundred test
+/// processes would dominate the suite's time on two cores. Operator ids stay random per test,
+/// and the tests that look inside the encrypted shares (the canary) or run every cluster size
+/// generate their own keys ([`Workspace::fresh`]).
+pub fn pooled_keys(n: usize) -> Vec<RsaPrivateKey> {
+    kc_test_utils::keys::pooled_keys(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("ceremony-it-operator-keys"),
+        n,
+    )
 }
 
 /// One operator: an id and a fresh RSA-2048 key pair.
@@ -60,327 +47,6 @@ pub struct Operator {
     pub key: RsaPrivateKey,
     /// The public key as on chain: base64 of a PEM labelled `RSA PUBLIC KEY` with an SPKI body.
     pub encoded: String,
-}
-
-/// Generates RSA keys with `openssl genrsa` (all at once, in parallel processes).
-pub fn rsa_keys(dir: &Path, bits: &[usize]) -> Vec<RsaPrivateKey> {
-    use rsa::pkcs1::DecodeRsaPrivateKey;
-    use rsa::pkcs8::DecodePrivateKey;
-    require_tool("openssl");
-    let tag = random_hex(&mut rand_core::OsRng, 4);
-    let children: Vec<(PathBuf, std::process::Child)> = bits
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let path = dir.join(format!("rsa-{tag}-{i}.pem"));
-            let child = Command::new("openssl")
-                .args(["genrsa", "-out"])
-                .arg(&path)
-                .arg(b.to_string())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("run openssl genrsa (run make tools)");
-            (path, child)
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|(path, mut child)| {
-            assert!(child.wait().unwrap().success(), "openssl genrsa failed");
-            let pem = std::fs::read_to_string(&path).unwrap();
-            RsaPrivateKey::from_pkcs8_pem(&pem)
-                .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem))
-                .expect("openssl wrote an RSA private key")
-        })
-        .collect()
-}
-
-/// Size of the shared key pool (the largest cluster).
-pub const POOL_KEYS: usize = 13;
-
-/// RSA-2048 operator keys shared by the tests, generated once per target directory (under a
-/// lock, by whichever test process comes first): generating keys in each of a hundred test
-/// processes would dominate the suite's time on two cores. Operator ids stay random per test,
-/// and the tests that look inside the encrypted shares (the canary) or run every cluster size
-/// generate their own keys ([`Workspace::fresh`]).
-pub fn pooled_keys(n: usize) -> Vec<RsaPrivateKey> {
-    use rsa::pkcs8::DecodePrivateKey;
-    assert!(n <= POOL_KEYS);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ceremony-it-operator-keys");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = |i: usize| dir.join(format!("operator-{i}.pem"));
-    let complete = || (0..POOL_KEYS).all(|i| path(i).is_file());
-    let lock = dir.join(".lock");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    while !complete() {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lock)
-        {
-            Ok(_) => {
-                let missing: Vec<usize> = (0..POOL_KEYS).filter(|i| !path(*i).is_file()).collect();
-                let keys = rsa_keys(&dir, &vec![2048; missing.len()]);
-                for (i, key) in missing.into_iter().zip(keys) {
-                    let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, Default::default())
-                        .unwrap();
-                    let tmp = dir.join(format!(".operator-{i}.{}.tmp", std::process::id()));
-                    std::fs::write(&tmp, pem.as_bytes()).unwrap();
-                    std::fs::rename(&tmp, path(i)).unwrap();
-                }
-                std::fs::remove_file(&lock).unwrap();
-            }
-            Err(_) => {
-                // Another process is generating; a lock older than a minute is stale.
-                let stale = std::fs::metadata(&lock)
-                    .and_then(|m| m.modified())
-                    .map(|t| t.elapsed().unwrap_or_default().as_secs() > 60)
-                    .unwrap_or(false);
-                if stale {
-                    let _ = std::fs::remove_file(&lock);
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "operator key pool lock"
-                );
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-        }
-    }
-    (0..n)
-        .map(|i| RsaPrivateKey::from_pkcs8_pem(&std::fs::read_to_string(path(i)).unwrap()).unwrap())
-        .collect()
-}
-
-/// The network's encoding of an RSA public key.
-pub fn encode_key(key: &RsaPrivateKey) -> String {
-    kc_ssv::operator::network_encoding(&key.to_public_key()).unwrap()
-}
-
-/// The test's random stream (seed printed, or taken from `KC_TEST_SEED`).
-pub fn test_rng() -> ChaCha20Rng {
-    let seed: [u8; 32] = match std::env::var("KC_TEST_SEED") {
-        Ok(h) => hex::decode(h.trim())
-            .expect("KC_TEST_SEED is hex")
-            .try_into()
-            .expect("KC_TEST_SEED is 32 bytes"),
-        Err(_) => {
-            let mut s = [0u8; 32];
-            rand_core::OsRng.fill_bytes(&mut s);
-            s
-        }
-    };
-    eprintln!("test seed (KC_TEST_SEED): {}", hex::encode(seed));
-    ChaCha20Rng::from_seed(seed)
-}
-
-pub fn random_hex(rng: &mut impl RngCore, bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    rng.fill_bytes(&mut b);
-    hex::encode(b)
-}
-
-/// A random, EIP-55 checksummed address (never zero).
-pub fn random_address(rng: &mut impl RngCore) -> String {
-    let mut b = [0u8; 20];
-    rng.fill_bytes(&mut b);
-    b[0] |= 0x10;
-    Address(b).to_checksum()
-}
-
-/// `n` distinct operator ids in 1..100000.
-pub fn random_ids(rng: &mut impl RngCore, n: usize) -> Vec<u64> {
-    let mut ids = std::collections::BTreeSet::new();
-    while ids.len() < n {
-        ids.insert(1 + rng.next_u64() % 99_999);
-    }
-    // Shuffle-ish: the file lists them in an arbitrary order, the ceremony sorts.
-    let mut v: Vec<u64> = ids.into_iter().collect();
-    v.rotate_left(n / 2);
-    v
-}
-
-/// A finished child process, with its output as text.
-#[derive(Debug)]
-pub struct Run {
-    pub status: std::process::ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    fn from(o: Output) -> Self {
-        Self {
-            status: o.status,
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-    pub fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-    /// Panics with the whole output unless the exit code is `code`.
-    #[track_caller]
-    pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code(),
-            Some(code),
-            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-    #[track_caller]
-    pub fn ok(&self) -> &Self {
-        self.expect_code(0)
-    }
-    /// The `ceremony: error: ...` line(s) of stderr.
-    pub fn error_lines(&self) -> String {
-        self.stderr
-            .lines()
-            .filter(|l| l.contains("error"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-/// Every field of a plan, rendered to TOML. `raw` overrides (or adds) `section.key = <raw TOML>`,
-/// `remove` drops a `section.key` or a whole `section`, `top` adds raw lines before the first
-/// section.
-#[derive(Debug, Clone)]
-pub struct PlanSpec {
-    pub id: String,
-    pub network: String,
-    pub fork_version: Option<String>,
-    pub validators: u32,
-    pub start_index: u32,
-    pub withdrawal_address: String,
-    pub withdrawal_type: String,
-    pub amount_gwei: u64,
-    pub owner_address: String,
-    pub owner_nonce: u64,
-    pub operators_file: String,
-    pub allow_unpinned_operators: Option<bool>,
-    pub module: String,
-    pub token_label: String,
-    pub seal_key_label: Option<String>,
-    pub identity_key_label: Option<String>,
-    pub seed_source: String,
-    pub mnemonic_file: Option<String>,
-    pub raw: Vec<(String, String)>,
-    pub remove: Vec<String>,
-    pub top: Vec<String>,
-}
-
-/// A table of the plan: its name and its keys with their rendered values (`None`: left out).
-type Section<'a> = (&'a str, Vec<(&'a str, Option<String>)>);
-
-fn toml_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap()
-}
-
-impl PlanSpec {
-    /// Sets `section.key` to a raw TOML value (replacing the typed one).
-    pub fn raw(mut self, key: &str, value: &str) -> Self {
-        self.raw.push((key.to_owned(), value.to_owned()));
-        self
-    }
-    /// Drops `section.key` or `section`.
-    pub fn remove(mut self, key: &str) -> Self {
-        self.remove.push(key.to_owned());
-        self
-    }
-
-    pub fn render(&self) -> String {
-        let s = |v: &str| Some(toml_str(v));
-        let sections: Vec<Section<'_>> = vec![
-            (
-                "ceremony",
-                vec![
-                    ("id", s(&self.id)),
-                    ("network", s(&self.network)),
-                    ("fork_version", self.fork_version.as_deref().map(toml_str)),
-                    ("validators", Some(self.validators.to_string())),
-                    ("start_index", Some(self.start_index.to_string())),
-                ],
-            ),
-            (
-                "deposit",
-                vec![
-                    ("withdrawal_address", s(&self.withdrawal_address)),
-                    ("withdrawal_type", s(&self.withdrawal_type)),
-                    ("amount_gwei", Some(self.amount_gwei.to_string())),
-                ],
-            ),
-            (
-                "ssv",
-                vec![
-                    ("owner_address", s(&self.owner_address)),
-                    ("owner_nonce", Some(self.owner_nonce.to_string())),
-                    ("operators_file", s(&self.operators_file)),
-                    (
-                        "allow_unpinned_operators",
-                        self.allow_unpinned_operators.map(|b| b.to_string()),
-                    ),
-                ],
-            ),
-            (
-                "hsm",
-                vec![
-                    ("module", s(&self.module)),
-                    ("token_label", s(&self.token_label)),
-                    (
-                        "seal_key_label",
-                        self.seal_key_label.as_deref().map(toml_str),
-                    ),
-                    (
-                        "identity_key_label",
-                        self.identity_key_label.as_deref().map(toml_str),
-                    ),
-                ],
-            ),
-            (
-                "seed",
-                vec![
-                    ("source", s(&self.seed_source)),
-                    ("mnemonic_file", self.mnemonic_file.as_deref().map(toml_str)),
-                ],
-            ),
-        ];
-        let mut out = String::from("# written by the ceremony integration tests\n");
-        for line in &self.top {
-            out.push_str(line);
-            out.push('\n');
-        }
-        for (section, fields) in sections {
-            if self.remove.iter().any(|r| r == section) {
-                continue;
-            }
-            out.push_str(&format!("\n[{section}]\n"));
-            let mut keys: Vec<(String, Option<String>)> =
-                fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-            for (path, raw) in &self.raw {
-                if let Some((sec, key)) = path.split_once('.') {
-                    if sec == section {
-                        match keys.iter_mut().find(|(k, _)| k == key) {
-                            Some(slot) => slot.1 = Some(raw.clone()),
-                            None => keys.push((key.to_owned(), Some(raw.clone()))),
-                        }
-                    }
-                }
-            }
-            for (key, value) in keys {
-                if self.remove.contains(&format!("{section}.{key}")) {
-                    continue;
-                }
-                if let Some(v) = value {
-                    out.push_str(&format!("{key} = {v}\n"));
-                }
-            }
-        }
-        out
-    }
 }
 
 /// Which PKCS#11 token a workspace runs on.
@@ -392,19 +58,6 @@ pub enum TokenKind {
     Emulating(&'static str),
     /// kryoptic (`scripts/install-kryoptic.sh`).
     Kryoptic,
-}
-
-/// The kryoptic module built by `scripts/install-kryoptic.sh` (`KC_KRYOPTIC_MODULE` overrides).
-pub fn kryoptic_module() -> PathBuf {
-    let path = std::env::var_os("KC_KRYOPTIC_MODULE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".tools/kryoptic/libkryoptic_pkcs11.so"));
-    assert!(
-        path.is_file(),
-        "kryoptic module {} not found: run make tools (scripts/install-kryoptic.sh); these tests are not skipped",
-        path.display()
-    );
-    path
 }
 
 /// A temporary directory with a SoftHSM token, optionally provisioned ceremony keys, operator
@@ -742,110 +395,6 @@ pub fn staging_dirs(parent: &Path, name: &str) -> Vec<PathBuf> {
                 .is_some_and(|n| n.starts_with(&prefix))
         })
         .collect()
-}
-
-/// Initializes a kryoptic token through `hsm-config/kryoptic-setup.sh`; returns the
-/// `KRYOPTIC_CONF` path.
-pub fn setup_kryoptic(dir: &Path, label: &str) -> PathBuf {
-    let out = Command::new(repo_root().join("hsm-config/kryoptic-setup.sh"))
-        .arg(dir)
-        .env("KC_HSM_LABEL", label)
-        .env("KC_HSM_USER_PIN", USER_PIN)
-        .env("KC_HSM_SO_PIN", SO_PIN)
-        .env("KC_KRYOPTIC_MODULE", kryoptic_module())
-        .output()
-        .expect("run hsm-config/kryoptic-setup.sh");
-    assert!(
-        out.status.success(),
-        "kryoptic-setup.sh failed (run make tools): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let conf = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("export KRYOPTIC_CONF="))
-        .expect("kryoptic-setup.sh prints KRYOPTIC_CONF");
-    PathBuf::from(conf.trim_matches('\'').trim_matches('"'))
-}
-
-/// Initializes a token through `hsm-config/softhsm-setup.sh` (restricted to a device's
-/// mechanism set with `emulate`); returns the `SOFTHSM2_CONF` path.
-pub fn setup_token(dir: &Path, label: &str, emulate: Option<&str>) -> PathBuf {
-    module_path();
-    require_tool("softhsm2-util");
-    let mut cmd = Command::new(repo_root().join("hsm-config/softhsm-setup.sh"));
-    if let Some(device) = emulate {
-        cmd.env("KC_HSM_EMULATE", device);
-    } else {
-        cmd.env_remove("KC_HSM_EMULATE");
-    }
-    let out = cmd
-        .env("KC_HSM_DIR", dir)
-        .env("KC_HSM_LABEL", label)
-        .env("KC_HSM_USER_PIN", USER_PIN)
-        .env("KC_HSM_SO_PIN", SO_PIN)
-        .env("KC_PKCS11_MODULE", module_path())
-        .output()
-        .expect("run hsm-config/softhsm-setup.sh");
-    assert!(
-        out.status.success(),
-        "softhsm-setup.sh failed (run make tools): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let conf = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("export SOFTHSM2_CONF="))
-        .expect("softhsm-setup.sh prints SOFTHSM2_CONF");
-    PathBuf::from(conf.trim_matches('\'').trim_matches('"'))
-}
-
-/// Reads a bundle file as JSON.
-pub fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Every file under `dir` (relative path, bytes), sorted.
-pub fn all_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    fn walk(root: &Path, d: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                out.push((rel, std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
-/// Copies a directory tree.
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
-
-pub fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(data))
-}
-
-pub fn b64(data: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 /// Entropy of the tests' known mnemonic (test-only, public: never use it for real keys).

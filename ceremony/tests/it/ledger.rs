@@ -1,4 +1,4 @@
-//! The key-index and owner-nonce ledger (issue #9): `--previous DIR` refuses, naming the clash,
+//! The key-index and owner-nonce ledger: `--previous DIR` refuses, naming the clash,
 //! owner nonces of the same owner and EIP-2334 indices of the same master used by an earlier
 //! bundle, and refuses an earlier bundle that does not verify.
 

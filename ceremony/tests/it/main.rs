@@ -1,5 +1,5 @@
-//! Integration tests of the `ceremony` binary against SoftHSM (issue #4 "Tests", and the
-//! ledger, build-attestation and provenance tests of issue #9).
+//! Integration tests of the `ceremony` binary against SoftHSM: the whole ceremony, bad input,
+//! faults, interruptions, tampering, the ledger, build attestation and operator provenance.
 //!
 //! Every test runs the real executable (`CARGO_BIN_EXE_ceremony`) in a private workspace with
 //! its own SoftHSM token, set up by `hsm-config/softhsm-setup.sh`. Run with `cargo nextest`

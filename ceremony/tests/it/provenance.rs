@@ -1,4 +1,4 @@
-//! Operator-key provenance (issue #9): a pinned operators file's provenance is carried into the
+//! Operator-key provenance: a pinned operators file's provenance is carried into the
 //! signed manifest and printed by `verify`; a tampered provenance fails; an unpinned list needs
 //! `allow_unpinned_operators = true`, which the manifest records.
 

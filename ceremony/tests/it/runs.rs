@@ -198,7 +198,7 @@ fn thirteen_operators_custom_fork_version() {
     assert!(m["operators"]["provenance"].is_null());
 }
 
-/// Issue #9, build attestation: the manifest names the SHA-256 of the executable that ran, and
+/// Build attestation: the manifest names the SHA-256 of the executable that ran, and
 /// `verify --expect-binary` checks it (exit 6 on a mismatch).
 #[test]
 fn build_attestation_binary_hash() {
@@ -240,6 +240,74 @@ fn build_attestation_binary_hash() {
         .collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["name"], "tool.binary");
+}
+
+/// `hsm init --json`: one JSON object with what the text shows, which scripts read instead of
+/// scraping the text; its identity key is the one the bundles then carry, and an `rsa-oaep` seal
+/// key's SPKI hash is the one the manifest records.
+#[test]
+fn hsm_init_json_names_the_keys_the_bundles_then_carry() {
+    for (backend, extra) in [
+        ("aes-256-gcm", &[][..]),
+        ("rsa-oaep", &["--seal-backend", "rsa-oaep"][..]),
+    ] {
+        let ws = &mut Workspace::bare(4);
+        let pin = ws.pin_file.to_str().unwrap().to_owned();
+        let token = ws.token.clone();
+        let mut args = vec![
+            "hsm",
+            "init",
+            "--token",
+            &token,
+            "--pin-file",
+            &pin,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let run = ws.ceremony(&args);
+        run.ok();
+        let out: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("hsm init --json is one JSON value: {e}\n{}", run.stdout));
+        assert_eq!(out["token"], token.as_str());
+        assert_eq!(out["seal_backend"], backend);
+        assert_eq!(out["seal_key"]["label"], "kc-seal");
+        assert_eq!(out["identity_key"]["label"], "kc-identity");
+        assert_eq!(out["identity_key"]["algorithm"], "P-256");
+        let identity = out["identity_key"]["public_key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(identity.len(), 130, "SEC1 uncompressed P-256 key in hex");
+        ws.identity = Some(identity.clone());
+
+        let plan = ws.plan();
+        let dir = ws.run_ok(&plan, "bundle");
+        ws.verify(&dir, &["--identity", &identity]).ok();
+        let m = read_json(&dir.join("manifest.json"));
+        assert_eq!(m["identity"]["public_key"], identity.as_str());
+        assert_eq!(
+            m["identity"]["fingerprint"],
+            out["identity_key"]["fingerprint"]
+        );
+        assert_eq!(m["master"]["seal_algorithm"], backend);
+        if backend == "rsa-oaep" {
+            assert_eq!(out["seal_key"]["algorithm"], "RSA-3072");
+            assert_eq!(
+                m["master"]["seal_key_sha256"],
+                out["seal_key"]["key_sha256"]
+            );
+            assert!(
+                out["seal_key"]["data_key"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("OAEP-"),
+                "{out}"
+            );
+        } else {
+            assert_eq!(out["seal_key"]["algorithm"], "AES-256");
+            assert!(out["seal_key"].get("key_sha256").is_none(), "{out}");
+        }
+    }
 }
 
 /// Process hygiene: the transcript records core dumps off and a non-dumpable process; the

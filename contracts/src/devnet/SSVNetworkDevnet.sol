@@ -22,6 +22,10 @@ import {SSVNetworkDevnetCore} from "./SSVNetworkDevnetCore.sol";
 /// Every function, event and error of the entry contract and the views module has the shape of
 /// the same item in the v2.0.0 interfaces, and every function of the legacy module that of the
 /// v1 mainnet ABI: `test/abi/check-ssv-abi.js` checks both. Rules: see `SSVNetworkDevnetCore`.
+/// Operator privacy as on v1.2.0/v2.0.0: a private operator refuses every cluster owner not on its
+/// whitelist (`CallerNotWhitelistedWithData`), its own owner included; `setOperatorsWhitelists`,
+/// `removeOperatorsWhitelists`, `setOperatorsPrivateUnchecked`/`PublicUnchecked` and the view
+/// `getWhitelistedOperators` manage and show it.
 /// Left out: operator fee declarations, whitelisting contracts, SSV staking (cSSV), oracle weights
 /// (on the devnet the DAO owner is the one effective-balance oracle), module upgrades and the
 /// DAO earnings functions.
@@ -144,18 +148,57 @@ contract SSVNetworkDevnet is SSVNetworkDevnetCore {
     }
 
     /// @notice Whitelist `whitelistAddresses` on every operator of `operatorIds` (each caller must
-    /// own the operator). A private operator accepts only whitelisted cluster owners.
+    /// own the operator; ids sorted, no duplicates). A private operator accepts only whitelisted
+    /// cluster owners, its own owner included (v1.2.0 and v2.0.0).
     function setOperatorsWhitelists(uint64[] calldata operatorIds, address[] calldata whitelistAddresses) external {
+        _updateWhitelists(operatorIds, whitelistAddresses, true);
+        emit OperatorMultipleWhitelistUpdated(operatorIds, whitelistAddresses);
+    }
+
+    /// @notice Removes `whitelistAddresses` from the whitelists of `operatorIds` (same rules).
+    function removeOperatorsWhitelists(uint64[] calldata operatorIds, address[] calldata whitelistAddresses) external {
+        _updateWhitelists(operatorIds, whitelistAddresses, false);
+        emit OperatorMultipleWhitelistRemoved(operatorIds, whitelistAddresses);
+    }
+
+    /// @notice Makes the caller's operators private (their whitelists stay as they are).
+    function setOperatorsPrivateUnchecked(uint64[] calldata operatorIds) external {
+        _setPrivacy(operatorIds, true);
+    }
+
+    /// @notice Makes the caller's operators public (their whitelists stay as they are).
+    function setOperatorsPublicUnchecked(uint64[] calldata operatorIds) external {
+        _setPrivacy(operatorIds, false);
+    }
+
+    function _updateWhitelists(uint64[] calldata operatorIds, address[] calldata addrs, bool allow) private {
+        if (operatorIds.length == 0) revert InvalidOperatorIdsLength();
+        if (addrs.length == 0) revert InvalidWhitelistAddressesLength();
         for (uint256 i; i < operatorIds.length; ++i) {
-            Operator memory op = _operators[operatorIds[i]];
-            if (!op.active) revert OperatorDoesNotExist();
-            if (op.owner != msg.sender) revert CallerNotOwnerWithData(msg.sender, op.owner);
-            for (uint256 j; j < whitelistAddresses.length; ++j) {
-                if (whitelistAddresses[j] == address(0)) revert ZeroAddressNotAllowed();
-                _whitelist[operatorIds[i]][whitelistAddresses[j]] = true;
+            _checkOrder(operatorIds, i);
+            _ownedOperator(operatorIds[i]);
+            for (uint256 j; j < addrs.length; ++j) {
+                if (addrs[j] == address(0)) revert ZeroAddressNotAllowed();
+                _whitelist[operatorIds[i]][addrs[j]] = allow;
             }
         }
-        emit OperatorMultipleWhitelistUpdated(operatorIds, whitelistAddresses);
+    }
+
+    function _setPrivacy(uint64[] calldata operatorIds, bool toPrivate) private {
+        if (operatorIds.length == 0) revert InvalidOperatorIdsLength();
+        for (uint256 i; i < operatorIds.length; ++i) {
+            _checkOrder(operatorIds, i);
+            _ownedOperator(operatorIds[i]);
+            _operators[operatorIds[i]].isPrivate = toPrivate;
+        }
+        emit OperatorPrivacyStatusUpdated(operatorIds, toPrivate);
+    }
+
+    /// Reverts unless `id` is an active operator of the caller.
+    function _ownedOperator(uint64 id) private view {
+        Operator memory op = _operators[id];
+        if (!op.active) revert OperatorDoesNotExist();
+        if (op.owner != msg.sender) revert CallerNotOwnerWithData(msg.sender, op.owner);
     }
 
     // =====================================================================================

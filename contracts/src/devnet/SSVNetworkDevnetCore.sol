@@ -58,6 +58,7 @@ abstract contract SSVNetworkDevnetCore {
     event OperatorFeeExecuted(address indexed owner, uint64 indexed operatorId, uint256 blockNumber, uint256 fee);
     event OperatorWithdrawn(address indexed owner, uint64 indexed operatorId, uint256 value);
     event OperatorMultipleWhitelistUpdated(uint64[] operatorIds, address[] whitelistAddresses);
+    event OperatorMultipleWhitelistRemoved(uint64[] operatorIds, address[] whitelistAddresses);
     event ValidatorAdded(address indexed owner, uint64[] operatorIds, bytes publicKey, bytes shares, Cluster cluster);
     event ValidatorRemoved(address indexed owner, uint64[] operatorIds, bytes publicKey, Cluster cluster);
     event ValidatorExited(address indexed owner, uint64[] operatorIds, bytes publicKey);
@@ -105,6 +106,7 @@ abstract contract SSVNetworkDevnetCore {
     error InvalidOperatorIdsLength();
     error InvalidProof();
     error InvalidPublicKeyLength();
+    error InvalidWhitelistAddressesLength();
     error MaxPrecisionExceeded();
     error NotAuthorized();
     error NotOracle();

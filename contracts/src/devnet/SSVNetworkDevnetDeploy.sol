@@ -6,6 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SSVNetworkDevnet} from "./SSVNetworkDevnet.sol";
 import {SSVNetworkDevnetViews} from "./SSVNetworkDevnetViews.sol";
 import {SSVNetworkDevnetLegacy} from "./SSVNetworkDevnetLegacy.sol";
+import {SSVNetworkViewsDevnet} from "./SSVNetworkViewsDevnet.sol";
 
 /// @notice Deploys the devnet SSV network stand-in (entry contract + views and legacy modules);
 /// the caller becomes its DAO owner. Used by the deploy and gas scripts and the tests.
@@ -30,5 +31,10 @@ library SSVNetworkDevnetDeploy {
         SSVNetworkDevnetViews views = new SSVNetworkDevnetViews();
         SSVNetworkDevnetLegacy legacy = new SSVNetworkDevnetLegacy();
         return new SSVNetworkDevnet(token, address(views), address(legacy), v2, p);
+    }
+
+    /// The separate getter contract (SSVNetworkViews) over `ssv`.
+    function deployViews(SSVNetworkDevnet ssv) internal returns (SSVNetworkViewsDevnet) {
+        return new SSVNetworkViewsDevnet(address(ssv));
     }
 }

@@ -27,6 +27,24 @@ contract SSVNetworkDevnetViews is SSVNetworkDevnetCore {
         return (op.owner, _expandSSV(op.fee), op.validatorCount, address(0), op.isPrivate, op.active);
     }
 
+    /// @notice The operators of `operatorIds` (in their order) that have whitelisted
+    /// `addressToCheck`, whether private or not; empty for no ids or the zero address (v2.0.0).
+    function getWhitelistedOperators(uint64[] calldata operatorIds, address addressToCheck)
+        external
+        view
+        returns (uint64[] memory whitelistedOperatorIds)
+    {
+        if (operatorIds.length == 0 || addressToCheck == address(0)) return whitelistedOperatorIds;
+        whitelistedOperatorIds = new uint64[](operatorIds.length);
+        uint256 n;
+        for (uint256 i; i < operatorIds.length; ++i) {
+            if (_whitelist[operatorIds[i]][addressToCheck]) whitelistedOperatorIds[n++] = operatorIds[i];
+        }
+        assembly {
+            mstore(whitelistedOperatorIds, n)
+        }
+    }
+
     function getOperatorByIdSSV(uint64 operatorId)
         external
         view

@@ -134,6 +134,15 @@ checkV2('SSVNetworkDevnet', entry, ['function', 'event', 'error']);
 checkV2('SSVNetworkDevnetViews', artifact('SSVNetworkDevnetViews.sol', 'SSVNetworkDevnetViews'), ['function']);
 const pool = artifact('ISSVNetwork.sol', 'ISSVNetwork');
 checkV2('ISSVNetwork', pool, ['function']);
+// The getter stand-in (SSVNetworkViews) forwards the module's views; its own ABI is the
+// `ssvNetwork()` of the real SSVNetworkViews and nothing else.
+{
+  const getter = artifact('SSVNetworkViewsDevnet.sol', 'SSVNetworkViewsDevnet');
+  const fns = getter.abi.filter((it) => it.type === 'function').map(signature);
+  checked++;
+  if (fns.join() !== 'ssvNetwork()') fail(`SSVNetworkViewsDevnet has functions ${fns.join(', ')}; expected only ssvNetwork()`);
+  else console.log('ok   SSVNetworkViewsDevnet: ssvNetwork() plus the views module through its fallback');
+}
 checkV1('SSVNetworkDevnetLegacy', artifact('SSVNetworkDevnetLegacy.sol', 'SSVNetworkDevnetLegacy'));
 // What the pool relies on must be there (a check that cannot pass on an empty interface).
 for (const sig of Object.keys(MEASURED_V2)) {

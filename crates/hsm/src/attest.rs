@@ -1,4 +1,4 @@
-//! Key attestation (issue #9): before an HSM key is used, read its attributes and refuse it
+//! Key attestation: before an HSM key is used, read its attributes and refuse it
 //! unless it was generated inside the token, can never leave it, and can do exactly what its
 //! role needs.
 

@@ -13,7 +13,7 @@
 //!   [`IdentityKey`] and the secp256k1 [`TransactionKey`], all sensitive and non-extractable.
 //! - Use: AES-GCM seal/unseal (format `iv(12) ‖ ciphertext ‖ tag(16)`, IV from the token's
 //!   RNG), ECDSA signatures as raw `r ‖ s`, low-s + recovery id for secp256k1, and random bytes.
-//! - Key attestation (issue #9): every `open` reads the key's attributes and refuses it unless
+//! - Key attestation: every `open` reads the key's attributes and refuses it unless
 //!   `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_SENSITIVE`, `CKA_ALWAYS_SENSITIVE`,
 //!   `CKA_NEVER_EXTRACTABLE`, `CKA_LOCAL` are true, `CKA_EXTRACTABLE` is false, and the usage
 //!   flags are exactly the role's; it returns a [`KeyAttestation`] for the transcript.

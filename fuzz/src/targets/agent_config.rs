@@ -88,6 +88,14 @@ fn check_error(e: &Error, dir: &Path) {
             crate::props::one_line("agent_config", message);
         }
         Error::Io { path, .. } => assert!(path.starts_with(dir), "{path:?}"),
+        // `http://` to a non-loopback host: names its field, shows the URL redacted.
+        Error::InsecureEndpoint { field, url } => {
+            assert!(
+                !field.is_empty(),
+                "agent_config: an insecure endpoint without a field"
+            );
+            crate::props::one_line("agent_config", url);
+        }
         other => panic!("agent_config: unexpected error variant {other:?}"),
     }
 }

@@ -60,40 +60,30 @@ struct Inner {
 /// The validators among `pubkeys` (`0x` hex) that the beacon chain knows at `state`, by
 /// lower-case pubkey.
 pub async fn validators(
-    beacon_url: &str,
+    client: &crate::tls::Client,
     state: &str,
     pubkeys: &[String],
 ) -> Result<BTreeMap<String, BeaconValidator>> {
-    let base = beacon_url.trim_end_matches('/');
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| Error::Beacon {
-            url: base.into(),
-            message: e.to_string(),
-        })?;
+    let shown = client.endpoint().shown().to_owned();
     let mut out = BTreeMap::new();
     for chunk in pubkeys.chunks(64) {
-        let url = format!(
-            "{base}/eth/v1/beacon/states/{state}/validators?id={}",
+        let path = format!(
+            "/eth/v1/beacon/states/{state}/validators?id={}",
             chunk.join(",")
         );
+        // The endpoint's URL shown redacted, the API's path without the (public) keys.
+        let url = format!("{shown} /eth/v1/beacon/states/{state}/validators");
         let bad = |message: String| Error::Beacon {
             url: url.clone(),
             message,
         };
-        let resp = client
-            .get(&url)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| bad(e.to_string()))?;
-        let status = resp.status();
-        let body = resp.text().await.map_err(|e| bad(e.to_string()))?;
-        if !status.is_success() {
+        let (status, body) = crate::oracle::beacon_get(client, &path).await?;
+        if !(200..300).contains(&status) {
             return Err(bad(format!(
                 "http {status}: {}",
-                body.chars().take(200).collect::<String>()
+                crate::redact::scrub(&kc_bundle::printable(
+                    &body.chars().take(200).collect::<String>()
+                ))
             )));
         }
         let env: Envelope =

@@ -8,12 +8,13 @@ use crate::store::Store;
 
 /// `exits plan`.
 pub async fn exits_plan(cfg: &Config, json: bool) -> Result<()> {
-    let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+    let provider = crate::chain::read_provider(cfg)?;
     crate::chain::check_chain(&provider, cfg.chain_id).await?;
+    let events = crate::logscan::Events::for_config(cfg, &provider)?;
     let default = MaintenanceConfig::resolve(&MaintenanceFile::default())?;
     let maint = cfg.maintenance.as_ref().unwrap_or(&default);
     let st = Store::open(cfg.state_dir()?)?;
-    let plan = exits::plan(&provider, cfg, maint, &st).await?;
+    let plan = exits::plan(&events, cfg, maint, &st).await?;
     let pm = cfg.contracts()?.pool_manager;
     let for_gov: Vec<String> = if plan.stalled.is_empty() {
         plan.exits.iter().map(|v| v.pubkey.clone()).collect()

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{keccak256, Address, Bytes, U256};
 use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::{Filter, TransactionRequest};
+use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolEvent};
 use serde::Serialize;
 
@@ -22,8 +22,9 @@ use super::store::{self as mstore, Action, ExitState};
 use super::tx::{self, cluster_subject, validator_subject};
 use super::{refused_is_skip, Ctx, ExitOrder, MaintenanceConfig, Pass, Wait};
 use crate::chain::{IPoolManager, ISSVNetwork};
-use crate::config::Config;
+use crate::config::{Config, Contracts};
 use crate::error::{Error, Result};
+use crate::logscan::Events;
 use crate::store::{Status, Store};
 
 /// 32 ETH in wei: what a validator returns when its beacon balance is not known.
@@ -60,14 +61,11 @@ pub struct ExitPlan {
     pub stalled: Vec<String>,
 }
 
-/// Every validator the PoolManager staked with its validator number, from `ValidatorStaked`.
-async fn staked_numbers(provider: &DynProvider, pm: Address) -> Result<BTreeMap<String, u64>> {
-    let f = Filter::new()
-        .address(pm)
-        .event_signature(IPoolManager::ValidatorStaked::SIGNATURE_HASH)
-        .from_block(0);
+/// Every validator the PoolManager staked with its validator number, from `ValidatorStaked`
+/// up to block `at`.
+async fn staked_numbers(events: &Events, c: &Contracts, at: u64) -> Result<BTreeMap<String, u64>> {
     let mut out = BTreeMap::new();
-    for l in super::logs::get_logs(provider, f, "ValidatorStaked").await? {
+    for l in events.fetch(&crate::stake::staked_query(c), at).await? {
         let e = IPoolManager::ValidatorStaked::decode_log_data(l.data())
             .map_err(|e| Error::rpc("decode ValidatorStaked", e))?;
         out.insert(
@@ -78,23 +76,17 @@ async fn staked_numbers(provider: &DynProvider, pm: Address) -> Result<BTreeMap<
     Ok(out)
 }
 
-/// The cluster each of the owner's validators is registered in now, from the SSV network's
-/// `ValidatorAdded`/`ValidatorRemoved` events (a reshared validator is in its new cluster).
+/// The cluster each of the PoolManager's validators is registered in at block `at`, from the
+/// SSV network's `ValidatorAdded`/`ValidatorRemoved` events (a reshared validator is in its new
+/// cluster).
 pub async fn validator_clusters(
-    provider: &DynProvider,
-    ssv: Address,
-    owner: Address,
+    events: &Events,
+    c: &Contracts,
+    at: u64,
 ) -> Result<BTreeMap<String, Vec<u64>>> {
-    let f = Filter::new()
-        .address(ssv)
-        .event_signature(vec![
-            ISSVNetwork::ValidatorAdded::SIGNATURE_HASH,
-            ISSVNetwork::ValidatorRemoved::SIGNATURE_HASH,
-        ])
-        .topic1(alloy::primitives::B256::left_padding_from(owner.as_slice()))
-        .from_block(0);
+    let q = crate::ssv::owner_events_query(c, c.pool_manager);
     let mut out = BTreeMap::new();
-    for l in super::logs::get_logs(provider, f, "ValidatorAdded/ValidatorRemoved").await? {
+    for l in events.fetch(&q, at).await? {
         match l.topic0().copied() {
             Some(ISSVNetwork::ValidatorAdded::SIGNATURE_HASH) => {
                 let e = ISSVNetwork::ValidatorAdded::decode_log_data(l.data())
@@ -150,13 +142,15 @@ fn gwei_to_wei(g: u64) -> U256 {
 
 /// The exit plan now (read-only: `exits plan` and `run` share it).
 pub async fn plan(
-    provider: &DynProvider,
+    events: &Events,
     cfg: &Config,
     maint: &MaintenanceConfig,
     st: &Store,
 ) -> Result<ExitPlan> {
     mstore::ensure_schema(st)?;
     let c = cfg.contracts()?;
+    let provider = events.provider();
+    let at = events.head().await?;
     let pm = IPoolManager::new(c.pool_manager, provider.clone());
     let call = |e: alloy::contract::Error, what: &str| Error::rpc(format!("PoolManager.{what}"), e);
     let queue = pm
@@ -180,8 +174,8 @@ pub async fn plan(
         .filter(|e| e.state < ExitState::Withdrawn)
         .map(|e| e.pubkey.clone())
         .collect();
-    let numbers = staked_numbers(provider, c.pool_manager).await?;
-    let clusters = validator_clusters(provider, c.ssv_network, c.pool_manager).await?;
+    let numbers = staked_numbers(events, &c, at).await?;
+    let clusters = validator_clusters(events, &c, at).await?;
     let known: Vec<String> = st
         .validators()?
         .into_iter()
@@ -209,11 +203,12 @@ pub async fn plan(
         }
     }
     let mut balances: BTreeMap<String, beacon::BeaconValidator> = BTreeMap::new();
-    if let Some(url) = &cfg.beacon_url {
+    if cfg.beacon.is_some() {
         let mut ask = exiting.clone();
         ask.extend(candidates.iter().cloned());
         if !ask.is_empty() {
-            balances = beacon::validators(url, &maint.beacon_state, &ask).await?;
+            let client = cfg.beacon_client("the exit lifecycle")?;
+            balances = beacon::validators(&client, &maint.beacon_state, &ask).await?;
         }
     }
     let balance_of = |pk: &str| {
@@ -323,12 +318,13 @@ async fn follow(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<usize> {
     if open.is_empty() {
         return Ok(0);
     }
-    let Some(url) = &ctx.cfg.beacon_url else {
+    if ctx.cfg.beacon.is_none() {
         p.waits.push(Wait::NoBeacon);
         return Ok(0);
-    };
+    }
+    let client = ctx.cfg.beacon_client("the exit lifecycle")?;
     let pks: Vec<String> = open.iter().map(|e| e.pubkey.clone()).collect();
-    let seen = beacon::validators(url, &ctx.maint.beacon_state, &pks).await?;
+    let seen = beacon::validators(&client, &ctx.maint.beacon_state, &pks).await?;
     let mut changed = 0;
     for e in &open {
         let Some(v) = seen.get(&e.pubkey) else {
@@ -360,7 +356,7 @@ async fn follow(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<usize> {
 }
 
 /// Funds queued withdrawals when `fundWithdrawals` would fund at least one (simulated first).
-async fn fund(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
+async fn fund(ctx: &Ctx<'_>, st: &mut Store, p: &mut Pass) -> Result<()> {
     let pm_addr = ctx.cfg.contracts()?.pool_manager;
     let pm = IPoolManager::new(pm_addr, ctx.provider.clone());
     let count = pm
@@ -418,7 +414,7 @@ async fn fund(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
 }
 
 /// Removes withdrawn validators from their SSV clusters, one batch per cluster and pass.
-async fn remove(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
+async fn remove(ctx: &Ctx<'_>, st: &mut Store, p: &mut Pass) -> Result<()> {
     let c = ctx.cfg.contracts()?;
     let pm = IPoolManager::new(c.pool_manager, ctx.provider.clone());
     let mut by_cluster: BTreeMap<Vec<u64>, Vec<String>> = BTreeMap::new();
@@ -440,8 +436,9 @@ async fn remove(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
             .map_err(|e| Error::rpc("PoolManager.bulkLimit", e))?
             .saturating_to::<usize>();
         let batch: Vec<String> = pubkeys.into_iter().take(limit.max(1)).collect();
+        let at = ctx.events.head().await?;
         let snapshot =
-            crate::ssv::cluster_snapshot(ctx.provider, c.ssv_network, c.pool_manager, &ids).await?;
+            crate::ssv::cluster_snapshot(ctx.events, &c, c.pool_manager, &ids, at).await?;
         let keys: Vec<Bytes> = batch
             .iter()
             .map(|k| {
@@ -475,7 +472,7 @@ async fn remove(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
 
 /// Requests the exits the plan calls for, one transaction per cluster, within the policy's
 /// daily cap.
-async fn request(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
+async fn request(ctx: &Ctx<'_>, st: &mut Store, p: &mut Pass) -> Result<()> {
     if mstore::transactions(st, true)?
         .iter()
         .any(|t| t.action == Action::Exit)
@@ -485,12 +482,12 @@ async fn request(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
         });
         return Ok(());
     }
-    let plan = plan(ctx.provider, ctx.cfg, ctx.maint, st).await?;
+    let plan = plan(ctx.events, ctx.cfg, ctx.maint, st).await?;
     if plan.exits.is_empty() {
         return Ok(());
     }
     let policy = crate::policy::Policy::from_config(ctx.cfg)?;
-    let (today, _) = mstore::signed_on(st, &crate::policy::today(), &[Action::Exit])?;
+    let (today, _) = mstore::signed_on(st, &crate::policy::today(), &[Action::Exit], None)?;
     let left = policy.maintenance.max_exits_per_day.saturating_sub(today) as usize;
     if left < plan.exits.len() {
         tracing::error!(
@@ -550,7 +547,7 @@ async fn request(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
 }
 
 /// One pass: follow, fund, remove, request.
-pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
+pub async fn run(ctx: &Ctx<'_>, st: &mut Store, p: &mut Pass) -> Result<()> {
     follow(ctx, st, p).await?;
     fund(ctx, st, p).await?;
     remove(ctx, st, p).await?;

@@ -37,11 +37,11 @@ pub fn top_up_amount(target: U256, balance: U256) -> U256 {
 }
 
 /// One pass of cluster funding.
-pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
+pub async fn run(ctx: &Ctx<'_>, st: &mut Store, p: &mut Pass) -> Result<()> {
     let c = ctx.cfg.contracts()?;
     let m = ctx.maint;
     let pm = IPoolManager::new(c.pool_manager, ctx.provider.clone());
-    let clusters = ssv::pool_clusters(ctx.provider, c.ssv_network, c.pool_manager).await?;
+    let clusters = ssv::pool_clusters(ctx.events, &c).await?;
     let buffered = pm
         .bufferedEther()
         .call()
@@ -82,10 +82,10 @@ pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
             p.waits.push(Wait::InFlight { subject });
             continue;
         }
-        let params = match ssv::fee_params(ctx.provider, c.ssv_network, &ids).await {
+        let params = match ssv::fee_params(ctx.provider, c.ssv_network_views, &ids).await {
             Ok(x) => x,
-            Err(Error::Refused { reason }) => {
-                tracing::error!(cluster = %label, %reason, "cannot fund this cluster");
+            Err(e @ (Error::Refused { .. } | Error::ClusterStopped { .. })) => {
+                tracing::error!(cluster = %label, reason = %e, "cannot fund this cluster");
                 continue;
             }
             Err(e) => return Err(e),
@@ -145,7 +145,8 @@ pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
             });
             continue;
         }
-        let (_, topped_today) = mstore::signed_on(st, &day, &[Action::TopUp, Action::Reactivate])?;
+        let (_, topped_today) =
+            mstore::signed_on(st, &day, &[Action::TopUp, Action::Reactivate], None)?;
         let fees_today = st.ssv_fees_on(&day)?;
         if topped_today.saturating_add(amount) > caps.max_topup_per_day_wei
             || fees_today.saturating_add(amount) > policy.max_ssv_fee_per_day_wei

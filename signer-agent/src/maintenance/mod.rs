@@ -1,4 +1,4 @@
-//! The maintenance phase (issue #16): what `run` does besides staking, when the configuration
+//! The maintenance phase: what `run` does besides staking, when the configuration
 //! has a `[maintenance]` section.
 //!
 //! - [`funding`]: every ETH cluster of the pool keeps a runway (balance over burn rate) of at
@@ -16,18 +16,21 @@
 //! - [`reshare`]: validators of imported reshare bundles move to their new cluster
 //!   (`PoolManager.reshareValidators`) in owner nonce order, within the staking cap of the day.
 //!
-//! Crash safety: every transaction is recorded as `sent` in the state store before it is
-//! broadcast ([`tx`]); at start-up the unsettled ones are settled from the chain, and a subject
+//! Crash safety: every transaction goes through [`crate::replace::Sender`] like a stake: signed,
+//! recorded (the transaction and, through its hook, the maintenance row `sent` with its
+//! subjects) before it is broadcast, then followed through the mempool (replaced with bumped
+//! fees within the caps, a dropped one decided again, a nonce used from outside stops the
+//! agent) ([`tx`]). At start-up the unsettled ones are followed to their end, and a subject
 //! (cluster or validator) with a transaction in flight gets no second one. Decisions are taken on
 //! the chain's state (cluster snapshots, the queue) and the Beacon API, never on messages.
 //!
-//! Event queries go through [`logs::get_logs`] (one function, to be switched to a chunked scanner).
+//! Event queries (stakes, cluster events, operator keys) go through [`crate::logscan::Events`]:
+//! chunked, from the deployment's first blocks, with cursors in the state store.
 
 pub mod beacon;
 pub mod cli;
 pub mod exits;
 pub mod funding;
-pub mod logs;
 pub mod policy;
 pub mod reshare;
 pub mod store;
@@ -170,8 +173,13 @@ pub enum Wait {
     },
     /// The reshare root is not (or no longer) approved.
     NotApproved { subject: String },
-    /// A new operator of a reshare is gone or has another key than the shares were made for.
-    OperatorMismatch { subject: String, mismatch: String },
+    /// An operator of a reshare's new cluster is gone, removed, private without whitelisting the
+    /// PoolManager, or has another key than the shares were made for.
+    OperatorMismatch {
+        subject: String,
+        operator: u64,
+        problem: crate::ssv::OperatorProblem,
+    },
 }
 
 impl Wait {
@@ -200,6 +208,8 @@ pub fn cluster_label(ids: &[u64]) -> String {
 /// Everything a maintenance pass needs.
 pub struct Ctx<'a> {
     pub provider: &'a alloy::providers::DynProvider,
+    /// Every event query (the daemon's scanner and cache).
+    pub events: &'a crate::logscan::Events,
     pub wallet: &'a alloy::network::EthereumWallet,
     pub from: alloy::primitives::Address,
     pub cfg: &'a crate::config::Config,

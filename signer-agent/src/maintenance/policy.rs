@@ -124,23 +124,29 @@ pub struct Checked {
 
 type Refused = (&'static str, String);
 
+/// What the ledger holds for `actions` on `day`, the earlier versions of `nonce` (the one being
+/// signed replaces them) left out.
 fn day_counts(
     store: &Store,
     day: &str,
     actions: &[Action],
+    nonce: u64,
     rule: &'static str,
 ) -> Result<(u64, U256), Refused> {
     mstore::ensure_schema(store).map_err(|e| (rule, format!("state store: {e}")))?;
-    mstore::signed_on(store, day, actions).map_err(|e| (rule, format!("state store: {e}")))
+    mstore::signed_on(store, day, actions, Some(nonce))
+        .map_err(|e| (rule, format!("state store: {e}")))
 }
 
-/// Checks a PoolManager maintenance call; `Ok(None)` for anything else.
+/// Checks a PoolManager maintenance call signed with key nonce `nonce`; `Ok(None)` for anything
+/// else.
 pub fn check(
     p: &Policy,
     store: Option<&Store>,
     to: Address,
     input: &[u8],
     day: &str,
+    nonce: u64,
 ) -> Result<Option<Checked>, Refused> {
     if Some(to) != p.pool_manager || input.len() < 4 {
         return Ok(None);
@@ -171,6 +177,7 @@ pub fn check(
             store,
             day,
             &[Action::TopUp, Action::Reactivate],
+            nonce,
             "topup_day_cap",
         )?;
         if today.saturating_add(amount) > caps.max_topup_per_day_wei {
@@ -225,7 +232,7 @@ pub fn check(
             }
         }
         let n = c.pubkeys.len() as u64;
-        let (today, _) = day_counts(store, day, &[Action::Exit], "exit_day_cap")?;
+        let (today, _) = day_counts(store, day, &[Action::Exit], nonce, "exit_day_cap")?;
         if today.saturating_add(n) > caps.max_exits_per_day {
             return Err((
                 "exit_day_cap",
@@ -308,7 +315,7 @@ pub fn check(
             }
         }
         let n = c.pubkeys.len() as u64;
-        let (today, _) = day_counts(store, day, &[Action::Remove], "remove_day_cap")?;
+        let (today, _) = day_counts(store, day, &[Action::Remove], nonce, "remove_day_cap")?;
         if today.saturating_add(n) > caps.max_removals_per_day {
             return Err((
                 "remove_day_cap",

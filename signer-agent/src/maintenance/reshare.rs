@@ -11,7 +11,6 @@
 use std::path::Path;
 
 use alloy::primitives::{Address, Bytes, B256, U256};
-use alloy::providers::DynProvider;
 use alloy::sol_types::SolCall;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
@@ -20,8 +19,10 @@ use super::store::{self as mstore, Action};
 use super::tx::{self, cluster_subject, validator_subject};
 use super::{refused_is_skip, Ctx, Pass, Wait};
 use crate::chain::IPoolManager;
-use crate::config::Config;
+use crate::config::{Config, Contracts};
 use crate::error::{Error, Result};
+use crate::logscan::Events;
+use crate::ssv::OperatorProblem;
 use crate::store::{Status, Store};
 
 const SCHEMA: &str = r#"
@@ -142,65 +143,30 @@ pub fn bundle_operators(st: &Store, id: &str) -> Result<Vec<(u64, String)>> {
         .map_err(|e| err(st, "look up a reshare bundle's operators", e))
 }
 
-/// Why the new cluster cannot take the shares: an operator missing, removed, or whose key on
-/// chain is not the one the shares were encrypted to.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OperatorMismatch {
-    #[error("operator {id} does not exist or was removed")]
-    Gone { id: u64 },
-    #[error("operator {id}: no readable OperatorAdded key on chain")]
-    NoKey { id: u64 },
-    #[error("operator {id}: its on-chain key has fingerprint {on_chain}, the reshare bundle pinned {pinned}")]
-    Fingerprint {
-        id: u64,
-        on_chain: String,
-        pinned: String,
-    },
-}
-
-/// Checks each pinned operator against the SSV network: it exists, is active, and its latest
-/// `OperatorAdded` key has the pinned fingerprint (the shares are encrypted to that key).
+/// The first operator of a reshare's new cluster that cannot take the shares, with why: it
+/// does not exist, was removed, is private without having whitelisted the PoolManager, or its
+/// latest `OperatorAdded` key is not the pinned one the shares were encrypted to.
 pub async fn check_new_operators(
-    provider: &DynProvider,
-    ssv: Address,
+    events: &Events,
+    c: &Contracts,
     pinned: &[(u64, String)],
-) -> Result<std::result::Result<(), OperatorMismatch>> {
-    use alloy::sol_types::SolEvent;
-    let c = crate::chain::ISSVNetwork::new(ssv, provider.clone());
-    for (id, fingerprint) in pinned {
-        let op = c
-            .getOperatorById(*id)
-            .call()
-            .await
-            .map_err(|e| Error::rpc(format!("getOperatorById({id})"), e))?;
-        if op.owner == Address::ZERO || !op.active {
-            return Ok(Err(OperatorMismatch::Gone { id: *id }));
+    at: u64,
+) -> Result<Option<(u64, OperatorProblem)>> {
+    let ids: Vec<u64> = pinned.iter().map(|(id, _)| *id).collect();
+    let states =
+        crate::ssv::operator_states(events.provider(), c.ssv_network_views, &ids, c.pool_manager)
+            .await?;
+    for (state, (id, fingerprint)) in states.iter().zip(pinned) {
+        if let Some(problem) = state.problem(c.pool_manager) {
+            return Ok(Some((*id, problem)));
         }
-        let f = alloy::rpc::types::Filter::new()
-            .address(ssv)
-            .event_signature(crate::chain::ISSVNetwork::OperatorAdded::SIGNATURE_HASH)
-            .topic1(B256::left_padding_from(&id.to_be_bytes()))
-            .from_block(0);
-        let logs = super::logs::get_logs(provider, f, "OperatorAdded").await?;
-        let key = logs
-            .last()
-            .and_then(|l| crate::chain::ISSVNetwork::OperatorAdded::decode_log_data(l.data()).ok())
-            .and_then(|e| crate::operators::public_key_text(&e.publicKey))
-            .and_then(|t| kc_ssv::OperatorKey::parse(*id, &t).ok());
-        let Some(key) = key else {
-            return Ok(Err(OperatorMismatch::NoKey { id: *id }));
-        };
-        let on_chain = key.fingerprint_hex();
-        let pinned = fingerprint.trim_start_matches("0x").to_ascii_lowercase();
-        if on_chain != pinned {
-            return Ok(Err(OperatorMismatch::Fingerprint {
-                id: *id,
-                on_chain,
-                pinned,
-            }));
+        if let Some(problem) =
+            crate::ssv::operator_key_problem(events, c, *id, Some(fingerprint), at).await?
+        {
+            return Ok(Some((*id, problem)));
         }
     }
-    Ok(Ok(()))
+    Ok(None)
 }
 
 /// Every reshare validator, by owner nonce.
@@ -312,8 +278,9 @@ pub fn load_verified(
 }
 
 /// `import` of a reshare bundle. Returns the number of validators added.
-pub async fn import(cfg: &Config, provider: &DynProvider, dir: &Path) -> Result<usize> {
+pub async fn import(cfg: &Config, events: &Events, dir: &Path) -> Result<usize> {
     let b = load_verified(dir, &cfg.trusted_identities)?;
+    let provider = events.provider();
     crate::chain::check_chain(provider, cfg.chain_id).await?;
     let c = cfg.contracts()?;
     let m = &b.manifest;
@@ -374,7 +341,8 @@ pub async fn import(cfg: &Config, provider: &DynProvider, dir: &Path) -> Result<
         }
         .into());
     }
-    let chain = crate::stake::owner_nonce(provider, c.ssv_network, c.pool_manager).await?;
+    let at = events.head().await?;
+    let chain = crate::ssv::owner_nonce(events, &c, c.pool_manager, at).await?;
     let id = format!("{root}");
     let already = rows(&st)?.iter().filter(|r| r.bundle_id == id).count();
     if m.owner.first_nonce < chain && already == 0 {
@@ -447,7 +415,7 @@ pub async fn import(cfg: &Config, provider: &DynProvider, dir: &Path) -> Result<
 }
 
 /// One pass: the next reshare batch in owner nonce order, when its nonce is the chain's.
-pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
+pub async fn run(ctx: &Ctx<'_>, st: &mut Store, p: &mut Pass) -> Result<()> {
     let pending: Vec<ReshareRow> = rows(st)?
         .into_iter()
         .filter(|r| r.state == ReshareState::Imported)
@@ -465,7 +433,8 @@ pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
         return Ok(());
     }
     let c = ctx.cfg.contracts()?;
-    let chain = crate::stake::owner_nonce(ctx.provider, c.ssv_network, c.pool_manager).await?;
+    let at = ctx.events.head().await?;
+    let chain = crate::ssv::owner_nonce(ctx.events, &c, c.pool_manager, at).await?;
     if first.owner_nonce != chain {
         tracing::warn!(
             pubkey = %first.pubkey,
@@ -481,8 +450,7 @@ pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
         return Ok(());
     }
     let to_ids = bundle_cluster(st, &first.bundle_id)?.unwrap_or_default();
-    let clusters =
-        super::exits::validator_clusters(ctx.provider, c.ssv_network, c.pool_manager).await?;
+    let clusters = super::exits::validator_clusters(ctx.events, &c, at).await?;
     let Some(from_ids) = clusters.get(&first.pubkey.to_ascii_lowercase()).cloned() else {
         tracing::error!(pubkey = %first.pubkey, "the validator of the next reshare is not registered on SSV");
         return Ok(());
@@ -535,24 +503,23 @@ pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
     }
     // The new operators are the ones the shares were encrypted to.
     let pinned = bundle_operators(st, &first.bundle_id)?;
-    if let Err(m) = check_new_operators(ctx.provider, c.ssv_network, &pinned).await? {
-        tracing::error!(%root, reason = %m, "the reshare's new cluster does not match the bundle: nothing sent");
+    if let Some((operator, problem)) = check_new_operators(ctx.events, &c, &pinned, at).await? {
+        tracing::error!(%root, operator, %problem, "an operator of the reshare's new cluster cannot take the shares: nothing sent");
         p.waits.push(Wait::OperatorMismatch {
             subject: format!("reshare:{root}"),
-            mismatch: m.to_string(),
+            operator,
+            problem,
         });
         return Ok(());
     }
-    let from = crate::ssv::cluster_snapshot(ctx.provider, c.ssv_network, c.pool_manager, &from_ids)
-        .await?;
-    let to =
-        crate::ssv::cluster_snapshot(ctx.provider, c.ssv_network, c.pool_manager, &to_ids).await?;
+    let from = crate::ssv::cluster_snapshot(ctx.events, &c, c.pool_manager, &from_ids, at).await?;
+    let to = crate::ssv::cluster_snapshot(ctx.events, &c, c.pool_manager, &to_ids, at).await?;
     // ETH for the new cluster: what it needs for its validators after the move, less what it
     // holds and — when the old cluster empties — less the balance carried across.
     let k = batch.len() as u64;
     let mut fee = crate::stake::cluster_fee(
         ctx.provider,
-        c.ssv_network,
+        c.ssv_network_views,
         c.pool_manager,
         &to_ids,
         &to,
@@ -563,7 +530,7 @@ pub async fn run(ctx: &Ctx<'_>, st: &Store, p: &mut Pass) -> Result<()> {
     if from.validatorCount as u64 == k && from.active {
         let f = crate::ssv::cluster_funds(
             ctx.provider,
-            c.ssv_network,
+            c.ssv_network_views,
             c.pool_manager,
             &from_ids,
             &from,

@@ -6,7 +6,8 @@
 //! - `exits`: the exit lifecycle of each validator the agent exited (`requested` → `exiting` →
 //!   `exited` → `withdrawn` → `removed`); every change is also a row of the append-only `history`.
 //! - `maintenance_ledger`: append-only, one row per maintenance transaction the policy let the
-//!   key sign (action, count, amount): the daily caps of `[policy]` survive a restart.
+//!   key sign (action, count, amount, nonce): the daily caps of `[policy]` survive a restart, and
+//!   count a nonce once (a replacement replaces its earlier versions, it does not add to them).
 
 use alloy::primitives::U256;
 use rusqlite::{params, OptionalExtension};
@@ -41,7 +42,8 @@ CREATE TABLE IF NOT EXISTS maintenance_ledger (
     sighash TEXT NOT NULL,
     action TEXT NOT NULL,
     count INTEGER NOT NULL,
-    amount_wei TEXT NOT NULL
+    amount_wei TEXT NOT NULL,
+    nonce INTEGER
 );
 CREATE TRIGGER IF NOT EXISTS maintenance_ledger_no_update BEFORE UPDATE ON maintenance_ledger
     BEGIN SELECT RAISE(ABORT, 'the maintenance ledger is append-only'); END;
@@ -231,6 +233,29 @@ pub fn record_sent(
         .map_err(|e| err(st, "record a maintenance transaction", e))
 }
 
+/// Points the `sent` row of `nonce` at version `hash` of it (a replacement, or the version that
+/// was mined).
+pub fn follow_version(st: &Store, nonce: u64, hash: &str, note: &str) -> Result<()> {
+    st.conn()
+        .execute(
+            "UPDATE maint_tx SET hash = ?2, note = ?3 WHERE nonce = ?1 AND state = 'sent' AND hash <> ?2",
+            params![nonce as i64, hash, note],
+        )
+        .map(|_| ())
+        .map_err(|e| err(st, "follow a replaced maintenance transaction", e))
+}
+
+/// Settles the `sent` row of `nonce` (none of its versions was mined).
+pub fn settle_nonce(st: &Store, nonce: u64, state: TxState, note: &str) -> Result<()> {
+    st.conn()
+        .execute(
+            "UPDATE maint_tx SET state = ?2, settled_at = ?3, note = ?4 WHERE nonce = ?1 AND state = 'sent'",
+            params![nonce as i64, state.as_str(), now(), note],
+        )
+        .map(|_| ())
+        .map_err(|e| err(st, "settle a maintenance transaction", e))
+}
+
 /// Settles a transaction.
 pub fn settle(
     st: &Store,
@@ -390,7 +415,7 @@ pub fn exits(st: &Store) -> Result<Vec<ExitRow>> {
     Ok(out)
 }
 
-/// Appends one signed maintenance transaction to the ledger.
+/// Appends one signed maintenance transaction (of key nonce `nonce`) to the ledger.
 pub fn record_signed(
     st: &Store,
     day: &str,
@@ -398,41 +423,64 @@ pub fn record_signed(
     action: Action,
     count: u64,
     amount: U256,
+    nonce: u64,
 ) -> Result<()> {
     st.conn()
         .execute(
-            "INSERT INTO maintenance_ledger (day, at, sighash, action, count, amount_wei) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![day, now(), sighash, action.as_str(), count as i64, amount.to_string()],
+            "INSERT INTO maintenance_ledger (day, at, sighash, action, count, amount_wei, nonce) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![day, now(), sighash, action.as_str(), count as i64, amount.to_string(), nonce as i64],
         )
         .map(|_| ())
         .map_err(|e| err(st, "append to the maintenance ledger", e))
 }
 
-/// (count, amount) signed on `day` for `actions`. An unreadable amount counts as the maximum:
-/// the caps fail closed.
-pub fn signed_on(st: &Store, day: &str, actions: &[Action]) -> Result<(u64, U256)> {
+/// (count, amount) signed on `day` for `actions`, each nonce counted once (the largest of its
+/// versions), the versions of nonce `except` left out (the one being signed replaces them). An
+/// unreadable amount counts as the maximum: the caps fail closed.
+pub fn signed_on(
+    st: &Store,
+    day: &str,
+    actions: &[Action],
+    except: Option<u64>,
+) -> Result<(u64, U256)> {
     let mut stmt = st
         .conn()
-        .prepare("SELECT action, count, amount_wei FROM maintenance_ledger WHERE day = ?1")
+        .prepare(
+            "SELECT seq, action, count, amount_wei, nonce FROM maintenance_ledger WHERE day = ?1",
+        )
         .map_err(|e| err(st, "query the maintenance ledger", e))?;
     let rows = stmt
         .query_map(params![day], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<i64>>(4)?,
             ))
         })
         .map_err(|e| err(st, "query the maintenance ledger", e))?;
-    let (mut n, mut v) = (0u64, U256::ZERO);
+    let mut per: std::collections::BTreeMap<(bool, i64), (u64, U256)> = Default::default();
     for row in rows {
-        let (a, c, amount) = row.map_err(|e| err(st, "read the maintenance ledger", e))?;
-        if Action::parse(&a).is_some_and(|a| actions.contains(&a)) {
-            n = n.saturating_add(c.max(0) as u64);
-            v = v.saturating_add(amount.parse().unwrap_or(U256::MAX));
+        let (seq, a, c, amount, nonce) =
+            row.map_err(|e| err(st, "read the maintenance ledger", e))?;
+        if !Action::parse(&a).is_some_and(|a| actions.contains(&a)) {
+            continue;
         }
+        if nonce.is_some() && nonce == except.map(|n| n as i64) {
+            continue;
+        }
+        let key = match nonce {
+            Some(n) => (true, n),
+            None => (false, seq),
+        };
+        let e = per.entry(key).or_default();
+        e.0 = e.0.max(c.max(0) as u64);
+        e.1 = e.1.max(amount.parse().unwrap_or(U256::MAX));
     }
-    Ok((n, v))
+    Ok(per.values().fold((0, U256::ZERO), |(n, v), x| {
+        (n.saturating_add(x.0), v.saturating_add(x.1))
+    }))
 }
 
 #[cfg(test)]
@@ -504,8 +552,17 @@ mod tests {
                 "x",
             )
             .unwrap();
-            record_signed(&st, "2026-01-01", "0x1", Action::Exit, 3, U256::ZERO).unwrap();
-            record_signed(&st, "2026-01-01", "0x2", Action::TopUp, 0, U256::from(7u64)).unwrap();
+            record_signed(&st, "2026-01-01", "0x1", Action::Exit, 3, U256::ZERO, 4).unwrap();
+            record_signed(
+                &st,
+                "2026-01-01",
+                "0x2",
+                Action::TopUp,
+                0,
+                U256::from(7u64),
+                5,
+            )
+            .unwrap();
         }
         let st = Store::open(dir.path()).unwrap();
         ensure_schema(&st).unwrap();
@@ -513,16 +570,99 @@ mod tests {
         settle(&st, "0xaa", TxState::Confirmed, Some(9), None).unwrap();
         assert!(!in_flight(&st, "cluster:1,2,3,4").unwrap());
         assert_eq!(
-            signed_on(&st, "2026-01-01", &[Action::Exit]).unwrap(),
+            signed_on(&st, "2026-01-01", &[Action::Exit], None).unwrap(),
             (3, U256::ZERO)
         );
         assert_eq!(
-            signed_on(&st, "2026-01-01", &[Action::TopUp, Action::Reactivate]).unwrap(),
+            signed_on(
+                &st,
+                "2026-01-01",
+                &[Action::TopUp, Action::Reactivate],
+                None
+            )
+            .unwrap(),
             (0, U256::from(7u64))
         );
         assert!(st
             .conn()
             .execute("DELETE FROM maintenance_ledger", [])
             .is_err());
+    }
+
+    #[test]
+    fn the_ledger_counts_a_nonce_once_and_a_replacement_replaces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Store::open(dir.path()).unwrap();
+        ensure_schema(&st).unwrap();
+        let day = "2026-01-01";
+        let tops = [Action::TopUp, Action::Reactivate];
+        record_signed(&st, day, "0x1", Action::TopUp, 0, U256::from(10u64), 7).unwrap();
+        // A replacement of nonce 7 (higher fees, the same call) does not add to it.
+        record_signed(&st, day, "0x2", Action::TopUp, 0, U256::from(10u64), 7).unwrap();
+        assert_eq!(
+            signed_on(&st, day, &tops, None).unwrap().1,
+            U256::from(10u64)
+        );
+        // The next nonce adds to it.
+        record_signed(&st, day, "0x3", Action::Reactivate, 0, U256::from(5u64), 8).unwrap();
+        assert_eq!(
+            signed_on(&st, day, &tops, None).unwrap().1,
+            U256::from(15u64)
+        );
+        // Signing nonce 8 again leaves its earlier versions out.
+        assert_eq!(
+            signed_on(&st, day, &tops, Some(8)).unwrap().1,
+            U256::from(10u64)
+        );
+        // Exits count validators per nonce, apart from top-ups.
+        record_signed(&st, day, "0x4", Action::Exit, 2, U256::ZERO, 9).unwrap();
+        record_signed(&st, day, "0x5", Action::Exit, 2, U256::ZERO, 9).unwrap();
+        assert_eq!(signed_on(&st, day, &[Action::Exit], None).unwrap().0, 2);
+        assert_eq!(
+            signed_on(&st, day, &tops, None).unwrap().1,
+            U256::from(15u64)
+        );
+    }
+
+    #[test]
+    fn a_replaced_or_dropped_transaction_settles_its_row_by_nonce() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Store::open(dir.path()).unwrap();
+        ensure_schema(&st).unwrap();
+        let subject = "validator:0xab".to_owned();
+        record_sent(
+            &st,
+            "0xa1",
+            Action::Exit,
+            std::slice::from_ref(&subject),
+            3,
+            "x",
+        )
+        .unwrap();
+        follow_version(&st, 3, "0xa2", "replaces 0xa1").unwrap();
+        let t = transactions(&st, true).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].hash, "0xa2");
+        assert!(in_flight(&st, &subject).unwrap());
+        settle_nonce(&st, 3, TxState::Dropped, "dropped").unwrap();
+        assert!(!in_flight(&st, &subject).unwrap());
+        assert_eq!(transactions(&st, false).unwrap()[0].state, TxState::Dropped);
+        // A later row reusing the nonce is its own.
+        record_sent(
+            &st,
+            "0xb1",
+            Action::Exit,
+            std::slice::from_ref(&subject),
+            3,
+            "y",
+        )
+        .unwrap();
+        follow_version(&st, 3, "0xb2", "replaces 0xb1").unwrap();
+        let hashes: Vec<String> = transactions(&st, false)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.hash)
+            .collect();
+        assert!(hashes.contains(&"0xa2".to_owned()) && hashes.contains(&"0xb2".to_owned()));
     }
 }

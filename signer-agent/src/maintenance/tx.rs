@@ -1,23 +1,26 @@
-//! Sending a maintenance transaction crash-safely, and settling what a crash left unsettled.
+//! Sending a maintenance transaction crash-safely through [`crate::replace::Sender`], and
+//! settling what a crash left unsettled.
 //!
-//! Order: estimate (a call that would revert is refused, nothing signed) → fill capped fees and
-//! the pending nonce → sign (through the policy) → record `sent` with its hash and subjects →
-//! broadcast → receipt → apply its effect on the store (exit states) → `confirmed`. After a
-//! crash at any point, [`reconcile`] settles each `sent` row from the chain: mined → effect +
-//! `confirmed`; reverted → `reverted`; never mined with nothing pending → `dropped` (the duty
-//! decides again from the chain's state). A subject with a `sent` row gets no new transaction.
+//! Order: estimate (a call that would revert is refused, nothing signed) → the sender signs it
+//! (through the policy) with capped fees and the next nonce and records it → this module's hook
+//! records the maintenance row `sent` with its hash, nonce and subjects → broadcast → followed
+//! through the mempool (not mined after `gas.replace_after_blocks` blocks: replaced with bumped
+//! fees within the caps, the row following the newest version) → receipt → the effect on the
+//! store (exit states, migrations) → `confirmed`. A version dropped from the mempool settles the
+//! row `dropped` (the duty decides again on the chain's state, reusing the nonce); a nonce used
+//! from outside stops the agent ([`Error::NonceTaken`]). After a crash at any point,
+//! [`reconcile`] follows each `sent` row's nonce to its end the same way. A subject with a
+//! `sent` row gets no new transaction.
 
-use std::time::Duration;
-
-use alloy::eips::eip2718::Encodable2718;
-use alloy::network::{NetworkTransactionBuilder, TransactionBuilder};
-use alloy::primitives::B256;
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Bytes, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 
 use super::store::{self, Action, ExitState, TxState};
 use super::Ctx;
 use crate::error::{Error, Result};
+use crate::replace::{Kind, Mined, Outgoing, Sender, Signed};
 use crate::stake::crash_point;
 use crate::store::Store;
 
@@ -53,7 +56,7 @@ fn revert_text(e: &alloy::transports::TransportError) -> String {
 /// Sends `input` to the PoolManager as `action` on `subjects`, crash-safely (module docs).
 pub async fn send(
     ctx: &Ctx<'_>,
-    st: &Store,
+    st: &mut Store,
     action: Action,
     subjects: Vec<String>,
     input: Vec<u8>,
@@ -63,8 +66,8 @@ pub async fn send(
     let req = TransactionRequest::default()
         .with_from(ctx.from)
         .with_to(pm)
-        .with_input(input);
-    let gas = ctx.provider.estimate_gas(req.clone()).await.map_err(|e| {
+        .with_input(input.clone());
+    let gas = ctx.provider.estimate_gas(req).await.map_err(|e| {
         Error::refused(format!(
             "{} would fail: {}",
             action.as_str(),
@@ -79,75 +82,115 @@ pub async fn send(
             ctx.cfg.gas.max_gas_per_tx
         )));
     }
-    let req =
-        crate::chain::with_capped_fees_and_nonce(ctx.provider, ctx.cfg, ctx.from, req, gas_limit)
-            .await?;
-    let nonce = req.nonce.unwrap_or_default();
-    let envelope = req
-        .build(ctx.wallet)
-        .await
-        .map_err(|e| crate::stake::policy_or_signer(ctx.from, e))?;
-    let hash = *envelope.tx_hash();
-    let hash_s = format!("{hash}");
-    crash_point("maint-before-record");
-    store::record_sent(st, &hash_s, action, &subjects, nonce, note)?;
-    crash_point("maint-before-send");
-    if let Err(e) = ctx
-        .provider
-        .send_raw_transaction(&envelope.encoded_2718())
-        .await
-    {
-        store::settle(
-            st,
-            &hash_s,
-            TxState::Dropped,
-            None,
-            Some(&format!("broadcast failed: {e}")),
-        )?;
-        return Err(Error::Transaction {
-            tx: hash_s,
-            message: format!("broadcast failed: {}", revert_text(&e)),
-        });
+    let out = Outgoing {
+        kind: Kind::Maintenance,
+        to: pm,
+        input: Bytes::from(input),
+        value: U256::ZERO,
+        gas_limit,
+        pubkeys: Vec::new(),
+    };
+    let mut hook = record_version(action, &subjects, note);
+    let outcome = sender(ctx).send(st, &out, &mut hook).await;
+    finish(ctx, st, action, &subjects, outcome).await
+}
+
+fn sender<'a>(ctx: &'a Ctx<'_>) -> Sender<'a> {
+    Sender {
+        provider: ctx.provider,
+        wallet: ctx.wallet,
+        from: ctx.from,
+        cfg: ctx.cfg,
     }
-    tracing::info!(tx = %hash, action = action.as_str(), ?subjects, "maintenance transaction sent");
-    crash_point("maint-after-send");
-    let receipt = wait_receipt(ctx, hash).await?;
+}
+
+/// The hook that records each signed version before it is broadcast: the first as the `sent`
+/// row of `action` on `subjects`, a replacement as that row's newest hash.
+fn record_version<'a>(
+    action: Action,
+    subjects: &'a [String],
+    note: &'a str,
+) -> impl FnMut(&mut Store, &Signed) -> Result<()> + 'a {
+    move |st, s| {
+        let hash = format!("{}", s.hash);
+        match s.replaces {
+            None => {
+                crash_point("maint-before-record");
+                store::record_sent(st, &hash, action, subjects, s.nonce, note)
+            }
+            Some(old) => store::follow_version(
+                st,
+                s.nonce,
+                &hash,
+                &format!(
+                    "replaces {old} (max fee {} wei, priority {} wei)",
+                    s.max_fee, s.max_priority_fee
+                ),
+            ),
+        }
+    }
+}
+
+/// Records the outcome of a followed maintenance transaction (module docs).
+async fn finish(
+    ctx: &Ctx<'_>,
+    st: &Store,
+    action: Action,
+    subjects: &[String],
+    outcome: Result<Mined>,
+) -> Result<Sent> {
+    let m = match outcome {
+        Ok(m) => m,
+        Err(e @ (Error::TxDropped { .. } | Error::NonceTaken { .. })) => {
+            if let Some(nonce) = outcome_nonce(&e) {
+                store::settle_nonce(st, nonce, TxState::Dropped, &e.to_string())?;
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     crash_point("maint-after-receipt");
-    let block = receipt.block_number.unwrap_or_default();
-    if !receipt.status() {
-        store::settle(st, &hash_s, TxState::Reverted, Some(block), None)?;
-        return Err(Error::Transaction {
-            tx: hash_s,
-            message: format!("{} reverted in block {block}", action.as_str()),
-        });
-    }
-    apply(st, action, &subjects, &hash_s, block)?;
-    store::settle(st, &hash_s, TxState::Confirmed, Some(block), None)?;
+    let hash_s = format!("{}", m.hash);
+    // The mined version may be an earlier one than the row's newest.
+    store::follow_version(st, m.nonce, &hash_s, &format!("mined: nonce {}", m.nonce))?;
+    let block = match crate::stake::mined(&m.receipt) {
+        Ok(block) => block,
+        Err(crate::stake::Mined::Pending) => unreachable!("the sender returns mined versions only"),
+        Err(crate::stake::Mined::Reverted { block }) => {
+            store::settle(st, &hash_s, TxState::Reverted, Some(block), None)?;
+            return Err(Error::Transaction {
+                tx: hash_s,
+                message: format!("{} reverted in block {block}", action.as_str()),
+            });
+        }
+    };
+    apply(st, action, subjects, &hash_s, block)?;
+    let note = (m.versions > 1).then(|| format!("mined after {} replacements", m.versions - 1));
+    store::settle(
+        st,
+        &hash_s,
+        TxState::Confirmed,
+        Some(block),
+        note.as_deref(),
+    )?;
     ctx.metrics.gauge(
         &format!(
             "signer_agent_maintenance_last_gas{{action=\"{}\"}}",
             action.as_str()
         ),
-        receipt.gas_used as f64,
+        m.receipt.gas_used as f64,
     );
     Ok(Sent {
-        hash,
+        hash: m.hash,
         block,
-        gas_used: receipt.gas_used,
+        gas_used: m.receipt.gas_used,
     })
 }
 
-async fn wait_receipt(ctx: &Ctx<'_>, hash: B256) -> Result<alloy::rpc::types::TransactionReceipt> {
-    let mut delay = Duration::from_millis(100);
-    let max = Duration::from_secs(ctx.cfg.poll_interval_secs.max(1));
-    loop {
-        match ctx.provider.get_transaction_receipt(hash).await {
-            Ok(Some(r)) => return Ok(r),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(tx = %hash, error = %e, "receipt lookup failed; retrying"),
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(max);
+fn outcome_nonce(e: &Error) -> Option<u64> {
+    match e {
+        Error::TxDropped { nonce, .. } | Error::NonceTaken { nonce, .. } => Some(*nonce),
+        _ => None,
     }
 }
 
@@ -196,70 +239,50 @@ fn apply(st: &Store, action: Action, subjects: &[String], hash: &str, block: u64
     Ok(())
 }
 
-/// Settles every `sent` maintenance transaction from the chain (module docs).
-pub async fn reconcile(ctx: &Ctx<'_>, st: &Store) -> Result<usize> {
+/// Follows every `sent` maintenance transaction (left by a crash or a stop) to its end through
+/// the sender, as [`send`] would have (module docs). A dropped one is settled `dropped` and its
+/// duty decides again; a nonce used from outside stops the agent.
+pub async fn reconcile(ctx: &Ctx<'_>, st: &mut Store) -> Result<usize> {
     let mut n = 0;
     for t in store::transactions(st, true)? {
-        let hash: B256 = match t.hash.parse() {
-            Ok(h) => h,
-            Err(_) => {
-                store::settle(st, &t.hash, TxState::Dropped, None, Some("unreadable hash"))?;
-                continue;
-            }
+        let Some(nonce) = t.nonce else {
+            store::settle(
+                st,
+                &t.hash,
+                TxState::Dropped,
+                None,
+                Some("no nonce recorded"),
+            )?;
+            n += 1;
+            continue;
         };
-        let receipt = ctx
-            .provider
-            .get_transaction_receipt(hash)
-            .await
-            .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?;
-        match receipt {
-            Some(r) if r.status() => {
-                let block = r.block_number.unwrap_or_default();
-                apply(st, t.action, &t.subjects, &t.hash, block)?;
-                store::settle(
-                    st,
-                    &t.hash,
-                    TxState::Confirmed,
-                    Some(block),
-                    Some("reconciled: mined"),
-                )?;
-                n += 1;
-            }
-            Some(r) => {
-                store::settle(
-                    st,
-                    &t.hash,
-                    TxState::Reverted,
-                    r.block_number,
-                    Some("reconciled: reverted"),
-                )?;
-                n += 1;
-            }
-            None => {
-                let latest = ctx
-                    .provider
-                    .get_transaction_count(ctx.from)
-                    .latest()
-                    .await
-                    .map_err(|e| Error::rpc("eth_getTransactionCount", e))?;
-                let pending = ctx
-                    .provider
-                    .get_transaction_count(ctx.from)
-                    .pending()
-                    .await
-                    .map_err(|e| Error::rpc("eth_getTransactionCount(pending)", e))?;
-                if latest == pending {
-                    store::settle(
-                        st,
-                        &t.hash,
-                        TxState::Dropped,
-                        None,
-                        Some("reconciled: never mined, nothing pending"),
-                    )?;
-                    n += 1;
-                }
-            }
+        if crate::replace::versions(st, ctx.from, nonce)?.is_empty() {
+            // Every version is recorded before the row (the sender's order): nothing to follow.
+            store::settle(
+                st,
+                &t.hash,
+                TxState::Dropped,
+                None,
+                Some("no signed version recorded"),
+            )?;
+            n += 1;
+            continue;
         }
+        let mut hook = record_version(t.action, &t.subjects, "");
+        let outcome = sender(ctx).follow(st, nonce, &mut hook).await;
+        match finish(ctx, st, t.action, &t.subjects, outcome).await {
+            Ok(s) => {
+                tracing::info!(tx = %s.hash, action = t.action.as_str(), block = s.block, "maintenance transaction sent before the restart: mined");
+            }
+            Err(Error::TxDropped { tx, nonce }) => {
+                tracing::warn!(%tx, nonce, action = t.action.as_str(), "maintenance transaction sent before the restart was dropped: decided again");
+            }
+            Err(Error::Transaction { tx, message }) => {
+                tracing::error!(%tx, %message, action = t.action.as_str(), "maintenance transaction sent before the restart");
+            }
+            Err(e) => return Err(e),
+        }
+        n += 1;
     }
     if n > 0 {
         tracing::info!(

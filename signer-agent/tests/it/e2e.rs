@@ -1,29 +1,20 @@
-//! End to end on anvil with the deployed contracts and a SoftHSM-held agent key: a real
-//! ceremony bundle (made in process by the ceremony library) →
-//! import → users deposit → `run` stakes → the chain shows exactly the bundle's deposits and
-//! shares; crash safety; refusals; operators export.
+//! The agent's world on anvil: the deployed contracts, a SoftHSM-held agent key and a real
+//! ceremony bundle (made in process by the ceremony library), which the agent's other tests
+//! build on; and crash safety (a crash at every step, then a restart, stakes each validator
+//! once). The whole product flow through the real executables (plan → ceremony → verify →
+//! agent → chain → oracle) is the system test `tests/system/tests/it/flow.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use alloy::network::EthereumWallet;
-use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::types::Filter;
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolEvent;
 use kc_hsm::testing::{SoftHsmToken, TEST_USER_PIN};
-use signer_agent::chain::{IDepositContract, IPoolManager, ISSVNetwork};
+use signer_agent::chain::{IDepositContract, ISSVNetwork};
 
-use crate::common::{deploy_in_mode, Anvil, Deployment, ANVIL_KEY0};
+use crate::common::{deploy_in_mode, Anvil, Deployment, Pool};
 use crate::fixture;
-
-alloy::sol! {
-    #[sol(rpc)]
-    interface IGov {
-        function approveBatch(bytes32 root, uint8 withdrawalType, uint64[] calldata operatorIds) external;
-    }
-}
 
 /// What [`World::user_deposit`] adds for the SSV cluster's ETH fees: 0.05 ETH.
 pub const FEE_HEADROOM_WEI: u128 = 50_000_000_000_000_000;
@@ -62,12 +53,18 @@ impl World {
         extra_members: &[Address],
         quorum: Option<u64>,
     ) -> World {
-        World::build(n, extra_config, extra_members, quorum, "v2")
+        World::build(n, extra_config, extra_members, quorum, "v2", &[], 0)
+    }
+
+    /// As [`World::new`], anvil started with `anvil_args` too, and `pre_mine` empty blocks
+    /// mined before the deployment.
+    pub fn with_anvil(n: u32, extra_config: &str, anvil_args: &[&str], pre_mine: u64) -> World {
+        World::build(n, extra_config, &[], None, "v2", anvil_args, pre_mine)
     }
 
     /// As [`World::new`] on an SSV stand-in deployed as a v1 network (`legacy` mode).
     pub fn legacy(n: u32, extra_config: &str) -> World {
-        World::build(n, extra_config, &[], None, "legacy")
+        World::build(n, extra_config, &[], None, "legacy", &[], 0)
     }
 
     fn build(
@@ -76,6 +73,8 @@ impl World {
         extra_members: &[Address],
         quorum: Option<u64>,
         ssv_mode: &str,
+        anvil_args: &[&str],
+        pre_mine: u64,
     ) -> World {
         // The agent's token first: it sets up the process's SoftHSM directory.
         let tok = SoftHsmToken::new("agent", TEST_USER_PIN);
@@ -89,7 +88,20 @@ impl World {
             .unwrap(),
         );
         let ceremony = fixture::CeremonyHsm::new();
-        let anvil = Anvil::start();
+        let anvil = Anvil::start_with(anvil_args);
+        if pre_mine > 0 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let p = ProviderBuilder::new().connect_http(anvil.url().parse().unwrap());
+                    let _: serde_json::Value = p
+                        .raw_request("anvil_mine".into(), (U256::from(pre_mine),))
+                        .await
+                        .unwrap();
+                });
+        }
         let dir = tempfile::tempdir().unwrap();
         let keys = fixture::operator_keys(4);
         let agent_s = agent.to_checksum(None);
@@ -204,40 +216,72 @@ poll_interval_secs = 1
     }
 
     pub fn rt(&self) -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
+        crate::common::rt()
+    }
+
+    /// The deployed pool, to read the chain.
+    pub fn pool(&self) -> Pool {
+        Pool::new(&self.anvil, &self.dep)
     }
 
     pub fn provider(&self) -> DynProvider {
-        ProviderBuilder::new()
-            .connect_http(self.anvil.url().parse().unwrap())
-            .erased()
+        self.pool().provider()
+    }
+
+    /// The agent's configuration.
+    pub fn cfg(&self) -> signer_agent::config::Config {
+        signer_agent::config::Config::resolve(Some(&self.config), &Default::default()).unwrap()
+    }
+
+    /// The agent's configuration with `top` (top-level keys) after its first line and
+    /// `tables` at the end, written to `name` in the test directory.
+    pub fn config_with(&self, name: &str, top: &str, tables: &str) -> PathBuf {
+        let base = std::fs::read_to_string(&self.config).unwrap();
+        let (first, rest) = base.split_once('\n').unwrap();
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, format!("{first}\n{top}{rest}\n{tables}\n")).unwrap();
+        p
+    }
+
+    /// Runs the agent with the configuration `config`.
+    pub fn agent_with(&self, config: &Path, args: &[&str]) -> Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_signer-agent"))
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env_remove("SIGNER_AGENT_PIN")
+            .output()
+            .unwrap()
+    }
+
+    /// Event queries over this chain (no cache).
+    pub fn events(&self) -> signer_agent::logscan::Events {
+        signer_agent::logscan::Events::uncached(
+            signer_agent::logscan::Scanner::new(self.provider(), 10_000),
+            66,
+        )
+    }
+
+    /// The pool's cluster of `ids` now (from the SSV network's events).
+    pub fn cluster_snapshot(&self, ids: &[u64]) -> signer_agent::chain::Cluster {
+        let c = self.cfg().contracts().unwrap();
+        let events = self.events();
+        self.rt().block_on(async {
+            let at = events.head().await.unwrap();
+            signer_agent::ssv::cluster_snapshot(&events, &c, c.pool_manager, ids, at)
+                .await
+                .unwrap()
+        })
     }
 
     pub fn wallet_provider(&self, key: &str) -> DynProvider {
-        let k: PrivateKeySigner = key.parse().unwrap();
-        ProviderBuilder::new()
-            .wallet(EthereumWallet::from(k))
-            .connect_http(self.anvil.url().parse().unwrap())
-            .erased()
+        self.pool().wallet_provider(key)
     }
 
     pub fn approve(&self, bundle: &Path) {
-        let root = B256::from(fixture::root_of(bundle));
         let ids: Vec<u64> = self.ops.iter().map(|o| o.0).collect();
-        self.rt().block_on(async {
-            let p = self.wallet_provider(ANVIL_KEY0);
-            let gov = IGov::new(self.dep.addr("pool_manager"), p);
-            gov.approveBatch(root, 1, ids)
-                .send()
-                .await
-                .unwrap()
-                .get_receipt()
-                .await
-                .unwrap();
-        });
+        self.pool()
+            .approve(B256::from(fixture::root_of(bundle)), &ids);
     }
 
     /// The user deposits `eth` ETH, plus 0.05 ETH for the SSV cluster's fees (enough for the
@@ -250,20 +294,7 @@ poll_interval_secs = 1
 
     /// The user deposits exactly `wei`.
     pub fn user_deposit_wei(&self, wei: U256) {
-        self.rt().block_on(async {
-            let p = self.wallet_provider(USER_KEY);
-            let pm = IPoolManager::new(self.dep.addr("pool_manager"), p);
-            let r = pm
-                .deposit()
-                .value(wei)
-                .send()
-                .await
-                .unwrap()
-                .get_receipt()
-                .await
-                .unwrap();
-            assert!(r.status());
-        });
+        self.pool().deposit(USER_KEY, wei);
     }
 
     pub fn agent(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -279,57 +310,20 @@ poll_interval_secs = 1
     }
 
     pub fn deposit_events(&self) -> Vec<IDepositContract::DepositEvent> {
-        self.rt().block_on(async {
-            let f = Filter::new()
-                .address(self.dep.addr("deposit_contract"))
-                .event_signature(IDepositContract::DepositEvent::SIGNATURE_HASH)
-                .from_block(0);
-            self.provider()
-                .get_logs(&f)
-                .await
-                .unwrap()
-                .iter()
-                .map(|l| IDepositContract::DepositEvent::decode_log_data(l.data()).unwrap())
-                .collect()
-        })
+        self.pool().deposit_events()
     }
 
     pub fn validator_added(&self) -> Vec<ISSVNetwork::ValidatorAdded> {
-        self.rt().block_on(async {
-            let f = Filter::new()
-                .address(self.dep.addr("ssv_network"))
-                .event_signature(ISSVNetwork::ValidatorAdded::SIGNATURE_HASH)
-                .from_block(0);
-            self.provider()
-                .get_logs(&f)
-                .await
-                .unwrap()
-                .iter()
-                .map(|l| ISSVNetwork::ValidatorAdded::decode_log_data(l.data()).unwrap())
-                .collect()
-        })
+        self.pool().validator_added()
     }
 
     /// poolETH balance of `who`.
     pub fn pool_eth_balance(&self, who: Address) -> U256 {
-        self.rt().block_on(async {
-            signer_agent::chain::IERC20::new(self.dep.addr("pool_eth"), self.provider())
-                .balanceOf(who)
-                .call()
-                .await
-                .unwrap()
-        })
+        self.pool().pool_eth_balance(who)
     }
 
     pub fn deposited_validators(&self) -> u64 {
-        self.rt().block_on(async {
-            IPoolManager::new(self.dep.addr("pool_manager"), self.provider())
-                .depositedValidators()
-                .call()
-                .await
-                .unwrap()
-                .to::<u64>()
-        })
+        self.pool().deposited_validators()
     }
 }
 
@@ -347,99 +341,8 @@ pub fn ok(o: &Output) -> String {
 /// Every DepositEvent matches deposit_data.json, every ValidatorAdded carries keyshares.json's
 /// sharesData, each key exactly once.
 pub fn assert_chain_matches_bundle(w: &World, bundle: &Path, expect: usize) {
-    let dd: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(bundle.join("deposit_data.json")).unwrap())
-            .unwrap();
-    let ks: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(bundle.join("keyshares.json")).unwrap())
-            .unwrap();
-    let events = w.deposit_events();
-    assert_eq!(events.len(), expect, "deposit events");
-    for e in &events {
-        let pk = hex::encode(&e.pubkey);
-        let d = dd
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["pubkey"] == pk.as_str())
-            .expect("deposit of a bundle key");
-        assert_eq!(
-            hex::encode(&e.withdrawal_credentials),
-            d["withdrawal_credentials"].as_str().unwrap()
-        );
-        assert_eq!(hex::encode(&e.signature), d["signature"].as_str().unwrap());
-        assert_eq!(
-            u64::from_le_bytes(e.amount.as_ref().try_into().unwrap()),
-            d["amount"].as_u64().unwrap()
-        );
-        assert_eq!(
-            events.iter().filter(|x| x.pubkey == e.pubkey).count(),
-            1,
-            "key {pk} deposited twice"
-        );
-    }
-    let added = w.validator_added();
-    assert_eq!(added.len(), expect, "ValidatorAdded events");
-    for a in &added {
-        let pk = format!("0x{}", hex::encode(&a.publicKey));
-        let item = ks["shares"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["payload"]["publicKey"] == pk.as_str())
-            .unwrap();
-        assert_eq!(
-            format!("0x{}", hex::encode(&a.shares)),
-            item["payload"]["sharesData"].as_str().unwrap()
-        );
-        assert_eq!(a.operatorIds, w.ops.iter().map(|o| o.0).collect::<Vec<_>>());
-    }
-    assert_eq!(w.deposited_validators(), expect as u64);
-    w.rt().block_on(async {
-        let pm = IPoolManager::new(w.dep.addr("pool_manager"), w.provider());
-        for e in &events {
-            assert!(pm
-                .isStaked(Bytes::from(e.pubkey.to_vec()))
-                .call()
-                .await
-                .unwrap());
-        }
-    });
-    let _ = keccak256(b"");
-}
-
-#[test]
-fn bundle_import_deposit_run_stakes_everything_once() {
-    let w = World::new(4, "");
-    w.approve(&w.bundle);
-    let out = ok(&w.agent(&["import", w.bundle.to_str().unwrap()], &[]));
-    assert!(out.contains("imported 4 new validators"), "{out}");
-    // Not enough ETH yet: nothing is sent.
-    w.user_deposit(40);
-    let out = ok(&w.agent(&["plan"], &[]));
-    assert!(out.contains("would stake 1 validators"), "{out}");
-    ok(&w.agent(&["run", "--once"], &[]));
-    assert_eq!(w.deposited_validators(), 1);
-    w.user_deposit(100);
-    let o = w.agent(&["run", "--once"], &[]);
-    ok(&o);
-    assert_chain_matches_bundle(&w, &w.bundle, 4);
-    let status: serde_json::Value =
-        serde_json::from_str(&ok(&w.agent(&["status", "--json"], &[]))).unwrap();
-    let vs = status["validators"].as_array().unwrap();
-    assert_eq!(vs.len(), 4);
-    assert!(vs.iter().all(|v| v["status"] == "confirmed"), "{status}");
-    // Running again sends nothing.
-    ok(&w.agent(&["run", "--once"], &[]));
-    assert_eq!(w.deposit_events().len(), 4);
-    // Every transaction above went through the default policy.
-    let policy = ok(&w.agent(&["policy", "show"], &[]));
-    let pm = w.dep.addr("pool_manager").to_string();
-    assert!(
-        policy.contains(&format!("{pm} 0x")) && policy.contains("PoolManager.stake"),
-        "{policy}"
-    );
-    assert!(policy.contains("Oracle.submitReport"), "{policy}");
+    let ids: Vec<u64> = w.ops.iter().map(|o| o.0).collect();
+    w.pool().assert_matches_bundle(bundle, &ids, expect);
 }
 
 #[test]
@@ -475,53 +378,5 @@ fn crash_at_every_step_then_restart_stakes_each_validator_exactly_once() {
             .iter()
             .all(|v| v["status"] == "confirmed"),
         "{status}"
-    );
-}
-
-/// Issue #9: an `operators export` from the chain carries its provenance (chain id, SSV network
-/// contract, block number and hash) into the ceremony's signed manifest, and verification
-/// reports it.
-#[test]
-fn the_exported_provenance_is_pinned_in_the_signed_manifest() {
-    let w = World::new(1, "");
-    let export: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&w.operators_file).unwrap()).unwrap();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(w.bundle.join("manifest.json")).unwrap()).unwrap();
-    let p = &export["provenance"];
-    assert_eq!(
-        manifest["operators"]["provenance"], *p,
-        "the manifest pins the export"
-    );
-    assert_eq!(manifest["operators"]["unpinned_allowed"], false);
-    assert_eq!(p["chain_id"], 31337);
-    assert_eq!(
-        p["ssv_network"].as_str().unwrap().to_lowercase(),
-        w.dep.addr("ssv_network").to_string().to_lowercase()
-    );
-    // The block hash is the chain's hash at that block.
-    let provider = ProviderBuilder::new().connect_http(w.anvil.url().parse().unwrap());
-    let number = p["block_number"].as_u64().unwrap();
-    let block = w
-        .rt()
-        .block_on(async { provider.get_block_by_number(number.into()).await })
-        .unwrap()
-        .expect("the exported block exists");
-    assert_eq!(
-        format!("{}", block.header.hash),
-        p["block_hash"].as_str().unwrap()
-    );
-    // Verification prints it.
-    let report = kc_bundle::verify::verify_bundle(&w.bundle, &Default::default());
-    assert!(report.ok(), "{:?}", report.failures().collect::<Vec<_>>());
-    let ops = report
-        .checks
-        .iter()
-        .find(|c| c.name == "operators.keys")
-        .unwrap();
-    assert!(
-        ops.detail.contains(p["block_hash"].as_str().unwrap()) && ops.detail.contains("31337"),
-        "{}",
-        ops.detail
     );
 }

@@ -13,21 +13,9 @@ use kc_hsm::testing::{SoftHsmToken, TEST_USER_PIN};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use sha2::{Digest, Sha256};
 
-/// TEST ONLY operator keys (crates/ssv/tests/fixtures/operators.json): (id there, base64 PEM).
+/// TEST ONLY operator keys (crates/ssv/tests/fixtures/operators.json), network-encoded.
 pub fn operator_keys(n: usize) -> Vec<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../crates/ssv/tests/fixtures/operators.json");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let mut keys: Vec<String> = v["operators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["public_key"].as_str().unwrap().to_string())
-        .collect();
-    keys.truncate(n);
-    assert_eq!(keys.len(), n, "not enough fixture operator keys");
-    keys
+    kc_test_utils::keys::fixture_keys(n)
 }
 
 /// The test identity key (P-256), deterministic.

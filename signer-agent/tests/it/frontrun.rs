@@ -218,7 +218,7 @@ fn a_second_stake_scans_from_the_cursor() {
     mine(300);
     let store = Store::open(cfg.state_dir().unwrap()).unwrap();
     let (head, plan) = w.rt().block_on(async {
-        let p = signer_agent::stake::prepare(&provider, &cfg, &store, None)
+        let p = signer_agent::stake::prepare(&w.events(), &cfg, &store, None)
             .await
             .unwrap();
         (provider.get_block_number().await.unwrap(), p)

@@ -152,14 +152,7 @@ fn ids(w: &World) -> Vec<u64> {
 }
 
 fn cluster(w: &World, ids: &[u64]) -> Cluster {
-    w.rt()
-        .block_on(signer_agent::ssv::cluster_snapshot(
-            &w.provider(),
-            w.dep.addr("ssv_network"),
-            w.dep.addr("pool_manager"),
-            ids,
-        ))
-        .unwrap()
+    w.cluster_snapshot(ids)
 }
 
 fn ssv_logs(w: &World, topic: alloy::primitives::B256) -> Vec<alloy::rpc::types::Log> {
@@ -250,6 +243,82 @@ fn crash_at(w: &World, point: &str) {
         "expected the crash at {point}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// A top-up outbid in a busy mempool (the busy chain of `mempool.rs`: before every block a
+/// transaction paying 5 % more fills it) goes through the same sender as a stake: not mined
+/// after `replace_after_blocks` blocks it is replaced (same nonce, both fees bumped), the
+/// replacement is mined, and the cluster is topped up once; the maintenance row follows the
+/// mined version and the policy's daily top-up total counts the nonce once.
+#[test]
+fn a_top_up_that_is_not_mined_is_replaced_with_higher_fees_and_funds_the_cluster_once() {
+    use crate::mempool::{busy_chain, first_pending, log_of, outbid_until_exit, receipt, spawn};
+    use alloy::sol_types::SolCall;
+    let (w, _beacon) = world(
+        2,
+        "[gas]\nreplace_after_blocks = 2",
+        "min_runway_days = 13.9\ntarget_runway_days = 20\nalert_runway_days = 5",
+        "",
+    );
+    stake_all(&w, 2);
+    mine(&w, 700);
+    assert!(runway_days(&w) < 13.9);
+    busy_chain(&w);
+    let log = w.dir.path().join("topup.log");
+    let mut child = spawn(&w, &log, &[]);
+    let original = first_pending(&w, w.agent, &mut child, &log);
+    let o = outbid_until_exit(&w, &mut child, &log, &original);
+    assert!(o.exit.success(), "{}", log_of(&log));
+    crate::mempool::automine(&w, true);
+    let after = o
+        .replaced_after
+        .expect("a replacement was seen in the pool");
+    assert!(after >= 2, "replaced after {after} blocks");
+    assert!(log_of(&log).contains("not mined: replaced with higher fees"));
+    // Funded once, by the replacement.
+    let deposited = ssv_logs(&w, ILiquidate::ClusterDeposited::SIGNATURE_HASH);
+    assert_eq!(deposited.len(), 1);
+    let mined = deposited[0].transaction_hash.unwrap();
+    assert_ne!(mined, original.hash);
+    assert!(
+        receipt(&w, original.hash).is_none(),
+        "the original was mined"
+    );
+    let tx = w
+        .rt()
+        .block_on(async { w.provider().get_transaction_by_hash(mined).await })
+        .unwrap()
+        .unwrap();
+    use alloy::consensus::Transaction as _;
+    assert_eq!(tx.nonce(), original.nonce);
+    assert!(tx.max_priority_fee_per_gas().unwrap() * 100 >= original.priority * 110);
+    assert!(tx.max_fee_per_gas() * 100 >= original.max_fee * 110);
+    let after_days = runway_days(&w);
+    assert!(after_days > 19.5 && after_days < 20.1, "{after_days}");
+    let st: serde_json::Value =
+        serde_json::from_str(&ok(&w.agent(&["status", "--json"], &[]))).unwrap();
+    let txs = st["maintenance"]["transactions"].as_array().unwrap();
+    assert_eq!(txs.len(), 1, "{st}");
+    assert_eq!(txs[0]["state"], "confirmed", "{st}");
+    assert_eq!(txs[0]["hash"].as_str().unwrap(), format!("{mined}"), "{st}");
+    // Both versions were signed through the policy; the day's top-up total counts the nonce
+    // once.
+    let store = signer_agent::store::Store::open(w.cfg().state_dir().unwrap()).unwrap();
+    let day = signer_agent::policy::today();
+    let (_, total) = signer_agent::maintenance::store::signed_on(
+        &store,
+        &day,
+        &[signer_agent::maintenance::store::Action::TopUp],
+        None,
+    )
+    .unwrap();
+    let amount = IPoolManager::depositClusterETHCall::abi_decode(tx.input())
+        .unwrap()
+        .amount;
+    assert_eq!(total, amount);
+    let versions = signer_agent::replace::versions(&store, w.agent, original.nonce).unwrap();
+    assert!(versions.len() >= 2, "{versions:?}");
+    assert!(versions.iter().all(|v| v.kind == "maintenance"));
 }
 
 #[test]

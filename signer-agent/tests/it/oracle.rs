@@ -3,135 +3,19 @@
 //! the others) → the rebase is visible in poolETH balances and in a `TokenRebased` event.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
-use alloy::rpc::types::Filter;
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolEvent;
-use signer_agent::chain::{IOracle, IERC20};
+use kc_test_utils::beacon::BeaconFixture;
 
 use crate::e2e::{ok, World};
-
-alloy::sol! {
-    #[sol(rpc)]
-    interface IRebase {
-        event TokenRebased(uint256 preTotalEther, uint256 postTotalEther, uint256 preTotalShares, uint256 postTotalShares, uint256 feeShares, uint256 timeElapsed);
-    }
-}
 
 /// anvil's accounts 3 and 4 (well-known devnet keys): the other oracle members.
 const MEMBER2_KEY: &str = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
 const MEMBER3_KEY: &str = "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a";
 /// anvil's account 5: not a member.
 const STRANGER_KEY: &str = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";
-
-/// A Beacon API fixture: `GET /eth/v1/beacon/genesis` and
-/// `GET /eth/v1/beacon/states/{state}/validators?id=…` over `validators` (pubkey → (balance gwei,
-/// status)), as in ethereum/beacon-APIs (numbers as decimal strings). Unknown ids are left out,
-/// as real beacon nodes do. One thread, one request per connection.
-pub struct BeaconFixture {
-    pub url: String,
-    pub requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl BeaconFixture {
-    pub fn start(validators: BTreeMap<String, (u64, &'static str)>) -> BeaconFixture {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let log = requests.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    continue;
-                }
-                // Skip the headers.
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
-                        break;
-                    }
-                }
-                let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
-                log.lock().unwrap().push(target.clone());
-                let (status, body) = answer(&target, &validators);
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        });
-        BeaconFixture { url, requests }
-    }
-}
-
-fn answer(target: &str, validators: &BTreeMap<String, (u64, &'static str)>) -> (String, String) {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if path == "/eth/v1/beacon/genesis" {
-        return (
-            "200 OK".into(),
-            serde_json::json!({"data": {
-                "genesis_time": "1742213400",
-                "genesis_validators_root": format!("0x{}", "21".repeat(32)),
-                "genesis_fork_version": "0x10000910"
-            }})
-            .to_string(),
-        );
-    }
-    let parts: Vec<&str> = path.split('/').collect();
-    if let ["", "eth", "v1", "beacon", "states", _state, "validators"] = parts.as_slice() {
-        let ids: Vec<String> = query
-            .split('&')
-            .filter_map(|kv| kv.strip_prefix("id="))
-            .flat_map(|v| {
-                v.replace("%2C", ",")
-                    .replace("%2c", ",")
-                    .split(',')
-                    .map(|s| s.to_ascii_lowercase())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let data: Vec<serde_json::Value> = validators
-            .iter()
-            .enumerate()
-            .filter(|(_, (pk, _))| ids.contains(pk))
-            .map(|(i, (pk, (balance, status)))| {
-                serde_json::json!({
-                    "index": (1000 + i).to_string(),
-                    "balance": balance.to_string(),
-                    "status": status,
-                    "validator": {
-                        "pubkey": pk,
-                        "withdrawal_credentials": format!("0x01{}", "00".repeat(31)),
-                        "effective_balance": "32000000000",
-                        "slashed": false,
-                        "activation_eligibility_epoch": "0",
-                        "activation_epoch": "0",
-                        "exit_epoch": "18446744073709551615",
-                        "withdrawable_epoch": "18446744073709551615"
-                    }
-                })
-            })
-            .collect();
-        return (
-            "200 OK".into(),
-            serde_json::json!({"execution_optimistic": false, "finalized": true, "data": data})
-                .to_string(),
-        );
-    }
-    (
-        "404 Not Found".into(),
-        serde_json::json!({"code": 404, "message": "not found"}).to_string(),
-    )
-}
 
 fn addr(key: &str) -> Address {
     key.parse::<PrivateKeySigner>().unwrap().address()
@@ -212,34 +96,9 @@ fn oracle_reports_from_a_quorum_rebase_pool_eth() {
 
     // A week passes (the Oracle bounds the rise per year, pro rata), and we start at the
     // beginning of a frame so that every member reports in the same one.
-    let pool_eth = w.dep.addr("pool_eth");
-    let oracle = w.dep.addr("oracle");
     let user = w.user();
-    let (before0, _) = w.rt().block_on(async {
-        let p = w.provider();
-        let o = IOracle::new(oracle, p.clone());
-        let genesis = o.genesisTime().call().await.unwrap().to::<u64>();
-        let frame = o.secondsPerFrame().call().await.unwrap().to::<u64>();
-        let now = p
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await
-            .unwrap()
-            .unwrap()
-            .header
-            .timestamp;
-        let target = now + 7 * 86_400;
-        let target = target - (target - genesis) % frame + frame + 1;
-        let _: serde_json::Value = p
-            .raw_request("evm_setNextBlockTimestamp".into(), (target,))
-            .await
-            .unwrap();
-        let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.unwrap();
-        let t = IERC20::new(pool_eth, p.clone());
-        (
-            t.balanceOf(user).call().await.unwrap(),
-            t.totalSupply().call().await.unwrap(),
-        )
-    });
+    w.pool().warp_to_frame_after(7 * 86_400);
+    let before0 = w.pool_eth_balance(user);
     assert!(before0 > U256::ZERO);
 
     // Member 1: the agent (HSM key). It first books the week's SSV fees (the cluster's ETH
@@ -313,19 +172,7 @@ fn oracle_reports_from_a_quorum_rebase_pool_eth() {
         gain + tolerance >= expected && gain <= expected + tolerance,
         "gain {gain}, expected about {expected}"
     );
-    let rebased = w.rt().block_on(async {
-        let f = Filter::new()
-            .address(w.dep.addr("pool_manager"))
-            .event_signature(IRebase::TokenRebased::SIGNATURE_HASH)
-            .from_block(0);
-        w.provider()
-            .get_logs(&f)
-            .await
-            .unwrap()
-            .iter()
-            .map(|l| IRebase::TokenRebased::decode_log_data(l.data()).unwrap())
-            .collect::<Vec<_>>()
-    });
+    let rebased = w.pool().rebases();
     assert_eq!(rebased.len(), 1, "one TokenRebased event");
     assert!(rebased[0].postTotalEther > rebased[0].preTotalEther);
     assert_eq!(

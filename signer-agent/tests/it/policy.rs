@@ -1,5 +1,5 @@
 //! The transaction policy on anvil with the deployed contracts, real ceremony bundles and the
-//! agent's SoftHSM key (issue #10): one refusing test per rule, each checking that the HSM was
+//! agent's SoftHSM key: one refusing test per rule, each checking that the HSM was
 //! not asked to sign (a counting wrapper around the PKCS#11 backend) and that the rule's counter
 //! moved; a transaction that would revert is neither signed nor sent; an operator removed after
 //! the ceremony stops staking for its cluster; a stake over the daily validator cap is refused
@@ -78,7 +78,7 @@ impl Ctx {
         signs.store(0, Ordering::SeqCst); // the open self-check signed once
         let signer = PolicySigner::new(hsm, Policy::from_config(&cfg).unwrap())
             .with_store(Store::open(cfg.state_dir().unwrap()).unwrap())
-            .with_simulator(signer_agent::chain::read_provider(&cfg.rpc_url).unwrap());
+            .with_simulator(signer_agent::chain::read_provider(&cfg).unwrap());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -101,7 +101,7 @@ impl Ctx {
     fn stake_call(&self) -> IPoolManager::stakeCall {
         let store = Store::open(self.cfg.state_dir().unwrap()).unwrap();
         let p = self.rt.block_on(async {
-            signer_agent::stake::prepare(&self.w.provider(), &self.cfg, &store, Some(self.w.agent))
+            signer_agent::stake::prepare(&self.w.events(), &self.cfg, &store, Some(self.w.agent))
                 .await
                 .unwrap()
         });
@@ -226,6 +226,8 @@ fn value_over_the_day_is_refused() {
     t.value = U256::from(10u64.pow(18));
     c.sign(t.clone()).unwrap();
     assert_eq!(c.signs.load(Ordering::SeqCst), 1);
+    // The next transaction (the next nonce) adds to the day.
+    t.nonce = 1;
     c.refused(t, "value_day_cap");
 }
 
@@ -252,8 +254,16 @@ fn validators_over_the_day_are_refused() {
     assert_eq!(call.validators.len(), 2);
     c.sign(c.stake_tx(&call)).unwrap();
     assert_eq!(c.signs.load(Ordering::SeqCst), 1);
-    // Anything more today is refused, without asking the HSM.
-    let e = c.refused(c.stake_tx(&call), "validator_cap");
+    // A replacement of it (the same nonce, higher fees) is the same stake: it is signed.
+    let mut bumped = c.stake_tx(&call);
+    bumped.max_fee_per_gas += bumped.max_fee_per_gas / 5;
+    bumped.max_priority_fee_per_gas += bumped.max_priority_fee_per_gas / 5;
+    c.sign(bumped).unwrap();
+    assert_eq!(c.signs.load(Ordering::SeqCst), 2);
+    // Anything more today (a next nonce) is refused, without asking the HSM.
+    let mut next = c.stake_tx(&call);
+    next.nonce = 1;
+    let e = c.refused(next, "validator_cap");
     assert!(e.contains("2 validators on top of 2 staked today"), "{e}");
 }
 
@@ -699,6 +709,7 @@ fn eth_for_ssv_fees_above_the_caps_is_refused() {
             value_wei: "0".into(),
             validators: 0,
             ssv_fee_wei: "1000000000000000".into(),
+            nonce: None,
         })
         .unwrap();
     let e = c.refused(

@@ -122,15 +122,7 @@ fn logs<E: SolEvent>(w: &World) -> Vec<E> {
 }
 
 fn count(w: &World, ids: &[u64]) -> u32 {
-    w.rt()
-        .block_on(signer_agent::ssv::cluster_snapshot(
-            &w.provider(),
-            w.dep.addr("ssv_network"),
-            w.dep.addr("pool_manager"),
-            ids,
-        ))
-        .unwrap()
-        .validatorCount
+    w.cluster_snapshot(ids).validatorCount
 }
 
 fn refused(o: &std::process::Output) -> String {
@@ -273,7 +265,8 @@ fn three_of_five_validators_move_to_four_new_operators_and_refusals_send_nothing
     let o = w.agent(&["run", "--once"], &[]);
     ok(&o);
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("does not match the bundle"),
+        String::from_utf8_lossy(&o.stderr)
+            .contains("an operator of the reshare's new cluster cannot take the shares"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );

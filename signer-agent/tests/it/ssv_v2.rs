@@ -71,14 +71,7 @@ fn expected_fee(
 }
 
 fn pool_cluster(w: &World, ids: &[u64]) -> Cluster {
-    w.rt()
-        .block_on(signer_agent::ssv::cluster_snapshot(
-            &w.provider(),
-            w.dep.addr("ssv_network"),
-            w.dep.addr("pool_manager"),
-            ids,
-        ))
-        .unwrap()
+    w.cluster_snapshot(ids)
 }
 
 fn ids(w: &World) -> Vec<u64> {
@@ -188,6 +181,7 @@ fn a_v1_network_is_refused_then_a_legacy_cluster_is_migrated_and_staked_into() {
     let ids = ids(&w);
     let pm = w.dep.addr("pool_manager");
     let ssv = w.dep.addr("ssv_network");
+    let contracts = w.cfg().contracts().unwrap();
     // Before the upgrade the network is v1: the agent says so and sends nothing.
     let o = w.agent(&["clusters", "status"], &[]);
     assert_eq!(o.status.code(), Some(4), "{o:?}");
@@ -253,7 +247,12 @@ fn a_v1_network_is_refused_then_a_legacy_cluster_is_migrated_and_staked_into() {
                 .await
                 .unwrap();
             assert!(r.status());
-            cluster = signer_agent::ssv::cluster_snapshot(&p, ssv, pm, &ids)
+            let events = signer_agent::logscan::Events::uncached(
+                signer_agent::logscan::Scanner::new(p.clone(), 10_000),
+                66,
+            );
+            let at = events.head().await.unwrap();
+            cluster = signer_agent::ssv::cluster_snapshot(&events, &contracts, pm, &ids, at)
                 .await
                 .unwrap();
         }
@@ -403,10 +402,16 @@ fn the_fee_follows_the_effective_balance_the_network_charges() {
     let ids = ids(&w);
     let pm = w.dep.addr("pool_manager");
     let ssv = w.dep.addr("ssv_network");
+    let contracts = w.cfg().contracts().unwrap();
     // The devnet oracle (the DAO owner) reports 64 ETH for the pool's one-validator cluster.
     w.rt().block_on(async {
         let p = w.provider();
-        let c = signer_agent::ssv::cluster_snapshot(&p, ssv, pm, &ids)
+        let events = signer_agent::logscan::Events::uncached(
+            signer_agent::logscan::Scanner::new(p.clone(), 10_000),
+            66,
+        );
+        let at = events.head().await.unwrap();
+        let c = signer_agent::ssv::cluster_snapshot(&events, &contracts, pm, &ids, at)
             .await
             .unwrap();
         let id = alloy::primitives::keccak256(

@@ -1,4 +1,4 @@
-//! Key attestation refusals (issue #9): keys built here with raw PKCS#11 calls, the way a
+//! Key attestation refusals: keys built here with raw PKCS#11 calls, the way a
 //! careless or malicious set-up would, must be refused by name.
 
 use kc_hsm::cryptoki::mechanism::Mechanism;
