@@ -15,7 +15,7 @@ use alloy::sol_types::SolCall;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use super::store::{self as mstore, Action};
+use super::store::{self as mstore, err, Action};
 use super::tx::{self, cluster_subject, validator_subject};
 use super::{refused_is_skip, Ctx, Pass, Wait};
 use crate::chain::IPoolManager;
@@ -96,14 +96,6 @@ pub struct ReshareRow {
     pub shares_data: Vec<u8>,
     #[serde(skip)]
     pub leaf: [u8; 32],
-}
-
-fn err(st: &Store, action: &str, source: rusqlite::Error) -> Error {
-    Error::Store {
-        path: st.path().to_owned(),
-        action: action.to_owned(),
-        source,
-    }
 }
 
 pub fn ensure_schema(st: &Store) -> Result<()> {

@@ -193,7 +193,8 @@ fn now() -> String {
         .unwrap_or_default()
 }
 
-fn err(st: &Store, action: &str, source: rusqlite::Error) -> Error {
+/// A state store error of the maintenance tables.
+pub(crate) fn err(st: &Store, action: &str, source: rusqlite::Error) -> Error {
     Error::Store {
         path: st.path().to_owned(),
         action: action.to_owned(),

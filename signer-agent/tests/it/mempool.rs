@@ -247,6 +247,26 @@ pub(crate) fn outbid_until_exit(
     }
 }
 
+/// The mined transaction `mined`, checked to be a replacement of `original`: the same nonce,
+/// both fees bumped by at least 10 %.
+pub(crate) fn replacement_of(
+    w: &World,
+    original: &Pending,
+    mined: B256,
+) -> alloy::rpc::types::Transaction {
+    use alloy::consensus::Transaction as _;
+    assert_ne!(mined, original.hash);
+    let tx = w
+        .rt()
+        .block_on(async { w.provider().get_transaction_by_hash(mined).await })
+        .unwrap()
+        .unwrap();
+    assert_eq!(tx.nonce(), original.nonce);
+    assert!(tx.max_priority_fee_per_gas().unwrap() * 100 >= original.priority * 110);
+    assert!(tx.max_fee_per_gas() * 100 >= original.max_fee * 110);
+    tx
+}
+
 #[test]
 fn a_stake_that_is_not_mined_is_replaced_with_higher_fees_and_mined_once() {
     let w = World::new(2, "\n[gas]\nreplace_after_blocks = 2");
@@ -281,15 +301,8 @@ fn a_stake_that_is_not_mined_is_replaced_with_higher_fees_and_mined_once() {
     let mined: B256 = vs[0]["tx_hash"].as_str().unwrap().parse().unwrap();
     assert_ne!(mined, original.hash);
     assert!(receipt(&w, mined).unwrap().status());
-    let tx = w
-        .rt()
-        .block_on(async { w.provider().get_transaction_by_hash(mined).await })
-        .unwrap()
-        .unwrap();
+    let tx = replacement_of(&w, &original, mined);
     use alloy::consensus::Transaction as _;
-    assert_eq!(tx.nonce(), original.nonce);
-    assert!(tx.max_priority_fee_per_gas().unwrap() * 100 >= original.priority * 110);
-    assert!(tx.max_fee_per_gas() * 100 >= original.max_fee * 110);
     // The history recorded the replacement before it was sent; the log says why.
     let history = signer_agent::store::Store::open(w.cfg().state_dir().unwrap())
         .unwrap()
