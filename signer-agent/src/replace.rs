@@ -259,6 +259,10 @@ pub struct Sender<'a> {
 /// Called with each version of a nonce after it is recorded and before it is broadcast.
 pub type OnSigned<'h> = dyn FnMut(&mut Store, &Signed) -> Result<()> + 'h;
 
+/// Polls on which a nonce must show used, with none of its versions mined, before it counts as
+/// taken from outside.
+const TAKEN_POLLS: u32 = 3;
+
 /// How often a sent transaction is looked at.
 fn poll(cfg: &Config) -> Duration {
     Duration::from_millis((cfg.poll_interval_secs * 1000 / 4).clamp(200, 3_000))
@@ -408,6 +412,7 @@ impl Sender<'_> {
         on_signed: &mut OnSigned<'_>,
     ) -> Result<Mined> {
         let mut unknown_polls = 0u32;
+        let mut taken_polls = 0u32;
         let mut warned_caps = false;
         loop {
             let all = versions(store, self.from, nonce)?;
@@ -436,6 +441,13 @@ impl Sender<'_> {
                 if let Some(m) = self.mined_version(&all).await? {
                     set_state(store, self.from, nonce, "mined")?;
                     return Ok(m);
+                }
+                // A node may count the nonce as used before it serves the receipt of the block
+                // that used it (anvil under load did): taken only when seen on several polls.
+                taken_polls += 1;
+                if taken_polls < TAKEN_POLLS {
+                    tokio::time::sleep(poll(self.cfg)).await;
+                    continue;
                 }
                 set_state(store, self.from, nonce, "taken")?;
                 return Err(Error::NonceTaken {
