@@ -5,6 +5,7 @@
 //! them before it sends anything). This crate holds no secret and never touches an HSM: it
 //! reads, writes and checks public or encrypted material only.
 
+pub mod bounded;
 mod error;
 pub mod fsio;
 pub mod manifest;

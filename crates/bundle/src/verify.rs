@@ -3,17 +3,25 @@
 //! Used by `ceremony verify` (auditors), by the ceremony itself on the staged bundle before it
 //! reports success, and by `signer-agent verify`/`import`. It never stops at the first problem:
 //! every check becomes a [`Check`] in the [`Report`], failed ones naming their file and field.
-//! BLS signatures (deposits and SSV ownership) are verified in one batch; when the batch fails,
-//! one by one to name each bad entry.
+//!
+//! A bundle comes from elsewhere, so the order is cheap first (issue #20): every file is read
+//! once through the bounded reader ([`crate::bounded`]: regular files only, size capped by what
+//! the manifest declares) and hashed; fields are compared as text; only then, and only for a
+//! file whose hash, entry count and layout are right and only for entries that passed their
+//! cheap checks, is there cryptography: point decoding (curve and subgroup checks), the share
+//! interpolation, and the BLS signatures (deposits and SSV ownership) in one batch — one by one
+//! only when the batch fails, to name each bad entry. Entries beyond the manifest's count are
+//! refused without being decoded.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use kc_ssv::{KeySharesFile, OperatorKey, SharesData};
 use kc_validator::bls::{batch_verify, PublicKey, Signature};
-use kc_validator::deposit::{self, DepositData};
+use kc_validator::deposit::{self, DepositData, RawDeposit};
 use serde::Serialize;
 
+use crate::bounded::{self, caps};
 use crate::manifest::{self, files, sha256_hex, Manifest, ManifestSignature};
 use crate::merkle::{self, LeafInput};
 use crate::operators::OperatorsFile;
@@ -52,6 +60,11 @@ pub struct Report {
     pub bundle: PathBuf,
     pub ceremony_id: Option<String>,
     pub validators: usize,
+    /// Whether the manifest was verified against a pinned identity key (`--identity`). A bundle
+    /// that verifies without a pin only shows that *someone's* key signed it.
+    pub identity_pinned: bool,
+    /// SHA-256 of the public key that signed the manifest, when it could be read.
+    pub signed_by: Option<String>,
     pub checks: Vec<Check>,
 }
 
@@ -90,9 +103,19 @@ impl VerifiedBundle {
 
 struct Checker {
     checks: Vec<Check>,
+    /// Set when the manifest signature verified under the pinned identity.
+    identity_pinned: bool,
+    signed_by: Option<String>,
 }
 
 impl Checker {
+    fn new() -> Self {
+        Checker {
+            checks: Vec::new(),
+            identity_pinned: false,
+            signed_by: None,
+        }
+    }
     fn pass(&mut self, name: &str, file: &str, detail: impl Into<String>) {
         self.checks.push(Check {
             name: name.into(),
@@ -138,17 +161,11 @@ impl Checker {
     }
 }
 
-/// Reads a bundle file that must be a regular file: a symlink (e.g. to `/dev/zero` or to a file
-/// outside the bundle) or a device is refused before anything is read.
-fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
-    let meta = std::fs::symlink_metadata(path)?;
-    if !meta.file_type().is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not a regular file (symlink, directory or device)",
-        ));
-    }
-    std::fs::read(path)
+/// A file of the bundle as read: its text, and whether its SHA-256 is the one the manifest
+/// lists (only then may it get expensive checks).
+struct FileRead {
+    text: String,
+    hash_ok: bool,
 }
 
 fn read_all_files(dir: &Path) -> std::io::Result<BTreeSet<String>> {
@@ -191,7 +208,7 @@ pub fn load_verified(dir: &Path, opts: &VerifyOptions) -> Result<VerifiedBundle,
 }
 
 fn verify_and_load(dir: &Path, opts: &VerifyOptions) -> (Report, Option<VerifiedBundle>) {
-    let mut c = Checker { checks: Vec::new() };
+    let mut c = Checker::new();
     let loaded = run_checks(dir, opts, &mut c);
     let (ceremony_id, validators) = match &loaded {
         Some(b) => (
@@ -204,6 +221,8 @@ fn verify_and_load(dir: &Path, opts: &VerifyOptions) -> (Report, Option<Verified
         bundle: dir.to_owned(),
         ceremony_id,
         validators,
+        identity_pinned: c.identity_pinned,
+        signed_by: c.signed_by,
         checks: c.checks,
     };
     (report, loaded)
@@ -211,15 +230,10 @@ fn verify_and_load(dir: &Path, opts: &VerifyOptions) -> (Report, Option<Verified
 
 fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<VerifiedBundle> {
     // 1. The manifest and its signature.
-    let manifest_bytes = match read_regular(&dir.join(files::MANIFEST)) {
-        Ok(b) => b,
+    let manifest_bytes = match bounded::read(&dir.join(files::MANIFEST), &caps::manifest()) {
+        Ok((b, _)) => b,
         Err(e) => {
-            c.fail(
-                "manifest.read",
-                files::MANIFEST,
-                "",
-                format!("cannot read: {e}"),
-            );
+            c.fail("manifest.read", files::MANIFEST, "", e.to_string());
             return None;
         }
     };
@@ -238,9 +252,11 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
         }
     };
     check_signature(dir, &manifest, &manifest_bytes, opts, c);
+    drop(manifest_bytes);
 
-    // 2. File hashes, and nothing else in the directory.
-    let mut contents: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+    // 2. File hashes, and nothing else in the directory. Each file is read once, through the
+    // bounded reader, with a ceiling derived from the manifest's counts.
+    let mut read: BTreeMap<&str, FileRead> = BTreeMap::new();
     let listed: BTreeSet<&str> = manifest.files.keys().map(String::as_str).collect();
     let expected: BTreeSet<&str> = files::HASHED.into_iter().collect();
     let mut fails = Vec::new();
@@ -256,21 +272,25 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
             "listed but not part of a bundle".to_owned(),
         ));
     }
+    let (validators, operators) = (manifest.validators.len(), manifest.operators.list.len());
     for name in files::HASHED {
-        match read_regular(&dir.join(name)) {
-            Ok(bytes) => {
-                let got = sha256_hex(&bytes);
-                match manifest.files.get(name) {
-                    Some(want) if *want == got => {}
-                    Some(want) => fails.push((
-                        name.to_owned(),
-                        format!("SHA-256 is {got}, manifest says {want}"),
-                    )),
-                    None => {}
-                }
-                contents.insert(name, bytes);
+        let cap = caps::for_file(name, validators, operators);
+        match bounded::read_text(&dir.join(name), &cap) {
+            Ok((text, got)) => {
+                let hash_ok = match manifest.files.get(name) {
+                    Some(want) if *want == got => true,
+                    Some(want) => {
+                        fails.push((
+                            name.to_owned(),
+                            format!("SHA-256 is {got}, manifest says {want}"),
+                        ));
+                        false
+                    }
+                    None => false,
+                };
+                read.insert(name, FileRead { text, hash_ok });
             }
-            Err(e) => fails.push((name.to_owned(), format!("cannot read: {e}"))),
+            Err(e) => fails.push((name.to_owned(), e.to_string())),
         }
     }
     match read_all_files(dir) {
@@ -300,15 +320,13 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
         format!("{} files present and hashed as listed", files::HASHED.len()),
     );
 
-    let text = |name: &str| {
-        contents
-            .get(name)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-    };
+    let text = |name: &str| read.get(name).map(|f| f.text.as_str());
+    let hash_ok = |name: &str| read.get(name).is_some_and(|f| f.hash_ok);
 
     // 3. Transcript.
+    let mut transcript = None;
     if let Some(t) = text(files::TRANSCRIPT) {
-        match Transcript::parse_and_verify(&t) {
+        match Transcript::parse_and_verify(t) {
             Ok(tr) if tr.head() == manifest.transcript_head => {
                 c.pass(
                     "transcript.chain",
@@ -316,6 +334,7 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
                     format!("{} entries, head {}", tr.entries().len(), tr.head()),
                 );
                 check_transcript_vs_manifest(&tr, &manifest, c);
+                transcript = Some(tr);
             }
             Ok(tr) => c.fail(
                 "transcript.head",
@@ -332,7 +351,7 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     }
 
     // 4. Operators and plan.
-    let operators = match text(files::OPERATORS).map(|t| OperatorsFile::parse(&t)) {
+    let operators = match text(files::OPERATORS).map(OperatorsFile::parse) {
         Some(Ok(o)) => o,
         Some(Err(e)) => {
             c.fail("operators.parse", files::OPERATORS, "", e);
@@ -342,7 +361,7 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     };
     check_operators(&manifest, &operators, c);
     let plan_text = text(files::PLAN)?;
-    let plan = match Plan::parse_in_bundle(&plan_text, Path::new(files::PLAN), operators) {
+    let plan = match Plan::parse_in_bundle(plan_text, Path::new(files::PLAN), operators) {
         Ok(p) => {
             c.pass("plan.parse", files::PLAN, format!("ceremony {}", p.id()));
             p
@@ -352,37 +371,50 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
             return None;
         }
     };
+    check_operators_chain(&plan, transcript.as_ref(), c);
+    drop(transcript);
     check_plan_vs_manifest(&plan, &manifest, c);
     check_unique_validators(&manifest, c);
 
-    // 5. Deposit data.
+    // 5. and 6. Deposit data and key shares: cheap checks (text, hashes, counts).
     let mark = c.checks.len();
-    let deposits = check_deposits(&text(files::DEPOSIT_DATA)?, &plan, &manifest, c)?;
+    let deposits = check_deposits(
+        text(files::DEPOSIT_DATA)?,
+        hash_ok(files::DEPOSIT_DATA),
+        &plan,
+        &manifest,
+        c,
+    )?;
+    let shares = check_keyshares(
+        text(files::KEYSHARES)?,
+        hash_ok(files::KEYSHARES),
+        &plan,
+        &manifest,
+        c,
+    )?;
 
-    // 6. Key shares.
-    let (keyshares, shares_data, ownership) =
-        check_keyshares(&text(files::KEYSHARES)?, &plan, &manifest, c)?;
+    // 7. Cryptography, on what passed.
+    let decoded = check_crypto(&deposits, &shares, &plan, &manifest, c);
 
-    // 7. All BLS signatures in one batch.
-    check_bls_batch(&deposits, &ownership, c);
-
-    // 8. Merkle leaves and root.
+    // 8. Merkle leaves and root (hashes of the bytes as written; no decoding needed).
     let ids = plan.operators.ids();
-    let leaves: Vec<merkle::Hash> = deposits
-        .iter()
-        .zip(&shares_data)
-        .map(|(d, sd)| {
-            merkle::leaf_hash(&LeafInput {
-                pubkey: &d.pubkey.to_bytes(),
-                signature: &d.signature.to_bytes(),
-                deposit_data_root: &d.deposit_data_root,
-                operator_ids: &ids,
-                shares_data: sd,
-            })
-        })
-        .collect();
     let mut fails = Vec::new();
-    for (i, (leaf, v)) in leaves.iter().zip(&manifest.validators).enumerate() {
+    let mut leaves: Vec<merkle::Hash> = Vec::with_capacity(manifest.validators.len());
+    for (i, v) in manifest.validators.iter().enumerate() {
+        let leaf = deposits
+            .raw
+            .get(i)
+            .zip(shares.shares_data.get(i))
+            .and_then(|(d, sd)| raw_leaf(d, sd, &ids));
+        let Some(leaf) = leaf else {
+            fails.push((
+                format!("validators[{i}].merkle_leaf"),
+                "cannot be computed: the deposit or sharesData of this validator is missing or \
+                 malformed"
+                    .to_owned(),
+            ));
+            continue;
+        };
         let got = format!("0x{}", hex::encode(leaf));
         if got != v.merkle_leaf {
             fails.push((
@@ -390,18 +422,21 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
                 format!("manifest says {}, computed {got}", v.merkle_leaf),
             ));
         }
+        leaves.push(leaf);
     }
-    match merkle::root(&leaves) {
-        Some(r) if format!("0x{}", hex::encode(r)) == manifest.merkle_root => {}
-        Some(r) => fails.push((
-            "merkle_root".into(),
-            format!(
-                "manifest says {}, computed 0x{}",
-                manifest.merkle_root,
-                hex::encode(r)
-            ),
-        )),
-        None => fails.push(("merkle_root".into(), "no validators".into())),
+    if leaves.len() == manifest.validators.len() {
+        match merkle::root(&leaves) {
+            Some(r) if format!("0x{}", hex::encode(r)) == manifest.merkle_root => {}
+            Some(r) => fails.push((
+                "merkle_root".into(),
+                format!(
+                    "manifest says {}, computed 0x{}",
+                    manifest.merkle_root,
+                    hex::encode(r)
+                ),
+            )),
+            None => fails.push(("merkle_root".into(), "no validators".into())),
+        }
     }
     c.group(
         "merkle.root",
@@ -410,6 +445,8 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
         format!("root {} over {} leaves", manifest.merkle_root, leaves.len()),
     );
 
+    let contents: BTreeMap<&str, &[u8]> =
+        read.iter().map(|(k, f)| (*k, f.text.as_bytes())).collect();
     // 9. Seal envelope.
     if let Some(bytes) = contents.get(files::SEALED_MASTER) {
         match SealedMaster::from_bytes(bytes) {
@@ -471,15 +508,33 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     if c.failed_since(0) || c.failed_since(mark) {
         return None;
     }
+    let deposits = decoded?;
     Some(VerifiedBundle {
         dir: dir.to_owned(),
         manifest,
         plan,
         deposits,
-        keyshares,
-        shares_data,
+        keyshares: shares.file,
+        shares_data: shares.shares_data,
         leaves,
     })
+}
+
+/// The Merkle leaf of one validator from the bytes as written (hex decoded, nothing else).
+fn raw_leaf(d: &RawDeposit, shares_data: &[u8], ids: &[u64]) -> Option<merkle::Hash> {
+    let pubkey = hex::decode(&d.pubkey).ok()?;
+    let signature = hex::decode(&d.signature).ok()?;
+    let root: [u8; 32] = hex::decode(&d.deposit_data_root).ok()?.try_into().ok()?;
+    if pubkey.len() != 48 || signature.len() != 96 || shares_data.is_empty() {
+        return None;
+    }
+    Some(merkle::leaf_hash(&LeafInput {
+        pubkey: &pubkey,
+        signature: &signature,
+        deposit_data_root: &root,
+        operator_ids: ids,
+        shares_data,
+    }))
 }
 
 fn check_signature(
@@ -489,8 +544,8 @@ fn check_signature(
     opts: &VerifyOptions,
     c: &mut Checker,
 ) {
-    let sig = match read_regular(&dir.join(files::MANIFEST_SIG)) {
-        Ok(b) => match ManifestSignature::from_bytes(&b) {
+    let sig = match bounded::read(&dir.join(files::MANIFEST_SIG), &caps::manifest_sig()) {
+        Ok((b, _)) => match ManifestSignature::from_bytes(&b) {
             Ok(s) => {
                 // No hash covers manifest.sig: only the exact form the ceremony writes is
                 // accepted, so that no byte of it can change unnoticed (hex case, whitespace).
@@ -512,15 +567,11 @@ fn check_signature(
             }
             Err(e) => return c.fail("manifest.signature", files::MANIFEST_SIG, "", e.to_string()),
         },
-        Err(e) => {
-            return c.fail(
-                "manifest.signature",
-                files::MANIFEST_SIG,
-                "",
-                format!("cannot read: {e}"),
-            )
-        }
+        Err(e) => return c.fail("manifest.signature", files::MANIFEST_SIG, "", e.to_string()),
     };
+    let signer = hex::decode(&sig.public_key)
+        .ok()
+        .map(|k| manifest::key_fingerprint(&k));
     match sig.verify(manifest_bytes) {
         Ok(()) => c.pass(
             "manifest.signature",
@@ -557,13 +608,17 @@ fn check_signature(
             "is not the SHA-256 of identity.public_key",
         );
     }
+    c.signed_by = signer;
     if let Some(pinned) = &opts.identity {
         match same_p256_key(pinned, &sig.public_key) {
-            Ok(true) => c.pass(
-                "identity.pinned",
-                files::MANIFEST_SIG,
-                format!("signed by the pinned identity {}", fp),
-            ),
+            Ok(true) => {
+                c.identity_pinned = true;
+                c.pass(
+                    "identity.pinned",
+                    files::MANIFEST_SIG,
+                    format!("signed by the pinned identity {}", fp),
+                )
+            }
             Ok(false) => c.fail(
                 "identity.pinned",
                 files::MANIFEST_SIG,
@@ -642,6 +697,43 @@ fn check_operators(manifest: &Manifest, ops: &OperatorsFile, c: &mut Checker) {
         ),
     };
     c.group("operators.keys", files::OPERATORS, fails, summary);
+}
+
+/// The operators' provenance names the chain of the plan's network (a custom network is
+/// exempt), and the transcript recorded the same relation when the ceremony ran.
+fn check_operators_chain(plan: &Plan, transcript: Option<&Transcript>, c: &mut Checker) {
+    let relation = match plan.operators_chain() {
+        Ok(r) => r,
+        Err(e) => {
+            return c.fail(
+                "operators.chain",
+                files::OPERATORS,
+                "provenance.chain_id",
+                e,
+            )
+        }
+    };
+    let recorded = transcript
+        .and_then(|t| t.entries().iter().find(|e| e.step == "ceremony.started"))
+        .map(|e| e.details.get("operators_chain").cloned());
+    match recorded {
+        Some(Some(r)) if r == serde_json::json!(relation) => {}
+        Some(r) => {
+            return c.fail(
+                "operators.chain",
+                files::TRANSCRIPT,
+                "ceremony.started.operators_chain",
+                format!(
+                    "recorded {}, the bundle's network and provenance give {}",
+                    r.map_or_else(|| "nothing".to_owned(), |v| v.to_string()),
+                    serde_json::json!(relation)
+                ),
+            )
+        }
+        // No readable transcript: its own check failed already.
+        None => {}
+    }
+    c.pass("operators.chain", files::OPERATORS, relation.to_string());
 }
 
 fn check_plan_vs_manifest(plan: &Plan, m: &Manifest, c: &mut Checker) {
@@ -897,54 +989,149 @@ fn check_transcript_vs_manifest(tr: &Transcript, m: &Manifest, c: &mut Checker) 
     );
 }
 
+/// `deposit_data.json` after its cheap checks.
+struct DepositsRead {
+    /// The entries up to the manifest's count, undecoded.
+    raw: Vec<RawDeposit>,
+    /// Per entry: its cheap checks passed.
+    passed: Vec<bool>,
+    /// The file may get cryptography: its hash is the manifest's, and its entry count and
+    /// layout are right.
+    trusted: bool,
+}
+
+/// `keyshares.json` after its cheap checks.
+struct SharesRead {
+    /// The file, with the entries up to the manifest's count.
+    file: KeySharesFile,
+    /// Per entry: the decoded sharesData (its SHA-256 checked), `None` if it is malformed.
+    decoded: Vec<Option<SharesData>>,
+    /// Per entry: the sharesData bytes (empty if malformed), aligned with the manifest.
+    shares_data: Vec<Vec<u8>>,
+    passed: Vec<bool>,
+    trusted: bool,
+}
+
+/// Why a file got no cryptographic check.
+fn not_checked(file: &str) -> String {
+    format!(
+        "not checked: {file} does not match the manifest (hash, entry count or layout), so no \
+         point was decoded and no signature verified"
+    )
+}
+
+/// A lower-case hex field of `len` bytes, or why not.
+fn hex_shape(value: &str, len: usize) -> Result<(), String> {
+    if value.len() != 2 * len {
+        return Err(format!("{} hex digits, expected {}", value.len(), 2 * len));
+    }
+    if let Some(c) = value.chars().find(|c| !matches!(c, '0'..='9' | 'a'..='f')) {
+        return Err(format!("{c:?} is not a lower-case hex digit"));
+    }
+    Ok(())
+}
+
+/// Whether `text` is exactly `raw` in ethstaker-deposit's layout, compared entry by entry (no
+/// second copy of the file).
+fn deposit_layout_matches(text: &str, raw: &[RawDeposit]) -> bool {
+    let mut rest = text;
+    let mut take = |want: &str| match rest.strip_prefix(want) {
+        Some(r) => {
+            rest = r;
+            true
+        }
+        None => false,
+    };
+    if !take("[") {
+        return false;
+    }
+    let mut buf = String::with_capacity(800);
+    for (i, d) in raw.iter().enumerate() {
+        if i > 0 && !take(", ") {
+            return false;
+        }
+        buf.clear();
+        d.write_json(&mut buf);
+        if !take(&buf) {
+            return false;
+        }
+    }
+    take("]") && rest.is_empty()
+}
+
+/// Cheap checks of `deposit_data.json`: entry count, layout, every field as text against the
+/// plan and the manifest. Nothing is decoded; entries beyond the manifest's count are refused
+/// and dropped unread.
 fn check_deposits(
     text: &str,
+    hash_ok: bool,
     plan: &Plan,
     m: &Manifest,
     c: &mut Checker,
-) -> Option<Vec<DepositData>> {
-    let list = match deposit::parse_json(text) {
+) -> Option<DepositsRead> {
+    let mut raw = match deposit::parse_raw_json(text) {
         Ok(l) => l,
         Err(e) => {
             c.fail("deposit_data.parse", files::DEPOSIT_DATA, "", e.to_string());
             return None;
         }
     };
+    let count = m.validators.len();
     let mut fails: Vec<(String, String)> = Vec::new();
-    if deposit::to_json(&list) != text {
+    let layout_ok = deposit_layout_matches(text, &raw);
+    if !layout_ok {
         fails.push((
             String::new(),
             "not in the exact ethstaker-deposit 1.3.1 layout".into(),
         ));
     }
-    if list.len() != m.validators.len() {
+    let count_ok = raw.len() == count;
+    if raw.len() > count {
         fails.push((
-            String::new(),
+            format!("[{count}]"),
             format!(
-                "{} entries, manifest lists {} validators",
-                list.len(),
-                m.validators.len()
+                "{} entries beyond the manifest's {count} validators: refused, not decoded",
+                raw.len() - count
             ),
         ));
+        raw.truncate(count);
+    } else if raw.len() < count {
+        fails.push((
+            String::new(),
+            format!("{} entries, manifest lists {count} validators", raw.len()),
+        ));
     }
-    let wc = deposit::withdrawal_credentials(plan.withdrawal_type, &plan.withdrawal_address);
-    let fork = plan.network.genesis_fork_version();
-    for (i, (d, v)) in list.iter().zip(&m.validators).enumerate() {
+    let wc = hex::encode(deposit::withdrawal_credentials(
+        plan.withdrawal_type,
+        &plan.withdrawal_address,
+    ));
+    let fork = hex::encode(plan.network.genesis_fork_version());
+    let mut passed = Vec::with_capacity(raw.len());
+    for (i, (d, v)) in raw.iter().zip(&m.validators).enumerate() {
         let f = |name: &str| format!("[{i}].{name}");
-        if d.pubkey.to_hex() != v.pubkey {
+        let before = fails.len();
+        for (name, value, len) in [
+            ("pubkey", &d.pubkey, 48),
+            ("withdrawal_credentials", &d.withdrawal_credentials, 32),
+            ("signature", &d.signature, 96),
+            ("deposit_message_root", &d.deposit_message_root, 32),
+            ("deposit_data_root", &d.deposit_data_root, 32),
+            ("fork_version", &d.fork_version, 4),
+        ] {
+            if let Err(e) = hex_shape(value, len) {
+                fails.push((f(name), e));
+            }
+        }
+        if d.pubkey != v.pubkey {
             fails.push((
                 f("pubkey"),
-                format!("{}, manifest says {}", d.pubkey.to_hex(), v.pubkey),
+                format!("{}, manifest says {}", d.pubkey, v.pubkey),
             ));
         }
         if d.withdrawal_credentials != wc {
             fails.push((
                 f("withdrawal_credentials"),
-                format!(
-                    "{}, the plan gives {}",
-                    hex::encode(d.withdrawal_credentials),
-                    hex::encode(wc)
-                ),
+                format!("{}, the plan gives {wc}", d.withdrawal_credentials),
             ));
         }
         if d.amount != plan.amount_gwei() {
@@ -956,11 +1143,7 @@ fn check_deposits(
         if d.fork_version != fork {
             fails.push((
                 f("fork_version"),
-                format!(
-                    "{}, the plan's network has {}",
-                    hex::encode(d.fork_version),
-                    hex::encode(fork)
-                ),
+                format!("{}, the plan's network has {fork}", d.fork_version),
             ));
         }
         if d.network_name != plan.network.name() {
@@ -973,41 +1156,45 @@ fn check_deposits(
                 ),
             ));
         }
-        if hex::encode(d.deposit_data_root) != v.deposit_data_root {
+        if d.deposit_data_root != v.deposit_data_root {
             fails.push((
                 f("deposit_data_root"),
                 format!(
                     "{}, manifest says {}",
-                    hex::encode(d.deposit_data_root),
-                    v.deposit_data_root
+                    d.deposit_data_root, v.deposit_data_root
                 ),
             ));
         }
+        passed.push(fails.len() == before);
     }
     c.group(
         "deposit_data.plan",
         files::DEPOSIT_DATA,
         fails,
         format!(
-            "{} deposits for {} with credentials {}",
-            list.len(),
+            "{} deposits for {} with credentials {wc}",
+            raw.len(),
             plan.network.name(),
-            hex::encode(wc)
         ),
     );
-    Some(list)
+    Some(DepositsRead {
+        raw,
+        passed,
+        trusted: hash_ok && count_ok && layout_ok,
+    })
 }
 
-/// (digest, public key, signature) of an SSV ownership signature.
-type Ownership = ([u8; 32], PublicKey, Signature);
-
+/// Cheap checks of `keyshares.json`: entry count, every field as text against the plan and the
+/// manifest, sharesData's length and SHA-256. Nothing is decoded as a point; entries beyond the
+/// manifest's count are refused and dropped unread.
 fn check_keyshares(
     text: &str,
+    hash_ok: bool,
     plan: &Plan,
     m: &Manifest,
     c: &mut Checker,
-) -> Option<(KeySharesFile, Vec<Vec<u8>>, Vec<Ownership>)> {
-    let file = match KeySharesFile::from_json(text) {
+) -> Option<SharesRead> {
+    let mut file = match KeySharesFile::from_json(text) {
         Ok(f) => f,
         Err(e) => {
             c.fail("keyshares.parse", files::KEYSHARES, "", e.to_string());
@@ -1017,17 +1204,24 @@ fn check_keyshares(
     let ids = plan.operators.ids();
     let n = ids.len();
     let owner = plan.owner.to_checksum();
+    let count = m.validators.len();
     let mut fails: Vec<(String, String)> = Vec::new();
-    let mut consistency_fails: Vec<(String, String)> = Vec::new();
-    let mut shares_data = Vec::with_capacity(file.shares.len());
-    let mut ownership = Vec::with_capacity(file.shares.len());
-    if file.shares.len() != m.validators.len() {
+    let count_ok = file.shares.len() == count;
+    if file.shares.len() > count {
+        fails.push((
+            format!("shares[{count}]"),
+            format!(
+                "{} entries beyond the manifest's {count} validators: refused, not decoded",
+                file.shares.len() - count
+            ),
+        ));
+        file.shares.truncate(count);
+    } else if file.shares.len() < count {
         fails.push((
             "shares".into(),
             format!(
-                "{} entries, manifest lists {} validators",
-                file.shares.len(),
-                m.validators.len()
+                "{} entries, manifest lists {count} validators",
+                file.shares.len()
             ),
         ));
     }
@@ -1037,8 +1231,12 @@ fn check_keyshares(
         .iter()
         .map(|o| (o.id, o.public_key.as_str()))
         .collect();
+    let mut decoded = Vec::with_capacity(file.shares.len());
+    let mut shares_data = Vec::with_capacity(file.shares.len());
+    let mut passed = Vec::with_capacity(file.shares.len());
     for (i, (item, v)) in file.shares.iter().zip(&m.validators).enumerate() {
         let f = |name: &str| format!("shares[{i}].{name}");
+        let before = fails.len();
         let pk_hex = format!("0x{}", v.pubkey);
         if item.data.public_key != pk_hex {
             fails.push((
@@ -1082,59 +1280,28 @@ fn check_keyshares(
                 "operator ids or keys differ from operators.json".into(),
             ));
         }
-        let sd = match SharesData::from_hex(&item.payload.shares_data, n, &pk_hex) {
-            Ok(sd) => sd,
-            Err(e) => {
-                fails.push((f("payload.sharesData"), e.to_string()));
-                shares_data.push(Vec::new());
-                continue;
-            }
-        };
-        let bytes = sd.to_bytes();
-        let digest = sha256_hex(&bytes);
-        if digest != v.shares_data_sha256 {
-            fails.push((
-                f("payload.sharesData"),
-                format!("SHA-256 {digest}, manifest says {}", v.shares_data_sha256),
-            ));
-        }
-        // Every entry pushes its sharesData (also on failure) so that the list stays aligned
-        // with the deposits for the Merkle leaves.
-        let Ok(pk_bytes) = hex::decode(&v.pubkey) else {
-            fails.push((f("data.publicKey"), "manifest pubkey is not hex".into()));
-            shares_data.push(bytes);
-            continue;
-        };
-        let Ok(pk) = PublicKey::from_bytes(&pk_bytes) else {
-            fails.push((f("data.publicKey"), "not a valid BLS public key".into()));
-            shares_data.push(bytes);
-            continue;
-        };
-        match Signature::from_bytes(&sd.signature) {
-            Ok(sig) => {
-                let digest = kc_ssv::ownership::ownership_digest(&plan.owner, v.owner_nonce);
-                ownership.push((digest, pk, sig));
-            }
-            Err(e) => fails.push((f("payload.sharesData"), format!("ownership signature: {e}"))),
-        }
-        let pk48: [u8; 48] = pk.to_bytes();
-        if let Err(e) = kc_ssv::verify_share_public_keys(&pk48, &ids, &sd.share_public_keys) {
-            consistency_fails.push((f("payload.sharesData"), e.to_string()));
-        }
-        if let Ok(cluster) = kc_ssv::Cluster::parse(keys.iter().copied()) {
-            for (op, ct) in cluster.operators().iter().zip(&sd.encrypted_shares) {
-                if !op.ciphertext_in_range(ct) {
+        // Every entry pushes its sharesData (empty when malformed) so that the list stays
+        // aligned with the deposits for the Merkle leaves.
+        match SharesData::from_hex(&item.payload.shares_data, n, &pk_hex) {
+            Ok(sd) => {
+                let bytes = sd.to_bytes();
+                let digest = sha256_hex(&bytes);
+                if digest != v.shares_data_sha256 {
                     fails.push((
                         f("payload.sharesData"),
-                        format!(
-                            "encrypted share of operator {} is not an RSA ciphertext for its key",
-                            op.id()
-                        ),
+                        format!("SHA-256 {digest}, manifest says {}", v.shares_data_sha256),
                     ));
                 }
+                decoded.push(Some(sd));
+                shares_data.push(bytes);
+            }
+            Err(e) => {
+                fails.push((f("payload.sharesData"), e.to_string()));
+                decoded.push(None);
+                shares_data.push(Vec::new());
             }
         }
-        shares_data.push(bytes);
+        passed.push(fails.len() == before);
     }
     c.group(
         "keyshares.fields",
@@ -1147,77 +1314,227 @@ fn check_keyshares(
             m.owner.last_nonce
         ),
     );
-    c.group(
-        "keyshares.consistency",
-        files::KEYSHARES,
-        consistency_fails,
-        format!("share public keys of every validator interpolate to its public key (threshold {} of {n})", kc_ssv::shamir::threshold(n).unwrap_or(0)),
-    );
-    Some((file, shares_data, ownership))
+    Some(SharesRead {
+        file,
+        decoded,
+        shares_data,
+        passed,
+        trusted: hash_ok && count_ok,
+    })
 }
 
-fn check_bls_batch(deposits: &[DepositData], ownership: &[Ownership], c: &mut Checker) {
-    let roots: Vec<[u8; 32]> = deposits.iter().map(DepositData::signing_root).collect();
+/// (index, signing digest, public key, signature) of an SSV ownership signature.
+type Ownership = (usize, [u8; 32], PublicKey, Signature);
+
+/// The cryptography, only on files that passed their cheap checks as a whole (hash, count,
+/// layout) and only on entries that passed theirs: point decoding, deposit roots, ciphertext
+/// ranges, the share interpolation (one multi-scalar check for all validators), and every BLS
+/// signature in one batch. Returns the decoded deposits when every one of them decoded.
+fn check_crypto(
+    d: &DepositsRead,
+    s: &SharesRead,
+    plan: &Plan,
+    m: &Manifest,
+    c: &mut Checker,
+) -> Option<Vec<DepositData>> {
+    // Deposits: decode and recompute both roots.
+    let mut deposits: Vec<(usize, DepositData)> = Vec::new();
+    let mut fails = Vec::new();
+    if d.trusted {
+        for (i, (raw, ok)) in d.raw.iter().zip(&d.passed).enumerate() {
+            if !ok {
+                continue;
+            }
+            match raw
+                .decode()
+                .and_then(|dd| dd.verify_structure().map(|()| dd))
+            {
+                Ok(dd) => deposits.push((i, dd)),
+                Err(e) => fails.push((format!("[{i}]"), e.to_string())),
+            }
+        }
+    }
+
+    // Key shares: the validator key, the ownership signature, the ciphertexts against the
+    // cluster's moduli (the keys were compared with operators.json as text), and the share
+    // interpolation.
+    let ids = plan.operators.ids();
+    let cluster = kc_ssv::Cluster::parse(
+        plan.operators
+            .operators
+            .iter()
+            .map(|o| (o.id, o.public_key.as_str())),
+    )
+    .ok();
+    let mut ownership: Vec<Ownership> = Vec::new();
+    let mut share_fails = Vec::new();
+    let mut consistency_fails = Vec::new();
+    let mut sets: Vec<(usize, [u8; 48], &SharesData)> = Vec::new();
+    if s.trusted {
+        for (i, ((sd, ok), v)) in s
+            .decoded
+            .iter()
+            .zip(&s.passed)
+            .zip(&m.validators)
+            .enumerate()
+        {
+            let (Some(sd), true) = (sd, ok) else { continue };
+            let f = format!("shares[{i}].payload.sharesData");
+            let pk = match hex::decode(&v.pubkey)
+                .ok()
+                .and_then(|b| PublicKey::from_bytes(&b).ok())
+            {
+                Some(pk) => pk,
+                None => {
+                    share_fails.push((
+                        format!("shares[{i}].data.publicKey"),
+                        "not a valid BLS public key".into(),
+                    ));
+                    continue;
+                }
+            };
+            match Signature::from_bytes(&sd.signature) {
+                Ok(sig) => {
+                    let digest = kc_ssv::ownership::ownership_digest(&plan.owner, v.owner_nonce);
+                    ownership.push((i, digest, pk, sig));
+                }
+                Err(e) => share_fails.push((f.clone(), format!("ownership signature: {e}"))),
+            }
+            if let Some(cluster) = &cluster {
+                for (op, ct) in cluster.operators().iter().zip(&sd.encrypted_shares) {
+                    if !op.ciphertext_in_range(ct) {
+                        share_fails.push((
+                            f.clone(),
+                            format!(
+                                "encrypted share of operator {} is not an RSA ciphertext for its key",
+                                op.id()
+                            ),
+                        ));
+                    }
+                }
+            }
+            sets.push((i, pk.to_bytes(), sd));
+        }
+        let batch: Vec<kc_ssv::ShareSet<'_>> = sets
+            .iter()
+            .map(|(_, pk, sd)| kc_ssv::ShareSet {
+                validator_public_key: pk,
+                operator_ids: &ids,
+                share_public_keys: &sd.share_public_keys,
+            })
+            .collect();
+        if kc_ssv::verify_many_share_public_keys(&batch).is_err() {
+            // Name every culprit.
+            for (i, pk, sd) in &sets {
+                if let Err(e) = kc_ssv::verify_share_public_keys(pk, &ids, &sd.share_public_keys) {
+                    consistency_fails
+                        .push((format!("shares[{i}].payload.sharesData"), e.to_string()));
+                }
+            }
+        }
+    }
+    c.group(
+        "keyshares.decode",
+        files::KEYSHARES,
+        share_fails,
+        format!(
+            "{} validator keys, ownership signatures and encrypted shares decoded",
+            sets.len()
+        ),
+    );
+    if s.trusted {
+        c.group(
+            "keyshares.consistency",
+            files::KEYSHARES,
+            consistency_fails,
+            format!(
+                "share public keys of every validator interpolate to its public key (threshold {} of {})",
+                kc_ssv::shamir::threshold(ids.len()).unwrap_or(0),
+                ids.len()
+            ),
+        );
+    } else {
+        c.fail(
+            "keyshares.consistency",
+            files::KEYSHARES,
+            "",
+            not_checked(files::KEYSHARES),
+        );
+    }
+    check_bls_batch(d.trusted, &deposits, fails, s.trusted, &ownership, c);
+    let all = deposits.len() == d.raw.len() && d.raw.len() == m.validators.len();
+    all.then(|| deposits.into_iter().map(|(_, dd)| dd).collect())
+}
+
+/// Every deposit and ownership signature that got this far, in one batch; one by one only if
+/// the batch fails. A file that was not trusted gets a failed "not checked" instead.
+fn check_bls_batch(
+    deposits_trusted: bool,
+    deposits: &[(usize, DepositData)],
+    mut deposit_fails: Vec<(String, String)>,
+    shares_trusted: bool,
+    ownership: &[Ownership],
+    c: &mut Checker,
+) {
+    let roots: Vec<[u8; 32]> = deposits.iter().map(|(_, d)| d.signing_root()).collect();
     let mut items: Vec<(&[u8], &PublicKey, &Signature)> = deposits
         .iter()
         .zip(&roots)
-        .map(|(d, r)| (r.as_slice(), &d.pubkey, &d.signature))
+        .map(|((_, d), r)| (r.as_slice(), &d.pubkey, &d.signature))
         .collect();
-    items.extend(ownership.iter().map(|(d, pk, sig)| (d.as_slice(), pk, sig)));
-    if !items.is_empty() && batch_verify(&items) {
-        // Signatures passed as a batch; roots and structure are checked entry by entry (cheap).
-        let fails: Vec<(String, String)> = deposits
+    items.extend(
+        ownership
             .iter()
-            .enumerate()
-            .filter_map(|(i, d)| {
-                d.verify_structure()
-                    .err()
-                    .map(|e| (format!("[{i}]"), e.to_string()))
-            })
-            .collect();
+            .map(|(_, digest, pk, sig)| (digest.as_slice(), pk, sig)),
+    );
+    let batch_ok = !items.is_empty() && batch_verify(&items);
+    let mut ownership_fails = Vec::new();
+    if !batch_ok {
+        for (i, d) in deposits {
+            if !d.pubkey.verify(&d.signing_root(), &d.signature) {
+                deposit_fails.push((format!("[{i}]"), "deposit signature does not verify".into()));
+            }
+        }
+        for (i, digest, pk, sig) in ownership {
+            if !pk.verify(digest, sig) {
+                ownership_fails.push((
+                    format!("shares[{i}].payload.sharesData"),
+                    "ownership signature does not verify for the owner and nonce".to_owned(),
+                ));
+            }
+        }
+    }
+    let how = if batch_ok { " (batched)" } else { "" };
+    if deposits_trusted {
         c.group(
             "deposit_data.signatures",
             files::DEPOSIT_DATA,
-            fails,
-            format!(
-                "{} deposit signatures and roots valid (batched)",
-                deposits.len()
-            ),
+            deposit_fails,
+            format!("{} deposit signatures and roots valid{how}", deposits.len()),
         );
-        c.pass(
+    } else {
+        c.fail(
+            "deposit_data.signatures",
+            files::DEPOSIT_DATA,
+            "",
+            not_checked(files::DEPOSIT_DATA),
+        );
+    }
+    if shares_trusted {
+        c.group(
             "keyshares.ownership",
             files::KEYSHARES,
-            format!("{} ownership signatures valid (batched)", ownership.len()),
+            ownership_fails,
+            format!("{} ownership signatures valid{how}", ownership.len()),
         );
-        return;
+    } else {
+        c.fail(
+            "keyshares.ownership",
+            files::KEYSHARES,
+            "",
+            not_checked(files::KEYSHARES),
+        );
     }
-    let mut fails = Vec::new();
-    for (i, d) in deposits.iter().enumerate() {
-        if let Err(e) = d.verify() {
-            fails.push((format!("[{i}]"), e.to_string()));
-        }
-    }
-    c.group(
-        "deposit_data.signatures",
-        files::DEPOSIT_DATA,
-        fails,
-        format!("{} deposit signatures valid", deposits.len()),
-    );
-    let mut fails = Vec::new();
-    for (i, (digest, pk, sig)) in ownership.iter().enumerate() {
-        if !pk.verify(digest, sig) {
-            fails.push((
-                format!("shares[{i}].payload.sharesData"),
-                "ownership signature does not verify for the owner and nonce".to_owned(),
-            ));
-        }
-    }
-    c.group(
-        "keyshares.ownership",
-        files::KEYSHARES,
-        fails,
-        format!("{} ownership signatures valid", ownership.len()),
-    );
 }
 
 #[cfg(test)]
@@ -1351,14 +1668,14 @@ mod tests {
 
     #[test]
     fn a_validator_listed_twice_fails() {
-        let mut c = Checker { checks: Vec::new() };
+        let mut c = Checker::new();
         check_unique_validators(&sample_manifest(3), &mut c);
         assert!(failures(&c).is_empty(), "{:?}", failures(&c));
 
         let mut m = sample_manifest(3);
         m.validators[2].pubkey = m.validators[0].pubkey.clone();
         m.validators[2].merkle_leaf = m.validators[0].merkle_leaf.to_uppercase();
-        let mut c = Checker { checks: Vec::new() };
+        let mut c = Checker::new();
         check_unique_validators(&m, &mut c);
         let f = failures(&c);
         assert!(
@@ -1374,7 +1691,7 @@ mod tests {
     #[test]
     fn transcript_that_agrees_with_the_manifest_passes() {
         let m = sample_manifest(3);
-        let mut c = Checker { checks: Vec::new() };
+        let mut c = Checker::new();
         check_transcript_vs_manifest(&transcript_for(&m), &m, &mut c);
         assert!(failures(&c).is_empty(), "{:?}", failures(&c));
     }
@@ -1386,7 +1703,7 @@ mod tests {
         // The manifest's validators swapped: the transcript recorded another order.
         let mut swapped = m.clone();
         swapped.validators.swap(0, 1);
-        let mut c = Checker { checks: Vec::new() };
+        let mut c = Checker::new();
         check_transcript_vs_manifest(&t, &swapped, &mut c);
         let f = failures(&c);
         assert!(
@@ -1396,7 +1713,7 @@ mod tests {
         // A validator whose pubkey the transcript never recorded.
         let mut other = m.clone();
         other.validators[2].pubkey = "77".repeat(48);
-        let mut c = Checker { checks: Vec::new() };
+        let mut c = Checker::new();
         check_transcript_vs_manifest(&t, &other, &mut c);
         let f = failures(&c);
         assert!(
@@ -1406,7 +1723,7 @@ mod tests {
         // One validator fewer in the manifest than the transcript created.
         let mut fewer = m.clone();
         fewer.validators.pop();
-        let mut c = Checker { checks: Vec::new() };
+        let mut c = Checker::new();
         check_transcript_vs_manifest(&t, &fewer, &mut c);
         assert!(!failures(&c).is_empty());
     }
@@ -1431,10 +1748,49 @@ mod tests {
         ] {
             let mut changed = m.clone();
             edit(&mut changed);
-            let mut c = Checker { checks: Vec::new() };
+            let mut c = Checker::new();
             check_transcript_vs_manifest(&t, &changed, &mut c);
             assert!(!failures(&c).is_empty(), "{changed:?}");
         }
+    }
+
+    /// Peak resident memory of this process (KiB), from `/proc/self/status`.
+    fn peak_rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    /// Issue #20: a 1 GiB `keyshares.json` (sparse: no disk used) for a one-validator manifest
+    /// is refused by its size, without reading it (it used to be read whole and copied again).
+    #[test]
+    fn a_huge_keyshares_file_is_refused_without_being_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("bundle");
+        std::fs::create_dir_all(dir.join("sealed")).unwrap();
+        std::fs::write(dir.join(files::MANIFEST), sample_manifest(1).to_bytes()).unwrap();
+        let f = std::fs::File::create(dir.join(files::KEYSHARES)).unwrap();
+        f.set_len(1 << 30).unwrap();
+        drop(f);
+        let before = peak_rss_kib();
+        let report = verify_bundle(&dir, &VerifyOptions::default());
+        let grew = peak_rss_kib().saturating_sub(before);
+        assert!(
+            grew < 32 * 1024,
+            "verification raised peak memory by {grew} KiB"
+        );
+        let f: Vec<String> = report
+            .failures()
+            .map(|c| format!("{} {}: {}", c.file, c.field, c.detail))
+            .collect();
+        assert!(
+            f.iter()
+                .any(|l| l.contains(files::KEYSHARES) && l.contains("1073741824 bytes, more than")),
+            "{f:?}"
+        );
     }
 
     #[test]

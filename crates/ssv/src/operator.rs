@@ -24,6 +24,10 @@ use crate::shamir::{check_operator_ids, threshold, ShareSecret, MAX_OPERATOR_ID}
 pub const RSA_BITS: usize = 2048;
 /// Length of one encrypted share (the RSA-2048 modulus size in bytes).
 pub const ENCRYPTED_SHARE_LEN: usize = RSA_BITS / 8;
+/// The longest encoded operator key accepted (characters, after trimming): an RSA-2048 key as
+/// the network publishes it is about 600, a bare PEM about 450. Bounds what a key costs to
+/// carry in every keyshares.json entry.
+pub const MAX_ENCODED_KEY_LEN: usize = 2048;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -74,6 +78,12 @@ impl OperatorKey {
         }
         let bad = |reason: String| Error::OperatorKeyEncoding { id, reason };
         let encoded = encoded.trim();
+        if encoded.len() > MAX_ENCODED_KEY_LEN {
+            return Err(bad(format!(
+                "{} characters, more than the {MAX_ENCODED_KEY_LEN} an RSA-2048 key takes",
+                encoded.len()
+            )));
+        }
         let pem_text = if encoded.starts_with("-----BEGIN") {
             encoded.to_owned()
         } else {
