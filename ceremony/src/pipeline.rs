@@ -180,6 +180,11 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
                 "start_index": plan.start_index(),
                 "owner": plan.owner.to_checksum(),
                 "first_nonce": plan.first_nonce(),
+                "operators_chain": plan.operators_chain().map_err(|message| kc_bundle::Error::Plan {
+                    file: plan.path.clone(),
+                    field: "ssv.operators_file".into(),
+                    message,
+                })?,
                 "tool": cfg.tool,
                 "process": cfg.hygiene,
             })),
@@ -379,7 +384,9 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     staging.write(files::TRANSCRIPT, transcript.to_jsonl().as_bytes())?;
     let mut file_hashes = std::collections::BTreeMap::new();
     for name in files::HASHED {
-        file_hashes.insert(name.to_owned(), sha256_hex(&read_back(&staging, name)?));
+        let cap = kc_bundle::bounded::caps::for_file(name, created.len(), cluster.len());
+        let bytes = read_bundle_file(&staging.path().join(name), &cap)?;
+        file_hashes.insert(name.to_owned(), sha256_hex(&bytes));
     }
     let identity_pk = identity.public_key_sec1();
     let m = Manifest {
@@ -490,16 +497,25 @@ fn verify_staged(dir: &Path, identity: &[u8], binary: &str) -> Report {
     verify::verify_bundle(dir, &opts)
 }
 
+/// Reads a staged file of a fixed ceiling (the sealed master) back through the bundle's
+/// bounded reader.
 fn read_back(staging: &Staging, name: &str) -> Result<Vec<u8>, Error> {
     let path = staging.path().join(name);
-    std::fs::read(&path).map_err(|source| {
-        kc_bundle::Error::Io {
-            path,
-            action: "read back",
-            source,
-        }
-        .into()
-    })
+    let cap = kc_bundle::bounded::caps::for_file(name, 0, 0);
+    read_bundle_file(&path, &cap)
+}
+
+/// Reads a bundle file through the bounded reader (the one verification uses).
+fn read_bundle_file(path: &Path, cap: &kc_bundle::bounded::Cap) -> Result<Vec<u8>, Error> {
+    kc_bundle::bounded::read(path, cap)
+        .map(|(bytes, _)| bytes)
+        .map_err(|source| {
+            kc_bundle::Error::Read {
+                path: path.to_owned(),
+                source,
+            }
+            .into()
+        })
 }
 
 /// The master secret (BIP-39 entropy) and a name for its source.
@@ -511,11 +527,7 @@ fn master_entropy(
     match &cfg.master {
         MasterSource::Recover { bundle } => {
             let sealed_path = bundle.join(files::SEALED_MASTER);
-            let bytes = std::fs::read(&sealed_path).map_err(|source| kc_bundle::Error::Io {
-                path: sealed_path.clone(),
-                action: "read",
-                source,
-            })?;
+            let bytes = read_bundle_file(&sealed_path, &kc_bundle::bounded::caps::sealed_master())?;
             let envelope = SealedMaster::from_bytes(&bytes)?;
             let seal_key = SealKey::open(session, &envelope.key_label)?;
             let aad = seal_env::associated_data(&envelope.ceremony_id, &envelope.plan_digest());

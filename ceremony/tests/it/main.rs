@@ -18,3 +18,4 @@ mod recovery;
 mod report;
 mod runs;
 mod tamper;
+mod untrusted;

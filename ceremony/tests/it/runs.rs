@@ -155,6 +155,7 @@ fn seven_operators_sepolia_0x02_compounding() {
     let ws = &mut Workspace::new(7);
     let mut plan = ws.plan();
     plan.network = "sepolia".into();
+    ws.pin_operators_to("sepolia");
     plan.withdrawal_type = "0x02".into();
     plan.amount_gwei = 2_048_000_000_000;
     plan.validators = 2;
@@ -166,6 +167,7 @@ fn ten_operators_mainnet_minimum_deposit() {
     let ws = &mut Workspace::new(10);
     let mut plan = ws.plan();
     plan.network = "mainnet".into();
+    ws.pin_operators_to("mainnet");
     plan.withdrawal_type = "0x02".into();
     plan.amount_gwei = 1_000_000_000;
     plan.validators = 2;
