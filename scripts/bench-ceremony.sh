@@ -27,7 +27,8 @@ echo "== SoftHSM token and ceremony keys" >&2
 eval "$(KC_HSM_DIR="$work/softhsm" KC_HSM_LABEL=bench KC_HSM_USER_PIN=bench-user-pin \
   KC_HSM_SO_PIN=bench-so-pin KC_PKCS11_MODULE="$module" "$root/hsm-config/softhsm-setup.sh" 2>/dev/null)"
 printf 'bench-user-pin\n' >pin
-"$bin" hsm init --module "$module" --token bench --pin-file pin >/dev/null
+"$bin" hsm init --module "$module" --token bench --pin-file pin >hsm-init.txt
+identity="$(awk '/^identity public key/ {print $4}' hsm-init.txt)"
 
 echo "== 4 operators (RSA-2048)" >&2
 for i in 1 2 3 4; do openssl genrsa -out "op$i.pem" 2048 2>/dev/null & done
@@ -87,7 +88,7 @@ cores="$(nproc)"
 echo "== ceremony run: $n validators, 4 operators, $cores cores" >&2
 read -r run_s run_kib < <(measure "$bin" run --plan plan.toml --out bundle --pin-file pin --allow-unlocked-memory)
 echo "== ceremony verify" >&2
-read -r ver_s ver_kib < <(measure "$bin" verify bundle)
+read -r ver_s ver_kib < <(measure "$bin" verify bundle --identity "$identity")
 
 python3 - "$n" "$run_s" "$run_kib" "$ver_s" "$ver_kib" "$cores" <<'PY'
 import sys
