@@ -491,6 +491,44 @@ fn json_list<T>(list: &[T], write: impl Fn(&T, &mut String)) -> String {
     out
 }
 
+/// Writes a deposit data file one entry at a time, byte for byte as [`to_json`] writes the
+/// whole list (the ceremony streams its entries instead of holding them all).
+pub struct DepositJsonWriter<W: std::io::Write> {
+    out: W,
+    count: usize,
+    buf: String,
+}
+
+impl<W: std::io::Write> DepositJsonWriter<W> {
+    /// Starts the list.
+    pub fn new(mut out: W) -> std::io::Result<Self> {
+        out.write_all(b"[")?;
+        Ok(Self {
+            out,
+            count: 0,
+            buf: String::with_capacity(800),
+        })
+    }
+
+    /// Appends one entry.
+    pub fn push(&mut self, d: &DepositData) -> std::io::Result<()> {
+        self.buf.clear();
+        if self.count > 0 {
+            self.buf.push_str(", ");
+        }
+        d.write_json(&mut self.buf);
+        self.out.write_all(self.buf.as_bytes())?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Closes the list; returns the writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.write_all(b"]")?;
+        Ok(self.out)
+    }
+}
+
 /// One entry of a deposit data file as written: its strings and amount, nothing decoded. Cheap
 /// to read and compare; [`RawDeposit::decode`] does the cryptography (points on the curve and in
 /// their subgroups), so that a verifier decodes only entries that passed its cheap checks.
@@ -527,6 +565,37 @@ impl RawDeposit {
             network_name: self.network_name.clone(),
             deposit_cli_version: self.deposit_cli_version.clone(),
         })
+    }
+
+    /// Recomputes `deposit_message_root` and `deposit_data_root` from the bytes as written
+    /// (hashing only: no point is decoded) and compares them with the stored ones.
+    pub fn check_roots(&self) -> Result<(), Error> {
+        let pk: [u8; 48] = decode_fixed("pubkey", &self.pubkey)?;
+        let wc: [u8; 32] = decode_fixed("withdrawal_credentials", &self.withdrawal_credentials)?;
+        let sig: [u8; 96] = decode_fixed("signature", &self.signature)?;
+        let dmr: [u8; 32] = decode_fixed("deposit_message_root", &self.deposit_message_root)?;
+        let ddr: [u8; 32] = decode_fixed("deposit_data_root", &self.deposit_data_root)?;
+        for (what, stored, computed) in [
+            (
+                "deposit_message_root",
+                dmr,
+                ssz::deposit_message_root(&pk, &wc, self.amount),
+            ),
+            (
+                "deposit_data_root",
+                ddr,
+                ssz::deposit_data_root(&pk, &wc, self.amount, &sig),
+            ),
+        ] {
+            if stored != computed {
+                return Err(Error::RootMismatch {
+                    what: what.into(),
+                    stored: hex::encode(stored),
+                    computed: hex::encode(computed),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Appends the entry in ethstaker-deposit's exact layout, every string as it is (so that
