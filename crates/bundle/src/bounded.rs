@@ -129,10 +129,17 @@ pub mod caps {
             format!("a transcript of {validators} validators"),
         )
     }
+    /// One entry of `deposit_data.json` (about 730 bytes).
+    pub const DEPOSIT_ENTRY: usize = 1024;
+    /// One entry of `keyshares.json` for a cluster of `operators`.
+    pub fn keyshares_entry(operators: usize) -> usize {
+        1024 + operators * 3 * 1024
+    }
+
     /// `deposit_data.json`: about 730 bytes per validator.
     pub fn deposit_data(validators: usize) -> Cap {
         Cap::new(
-            KIB + validators as u64 * KIB,
+            KIB + validators as u64 * DEPOSIT_ENTRY as u64,
             format!("deposit data of {validators} validators"),
         )
     }
@@ -140,7 +147,7 @@ pub mod caps {
     /// operators' keys (about 600 characters each, at most
     /// [`kc_ssv::operator::MAX_ENCODED_KEY_LEN`]).
     pub fn keyshares(validators: usize, operators: usize) -> Cap {
-        let per = KIB + operators as u64 * 3 * KIB;
+        let per = keyshares_entry(operators) as u64;
         Cap::new(
             4 * KIB + validators as u64 * per,
             format!("key shares of {validators} validators and {operators} operators"),
@@ -269,6 +276,35 @@ impl BoundedFile {
     /// SHA-256 (lower-case hex) of every byte read so far.
     pub fn sha256_hex(&self) -> String {
         hex::encode(self.sha.clone().finalize())
+    }
+
+    /// Reads the rest of the file, only to hash it; returns the SHA-256 (hex) of the whole file.
+    pub fn hash_rest(&mut self) -> Result<String, ReadError> {
+        std::io::copy(self, &mut std::io::sink()).map_err(|e| match e.kind() {
+            io::ErrorKind::FileTooLarge => ReadError::Grew { cap: self.cap },
+            _ => ReadError::Io {
+                action: "read",
+                source: e,
+            },
+        })?;
+        Ok(self.sha256_hex())
+    }
+
+    /// Starts again from the first byte, on the same open file (a second pass over the very
+    /// file that was checked, not over whatever the path names now); the hash starts again too.
+    pub fn rewind(&mut self) -> Result<(), ReadError> {
+        use std::io::Seek;
+        self.inner
+            .get_mut()
+            .rewind()
+            .map_err(|source| ReadError::Io {
+                action: "seek",
+                source,
+            })?;
+        self.inner.set_limit(self.cap + 1);
+        self.read = 0;
+        self.sha = Sha256::new();
+        Ok(())
     }
 
     /// Reads the rest of the file into one buffer and returns it with the SHA-256 (hex) of the

@@ -8,6 +8,7 @@
 pub mod bounded;
 mod error;
 pub mod fsio;
+pub mod jsonstream;
 pub mod manifest;
 pub mod merkle;
 pub mod operators;

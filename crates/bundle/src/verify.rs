@@ -5,29 +5,38 @@
 //! every check becomes a [`Check`] in the [`Report`], failed ones naming their file and field.
 //!
 //! A bundle comes from elsewhere, so the order is cheap first (issue #20): every file is read
-//! once through the bounded reader ([`crate::bounded`]: regular files only, size capped by what
-//! the manifest declares) and hashed; fields are compared as text; only then, and only for a
-//! file whose hash, entry count and layout are right and only for entries that passed their
-//! cheap checks, is there cryptography: point decoding (curve and subgroup checks), the share
-//! interpolation, and the BLS signatures (deposits and SSV ownership) in one batch — one by one
-//! only when the batch fails, to name each bad entry. Entries beyond the manifest's count are
+//! through the bounded reader ([`crate::bounded`]: regular files only, size capped by what the
+//! manifest declares) and hashed; fields are compared as text; only then, and only for a file
+//! whose hash, entry count and layout are right and only for entries that passed their cheap
+//! checks, is there cryptography: point decoding (curve and subgroup checks), the share
+//! interpolation, and the BLS signatures (deposits and SSV ownership) in batches — one by one
+//! only when a batch fails, to name each bad entry. Entries beyond the manifest's count are
 //! refused without being decoded.
+//!
+//! Memory does not grow with the batch (issue #18): the transcript is checked line by line, and
+//! `deposit_data.json` and `keyshares.json` are read as streams, one chunk of validators at a
+//! time, whose cryptography runs on all cores ([`entries`]).
+
+mod entries;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use kc_ssv::{KeySharesFile, OperatorKey, SharesData};
-use kc_validator::bls::{batch_verify, PublicKey, Signature};
-use kc_validator::deposit::{self, DepositData, RawDeposit};
+use kc_ssv::{KeySharesFile, OperatorKey};
+use kc_validator::deposit::{self, DepositData};
 use serde::Serialize;
 
 use crate::bounded::{self, caps};
 use crate::manifest::{self, files, sha256_hex, Manifest, ManifestSignature};
-use crate::merkle::{self, LeafInput};
+use crate::merkle;
 use crate::operators::OperatorsFile;
 use crate::plan::Plan;
 use crate::seal::SealedMaster;
+#[cfg(test)]
 use crate::transcript::Transcript;
+use crate::transcript::{self, Entry};
+use entries::{Crypto, FirstPass};
 
 /// What the caller pins.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +48,22 @@ pub struct VerifyOptions {
     /// The ceremony's own check of its staging directory, which still holds the `INCOMPLETE`
     /// marker. Never set by auditors: a bundle with the marker fails.
     pub staged: bool,
+    /// The ceremony's own check of its staging directory: what it verified in memory before
+    /// writing. Never set by auditors.
+    pub proven: Option<Proven>,
+}
+
+/// What the ceremony verified in memory, in batches, before it wrote the two large files: every
+/// deposit signature, every ownership signature and every share interpolation. Its read-back
+/// verification does not redo that cryptography for a file whose SHA-256 is the one given here
+/// (the same bytes); everything else is checked as for any bundle.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proven {
+    /// SHA-256 (hex) of the `deposit_data.json` whose signatures were verified.
+    pub deposit_data_sha256: String,
+    /// SHA-256 (hex) of the `keyshares.json` whose ownership signatures and share
+    /// interpolations were verified.
+    pub keyshares_sha256: String,
 }
 
 /// One check and its result.
@@ -161,11 +186,9 @@ impl Checker {
     }
 }
 
-/// A file of the bundle as read: its text, and whether its SHA-256 is the one the manifest
-/// lists (only then may it get expensive checks).
+/// A small file of the bundle as read (its hash was compared with the manifest's).
 struct FileRead {
     text: String,
-    hash_ok: bool,
 }
 
 fn read_all_files(dir: &Path) -> std::io::Result<BTreeSet<String>> {
@@ -195,28 +218,29 @@ fn read_all_files(dir: &Path) -> std::io::Result<BTreeSet<String>> {
 }
 
 /// Verifies the bundle in `dir`. Never panics on bad input: every problem is a failed check.
+/// Memory does not grow with the number of validators (beyond the manifest's own list).
 pub fn verify_bundle(dir: &Path, opts: &VerifyOptions) -> Report {
-    verify_and_load(dir, opts).0
+    verify_and_load(dir, opts, false).0
 }
 
-/// Verifies the bundle and, when every check passed, returns its parsed content.
+/// Verifies the bundle and, when every check passed, returns its parsed content (which holds
+/// every validator's entries: for the agent, not for batches of unbounded size).
 pub fn load_verified(dir: &Path, opts: &VerifyOptions) -> Result<VerifiedBundle, Report> {
-    match verify_and_load(dir, opts) {
+    match verify_and_load(dir, opts, true) {
         (report, Some(bundle)) if report.ok() => Ok(bundle),
         (report, _) => Err(report),
     }
 }
 
-fn verify_and_load(dir: &Path, opts: &VerifyOptions) -> (Report, Option<VerifiedBundle>) {
+fn verify_and_load(
+    dir: &Path,
+    opts: &VerifyOptions,
+    collect: bool,
+) -> (Report, Option<VerifiedBundle>) {
     let mut c = Checker::new();
-    let loaded = run_checks(dir, opts, &mut c);
-    let (ceremony_id, validators) = match &loaded {
-        Some(b) => (
-            Some(b.manifest.ceremony_id.clone()),
-            b.manifest.validators.len(),
-        ),
-        None => (None, 0),
-    };
+    let mut facts = (None, 0);
+    let loaded = run_checks(dir, opts, collect, &mut c, &mut facts);
+    let (ceremony_id, validators) = facts;
     let report = Report {
         bundle: dir.to_owned(),
         ceremony_id,
@@ -228,7 +252,13 @@ fn verify_and_load(dir: &Path, opts: &VerifyOptions) -> (Report, Option<Verified
     (report, loaded)
 }
 
-fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<VerifiedBundle> {
+fn run_checks(
+    dir: &Path,
+    opts: &VerifyOptions,
+    collect: bool,
+    c: &mut Checker,
+    facts: &mut (Option<String>, usize),
+) -> Option<VerifiedBundle> {
     // 1. The manifest and its signature.
     let manifest_bytes = match bounded::read(&dir.join(files::MANIFEST), &caps::manifest()) {
         Ok((b, _)) => b,
@@ -251,11 +281,17 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
             return None;
         }
     };
+    *facts = (
+        Some(manifest.ceremony_id.clone()),
+        manifest.validators.len(),
+    );
     check_signature(dir, &manifest, &manifest_bytes, opts, c);
     drop(manifest_bytes);
 
-    // 2. File hashes, and nothing else in the directory. Each file is read once, through the
-    // bounded reader, with a ceiling derived from the manifest's counts.
+    // 2. File hashes, and nothing else in the directory. Every file is read through the bounded
+    // reader, with a ceiling derived from the manifest's counts: the small ones whole, the
+    // transcript line by line (checked on the way), the two large ones as streams (a first
+    // pass that hashes and counts their entries).
     let mut read: BTreeMap<&str, FileRead> = BTreeMap::new();
     let listed: BTreeSet<&str> = manifest.files.keys().map(String::as_str).collect();
     let expected: BTreeSet<&str> = files::HASHED.into_iter().collect();
@@ -273,26 +309,63 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
         ));
     }
     let (validators, operators) = (manifest.validators.len(), manifest.operators.list.len());
-    for name in files::HASHED {
-        let cap = caps::for_file(name, validators, operators);
-        match bounded::read_text(&dir.join(name), &cap) {
+    let cap = |name: &str| caps::for_file(name, validators, operators);
+    let hash_check =
+        |name: &'static str, got: &str, fails: &mut Vec<(String, String)>| match manifest
+            .files
+            .get(name)
+        {
+            Some(want) if *want == got => true,
+            Some(want) => {
+                fails.push((
+                    name.to_owned(),
+                    format!("SHA-256 is {got}, manifest says {want}"),
+                ));
+                false
+            }
+            None => false,
+        };
+    for name in [files::PLAN, files::OPERATORS, files::SEALED_MASTER] {
+        match bounded::read_text(&dir.join(name), &cap(name)) {
             Ok((text, got)) => {
-                let hash_ok = match manifest.files.get(name) {
-                    Some(want) if *want == got => true,
-                    Some(want) => {
-                        fails.push((
-                            name.to_owned(),
-                            format!("SHA-256 is {got}, manifest says {want}"),
-                        ));
-                        false
-                    }
-                    None => false,
-                };
-                read.insert(name, FileRead { text, hash_ok });
+                hash_check(name, &got, &mut fails);
+                read.insert(name, FileRead { text });
             }
             Err(e) => fails.push((name.to_owned(), e.to_string())),
         }
     }
+    let transcript = match check_transcript_file(dir, &manifest, &cap(files::TRANSCRIPT)) {
+        Ok(t) => {
+            hash_check(files::TRANSCRIPT, &t.sha256, &mut fails);
+            Some(t)
+        }
+        Err(e) => {
+            fails.push((files::TRANSCRIPT.to_owned(), e.to_string()));
+            None
+        }
+    };
+    let mut big = |name: &'static str, fp: Result<FirstPass, bounded::ReadError>| match fp {
+        Ok(fp) => {
+            let ok = hash_check(name, &fp.hash, &mut fails);
+            Some((fp, ok))
+        }
+        Err(e) => {
+            fails.push((name.to_owned(), e.to_string()));
+            None
+        }
+    };
+    let deposits = big(
+        files::DEPOSIT_DATA,
+        entries::first_pass_deposits(&dir.join(files::DEPOSIT_DATA), &cap(files::DEPOSIT_DATA)),
+    );
+    let keyshares = big(
+        files::KEYSHARES,
+        entries::first_pass_keyshares(
+            &dir.join(files::KEYSHARES),
+            &cap(files::KEYSHARES),
+            operators,
+        ),
+    );
     match read_all_files(dir) {
         Ok(present) => {
             for f in present {
@@ -321,29 +394,28 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     );
 
     let text = |name: &str| read.get(name).map(|f| f.text.as_str());
-    let hash_ok = |name: &str| read.get(name).is_some_and(|f| f.hash_ok);
 
-    // 3. Transcript.
-    let mut transcript = None;
-    if let Some(t) = text(files::TRANSCRIPT) {
-        match Transcript::parse_and_verify(t) {
-            Ok(tr) if tr.head() == manifest.transcript_head => {
+    // 3. Transcript (checked while it was read).
+    let mut started = None;
+    if let Some(t) = transcript {
+        match t.outcome {
+            Ok((head, count)) if head == manifest.transcript_head => {
                 c.pass(
                     "transcript.chain",
                     files::TRANSCRIPT,
-                    format!("{} entries, head {}", tr.entries().len(), tr.head()),
+                    format!("{count} entries, head {head}"),
                 );
-                check_transcript_vs_manifest(&tr, &manifest, c);
-                transcript = Some(tr);
+                let check = t.check;
+                started = Some(check.started_details());
+                check.record(c);
             }
-            Ok(tr) => c.fail(
+            Ok((head, _)) => c.fail(
                 "transcript.head",
                 files::MANIFEST,
                 "transcript_head",
                 format!(
-                    "manifest says {}, transcript ends in {}",
-                    manifest.transcript_head,
-                    tr.head()
+                    "manifest says {}, transcript ends in {head}",
+                    manifest.transcript_head
                 ),
             ),
             Err(e) => c.fail("transcript.chain", files::TRANSCRIPT, "", e.to_string()),
@@ -371,48 +443,57 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
             return None;
         }
     };
-    check_operators_chain(&plan, transcript.as_ref(), c);
-    drop(transcript);
+    check_operators_chain(&plan, started, c);
     check_plan_vs_manifest(&plan, &manifest, c);
     check_unique_validators(&manifest, c);
 
-    // 5. and 6. Deposit data and key shares: cheap checks (text, hashes, counts).
+    // 5. to 7. Deposit data and key shares: counts and layout from their first pass, then the
+    // second pass in lockstep: cheap checks, and cryptography only where allowed.
     let mark = c.checks.len();
-    let deposits = check_deposits(
-        text(files::DEPOSIT_DATA)?,
-        hash_ok(files::DEPOSIT_DATA),
-        &plan,
-        &manifest,
+    let proven = opts.proven.as_ref();
+    let deposits = deposits.map(|(fp, hash_ok)| {
+        let trusted = large_file_shape(&fp, files::DEPOSIT_DATA, validators, c) && hash_ok;
+        let mode = crypto_mode(
+            trusted,
+            proven.map(|p| p.deposit_data_sha256.as_str()),
+            &fp.hash,
+        );
+        (fp, mode)
+    });
+    let keyshares = keyshares.map(|(fp, hash_ok)| {
+        let trusted = large_file_shape(&fp, files::KEYSHARES, validators, c) && hash_ok;
+        let mode = crypto_mode(
+            trusted,
+            proven.map(|p| p.keyshares_sha256.as_str()),
+            &fp.hash,
+        );
+        (fp, mode)
+    });
+    let both_read = deposits.is_some() && keyshares.is_some();
+    let outcome = entries::check_entries(
+        deposits,
+        keyshares,
+        &entries::Expected {
+            plan: &plan,
+            manifest: &manifest,
+        },
+        collect,
         c,
-    )?;
-    let shares = check_keyshares(
-        text(files::KEYSHARES)?,
-        hash_ok(files::KEYSHARES),
-        &plan,
-        &manifest,
-        c,
-    )?;
-
-    // 7. Cryptography, on what passed.
-    let decoded = check_crypto(&deposits, &shares, &plan, &manifest, c);
+    );
 
     // 8. Merkle leaves and root (hashes of the bytes as written; no decoding needed).
-    let ids = plan.operators.ids();
     let mut fails = Vec::new();
     let mut leaves: Vec<merkle::Hash> = Vec::with_capacity(manifest.validators.len());
-    for (i, v) in manifest.validators.iter().enumerate() {
-        let leaf = deposits
-            .raw
-            .get(i)
-            .zip(shares.shares_data.get(i))
-            .and_then(|(d, sd)| raw_leaf(d, sd, &ids));
+    for (i, (v, leaf)) in manifest.validators.iter().zip(&outcome.leaves).enumerate() {
         let Some(leaf) = leaf else {
-            fails.push((
-                format!("validators[{i}].merkle_leaf"),
-                "cannot be computed: the deposit or sharesData of this validator is missing or \
-                 malformed"
-                    .to_owned(),
-            ));
+            if both_read {
+                fails.push((
+                    format!("validators[{i}].merkle_leaf"),
+                    "cannot be computed: the deposit or sharesData of this validator is \
+                     missing or malformed"
+                        .to_owned(),
+                ));
+            }
             continue;
         };
         let got = format!("0x{}", hex::encode(leaf));
@@ -422,7 +503,7 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
                 format!("manifest says {}, computed {got}", v.merkle_leaf),
             ));
         }
-        leaves.push(leaf);
+        leaves.push(*leaf);
     }
     if leaves.len() == manifest.validators.len() {
         match merkle::root(&leaves) {
@@ -437,6 +518,11 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
             )),
             None => fails.push(("merkle_root".into(), "no validators".into())),
         }
+    } else if !both_read {
+        fails.push((
+            "merkle_root".into(),
+            "cannot be computed: deposit_data.json or keyshares.json was not read".into(),
+        ));
     }
     c.group(
         "merkle.root",
@@ -508,33 +594,120 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     if c.failed_since(0) || c.failed_since(mark) {
         return None;
     }
-    let deposits = decoded?;
+    let collected = outcome.collected?;
     Some(VerifiedBundle {
         dir: dir.to_owned(),
         manifest,
         plan,
-        deposits,
-        keyshares: shares.file,
-        shares_data: shares.shares_data,
+        deposits: collected.deposits,
+        keyshares: collected.keyshares,
+        shares_data: collected.shares_data,
         leaves,
     })
 }
 
-/// The Merkle leaf of one validator from the bytes as written (hex decoded, nothing else).
-fn raw_leaf(d: &RawDeposit, shares_data: &[u8], ids: &[u64]) -> Option<merkle::Hash> {
-    let pubkey = hex::decode(&d.pubkey).ok()?;
-    let signature = hex::decode(&d.signature).ok()?;
-    let root: [u8; 32] = hex::decode(&d.deposit_data_root).ok()?.try_into().ok()?;
-    if pubkey.len() != 48 || signature.len() != 96 || shares_data.is_empty() {
-        return None;
+/// The entry count, syntax and (deposit data) separators of a large file from its first pass;
+/// `true` when they are right (then it may get cryptography). Records `<file>.parse` failures.
+fn large_file_shape(fp: &FirstPass, name: &str, validators: usize, c: &mut Checker) -> bool {
+    let check = if name == files::DEPOSIT_DATA {
+        "deposit_data.parse"
+    } else {
+        "keyshares.parse"
+    };
+    let mut fails = Vec::new();
+    if let Some(e) = &fp.scan_error {
+        fails.push((String::new(), e.to_string()));
     }
-    Some(merkle::leaf_hash(&LeafInput {
-        pubkey: &pubkey,
-        signature: &signature,
-        deposit_data_root: &root,
-        operator_ids: ids,
-        shares_data,
-    }))
+    let field = |i: usize| {
+        if name == files::DEPOSIT_DATA {
+            format!("[{i}]")
+        } else {
+            format!("shares[{i}]")
+        }
+    };
+    if fp.entries > validators {
+        fails.push((
+            field(validators),
+            format!(
+                "{} entries beyond the manifest's {validators} validators: refused, not decoded",
+                fp.entries - validators
+            ),
+        ));
+    } else if fp.entries < validators && fp.scan_error.is_none() {
+        fails.push((
+            String::new(),
+            format!(
+                "{} entries, manifest lists {validators} validators",
+                fp.entries
+            ),
+        ));
+    }
+    if name == files::DEPOSIT_DATA && !fp.exact {
+        fails.push((
+            String::new(),
+            "not in the exact ethstaker-deposit 1.3.1 layout (separators)".into(),
+        ));
+    }
+    if name == files::KEYSHARES {
+        match fp.header.0.as_deref() {
+            Some(v) if kc_ssv::keyshares::READABLE_VERSIONS.contains(&v) => {}
+            v => fails.push((
+                "version".into(),
+                format!(
+                    "{v:?}, readable versions are {:?}",
+                    kc_ssv::keyshares::READABLE_VERSIONS
+                ),
+            )),
+        }
+    }
+    let ok = fails.is_empty();
+    c.group(
+        check,
+        name,
+        fails,
+        format!("{} entries, read as a stream", fp.entries),
+    );
+    ok
+}
+
+/// Whether a large file gets cryptography: not unless it matches the manifest; not again when
+/// the caller proved it on these very bytes.
+fn crypto_mode(trusted: bool, proven: Option<&str>, hash: &str) -> Crypto {
+    match (trusted, proven) {
+        (false, _) => Crypto::Skip,
+        (true, Some(p)) if p == hash => Crypto::Proven,
+        (true, _) => Crypto::Check,
+    }
+}
+
+/// `transcript.jsonl` read line by line: its chain checked, its content compared with the
+/// manifest on the way (only the few non-validator entries are kept).
+struct TranscriptRead {
+    sha256: String,
+    outcome: Result<(String, usize), crate::Error>,
+    check: TranscriptCheck,
+}
+
+fn check_transcript_file(
+    dir: &Path,
+    m: &Manifest,
+    cap: &bounded::Cap,
+) -> Result<TranscriptRead, bounded::ReadError> {
+    let file = bounded::open(&dir.join(files::TRANSCRIPT), cap)?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut check = TranscriptCheck::new(m);
+    // One line is at most the whole file.
+    let outcome = transcript::stream_verify(&mut reader, cap.bytes as usize, |e| {
+        check.entry(e);
+        Ok(())
+    });
+    let mut file = reader.into_inner();
+    let sha256 = file.hash_rest()?;
+    Ok(TranscriptRead {
+        sha256,
+        outcome,
+        check,
+    })
 }
 
 fn check_signature(
@@ -701,7 +874,7 @@ fn check_operators(manifest: &Manifest, ops: &OperatorsFile, c: &mut Checker) {
 
 /// The operators' provenance names the chain of the plan's network (a custom network is
 /// exempt), and the transcript recorded the same relation when the ceremony ran.
-fn check_operators_chain(plan: &Plan, transcript: Option<&Transcript>, c: &mut Checker) {
+fn check_operators_chain(plan: &Plan, started: Option<Option<serde_json::Value>>, c: &mut Checker) {
     let relation = match plan.operators_chain() {
         Ok(r) => r,
         Err(e) => {
@@ -713,9 +886,7 @@ fn check_operators_chain(plan: &Plan, transcript: Option<&Transcript>, c: &mut C
             )
         }
     };
-    let recorded = transcript
-        .and_then(|t| t.entries().iter().find(|e| e.step == "ceremony.started"))
-        .map(|e| e.details.get("operators_chain").cloned());
+    let recorded = started.map(|d| d.and_then(|d| d.get("operators_chain").cloned()));
     match recorded {
         Some(Some(r)) if r == serde_json::json!(relation) => {}
         Some(r) => {
@@ -863,11 +1034,134 @@ fn check_unique_validators(m: &Manifest, c: &mut Checker) {
 
 /// The transcript's public facts agree with the signed manifest: the plan and files it recorded,
 /// the master fingerprint, the identity key, and every `validator.created` entry (in order) with
-/// the manifest's validator of the same position.
+/// the manifest's validator of the same position. Fed one entry at a time: only the entries
+/// that are not `validator.created` are kept.
+struct TranscriptCheck {
+    validators: Vec<(u32, String, String, u64, String, String)>,
+    created: usize,
+    created_fails: Vec<(String, String)>,
+    kept: Vec<Entry>,
+    manifest_facts: ManifestFacts,
+}
+
+/// What of the manifest the transcript is compared with.
+struct ManifestFacts {
+    ceremony_id: String,
+    identity: String,
+    master: String,
+    files: BTreeMap<String, String>,
+    validators: usize,
+}
+
+impl TranscriptCheck {
+    fn new(m: &Manifest) -> Self {
+        TranscriptCheck {
+            validators: Vec::new(),
+            created: 0,
+            created_fails: Vec::new(),
+            kept: Vec::new(),
+            manifest_facts: ManifestFacts {
+                ceremony_id: m.ceremony_id.clone(),
+                identity: m.identity.public_key.clone(),
+                master: m.master.fingerprint.clone(),
+                files: m.files.clone(),
+                validators: m.validators.len(),
+            },
+        }
+        .with_validators(m)
+    }
+
+    fn with_validators(mut self, m: &Manifest) -> Self {
+        self.validators = m
+            .validators
+            .iter()
+            .map(|v| {
+                (
+                    v.index,
+                    v.pubkey.clone(),
+                    v.deposit_data_root.clone(),
+                    v.owner_nonce,
+                    v.merkle_leaf.clone(),
+                    v.shares_data_sha256.clone(),
+                )
+            })
+            .collect();
+        self
+    }
+
+    fn entry(&mut self, e: Entry) {
+        use serde_json::Value;
+        if e.step != "validator.created" {
+            self.kept.push(e);
+            return;
+        }
+        let i = self.created;
+        self.created += 1;
+        let Some((index, pubkey, root, nonce, leaf, shares)) = self.validators.get(i) else {
+            return;
+        };
+        let d = &e.details;
+        let same = d.get("index").and_then(Value::as_u64) == Some(u64::from(*index))
+            && d.get("pubkey").and_then(Value::as_str) == Some(pubkey.as_str())
+            && d.get("deposit_data_root").and_then(Value::as_str) == Some(root.as_str())
+            && d.get("owner_nonce").and_then(Value::as_u64) == Some(*nonce)
+            && d.get("merkle_leaf").and_then(Value::as_str) == Some(leaf.as_str())
+            && e.outputs.get("sharesData") == Some(shares);
+        if !same && self.created_fails.len() < 100 {
+            self.created_fails.push((
+                format!("validator.created[{i}] (seq {})", e.seq),
+                format!("does not match manifest validators[{i}] (index {index}, pubkey {pubkey})"),
+            ));
+        }
+    }
+
+    /// The details of the `ceremony.started` entry (what `operators_chain` recorded).
+    fn started_details(&self) -> Option<serde_json::Value> {
+        self.kept
+            .iter()
+            .find(|e| e.step == "ceremony.started")
+            .map(|e| e.details.clone())
+    }
+
+    fn record(self, c: &mut Checker) {
+        let m = &self.manifest_facts;
+        let mut fails = check_transcript_facts(&self.kept, m);
+        if self.created != m.validators {
+            fails.push((
+                "validator.created".into(),
+                format!(
+                    "{} entries, manifest lists {} validators",
+                    self.created, m.validators
+                ),
+            ));
+        }
+        fails.extend(self.created_fails);
+        c.group(
+            "transcript.manifest",
+            files::TRANSCRIPT,
+            fails,
+            format!(
+                "transcript agrees with the manifest ({} validators, files, master, identity)",
+                self.created
+            ),
+        );
+    }
+}
+
+/// [`TranscriptCheck`] of a whole transcript in memory.
+#[cfg(test)]
 fn check_transcript_vs_manifest(tr: &Transcript, m: &Manifest, c: &mut Checker) {
+    let mut check = TranscriptCheck::new(m);
+    for e in tr.entries() {
+        check.entry(e.clone());
+    }
+    check.record(c);
+}
+
+/// The steps other than `validator.created` against the manifest.
+fn check_transcript_facts(entries: &[Entry], m: &ManifestFacts) -> Vec<(String, String)> {
     use serde_json::Value;
     let mut fails: Vec<(String, String)> = Vec::new();
-    let entries = tr.entries();
     let one = |step: &str, fails: &mut Vec<(String, String)>| {
         let found: Vec<_> = entries.iter().filter(|e| e.step == step).collect();
         if found.len() != 1 {
@@ -905,8 +1199,7 @@ fn check_transcript_vs_manifest(tr: &Transcript, m: &Manifest, c: &mut Checker) 
         }
     }
     if let Some(e) = one("hsm.keys", &mut fails) {
-        if e.details.get("identity_public_key").and_then(Value::as_str)
-            != Some(m.identity.public_key.as_str())
+        if e.details.get("identity_public_key").and_then(Value::as_str) != Some(m.identity.as_str())
         {
             fails.push((
                 "hsm.keys.identity_public_key".into(),
@@ -915,14 +1208,12 @@ fn check_transcript_vs_manifest(tr: &Transcript, m: &Manifest, c: &mut Checker) 
         }
     }
     if let Some(e) = one("master.ready", &mut fails) {
-        if e.details.get("fingerprint").and_then(Value::as_str)
-            != Some(m.master.fingerprint.as_str())
-        {
+        if e.details.get("fingerprint").and_then(Value::as_str) != Some(m.master.as_str()) {
             fails.push((
                 "master.ready.fingerprint".into(),
                 format!(
                     "{}, manifest master.fingerprint is {}",
-                    e.details["fingerprint"], m.master.fingerprint
+                    e.details["fingerprint"], m.master
                 ),
             ));
         }
@@ -945,596 +1236,7 @@ fn check_transcript_vs_manifest(tr: &Transcript, m: &Manifest, c: &mut Checker) 
             &mut fails,
         );
     }
-    let created: Vec<_> = entries
-        .iter()
-        .filter(|e| e.step == "validator.created")
-        .collect();
-    if created.len() != m.validators.len() {
-        fails.push((
-            "validator.created".into(),
-            format!(
-                "{} entries, manifest lists {} validators",
-                created.len(),
-                m.validators.len()
-            ),
-        ));
-    }
-    for (i, (e, v)) in created.iter().zip(&m.validators).enumerate() {
-        let d = &e.details;
-        let same = d.get("index").and_then(Value::as_u64) == Some(u64::from(v.index))
-            && d.get("pubkey").and_then(Value::as_str) == Some(v.pubkey.as_str())
-            && d.get("deposit_data_root").and_then(Value::as_str)
-                == Some(v.deposit_data_root.as_str())
-            && d.get("owner_nonce").and_then(Value::as_u64) == Some(v.owner_nonce)
-            && d.get("merkle_leaf").and_then(Value::as_str) == Some(v.merkle_leaf.as_str())
-            && e.outputs.get("sharesData") == Some(&v.shares_data_sha256);
-        if !same {
-            fails.push((
-                format!("validator.created[{i}] (seq {})", e.seq),
-                format!(
-                    "does not match manifest validators[{i}] (index {}, pubkey {})",
-                    v.index, v.pubkey
-                ),
-            ));
-        }
-    }
-    c.group(
-        "transcript.manifest",
-        files::TRANSCRIPT,
-        fails,
-        format!(
-            "transcript agrees with the manifest ({} validators, files, master, identity)",
-            created.len()
-        ),
-    );
-}
-
-/// `deposit_data.json` after its cheap checks.
-struct DepositsRead {
-    /// The entries up to the manifest's count, undecoded.
-    raw: Vec<RawDeposit>,
-    /// Per entry: its cheap checks passed.
-    passed: Vec<bool>,
-    /// The file may get cryptography: its hash is the manifest's, and its entry count and
-    /// layout are right.
-    trusted: bool,
-}
-
-/// `keyshares.json` after its cheap checks.
-struct SharesRead {
-    /// The file, with the entries up to the manifest's count.
-    file: KeySharesFile,
-    /// Per entry: the decoded sharesData (its SHA-256 checked), `None` if it is malformed.
-    decoded: Vec<Option<SharesData>>,
-    /// Per entry: the sharesData bytes (empty if malformed), aligned with the manifest.
-    shares_data: Vec<Vec<u8>>,
-    passed: Vec<bool>,
-    trusted: bool,
-}
-
-/// Why a file got no cryptographic check.
-fn not_checked(file: &str) -> String {
-    format!(
-        "not checked: {file} does not match the manifest (hash, entry count or layout), so no \
-         point was decoded and no signature verified"
-    )
-}
-
-/// A lower-case hex field of `len` bytes, or why not.
-fn hex_shape(value: &str, len: usize) -> Result<(), String> {
-    if value.len() != 2 * len {
-        return Err(format!("{} hex digits, expected {}", value.len(), 2 * len));
-    }
-    if let Some(c) = value.chars().find(|c| !matches!(c, '0'..='9' | 'a'..='f')) {
-        return Err(format!("{c:?} is not a lower-case hex digit"));
-    }
-    Ok(())
-}
-
-/// Whether `text` is exactly `raw` in ethstaker-deposit's layout, compared entry by entry (no
-/// second copy of the file).
-fn deposit_layout_matches(text: &str, raw: &[RawDeposit]) -> bool {
-    let mut rest = text;
-    let mut take = |want: &str| match rest.strip_prefix(want) {
-        Some(r) => {
-            rest = r;
-            true
-        }
-        None => false,
-    };
-    if !take("[") {
-        return false;
-    }
-    let mut buf = String::with_capacity(800);
-    for (i, d) in raw.iter().enumerate() {
-        if i > 0 && !take(", ") {
-            return false;
-        }
-        buf.clear();
-        d.write_json(&mut buf);
-        if !take(&buf) {
-            return false;
-        }
-    }
-    take("]") && rest.is_empty()
-}
-
-/// Cheap checks of `deposit_data.json`: entry count, layout, every field as text against the
-/// plan and the manifest. Nothing is decoded; entries beyond the manifest's count are refused
-/// and dropped unread.
-fn check_deposits(
-    text: &str,
-    hash_ok: bool,
-    plan: &Plan,
-    m: &Manifest,
-    c: &mut Checker,
-) -> Option<DepositsRead> {
-    let mut raw = match deposit::parse_raw_json(text) {
-        Ok(l) => l,
-        Err(e) => {
-            c.fail("deposit_data.parse", files::DEPOSIT_DATA, "", e.to_string());
-            return None;
-        }
-    };
-    let count = m.validators.len();
-    let mut fails: Vec<(String, String)> = Vec::new();
-    let layout_ok = deposit_layout_matches(text, &raw);
-    if !layout_ok {
-        fails.push((
-            String::new(),
-            "not in the exact ethstaker-deposit 1.3.1 layout".into(),
-        ));
-    }
-    let count_ok = raw.len() == count;
-    if raw.len() > count {
-        fails.push((
-            format!("[{count}]"),
-            format!(
-                "{} entries beyond the manifest's {count} validators: refused, not decoded",
-                raw.len() - count
-            ),
-        ));
-        raw.truncate(count);
-    } else if raw.len() < count {
-        fails.push((
-            String::new(),
-            format!("{} entries, manifest lists {count} validators", raw.len()),
-        ));
-    }
-    let wc = hex::encode(deposit::withdrawal_credentials(
-        plan.withdrawal_type,
-        &plan.withdrawal_address,
-    ));
-    let fork = hex::encode(plan.network.genesis_fork_version());
-    let mut passed = Vec::with_capacity(raw.len());
-    for (i, (d, v)) in raw.iter().zip(&m.validators).enumerate() {
-        let f = |name: &str| format!("[{i}].{name}");
-        let before = fails.len();
-        for (name, value, len) in [
-            ("pubkey", &d.pubkey, 48),
-            ("withdrawal_credentials", &d.withdrawal_credentials, 32),
-            ("signature", &d.signature, 96),
-            ("deposit_message_root", &d.deposit_message_root, 32),
-            ("deposit_data_root", &d.deposit_data_root, 32),
-            ("fork_version", &d.fork_version, 4),
-        ] {
-            if let Err(e) = hex_shape(value, len) {
-                fails.push((f(name), e));
-            }
-        }
-        if d.pubkey != v.pubkey {
-            fails.push((
-                f("pubkey"),
-                format!("{}, manifest says {}", d.pubkey, v.pubkey),
-            ));
-        }
-        if d.withdrawal_credentials != wc {
-            fails.push((
-                f("withdrawal_credentials"),
-                format!("{}, the plan gives {wc}", d.withdrawal_credentials),
-            ));
-        }
-        if d.amount != plan.amount_gwei() {
-            fails.push((
-                f("amount"),
-                format!("{}, the plan gives {}", d.amount, plan.amount_gwei()),
-            ));
-        }
-        if d.fork_version != fork {
-            fails.push((
-                f("fork_version"),
-                format!("{}, the plan's network has {fork}", d.fork_version),
-            ));
-        }
-        if d.network_name != plan.network.name() {
-            fails.push((
-                f("network_name"),
-                format!(
-                    "{:?}, the plan's network is {:?}",
-                    d.network_name,
-                    plan.network.name()
-                ),
-            ));
-        }
-        if d.deposit_data_root != v.deposit_data_root {
-            fails.push((
-                f("deposit_data_root"),
-                format!(
-                    "{}, manifest says {}",
-                    d.deposit_data_root, v.deposit_data_root
-                ),
-            ));
-        }
-        passed.push(fails.len() == before);
-    }
-    c.group(
-        "deposit_data.plan",
-        files::DEPOSIT_DATA,
-        fails,
-        format!(
-            "{} deposits for {} with credentials {wc}",
-            raw.len(),
-            plan.network.name(),
-        ),
-    );
-    Some(DepositsRead {
-        raw,
-        passed,
-        trusted: hash_ok && count_ok && layout_ok,
-    })
-}
-
-/// Cheap checks of `keyshares.json`: entry count, every field as text against the plan and the
-/// manifest, sharesData's length and SHA-256. Nothing is decoded as a point; entries beyond the
-/// manifest's count are refused and dropped unread.
-fn check_keyshares(
-    text: &str,
-    hash_ok: bool,
-    plan: &Plan,
-    m: &Manifest,
-    c: &mut Checker,
-) -> Option<SharesRead> {
-    let mut file = match KeySharesFile::from_json(text) {
-        Ok(f) => f,
-        Err(e) => {
-            c.fail("keyshares.parse", files::KEYSHARES, "", e.to_string());
-            return None;
-        }
-    };
-    let ids = plan.operators.ids();
-    let n = ids.len();
-    let owner = plan.owner.to_checksum();
-    let count = m.validators.len();
-    let mut fails: Vec<(String, String)> = Vec::new();
-    let count_ok = file.shares.len() == count;
-    if file.shares.len() > count {
-        fails.push((
-            format!("shares[{count}]"),
-            format!(
-                "{} entries beyond the manifest's {count} validators: refused, not decoded",
-                file.shares.len() - count
-            ),
-        ));
-        file.shares.truncate(count);
-    } else if file.shares.len() < count {
-        fails.push((
-            "shares".into(),
-            format!(
-                "{} entries, manifest lists {count} validators",
-                file.shares.len()
-            ),
-        ));
-    }
-    let keys: Vec<(u64, &str)> = plan
-        .operators
-        .operators
-        .iter()
-        .map(|o| (o.id, o.public_key.as_str()))
-        .collect();
-    let mut decoded = Vec::with_capacity(file.shares.len());
-    let mut shares_data = Vec::with_capacity(file.shares.len());
-    let mut passed = Vec::with_capacity(file.shares.len());
-    for (i, (item, v)) in file.shares.iter().zip(&m.validators).enumerate() {
-        let f = |name: &str| format!("shares[{i}].{name}");
-        let before = fails.len();
-        let pk_hex = format!("0x{}", v.pubkey);
-        if item.data.public_key != pk_hex {
-            fails.push((
-                f("data.publicKey"),
-                format!("{}, manifest says {pk_hex}", item.data.public_key),
-            ));
-        }
-        if item.payload.public_key != pk_hex {
-            fails.push((
-                f("payload.publicKey"),
-                format!("{}, manifest says {pk_hex}", item.payload.public_key),
-            ));
-        }
-        if item.data.owner_address != owner {
-            fails.push((
-                f("data.ownerAddress"),
-                format!("{}, the plan's owner is {owner}", item.data.owner_address),
-            ));
-        }
-        if item.data.owner_nonce != v.owner_nonce {
-            fails.push((
-                f("data.ownerNonce"),
-                format!("{}, manifest says {}", item.data.owner_nonce, v.owner_nonce),
-            ));
-        }
-        if item.payload.operator_ids != ids {
-            fails.push((
-                f("payload.operatorIds"),
-                format!("{:?}, the cluster is {ids:?}", item.payload.operator_ids),
-            ));
-        }
-        let listed: Vec<(u64, &str)> = item
-            .data
-            .operators
-            .iter()
-            .map(|o| (o.id, o.operator_key.as_str()))
-            .collect();
-        if listed != keys {
-            fails.push((
-                f("data.operators"),
-                "operator ids or keys differ from operators.json".into(),
-            ));
-        }
-        // Every entry pushes its sharesData (empty when malformed) so that the list stays
-        // aligned with the deposits for the Merkle leaves.
-        match SharesData::from_hex(&item.payload.shares_data, n, &pk_hex) {
-            Ok(sd) => {
-                let bytes = sd.to_bytes();
-                let digest = sha256_hex(&bytes);
-                if digest != v.shares_data_sha256 {
-                    fails.push((
-                        f("payload.sharesData"),
-                        format!("SHA-256 {digest}, manifest says {}", v.shares_data_sha256),
-                    ));
-                }
-                decoded.push(Some(sd));
-                shares_data.push(bytes);
-            }
-            Err(e) => {
-                fails.push((f("payload.sharesData"), e.to_string()));
-                decoded.push(None);
-                shares_data.push(Vec::new());
-            }
-        }
-        passed.push(fails.len() == before);
-    }
-    c.group(
-        "keyshares.fields",
-        files::KEYSHARES,
-        fails,
-        format!(
-            "{} entries for owner {owner}, nonces {}..={}",
-            file.shares.len(),
-            m.owner.first_nonce,
-            m.owner.last_nonce
-        ),
-    );
-    Some(SharesRead {
-        file,
-        decoded,
-        shares_data,
-        passed,
-        trusted: hash_ok && count_ok,
-    })
-}
-
-/// (index, signing digest, public key, signature) of an SSV ownership signature.
-type Ownership = (usize, [u8; 32], PublicKey, Signature);
-
-/// The cryptography, only on files that passed their cheap checks as a whole (hash, count,
-/// layout) and only on entries that passed theirs: point decoding, deposit roots, ciphertext
-/// ranges, the share interpolation (one multi-scalar check for all validators), and every BLS
-/// signature in one batch. Returns the decoded deposits when every one of them decoded.
-fn check_crypto(
-    d: &DepositsRead,
-    s: &SharesRead,
-    plan: &Plan,
-    m: &Manifest,
-    c: &mut Checker,
-) -> Option<Vec<DepositData>> {
-    // Deposits: decode and recompute both roots.
-    let mut deposits: Vec<(usize, DepositData)> = Vec::new();
-    let mut fails = Vec::new();
-    if d.trusted {
-        for (i, (raw, ok)) in d.raw.iter().zip(&d.passed).enumerate() {
-            if !ok {
-                continue;
-            }
-            match raw
-                .decode()
-                .and_then(|dd| dd.verify_structure().map(|()| dd))
-            {
-                Ok(dd) => deposits.push((i, dd)),
-                Err(e) => fails.push((format!("[{i}]"), e.to_string())),
-            }
-        }
-    }
-
-    // Key shares: the validator key, the ownership signature, the ciphertexts against the
-    // cluster's moduli (the keys were compared with operators.json as text), and the share
-    // interpolation.
-    let ids = plan.operators.ids();
-    let cluster = kc_ssv::Cluster::parse(
-        plan.operators
-            .operators
-            .iter()
-            .map(|o| (o.id, o.public_key.as_str())),
-    )
-    .ok();
-    let mut ownership: Vec<Ownership> = Vec::new();
-    let mut share_fails = Vec::new();
-    let mut consistency_fails = Vec::new();
-    let mut sets: Vec<(usize, [u8; 48], &SharesData)> = Vec::new();
-    if s.trusted {
-        for (i, ((sd, ok), v)) in s
-            .decoded
-            .iter()
-            .zip(&s.passed)
-            .zip(&m.validators)
-            .enumerate()
-        {
-            let (Some(sd), true) = (sd, ok) else { continue };
-            let f = format!("shares[{i}].payload.sharesData");
-            let pk = match hex::decode(&v.pubkey)
-                .ok()
-                .and_then(|b| PublicKey::from_bytes(&b).ok())
-            {
-                Some(pk) => pk,
-                None => {
-                    share_fails.push((
-                        format!("shares[{i}].data.publicKey"),
-                        "not a valid BLS public key".into(),
-                    ));
-                    continue;
-                }
-            };
-            match Signature::from_bytes(&sd.signature) {
-                Ok(sig) => {
-                    let digest = kc_ssv::ownership::ownership_digest(&plan.owner, v.owner_nonce);
-                    ownership.push((i, digest, pk, sig));
-                }
-                Err(e) => share_fails.push((f.clone(), format!("ownership signature: {e}"))),
-            }
-            if let Some(cluster) = &cluster {
-                for (op, ct) in cluster.operators().iter().zip(&sd.encrypted_shares) {
-                    if !op.ciphertext_in_range(ct) {
-                        share_fails.push((
-                            f.clone(),
-                            format!(
-                                "encrypted share of operator {} is not an RSA ciphertext for its key",
-                                op.id()
-                            ),
-                        ));
-                    }
-                }
-            }
-            sets.push((i, pk.to_bytes(), sd));
-        }
-        let batch: Vec<kc_ssv::ShareSet<'_>> = sets
-            .iter()
-            .map(|(_, pk, sd)| kc_ssv::ShareSet {
-                validator_public_key: pk,
-                operator_ids: &ids,
-                share_public_keys: &sd.share_public_keys,
-            })
-            .collect();
-        if kc_ssv::verify_many_share_public_keys(&batch).is_err() {
-            // Name every culprit.
-            for (i, pk, sd) in &sets {
-                if let Err(e) = kc_ssv::verify_share_public_keys(pk, &ids, &sd.share_public_keys) {
-                    consistency_fails
-                        .push((format!("shares[{i}].payload.sharesData"), e.to_string()));
-                }
-            }
-        }
-    }
-    c.group(
-        "keyshares.decode",
-        files::KEYSHARES,
-        share_fails,
-        format!(
-            "{} validator keys, ownership signatures and encrypted shares decoded",
-            sets.len()
-        ),
-    );
-    if s.trusted {
-        c.group(
-            "keyshares.consistency",
-            files::KEYSHARES,
-            consistency_fails,
-            format!(
-                "share public keys of every validator interpolate to its public key (threshold {} of {})",
-                kc_ssv::shamir::threshold(ids.len()).unwrap_or(0),
-                ids.len()
-            ),
-        );
-    } else {
-        c.fail(
-            "keyshares.consistency",
-            files::KEYSHARES,
-            "",
-            not_checked(files::KEYSHARES),
-        );
-    }
-    check_bls_batch(d.trusted, &deposits, fails, s.trusted, &ownership, c);
-    let all = deposits.len() == d.raw.len() && d.raw.len() == m.validators.len();
-    all.then(|| deposits.into_iter().map(|(_, dd)| dd).collect())
-}
-
-/// Every deposit and ownership signature that got this far, in one batch; one by one only if
-/// the batch fails. A file that was not trusted gets a failed "not checked" instead.
-fn check_bls_batch(
-    deposits_trusted: bool,
-    deposits: &[(usize, DepositData)],
-    mut deposit_fails: Vec<(String, String)>,
-    shares_trusted: bool,
-    ownership: &[Ownership],
-    c: &mut Checker,
-) {
-    let roots: Vec<[u8; 32]> = deposits.iter().map(|(_, d)| d.signing_root()).collect();
-    let mut items: Vec<(&[u8], &PublicKey, &Signature)> = deposits
-        .iter()
-        .zip(&roots)
-        .map(|((_, d), r)| (r.as_slice(), &d.pubkey, &d.signature))
-        .collect();
-    items.extend(
-        ownership
-            .iter()
-            .map(|(_, digest, pk, sig)| (digest.as_slice(), pk, sig)),
-    );
-    let batch_ok = !items.is_empty() && batch_verify(&items);
-    let mut ownership_fails = Vec::new();
-    if !batch_ok {
-        for (i, d) in deposits {
-            if !d.pubkey.verify(&d.signing_root(), &d.signature) {
-                deposit_fails.push((format!("[{i}]"), "deposit signature does not verify".into()));
-            }
-        }
-        for (i, digest, pk, sig) in ownership {
-            if !pk.verify(digest, sig) {
-                ownership_fails.push((
-                    format!("shares[{i}].payload.sharesData"),
-                    "ownership signature does not verify for the owner and nonce".to_owned(),
-                ));
-            }
-        }
-    }
-    let how = if batch_ok { " (batched)" } else { "" };
-    if deposits_trusted {
-        c.group(
-            "deposit_data.signatures",
-            files::DEPOSIT_DATA,
-            deposit_fails,
-            format!("{} deposit signatures and roots valid{how}", deposits.len()),
-        );
-    } else {
-        c.fail(
-            "deposit_data.signatures",
-            files::DEPOSIT_DATA,
-            "",
-            not_checked(files::DEPOSIT_DATA),
-        );
-    }
-    if shares_trusted {
-        c.group(
-            "keyshares.ownership",
-            files::KEYSHARES,
-            ownership_fails,
-            format!("{} ownership signatures valid{how}", ownership.len()),
-        );
-    } else {
-        c.fail(
-            "keyshares.ownership",
-            files::KEYSHARES,
-            "",
-            not_checked(files::KEYSHARES),
-        );
-    }
+    fails
 }
 
 #[cfg(test)]
