@@ -363,7 +363,7 @@ fn verify_cmd(
         &VerifyOptions {
             identity,
             expect_binary,
-            staged: false,
+            ..VerifyOptions::default()
         },
     );
     if json {
