@@ -38,8 +38,8 @@ pub use keyshares::{
 pub use operator::{Cluster, EncryptedShare, OperatorKey};
 pub use ownership::{sign_ownership, verify_ownership};
 pub use shamir::{
-    reconstruct, split_secret, verify_many_share_public_keys, verify_share_public_keys,
-    SharePublicKey, ShareSecret, ShareSet, Split,
+    reconstruct, split_secret, verify_many_share_public_keys, verify_many_with_validated_keys,
+    verify_share_public_keys, SharePublicKey, ShareSecret, ShareSet, Split,
 };
 pub use shares_data::SharesData;
 

@@ -457,6 +457,47 @@ pub fn verify_many_share_public_keys(sets: &[ShareSet<'_>]) -> Result<()> {
     check_decoded(&decoded)
 }
 
+/// [`verify_many_share_public_keys`] for validators whose public keys were already validated
+/// (on the curve, in the subgroup, not the identity: a [`kc_validator::PublicKey`]), so that
+/// they are not decoded a second time: `keys[i]` must be the key whose compressed form is
+/// `sets[i].validator_public_key`. The share public keys are decoded with their checks.
+pub fn verify_many_with_validated_keys(
+    sets: &[ShareSet<'_>],
+    keys: &[kc_validator::PublicKey],
+) -> Result<()> {
+    if sets.is_empty() {
+        return Ok(());
+    }
+    let decoded = sets
+        .par_iter()
+        .zip(keys)
+        .map(|(set, key)| {
+            let validator = format!("0x{}", hex::encode(set.validator_public_key));
+            let pk: Option<G1Affine> =
+                G1Affine::from_uncompressed_unchecked(&key.to_uncompressed()).into();
+            let pk = match pk {
+                Some(pk) if key.to_bytes() == *set.validator_public_key => pk,
+                _ => {
+                    return Err(Error::InvalidPublicKey {
+                        validator,
+                        field: "validator public key (not the validated key)".into(),
+                    })
+                }
+            };
+            check_set_shape(set, &validator)?;
+            let mut points = Vec::with_capacity(set.operator_ids.len());
+            for (id, spk) in set.operator_ids.iter().zip(set.share_public_keys) {
+                points.push(decode_g1(&spk.0).ok_or_else(|| Error::InvalidPublicKey {
+                    validator: validator.clone(),
+                    field: format!("share public key of operator {id}"),
+                })?);
+            }
+            decoded_from_points(set, validator, G1Projective::from(pk), points)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    check_decoded(&decoded)
+}
+
 /// The same check for share sets whose points were computed here (by [`split_secret`]) rather
 /// than read: no decompression or subgroup check (the points are on the curve and in the
 /// subgroup by construction). `points[i]` are the share points of `sets[i]` and `keys[i]` its
