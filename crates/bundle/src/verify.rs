@@ -227,16 +227,21 @@ pub fn verify_bundle(dir: &Path, opts: &VerifyOptions) -> Report {
 /// every validator's entries: for the agent, not for batches of unbounded size).
 pub fn load_verified(dir: &Path, opts: &VerifyOptions) -> Result<VerifiedBundle, Report> {
     match verify_and_load(dir, opts, true) {
-        (report, Some(bundle)) if report.ok() => Ok(bundle),
+        (report, Some(Loaded::Bundle(bundle))) if report.ok() => Ok(*bundle),
         (report, _) => Err(report),
     }
 }
 
-fn verify_and_load(
-    dir: &Path,
-    opts: &VerifyOptions,
-    collect: bool,
-) -> (Report, Option<VerifiedBundle>) {
+/// Verifies the bundle (as [`verify_bundle`]: memory does not grow with the batch) and, when
+/// every check passed, returns the manifest that was verified.
+pub fn verified_manifest(dir: &Path, opts: &VerifyOptions) -> Result<Manifest, Report> {
+    match verify_and_load(dir, opts, false) {
+        (report, Some(Loaded::Manifest(m))) if report.ok() => Ok(*m),
+        (report, _) => Err(report),
+    }
+}
+
+fn verify_and_load(dir: &Path, opts: &VerifyOptions, collect: bool) -> (Report, Option<Loaded>) {
     let mut c = Checker::new();
     let mut facts = (None, 0);
     let loaded = run_checks(dir, opts, collect, &mut c, &mut facts);
@@ -258,7 +263,7 @@ fn run_checks(
     collect: bool,
     c: &mut Checker,
     facts: &mut (Option<String>, usize),
-) -> Option<VerifiedBundle> {
+) -> Option<Loaded> {
     // 1. The manifest and its signature.
     let manifest_bytes = match bounded::read(&dir.join(files::MANIFEST), &caps::manifest()) {
         Ok((b, _)) => b,
@@ -594,8 +599,11 @@ fn run_checks(
     if c.failed_since(0) || c.failed_since(mark) {
         return None;
     }
+    if !collect {
+        return Some(Loaded::Manifest(Box::new(manifest)));
+    }
     let collected = outcome.collected?;
-    Some(VerifiedBundle {
+    Some(Loaded::Bundle(Box::new(VerifiedBundle {
         dir: dir.to_owned(),
         manifest,
         plan,
@@ -603,7 +611,15 @@ fn run_checks(
         keyshares: collected.keyshares,
         shares_data: collected.shares_data,
         leaves,
-    })
+    })))
+}
+
+/// What a verification that passed hands back.
+enum Loaded {
+    /// The verified manifest only (the large files were streamed, not kept).
+    Manifest(Box<Manifest>),
+    /// Everything, for the agent.
+    Bundle(Box<VerifiedBundle>),
 }
 
 /// The entry count, syntax and (deposit data) separators of a large file from its first pass;

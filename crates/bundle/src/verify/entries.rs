@@ -270,7 +270,7 @@ pub(super) fn check_entries(
     let dep_mode = deposits.as_ref().map_or(Crypto::Skip, |(_, m)| *m);
     let ks_mode = keyshares.as_ref().map_or(Crypto::Skip, |(_, m)| *m);
     let mut dep_first_hash = None;
-    let mut dep_stream = deposits.map(|(fp, _)| {
+    let dep_stream = deposits.map(|(fp, _)| {
         dep_first_hash = Some(fp.hash);
         DepositEntries::new(
             BufReader::with_capacity(1 << 16, fp.file),
@@ -278,7 +278,7 @@ pub(super) fn check_entries(
         )
     });
     let mut ks_first = None;
-    let mut ks_stream = keyshares.map(|(fp, _)| {
+    let ks_stream = keyshares.map(|(fp, _)| {
         ks_first = Some((fp.hash, fp.header));
         KeySharesEntries::new(
             BufReader::with_capacity(1 << 16, fp.file),
@@ -286,104 +286,56 @@ pub(super) fn check_entries(
         )
     });
 
-    let mut dep_fails = Fails::default();
-    let mut ks_fails = Fails::default();
+    let mut rd = Reader {
+        r: &r,
+        collect,
+        dep_stream,
+        ks_stream,
+        dep_fails: Fails::default(),
+        ks_fails: Fails::default(),
+        leaves: Vec::with_capacity(count),
+        shares_bytes: Vec::new(),
+        dep_buf: Vec::new(),
+        ks_buf: Vec::new(),
+        text: String::new(),
+    };
     let mut out = CryptoOut::default();
-    let mut leaves = Vec::with_capacity(count);
     let mut items = Vec::new();
-    let mut shares_bytes = Vec::new();
-    let mut dep_buf = Vec::new();
-    let mut ks_buf = Vec::new();
-    let mut text = String::new();
+    // Reading and the cheap checks of the next chunk (one core) overlap the cryptography of the
+    // current one (all cores).
+    let mut chunk = rd.chunk(0, CHUNK.min(count));
     let mut start = 0;
     while start < count {
         let end = (start + CHUNK).min(count);
-        let mut chunk = Vec::with_capacity(end - start);
-        for i in start..end {
-            // Deposit entry i.
-            let mut raw = None;
-            let mut deposit_ok = false;
-            if let Some(s) = dep_stream.as_mut() {
-                match s.next_into(&mut dep_buf) {
-                    Ok(true) => match serde_json::from_slice::<RawDeposit>(&dep_buf) {
-                        Ok(d) => {
-                            text.clear();
-                            d.write_json(&mut text);
-                            let before = dep_fails.len();
-                            if text.as_bytes() != dep_buf.as_slice() {
-                                dep_fails.push(
-                                    format!("[{i}]"),
-                                    "not in the exact ethstaker-deposit 1.3.1 layout".into(),
-                                );
-                            }
-                            cheap_deposit(i, &d, &r, &mut dep_fails);
-                            deposit_ok = dep_fails.len() == before;
-                            raw = Some(d);
-                        }
-                        Err(e) => dep_fails.push(format!("[{i}]"), format!("not a deposit: {e}")),
-                    },
-                    Ok(false) => dep_stream = None,
-                    Err(_) => dep_stream = None, // reported by the first pass
-                }
-            }
-            // Key shares entry i.
-            let mut item = None;
-            let mut shares = None;
-            let mut shares_ok = false;
-            let mut bytes = Vec::new();
-            if let Some(s) = ks_stream.as_mut() {
-                match s.next_into(&mut ks_buf) {
-                    Ok(true) => match serde_json::from_slice::<KeySharesItem>(&ks_buf) {
-                        Ok(it) => {
-                            let before = ks_fails.len();
-                            let sd = cheap_keyshare(i, &it, &r, &mut ks_fails);
-                            shares_ok = ks_fails.len() == before;
-                            if let Some(sd) = sd {
-                                bytes = sd.to_bytes();
-                                shares = Some(sd);
-                            }
-                            item = Some(it);
-                        }
-                        Err(e) => ks_fails.push(
-                            format!("shares[{i}]"),
-                            format!("not a keyshares entry: {e}"),
-                        ),
-                    },
-                    Ok(false) => ks_stream = None,
-                    Err(_) => ks_stream = None,
-                }
-            }
-            let ids = &r.ids;
-            leaves.push(
-                raw.as_ref()
-                    .filter(|_| !bytes.is_empty())
-                    .and_then(|d| raw_leaf(d, &bytes, ids)),
-            );
-            if collect {
-                shares_bytes.push(bytes);
-            }
-            chunk.push(Entry {
-                i,
-                raw,
-                deposit_ok,
-                item,
-                shares,
-                shares_ok,
-            });
-        }
-        // The chunk's cryptography, on all cores.
-        let results: Vec<CryptoOut> = chunk
-            .par_chunks(SUB)
-            .map(|sub| crypto(sub, dep_mode, ks_mode, &r, cluster.as_ref(), collect))
-            .collect();
+        let next_end = (end + CHUNK).min(count);
+        let current = std::mem::take(&mut chunk);
+        let (results, next) = rayon::join(
+            || -> Vec<CryptoOut> {
+                current
+                    .par_chunks(SUB)
+                    .map(|sub| crypto(sub, dep_mode, ks_mode, &r, cluster.as_ref(), collect))
+                    .collect()
+            },
+            || rd.chunk(end, next_end),
+        );
         for o in results {
             out.merge(o);
         }
         if collect {
-            items.extend(chunk.into_iter().map(|e| e.item));
+            items.extend(current.into_iter().map(|e| e.item));
         }
+        chunk = next;
         start = end;
     }
+    let Reader {
+        dep_stream,
+        ks_stream,
+        mut dep_fails,
+        mut ks_fails,
+        leaves,
+        shares_bytes,
+        ..
+    } = rd;
 
     // The rest of each file (closing brackets, the keyshares members after the list), and the
     // second pass's hash: it must be the first's.
@@ -439,6 +391,115 @@ pub(super) fn check_entries(
         shares_data: shares_bytes,
     });
     Outcome { leaves, collected }
+}
+
+/// The second pass's reading side: both streams in lockstep, the cheap checks of each entry,
+/// the Merkle leaves.
+struct Reader<'a> {
+    r: &'a Reference<'a>,
+    collect: bool,
+    dep_stream: Option<DepositEntries<BufReader<BoundedFile>>>,
+    ks_stream: Option<KeySharesEntries<BufReader<BoundedFile>>>,
+    dep_fails: Fails,
+    ks_fails: Fails,
+    leaves: Vec<Option<merkle::Hash>>,
+    shares_bytes: Vec<Vec<u8>>,
+    dep_buf: Vec<u8>,
+    ks_buf: Vec<u8>,
+    text: String,
+}
+
+impl Reader<'_> {
+    /// Reads and cheap-checks the entries `start..end` of both files.
+    fn chunk(&mut self, start: usize, end: usize) -> Vec<Entry> {
+        let mut chunk = Vec::with_capacity(end.saturating_sub(start));
+        for i in start..end {
+            let (raw, deposit_ok) = self.deposit(i);
+            let (item, shares, bytes, shares_ok) = self.keyshare(i);
+            self.leaves.push(
+                raw.as_ref()
+                    .filter(|_| !bytes.is_empty())
+                    .and_then(|d| raw_leaf(d, &bytes, &self.r.ids)),
+            );
+            if self.collect {
+                self.shares_bytes.push(bytes);
+            }
+            chunk.push(Entry {
+                i,
+                raw,
+                deposit_ok,
+                item,
+                shares,
+                shares_ok,
+            });
+        }
+        chunk
+    }
+
+    /// Deposit entry `i`, and whether it passed its cheap checks.
+    fn deposit(&mut self, i: usize) -> (Option<RawDeposit>, bool) {
+        let Some(s) = self.dep_stream.as_mut() else {
+            return (None, false);
+        };
+        match s.next_into(&mut self.dep_buf) {
+            Ok(true) => match serde_json::from_slice::<RawDeposit>(&self.dep_buf) {
+                Ok(d) => {
+                    self.text.clear();
+                    d.write_json(&mut self.text);
+                    let before = self.dep_fails.len();
+                    if self.text.as_bytes() != self.dep_buf.as_slice() {
+                        self.dep_fails.push(
+                            format!("[{i}]"),
+                            "not in the exact ethstaker-deposit 1.3.1 layout".into(),
+                        );
+                    }
+                    cheap_deposit(i, &d, self.r, &mut self.dep_fails);
+                    let ok = self.dep_fails.len() == before;
+                    (Some(d), ok)
+                }
+                Err(e) => {
+                    self.dep_fails
+                        .push(format!("[{i}]"), format!("not a deposit: {e}"));
+                    (None, false)
+                }
+            },
+            // The end, or a syntax error the first pass reported.
+            Ok(false) | Err(_) => {
+                self.dep_stream = None;
+                (None, false)
+            }
+        }
+    }
+
+    /// Key shares entry `i`, its decoded sharesData and bytes, and whether it passed its cheap
+    /// checks.
+    fn keyshare(&mut self, i: usize) -> (Option<KeySharesItem>, Option<SharesData>, Vec<u8>, bool) {
+        let Some(s) = self.ks_stream.as_mut() else {
+            return (None, None, Vec::new(), false);
+        };
+        match s.next_into(&mut self.ks_buf) {
+            Ok(true) => match serde_json::from_slice::<KeySharesItem>(&self.ks_buf) {
+                Ok(it) => {
+                    let before = self.ks_fails.len();
+                    let sd = cheap_keyshare(i, &it, self.r, &mut self.ks_fails);
+                    let ok = self.ks_fails.len() == before;
+                    let bytes = sd.as_ref().map(SharesData::to_bytes).unwrap_or_default();
+                    (Some(it), sd, bytes, ok)
+                }
+                Err(e) => {
+                    self.ks_fails.push(
+                        format!("shares[{i}]"),
+                        format!("not a keyshares entry: {e}"),
+                    );
+                    (None, None, Vec::new(), false)
+                }
+            },
+            Ok(false) | Err(_) => {
+                self.ks_stream = None;
+                (None, None, Vec::new(), false)
+            }
+        }
+    }
 }
 
 /// Reads what follows the last entry and compares the second pass's hash with the first's.
@@ -702,7 +763,7 @@ fn crypto(
     // by the cheap checks), the ownership signature, the ciphertexts against the cluster's
     // moduli, and the share interpolation.
     let mut ownership: Vec<(usize, [u8; 32], PublicKey, Signature)> = Vec::new();
-    let mut sets: Vec<(usize, [u8; 48], &SharesData)> = Vec::new();
+    let mut sets: Vec<(usize, PublicKey, &SharesData)> = Vec::new();
     if ks_mode == Crypto::Check {
         for e in sub {
             let (Some(sd), true) = (&e.shares, e.shares_ok) else {
@@ -748,18 +809,22 @@ fn crypto(
                     }
                 }
             }
-            sets.push((e.i, pk.to_bytes(), sd));
+            sets.push((e.i, pk, sd));
         }
+        // The validator keys were validated when decoded (from the deposit, or above): not again.
+        let bytes: Vec<[u8; 48]> = sets.iter().map(|(_, pk, _)| pk.to_bytes()).collect();
         let batch: Vec<kc_ssv::ShareSet<'_>> = sets
             .iter()
-            .map(|(_, pk, sd)| kc_ssv::ShareSet {
+            .zip(&bytes)
+            .map(|((_, _, sd), pk)| kc_ssv::ShareSet {
                 validator_public_key: pk,
                 operator_ids: &r.ids,
                 share_public_keys: &sd.share_public_keys,
             })
             .collect();
-        if kc_ssv::verify_many_share_public_keys(&batch).is_err() {
-            for (i, pk, sd) in &sets {
+        let keys: Vec<PublicKey> = sets.iter().map(|(_, pk, _)| *pk).collect();
+        if kc_ssv::verify_many_with_validated_keys(&batch, &keys).is_err() {
+            for ((i, _, sd), pk) in sets.iter().zip(&bytes) {
                 if let Err(err) =
                     kc_ssv::verify_share_public_keys(pk, &r.ids, &sd.share_public_keys)
                 {
