@@ -291,9 +291,8 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     let mut entries: Vec<manifest::ValidatorEntry> = Vec::with_capacity(total);
     let mut leaves: Vec<merkle::Hash> = Vec::with_capacity(total);
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let mut first = 0u32;
-    while first < plan.count() {
-        let last = plan.count().min(first.saturating_add(CHUNK));
+    // Makes and checks validators `first..last` (nothing of them is written before the check).
+    let make_chunk = |first: u32, last: u32| -> Result<Vec<Made>, Error> {
         let made: Vec<Made> = (first..last)
             .into_par_iter()
             .map(|i| {
@@ -307,6 +306,10 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
             })
             .collect::<Result<_, Error>>()?;
         check_made(&made, &ids, &plan.owner)?;
+        Ok(made)
+    };
+    // Writes checked validators: deposit data, key shares, transcript, manifest entries, leaves.
+    let mut write_chunk = |made: Vec<Made>| -> Result<(), Error> {
         for v in made {
             deposit_out.push(&v.deposit).map_err(io(&deposit_path))?;
             let item = kc_ssv::keyshares_item(
@@ -346,6 +349,29 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
             );
             entries.push(entry);
             leaves.push(leaf);
+        }
+        Ok(())
+    };
+    // Writing a checked chunk (one core) overlaps making and checking the next (all cores).
+    let mut pending: Vec<Made> = Vec::new();
+    let mut first = 0u32;
+    loop {
+        let last = plan.count().min(first.saturating_add(CHUNK));
+        let written = std::mem::take(&mut pending);
+        let (made, wrote) = rayon::join(
+            || {
+                if first < last {
+                    make_chunk(first, last)
+                } else {
+                    Ok(Vec::new())
+                }
+            },
+            || write_chunk(written),
+        );
+        wrote?;
+        pending = made?;
+        if pending.is_empty() {
+            break;
         }
         first = last;
     }
@@ -692,4 +718,107 @@ fn read_mnemonic(plan: &Plan) -> Result<Zeroizing<Vec<u8>>, Error> {
     );
     let m = Mnemonic::parse(&text).map_err(|e| bad(e.to_string()))?;
     Ok(m.to_entropy())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan of `n` validators on hoodi for the fixture operators (as stored in a bundle: no
+    /// file on this machine is looked at).
+    fn plan(n: u32) -> (Plan, Cluster) {
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(
+            "../../crates/ssv/tests/fixtures/operators.json"
+        ))
+        .unwrap();
+        let list: Vec<kc_bundle::operators::OperatorEntry> = fixture["operators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(4)
+            .map(|o| kc_bundle::operators::OperatorEntry {
+                id: o["id"].as_u64().unwrap(),
+                public_key: o["public_key"].as_str().unwrap().to_owned(),
+            })
+            .collect();
+        let ops =
+            kc_bundle::operators::OperatorsFile::parse(&serde_json::to_string(&list).unwrap())
+                .unwrap();
+        let text = format!(
+            "[ceremony]\nid = \"unit\"\nnetwork = \"hoodi\"\nvalidators = {n}\nstart_index = 40\n\n\
+             [deposit]\nwithdrawal_address = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\n\
+             withdrawal_type = \"0x01\"\namount_gwei = 32000000000\n\n\
+             [ssv]\nowner_address = \"0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359\"\n\
+             owner_nonce = 9\noperators_file = \"operators.json\"\nallow_unpinned_operators = true\n\n\
+             [hsm]\nmodule = \"/nonexistent.so\"\ntoken_label = \"t\"\n\n[seed]\nsource = \"hsm\"\n"
+        );
+        let plan = Plan::parse_in_bundle(&text, Path::new("plan.toml"), ops).unwrap();
+        let cluster = Cluster::parse(
+            plan.operators
+                .operators
+                .iter()
+                .map(|o| (o.id, o.public_key.as_str())),
+        )
+        .unwrap();
+        (plan, cluster)
+    }
+
+    fn made(n: u32) -> (Plan, Cluster, Vec<Made>) {
+        let (plan, cluster) = plan(n);
+        let coin = CoinKey::from_seed(&[0x42; 64]).unwrap();
+        let wc = deposit::withdrawal_credentials(plan.withdrawal_type, &plan.withdrawal_address);
+        let made = (0..n)
+            .map(|i| make_validator(&plan, &coin, &[7; 32], &cluster, wc, i).unwrap())
+            .collect();
+        (plan, cluster, made)
+    }
+
+    /// What generation makes passes its batched check, and is the same as the full path's keys.
+    #[test]
+    fn generated_validators_pass_the_batched_check() {
+        let (plan, cluster, made) = made(5);
+        check_made(&made, &cluster.ids(), &plan.owner).unwrap();
+        let seed = [0x42; 64];
+        for v in &made {
+            let sk = kc_validator::derive::signing_key(&seed, v.index).unwrap();
+            assert_eq!(v.deposit.pubkey, sk.public_key());
+            v.deposit.verify_for(&plan.network).unwrap();
+        }
+        assert_eq!(made[0].index, 40);
+        assert_eq!(made[4].nonce, 13);
+    }
+
+    /// The invariant "every artifact is verified before the ceremony reports success" starts
+    /// before anything is written: a deposit signature, an ownership signature or a share key
+    /// that is not what it must be is refused by the batched check, naming the validator.
+    #[test]
+    fn a_bad_artifact_is_refused_before_anything_is_written() {
+        let (plan, cluster, good) = made(4);
+        let ids = cluster.ids();
+        let name = |r: Result<(), Error>| r.unwrap_err().to_string();
+
+        // Two deposit signatures swapped.
+        let (_, _, mut m) = made(4);
+        let s = m[1].deposit.signature;
+        m[1].deposit.signature = m[2].deposit.signature;
+        m[2].deposit.signature = s;
+        let e = name(check_made(&m, &ids, &plan.owner));
+        assert!(
+            e.contains("validator 41") && e.contains("deposit signature"),
+            "{e}"
+        );
+
+        // An ownership signature for another nonce.
+        let (_, _, mut m) = made(4);
+        m[3].built.ownership = m[2].built.ownership;
+        let e = name(check_made(&m, &ids, &plan.owner));
+        assert!(e.contains("validator 43") && e.contains("ownership"), "{e}");
+
+        // A share public key that is not on the validator's polynomial.
+        let (_, _, mut m) = made(4);
+        m[2].built.shares_data.share_public_keys[0] =
+            good[1].built.shares_data.share_public_keys[0];
+        let e = name(check_made(&m, &ids, &plan.owner));
+        assert!(e.contains(&m[2].deposit.pubkey.to_hex()), "{e}");
+    }
 }
