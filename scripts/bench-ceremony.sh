@@ -63,7 +63,8 @@ for i, op_id in enumerate([11, 222, 3333, 44444]):
 json.dump(ops, open("operators.json", "w"), indent=2)
 PY
 
-# Runs a command; prints "<seconds> <peak RSS in KiB>" of it (getrusage of the child).
+# Runs a command; prints "<seconds> <peak RSS in KiB> <CPU seconds>" of it (getrusage of the
+# child: user + system time).
 measure() {
   python3 - "$@" <<'PY'
 import resource, subprocess, sys, time
@@ -73,17 +74,19 @@ dt = time.monotonic() - t
 if r.returncode != 0:
     sys.stderr.write(r.stderr.decode())
     sys.exit(r.returncode)
-print(f"{dt:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{dt:.3f} {u.ru_maxrss} {u.ru_utime + u.ru_stime:.3f}")
 PY
 }
 
+# "<validators per second> <CPU ms per validator>" of the SDK on one core.
 sdk() {
   echo "== SSV SDK, one core: $sdk_count validators, 4 operators" >&2
   taskset -c 0 node "$root/scripts/bench-sdk.js" "$sdk_dir" operators.json "$sdk_count" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["per_second"])'
+    | python3 -c 'import json,sys; j = json.load(sys.stdin); print(j["per_second"], j["cpu_ms_per_validator"])'
 }
 
-sdk_before="$(sdk)"
+read -r sdk_before sdk_cpu_before < <(sdk)
 results=()
 for n in "${sizes[@]}"; do
   cat >"plan-$n.toml" <<TOML
@@ -112,19 +115,21 @@ token_label = "bench"
 source = "hsm"
 TOML
   echo "== ceremony run: $n validators, 4 operators, $(nproc) cores" >&2
-  read -r run_s run_kib < <(measure "$bin" run --plan "plan-$n.toml" --out "bundle-$n" --pin-file pin --allow-unlocked-memory)
+  read -r run_s run_kib run_cpu < <(measure "$bin" run --plan "plan-$n.toml" --out "bundle-$n" --pin-file pin --allow-unlocked-memory)
   echo "== ceremony verify: $n validators" >&2
-  read -r ver_s ver_kib < <(measure "$bin" verify "bundle-$n" --identity "$identity")
-  results+=("$n $run_s $run_kib $ver_s $ver_kib")
+  read -r ver_s ver_kib ver_cpu < <(measure "$bin" verify "bundle-$n" --identity "$identity")
+  results+=("$n $run_s $run_kib $run_cpu $ver_s $ver_kib $ver_cpu")
   rm -rf "bundle-$n"
 done
-sdk_after="$(sdk)"
+read -r sdk_after sdk_cpu_after < <(sdk)
 
-python3 - "$target/criterion" "$(nproc)" "$sdk_before" "$sdk_after" "${results[@]}" <<'PY'
+python3 - "$target/criterion" "$(nproc)" "$sdk_before" "$sdk_after" "$sdk_cpu_before" "$sdk_cpu_after" "${results[@]}" <<'PY'
 import json, os, sys
-crit, cores, sdk_before, sdk_after = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-rows = [r.split() for r in sys.argv[5:]]
+crit, cores = sys.argv[1], int(sys.argv[2])
+sdk_before, sdk_after, sdk_cpu_before, sdk_cpu_after = map(float, sys.argv[3:7])
+rows = [r.split() for r in sys.argv[7:]]
 sdk = (sdk_before + sdk_after) / 2
+sdk_cpu = (sdk_cpu_before + sdk_cpu_after) / 2
 
 def floor(name):
     p = os.path.join(crit, "floor", name, "new", "estimates.json")
@@ -153,12 +158,18 @@ if all(f[k] is not None for k in ["sign", "g1_mul", "child_derivation", "rsa2048
           f" + batched check of its 2 signatures {chk:.1f} µs")
     print(f"  => at most {1e6 / (gen + chk) * int(cores):.0f} validators/s on {cores} cores for generation alone")
 print(f"SSV SDK, one core (split + encrypt + ownership signature, {n_ops} operators): "
-      f"{sdk:.1f} validators/s ({1000/sdk:.1f} ms each; before {sdk_before:.1f}, after {sdk_after:.1f})")
+      f"{sdk:.1f} validators/s ({1000/sdk:.1f} ms each; before {sdk_before:.1f}, after {sdk_after:.1f}); "
+      f"CPU {sdk_cpu:.2f} ms per validator")
 print(f"ceremony ({n_ops} operators, {cores} cores, release, SoftHSM):")
-print(f"  {'validators':>10}  {'run v/s':>9}  {'run RSS':>9}  {'run/SDK':>8}  {'verify v/s':>10}  {'verify RSS':>10}  {'verify/SDK':>10}")
-for n, run_s, run_kib, ver_s, ver_kib in rows:
+print(f"  {'validators':>10}  {'run v/s':>8} {'CPU ms':>7} {'RSS MiB':>8} {'/SDK':>6} {'/SDK cpu':>8}"
+      f"  {'verify v/s':>10} {'CPU ms':>7} {'RSS MiB':>8} {'/SDK':>6} {'/SDK cpu':>8}")
+for n, run_s, run_kib, run_cpu, ver_s, ver_kib, ver_cpu in rows:
     n = int(n)
     rr, vr = n / float(run_s), n / float(ver_s)
-    print(f"  {n:>10}  {rr:9.1f}  {int(run_kib)/1024:6.1f} MiB  {rr/sdk:7.2f}x  {vr:10.1f}  {int(ver_kib)/1024:7.1f} MiB  {vr/sdk:9.2f}x")
+    rc, vc = 1000 * float(run_cpu) / n, 1000 * float(ver_cpu) / n
+    print(f"  {n:>10}  {rr:8.1f} {rc:7.2f} {int(run_kib)/1024:8.1f} {rr/sdk:5.2f}x {sdk_cpu/rc*cores:7.2f}x"
+          f"  {vr:10.1f} {vc:7.2f} {int(ver_kib)/1024:8.1f} {vr/sdk:5.2f}x {sdk_cpu/vc*cores:7.2f}x")
+print("  /SDK: rate over the SDK's measured rate, in this run; /SDK cpu: CPU time per validator, the")
+print(f"  SDK's over ours, times {cores} cores (the ratio with every core free: the machine may be shared)")
 print("goals (issue #18): run >= 6.5x the SDK's single-core rate, verify >= 26x, peak RSS <= 64 MiB at 10,000")
 PY

@@ -5,7 +5,8 @@
 //
 // usage: node scripts/bench-sdk.js SDK_DIR OPERATORS_JSON COUNT [WARMUP]
 //   OPERATORS_JSON: [{"id": 11, "public_key": "<base64 PEM as on chain>"}, …] (the plan's file)
-// prints one JSON line: {"validators", "seconds", "per_second", "ms_per_validator", "operators"}
+// prints one JSON line: {"validators", "seconds", "per_second", "ms_per_validator",
+//   "cpu_ms_per_validator" (user + system time of the process), "operators"}
 'use strict';
 const crypto = require('crypto');
 const fs = require('fs');
@@ -46,15 +47,19 @@ function secretKey() {
   }
 
   for (let i = 0; i < warmup; i++) await one(i);
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < count; i++) await one(warmup + i);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   process.stdout.write(
     JSON.stringify({
       validators: count,
       seconds,
       per_second: count / seconds,
       ms_per_validator: (seconds * 1000) / count,
+      cpu_ms_per_validator: (cpuSeconds * 1000) / count,
       operators: operators.length,
     }) + '\n',
   );
