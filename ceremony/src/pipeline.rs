@@ -510,6 +510,9 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         signature: hex::encode(signature),
     };
     staging.write(files::MANIFEST_SIG, &sig.to_bytes())?;
+    let bundle_digest = sig.manifest_sha256.clone();
+    drop(manifest_bytes);
+    drop(leaves);
 
     // Read everything back and verify it as an auditor would, pinned to our identity. The
     // signatures and interpolations were verified in memory before the two large files were
@@ -538,7 +541,7 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     let dir = staging.commit()?;
     Ok(Outcome {
         dir,
-        bundle_digest: sha256_hex(&manifest_bytes),
+        bundle_digest,
         manifest: m,
         report,
     })

@@ -264,15 +264,28 @@ fn run_checks(
     c: &mut Checker,
     facts: &mut (Option<String>, usize),
 ) -> Option<Loaded> {
-    // 1. The manifest and its signature.
-    let manifest_bytes = match bounded::read(&dir.join(files::MANIFEST), &caps::manifest()) {
-        Ok((b, _)) => b,
+    // 1. The manifest and its signature. Parsed as it is read, and hashed on the way (the
+    // signature covers its SHA-256): its text is not held.
+    let mut file = match bounded::open(&dir.join(files::MANIFEST), &caps::manifest()) {
+        Ok(f) => f,
         Err(e) => {
             c.fail("manifest.read", files::MANIFEST, "", e.to_string());
             return None;
         }
     };
-    let manifest = match Manifest::from_bytes(&manifest_bytes) {
+    let parsed = Manifest::from_reader(BufReader::with_capacity(1 << 16, &mut file));
+    let manifest_sha256: [u8; 32] = match file.hash_rest() {
+        Ok(h) => hex::decode(h)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or_default(),
+        Err(e) => {
+            c.fail("manifest.read", files::MANIFEST, "", e.to_string());
+            return None;
+        }
+    };
+    drop(file);
+    let manifest = match parsed {
         Ok(m) => {
             c.pass(
                 "manifest.parse",
@@ -290,8 +303,7 @@ fn run_checks(
         Some(manifest.ceremony_id.clone()),
         manifest.validators.len(),
     );
-    check_signature(dir, &manifest, &manifest_bytes, opts, c);
-    drop(manifest_bytes);
+    check_signature(dir, &manifest, &manifest_sha256, opts, c);
 
     // 2. File hashes, and nothing else in the directory. Every file is read through the bounded
     // reader, with a ceiling derived from the manifest's counts: the small ones whole, the
@@ -698,22 +710,25 @@ fn crypto_mode(trusted: bool, proven: Option<&str>, hash: &str) -> Crypto {
 
 /// `transcript.jsonl` read line by line: its chain checked, its content compared with the
 /// manifest on the way (only the few non-validator entries are kept).
-struct TranscriptRead {
+struct TranscriptRead<'m> {
     sha256: String,
     outcome: Result<(String, usize), crate::Error>,
-    check: TranscriptCheck,
+    check: TranscriptCheck<'m>,
 }
 
-fn check_transcript_file(
+/// The longest transcript line read (the ceremony's longest, `hsm.token` or `ceremony.started`
+/// with many witnesses, is a few KiB).
+const MAX_TRANSCRIPT_LINE: usize = 1 << 20;
+
+fn check_transcript_file<'m>(
     dir: &Path,
-    m: &Manifest,
+    m: &'m Manifest,
     cap: &bounded::Cap,
-) -> Result<TranscriptRead, bounded::ReadError> {
+) -> Result<TranscriptRead<'m>, bounded::ReadError> {
     let file = bounded::open(&dir.join(files::TRANSCRIPT), cap)?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut check = TranscriptCheck::new(m);
-    // One line is at most the whole file.
-    let outcome = transcript::stream_verify(&mut reader, cap.bytes as usize, |e| {
+    let outcome = transcript::stream_verify(&mut reader, MAX_TRANSCRIPT_LINE, |e| {
         check.entry(e);
         Ok(())
     });
@@ -729,7 +744,7 @@ fn check_transcript_file(
 fn check_signature(
     dir: &Path,
     manifest: &Manifest,
-    manifest_bytes: &[u8],
+    manifest_sha256: &[u8; 32],
     opts: &VerifyOptions,
     c: &mut Checker,
 ) {
@@ -761,7 +776,7 @@ fn check_signature(
     let signer = hex::decode(&sig.public_key)
         .ok()
         .map(|k| manifest::key_fingerprint(&k));
-    match sig.verify(manifest_bytes) {
+    match sig.verify_digest(manifest_sha256) {
         Ok(()) => c.pass(
             "manifest.signature",
             files::MANIFEST_SIG,
@@ -1024,16 +1039,26 @@ fn check_plan_vs_manifest(plan: &Plan, m: &Manifest, c: &mut Checker) {
 /// registered on SSV twice, while every per-entry check still passes.
 fn check_unique_validators(m: &Manifest, c: &mut Checker) {
     let mut fails = Vec::new();
-    let mut pubkeys: BTreeMap<String, usize> = BTreeMap::new();
-    let mut leaves: BTreeMap<String, usize> = BTreeMap::new();
+    // Keys compared case-insensitively, borrowed from the manifest when already lower case.
+    fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            s.to_ascii_lowercase().into()
+        } else {
+            s.into()
+        }
+    }
+    let mut pubkeys: std::collections::HashMap<std::borrow::Cow<'_, str>, usize> =
+        std::collections::HashMap::with_capacity(m.validators.len());
+    let mut leaves: std::collections::HashMap<std::borrow::Cow<'_, str>, usize> =
+        std::collections::HashMap::with_capacity(m.validators.len());
     for (i, v) in m.validators.iter().enumerate() {
-        if let Some(first) = pubkeys.insert(v.pubkey.to_ascii_lowercase(), i) {
+        if let Some(first) = pubkeys.insert(lower(&v.pubkey), i) {
             fails.push((
                 format!("validators[{i}].pubkey"),
                 format!("repeats validators[{first}].pubkey"),
             ));
         }
-        if let Some(first) = leaves.insert(v.merkle_leaf.to_ascii_lowercase(), i) {
+        if let Some(first) = leaves.insert(lower(&v.merkle_leaf), i) {
             fails.push((
                 format!("validators[{i}].merkle_leaf"),
                 format!("repeats validators[{first}].merkle_leaf"),
@@ -1052,57 +1077,21 @@ fn check_unique_validators(m: &Manifest, c: &mut Checker) {
 /// the master fingerprint, the identity key, and every `validator.created` entry (in order) with
 /// the manifest's validator of the same position. Fed one entry at a time: only the entries
 /// that are not `validator.created` are kept.
-struct TranscriptCheck {
-    validators: Vec<(u32, String, String, u64, String, String)>,
+struct TranscriptCheck<'m> {
+    m: &'m Manifest,
     created: usize,
     created_fails: Vec<(String, String)>,
     kept: Vec<Entry>,
-    manifest_facts: ManifestFacts,
 }
 
-/// What of the manifest the transcript is compared with.
-struct ManifestFacts {
-    ceremony_id: String,
-    identity: String,
-    master: String,
-    files: BTreeMap<String, String>,
-    validators: usize,
-}
-
-impl TranscriptCheck {
-    fn new(m: &Manifest) -> Self {
+impl<'m> TranscriptCheck<'m> {
+    fn new(m: &'m Manifest) -> Self {
         TranscriptCheck {
-            validators: Vec::new(),
+            m,
             created: 0,
             created_fails: Vec::new(),
             kept: Vec::new(),
-            manifest_facts: ManifestFacts {
-                ceremony_id: m.ceremony_id.clone(),
-                identity: m.identity.public_key.clone(),
-                master: m.master.fingerprint.clone(),
-                files: m.files.clone(),
-                validators: m.validators.len(),
-            },
         }
-        .with_validators(m)
-    }
-
-    fn with_validators(mut self, m: &Manifest) -> Self {
-        self.validators = m
-            .validators
-            .iter()
-            .map(|v| {
-                (
-                    v.index,
-                    v.pubkey.clone(),
-                    v.deposit_data_root.clone(),
-                    v.owner_nonce,
-                    v.merkle_leaf.clone(),
-                    v.shares_data_sha256.clone(),
-                )
-            })
-            .collect();
-        self
     }
 
     fn entry(&mut self, e: Entry) {
@@ -1113,20 +1102,24 @@ impl TranscriptCheck {
         }
         let i = self.created;
         self.created += 1;
-        let Some((index, pubkey, root, nonce, leaf, shares)) = self.validators.get(i) else {
+        let Some(v) = self.m.validators.get(i) else {
             return;
         };
         let d = &e.details;
-        let same = d.get("index").and_then(Value::as_u64) == Some(u64::from(*index))
-            && d.get("pubkey").and_then(Value::as_str) == Some(pubkey.as_str())
-            && d.get("deposit_data_root").and_then(Value::as_str) == Some(root.as_str())
-            && d.get("owner_nonce").and_then(Value::as_u64) == Some(*nonce)
-            && d.get("merkle_leaf").and_then(Value::as_str) == Some(leaf.as_str())
-            && e.outputs.get("sharesData") == Some(shares);
+        let same = d.get("index").and_then(Value::as_u64) == Some(u64::from(v.index))
+            && d.get("pubkey").and_then(Value::as_str) == Some(v.pubkey.as_str())
+            && d.get("deposit_data_root").and_then(Value::as_str)
+                == Some(v.deposit_data_root.as_str())
+            && d.get("owner_nonce").and_then(Value::as_u64) == Some(v.owner_nonce)
+            && d.get("merkle_leaf").and_then(Value::as_str) == Some(v.merkle_leaf.as_str())
+            && e.outputs.get("sharesData") == Some(&v.shares_data_sha256);
         if !same && self.created_fails.len() < 100 {
             self.created_fails.push((
                 format!("validator.created[{i}] (seq {})", e.seq),
-                format!("does not match manifest validators[{i}] (index {index}, pubkey {pubkey})"),
+                format!(
+                    "does not match manifest validators[{i}] (index {}, pubkey {})",
+                    v.index, v.pubkey
+                ),
             ));
         }
     }
@@ -1140,14 +1133,15 @@ impl TranscriptCheck {
     }
 
     fn record(self, c: &mut Checker) {
-        let m = &self.manifest_facts;
+        let m = self.m;
         let mut fails = check_transcript_facts(&self.kept, m);
-        if self.created != m.validators {
+        if self.created != m.validators.len() {
             fails.push((
                 "validator.created".into(),
                 format!(
                     "{} entries, manifest lists {} validators",
-                    self.created, m.validators
+                    self.created,
+                    m.validators.len()
                 ),
             ));
         }
@@ -1175,7 +1169,7 @@ fn check_transcript_vs_manifest(tr: &Transcript, m: &Manifest, c: &mut Checker) 
 }
 
 /// The steps other than `validator.created` against the manifest.
-fn check_transcript_facts(entries: &[Entry], m: &ManifestFacts) -> Vec<(String, String)> {
+fn check_transcript_facts(entries: &[Entry], m: &Manifest) -> Vec<(String, String)> {
     use serde_json::Value;
     let mut fails: Vec<(String, String)> = Vec::new();
     let one = |step: &str, fails: &mut Vec<(String, String)>| {
@@ -1215,7 +1209,8 @@ fn check_transcript_facts(entries: &[Entry], m: &ManifestFacts) -> Vec<(String, 
         }
     }
     if let Some(e) = one("hsm.keys", &mut fails) {
-        if e.details.get("identity_public_key").and_then(Value::as_str) != Some(m.identity.as_str())
+        if e.details.get("identity_public_key").and_then(Value::as_str)
+            != Some(m.identity.public_key.as_str())
         {
             fails.push((
                 "hsm.keys.identity_public_key".into(),
@@ -1224,12 +1219,14 @@ fn check_transcript_facts(entries: &[Entry], m: &ManifestFacts) -> Vec<(String, 
         }
     }
     if let Some(e) = one("master.ready", &mut fails) {
-        if e.details.get("fingerprint").and_then(Value::as_str) != Some(m.master.as_str()) {
+        if e.details.get("fingerprint").and_then(Value::as_str)
+            != Some(m.master.fingerprint.as_str())
+        {
             fails.push((
                 "master.ready.fingerprint".into(),
                 format!(
                     "{}, manifest master.fingerprint is {}",
-                    e.details["fingerprint"], m.master
+                    e.details["fingerprint"], m.master.fingerprint
                 ),
             ));
         }

@@ -484,7 +484,9 @@ impl Reader<'_> {
                     let sd = cheap_keyshare(i, &it, self.r, &mut self.ks_fails);
                     let ok = self.ks_fails.len() == before;
                     let bytes = sd.as_ref().map(SharesData::to_bytes).unwrap_or_default();
-                    (Some(it), sd, bytes, ok)
+                    // The entry itself (its operators' keys, its hex) is kept only to be
+                    // handed back; the checks need only the decoded sharesData.
+                    (self.collect.then_some(it), sd, bytes, ok)
                 }
                 Err(e) => {
                     self.ks_fails.push(
