@@ -9,9 +9,10 @@ export KC_SSV_SDK_DIR   := $(ROOT)/tools/ssv-sdk
 export KC_CONTRACTS_DIR := $(ROOT)/contracts
 export KC_NODE_BIN      := $(ROOT)/contracts/bin
 export KC_PKCS11_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
+export KC_KRYOPTIC_MODULE ?= $(ROOT)/.tools/kryoptic/libkryoptic_pkcs11.so
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all tools test test-rust test-contracts demo bench bench-criterion fmt lint reproducible clean
+.PHONY: all tools test test-rust test-contracts test-tokens demo bench bench-criterion fuzz fmt lint reproducible clean
 
 all: test
 
@@ -20,6 +21,7 @@ tools:
 	@scripts/install-python.sh
 	@scripts/install-node.sh
 	@scripts/install-rust-tools.sh
+	@scripts/install-kryoptic.sh
 
 test: tools
 	@$(MAKE) --no-print-directory test-rust
@@ -28,6 +30,12 @@ test: tools
 test-rust:
 	cargo nextest run --workspace --locked --no-fail-fast --profile ci
 	cargo test --workspace --locked --doc
+
+# The token matrix alone (also part of test-rust): the whole ceremony and the agent key on SoftHSM
+# restricted to the YubiHSM 2 and Nitrokey HSM 2 mechanism sets, and on kryoptic.
+test-tokens: tools
+	cargo nextest run --locked --no-fail-fast --profile ci -p kc-hsm -p ceremony -p signer-agent \
+	  -E 'test(/backends::|tokens::|agent_key_on|secp256k1_stops|recover/)'
 
 test-contracts:
 	@if [ -x scripts/test-contracts.sh ]; then scripts/test-contracts.sh; else echo "contracts: no tests yet"; fi
@@ -44,6 +52,11 @@ bench: tools
 
 bench-criterion:
 	cargo bench --workspace --locked
+
+# Coverage-guided fuzzing of every parser (libFuzzer, fuzz/) and the contracts' forge fuzz and
+# invariant tests at high counts: FUZZ_SECONDS per target (default 180). docs/fuzzing.md.
+fuzz: tools
+	@scripts/fuzz.sh
 
 fmt:
 	cargo fmt --all

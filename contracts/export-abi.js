@@ -9,6 +9,7 @@ const path = require('path');
 const NAMES = {
   PoolManager: 'PoolManager.sol', PoolETH: 'PoolETH.sol', Oracle: 'Oracle.sol',
   DepositContract: 'DepositContract.sol', SSVNetworkDevnet: 'SSVNetworkDevnet.sol', SSVToken: 'SSVToken.sol',
+  SSVNetworkDevnetViews: 'SSVNetworkDevnetViews.sol', SSVNetworkDevnetLegacy: 'SSVNetworkDevnetLegacy.sol',
 };
 const check = process.argv.includes('--check');
 let stale = 0;

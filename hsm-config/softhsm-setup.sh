@@ -9,6 +9,9 @@
 #   KC_HSM_USER_PIN     user PIN   (default: a DEMO-ONLY value, printed as such)
 #   KC_HSM_SO_PIN       SO PIN     (default: a DEMO-ONLY value)
 #   KC_PKCS11_MODULE    PKCS#11 module (default: /usr/lib/softhsm/libsofthsm2.so)
+#   KC_HSM_EMULATE      yubihsm2 | nitrokey-hsm2: restrict SoftHSM (`slots.mechanisms`) to that
+#                       device's mechanism set, from hsm-config/emulate/<name>.mechanisms (for a
+#                       new configuration only; it applies to every token in DIR)
 #
 # Idempotent: a token that already carries the label is left alone (its PINs are not changed).
 # Prints the lines to export; `eval "$(hsm-config/softhsm-setup.sh)"` applies them.
@@ -37,6 +40,17 @@ if ! command -v softhsm2-util >/dev/null 2>&1; then
   exit 1
 fi
 
+emulate="${KC_HSM_EMULATE:-}"
+mechanisms=""
+if [ -n "$emulate" ]; then
+  list="$repo/hsm-config/emulate/$emulate.mechanisms"
+  if [ ! -f "$list" ]; then
+    echo "softhsm-setup: KC_HSM_EMULATE=$emulate: no $list" >&2
+    exit 2
+  fi
+  mechanisms="$(grep -v '^[[:space:]]*#' "$list" | tr -d ' \n')"
+fi
+
 mkdir -p "$dir/tokens"
 chmod 700 "$dir" "$dir/tokens"
 dir="$(cd "$dir" && pwd)"
@@ -49,6 +63,10 @@ objectstore.backend = file
 log.level = ERROR
 slots.removable = false
 EOF
+  if [ -n "$mechanisms" ]; then
+    echo "slots.mechanisms = $mechanisms" >>"$conf"
+    echo "softhsm-setup: SoftHSM restricted to the $emulate mechanism set" >&2
+  fi
 fi
 export SOFTHSM2_CONF="$conf"
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The online half of `make demo` (called by scripts/demo.sh after governance approved the batch):
 #   the agent's secp256k1 transaction key in the SoftHSM token → OPERATOR_ROLE and gas money →
-#   `signer-agent verify` + `import` of the ceremony bundle → demo users deposit 128 ETH →
-#   `signer-agent run --once` stakes the 4 validators (deposit contract + SSV in one tx) →
+#   `signer-agent verify` + `import` of the ceremony bundle → demo users deposit 128.1 ETH →
+#   `signer-agent run --once` stakes the 4 validators (deposit contract + SSV v2 registration in
+#   one tx, the cluster's fees paid in ETH from the pool) →
 #   a Beacon API fixture reports 4 × 32.01 ETH → oracle reports from a quorum of 2 members
 #   (the agent's HSM key and governance's dev key) → poolETH rebases.
 # usage: scripts/demo-agent.sh OUT BIN   (OUT = demo-out, BIN = the directory of the binaries)
@@ -71,9 +72,10 @@ say "signer-agent verify + import (shared verification, pinned identity, chain c
 agent verify "$out/bundle"
 agent import "$out/bundle"
 
-say "demo users deposit 128 ETH into the pool"
+say "demo users deposit 128.1 ETH into the pool (4 × 32 ETH and the SSV cluster's ETH fees)"
 c send --private-key "$alice_key" --value 96ether "$pool" 'deposit()' >/dev/null
-c send --private-key "$bob_key" --value 32ether "$pool" 'deposit()' >/dev/null
+c send --private-key "$bob_key" --value 32.1ether "$pool" 'deposit()' >/dev/null
+echo "SSV network $(c call "$ssv" 'getVersion()(string)') (ETH-paid clusters)"
 echo "alice $alice: $(eth "$(c call "$pool_eth" 'balanceOf(address)(uint256)' "$alice" | num)") poolETH"
 echo "bob   $bob: $(eth "$(c call "$pool_eth" 'balanceOf(address)(uint256)' "$bob" | num)") poolETH"
 echo "pool buffer: $(eth "$(c call "$pool" 'bufferedEther()(uint256)' | num)") ETH"
@@ -86,6 +88,7 @@ deposits="$(count_logs "$dc" 'DepositEvent(bytes,bytes,bytes,bytes,bytes)')"
 added="$(count_logs "$ssv" 'ValidatorAdded(address,uint64[],bytes,bytes,(uint32,uint64,uint64,bool,uint256))')"
 staked_tx="$(agent status --json | python3 -c 'import json,sys; print(sorted({v["tx_hash"] for v in json.load(sys.stdin)["validators"]}))')"
 agent status
+agent clusters status
 echo "on chain: $deposits DepositEvents, $added SSV ValidatorAdded events," \
   "PoolManager depositedValidators = $(c call "$pool" 'depositedValidators()(uint256)' | num); transactions $staked_tx"
 [ "$deposits" = 4 ] && [ "$added" = 4 ] || { echo "demo-agent: expected 4 deposits and 4 registrations" >&2; exit 1; }

@@ -89,6 +89,9 @@ if [ -x scripts/demo-agent.sh ]; then
   scripts/demo-agent.sh "$out" "$bin"
 fi
 
+# Hook for tools that read the demo's chain while it still runs (scripts/fuzz-seeds.sh).
+if [ -n "${KC_DEMO_AFTER:-}" ]; then "$KC_DEMO_AFTER" "$out"; fi
+
 say "summary"
 python3 - "$out/bundle" <<'EOF'
 import json, sys

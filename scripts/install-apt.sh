@@ -6,6 +6,14 @@ pkgs=(
   "softhsm2=2.6.1-2.1"      # SoftHSM 2.6.1: the PKCS#11 token for tests and the demo
   "opensc=0.23.0-0.3+deb12u2" # pkcs11-tool, to inspect tokens by hand (optional for tests)
   "tmux=3.3a-3"             # drives the TUI end-to-end test
+  # kryoptic (a second PKCS#11 soft token, scripts/install-kryoptic.sh): bindgen needs libclang,
+  # and it links the system OpenSSL and SQLite
+  "clang=1:14.0-55.7~deb12u1"
+  "libclang-dev=1:14.0-55.7~deb12u1"
+  "libssl-dev=3.0.19-1~deb12u2"
+  "libsqlite3-dev=3.40.1-2+deb12u2"
+  "pkg-config=1.8.1-1"
+  "g++=4:12.2.0-3"          # builds libFuzzer for `make fuzz` (libfuzzer-sys)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -16,7 +16,7 @@ node export-abi.js --check
 echo "== forge test (gas report)"
 "$FORGE" test --use ./solc-wrapper.sh --gas-report
 
-echo "== SSV stand-in vs mainnet ABI (@ssv-labs/ssv-sdk)"
+echo "== SSV stand-in vs the v2.0.0 interfaces and the v1 mainnet ABI (@ssv-labs/ssv-sdk)"
 node test/abi/check-ssv-abi.js | tail -n 1
 
 echo "== deploy on a fresh anvil"

@@ -40,6 +40,11 @@ pub enum Error {
     #[error("the staged bundle did not verify, nothing was written: {failures}")]
     Verify { failures: String },
 
+    /// `recover --from`: the bundle did not verify pinned to the token's identity key; nothing
+    /// was unsealed (the PIN was not used).
+    #[error("--from {}: does not verify pinned to the token's identity key; refusing to log in or unseal: {failures}", path.display())]
+    FromBundle { path: PathBuf, failures: String },
+
     #[error("{0}")]
     Hygiene(#[from] crate::hygiene::HygieneError),
 
@@ -59,7 +64,7 @@ impl Error {
             Error::Bundle(kc_bundle::Error::Exists { .. }) => 3,
             Error::Hsm(_) => 4,
             Error::Ledger { .. } => 5,
-            Error::Verify { .. } | Error::SelfCheck(_) => 6,
+            Error::Verify { .. } | Error::SelfCheck(_) | Error::FromBundle { .. } => 6,
             Error::Cancelled => 130,
             _ => 1,
         }

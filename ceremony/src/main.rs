@@ -10,7 +10,7 @@ use ceremony::{hygiene, Error};
 use clap::{Parser, Subcommand};
 use kc_bundle::plan::Plan;
 use kc_bundle::verify::{self, Report, VerifyOptions};
-use kc_hsm::{IdentityKey, Module, SealKey, SecretString};
+use kc_hsm::{Module, SealBackend, SecretString};
 
 const EXIT_CODES: &str =
     "Exit codes: 0 success; 1 other error; 2 bad plan or input; 3 output exists; \
@@ -138,6 +138,13 @@ enum HsmCommand {
         /// Token label.
         #[arg(long)]
         token: String,
+        /// The token's serial number, when tokens share a label.
+        #[arg(long)]
+        token_serial: Option<String>,
+        /// The seal backend: `auto` (AES-GCM where the token passes its preflight and trial,
+        /// else RSA-OAEP), `aes-256-gcm` or `rsa-oaep`.
+        #[arg(long, default_value = "auto", value_parser = parse_backend)]
+        seal_backend: BackendArg,
         #[arg(long, default_value = "kc-seal")]
         seal_label: String,
         #[arg(long, default_value = "kc-identity")]
@@ -145,6 +152,19 @@ enum HsmCommand {
         #[command(flatten)]
         pin: PinArgs,
     },
+}
+
+/// `--seal-backend`: `auto` or a backend name.
+#[derive(Clone, Copy)]
+struct BackendArg(Option<SealBackend>);
+
+fn parse_backend(s: &str) -> Result<BackendArg, String> {
+    if s == "auto" {
+        return Ok(BackendArg(None));
+    }
+    SealBackend::parse(s)
+        .map(|b| BackendArg(Some(b)))
+        .ok_or_else(|| format!("expected auto, aes-256-gcm or rsa-oaep, found {s:?}"))
 }
 
 fn read_pin(args: &PinArgs) -> Result<SecretString, Error> {
@@ -388,30 +408,58 @@ fn verify_cmd(
     })
 }
 
-fn hsm_init(
-    module: &Path,
-    token: &str,
-    seal_label: &str,
-    identity_label: &str,
-    pin: &PinArgs,
-) -> Result<(), Error> {
+struct InitArgs<'a> {
+    module: &'a Path,
+    token: &'a str,
+    token_serial: Option<&'a str>,
+    backend: Option<SealBackend>,
+    seal_label: &'a str,
+    identity_label: &'a str,
+    pin: &'a PinArgs,
+}
+
+fn hsm_init(a: &InitArgs<'_>) -> Result<(), Error> {
     hygiene::harden(true)?;
-    let pin = read_pin(pin)?;
-    let module = Module::open(module)?;
-    let token = module.find_token(token)?;
-    token.preflight(kc_hsm::CEREMONY_REQUIREMENTS)?;
+    if a.seal_label == a.identity_label {
+        return Err(Error::Input {
+            what: "--identity-label".into(),
+            detail: "must differ from --seal-label".into(),
+        });
+    }
+    let pin = read_pin(a.pin)?;
+    let module = Module::open(a.module)?;
+    let token = module.select_token(a.token, a.token_serial)?;
     let session = token.login(&pin)?;
-    // Refuse before generating anything if either label is taken.
-    session.ensure_label_free(seal_label)?;
-    session.ensure_label_free(identity_label)?;
-    let seal = SealKey::provision(&session, seal_label)?;
-    let identity = IdentityKey::provision(&session, identity_label)?;
+    // Refuse before trying or generating anything if either label is taken.
+    session.ensure_label_free(a.seal_label)?;
+    session.ensure_label_free(a.identity_label)?;
+    // The backend: forced, or the first whose mechanisms and trial pass.
+    let choice = kc_hsm::choose_seal_backend(&session, a.backend)?;
+    eprint!("{}{}", choice.preflight, choice.trial);
+    let (seal, identity) =
+        kc_hsm::provision_ceremony_keys(&session, choice.backend, a.seal_label, a.identity_label)?;
     let pk = identity.public_key_sec1();
     println!("token                {}", token.label());
-    println!(
-        "seal key             {} (AES-256, sensitive, never extractable, encrypt/decrypt only)",
-        seal.label()
-    );
+    println!("seal backend         {}", seal.backend());
+    match &seal {
+        kc_hsm::Sealer::AesGcm(k) => println!(
+            "seal key             {} (AES-256, sensitive, never extractable, encrypt/decrypt only)",
+            k.label()
+        ),
+        kc_hsm::Sealer::RsaOaep(k) => {
+            println!(
+                "seal key             {} (RSA-3072, sensitive, never extractable, decrypt only)",
+                k.label()
+            );
+            println!("seal key sha256      {}", k.key_sha256());
+            let m = k.modes()[0];
+            println!(
+                "seal data key        OAEP-{} via {}",
+                m.hash,
+                m.path.describe()
+            );
+        }
+    }
     println!(
         "identity key         {} (P-256, sensitive, never extractable, sign only)",
         identity.label()
@@ -446,12 +494,22 @@ fn main() -> ExitCode {
                 HsmCommand::Init {
                     module,
                     token,
+                    token_serial,
+                    seal_backend,
                     seal_label,
                     identity_label,
                     pin,
                 },
-        } => hsm_init(&module, &token, &seal_label, &identity_label, &pin)
-            .map(|()| Verdict::Verified),
+        } => hsm_init(&InitArgs {
+            module: &module,
+            token: &token,
+            token_serial: token_serial.as_deref(),
+            backend: seal_backend.0,
+            seal_label: &seal_label,
+            identity_label: &identity_label,
+            pin: &pin,
+        })
+        .map(|()| Verdict::Verified),
         Command::Run(args) => {
             run_ceremony(args, MasterSource::Plan, None).map(|()| Verdict::Verified)
         }

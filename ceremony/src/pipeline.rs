@@ -19,7 +19,10 @@ use kc_bundle::plan::{Plan, SeedSource};
 use kc_bundle::seal::{self as seal_env, SealedMaster};
 use kc_bundle::transcript::{Step, Transcript};
 use kc_bundle::verify::{self, Report, VerifyOptions};
-use kc_hsm::{HsmSession, IdentityKey, Module, SealKey, SecretString, CEREMONY_REQUIREMENTS};
+use kc_hsm::{
+    HsmSession, IdentityKey, Module, OaepHash, RsaSealed, SealBackend, Sealed, Sealer,
+    SecretString, Token, TrialRole,
+};
 use kc_ssv::{Cluster, KeySharesWriter};
 use kc_validator::bls::{batch_verify, PublicKey, Signature};
 use kc_validator::deposit::{self, DepositData, DepositJsonWriter};
@@ -198,21 +201,50 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     // HSM.
     stage(progress, "hsm")?;
     let module = Module::open(&plan.hsm_module)?;
-    let token = module.find_token(&plan.file.hsm.token_label)?;
-    let token_attestation = token.attest(CEREMONY_REQUIREMENTS)?;
+    let token = module.select_token(
+        &plan.file.hsm.token_label,
+        plan.file.hsm.token_serial.as_deref(),
+    )?;
+    // Recovery: the --from bundle is verified in full, pinned to this token's identity key,
+    // before the PIN is used or anything is unsealed (anyone holding a public seal key can make
+    // an envelope; only the identity key's signature says it is ours).
+    let recovered = match &cfg.master {
+        MasterSource::Recover { bundle } => Some(verify_from(bundle, &token, plan)?),
+        MasterSource::Plan => None,
+    };
+    // The seal key's backend is told by its public half where it has one (rsa-oaep), so the
+    // mechanism preflight runs before login, as for aes-256-gcm.
+    let backend =
+        if kc_hsm::rsa_seal_key_sha256_public(&token, &plan.file.hsm.seal_key_label)?.is_some() {
+            SealBackend::RsaOaep
+        } else {
+            SealBackend::AesGcm
+        };
+    let token_attestation = token.attest(backend.requirements())?;
     let session = token.login(&cfg.pin)?;
-    let seal_key = SealKey::open(&session, &plan.file.hsm.seal_key_label)?;
+    let trial = session.trial(TrialRole::Ceremony(backend))?;
+    let sealer = Sealer::open(&session, &plan.file.hsm.seal_key_label)?;
     let identity = IdentityKey::open(&session, &plan.file.hsm.identity_key_label)?;
+    if let Some(r) = &recovered {
+        if identity.public_key_sec1() != r.identity {
+            return Err(Error::FromBundle {
+                path: r.path.clone(),
+                failures: "the token's identity private key does not belong to the public key the bundle was verified with".into(),
+            });
+        }
+    }
     transcript.append(Step::new("hsm.token", "ceremony").details(json!(token_attestation)));
+    transcript.append(Step::new("hsm.preflight_trial", "ceremony").details(json!(trial)));
     transcript.append(Step::new("hsm.keys", "ceremony").details(json!({
-        "seal": seal_key.attestation(),
+        "seal": sealer.attestation(),
+        "seal_backend": sealer.info(),
         "identity": identity.attestation(),
         "identity_public_key": hex::encode(identity.public_key_sec1()),
     })));
 
     // Master secret.
     stage(progress, "master")?;
-    let (entropy, source_name) = master_entropy(plan, cfg, &session)?;
+    let (entropy, source_name) = master_entropy(plan, recovered.as_ref(), &session)?;
     let mnemonic = Mnemonic::from_entropy(&entropy)?;
     let paper_backup = progress.wants_paper_backup().then(|| {
         progress.show_paper_backup(mnemonic.phrase());
@@ -409,12 +441,12 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     // Seal the master secret, then open it again in the HSM to check the sealed file.
     stage(progress, "seal")?;
     let aad = seal_env::associated_data(plan.id(), &plan_sha);
-    let blob = seal_key.seal(&session, &entropy, &aad)?;
-    let sealed = SealedMaster::new(seal_key.label(), plan.id(), &plan_sha, &blob).to_bytes();
+    let sealed = sealer.seal(&session, &entropy, &aad)?;
+    let sealed = envelope_of(&sealed, sealer.label(), plan.id(), &plan_sha).to_bytes();
     staging.write(files::SEALED_MASTER, &sealed)?;
     let reread = read_back(&staging, files::SEALED_MASTER)?;
     let envelope = SealedMaster::from_bytes(&reread)?;
-    let opened = seal_key.unseal(&session, &envelope.blob_bytes(), &aad)?;
+    let opened = sealer.unseal(&session, &sealed_of(&envelope)?, &aad)?;
     if opened[..] != entropy[..] {
         return Err(Error::SelfCheck(
             "the sealed master secret does not open to the master secret".into(),
@@ -425,7 +457,13 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     transcript.append(
         Step::new("master.sealed", "ceremony")
             .output(files::SEALED_MASTER, sha256_hex(&sealed))
-            .details(json!({"key_label": seal_key.label(), "algorithm": seal_env::ALGORITHM, "reopened": true})),
+            .details(json!({
+                "key_label": sealer.label(),
+                "algorithm": sealer.backend().name(),
+                "key_sha256": sealer.key_sha256(),
+                "oaep_hash": envelope.oaep_hash,
+                "reopened": true,
+            })),
     );
 
     // Transcript, manifest, signature.
@@ -470,7 +508,9 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         master: manifest::MasterInfo {
             seed_source: source_name,
             fingerprint: master_fingerprint,
-            seal_key_label: seal_key.label().to_owned(),
+            seal_key_label: sealer.label().to_owned(),
+            seal_algorithm: sealer.backend().name().to_owned(),
+            seal_key_sha256: sealer.key_sha256().map(str::to_owned),
         },
         withdrawal: manifest::WithdrawalInfo {
             address: plan.withdrawal_address.to_checksum(),
@@ -675,34 +715,138 @@ fn read_bundle_file(path: &Path, cap: &kc_bundle::bounded::Cap) -> Result<Vec<u8
         })
 }
 
+/// The `--from` bundle of a recovery, verified (pinned to the token's identity key) before login.
+struct Recovered {
+    path: PathBuf,
+    /// The identity public key it was verified with (read from the token without login).
+    identity: [u8; 65],
+    envelope: SealedMaster,
+}
+
+/// Verifies the `--from` bundle in full, pinned to the identity public key the token holds under
+/// the plan's identity label (read without logging in), and returns its sealed master secret:
+/// the very bytes whose hash the verified manifest lists. For `rsa-oaep`, the envelope must also
+/// name the token's seal public key. Nothing here uses the PIN or decrypts anything.
+fn verify_from(bundle: &Path, token: &Token, plan: &Plan) -> Result<Recovered, Error> {
+    let fail = |failures: String| Error::FromBundle {
+        path: bundle.to_owned(),
+        failures,
+    };
+    let identity = kc_hsm::identity_public_key(token, &plan.file.hsm.identity_key_label)?;
+    let opts = VerifyOptions {
+        identity: Some(identity.to_vec()),
+        expect_binary: None,
+        staged: false,
+        proven: None,
+    };
+    // Only the manifest is kept: memory does not grow with the size of the --from bundle.
+    let manifest = verify::verified_manifest(bundle, &opts).map_err(|report| {
+        fail(
+            report
+                .failures()
+                .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    let sealed_path = bundle.join(files::SEALED_MASTER);
+    let bytes = read_bundle_file(&sealed_path, &kc_bundle::bounded::caps::sealed_master())?;
+    // Read again after verification: it must still be the file the manifest lists.
+    if manifest.files.get(files::SEALED_MASTER) != Some(&sha256_hex(&bytes)) {
+        return Err(fail(format!(
+            "{} changed after it was verified",
+            files::SEALED_MASTER
+        )));
+    }
+    let envelope = SealedMaster::from_bytes(&bytes)?;
+    if let Some(want) = &envelope.key_sha256 {
+        match kc_hsm::rsa_seal_key_sha256_public(token, &envelope.key_label)? {
+            Some(found) if found.eq_ignore_ascii_case(want) => {}
+            found => {
+                return Err(kc_hsm::Error::SealedToAnotherKey {
+                    label: envelope.key_label.clone(),
+                    token: token.label().to_owned(),
+                    envelope: want.clone(),
+                    found: found.unwrap_or_else(|| "no RSA seal public key".into()),
+                }
+                .into())
+            }
+        }
+    }
+    Ok(Recovered {
+        path: bundle.to_owned(),
+        identity,
+        envelope,
+    })
+}
+
+/// The bundle envelope of what a seal backend made.
+fn envelope_of(
+    sealed: &Sealed,
+    label: &str,
+    ceremony_id: &str,
+    plan_sha: &[u8; 32],
+) -> SealedMaster {
+    match sealed {
+        Sealed::AesGcm(blob) => SealedMaster::new(label, ceremony_id, plan_sha, blob),
+        Sealed::RsaOaep(r) => SealedMaster::rsa_oaep(
+            label,
+            ceremony_id,
+            plan_sha,
+            r.hash.name(),
+            &r.key_sha256,
+            &r.blob,
+        ),
+    }
+}
+
+/// What a seal backend opens, from a parsed (shape-checked) envelope.
+fn sealed_of(e: &SealedMaster) -> Result<Sealed, Error> {
+    let blob = e.blob_bytes();
+    match SealBackend::parse(&e.algorithm) {
+        Some(SealBackend::AesGcm) => Ok(Sealed::AesGcm(blob)),
+        Some(SealBackend::RsaOaep) => Ok(Sealed::RsaOaep(RsaSealed {
+            hash: e
+                .oaep_hash
+                .as_deref()
+                .and_then(OaepHash::parse)
+                .ok_or_else(|| kc_bundle::Error::Seal {
+                    message: "oaep_hash: not an OAEP hash".into(),
+                })?,
+            key_sha256: e.key_sha256.clone().unwrap_or_default(),
+            blob,
+        })),
+        None => Err(kc_bundle::Error::Seal {
+            message: format!("algorithm: {:?} is not a seal backend", e.algorithm),
+        }
+        .into()),
+    }
+}
+
 /// The master secret (BIP-39 entropy) and a name for its source.
 fn master_entropy(
     plan: &Plan,
-    cfg: &RunConfig,
+    recovered: Option<&Recovered>,
     session: &HsmSession,
 ) -> Result<(Zeroizing<Vec<u8>>, String), Error> {
-    match &cfg.master {
-        MasterSource::Recover { bundle } => {
-            let sealed_path = bundle.join(files::SEALED_MASTER);
-            let bytes = read_bundle_file(&sealed_path, &kc_bundle::bounded::caps::sealed_master())?;
-            let envelope = SealedMaster::from_bytes(&bytes)?;
-            let seal_key = SealKey::open(session, &envelope.key_label)?;
-            let aad = seal_env::associated_data(&envelope.ceremony_id, &envelope.plan_digest());
-            let entropy = seal_key.unseal(session, &envelope.blob_bytes(), &aad)?;
-            Ok((entropy, format!("recovered:{}", envelope.ceremony_id)))
+    if let Some(r) = recovered {
+        let envelope = &r.envelope;
+        let sealer = Sealer::open(session, &envelope.key_label)?;
+        let aad = seal_env::associated_data(&envelope.ceremony_id, &envelope.plan_digest());
+        let entropy = sealer.unseal(session, &sealed_of(envelope)?, &aad)?;
+        return Ok((entropy, format!("recovered:{}", envelope.ceremony_id)));
+    }
+    match plan.file.seed.source {
+        SeedSource::Hsm => {
+            let ikm = mixed_entropy(session)?;
+            let entropy = hkdf32(
+                &ikm[..],
+                b"kc-ceremony master secret v1",
+                plan.id().as_bytes(),
+            );
+            Ok((Zeroizing::new(entropy.to_vec()), "hsm".to_owned()))
         }
-        MasterSource::Plan => match plan.file.seed.source {
-            SeedSource::Hsm => {
-                let ikm = mixed_entropy(session)?;
-                let entropy = hkdf32(
-                    &ikm[..],
-                    b"kc-ceremony master secret v1",
-                    plan.id().as_bytes(),
-                );
-                Ok((Zeroizing::new(entropy.to_vec()), "hsm".to_owned()))
-            }
-            SeedSource::Mnemonic => Ok((read_mnemonic(plan)?, "mnemonic".to_owned())),
-        },
+        SeedSource::Mnemonic => Ok((read_mnemonic(plan)?, "mnemonic".to_owned())),
     }
 }
 

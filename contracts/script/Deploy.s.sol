@@ -7,6 +7,7 @@ import {PoolManager} from "../src/PoolManager.sol";
 import {Oracle, IPoolManagerReport} from "../src/Oracle.sol";
 import {DepositContract} from "../src/devnet/DepositContract.sol";
 import {SSVNetworkDevnet} from "../src/devnet/SSVNetworkDevnet.sol";
+import {SSVNetworkDevnetDeploy} from "../src/devnet/SSVNetworkDevnetDeploy.sol";
 import {SSVToken} from "../src/devnet/SSVToken.sol";
 import {ISSVNetwork} from "../src/interfaces/ISSVNetwork.sol";
 import {IDepositContract} from "../src/interfaces/IDepositContract.sol";
@@ -23,8 +24,18 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 ///   ORACLE_FRAME_SECONDS  default 60;  ORACLE_MAX_APR_BPS default 1000;  ORACLE_MAX_DROP_BPS default 500
 ///   TREASURY              protocol fee recipient (default: GOVERNANCE);  PROTOCOL_FEE_BPS default 1000
 ///   OPERATORS_FILE        JSON list [{"public_key": "<base64 PEM, as on chain>", ...}, ...]; each is
-///                         registered as abi.encode(string), as the SSV SDK does (fee OPERATOR_FEE, default 1e9 wei/block)
+///                         registered as abi.encode(string), as the SSV SDK does (fee OPERATOR_FEE:
+///                         ETH wei per block per 32 ETH on v2, default 1,770,000,000; SSV wei per block
+///                         in legacy mode, default 1e9)
+///   SSV_NETWORK_MODE      "v2" (default: today's network, ETH-paid clusters) or "legacy" (a v1 network
+///                         with SSV-paid clusters; the DAO owner, the deployer, upgrades it later with
+///                         `upgradeToV2()`)
+///   CLUSTER_FEE_CAP       PoolManager cap on ETH for SSV fees per validator (default 0.05 ETH)
 ///   SSV_FUND              SSV minted to the PoolManager (default 100000 SSV) and to GOVERNANCE
+interface SSVNetworkDevnetViewsLike {
+    function getVersion() external view returns (string memory);
+}
+
 contract Deploy is Script {
     address internal constant EIP7002 = 0x00000961Ef480Eb55e80D19ad83579A64c007002;
 
@@ -55,9 +66,10 @@ contract Deploy is Script {
         vm.startBroadcast(key);
         o.dc = new DepositContract();
         o.token = new SSVToken(deployer);
-        o.ssv = new SSVNetworkDevnet(IERC20(address(o.token)), 1e9, 214_800, 1 ether);
+        bool v2 = keccak256(bytes(vm.envOr("SSV_NETWORK_MODE", string("v2")))) != keccak256("legacy");
+        o.ssv = SSVNetworkDevnetDeploy.deploy(IERC20(address(o.token)), v2, SSVNetworkDevnetDeploy.mainnetLike(1e9));
         o.operatorIds = new uint64[](pubkeys.length);
-        uint256 fee = vm.envOr("OPERATOR_FEE", uint256(1e9));
+        uint256 fee = vm.envOr("OPERATOR_FEE", v2 ? uint256(1_770_000_000) : uint256(1e9));
         for (uint256 i; i < pubkeys.length; ++i) {
             o.operatorIds[i] = o.ssv.registerOperator(abi.encode(pubkeys[i]), fee, false);
         }
@@ -72,7 +84,8 @@ contract Deploy is Script {
                 governance: deployer,
                 treasury: vm.envOr("TREASURY", governance),
                 protocolFeeBps: vm.envOr("PROTOCOL_FEE_BPS", uint256(1_000)),
-                withdrawalRequestContract: EIP7002
+                withdrawalRequestContract: EIP7002,
+                clusterFeeCapPerValidator: vm.envOr("CLUSTER_FEE_CAP", uint256(0.05 ether))
             })
         );
         require(address(o.manager) == predicted, "PoolManager address prediction failed");
@@ -139,6 +152,7 @@ contract Deploy is Script {
         vm.serializeAddress(j, "ssv_network", address(o.ssv));
         vm.serializeAddress(j, "ssv_network_views", address(o.ssv));
         vm.serializeAddress(j, "ssv_token", address(o.token));
+        vm.serializeString(j, "ssv_network_version", SSVNetworkDevnetViewsLike(address(o.ssv)).getVersion());
         vm.serializeAddress(j, "pool_manager", address(o.manager));
         vm.serializeAddress(j, "pool_eth", address(o.poolETH));
         vm.serializeAddress(j, "oracle", address(o.oracle));

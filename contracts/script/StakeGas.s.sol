@@ -7,6 +7,8 @@ import {PoolETH} from "../src/PoolETH.sol";
 import {PoolManager} from "../src/PoolManager.sol";
 import {DepositContract} from "../src/devnet/DepositContract.sol";
 import {SSVNetworkDevnet} from "../src/devnet/SSVNetworkDevnet.sol";
+import {SSVNetworkDevnetCore} from "../src/devnet/SSVNetworkDevnetCore.sol";
+import {SSVNetworkDevnetDeploy} from "../src/devnet/SSVNetworkDevnetDeploy.sol";
 import {SSVToken} from "../src/devnet/SSVToken.sol";
 import {ISSVNetwork} from "../src/interfaces/ISSVNetwork.sol";
 import {IDepositContract} from "../src/interfaces/IDepositContract.sol";
@@ -31,10 +33,13 @@ contract StakeGas is Script {
         vm.startBroadcast(key);
         dc = new DepositContract();
         SSVToken token = new SSVToken(me);
-        // Zero operator and network fees: the script precomputes every cluster snapshot in one
-        // simulation, but on chain each transaction lands in its own block, and non-zero fees make
-        // the snapshot depend on the block number.
-        ssv = new SSVNetworkDevnet(IERC20(address(token)), 0, 214_800, 1 ether);
+        // A v2 network with zero operator and network fees: the script precomputes every cluster
+        // snapshot in one simulation, but on chain each transaction lands in its own block, and
+        // non-zero fees make the snapshot depend on the block number. Each stake still sends ETH
+        // for fees (0.001 ETH per validator), so the value transfer is in the numbers.
+        SSVNetworkDevnet.Params memory p = SSVNetworkDevnetDeploy.mainnetLike(0);
+        p.networkFee = 0;
+        ssv = SSVNetworkDevnetDeploy.deploy(IERC20(address(token)), true, p);
         for (uint256 i; i < 13; ++i) allOps.push(ssv.registerOperator(abi.encode(vm.toString(i)), 0, false));
         address predicted = vm.computeCreateAddress(me, vm.getNonce(me) + 1);
         PoolETH poolETH = new PoolETH(predicted);
@@ -47,12 +52,13 @@ contract StakeGas is Script {
                 governance: me,
                 treasury: me,
                 protocolFeeBps: 1_000,
-                withdrawalRequestContract: address(0)
+                withdrawalRequestContract: address(0),
+                clusterFeeCapPerValidator: 1 ether
             })
         );
         manager.grantRole(manager.OPERATOR_ROLE(), me);
         token.mint(address(manager), 10_000 ether);
-        manager.deposit{value: 32 ether * 194}();
+        manager.deposit{value: 32 ether * 194 + 1 ether}();
         _cluster(4);
         _stakeBatch(1); // the cluster's first validator (creates the cluster)
         _stakeBatch(1);
@@ -89,10 +95,10 @@ contract StakeGas is Script {
         for (uint256 i; i < k; ++i) vals[i].proof = MerkleTree.proof(leaves, i);
         manager.approveBatch(root, 1, ops);
         vm.recordLogs();
-        manager.stake(root, ops, vals, dc.get_deposit_root(), 10 ether * k, cluster);
+        manager.stake(root, ops, vals, dc.get_deposit_root(), 0.001 ether * k, cluster);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].emitter == address(ssv) && logs[i].topics[0] == SSVNetworkDevnet.ValidatorAdded.selector) {
+            if (logs[i].emitter == address(ssv) && logs[i].topics[0] == SSVNetworkDevnetCore.ValidatorAdded.selector) {
                 (,,, cluster) = abi.decode(logs[i].data, (uint64[], bytes, bytes, ISSVNetwork.Cluster));
             }
         }

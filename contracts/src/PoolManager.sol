@@ -16,12 +16,21 @@ import {PoolETH} from "./PoolETH.sol";
 /// @notice Takes users' ETH and mints poolETH; keeps governance-approved validator batches (Merkle
 /// roots, docs/merkle-leaf.md); stakes approved validators 32 ETH each into the deposit contract
 /// with withdrawal credentials computed from its own address, and registers them on the SSV
-/// network in the same transaction; pays withdrawals from the buffer or through a FIFO queue; and
-/// applies the Oracle's reports (rebase + protocol fee in shares).
+/// network (v2.0.0: ETH-paid clusters) in the same transaction, paying the cluster's fees in ETH
+/// from the buffer; pays withdrawals from the buffer or through a FIFO queue; and applies the
+/// Oracle's reports (rebase + protocol fee in shares).
 ///
 /// Accounting (all in wei):
 ///   totalPooledEther = bufferedEther + beaconBalance
 ///                    + (depositedValidators − beaconValidators) × 32 ETH   // deposited, not yet seen
+///                    + clusterEther                                        // ETH in the pool's SSV clusters
+/// SSV fees: ETH sent to the pool's SSV clusters (with `stake`, `depositClusterETH`,
+/// `reactivateCluster`, `migrateClusters`) moves from `bufferedEther` to `clusterEther` — still
+/// the pool's, as the clusters' prepaid balance — and ETH withdrawn from a cluster moves back, so
+/// neither changes the share rate. The fees the network consumes leave `clusterEther` when
+/// `syncClusterBalances` (permissionless) reads the clusters' balances from the SSV network: that
+/// drop, and only that, is the pool's fee expense. A sync can only lower a cluster's amount
+/// (fees, liquidation), never raise it, so it cannot inflate poolETH.
 /// `address(this).balance = bufferedEther + reservedEther + unaccounted`, where `reservedEther`
 /// belongs to funded withdrawal requests and `unaccounted` is ETH that arrived without a deposit
 /// (beacon-chain withdrawals, exited validators, execution-layer rewards as fee recipient): it
@@ -93,6 +102,13 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     address public treasury;
     uint256 public protocolFeeBps;
 
+    /// @notice ETH held in the pool's SSV clusters, as last synced plus sent minus withdrawn.
+    uint256 public clusterEther;
+    /// @notice Governance cap: ETH sent to a cluster in one call, per validator of the cluster
+    /// after the call (stake: the validators staked plus those already in it).
+    uint256 public clusterFeeCapPerValidator;
+    mapping(bytes32 => uint256) private _clusterEther; // by keccak256(abi.encode(operatorIds))
+
     mapping(bytes32 => Batch) private _batches;
     mapping(bytes32 => bool) private _stakedPubkeys; // keccak256(pubkey)
 
@@ -123,6 +139,15 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     );
     event ProtocolFeeSet(address treasury, uint256 feeBps);
     event SSVFeeRecipientSet(address recipient);
+    event ClusterFeeCapSet(uint256 perValidator);
+    /// ETH sent to the cluster `clusterKey` = keccak256(abi.encode(operatorIds)) (stake, top-up,
+    /// reactivation or migration).
+    event ClusterFunded(bytes32 indexed clusterKey, uint64[] operatorIds, uint256 amount);
+    event ClusterWithdrawnToBuffer(bytes32 indexed clusterKey, uint64[] operatorIds, uint256 amount);
+    /// The cluster's balance on the SSV network was `balance`, `consumed` less than the pool's
+    /// books: the fees paid since the last sync (or a liquidation), now an expense.
+    event ClusterFeesRealized(bytes32 indexed clusterKey, uint256 balance, uint256 consumed);
+    event ClusterMigrated(bytes32 indexed clusterKey, uint64[] operatorIds, uint256 ethDeposited, uint256 ssvRefunded);
 
     // ------------------------------------------------------------------ errors
     error ZeroAddress();
@@ -157,6 +182,8 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     error TriggerableExitsDisabled();
     error TriggerableExitFailed(uint256 index);
     error InsufficientExitFee(uint256 provided, uint256 needed);
+    error ClusterFeeAboveCap(uint256 amount, uint256 cap);
+    error LengthMismatch();
 
     // ------------------------------------------------------------------ construction
     struct Config {
@@ -168,6 +195,7 @@ contract PoolManager is AccessControl, ReentrancyGuard {
         address treasury;
         uint256 protocolFeeBps;
         address withdrawalRequestContract;
+        uint256 clusterFeeCapPerValidator; // ETH for SSV fees per validator at most (governance cap)
     }
 
     /// @dev `msg.value` (≥ MIN_SEED) is the seed behind the dead shares minted to 0x…dEaD.
@@ -188,6 +216,7 @@ contract PoolManager is AccessControl, ReentrancyGuard {
         withdrawalRequestContract = cfg.withdrawalRequestContract;
         treasury = cfg.treasury;
         protocolFeeBps = cfg.protocolFeeBps;
+        clusterFeeCapPerValidator = cfg.clusterFeeCapPerValidator;
         lastReportTimestamp = block.timestamp;
         _grantRole(DEFAULT_ADMIN_ROLE, cfg.governance);
 
@@ -198,6 +227,7 @@ contract PoolManager is AccessControl, ReentrancyGuard {
         cfg.ssvNetwork.setFeeRecipientAddress(address(this));
         emit SSVFeeRecipientSet(address(this));
         emit ProtocolFeeSet(cfg.treasury, cfg.protocolFeeBps);
+        emit ClusterFeeCapSet(cfg.clusterFeeCapPerValidator);
     }
 
     /// @notice Plain ETH (beacon withdrawals, execution rewards, exited validators) is accepted and
@@ -302,6 +332,49 @@ contract PoolManager is AccessControl, ReentrancyGuard {
         emit ProtocolFeeSet(newTreasury, feeBps);
     }
 
+    /// @notice Set the cap on ETH for SSV fees per validator (stake, top-up, reactivation, migration).
+    function setClusterFeeCap(uint256 perValidator) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        clusterFeeCapPerValidator = perValidator;
+        emit ClusterFeeCapSet(perValidator);
+    }
+
+    /// @notice Migrate the pool's legacy SSV-paid clusters to ETH (`migrateClusterToETH`, one way):
+    /// `amounts[i]` ETH from the buffer becomes cluster i's balance (within the cap); the SSV
+    /// balance the network refunds stays in this contract (`transferSSV` moves it).
+    function migrateClusters(
+        uint64[][] calldata operatorIds,
+        ISSVNetwork.Cluster[] calldata clusters,
+        uint256[] calldata amounts
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
+        uint256 n = operatorIds.length;
+        if (clusters.length != n || amounts.length != n) revert LengthMismatch();
+        for (uint256 i; i < n; ++i) {
+            bytes32 key = _spendForCluster(operatorIds[i], amounts[i], clusters[i].validatorCount);
+            uint256 ssvBefore = ssvToken.balanceOf(address(this));
+            ssvNetwork.migrateClusterToETH{value: amounts[i]}(operatorIds[i], clusters[i]);
+            uint256 refunded = ssvToken.balanceOf(address(this)) - ssvBefore;
+            emit ClusterMigrated(key, operatorIds[i], amounts[i], refunded);
+        }
+    }
+
+    /// @notice Withdraw ETH from one of the pool's clusters back into the buffer.
+    function withdrawClusterETH(uint64[] calldata operatorIds, uint256 amount, ISSVNetwork.Cluster calldata cluster)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+        nonReentrant
+    {
+        uint256 before = address(this).balance;
+        ssvNetwork.withdraw(operatorIds, amount, cluster);
+        uint256 got = address(this).balance - before;
+        bytes32 key = keccak256(abi.encode(operatorIds));
+        uint256 tracked = _clusterEther[key];
+        uint256 out = got < tracked ? got : tracked;
+        _clusterEther[key] = tracked - out;
+        clusterEther -= out;
+        bufferedEther += got;
+        emit ClusterWithdrawnToBuffer(key, operatorIds, got);
+    }
+
     /// @notice Point the pool's SSV fee recipient (execution rewards of its validators) at itself.
     function setSSVFeeRecipient() external onlyRole(DEFAULT_ADMIN_ROLE) {
         ssvNetwork.setFeeRecipientAddress(address(this));
@@ -312,20 +385,23 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     /// @notice Stake validators of one approved batch: each proof must match the batch root, each
     /// key must be new; the deposit contract's root must still be `expectedDepositRoot`; 32 ETH each
     /// goes to the deposit contract with withdrawal credentials `type ‖ 0×11 ‖ address(this)`; then
-    /// all are registered on the SSV network with `ssvAmount` SSV (pulled from this contract's
-    /// balance) and the caller's snapshot of the cluster (`registerValidator` for one,
-    /// `bulkRegisterValidator` for more, at most the SDK's per-cluster-size limit).
+    /// all are registered on the SSV network with the caller's snapshot of the cluster
+    /// (`registerValidator` for one, `bulkRegisterValidator` for more, at most the SDK's
+    /// per-cluster-size limit), sending `clusterFee` ETH from the buffer as the cluster's fees
+    /// (the agent computes it from the SSV views; at most `clusterFeeCapPerValidator` per
+    /// validator of the cluster after the call).
     function stake(
         bytes32 batchRoot,
         uint64[] calldata operatorIds,
         ValidatorData[] calldata validators,
         bytes32 expectedDepositRoot,
-        uint256 ssvAmount,
+        uint256 clusterFee,
         ISSVNetwork.Cluster calldata cluster
     ) external onlyRole(OPERATOR_ROLE) nonReentrant {
         uint8 withdrawalType = _checkStake(batchRoot, operatorIds, validators.length, expectedDepositRoot);
         _depositAll(batchRoot, operatorIds, validators, withdrawalType);
-        _registerOnSSV(operatorIds, validators, ssvAmount, cluster);
+        _spendForCluster(operatorIds, clusterFee, cluster.validatorCount + validators.length);
+        _registerOnSSV(operatorIds, validators, clusterFee, cluster);
     }
 
     /// @notice Ask the cluster's SSV operators to exit validators (SSV `exitValidator` /
@@ -380,36 +456,55 @@ contract PoolManager is AccessControl, ReentrancyGuard {
         else ssvNetwork.bulkRemoveValidator(pubkeys, operatorIds, cluster);
     }
 
-    /// @notice Top up a cluster's SSV balance from this contract's SSV tokens.
-    function depositSSV(uint64[] calldata operatorIds, uint256 amount, ISSVNetwork.Cluster calldata cluster)
+    /// @notice Top up one of the pool's ETH clusters with `amount` ETH from the buffer (at most
+    /// the cap per validator of the cluster).
+    function depositClusterETH(uint64[] calldata operatorIds, uint256 amount, ISSVNetwork.Cluster calldata cluster)
         external
         onlyRole(OPERATOR_ROLE)
+        nonReentrant
     {
-        ssvToken.forceApprove(address(ssvNetwork), amount);
-        ssvNetwork.deposit(address(this), operatorIds, amount, cluster);
+        _spendForCluster(operatorIds, amount, cluster.validatorCount);
+        ssvNetwork.deposit{value: amount}(address(this), operatorIds, cluster);
     }
 
-    /// @notice Reactivate a liquidated cluster with `amount` SSV from this contract.
+    /// @notice Reactivate a liquidated ETH cluster with `amount` ETH from the buffer. What the
+    /// pool's books still held for it beyond its (static) liquidated balance is realized first.
     function reactivateCluster(uint64[] calldata operatorIds, uint256 amount, ISSVNetwork.Cluster calldata cluster)
         external
         onlyRole(OPERATOR_ROLE)
+        nonReentrant
     {
-        ssvToken.forceApprove(address(ssvNetwork), amount);
-        ssvNetwork.reactivate(operatorIds, amount, cluster);
+        _realize(keccak256(abi.encode(operatorIds)), cluster.balance);
+        _spendForCluster(operatorIds, amount, cluster.validatorCount);
+        ssvNetwork.reactivate{value: amount}(operatorIds, cluster);
+    }
+
+    /// @notice Anyone: read the current balances of the pool's clusters from the SSV network (the
+    /// snapshots are checked by it) and book the fees consumed since the last sync as the pool's
+    /// expense. Clusters the pool never funded are skipped; amounts only go down.
+    function syncClusterBalances(uint64[][] calldata operatorIds, ISSVNetwork.Cluster[] calldata clusters)
+        external
+        nonReentrant
+    {
+        if (clusters.length != operatorIds.length) revert LengthMismatch();
+        for (uint256 i; i < operatorIds.length; ++i) {
+            bytes32 key = keccak256(abi.encode(operatorIds[i]));
+            if (_clusterEther[key] == 0) continue;
+            uint256 balance;
+            if (clusters[i].active) {
+                balance = ssvNetwork.getBalance(address(this), operatorIds[i], clusters[i]);
+            } else {
+                ssvNetwork.isLiquidated(address(this), operatorIds[i], clusters[i]); // checks the snapshot
+                balance = clusters[i].balance; // a liquidated cluster's balance does not move
+            }
+            _realize(key, balance);
+        }
     }
 
     /// @notice Send SSV tokens held by this contract (cluster funding reserve) elsewhere.
     function transferSSV(address to, uint256 amount) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (to == address(0)) revert ZeroAddress();
         ssvToken.safeTransfer(to, amount);
-    }
-
-    /// @notice Withdraw SSV from a cluster back to this contract.
-    function withdrawSSV(uint64[] calldata operatorIds, uint256 amount, ISSVNetwork.Cluster calldata cluster)
-        external
-        onlyRole(DEFAULT_ADMIN_ROLE)
-    {
-        ssvNetwork.withdraw(operatorIds, amount, cluster);
     }
 
     // ------------------------------------------------------------------ oracle
@@ -457,7 +552,13 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     // ------------------------------------------------------------------ views
     /// @notice The ETH behind all poolETH shares, escrowed shares of queued requests included.
     function totalPooledEther() public view returns (uint256) {
-        return bufferedEther + beaconBalance + (depositedValidators - beaconValidators) * DEPOSIT_SIZE;
+        return bufferedEther + beaconBalance + (depositedValidators - beaconValidators) * DEPOSIT_SIZE + clusterEther;
+    }
+
+    /// @notice ETH the pool's books hold for the cluster of `operatorIds` (sent − withdrawn −
+    /// fees realized by `syncClusterBalances`).
+    function clusterEtherOf(uint64[] calldata operatorIds) external view returns (uint256) {
+        return _clusterEther[keccak256(abi.encode(operatorIds))];
     }
 
     /// @notice ETH held but not yet accounted (waiting for an oracle report).
@@ -477,7 +578,7 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     {
         preTotal = totalPooledEther();
         uint256 assets = bufferedEther + newBeaconBalance
-            + (depositedValidators - _min(newBeaconValidators, depositedValidators)) * DEPOSIT_SIZE;
+            + (depositedValidators - _min(newBeaconValidators, depositedValidators)) * DEPOSIT_SIZE + clusterEther;
         postTotalBeforeCollect = int256(assets);
         unaccounted = unaccountedEther();
         elapsed = block.timestamp - lastReportTimestamp;
@@ -568,13 +669,14 @@ contract PoolManager is AccessControl, ReentrancyGuard {
     function _registerOnSSV(
         uint64[] calldata operatorIds,
         ValidatorData[] calldata validators,
-        uint256 ssvAmount,
+        uint256 clusterFee,
         ISSVNetwork.Cluster calldata cluster
     ) private {
-        if (ssvAmount > 0) ssvToken.forceApprove(address(ssvNetwork), ssvAmount);
         uint256 n = validators.length;
         if (n == 1) {
-            ssvNetwork.registerValidator(validators[0].pubkey, operatorIds, validators[0].sharesData, ssvAmount, cluster);
+            ssvNetwork.registerValidator{value: clusterFee}(
+                validators[0].pubkey, operatorIds, validators[0].sharesData, cluster
+            );
             return;
         }
         bytes[] memory pubkeys = new bytes[](n);
@@ -583,7 +685,35 @@ contract PoolManager is AccessControl, ReentrancyGuard {
             pubkeys[i] = validators[i].pubkey;
             shares[i] = validators[i].sharesData;
         }
-        ssvNetwork.bulkRegisterValidator(pubkeys, operatorIds, shares, ssvAmount, cluster);
+        ssvNetwork.bulkRegisterValidator{value: clusterFee}(pubkeys, operatorIds, shares, cluster);
+    }
+
+    /// Moves `amount` from the buffer (what queued withdrawals leave) to the cluster's books,
+    /// within the cap for `validators` validators.
+    function _spendForCluster(uint64[] calldata operatorIds, uint256 amount, uint256 validators)
+        private
+        returns (bytes32 key)
+    {
+        key = keccak256(abi.encode(operatorIds));
+        if (amount == 0) return key;
+        uint256 cap = clusterFeeCapPerValidator * validators;
+        if (amount > cap) revert ClusterFeeAboveCap(amount, cap);
+        uint256 available = bufferedEther > pendingWithdrawalEther ? bufferedEther - pendingWithdrawalEther : 0;
+        if (available < amount) revert InsufficientBuffer(available, amount);
+        bufferedEther -= amount;
+        clusterEther += amount;
+        _clusterEther[key] += amount;
+        emit ClusterFunded(key, operatorIds, amount);
+    }
+
+    /// Lowers the cluster's books to `balance` (never raises them): the difference is an expense.
+    function _realize(bytes32 key, uint256 balance) private {
+        uint256 tracked = _clusterEther[key];
+        if (balance >= tracked) return;
+        uint256 consumed = tracked - balance;
+        _clusterEther[key] = balance;
+        clusterEther -= consumed;
+        emit ClusterFeesRealized(key, balance, consumed);
     }
 
     function _depositOne(

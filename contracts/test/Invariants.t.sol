@@ -8,6 +8,8 @@ import {PoolETH} from "../src/PoolETH.sol";
 import {Oracle} from "../src/Oracle.sol";
 import {DepositContract} from "../src/devnet/DepositContract.sol";
 import {SSVNetworkDevnet} from "../src/devnet/SSVNetworkDevnet.sol";
+import {SSVNetworkDevnetCore} from "../src/devnet/SSVNetworkDevnetCore.sol";
+import {SSVNetworkDevnetViews} from "../src/devnet/SSVNetworkDevnetViews.sol";
 import {ISSVNetwork} from "../src/interfaces/ISSVNetwork.sol";
 
 /// Drives the pool with random users' actions; keeps ghost books of every ETH movement.
@@ -21,7 +23,7 @@ contract Handler is TestBase {
     bytes32 internal root;
     uint64[] internal ops;
     PoolManager.ValidatorData[] internal vals;
-    ISSVNetwork.Cluster internal cluster;
+    ISSVNetwork.Cluster public cluster;
 
     address[] public actors;
     mapping(address => uint256[]) internal requestsOf;
@@ -34,6 +36,10 @@ contract Handler is TestBase {
     uint256 public ghostReceived; // plain ETH (rewards, exits, donations)
     uint256 public ghostPaidOut; // redeem + claims
     uint256 public ghostStaked; // to the deposit contract
+    uint256 public ghostToSSV; // ETH sent to the pool's SSV cluster (fees, top-ups)
+    uint256 public ghostFromSSV; // ETH withdrawn from it back to the pool
+    uint256 public ghostRealized; // fees the pool booked as an expense (ClusterFeesRealized)
+    bool public syncMismatch; // a sync left the books different from the cluster's balance
     uint256 public nextValidator;
     bool public doubleStakeSucceeded;
     uint256 public reportsApplied;
@@ -140,18 +146,103 @@ contract Handler is TestBase {
         }
         PoolManager.ValidatorData[] memory batch = new PoolManager.ValidatorData[](k);
         for (uint256 i; i < k; ++i) batch[i] = vals[nextValidator + i];
+        uint256 fee = _fee(k);
+        if (manager.bufferedEther() < manager.pendingWithdrawalEther() + k * 32 ether + fee) {
+            uint256 top = manager.pendingWithdrawalEther() + k * 32 ether + fee - manager.bufferedEther();
+            vm.deal(actors[0], top);
+            vm.prank(actors[0]);
+            manager.deposit{value: top}();
+            ghostDeposited += top;
+        }
         bytes32 dr = dc.get_deposit_root();
         vm.recordLogs();
         vm.prank(address(0xA6E17));
-        manager.stake(root, ops, batch, dr, 10 ether * k, cluster);
-        Vm.Log[] memory logs = vm.getRecordedLogs();
-        for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].emitter == address(ssv) && logs[i].topics[0] == SSVNetworkDevnet.ValidatorAdded.selector) {
-                (,,, cluster) = abi.decode(logs[i].data, (uint64[], bytes, bytes, ISSVNetwork.Cluster));
-            }
-        }
+        manager.stake(root, ops, batch, dr, fee, cluster);
+        _track(vm.getRecordedLogs());
         nextValidator += k;
         ghostStaked += 32 ether * k;
+        ghostToSSV += fee;
+    }
+
+    /// ETH for `k` more validators: threshold + 7,200 blocks at the new burn rate, at least the
+    /// collateral, less the cluster's balance (as the agent computes it).
+    function _fee(uint256 k) internal view returns (uint256) {
+        SSVNetworkDevnetViews v = SSVNetworkDevnetViews(address(ssv));
+        uint256 rate = v.getNetworkFee();
+        for (uint256 i; i < ops.length; ++i) rate += v.getOperatorFee(ops[i]);
+        uint256 need = (v.getLiquidationThresholdPeriod() + 7200) * rate * (cluster.validatorCount + k);
+        if (need < v.getMinimumLiquidationCollateral()) need = v.getMinimumLiquidationCollateral();
+        uint256 have = cluster.validatorCount == 0 ? 0 : v.getBalance(address(manager), ops, _c());
+        return need > have ? need - have : 0;
+    }
+
+    function _c() internal view returns (SSVNetworkDevnetCore.Cluster memory) {
+        return SSVNetworkDevnetCore.Cluster(
+            cluster.validatorCount, cluster.networkFeeIndex, cluster.index, cluster.active, cluster.balance
+        );
+    }
+
+    /// Follows the cluster snapshot and the pool's fee books through the logs.
+    function _track(Vm.Log[] memory logs) internal {
+        for (uint256 i; i < logs.length; ++i) {
+            bytes32 t = logs[i].topics[0];
+            if (logs[i].emitter == address(ssv)) {
+                if (t == SSVNetworkDevnetCore.ValidatorAdded.selector) {
+                    (,,, cluster) = abi.decode(logs[i].data, (uint64[], bytes, bytes, ISSVNetwork.Cluster));
+                } else if (
+                    t == SSVNetworkDevnetCore.ClusterDeposited.selector
+                        || t == SSVNetworkDevnetCore.ClusterWithdrawn.selector
+                ) {
+                    (,, cluster) = abi.decode(logs[i].data, (uint64[], uint256, ISSVNetwork.Cluster));
+                }
+            } else if (logs[i].emitter == address(manager) && t == PoolManager.ClusterFeesRealized.selector) {
+                (, uint256 consumed) = abi.decode(logs[i].data, (uint256, uint256));
+                ghostRealized += consumed;
+            }
+        }
+    }
+
+    /// Time passes on the execution layer: the cluster pays fees per block.
+    function roll(uint256 blocks) external {
+        vm.roll(block.number + bound(blocks, 1, 20_000));
+    }
+
+    /// Anyone books the fees consumed so far; afterwards the books equal the cluster's balance.
+    function sync() external {
+        if (cluster.validatorCount == 0) return;
+        uint64[][] memory o = new uint64[][](1);
+        o[0] = ops;
+        ISSVNetwork.Cluster[] memory c = new ISSVNetwork.Cluster[](1);
+        c[0] = cluster;
+        vm.recordLogs();
+        manager.syncClusterBalances(o, c);
+        _track(vm.getRecordedLogs());
+        uint256 actual = SSVNetworkDevnetViews(address(ssv)).getBalance(address(manager), ops, _c());
+        if (manager.clusterEther() != actual) syncMismatch = true;
+    }
+
+    /// The agent tops the cluster up from the buffer.
+    function topUp(uint256 amount) external {
+        if (cluster.validatorCount == 0) return;
+        amount = bound(amount, 1e5, 0.01 ether) / 1e5 * 1e5;
+        if (manager.bufferedEther() < manager.pendingWithdrawalEther() + amount) return;
+        vm.recordLogs();
+        vm.prank(address(0xA6E17));
+        manager.depositClusterETH(ops, amount, cluster);
+        _track(vm.getRecordedLogs());
+        ghostToSSV += amount;
+    }
+
+    /// Governance takes some ETH back from the cluster (what it can without liquidating it).
+    function withdrawFromCluster(uint256 amount) external {
+        if (cluster.validatorCount == 0) return;
+        amount = bound(amount, 1, 0.005 ether);
+        vm.recordLogs();
+        vm.prank(address(0xA11CE));
+        try manager.withdrawClusterETH(ops, amount, cluster) {
+            _track(vm.getRecordedLogs());
+            ghostFromSSV += amount;
+        } catch {}
     }
 
     function restake(uint256 i) external {
@@ -160,7 +251,7 @@ contract Handler is TestBase {
         batch[0] = vals[i % nextValidator];
         bytes32 dr = dc.get_deposit_root();
         vm.prank(address(0xA6E17));
-        try manager.stake(root, ops, batch, dr, 0, cluster) {
+        try manager.stake(root, ops, batch, dr, 0.01 ether, cluster) {
             doubleStakeSucceeded = true;
         } catch {}
     }
@@ -214,7 +305,7 @@ contract InvariantsTest is Base {
         handler = new Handler(manager, oracle, depositContract, ssv, members, b.root, ops4);
         for (uint256 i; i < b.vals.length; ++i) handler.addValidator(b.vals[i]);
         targetContract(address(handler));
-        bytes4[] memory sel = new bytes4[](11);
+        bytes4[] memory sel = new bytes4[](15);
         sel[0] = Handler.deposit.selector;
         sel[1] = Handler.redeem.selector;
         sel[2] = Handler.requestWithdrawal.selector;
@@ -226,6 +317,10 @@ contract InvariantsTest is Base {
         sel[8] = Handler.exitValidator.selector;
         sel[9] = Handler.report.selector;
         sel[10] = Handler.report.selector; // reports twice as often
+        sel[11] = Handler.roll.selector;
+        sel[12] = Handler.sync.selector;
+        sel[13] = Handler.topUp.selector;
+        sel[14] = Handler.withdrawFromCluster.selector;
         targetSelector(FuzzSelector(address(handler), sel));
     }
 
@@ -245,6 +340,14 @@ contract InvariantsTest is Base {
         assertGt(handler.ghostPaidOut(), 0);
         handler.restake(1);
         assertFalse(handler.doubleStakeSucceeded());
+        handler.roll(5000);
+        handler.topUp(0.002 ether);
+        handler.withdrawFromCluster(0.001 ether);
+        assertGt(handler.ghostFromSSV(), 0);
+        handler.roll(5000);
+        handler.sync();
+        assertGt(handler.ghostRealized(), 0);
+        invariant_clusterFees();
         invariant_supplyTimesRate();
         invariant_ethConservation();
         invariant_noDoubleStake();
@@ -289,15 +392,39 @@ contract InvariantsTest is Base {
         }
     }
 
-    /// ETH leaves the pool only to the deposit contract and to withdrawing users.
+    /// ETH leaves the pool only to the deposit contract, its SSV cluster and withdrawing users.
     function invariant_ethConservation() public view {
         assertEq(
             address(manager).balance,
-            0.001 ether + handler.ghostDeposited() + handler.ghostReceived() - handler.ghostPaidOut()
-                - handler.ghostStaked()
+            0.001 ether + handler.ghostDeposited() + handler.ghostReceived() + handler.ghostFromSSV()
+                - handler.ghostPaidOut() - handler.ghostStaked() - handler.ghostToSSV()
         );
         assertEq(address(depositContract).balance, handler.ghostStaked());
         assertGe(address(manager).balance, manager.bufferedEther() + manager.reservedEther());
+    }
+
+    /// SSV fees in the pool's books: ETH sent to the cluster less ETH withdrawn less the fees
+    /// booked; never below the cluster's balance on the SSV network (no fee booked that the
+    /// network did not consume: poolETH loses only the fees actually paid) and never above what
+    /// was sent (syncs cannot inflate poolETH); a sync books exactly the cluster's balance.
+    function invariant_clusterFees() public view {
+        uint256 books = manager.clusterEther();
+        assertEq(books, handler.ghostToSSV() - handler.ghostFromSSV() - handler.ghostRealized());
+        assertEq(books, manager.clusterEtherOf(ops4));
+        (uint32 n, uint64 nfi, uint64 idx, bool active, uint256 bal) = handler.cluster();
+        if (n > 0 && active) {
+            uint256 actual = views.getBalance(
+                address(manager), ops4, SSVNetworkDevnetCore.Cluster(n, nfi, idx, active, bal)
+            );
+            assertGe(books, actual);
+        }
+        assertLe(books, handler.ghostToSSV() - handler.ghostFromSSV());
+        assertFalse(handler.syncMismatch());
+        assertEq(
+            manager.totalPooledEther(),
+            manager.bufferedEther() + manager.beaconBalance()
+                + (manager.depositedValidators() - manager.beaconValidators()) * 32 ether + books
+        );
     }
 
     /// No validator is staked twice: deposits, SSV registrations and staked keys agree.
@@ -312,6 +439,6 @@ contract InvariantsTest is Base {
         assertEq(manager.depositedValidators(), n);
         bytes memory count = depositContract.get_deposit_count();
         assertEq(uint8(count[0]), n);
-        assertEq(ssv.getOwnerNonce(address(manager)), n);
+        assertEq(views.getOwnerNonce(address(manager)), n);
     }
 }

@@ -7,7 +7,7 @@ import {PoolManager} from "../src/PoolManager.sol";
 import {PoolETH} from "../src/PoolETH.sol";
 import {ISSVNetwork} from "../src/interfaces/ISSVNetwork.sol";
 import {IDepositContract} from "../src/interfaces/IDepositContract.sol";
-import {SSVNetworkDevnet} from "../src/devnet/SSVNetworkDevnet.sol";
+import {SSVNetworkDevnetCore} from "../src/devnet/SSVNetworkDevnetCore.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
@@ -56,7 +56,8 @@ contract PoolManagerTest is Base {
             governance: gov,
             treasury: treasury,
             protocolFeeBps: 0,
-            withdrawalRequestContract: address(0)
+            withdrawalRequestContract: address(0),
+            clusterFeeCapPerValidator: FEE_CAP
         });
     }
 
@@ -122,9 +123,9 @@ contract PoolManagerTest is Base {
         vm.prank(alice);
         manager.deposit{value: 40 ether}();
         _stakeOne();
-        // buffer now 8.001 ETH
+        // buffer now 8.001 ETH less the 0.00094 ETH sent to the SSV cluster
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(PoolManager.InsufficientBuffer.selector, 8.001 ether, 9 ether));
+        vm.expectRevert(abi.encodeWithSelector(PoolManager.InsufficientBuffer.selector, 8.00006 ether, 9 ether));
         manager.redeem(9 ether, alice);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(PoolManager.WithdrawalTooSmall.selector, 99, 100));
@@ -281,11 +282,14 @@ contract PoolManagerTest is Base {
         assertEq(address(depositContract).balance, 32 ether);
         assertEq(manager.depositedValidators(), 1);
         assertTrue(manager.isStaked(b.vals[0].pubkey));
-        assertTrue(ssv.getValidator(address(manager), b.vals[0].pubkey));
-        assertEq(ssv.getOwnerNonce(address(manager)), 1);
+        assertTrue(views.getValidator(address(manager), b.vals[0].pubkey));
+        assertEq(views.getOwnerNonce(address(manager)), 1);
         assertEq(clusterOf[keccak256(abi.encode(ops4))].validatorCount, 1);
-        assertEq(clusterOf[keccak256(abi.encode(ops4))].balance, SSV_PER_VALIDATOR);
-        assertEq(manager.totalPooledEther(), 32.001 ether); // transient validator counts
+        // the fee for one validator on 4 operators is the minimum collateral, 0.00094 ETH
+        assertEq(clusterOf[keccak256(abi.encode(ops4))].balance, 0.00094 ether);
+        assertEq(manager.clusterEther(), 0.00094 ether);
+        assertEq(manager.bufferedEther(), 0.001 ether - 0.00094 ether);
+        assertEq(manager.totalPooledEther(), 32.001 ether); // transient validator + cluster ETH
     }
 
     function test_stake_withdrawalCredentialsFromSelf() public {
@@ -320,7 +324,7 @@ contract PoolManagerTest is Base {
         Batch memory b13 = _approvedBatch(3, 2, ops13);
         _stake(b13, b13.vals);
         assertEq(manager.depositedValidators(), 18);
-        assertEq(ssv.getOwnerNonce(address(manager)), 18);
+        assertEq(views.getOwnerNonce(address(manager)), 18);
         assertEq(clusterOf[keccak256(abi.encode(ops7))].validatorCount, 5);
     }
 
@@ -443,8 +447,9 @@ contract PoolManagerTest is Base {
         _fund(64 ether);
         Batch memory b = _approvedBatch(2, 1, ops4);
         _stake(b, _slice(b.vals, 0, 1));
+        _fund(1 ether); // the ETH for fees is there: the snapshot is what fails
         clusterOf[keccak256(abi.encode(ops4))].balance += 1; // stale / forged snapshot
-        _expectStakeRevert(b, _slice(b.vals, 1, 2), abi.encodeWithSelector(SSVNetworkDevnet.IncorrectClusterState.selector));
+        _expectStakeRevert(b, _slice(b.vals, 1, 2), abi.encodeWithSelector(SSVNetworkDevnetCore.IncorrectClusterState.selector));
     }
 
     function _copy(PoolManager.ValidatorData[] memory vals, uint256 from, uint256 to)
@@ -461,12 +466,20 @@ contract PoolManagerTest is Base {
         }
     }
 
+    function feeOf(uint64[] memory ops, ISSVNetwork.Cluster memory c, uint256 k) external view returns (uint256) {
+        return _feeFor(ops, c, k);
+    }
+
     function _expectStakeRevert(Batch memory b, PoolManager.ValidatorData[] memory vals, bytes memory err) internal {
         ISSVNetwork.Cluster memory c = clusterOf[keccak256(abi.encode(b.ops))];
         bytes32 dr = depositContract.get_deposit_root();
+        uint256 fee = 0.001 ether; // a forged snapshot has no balance to read
+        try this.feeOf(b.ops, c, vals.length) returns (uint256 f) {
+            fee = f;
+        } catch {}
         vm.prank(agent);
         vm.expectRevert(err);
-        manager.stake(b.root, b.ops, vals, dr, SSV_PER_VALIDATOR * vals.length, c);
+        manager.stake(b.root, b.ops, vals, dr, fee, c);
     }
 
     // ------------------------------------------------------------------ SSV maintenance
@@ -481,7 +494,7 @@ contract PoolManagerTest is Base {
         vm.expectEmit(address(manager));
         emit PoolManager.ValidatorExitRequested(keccak256(one[0]), one[0], ops4);
         vm.expectEmit(address(ssv));
-        emit SSVNetworkDevnet.ValidatorExited(address(manager), ops4, one[0]);
+        emit SSVNetworkDevnetCore.ValidatorExited(address(manager), ops4, one[0]);
         vm.prank(agent);
         manager.requestValidatorExits(one, ops4);
         bytes[] memory both = new bytes[](2);
@@ -493,28 +506,29 @@ contract PoolManagerTest is Base {
         vm.expectRevert(abi.encodeWithSelector(PoolManager.InvalidValidatorCount.selector, 0, 80));
         manager.requestValidatorExits(new bytes[](0), ops4);
         // top up
+        _fund(1 ether);
         ISSVNetwork.Cluster memory c = clusterOf[key];
         vm.recordLogs();
         vm.prank(agent);
-        manager.depositSSV(ops4, 5 ether, c);
-        c.balance += 5 ether;
+        manager.depositClusterETH(ops4, 0.05 ether, c);
+        c.balance += 0.05 ether;
         // withdraw some (governance)
         vm.roll(block.number + 10);
         vm.recordLogs();
         vm.prank(gov);
-        manager.withdrawSSV(ops4, 1 ether, c);
-        c = _clusterFromLogs(SSVNetworkDevnet.ClusterWithdrawn.selector);
+        manager.withdrawClusterETH(ops4, 0.01 ether, c);
+        c = _clusterFromLogs(SSVNetworkDevnetCore.ClusterWithdrawn.selector);
         // remove one, then the other (single and bulk paths)
         vm.recordLogs();
         vm.prank(agent);
         manager.removeValidators(one, ops4, c);
-        c = _clusterFromLogs(SSVNetworkDevnet.ValidatorRemoved.selector);
+        c = _clusterFromLogs(SSVNetworkDevnetCore.ValidatorRemoved.selector);
         assertEq(c.validatorCount, 1);
         bytes[] memory second = new bytes[](2);
         second[0] = b.vals[1].pubkey;
         second[1] = b.vals[1].pubkey;
         vm.prank(agent);
-        vm.expectRevert(SSVNetworkDevnet.ValidatorDoesNotExist.selector);
+        vm.expectRevert(SSVNetworkDevnetCore.ValidatorDoesNotExist.selector);
         manager.removeValidators(second, ops4, c);
         // liquidate as owner is allowed; then reactivate via the manager
         bytes32 role = manager.OPERATOR_ROLE();
@@ -523,7 +537,7 @@ contract PoolManagerTest is Base {
         manager.reactivateCluster(ops4, 1 ether, c);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, role));
-        manager.depositSSV(ops4, 1 ether, c);
+        manager.depositClusterETH(ops4, 1 ether, c);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, role));
         manager.removeValidators(one, ops4, c);
@@ -532,7 +546,7 @@ contract PoolManagerTest is Base {
         manager.requestValidatorExits(one, ops4);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, bytes32(0)));
-        manager.withdrawSSV(ops4, 1, c);
+        manager.withdrawClusterETH(ops4, 1, c);
     }
 
     function test_reactivateCluster() public {
@@ -543,27 +557,28 @@ contract PoolManagerTest is Base {
         vm.recordLogs();
         vm.prank(address(manager)); // the owner may liquidate its own cluster
         ssv.liquidate(address(manager), ops4, _toDev(c));
-        c = _clusterFromLogs(SSVNetworkDevnet.ClusterLiquidated.selector);
+        c = _clusterFromLogs(SSVNetworkDevnetCore.ClusterLiquidated.selector);
         assertFalse(c.active);
+        _fund(1 ether);
         vm.recordLogs();
         vm.prank(agent);
-        manager.reactivateCluster(ops4, 20 ether, c);
-        c = _clusterFromLogs(SSVNetworkDevnet.ClusterReactivated.selector);
+        manager.reactivateCluster(ops4, 0.01 ether, c);
+        c = _clusterFromLogs(SSVNetworkDevnetCore.ClusterReactivated.selector);
         assertTrue(c.active);
-        assertEq(c.balance, 20 ether);
+        assertEq(c.balance, 0.01 ether);
     }
 
-    function _toDev(ISSVNetwork.Cluster memory c) internal pure returns (SSVNetworkDevnet.Cluster memory d) {
-        d = SSVNetworkDevnet.Cluster(c.validatorCount, c.networkFeeIndex, c.index, c.active, c.balance);
+    function _toDev(ISSVNetwork.Cluster memory c) internal pure returns (SSVNetworkDevnetCore.Cluster memory d) {
+        d = _dev(c);
     }
 
     function _clusterFromLogs(bytes32 topic) internal returns (ISSVNetwork.Cluster memory c) {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i; i < logs.length; ++i) {
             if (logs[i].emitter != address(ssv) || logs[i].topics[0] != topic) continue;
-            if (topic == SSVNetworkDevnet.ValidatorRemoved.selector) {
+            if (topic == SSVNetworkDevnetCore.ValidatorRemoved.selector) {
                 (,, c) = abi.decode(logs[i].data, (uint64[], bytes, ISSVNetwork.Cluster));
-            } else if (topic == SSVNetworkDevnet.ClusterWithdrawn.selector) {
+            } else if (topic == SSVNetworkDevnetCore.ClusterWithdrawn.selector) {
                 (,, c) = abi.decode(logs[i].data, (uint64[], uint256, ISSVNetwork.Cluster));
             } else {
                 (, c) = abi.decode(logs[i].data, (uint64[], ISSVNetwork.Cluster));
@@ -573,7 +588,7 @@ contract PoolManagerTest is Base {
 
     function test_setSSVFeeRecipient() public {
         vm.expectEmit(address(ssv));
-        emit SSVNetworkDevnet.FeeRecipientAddressUpdated(address(manager), address(manager));
+        emit SSVNetworkDevnetCore.FeeRecipientAddressUpdated(address(manager), address(manager));
         vm.prank(gov);
         manager.setSSVFeeRecipient();
         vm.prank(agent);
@@ -627,7 +642,8 @@ contract PoolManagerTest is Base {
                 governance: gov,
                 treasury: treasury,
                 protocolFeeBps: 0,
-                withdrawalRequestContract: address(0)
+                withdrawalRequestContract: address(0),
+                clusterFeeCapPerValidator: FEE_CAP
             })
         );
         vm.prank(gov);
@@ -700,17 +716,22 @@ contract PoolManagerTest is Base {
         _fund(64 ether);
         Batch memory b = _approvedBatch(2, 1, ops4);
         _stake(b, b.vals);
+        vm.prank(bob);
+        manager.deposit{value: 1 ether}(); // the buffer pays the request
         vm.prank(address(0xF00D));
         uint256 id = manager.requestWithdrawal(60 ether);
-        assertEq(manager.totalPooledEther(), 64.001 ether);
+        assertEq(manager.totalPooledEther(), 65.001 ether);
+        uint256 supply = poolETH.totalShares();
+        uint256 escrow = poolETH.sharesOf(address(manager));
         // a report the Oracle's bounds would refuse, applied directly by the oracle role
         vm.warp(block.timestamp + 1);
         vm.prank(address(oracle));
         manager.handleOracleReport(0, 2, 0, 0);
         (, uint256 paid, bool funded,) = manager.getWithdrawalRequest(id);
         assertTrue(funded);
-        assertEq(paid, uint256(60 ether) * 0.001 ether / 64.001 ether);
-        assertEq(manager.totalPooledEther(), 0.001 ether - paid);
+        // what is left: the buffer and the ETH in the SSV cluster (still the pool's)
+        assertEq(paid, escrow * 1.001 ether / supply);
+        assertEq(manager.totalPooledEther(), 1.001 ether - paid);
         assertEq(manager.pendingWithdrawalEther(), 0);
         assertApproxEqAbs(poolETH.getPooledEthByShares(poolETH.totalShares()), manager.totalPooledEther(), 1);
     }

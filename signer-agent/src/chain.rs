@@ -26,8 +26,8 @@ alloy::sol! {
         function get_deposit_count() external view returns (bytes memory);
     }
 
-    /// The SSV network contract: the functions and events the agent reads (mainnet shapes; the
-    /// devnet stand-in implements setter and views at one address).
+    /// The SSV network contract, v2.0.0 (ETH-paid clusters): the functions and events the agent
+    /// reads (v2.0.0 interface shapes; the views answer at the same address through its fallback).
     #[sol(rpc, all_derives)]
     interface ISSVNetwork {
         event OperatorAdded(uint64 indexed operatorId, address indexed owner, bytes publicKey, uint256 fee);
@@ -38,14 +38,25 @@ alloy::sol! {
         event ClusterWithdrawn(address indexed owner, uint64[] operatorIds, uint256 value, Cluster cluster);
         event ClusterLiquidated(address indexed owner, uint64[] operatorIds, Cluster cluster);
         event ClusterReactivated(address indexed owner, uint64[] operatorIds, Cluster cluster);
+        event ClusterMigratedToETH(address indexed owner, uint64[] operatorIds, uint256 ethDeposited, uint256 ssvRefunded, uint32 effectiveBalance, Cluster cluster);
+        event ClusterBalanceUpdated(address indexed owner, uint64[] operatorIds, uint64 indexed blockNum, uint32 effectiveBalance, Cluster cluster);
 
         function getOperatorById(uint64 operatorId)
             external
             view
             returns (address owner, uint256 fee, uint32 validatorCount, address whitelisted, bool isPrivate, bool active);
+        function getOperatorFee(uint64 operatorId) external view returns (uint256);
         function getNetworkFee() external view returns (uint256);
+        function getNetworkFeeSSV() external view returns (uint256);
         function getMinimumLiquidationCollateral() external view returns (uint256);
         function getLiquidationThresholdPeriod() external view returns (uint64);
+        function getVersion() external view returns (string memory);
+        function getClusterAssetType(address owner, uint64[] calldata operatorIds) external view returns (uint8);
+        function getEffectiveBalance(address owner, uint64[] calldata operatorIds, Cluster memory cluster) external view returns (uint32);
+        function getBalance(address owner, uint64[] memory operatorIds, Cluster memory cluster) external view returns (uint256);
+        function getBalanceSSV(address owner, uint64[] calldata operatorIds, Cluster memory cluster) external view returns (uint256);
+        function getBurnRate(address owner, uint64[] memory operatorIds, Cluster memory cluster) external view returns (uint256);
+        function isLiquidatable(address owner, uint64[] calldata operatorIds, Cluster memory cluster) external view returns (bool);
         function getOwnerNonce(address clusterOwner) external view returns (uint256);
     }
 
@@ -75,6 +86,7 @@ alloy::sol! {
         error InsufficientBuffer(uint256 available, uint256 needed);
         error InvalidProof(uint256 index);
         error ValidatorAlreadyStaked(bytes pubkey);
+        error ClusterFeeAboveCap(uint256 amount, uint256 cap);
 
         function deposit() external payable returns (uint256 shares);
         function stake(
@@ -82,9 +94,16 @@ alloy::sol! {
             uint64[] calldata operatorIds,
             ValidatorData[] calldata validators,
             bytes32 expectedDepositRoot,
-            uint256 ssvAmount,
+            uint256 clusterFee,
             Cluster calldata cluster
         ) external;
+        function depositClusterETH(uint64[] calldata operatorIds, uint256 amount, Cluster calldata cluster) external;
+        function reactivateCluster(uint64[] calldata operatorIds, uint256 amount, Cluster calldata cluster) external;
+        function syncClusterBalances(uint64[][] calldata operatorIds, Cluster[] calldata clusters) external;
+        function migrateClusters(uint64[][] calldata operatorIds, Cluster[] calldata clusters, uint256[] calldata amounts) external;
+        function clusterEther() external view returns (uint256);
+        function clusterEtherOf(uint64[] calldata operatorIds) external view returns (uint256);
+        function clusterFeeCapPerValidator() external view returns (uint256);
         function bufferedEther() external view returns (uint256);
         function pendingWithdrawalEther() external view returns (uint256);
         function depositedValidators() external view returns (uint256);

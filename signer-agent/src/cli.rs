@@ -144,6 +144,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The pool's SSV clusters (SSV network v2).
+    #[command(subcommand)]
+    Clusters(ClustersCommand),
+}
+
+/// `clusters …`.
+#[derive(Debug, Subcommand)]
+pub enum ClustersCommand {
+    /// Every cluster of the PoolManager: kind (ETH or legacy SSV), validators, effective balance,
+    /// balance, burn rate and runway in ETH, the pool's books.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// For governance: the `PoolManager.migrateClusters` call that moves the pool's legacy
+    /// SSV-paid clusters to ETH (ETH per cluster, SSV refunded, calldata).
+    MigrationPlan {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `key …`.
@@ -193,7 +213,9 @@ pub enum OracleCommand {
 /// Sets up tracing on stderr (JSON lines on request).
 pub fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNER_AGENT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // cryptoki logs, as an error, every mechanism type of C_GetMechanismList it has no name
+        // for (kryoptic lists dozens); the agent preflight reports what the agent needs.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,cryptoki::mechanism=off"));
     // Colours only on a terminal: logs piped to a file or a collector stay plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -395,6 +417,90 @@ pub async fn run(cli: Cli) -> Result<()> {
             print!("{}", Policy::from_config(&cfg)?.describe());
             Ok(())
         }
+        Command::Clusters(cmd) => {
+            let cfg = Config::resolve(cfg_path, &ov)?;
+            let provider = crate::chain::read_provider(&cfg.rpc_url)?;
+            crate::chain::check_chain(&provider, cfg.chain_id).await?;
+            let c = cfg.contracts()?;
+            let net = crate::ssv::check_v2(&provider, c.ssv_network).await?;
+            match cmd {
+                ClustersCommand::Status { json } => {
+                    let clusters =
+                        crate::ssv::pool_clusters(&provider, c.ssv_network, c.pool_manager).await?;
+                    if json {
+                        print_json(&serde_json::json!({
+                            "ssv_network": net,
+                            "clusters": clusters,
+                        }));
+                    } else {
+                        println!("SSV network {} ({})", net.address, net.version);
+                        for r in &clusters {
+                            let unit = match r.funds.kind {
+                                crate::ssv::ClusterKind::Eth => "ETH",
+                                crate::ssv::ClusterKind::Legacy => "SSV",
+                            };
+                            println!(
+                                "cluster {:?}: {:?}, {} validators, EB {} ETH, {}, balance {} {unit}, burn {} wei/block, runway {}, pool books {}{}",
+                                r.operator_ids,
+                                r.funds.kind,
+                                r.funds.validators,
+                                r.funds.effective_balance_eth,
+                                if r.funds.active { "active" } else { "liquidated" },
+                                crate::stake::decimal(r.funds.balance_wei),
+                                r.funds.burn_wei_per_block,
+                                r.funds
+                                    .runway_blocks
+                                    .map(|b| format!(
+                                        "{b} blocks ({:.1} days)",
+                                        r.runway_days.unwrap_or_default()
+                                    ))
+                                    .unwrap_or_else(|| "-".into()),
+                                crate::stake::eth(r.pool_books_wei),
+                                if r.funds.kind == crate::ssv::ClusterKind::Legacy {
+                                    " — legacy: migrate it (clusters migration-plan)"
+                                } else if r.funds.liquidatable {
+                                    " — LIQUIDATABLE"
+                                } else {
+                                    ""
+                                }
+                            );
+                        }
+                    }
+                }
+                ClustersCommand::MigrationPlan { json } => {
+                    let plan = crate::ssv::migration_plan(
+                        &provider,
+                        c.ssv_network,
+                        c.pool_manager,
+                        cfg.fee_margin_blocks,
+                    )
+                    .await?;
+                    if json {
+                        print_json(&plan);
+                    } else if plan.clusters.is_empty() {
+                        println!("no legacy SSV cluster: nothing to migrate");
+                    } else {
+                        for i in &plan.clusters {
+                            println!(
+                                "cluster {:?}: {} validators, EB {} ETH, {} SSV refunded, {} to send",
+                                i.operator_ids,
+                                i.validators,
+                                i.effective_balance_eth,
+                                crate::stake::decimal(i.ssv_balance_wei),
+                                crate::stake::eth(i.eth_wei)
+                            );
+                        }
+                        println!(
+                            "governance sends PoolManager {}.migrateClusters (from the buffer, {} in all):",
+                            plan.pool_manager,
+                            crate::stake::eth(plan.total_eth_wei)
+                        );
+                        println!("{}", plan.calldata);
+                    }
+                }
+            }
+            Ok(())
+        }
         Command::Status { json } => {
             let cfg = Config::resolve(cfg_path, &ov)?;
             let store = Store::open(cfg.state_dir()?)?;
@@ -472,8 +578,16 @@ fn print_plan(p: &Prepared) {
                     v.index, v.owner_nonce, v.pubkey
                 );
             }
+            println!(
+                "  deposits:         {} wei ({} × 32 ETH to the deposit contract)",
+                plan.deposits_wei,
+                plan.validators.len()
+            );
+            println!(
+                "  ETH for fees:     {} wei (to the SSV cluster, {})",
+                plan.cluster_fee_wei, plan.ssv_network_version
+            );
             println!("  ETH needed:       {} wei", plan.eth_needed_wei);
-            println!("  SSV sent:         {} wei", plan.ssv_amount_wei);
             println!("  ETH available:    {} wei", plan.buffered_available_wei);
             println!(
                 "  gas estimate:     {}",
@@ -779,6 +893,9 @@ async fn daemon(cfg_path: Option<&Path>, ov: &Overrides, once: bool) -> Result<(
     };
     drop(stop_rx);
     server.abort();
+    // Shutdown: the signer's HSM sessions are closed, not left to the process exit.
+    let closed = crate::signer::pkcs11::close_all();
+    tracing::info!(sessions = closed, "closed the signer's HSM sessions");
     result
 }
 

@@ -29,6 +29,11 @@
 //! [run]
 //! poll_interval_secs = 12
 //! max_validators_per_tx = 20
+//! fee_margin_blocks = 50400                # SSV runway beyond the liquidation threshold
+//!
+//! [policy]
+//! max_ssv_fee_per_tx_gwei = 250000000      # ETH for SSV cluster fees per transaction
+//! max_ssv_fee_per_day_gwei = 1000000000    # … per UTC day
 //! ```
 //!
 //! Relative paths in the file are relative to the file.
@@ -43,6 +48,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+
+/// The most confirmations the agent waits for: a block number plus it never overflows.
+pub const MAX_CONFIRMATIONS: u64 = 10_000;
 
 /// Environment variable that carries the HSM user PIN (when no PIN file is given).
 pub const PIN_ENV: &str = "SIGNER_AGENT_PIN";
@@ -92,6 +100,11 @@ pub struct PolicyFile {
     pub max_priority_fee_per_gas_gwei: Option<u64>,
     /// Maximum validators staked over one UTC day (default 100).
     pub max_validators_per_day: Option<u64>,
+    /// Maximum ETH for SSV cluster fees the pool sends in one transaction (the `clusterFee` of
+    /// `stake`, the amount of `depositClusterETH`/`reactivateCluster`), in gwei (default 0.25 ETH).
+    pub max_ssv_fee_per_tx_gwei: Option<u64>,
+    /// Maximum ETH for SSV cluster fees over one UTC day, in gwei (default 1 ETH).
+    pub max_ssv_fee_per_day_gwei: Option<u64>,
 }
 
 /// `[[policy.allow]]`: one allowed contract and its allowed functions.
@@ -143,6 +156,9 @@ pub struct GasFile {
 pub struct RunFile {
     pub poll_interval_secs: Option<u64>,
     pub max_validators_per_tx: Option<usize>,
+    /// Blocks of SSV fees beyond the network's liquidation threshold that a registration (or
+    /// top-up) funds a cluster for (default 50,400 ≈ 7 days).
+    pub fee_margin_blocks: Option<u64>,
 }
 
 /// Values given as flags or environment variables (clap resolves flag > env); each overrides
@@ -236,11 +252,16 @@ pub struct Config {
     pub gas: GasCaps,
     pub poll_interval_secs: u64,
     pub max_validators_per_tx: usize,
+    /// `run.fee_margin_blocks`.
+    pub fee_margin_blocks: u64,
     /// `[policy]` as written (resolved against the contracts by `Policy::from_config`).
     pub policy: PolicyFile,
 }
 
 const GWEI: u128 = 1_000_000_000;
+
+/// Default `run.fee_margin_blocks`: about 7 days of 12-second blocks.
+pub const DEFAULT_FEE_MARGIN_BLOCKS: u64 = 50_400;
 
 /// Where the signer comes from; resolved (and the PIN read) only when a command signs.
 #[derive(Debug)]
@@ -261,17 +282,34 @@ impl FileConfig {
         })
     }
 
-    /// Parses TOML text; on error returns (field path, message).
+    /// Parses TOML text; on error returns (field path, message). The message is one line; a
+    /// syntax error (no field path) says its line and column.
     pub fn parse(text: &str) -> std::result::Result<Self, (String, String)> {
         let de = toml::Deserializer::new(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
+            let path = kc_bundle::printable(&e.path().to_string());
+            let inner = e.into_inner();
+            let mut message = kc_bundle::printable(
+                &inner
+                    .message()
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(": "),
+            );
             let field = if path == "." {
+                if let Some(span) = inner.span() {
+                    let start = span.start.min(text.len());
+                    let line = text[..start].matches('\n').count() + 1;
+                    let column = start - text[..start].rfind('\n').map_or(0, |i| i + 1) + 1;
+                    message = format!("{message} (line {line}, column {column})");
+                }
                 "(top level)".to_string()
             } else {
                 path
             };
-            (field, e.into_inner().message().to_string())
+            (field, message)
         })
     }
 }
@@ -331,6 +369,14 @@ impl Config {
             Err(other) => return Err(other),
         };
         let confirmations = ov.confirmations.or(file.confirmations).unwrap_or(2);
+        if confirmations > MAX_CONFIRMATIONS {
+            return Err(Error::config(
+                "confirmations",
+                format!(
+                    "{confirmations} blocks; at most {MAX_CONFIRMATIONS} (about 33 hours of 12 s blocks)"
+                ),
+            ));
+        }
         let metrics_addr_s = ov
             .metrics_addr
             .clone()
@@ -419,6 +465,10 @@ impl Config {
             gas,
             poll_interval_secs: file.run.poll_interval_secs.unwrap_or(12).max(1),
             max_validators_per_tx,
+            fee_margin_blocks: file
+                .run
+                .fee_margin_blocks
+                .unwrap_or(DEFAULT_FEE_MARGIN_BLOCKS),
         })
     }
 
@@ -759,12 +809,30 @@ mod tests {
             e.to_string().contains("policy.allow[0].functions[0]"),
             "{e}"
         );
-        // Defaults: the deployment's three functions, no value, 100 validators a day.
+        // Defaults: the deployment's five functions (stake, the three cluster functions, the
+        // oracle report), no value, 100 validators a day, 0.25 / 1 ETH for SSV fees.
         let c = write("").unwrap();
         let p = crate::policy::Policy::from_config(&c).unwrap();
-        assert_eq!(p.names.len(), 3);
+        assert_eq!(p.names.len(), 5);
         assert_eq!(p.max_value_wei, alloy::primitives::U256::ZERO);
         assert_eq!(p.max_validators_per_day, 100);
+        assert_eq!(
+            p.max_ssv_fee_per_tx_wei,
+            alloy::primitives::U256::from(crate::policy::DEFAULT_MAX_SSV_FEE_PER_TX_WEI)
+        );
+        let c =
+            write("[policy]\nmax_ssv_fee_per_tx_gwei = 5\nmax_ssv_fee_per_day_gwei = 6\n").unwrap();
+        let p = crate::policy::Policy::from_config(&c).unwrap();
+        assert_eq!(
+            p.max_ssv_fee_per_tx_wei,
+            alloy::primitives::U256::from(5_000_000_000u64)
+        );
+        assert_eq!(
+            p.max_ssv_fee_per_day_wei,
+            alloy::primitives::U256::from(6_000_000_000u64)
+        );
+        let e = write("[policy]\nmax_ssv_fees = 5\n").unwrap_err();
+        assert!(e.to_string().contains("max_ssv_fees"), "{e}");
         let c = write("[policy]\nmax_validators_per_day = 7\nmax_fee_per_gas_gwei = 9\n").unwrap();
         let d = crate::policy::Policy::from_config(&c).unwrap().describe();
         assert!(

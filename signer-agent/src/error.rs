@@ -30,7 +30,8 @@ pub enum Error {
     /// The PKCS#11 layer failed (the message names the PKCS#11 function and token).
     #[error("hsm: {context}: {source}")]
     Hsm {
-        context: String,
+        /// What the agent was doing (boxed: the HSM error is the large part of this variant).
+        context: Box<str>,
         #[source]
         source: kc_hsm::Error,
     },
@@ -90,6 +91,19 @@ pub enum Error {
     #[error("beacon api {url}: {message}")]
     Beacon { url: String, message: String },
 
+    /// The SSV network contract is not v2.0.0 or later (ETH-paid clusters): the agent cannot
+    /// stake or fund clusters on it.
+    #[error("ssv network {address} is not v2 (ETH-paid clusters): {found}; the agent speaks SSV network v2.0.0 only")]
+    SsvNetworkVersion {
+        address: alloy::primitives::Address,
+        found: String,
+    },
+
+    /// The pool's cluster of these operators is a legacy SSV-paid cluster: it takes no new
+    /// validators until governance migrates it to ETH (`PoolManager.migrateClusters`).
+    #[error("cluster {operator_ids:?} is a legacy SSV-paid cluster: governance must migrate it to ETH (PoolManager.migrateClusters; see `signer-agent clusters migration-plan` and the runbook) before the pool stakes into it; staking for this cluster stops")]
+    LegacyCluster { operator_ids: Vec<u64> },
+
     /// The metrics / health server failed.
     #[error("metrics server {addr}: {message}")]
     Metrics { addr: String, message: String },
@@ -106,11 +120,13 @@ impl Error {
             Error::Rpc { .. }
             | Error::WrongChain { .. }
             | Error::Transaction { .. }
-            | Error::Beacon { .. } => 4,
+            | Error::Beacon { .. }
+            | Error::SsvNetworkVersion { .. } => 4,
             Error::Refused { .. }
             | Error::Bundle { .. }
             | Error::BundleChain { .. }
-            | Error::Operator { .. } => 5,
+            | Error::Operator { .. }
+            | Error::LegacyCluster { .. } => 5,
             Error::Store { .. } => 6,
             Error::Io { .. }
             | Error::Exists { .. }

@@ -6,7 +6,8 @@
 //! reports read from a standard Beacon API.
 //!
 //! Modules: [`config`] (TOML + env + flags), [`signer`] (the PKCS#11 alloy signer), [`chain`]
-//! (`sol!` bindings), [`operators`] (export), [`bundle`] (verified bundle reading), [`store`]
+//! (`sol!` bindings), [`ssv`] (SSV network v2: cluster state from events, ETH fee and runway
+//! arithmetic from the views), [`operators`] (export), [`bundle`] (verified bundle reading), [`store`]
 //! (SQLite state with append-only history), [`stake`] (plan, send, reconcile), [`oracle`],
 //! [`metrics`] (Prometheus + health), [`policy`] (what the transaction key may sign, enforced
 //! below all agent logic), [`cli`] (the commands).
@@ -29,6 +30,7 @@ pub mod operators;
 pub mod oracle;
 pub mod policy;
 pub mod signer;
+pub mod ssv;
 pub mod stake;
 pub mod store;
 

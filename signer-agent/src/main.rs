@@ -23,8 +23,13 @@ fn main() -> ExitCode {
             let mut msg = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
-                msg.push_str(": ");
-                msg.push_str(&s.to_string());
+                // Variants that already show their cause (an HSM error, an IO error) are not
+                // followed by it again: every error is printed once.
+                let text = s.to_string();
+                if !msg.contains(&text) {
+                    msg.push_str(": ");
+                    msg.push_str(&text);
+                }
                 source = s.source();
             }
             eprintln!("signer-agent: {msg}");

@@ -78,16 +78,8 @@ pub async fn export(
             id,
             message: "exists but no OperatorAdded event carries its public key".into(),
         })?;
-        let ev = ISSVNetwork::OperatorAdded::decode_log_data(log.data()).map_err(|e| {
-            Error::Operator {
-                id,
-                message: format!("undecodable OperatorAdded event: {e}"),
-            }
-        })?;
-        let public_key = public_key_text(&ev.publicKey).ok_or_else(|| Error::Operator {
-            id,
-            message: "the on-chain public key is not text".into(),
-        })?;
+        let public_key =
+            operator_key_from_log(log).map_err(|message| Error::Operator { id, message })?;
         operators.push(OperatorEntry { id, public_key });
     }
     let exported_at = time::OffsetDateTime::now_utc()
@@ -107,6 +99,13 @@ pub async fn export(
     };
     // Check it as the ceremony will read it (cluster size, key format).
     OperatorsFile::parse(&file.to_json()).map_err(|m| Error::config("--ids", m))
+}
+
+/// The public key text an `OperatorAdded` log carries, or why it carries none.
+pub fn operator_key_from_log(log: &alloy::rpc::types::Log) -> std::result::Result<String, String> {
+    let ev = ISSVNetwork::OperatorAdded::decode_log_data(log.data())
+        .map_err(|e| format!("undecodable OperatorAdded event: {e}"))?;
+    public_key_text(&ev.publicKey).ok_or_else(|| "its on-chain public key is not text".to_owned())
 }
 
 /// The operator key as the SDK shows it: mainnet stores `abi.encode(string)` in the event's

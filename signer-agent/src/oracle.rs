@@ -93,7 +93,7 @@ pub async fn read_beacon(
                     url,
                     message: format!(
                         "http {status}: {}",
-                        body.chars().take(200).collect::<String>()
+                        kc_bundle::printable(&body.chars().take(200).collect::<String>())
                     ),
                 });
             }
@@ -101,73 +101,104 @@ pub async fn read_beacon(
         }
     };
     let (url, body) = get(format!("{base}/eth/v1/beacon/genesis")).await?;
-    let genesis: Envelope<Genesis> = serde_json::from_str(&body).map_err(|e| Error::Beacon {
-        url: url.clone(),
-        message: format!("unexpected JSON: {e}"),
-    })?;
-    let genesis_time = genesis
-        .data
-        .genesis_time
-        .parse()
-        .map_err(|e| Error::Beacon {
-            url,
-            message: format!("genesis_time: {e}"),
-        })?;
-    let mut balance_gwei: u128 = 0;
-    let mut seen = 0u64;
-    let mut exited = 0u64;
-    let mut answered = std::collections::BTreeSet::new();
+    let genesis_time = parse_genesis(&url, &body)?;
+    let mut tally = BeaconTally::default();
     for chunk in pubkeys.chunks(64) {
         let (url, body) = get(format!(
             "{base}/eth/v1/beacon/states/{state}/validators?id={}",
             chunk.join(",")
         ))
         .await?;
-        let resp: Envelope<Vec<BeaconValidator>> =
-            serde_json::from_str(&body).map_err(|e| Error::Beacon {
-                url: url.clone(),
-                message: format!("unexpected JSON: {e}"),
-            })?;
-        for v in resp.data {
-            if !chunk
+        tally.add(&url, chunk, &body)?;
+    }
+    Ok(tally.report(state, genesis_time, pubkeys.len()))
+}
+
+/// Parses the answer of `GET /eth/v1/beacon/genesis` (from `url`): the genesis time.
+pub fn parse_genesis(url: &str, body: &str) -> Result<u64> {
+    let bad = |message: String| Error::Beacon {
+        url: url.to_owned(),
+        message,
+    };
+    let genesis: Envelope<Genesis> = serde_json::from_str(body)
+        .map_err(|e| bad(kc_bundle::printable(&format!("unexpected JSON: {e}"))))?;
+    genesis
+        .data
+        .genesis_time
+        .parse()
+        .map_err(|e| bad(format!("data.genesis_time: {e}")))
+}
+
+/// The validators endpoint's answers, added up chunk by chunk.
+#[derive(Debug, Default)]
+pub struct BeaconTally {
+    balance_gwei: u128,
+    seen: u64,
+    exited: u64,
+    answered: std::collections::BTreeSet<String>,
+}
+
+impl BeaconTally {
+    /// Adds the answer (from `url`) of `GET …/validators?id=` for the public keys `asked`.
+    /// Refuses a validator not asked for, one answered twice, and a balance that is not a
+    /// decimal amount of gwei (or whose sum no longer fits): one bad answer refuses the report.
+    pub fn add(&mut self, url: &str, asked: &[String], body: &str) -> Result<()> {
+        let bad = |message: String| Error::Beacon {
+            url: url.to_owned(),
+            message,
+        };
+        let resp: Envelope<Vec<BeaconValidator>> = serde_json::from_str(body)
+            .map_err(|e| bad(kc_bundle::printable(&format!("unexpected JSON: {e}"))))?;
+        for (i, v) in resp.data.into_iter().enumerate() {
+            if !asked
                 .iter()
                 .any(|p| p.eq_ignore_ascii_case(&v.validator.pubkey))
             {
-                return Err(Error::Beacon {
-                    url,
-                    message: format!(
-                        "answered for a validator not asked for: {}",
-                        v.validator.pubkey
-                    ),
-                });
+                return Err(bad(format!(
+                    "data[{i}].validator.pubkey: answered for a validator not asked for: {:?}",
+                    v.validator.pubkey
+                )));
             }
-            if !answered.insert(v.validator.pubkey.to_ascii_lowercase()) {
-                return Err(Error::Beacon {
-                    url,
-                    message: format!("answered twice for {}", v.validator.pubkey),
-                });
+            if !self
+                .answered
+                .insert(v.validator.pubkey.to_ascii_lowercase())
+            {
+                return Err(bad(format!(
+                    "data[{i}].validator.pubkey: answered twice for {:?}",
+                    v.validator.pubkey
+                )));
             }
-            let b: u128 = v.balance.parse().map_err(|e| Error::Beacon {
-                url: url.clone(),
-                message: format!("balance {:?}: {e}", v.balance),
+            let b: u128 = v
+                .balance
+                .parse()
+                .map_err(|e| bad(format!("data[{i}].balance {:?}: {e}", v.balance)))?;
+            self.balance_gwei = self.balance_gwei.checked_add(b).ok_or_else(|| {
+                bad(format!(
+                    "data[{i}].balance {:?}: the sum of balances overflows",
+                    v.balance
+                ))
             })?;
-            balance_gwei += b;
-            seen += 1;
+            self.seen += 1;
             // The Oracle's exitedValidators counts validators fully withdrawn; an exited
             // validator whose balance is still on the beacon chain is not (its balance counts).
             if v.status == "withdrawal_done" {
-                exited += 1;
+                self.exited += 1;
             }
         }
+        Ok(())
     }
-    Ok(BeaconReport {
-        state: state.to_string(),
-        genesis_time,
-        balance_wei: (U256::from(balance_gwei) * U256::from(1_000_000_000u64)).to_string(),
-        validators: seen,
-        exited,
-        not_seen: (pubkeys.len() as u64).saturating_sub(seen),
-    })
+
+    /// The report at `state` for `asked` public keys in all.
+    pub fn report(self, state: &str, genesis_time: u64, asked: usize) -> BeaconReport {
+        BeaconReport {
+            state: state.to_string(),
+            genesis_time,
+            balance_wei: (U256::from(self.balance_gwei) * U256::from(1_000_000_000u64)).to_string(),
+            validators: self.seen,
+            exited: self.exited,
+            not_seen: (asked as u64).saturating_sub(self.seen),
+        }
+    }
 }
 
 /// The public keys (`0x` hex, lower case) of every validator the PoolManager has staked, in
@@ -183,12 +214,21 @@ pub async fn pool_validators(provider: &DynProvider, pool_manager: Address) -> R
         .get_logs(&filter)
         .await
         .map_err(|e| Error::rpc("eth_getLogs(ValidatorStaked)", e))?;
+    staked_pubkeys(&logs)
+}
+
+/// The public keys (`0x` hex, lower case, first occurrence order) of the `ValidatorStaked`
+/// events among `logs`.
+pub fn staked_pubkeys(logs: &[alloy::rpc::types::Log]) -> Result<Vec<String>> {
+    use alloy::sol_types::SolEvent;
     let mut out: Vec<String> = Vec::with_capacity(logs.len());
-    for l in &logs {
+    let mut seen = std::collections::HashSet::with_capacity(logs.len());
+    for l in logs {
         let e = crate::chain::IPoolManager::ValidatorStaked::decode_log_data(l.data())
             .map_err(|e| Error::rpc("decode ValidatorStaked", e))?;
         let pk = format!("0x{}", hex::encode(&e.pubkey));
-        if !out.contains(&pk) {
+        // A set, not a search of the list: linear in the number of logs.
+        if seen.insert(pk.clone()) {
             out.push(pk);
         }
     }
@@ -224,6 +264,21 @@ pub async fn submit(
             "{from} is not a member of the Oracle {}",
             cfg.contracts()?.oracle
         )));
+    }
+    // The fees the pool's SSV clusters consumed are booked first, so that the report's rebase
+    // reflects them (a permissionless sync, checked by the SSV network).
+    let c = cfg.contracts()?;
+    if let Some(sync) = crate::ssv::sync_call(provider, c.ssv_network, c.pool_manager).await? {
+        let req = TransactionRequest::default()
+            .with_from(from)
+            .with_to(c.pool_manager)
+            .with_input(sync.abi_encode());
+        let gas = provider
+            .estimate_gas(req.clone())
+            .await
+            .map_err(|e| Error::refused(format!("the cluster fee sync would fail: {e}")))?;
+        let (hash, _) = sign_and_send(provider, wallet, from, cfg, req, gas).await?;
+        tracing::info!(tx = %hash, clusters = sync.operatorIds.len(), "booked the SSV cluster fees consumed since the last sync");
     }
     let frame = oracle
         .currentFrame()
@@ -299,19 +354,21 @@ pub async fn sign_and_send(
             .await
             .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?
         {
-            break r;
+            if crate::stake::mined(&r) != Err(crate::stake::Mined::Pending) {
+                break r;
+            }
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(std::time::Duration::from_secs(
             cfg.poll_interval_secs.max(1),
         ));
     };
-    let block = receipt.block_number.unwrap_or_default();
-    if !receipt.status() {
-        return Err(Error::Transaction {
+    match crate::stake::mined(&receipt) {
+        Ok(block) => Ok((hash, block)),
+        Err(crate::stake::Mined::Pending) => unreachable!("the loop above waits for a block"),
+        Err(crate::stake::Mined::Reverted { block }) => Err(Error::Transaction {
             tx: format!("{hash}"),
             message: format!("reverted in block {block}"),
-        });
+        }),
     }
-    Ok((hash, block))
 }

@@ -19,8 +19,11 @@
 //!   batch must be one made for it), `unknown_validator` (a pubkey not imported from that
 //!   verified, trusted bundle), `front_run` (a pubkey whose state-store status is `refused`:
 //!   someone else deposited for it first);
-//! - `value_day_cap`, `validator_cap`: the day's (UTC) signed value and staked validators,
-//!   read from the append-only `policy_ledger` of the state store, stay within the caps;
+//! - `ssv_fee_cap` (`stake`, `depositClusterETH`, `reactivateCluster`): the ETH the call makes
+//!   the PoolManager send to the SSV network for cluster fees is within the per-transaction cap;
+//! - `value_day_cap`, `validator_cap`, `ssv_fee_day_cap`: the day's (UTC) signed value, staked
+//!   validators and ETH for SSV fees, read from the append-only `policy_ledger` of the state
+//!   store, stay within the caps;
 //! - `simulation_revert`, `simulation_gas`: `eth_call` against the latest block and
 //!   `eth_estimateGas` succeed and fit the transaction's gas limit;
 //! - `simulation_deposit_count` / `simulation_unavailable` (stake only): `debug_traceCall`
@@ -67,6 +70,9 @@ pub struct Policy {
     pub max_fee_per_gas_wei: u128,
     pub max_priority_fee_per_gas_wei: u128,
     pub max_validators_per_day: u64,
+    /// ETH for SSV cluster fees per transaction / per UTC day.
+    pub max_ssv_fee_per_tx_wei: U256,
+    pub max_ssv_fee_per_day_wei: U256,
     /// The PoolManager: its `stake` calldata is checked against the state store.
     pub pool_manager: Option<Address>,
     /// The deposit contract: the stake simulation counts its deposits.
@@ -76,9 +82,10 @@ pub struct Policy {
     pub simulate: bool,
 }
 
-/// `deposit(address,uint64[],uint256,(uint32,uint64,uint64,bool,uint256))` of the SSV network.
-pub const SSV_DEPOSIT_SIGNATURE: &str =
-    "deposit(address,uint64[],uint256,(uint32,uint64,uint64,bool,uint256))";
+/// Default cap on ETH for SSV cluster fees per transaction: 0.25 ETH.
+pub const DEFAULT_MAX_SSV_FEE_PER_TX_WEI: u128 = 250_000_000_000_000_000;
+/// Default cap on ETH for SSV cluster fees per UTC day: 1 ETH.
+pub const DEFAULT_MAX_SSV_FEE_PER_DAY_WEI: u128 = 1_000_000_000_000_000_000;
 
 /// The 4-byte selector of a function signature.
 pub fn selector_of(signature: &str) -> [u8; 4] {
@@ -106,9 +113,10 @@ fn parse_function(field: &str, s: &str) -> Result<([u8; 4], String)> {
 }
 
 impl Policy {
-    /// The default policy for a configuration: its chain; the PoolManager's `stake`, the
-    /// Oracle's `submitReport` and the SSV network's cluster `deposit`; no ETH value; the gas
-    /// caps of `[gas]`; 100 validators a day.
+    /// The default policy for a configuration: its chain; the PoolManager's `stake`,
+    /// `depositClusterETH`, `reactivateCluster` and `syncClusterBalances`, and the Oracle's
+    /// `submitReport`; no ETH value; the gas caps of `[gas]`; 100 validators a day; 0.25 ETH for
+    /// SSV fees per transaction and 1 ETH a day.
     pub fn default_for(cfg: &Config) -> Result<Policy> {
         let c = cfg.contracts()?;
         let mut p = Policy {
@@ -120,6 +128,8 @@ impl Policy {
             max_fee_per_gas_wei: cfg.gas.max_fee_per_gas_wei,
             max_priority_fee_per_gas_wei: cfg.gas.max_priority_fee_per_gas_wei,
             max_validators_per_day: DEFAULT_MAX_VALIDATORS_PER_DAY,
+            max_ssv_fee_per_tx_wei: U256::from(DEFAULT_MAX_SSV_FEE_PER_TX_WEI),
+            max_ssv_fee_per_day_wei: U256::from(DEFAULT_MAX_SSV_FEE_PER_DAY_WEI),
             pool_manager: Some(c.pool_manager),
             deposit_contract: Some(c.deposit_contract),
             simulate: true,
@@ -135,9 +145,19 @@ impl Policy {
             "Oracle.submitReport",
         );
         p.allow(
-            c.ssv_network,
-            selector_of(SSV_DEPOSIT_SIGNATURE),
-            "SSVNetwork.deposit",
+            c.pool_manager,
+            IPoolManager::depositClusterETHCall::SELECTOR,
+            "PoolManager.depositClusterETH",
+        );
+        p.allow(
+            c.pool_manager,
+            IPoolManager::reactivateClusterCall::SELECTOR,
+            "PoolManager.reactivateCluster",
+        );
+        p.allow(
+            c.pool_manager,
+            IPoolManager::syncClusterBalancesCall::SELECTOR,
+            "PoolManager.syncClusterBalances",
         );
         Ok(p)
     }
@@ -188,6 +208,12 @@ impl Policy {
         if let Some(v) = f.max_validators_per_day {
             p.max_validators_per_day = v;
         }
+        if let Some(v) = f.max_ssv_fee_per_tx_gwei {
+            p.max_ssv_fee_per_tx_wei = U256::from(u128::from(v) * GWEI);
+        }
+        if let Some(v) = f.max_ssv_fee_per_day_gwei {
+            p.max_ssv_fee_per_day_wei = U256::from(u128::from(v) * GWEI);
+        }
         Ok(p)
     }
 
@@ -202,6 +228,8 @@ impl Policy {
             max_fee_per_gas_wei: cfg.gas.max_fee_per_gas_wei,
             max_priority_fee_per_gas_wei: cfg.gas.max_priority_fee_per_gas_wei,
             max_validators_per_day: 0,
+            max_ssv_fee_per_tx_wei: U256::ZERO,
+            max_ssv_fee_per_day_wei: U256::ZERO,
             pool_manager: None,
             deposit_contract: None,
             simulate: true,
@@ -218,6 +246,38 @@ impl Policy {
     fn is_stake(&self, to: Address, input: &[u8]) -> bool {
         Some(to) == self.pool_manager
             && input.get(..4) == Some(&IPoolManager::stakeCall::SELECTOR[..])
+    }
+
+    /// The ETH for SSV cluster fees that a PoolManager call makes the pool send (`stake`,
+    /// `depositClusterETH`, `reactivateCluster`); zero for anything else.
+    pub fn ssv_fee_of(&self, to: Address, input: &[u8]) -> std::result::Result<U256, Refused> {
+        if Some(to) != self.pool_manager {
+            return Ok(U256::ZERO);
+        }
+        let bad = |e: alloy::sol_types::Error| {
+            (
+                "stake_calldata",
+                format!("undecodable PoolManager calldata: {e}"),
+            )
+        };
+        match input.get(..4) {
+            Some(s) if s == IPoolManager::stakeCall::SELECTOR => {
+                Ok(IPoolManager::stakeCall::abi_decode(input)
+                    .map_err(bad)?
+                    .clusterFee)
+            }
+            Some(s) if s == IPoolManager::depositClusterETHCall::SELECTOR => {
+                Ok(IPoolManager::depositClusterETHCall::abi_decode(input)
+                    .map_err(bad)?
+                    .amount)
+            }
+            Some(s) if s == IPoolManager::reactivateClusterCall::SELECTOR => {
+                Ok(IPoolManager::reactivateClusterCall::abi_decode(input)
+                    .map_err(bad)?
+                    .amount)
+            }
+            _ => Ok(U256::ZERO),
+        }
     }
 
     /// Checks the static rules of one transaction; `Err((rule, reason))` names the broken rule.
@@ -342,6 +402,7 @@ impl Policy {
              max fee per gas     {} wei\n\
              max priority fee    {} wei\n\
              max validators      {} staked per day (UTC)\n\
+             max ssv fees        {} wei per transaction, {} wei per day (UTC), ETH the PoolManager sends to SSV clusters\n\
              stake               every validator imported from a verified, trusted bundle; the batch's withdrawal address is the PoolManager{}\n\
              simulation          {}\n\
              never               plain ETH transfers, contract creation, any other target or function\n",
@@ -350,6 +411,8 @@ impl Policy {
             self.max_fee_per_gas_wei,
             self.max_priority_fee_per_gas_wei,
             self.max_validators_per_day,
+            self.max_ssv_fee_per_tx_wei,
+            self.max_ssv_fee_per_day_wei,
             self.pool_manager
                 .map(|a| format!(" ({a})"))
                 .unwrap_or_default(),
@@ -737,12 +800,27 @@ where
         } else {
             0
         };
+        let ssv_fee = match p.ssv_fee_of(to, &input) {
+            Ok(f) => f,
+            Err((rule, reason)) => return Err(self.refuse(rule, reason)),
+        };
+        if ssv_fee > p.max_ssv_fee_per_tx_wei {
+            return Err(self.refuse(
+                "ssv_fee_cap",
+                format!(
+                    "{ssv_fee} wei for SSV cluster fees exceeds the cap of {} wei per transaction",
+                    p.max_ssv_fee_per_tx_wei
+                ),
+            ));
+        }
         let day = today();
-        if stake || value > U256::ZERO {
+        if stake || value > U256::ZERO || ssv_fee > U256::ZERO {
             let Some(store) = guard.as_deref() else {
                 return Err(self.refuse(
                     if stake {
                         "validator_cap"
+                    } else if ssv_fee > U256::ZERO {
+                        "ssv_fee_day_cap"
                     } else {
                         "value_day_cap"
                     },
@@ -768,6 +846,19 @@ where
                     format!(
                         "{validators} validators on top of {n_day} staked today ({day}) exceed the daily cap of {}",
                         p.max_validators_per_day
+                    ),
+                ));
+            }
+            let fee_day = match store.ssv_fees_on(&day) {
+                Ok(x) => x,
+                Err(e) => return Err(self.refuse("ssv_fee_day_cap", format!("state store: {e}"))),
+            };
+            if fee_day.saturating_add(ssv_fee) > p.max_ssv_fee_per_day_wei {
+                return Err(self.refuse(
+                    "ssv_fee_day_cap",
+                    format!(
+                        "{ssv_fee} wei for SSV cluster fees on top of {fee_day} wei signed today ({day}) exceeds the daily cap of {} wei",
+                        p.max_ssv_fee_per_day_wei
                     ),
                 ));
             }
@@ -804,6 +895,7 @@ where
                 selector: format!("0x{}", hex::encode(input.get(..4).unwrap_or_default())),
                 value_wei: value.to_string(),
                 validators,
+                ssv_fee_wei: ssv_fee.to_string(),
             };
             if let Err(e) = store.record_signed(&entry) {
                 tracing::error!(error = %e, "cannot record the signature in the policy ledger; signature dropped");
@@ -889,6 +981,8 @@ mod tests {
             max_fee_per_gas_wei: 100_000_000_000,
             max_priority_fee_per_gas_wei: 3_000_000_000,
             max_validators_per_day: 4,
+            max_ssv_fee_per_tx_wei: U256::from(10u64),
+            max_ssv_fee_per_day_wei: U256::from(15u64),
             pool_manager: Some(POOL),
             deposit_contract: None,
             simulate: false,
@@ -950,7 +1044,7 @@ mod tests {
                 })
                 .collect(),
             expectedDepositRoot: Default::default(),
-            ssvAmount: U256::ZERO,
+            clusterFee: U256::ZERO,
             cluster: Default::default(),
         }
         .abi_encode()

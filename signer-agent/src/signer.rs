@@ -225,22 +225,71 @@ impl TxSigner<Signature> for HsmSigner {
 }
 
 /// The PKCS#11 backend: a secp256k1 key pair in a token, found by label (through `kc_hsm`).
+///
+/// Before a key is made or used, the token passes the agent's preflight: the mechanism list
+/// (`C_GenerateRandom`, `CKM_EC_KEY_PAIR_GEN`, `CKM_ECDSA`) and the trial (a secp256k1 session
+/// key pair from the exact template, attested, signed with and verified, then destroyed), so a
+/// token without secp256k1 stops there, naming the curve. Signing sessions come from a bounded
+/// pool ([`pkcs11::MAX_SESSIONS`]); [`pkcs11::close_all`] closes them at shutdown.
 pub mod pkcs11 {
-    use std::cell::RefCell;
-    use std::collections::HashMap;
     use std::path::Path;
+    use std::sync::{Arc, Condvar, Mutex, Weak};
 
     use k256::ecdsa::VerifyingKey;
-    use kc_hsm::{HsmSession, Module, Token, TransactionKey};
+    use kc_hsm::{HsmSession, Module, Token, TransactionKey, TrialReport, TrialRole};
     use secrecy::SecretString;
 
     use super::PrehashBackend;
     use crate::error::{Error, Result};
 
-    thread_local! {
-        /// One logged-in session (and the key opened in it) per (token, key, thread): PKCS#11
-        /// sessions are `Send` but not `Sync`.
-        static SESSIONS: RefCell<HashMap<String, (HsmSession, TransactionKey)>> = RefCell::new(HashMap::new());
+    /// Most sessions one backend holds open at once; callers beyond it wait for a free one.
+    pub const MAX_SESSIONS: usize = 4;
+
+    #[derive(Default)]
+    struct PoolState {
+        idle: Vec<(HsmSession, TransactionKey)>,
+        /// Sessions open (idle or in use).
+        open: usize,
+        /// The most ever open at once.
+        peak: usize,
+        closed: bool,
+    }
+
+    #[derive(Default)]
+    struct Pool {
+        state: Mutex<PoolState>,
+        freed: Condvar,
+    }
+
+    impl Pool {
+        fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+            self.state.lock().unwrap_or_else(|p| p.into_inner())
+        }
+
+        /// Closes the idle sessions and refuses new ones; returns how many were closed.
+        fn close(&self) -> usize {
+            let mut st = self.lock();
+            st.closed = true;
+            let n = st.idle.len();
+            st.open -= n;
+            st.idle.clear();
+            self.freed.notify_all();
+            n
+        }
+    }
+
+    /// Every backend's pool, for [`close_all`].
+    static POOLS: Mutex<Vec<Weak<Pool>>> = Mutex::new(Vec::new());
+
+    /// Closes the signing sessions of every PKCS#11 backend of this process (the agent calls it
+    /// on shutdown); a backend refuses to sign afterwards. Returns how many sessions were closed.
+    pub fn close_all() -> usize {
+        let pools = POOLS.lock().unwrap_or_else(|p| p.into_inner());
+        pools
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|p| p.close())
+            .sum()
     }
 
     /// A secp256k1 transaction key in a PKCS#11 token.
@@ -249,11 +298,15 @@ pub mod pkcs11 {
         key_label: String,
         pin: SecretString,
         public_key: VerifyingKey,
+        pool: Arc<Pool>,
     }
 
     fn hsm(context: impl Into<String>) -> impl FnOnce(kc_hsm::Error) -> Error {
         let context = context.into();
-        move |source| Error::Hsm { context, source }
+        move |source| Error::Hsm {
+            context: context.into(),
+            source,
+        }
     }
 
     /// Finds the token by label and logs in (a wrong PIN fails here, cleanly).
@@ -272,8 +325,27 @@ pub mod pkcs11 {
         Ok((token, session))
     }
 
-    /// `key init`: generates a new secp256k1 transaction key labelled `key_label` in the token
-    /// (refusing a label in use), self-tests it, and returns its address.
+    /// The agent's preflight on a logged-in session: the mechanisms, then the trial of the
+    /// secp256k1 key template. Logged; fails naming the token, the function and the capability.
+    pub fn preflight(session: &HsmSession) -> Result<TrialReport> {
+        let token = session.token();
+        let ctx = || format!("token `{}`, agent preflight", token.label());
+        let report = token
+            .preflight(kc_hsm::AGENT_REQUIREMENTS)
+            .map_err(hsm(ctx()))?;
+        let trial = session.trial(TrialRole::Agent).map_err(hsm(ctx()))?;
+        tracing::info!(
+            token = token.label(),
+            mechanisms = %report.items.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "),
+            trial = %trial.to_string().trim(),
+            "agent preflight passed"
+        );
+        Ok(trial)
+    }
+
+    /// `key init`: runs the agent preflight, then generates a new secp256k1 transaction key
+    /// labelled `key_label` in the token (refusing a label in use), self-tests it, and returns
+    /// its address.
     pub fn generate(
         module: &Path,
         token_label: &str,
@@ -281,6 +353,10 @@ pub mod pkcs11 {
         pin: &SecretString,
     ) -> Result<[u8; 20]> {
         let (_token, session) = login(module, token_label, pin)?;
+        session.ensure_label_free(key_label).map_err(hsm(format!(
+            "token `{token_label}`, generate secp256k1 key `{key_label}`"
+        )))?;
+        preflight(&session)?;
         let key = TransactionKey::provision(&session, key_label).map_err(hsm(format!(
             "token `{token_label}`, generate secp256k1 key `{key_label}`"
         )))?;
@@ -288,7 +364,8 @@ pub mod pkcs11 {
     }
 
     impl Pkcs11Backend {
-        /// Logs in, opens (attests and self-tests) the key, and caches its public key.
+        /// Logs in, runs the agent preflight, opens (attests and self-tests) the key, and
+        /// caches its public key. The session becomes the first of the backend's pool.
         pub fn open(
             module: &Path,
             token_label: &str,
@@ -296,6 +373,7 @@ pub mod pkcs11 {
             pin: SecretString,
         ) -> Result<Self> {
             let (token, session) = login(module, token_label, &pin)?;
+            preflight(&session)?;
             let key = TransactionKey::open(&session, key_label).map_err(hsm(format!(
                 "token `{token_label}`, open secp256k1 key `{key_label}`"
             )))?;
@@ -315,55 +393,118 @@ pub mod pkcs11 {
                 "transaction key attested"
             );
             let public_key = *key.verifying_key();
-            let b = Pkcs11Backend {
+            let pool = Arc::new(Pool::default());
+            {
+                let mut st = pool.lock();
+                st.idle.push((session, key));
+                st.open = 1;
+                st.peak = 1;
+            }
+            POOLS
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Arc::downgrade(&pool));
+            Ok(Pkcs11Backend {
                 token,
                 key_label: key_label.to_string(),
                 pin,
                 public_key,
-            };
-            SESSIONS.with(|cell| cell.borrow_mut().insert(b.cache_key(), (session, key)));
-            Ok(b)
+                pool,
+            })
         }
 
-        fn cache_key(&self) -> String {
-            format!(
-                "{}\u{0}{}\u{0}{}",
-                self.token.module().path().display(),
+        /// Sessions open now (idle or in use).
+        pub fn open_sessions(&self) -> usize {
+            self.pool.lock().open
+        }
+
+        /// The most sessions ever open at once (never above [`MAX_SESSIONS`]).
+        pub fn peak_sessions(&self) -> usize {
+            self.pool.lock().peak
+        }
+
+        /// Closes this backend's idle sessions and refuses to sign afterwards.
+        pub fn close(&self) -> usize {
+            self.pool.close()
+        }
+
+        fn open_session(&self) -> Result<(HsmSession, TransactionKey)> {
+            let session = self
+                .token
+                .login(&self.pin)
+                .map_err(hsm(format!("token `{}`, login", self.token.label())))?;
+            let key = TransactionKey::open(&session, &self.key_label).map_err(hsm(format!(
+                "token `{}`, open secp256k1 key `{}`",
                 self.token.label(),
                 self.key_label
-            )
+            )))?;
+            if key.verifying_key() != &self.public_key {
+                return Err(Error::Signer {
+                    label: self.describe(),
+                    message: "the key's public key changed since the signer was opened".into(),
+                });
+            }
+            Ok((session, key))
         }
 
+        fn closed(&self) -> Error {
+            Error::Signer {
+                label: self.describe(),
+                message: "the signer's sessions were closed (shutting down)".into(),
+            }
+        }
+
+        /// Runs `f` with an idle session, a new one (while fewer than [`MAX_SESSIONS`] are
+        /// open), or the next one freed.
         fn with_key<T>(
             &self,
             f: impl FnOnce(&HsmSession, &TransactionKey) -> Result<T>,
         ) -> Result<T> {
-            let cache_key = self.cache_key();
-            SESSIONS.with(|cell| {
-                let mut map = cell.borrow_mut();
-                if !map.contains_key(&cache_key) {
-                    let session = self
-                        .token
-                        .login(&self.pin)
-                        .map_err(hsm(format!("token `{}`, login", self.token.label())))?;
-                    let key =
-                        TransactionKey::open(&session, &self.key_label).map_err(hsm(format!(
-                            "token `{}`, open secp256k1 key `{}`",
-                            self.token.label(),
-                            self.key_label
-                        )))?;
-                    if key.verifying_key() != &self.public_key {
-                        return Err(Error::Signer {
-                            label: self.describe(),
-                            message: "the key's public key changed since the signer was opened"
-                                .into(),
-                        });
+            let taken = {
+                let mut st = self.pool.lock();
+                loop {
+                    if st.closed {
+                        return Err(self.closed());
                     }
-                    map.insert(cache_key.clone(), (session, key));
+                    if let Some(s) = st.idle.pop() {
+                        break Some(s);
+                    }
+                    if st.open < MAX_SESSIONS {
+                        st.open += 1;
+                        st.peak = st.peak.max(st.open);
+                        break None;
+                    }
+                    st = self.pool.freed.wait(st).unwrap_or_else(|p| p.into_inner());
                 }
-                let (s, k) = map.get(&cache_key).expect("session just inserted");
-                f(s, k)
-            })
+            };
+            let (session, key) = match taken {
+                Some(s) => s,
+                None => match self.open_session() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let mut st = self.pool.lock();
+                        st.open -= 1;
+                        self.pool.freed.notify_one();
+                        return Err(e);
+                    }
+                },
+            };
+            let out = f(&session, &key);
+            let mut st = self.pool.lock();
+            if st.closed {
+                st.open -= 1;
+                drop((session, key));
+            } else {
+                st.idle.push((session, key));
+            }
+            self.pool.freed.notify_one();
+            out
+        }
+    }
+
+    impl Drop for Pkcs11Backend {
+        fn drop(&mut self) {
+            self.pool.close();
         }
     }
 

@@ -17,7 +17,7 @@ use alloy::rpc::types::{Filter, TransactionRequest};
 use alloy::sol_types::{SolCall, SolEvent, SolInterface};
 use serde::Serialize;
 
-use crate::chain::{Cluster, IDepositContract, IPoolManager, ISSVNetwork, IERC20};
+use crate::chain::{Cluster, IDepositContract, IPoolManager, ISSVNetwork};
 use crate::config::{Config, Contracts, GasCaps};
 use crate::error::{Error, Result};
 use crate::store::{Status, Store, ValidatorRow};
@@ -47,8 +47,14 @@ pub struct StakePlan {
     pub validators: Vec<PlannedValidator>,
     pub expected_deposit_root: String,
     pub owner_nonce: u64,
+    /// 32 ETH per validator plus `cluster_fee_wei`.
     pub eth_needed_wei: String,
-    pub ssv_amount_wei: String,
+    /// 32 ETH per validator, to the deposit contract.
+    pub deposits_wei: String,
+    /// ETH for SSV fees sent with the registration (the `clusterFee` of `stake`).
+    pub cluster_fee_wei: String,
+    /// The SSV network's version (`getVersion()`).
+    pub ssv_network_version: String,
     pub buffered_available_wei: String,
     pub gas_estimate: Option<u64>,
     pub max_fee_per_gas_wei: String,
@@ -144,27 +150,34 @@ pub async fn front_run_deposits(
                 e,
             )
         })?;
-        for log in &logs {
-            // An undecodable event from the deposit contract is not a proof of absence.
-            let ev = IDepositContract::DepositEvent::decode_log_data(log.data())
-                .map_err(|e| Error::rpc("decode DepositEvent", e))?;
-            let pk = format!("0x{}", hex::encode(&ev.pubkey));
-            if pubkeys.iter().any(|p| p.eq_ignore_ascii_case(&pk)) {
-                found.push(FrontRunDeposit {
-                    pubkey: pk,
-                    tx: log.transaction_hash.map(|h| format!("{h}")),
-                    block: log.block_number,
-                    withdrawal_credentials: format!(
-                        "0x{}",
-                        hex::encode(&ev.withdrawal_credentials)
-                    ),
-                });
-            }
-        }
+        found.extend(front_run_in(&logs, pubkeys)?);
         if end == u64::MAX {
             break;
         }
         start = end + 1;
+    }
+    Ok(found)
+}
+
+/// The `DepositEvent`s among `logs` whose pubkey is one of `pubkeys` (`0x` hex, any case). An
+/// undecodable event from the deposit contract is an error, not a proof of absence.
+pub fn front_run_in(
+    logs: &[alloy::rpc::types::Log],
+    pubkeys: &[&str],
+) -> Result<Vec<FrontRunDeposit>> {
+    let mut found = Vec::new();
+    for log in logs {
+        let ev = IDepositContract::DepositEvent::decode_log_data(log.data())
+            .map_err(|e| Error::rpc("decode DepositEvent", e))?;
+        let pk = format!("0x{}", hex::encode(&ev.pubkey));
+        if pubkeys.iter().any(|p| p.eq_ignore_ascii_case(&pk)) {
+            found.push(FrontRunDeposit {
+                pubkey: pk,
+                tx: log.transaction_hash.map(|h| format!("{h}")),
+                block: log.block_number,
+                withdrawal_credentials: format!("0x{}", hex::encode(&ev.withdrawal_credentials)),
+            });
+        }
     }
     Ok(found)
 }
@@ -272,11 +285,16 @@ fn wei(v: U256) -> String {
     v.to_string()
 }
 
-fn eth(v: U256) -> String {
+pub fn eth(v: U256) -> String {
+    format!("{} ETH", decimal(v))
+}
+
+/// An 18-decimal amount with 6 decimals shown (rounded down).
+pub fn decimal(v: U256) -> String {
     let e = U256::from(1_000_000_000_000_000_000u128);
     let whole = v / e;
-    let frac = (v % e) / U256::from(1_000_000_000_000_000u128);
-    format!("{whole}.{frac:03} ETH")
+    let frac = (v % e) / U256::from(1_000_000_000_000u128);
+    format!("{whole}.{frac:06}")
 }
 
 fn transport_revert(e: &alloy::transports::TransportError) -> String {
@@ -290,77 +308,15 @@ fn transport_revert(e: &alloy::transports::TransportError) -> String {
     e.to_string()
 }
 
-/// The cluster snapshot for (owner, operatorIds): the `cluster` of the latest SSV event about it,
-/// or the empty active cluster when there is none.
+/// The cluster snapshot for (owner, operatorIds) from the events of both cluster kinds (see
+/// [`crate::ssv::cluster_states`]), or the empty active cluster when there is none.
 pub async fn cluster_snapshot(
     provider: &DynProvider,
     ssv: Address,
     owner: Address,
     ids: &[u64],
 ) -> Result<Cluster> {
-    let owner_topic = B256::left_padding_from(owner.as_slice());
-    let filter = Filter::new()
-        .address(ssv)
-        .event_signature(vec![
-            ISSVNetwork::ValidatorAdded::SIGNATURE_HASH,
-            ISSVNetwork::ValidatorRemoved::SIGNATURE_HASH,
-            ISSVNetwork::ClusterDeposited::SIGNATURE_HASH,
-            ISSVNetwork::ClusterWithdrawn::SIGNATURE_HASH,
-            ISSVNetwork::ClusterLiquidated::SIGNATURE_HASH,
-            ISSVNetwork::ClusterReactivated::SIGNATURE_HASH,
-        ])
-        .topic1(owner_topic)
-        .from_block(0);
-    let logs = provider
-        .get_logs(&filter)
-        .await
-        .map_err(|e| Error::rpc("eth_getLogs(cluster events)", e))?;
-    let mut latest: Option<Cluster> = None;
-    for log in logs.iter() {
-        let (log_ids, cluster) = match log.topic0().copied() {
-            Some(ISSVNetwork::ValidatorAdded::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ValidatorAdded::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode ValidatorAdded", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ValidatorRemoved::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ValidatorRemoved::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode ValidatorRemoved", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterDeposited::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterDeposited::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode ClusterDeposited", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterWithdrawn::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterWithdrawn::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode ClusterWithdrawn", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterLiquidated::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterLiquidated::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode ClusterLiquidated", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            Some(ISSVNetwork::ClusterReactivated::SIGNATURE_HASH) => {
-                let e = ISSVNetwork::ClusterReactivated::decode_log_data(log.data())
-                    .map_err(|e| Error::rpc("decode ClusterReactivated", e))?;
-                (e.operatorIds, e.cluster)
-            }
-            _ => continue,
-        };
-        if log_ids == ids {
-            latest = Some(cluster);
-        }
-    }
-    Ok(latest.unwrap_or(Cluster {
-        validatorCount: 0,
-        networkFeeIndex: 0,
-        index: 0,
-        active: true,
-        balance: U256::ZERO,
-    }))
+    crate::ssv::cluster_snapshot(provider, ssv, owner, ids).await
 }
 
 /// The owner's SSV nonce: the devnet's `getOwnerNonce`, else the count of its ValidatorAdded events.
@@ -430,10 +386,7 @@ pub async fn check_operators(
                 "no OperatorAdded event carries its public key".into(),
             ));
         };
-        let ev = ISSVNetwork::OperatorAdded::decode_log_data(log.data())
-            .map_err(|e| stop(id, format!("undecodable OperatorAdded event: {e}")))?;
-        let text = crate::operators::public_key_text(&ev.publicKey)
-            .ok_or_else(|| stop(id, "its on-chain public key is not text".into()))?;
+        let text = crate::operators::operator_key_from_log(log).map_err(|m| stop(id, m))?;
         let key = kc_ssv::OperatorKey::parse(id, &text)
             .map_err(|e| stop(id, format!("its on-chain public key does not parse: {e}")))?;
         let on_chain = key.fingerprint_hex();
@@ -455,49 +408,46 @@ pub async fn check_operators(
     Ok(())
 }
 
-/// SSV to send with `k` more validators so that the cluster is not liquidatable afterwards
-/// (threshold period × burn rate × validators, at least the minimum collateral), with a 10%
-/// margin over the snapshot balance.
-async fn ssv_needed(
+/// The ETH for SSV fees to send with `k` more validators into the pool's cluster of `ids`
+/// (`snapshot`): enough for the network's liquidation threshold plus `margin_blocks` (and
+/// [`crate::ssv::INCLUSION_BLOCKS`] for the blocks until the transaction is included) at the
+/// cluster's burn rate afterwards (the effective balance the network charges: its reported EB
+/// plus 32 ETH per new validator), at least the minimum collateral, less what it holds now.
+/// A legacy SSV-paid cluster refuses ([`Error::LegacyCluster`]); so does a liquidated one.
+pub async fn cluster_fee(
     provider: &DynProvider,
     ssv: Address,
+    owner: Address,
     ids: &[u64],
-    cluster: &Cluster,
+    snapshot: &Cluster,
     k: u64,
+    margin_blocks: u64,
 ) -> Result<U256> {
-    let c = ISSVNetwork::new(ssv, provider.clone());
-    let mut burn = c
-        .getNetworkFee()
-        .call()
-        .await
-        .map_err(|e| Error::rpc("getNetworkFee", e))?;
-    for id in ids {
-        let op = c
-            .getOperatorById(*id)
-            .call()
-            .await
-            .map_err(|e| Error::rpc(format!("getOperatorById({id})"), e))?;
-        if op.owner == Address::ZERO || !op.active {
+    let params = crate::ssv::fee_params(provider, ssv, ids).await?;
+    let fresh = *snapshot == crate::ssv::new_cluster();
+    let (balance, eb) = if fresh {
+        (U256::ZERO, 0)
+    } else {
+        let f = crate::ssv::cluster_funds(provider, ssv, owner, ids, snapshot).await?;
+        if f.kind == crate::ssv::ClusterKind::Legacy {
+            return Err(Error::LegacyCluster {
+                operator_ids: ids.to_vec(),
+            });
+        }
+        if !f.active {
             return Err(Error::refused(format!(
-                "operator {id} of the batch's cluster does not exist or was removed"
+                "cluster {ids:?} is liquidated: it must be reactivated (PoolManager.reactivateCluster) before the pool stakes into it; staking for this cluster stops"
             )));
         }
-        burn += op.fee;
-    }
-    let period = c
-        .getLiquidationThresholdPeriod()
-        .call()
-        .await
-        .map_err(|e| Error::rpc("getLiquidationThresholdPeriod", e))?;
-    let min = c
-        .getMinimumLiquidationCollateral()
-        .call()
-        .await
-        .map_err(|e| Error::rpc("getMinimumLiquidationCollateral", e))?;
-    let count = U256::from(cluster.validatorCount as u64 + k);
-    let need = (U256::from(period) * burn * count).max(min);
-    let need = need * U256::from(11) / U256::from(10);
-    Ok(need.saturating_sub(cluster.balance))
+        (f.balance_wei, f.effective_balance_eth)
+    };
+    Ok(crate::ssv::eth_to_send(
+        &params,
+        balance,
+        eb,
+        k,
+        margin_blocks + crate::ssv::INCLUSION_BLOCKS,
+    ))
 }
 
 /// Works out the next `stake` transaction, checking everything that would make it fail.
@@ -508,6 +458,7 @@ pub async fn prepare(
     signer: Option<Address>,
 ) -> Result<Prepared> {
     crate::chain::check_chain(provider, cfg.chain_id).await?;
+    crate::ssv::check_v2(provider, cfg.contracts()?.ssv_network).await?;
     let all = store.validators()?;
     let pending: Vec<&ValidatorRow> = all
         .iter()
@@ -558,6 +509,14 @@ pub async fn prepare(
                     "this bundle cannot be staked now; planning the next pending bundle"
                 );
                 first_stop.get_or_insert(Error::Refused { reason });
+            }
+            Err(e @ Error::LegacyCluster { .. }) => {
+                tracing::warn!(
+                    bundle = %id,
+                    reason = %e,
+                    "this bundle cannot be staked now; planning the next pending bundle"
+                );
+                first_stop.get_or_insert(e);
             }
             other => return other,
         }
@@ -613,6 +572,7 @@ fn bundle_stopped(reason: &str) -> bool {
         "was approved for",
         "no pinned operator fingerprints",
         "of the batch's cluster does not exist or was removed",
+        "is liquidated: it must be reactivated",
     ]
     .iter()
     .any(|m| reason.contains(m))
@@ -813,34 +773,74 @@ async fn prepare_bundle(
         &bundle.operator_ids,
     )
     .await?;
-    let ssv_amount = ssv_needed(
-        provider,
-        c.ssv_network,
-        &bundle.operator_ids,
-        &cluster,
-        k as u64,
-    )
-    .await?;
-    if ssv_amount > U256::ZERO {
-        let token = match c.ssv_token {
-            Some(t) => t,
-            None => pm
-                .ssvToken()
-                .call()
-                .await
-                .map_err(|e| Error::rpc("PoolManager.ssvToken", e))?,
-        };
-        let have = IERC20::new(token, provider.clone())
-            .balanceOf(c.pool_manager)
-            .call()
-            .await
-            .map_err(|e| Error::rpc("SSV.balanceOf(PoolManager)", e))?;
-        if have < ssv_amount {
-            return Err(Error::refused(format!(
-                "not enough SSV: the PoolManager holds {have} wei of SSV, {ssv_amount} needed for {k} more validators"
-            )));
+    // ETH for the cluster's fees, from the buffer too: fewer validators when it does not fit.
+    let policy = crate::policy::Policy::from_config(cfg)?;
+    let fee_left_today = policy
+        .max_ssv_fee_per_day_wei
+        .saturating_sub(store.ssv_fees_on(&crate::policy::today())?);
+    let fee_cap = pm
+        .clusterFeeCapPerValidator()
+        .call()
+        .await
+        .map_err(|e| Error::rpc("PoolManager.clusterFeeCapPerValidator", e))?;
+    let mut k = k;
+    let mut fee;
+    loop {
+        fee = cluster_fee(
+            provider,
+            c.ssv_network,
+            c.pool_manager,
+            &bundle.operator_ids,
+            &cluster,
+            k as u64,
+            cfg.fee_margin_blocks,
+        )
+        .await?;
+        if U256::from(DEPOSIT_WEI) * U256::from(k) + fee <= available || k == 1 {
+            break;
         }
+        k -= 1;
     }
+    let deposits = U256::from(DEPOSIT_WEI) * U256::from(k);
+    if deposits + fee > available {
+        return Ok(Prepared::Waiting {
+            reason: format!(
+                "not enough ETH: {} available in the pool, {} needed for 1 validator (32 ETH) and its SSV cluster fees ({})",
+                eth(available),
+                eth(deposits + fee),
+                eth(fee)
+            ),
+        });
+    }
+    let cap = fee_cap * U256::from(cluster.validatorCount as u64 + k as u64);
+    if fee > cap {
+        return Err(Error::refused(format!(
+            "ssv fees above the PoolManager's cap: {} for {k} validators into cluster {:?}, governance allows {} ({} per validator)",
+            eth(fee),
+            bundle.operator_ids,
+            eth(cap),
+            eth(fee_cap)
+        )));
+    }
+    if fee > policy.max_ssv_fee_per_tx_wei {
+        return Err(Error::refused(format!(
+            "ssv fees above the policy: {} for {k} validators, the policy allows {} per transaction",
+            eth(fee),
+            eth(policy.max_ssv_fee_per_tx_wei)
+        )));
+    }
+    if fee > fee_left_today {
+        return Ok(Prepared::Waiting {
+            reason: format!(
+                "daily SSV fee cap reached: {} needed, {} left today (UTC) of the policy's {}",
+                eth(fee),
+                eth(fee_left_today),
+                eth(policy.max_ssv_fee_per_day_wei)
+            ),
+        });
+    }
+    let chosen = &chosen[..k];
+    let network = crate::ssv::check_v2(provider, c.ssv_network).await?;
     let deposit_root = IDepositContract::new(c.deposit_contract, provider.clone())
         .get_deposit_root()
         .call()
@@ -878,7 +878,7 @@ async fn prepare_bundle(
         operatorIds: bundle.operator_ids.clone(),
         validators: data,
         expectedDepositRoot: deposit_root,
-        ssvAmount: ssv_amount,
+        clusterFee: fee,
         cluster,
     };
     let fees = provider
@@ -910,8 +910,10 @@ async fn prepare_bundle(
             .collect(),
         expected_deposit_root: format!("{deposit_root}"),
         owner_nonce: first.owner_nonce,
-        eth_needed_wei: wei(U256::from(DEPOSIT_WEI) * U256::from(k)),
-        ssv_amount_wei: wei(ssv_amount),
+        eth_needed_wei: wei(deposits + fee),
+        deposits_wei: wei(deposits),
+        cluster_fee_wei: wei(fee),
+        ssv_network_version: network.version,
         buffered_available_wei: wei(available),
         gas_estimate,
         max_fee_per_gas_wei: fees.max_fee_per_gas.to_string(),
@@ -979,20 +981,23 @@ pub async fn send(
     crash_point("after-send");
     let receipt = wait_receipt(provider, hash, cfg).await?;
     crash_point("after-receipt");
-    let block = receipt.block_number.unwrap_or_default();
-    if !receipt.status() {
-        store.set_status(
-            &plan.pubkeys,
-            Status::Reverted,
-            Some(&hash_s),
-            Some(block),
-            Some("transaction reverted"),
-        )?;
-        return Err(Error::Transaction {
-            tx: hash_s,
-            message: format!("reverted in block {block}"),
-        });
-    }
+    let block = match mined(&receipt) {
+        Ok(block) => block,
+        Err(Mined::Pending) => unreachable!("wait_receipt returns mined receipts only"),
+        Err(Mined::Reverted { block }) => {
+            store.set_status(
+                &plan.pubkeys,
+                Status::Reverted,
+                Some(&hash_s),
+                Some(block),
+                Some("transaction reverted"),
+            )?;
+            return Err(Error::Transaction {
+                tx: hash_s,
+                message: format!("reverted in block {block}"),
+            });
+        }
+    };
     wait_confirmations(provider, block, cfg).await?;
     store.set_status(
         &plan.pubkeys,
@@ -1027,6 +1032,27 @@ fn check_gas(caps: &GasCaps, gas_limit: u64, _plan: &StakePlan) -> Result<()> {
     Ok(())
 }
 
+/// Why a receipt does not show a successful transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mined {
+    /// The receipt names no block: not mined (yet), whatever its status says.
+    Pending,
+    Reverted {
+        block: u64,
+    },
+}
+
+/// The block of a successful transaction from its receipt, or why there is none.
+pub fn mined(receipt: &alloy::rpc::types::TransactionReceipt) -> std::result::Result<u64, Mined> {
+    let Some(block) = receipt.block_number else {
+        return Err(Mined::Pending);
+    };
+    if !receipt.status() {
+        return Err(Mined::Reverted { block });
+    }
+    Ok(block)
+}
+
 async fn wait_receipt(
     provider: &DynProvider,
     hash: B256,
@@ -1036,8 +1062,8 @@ async fn wait_receipt(
     let max = Duration::from_secs(cfg.poll_interval_secs.max(1));
     loop {
         match provider.get_transaction_receipt(hash).await {
-            Ok(Some(r)) => return Ok(r),
-            Ok(None) => {}
+            Ok(Some(r)) if mined(&r) != Err(Mined::Pending) => return Ok(r),
+            Ok(_) => {}
             Err(e) => tracing::warn!(tx = %hash, error = %e, "receipt lookup failed; retrying"),
         }
         tokio::time::sleep(delay).await;
@@ -1105,23 +1131,23 @@ pub async fn reconcile(
                     .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?,
                 None => None,
             };
-            match receipt {
-                Some(r) if !r.status() => {
+            match receipt.as_ref().map(mined) {
+                Some(Err(Mined::Reverted { block })) => {
                     store.set_status(
                         std::slice::from_ref(&v.pubkey),
                         Status::Reverted,
                         None,
-                        r.block_number,
+                        Some(block),
                         Some("reconciled: transaction reverted"),
                     )?;
                     changed += 1;
                 }
-                Some(_) => {
+                Some(Ok(_)) => {
                     // Mined successfully but the key is not staked: cannot happen with this
                     // PoolManager; leave it for an operator to look at.
                     tracing::error!(pubkey = %v.pubkey, "transaction succeeded but the validator is not staked");
                 }
-                None => {
+                None | Some(Err(Mined::Pending)) => {
                     // Never mined. If our account has nothing pending, it never will be.
                     let nothing_pending = match from {
                         Some(a) => {

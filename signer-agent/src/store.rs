@@ -116,6 +116,8 @@ pub struct LedgerEntry {
     pub selector: String,
     pub value_wei: String,
     pub validators: u64,
+    /// ETH (wei) the transaction makes the PoolManager send to SSV clusters.
+    pub ssv_fee_wei: String,
 }
 
 /// The front-running scan's cursor (`stake::scan_deposits`): the deposit contract's
@@ -212,7 +214,8 @@ CREATE TABLE IF NOT EXISTS policy_ledger (
     target TEXT NOT NULL,
     selector TEXT NOT NULL,
     value_wei TEXT NOT NULL,
-    validators INTEGER NOT NULL
+    validators INTEGER NOT NULL,
+    ssv_fee_wei TEXT NOT NULL DEFAULT '0'
 );
 CREATE TABLE IF NOT EXISTS deposit_scan (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -286,6 +289,23 @@ impl Store {
         s.conn
             .execute_batch(SCHEMA)
             .map_err(|e| s.err("create schema", e))?;
+        // A ledger from before SSV v2 has no column for ETH sent as SSV cluster fees.
+        let has_fee: bool = s
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('policy_ledger') WHERE name = 'ssv_fee_wei'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(|e| s.err("read the policy ledger's columns", e))?
+            > 0;
+        if !has_fee {
+            s.conn
+                .execute_batch(
+                    "ALTER TABLE policy_ledger ADD COLUMN ssv_fee_wei TEXT NOT NULL DEFAULT '0'",
+                )
+                .map_err(|e| s.err("add ssv_fee_wei to the policy ledger", e))?;
+        }
         Ok(s)
     }
 
@@ -816,12 +836,30 @@ impl Store {
         Ok((value, validators))
     }
 
+    /// ETH (wei) for SSV cluster fees the key signed for on `day` (`YYYY-MM-DD`, UTC).
+    pub fn ssv_fees_on(&self, day: &str) -> Result<alloy::primitives::U256> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT ssv_fee_wei FROM policy_ledger WHERE day = ?1")
+            .map_err(|e| self.err("query policy ledger", e))?;
+        let rows = stmt
+            .query_map(params![day], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err("query policy ledger", e))?;
+        let mut total = alloy::primitives::U256::ZERO;
+        for row in rows {
+            let v = row.map_err(|e| self.err("read policy ledger", e))?;
+            // An unreadable amount counts as the maximum: the caps fail closed.
+            total = total.saturating_add(v.parse().unwrap_or(alloy::primitives::U256::MAX));
+        }
+        Ok(total)
+    }
+
     /// Appends one signed transaction to the policy ledger.
     pub fn record_signed(&self, entry: &LedgerEntry) -> Result<()> {
         self.conn
             .execute(
-                "INSERT INTO policy_ledger (day, at, sighash, target, selector, value_wei, validators)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO policy_ledger (day, at, sighash, target, selector, value_wei, validators, ssv_fee_wei)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     entry.day,
                     now(),
@@ -829,7 +867,8 @@ impl Store {
                     entry.target,
                     entry.selector,
                     entry.value_wei,
-                    entry.validators as i64
+                    entry.validators as i64,
+                    entry.ssv_fee_wei
                 ],
             )
             .map(|_| ())
@@ -1121,6 +1160,7 @@ mod tests {
             selector: "0x12345678".into(),
             value_wei: v.into(),
             validators: n,
+            ssv_fee_wei: v.into(),
         };
         s.record_signed(&e("5", 3)).unwrap();
         s.record_signed(&e("7", 1)).unwrap();

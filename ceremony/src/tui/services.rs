@@ -162,12 +162,25 @@ impl Services for RealServices {
             // The same path gives the same process-wide context the pipeline uses later.
             let module = Module::open(&plan.hsm_module)?;
             let library = module.info()?;
-            let token = module.find_token(&plan.file.hsm.token_label)?;
+            let token = module.select_token(
+                &plan.file.hsm.token_label,
+                plan.file.hsm.token_serial.as_deref(),
+            )?;
+            // The seal key's backend decides what the token must offer: an RSA public key
+            // under the seal label means rsa-oaep.
+            let requirements =
+                if kc_hsm::rsa_seal_key_sha256_public(&token, &plan.file.hsm.seal_key_label)?
+                    .is_some()
+                {
+                    kc_hsm::CEREMONY_RSA_REQUIREMENTS
+                } else {
+                    CEREMONY_REQUIREMENTS
+                };
             Ok(HsmInfo {
                 module: plan.hsm_module.clone(),
                 library,
                 token: token.info()?,
-                preflight: token.check_requirements(CEREMONY_REQUIREMENTS)?,
+                preflight: token.check_requirements(requirements)?,
             })
         };
         run().map_err(|e| format!("hsm: {e}"))
@@ -176,7 +189,10 @@ impl Services for RealServices {
     fn login(&mut self, plan: &Plan, pin: &SecretString) -> Result<(), String> {
         let module = Module::open(&plan.hsm_module).map_err(|e| format!("hsm: {e}"))?;
         let token = module
-            .find_token(&plan.file.hsm.token_label)
+            .select_token(
+                &plan.file.hsm.token_label,
+                plan.file.hsm.token_serial.as_deref(),
+            )
             .map_err(|e| format!("hsm: {e}"))?;
         token.login(pin).map(drop).map_err(|e| format!("hsm: {e}"))
     }

@@ -383,11 +383,38 @@ impl PlanSpec {
     }
 }
 
+/// Which PKCS#11 token a workspace runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// SoftHSM 2.6.1 as it is.
+    SoftHsm,
+    /// SoftHSM restricted to a device's mechanism set (`hsm-config/emulate/<name>.mechanisms`).
+    Emulating(&'static str),
+    /// kryoptic (`scripts/install-kryoptic.sh`).
+    Kryoptic,
+}
+
+/// The kryoptic module built by `scripts/install-kryoptic.sh` (`KC_KRYOPTIC_MODULE` overrides).
+pub fn kryoptic_module() -> PathBuf {
+    let path = std::env::var_os("KC_KRYOPTIC_MODULE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".tools/kryoptic/libkryoptic_pkcs11.so"));
+    assert!(
+        path.is_file(),
+        "kryoptic module {} not found: run make tools (scripts/install-kryoptic.sh); these tests are not skipped",
+        path.display()
+    );
+    path
+}
+
 /// A temporary directory with a SoftHSM token, optionally provisioned ceremony keys, operator
 /// keys and an operators file.
 pub struct Workspace {
     pub tmp: tempfile::TempDir,
     pub conf: PathBuf,
+    /// The token kind, its module, and the variable naming its configuration.
+    pub kind: TokenKind,
+    pub module: PathBuf,
     pub token: String,
     pub pin_file: PathBuf,
     /// The identity public key printed by `hsm init` (hex), when provisioned.
@@ -422,17 +449,36 @@ impl Workspace {
         Self::create(n, false, false)
     }
 
+    /// A token of `kind` (not provisioned), `n` operators (pooled keys), pinned operators.
+    pub fn on(kind: TokenKind, n: usize) -> Self {
+        Self::create_on(kind, n, true, false)
+    }
+
     fn create(n: usize, with_token: bool, fresh_keys: bool) -> Self {
+        Self::create_on(TokenKind::SoftHsm, n, with_token, fresh_keys)
+    }
+
+    fn create_on(kind: TokenKind, n: usize, with_token: bool, fresh_keys: bool) -> Self {
         let mut rng = test_rng();
         let tmp = tempfile::Builder::new()
             .prefix("kc-ceremony-it-")
             .tempdir()
             .unwrap();
         let token = format!("it-{}", random_hex(&mut rng, 4));
-        let conf = if with_token {
-            setup_token(&tmp.path().join("softhsm"), &token)
-        } else {
-            tmp.path().join("no-softhsm.conf")
+        let (conf, module) = match (with_token, kind) {
+            (false, _) => (tmp.path().join("no-softhsm.conf"), module_path()),
+            (true, TokenKind::SoftHsm) => (
+                setup_token(&tmp.path().join("softhsm"), &token, None),
+                module_path(),
+            ),
+            (true, TokenKind::Emulating(device)) => (
+                setup_token(&tmp.path().join("softhsm"), &token, Some(device)),
+                module_path(),
+            ),
+            (true, TokenKind::Kryoptic) => (
+                setup_kryoptic(&tmp.path().join("kryoptic"), &token),
+                kryoptic_module(),
+            ),
         };
         let pin_file = tmp.path().join("pin");
         std::fs::write(&pin_file, format!("{USER_PIN}\n")).unwrap();
@@ -454,6 +500,8 @@ impl Workspace {
         let ws = Self {
             tmp,
             conf,
+            kind,
+            module,
             token,
             pin_file,
             identity: None,
@@ -472,9 +520,13 @@ impl Workspace {
     /// environment, no abort hook).
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(BIN);
+        let conf_var = match self.kind {
+            TokenKind::Kryoptic => "KRYOPTIC_CONF",
+            _ => "SOFTHSM2_CONF",
+        };
         c.current_dir(self.path())
-            .env("SOFTHSM2_CONF", &self.conf)
-            .env("KC_PKCS11_MODULE", module_path())
+            .env(conf_var, &self.conf)
+            .env("KC_PKCS11_MODULE", &self.module)
             .env_remove("CEREMONY_PIN")
             .env_remove(ceremony::pipeline::ABORT_ENV);
         c
@@ -487,9 +539,16 @@ impl Workspace {
 
     /// `ceremony hsm init` on the workspace token; records the identity key.
     pub fn hsm_init(&mut self) -> Run {
+        self.hsm_init_with(&[])
+    }
+
+    /// `ceremony hsm init` with extra arguments (e.g. `--seal-backend rsa-oaep`).
+    pub fn hsm_init_with(&mut self, extra: &[&str]) -> Run {
         let pin = self.pin_file.to_str().unwrap().to_owned();
         let token = self.token.clone();
-        let run = self.ceremony(&["hsm", "init", "--token", &token, "--pin-file", &pin]);
+        let mut args = vec!["hsm", "init", "--token", &token, "--pin-file", &pin];
+        args.extend_from_slice(extra);
+        let run = self.ceremony(&args);
         run.ok();
         let identity = run
             .stdout
@@ -581,7 +640,7 @@ impl Workspace {
             owner_nonce: u64::from(self.rng.next_u32() % 50_000),
             operators_file: "operators.json".into(),
             allow_unpinned_operators: None,
-            module: module_path().display().to_string(),
+            module: self.module.display().to_string(),
             token_label: self.token.clone(),
             seal_key_label: None,
             identity_key_label: None,
@@ -639,6 +698,38 @@ impl Workspace {
         dir
     }
 
+    /// `ceremony recover --from FROM --plan <name>.plan.toml --out <name> [--recreate]`.
+    pub fn recover(&self, from: &Path, plan: &PlanSpec, name: &str, recreate: bool) -> Run {
+        self.recover_with_pin(from, plan, name, recreate, &self.pin_file)
+    }
+
+    /// As [`Workspace::recover`] with another PIN file.
+    pub fn recover_with_pin(
+        &self,
+        from: &Path,
+        plan: &PlanSpec,
+        name: &str,
+        recreate: bool,
+        pin_file: &Path,
+    ) -> Run {
+        let plan_path = self.write_plan(plan, &format!("{name}.plan"));
+        let mut c = self.cmd();
+        c.arg("recover")
+            .arg("--from")
+            .arg(from)
+            .arg("--plan")
+            .arg(&plan_path)
+            .arg("--out")
+            .arg(self.path().join(name))
+            .arg("--pin-file")
+            .arg(pin_file)
+            .arg("--allow-unlocked-memory");
+        if recreate {
+            c.arg("--recreate");
+        }
+        Run::from(c.output().unwrap())
+    }
+
     /// `ceremony verify DIR [args]`, pinned to the workspace's identity (`--identity` from
     /// `hsm init`) unless `args` pin one or allow an unpinned identity themselves.
     pub fn verify(&self, dir: &Path, args: &[&str]) -> Run {
@@ -687,11 +778,42 @@ pub fn staging_dirs(parent: &Path, name: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Initializes a token through `hsm-config/softhsm-setup.sh`; returns the `SOFTHSM2_CONF` path.
-pub fn setup_token(dir: &Path, label: &str) -> PathBuf {
+/// Initializes a kryoptic token through `hsm-config/kryoptic-setup.sh`; returns the
+/// `KRYOPTIC_CONF` path.
+pub fn setup_kryoptic(dir: &Path, label: &str) -> PathBuf {
+    let out = Command::new(repo_root().join("hsm-config/kryoptic-setup.sh"))
+        .arg(dir)
+        .env("KC_HSM_LABEL", label)
+        .env("KC_HSM_USER_PIN", USER_PIN)
+        .env("KC_HSM_SO_PIN", SO_PIN)
+        .env("KC_KRYOPTIC_MODULE", kryoptic_module())
+        .output()
+        .expect("run hsm-config/kryoptic-setup.sh");
+    assert!(
+        out.status.success(),
+        "kryoptic-setup.sh failed (run make tools): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let conf = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("export KRYOPTIC_CONF="))
+        .expect("kryoptic-setup.sh prints KRYOPTIC_CONF");
+    PathBuf::from(conf.trim_matches('\'').trim_matches('"'))
+}
+
+/// Initializes a token through `hsm-config/softhsm-setup.sh` (restricted to a device's
+/// mechanism set with `emulate`); returns the `SOFTHSM2_CONF` path.
+pub fn setup_token(dir: &Path, label: &str, emulate: Option<&str>) -> PathBuf {
     module_path();
     require_tool("softhsm2-util");
-    let out = Command::new(repo_root().join("hsm-config/softhsm-setup.sh"))
+    let mut cmd = Command::new(repo_root().join("hsm-config/softhsm-setup.sh"));
+    if let Some(device) = emulate {
+        cmd.env("KC_HSM_EMULATE", device);
+    } else {
+        cmd.env_remove("KC_HSM_EMULATE");
+    }
+    let out = cmd
         .env("KC_HSM_DIR", dir)
         .env("KC_HSM_LABEL", label)
         .env("KC_HSM_USER_PIN", USER_PIN)

@@ -18,4 +18,5 @@ mod recovery;
 mod report;
 mod runs;
 mod tamper;
+mod tokens;
 mod untrusted;

@@ -7,27 +7,7 @@ use std::path::Path;
 use crate::common::*;
 
 fn recover(ws: &Workspace, from: &Path, plan: &PlanSpec, name: &str, recreate: bool) -> Run {
-    let plan_path = ws.write_plan(plan, &format!("{name}.plan"));
-    let mut c = ws.cmd();
-    c.arg("recover")
-        .arg("--from")
-        .arg(from)
-        .arg("--plan")
-        .arg(&plan_path)
-        .arg("--out")
-        .arg(ws.path().join(name))
-        .arg("--pin-file")
-        .arg(&ws.pin_file)
-        .arg("--allow-unlocked-memory");
-    if recreate {
-        c.arg("--recreate");
-    }
-    let o = c.output().unwrap();
-    Run {
-        status: o.status,
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    ws.recover(from, plan, name, recreate)
 }
 
 #[test]
@@ -136,7 +116,78 @@ fn recover_refuses_a_tampered_sealed_master() {
     let mut p2 = p1.clone();
     p2.id = format!("{}-drill", p1.id);
     let run = recover(ws, &copy, &p2, "b2", true);
-    assert_ne!(run.code(), Some(0));
-    assert!(run.error_lines().contains("hsm"), "{}", run.stderr);
+    // Refused by the verification of --from, before the PIN is used.
+    run.expect_code(6);
+    let err = run.error_lines();
+    assert!(
+        err.contains("--from") && err.contains("sealed/master.seal"),
+        "{err}"
+    );
     ws.assert_nothing_written("b2");
+}
+
+/// Each refusal comes from verifying --from pinned to the token's identity key, before login:
+/// with a wrong PIN the error is still the verification's (exit 6), never C_Login's.
+#[test]
+fn recover_verifies_from_before_login_or_unseal() {
+    let ws = &mut Workspace::new(4);
+    let p1 = ws.plan();
+    let b1 = ws.run_ok(&p1, "b1");
+    let wrong_pin = ws.path().join("wrong-pin");
+    std::fs::write(&wrong_pin, "not-the-pin-0000\n").unwrap();
+    let mut p2 = p1.clone();
+    p2.id = format!("{}-drill", p1.id);
+
+    let tamper = |name: &str, edit: &dyn Fn(&Path)| {
+        let copy = ws.path().join(name);
+        copy_dir(&b1, &copy);
+        edit(&copy);
+        copy
+    };
+    // a forged manifest (one changed field, signature left as it was)
+    let forged = tamper("forged", &|d| {
+        let p = d.join("manifest.json");
+        let mut m = read_json(&p);
+        m["created_at"] = "2030-01-01T00:00:00Z".into();
+        std::fs::write(&p, serde_json::to_string_pretty(&m).unwrap() + "\n").unwrap();
+    });
+    // one flipped byte of the sealed master secret
+    let flipped = tamper("flipped", &|d| {
+        let p = d.join("sealed/master.seal");
+        let mut b = std::fs::read(&p).unwrap();
+        let i = b.len() - 10;
+        b[i] = if b[i] == b'0' { b'1' } else { b'0' };
+        std::fs::write(&p, b).unwrap();
+    });
+    // the sealed master secret of another ceremony on another token
+    let other = &mut Workspace::new(4);
+    let po = other.plan();
+    let bo = other.run_ok(&po, "other");
+    let swapped = tamper("swapped", &|d| {
+        std::fs::copy(bo.join("sealed/master.seal"), d.join("sealed/master.seal")).unwrap();
+    });
+    // a whole bundle signed by another identity
+    let foreign = bo.clone();
+
+    for (from, what) in [
+        (&forged, "manifest"),
+        (&flipped, "sealed/master.seal"),
+        (&swapped, "sealed/master.seal"),
+        (&foreign, "manifest.sig"),
+    ] {
+        for pin in [&ws.pin_file, &wrong_pin] {
+            let run = ws.recover_with_pin(from, &p2, "b2", true, pin);
+            run.expect_code(6);
+            let err = run.error_lines();
+            assert!(err.contains("--from"), "{err}");
+            assert!(err.contains("refusing to log in or unseal"), "{err}");
+            assert!(err.contains(what), "{what}: {err}");
+            assert!(!err.contains("C_Login"), "{err}");
+            ws.assert_nothing_written("b2");
+        }
+    }
+    // The untouched bundle recovers (and with the wrong PIN, stops at C_Login).
+    ws.recover_with_pin(&b1, &p2, "b2", true, &wrong_pin)
+        .expect_code(4);
+    ws.recover(&b1, &p2, "b2", true).ok();
 }

@@ -2,146 +2,118 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
-/// @title Devnet SSV network contract
-/// @notice A stand-in for the SSV network contract on anvil. Every function and event it has carries
-/// the exact mainnet shape (selectors and topics are checked against the mainnet ABI that the npm
-/// package ssv-labs/ssv-sdk ships, by test/abi/check-ssv-abi.js), and it implements both the setter
-/// (`SSVNetwork`) and the getter (`SSVNetworkViews`) ABIs at one address.
+import {SSVNetworkDevnetCore} from "./SSVNetworkDevnetCore.sol";
+
+/// @title Devnet SSV network contract (v2.0.0, with a legacy v1 mode)
+/// @notice A stand-in for the SSV network on anvil, at one address for the setter and the views
+/// (unknown selectors go to the views module, as on the real network). Two modes:
+/// - **v2** (today's network, v2.0.0): clusters pay fees in ETH (`msg.value`), weighted by
+///   effective balance; `registerValidator`, `bulkRegisterValidator`, `deposit` and `reactivate`
+///   are payable and take no amount; legacy SSV clusters can only be removed from, exited,
+///   liquidated (`liquidateSSV`) and migrated (`migrateClusterToETH`, one way, SSV refunded); a
+///   legacy cluster cannot take new validators (`IncorrectClusterVersion`). The v1 selectors are
+///   gone and revert without data.
+/// - **legacy** (a v1.x network, to make the SSV-paid clusters a pool had before the upgrade):
+///   the v1 functions with an SSV `amount` (module `SSVNetworkDevnetLegacy`), SSV token
+///   movements; `upgradeToV2()` (devnet-only, the DAO) switches to v2 as the real upgrade did.
 ///
-/// Behaviour follows mainnet where the pool and the agent depend on it: the cluster snapshot check
-/// (`clusters[keccak256(owner, operatorIds)] == keccak256(cluster fields)`), the validator key
-/// `keccak256(publicKey, owner)`, sorted unique operator lists of 4/7/10/13 operators, per-block
-/// operator and network fees with indexes shrunk by 1e7, liquidation threshold and collateral,
-/// and SSV token movements. Left out: whitelisting contracts, operator fee declaration, upgrades,
-/// module routing and the DAO earnings functions.
+/// Every function, event and error of the entry contract and the views module has the shape of
+/// the same item in the v2.0.0 interfaces, and every function of the legacy module that of the
+/// v1 mainnet ABI: `test/abi/check-ssv-abi.js` checks both. Rules: see `SSVNetworkDevnetCore`.
+/// Left out: operator fee declarations, whitelisting contracts, SSV staking (cSSV), oracle weights
+/// (on the devnet the DAO owner is the one effective-balance oracle), module upgrades and the
+/// DAO earnings functions.
 ///
-/// Devnet-only extra (not on mainnet): `getOwnerNonce(owner)`, the number of ValidatorAdded events
-/// ever emitted for `owner` — the nonce the ownership signature of the next validator must use.
-contract SSVNetworkDevnet {
-    struct Cluster {
-        uint32 validatorCount;
-        uint64 networkFeeIndex;
-        uint64 index;
-        bool active;
-        uint256 balance;
+/// Devnet-only (not on mainnet): `upgradeToV2()`, `getOwnerNonce(owner)` (views: the number of
+/// ValidatorAdded events ever emitted for `owner`, the nonce the next ownership signature uses).
+contract SSVNetworkDevnet is SSVNetworkDevnetCore {
+    struct Params {
+        uint256 networkFeeSSV; // SSV wei per block per validator (legacy clusters)
+        uint64 liquidationThresholdSSV; // blocks
+        uint256 minimumCollateralSSV; // SSV wei
+        uint256 networkFee; // ETH wei per block per 32 ETH of effective balance
+        uint64 liquidationThreshold; // blocks
+        uint256 minimumCollateral; // ETH wei
+        uint256 minimumOperatorEthFee; // ETH wei per block
+        uint256 maximumOperatorEthFee; // ETH wei per block
     }
 
-    struct Operator {
-        address owner;
-        uint64 fee; // shrunk (wei / 1e7) per block
-        uint32 validatorCount;
-        bool isPrivate;
-        bool active; // registered and not removed (mainnet uses snapshot.block != 0; devnets start at block 0)
-        uint64 snapshotBlock;
-        uint64 snapshotIndex;
-        uint64 snapshotBalance; // shrunk earnings
-    }
-
-    // ---- mainnet events (names and shapes of MainnetV4SetterABI) ----
-    event OperatorAdded(uint64 indexed operatorId, address indexed owner, bytes publicKey, uint256 fee);
-    event OperatorRemoved(uint64 indexed operatorId);
-    event OperatorPrivacyStatusUpdated(uint64[] operatorIds, bool toPrivate);
-    event OperatorWithdrawn(address indexed owner, uint64 indexed operatorId, uint256 value);
-    event ValidatorAdded(address indexed owner, uint64[] operatorIds, bytes publicKey, bytes shares, Cluster cluster);
-    event ValidatorRemoved(address indexed owner, uint64[] operatorIds, bytes publicKey, Cluster cluster);
-    event ValidatorExited(address indexed owner, uint64[] operatorIds, bytes publicKey);
-    event ClusterDeposited(address indexed owner, uint64[] operatorIds, uint256 value, Cluster cluster);
-    event ClusterWithdrawn(address indexed owner, uint64[] operatorIds, uint256 value, Cluster cluster);
-    event ClusterLiquidated(address indexed owner, uint64[] operatorIds, Cluster cluster);
-    event ClusterReactivated(address indexed owner, uint64[] operatorIds, Cluster cluster);
-    event FeeRecipientAddressUpdated(address indexed owner, address recipientAddress);
-    event NetworkFeeUpdated(uint256 oldFee, uint256 newFee);
-    event MinimumLiquidationCollateralUpdated(uint256 value);
-    event LiquidationThresholdPeriodUpdated(uint64 value);
-    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
-
-    // ---- mainnet errors ----
-    error CallerNotOwner();
-    error CallerNotOwnerWithData(address caller, address owner);
-    error CallerNotWhitelistedWithData(uint64 operatorId);
-    error ClusterAlreadyEnabled();
-    error ClusterDoesNotExists();
-    error ClusterIsLiquidated();
-    error ClusterNotLiquidatable();
-    error EmptyPublicKeysList();
-    error ExceedValidatorLimitWithData(uint64 operatorId);
-    error FeeTooHigh();
-    error FeeTooLow();
-    error IncorrectClusterState();
-    error IncorrectValidatorStateWithData(bytes publicKey);
-    error InsufficientBalance();
-    error InvalidOperatorIdsLength();
-    error InvalidPublicKeyLength();
-    error OperatorAlreadyExists();
-    error OperatorDoesNotExist();
-    error OperatorsListNotUnique();
-    error PublicKeysSharesLengthMismatch();
-    error TokenTransferFailed();
-    error UnsortedOperatorsList();
-    error ValidatorAlreadyExistsWithData(bytes publicKey);
-    error ValidatorDoesNotExist();
-    error ZeroAddressNotAllowed();
-
-    uint256 private constant DEDUCTED_DIGITS = 10_000_000;
-    uint256 private constant PUBLIC_KEY_LENGTH = 48;
-    uint256 private constant MINIMAL_OPERATOR_FEE = 1_000_000_000; // as mainnet: 1e9 wei per block
-    uint64 private constant MAXIMUM_OPERATOR_FEE = type(uint64).max; // shrunk bound
-    uint32 private constant VALIDATORS_PER_OPERATOR_LIMIT = 3_000;
-
-    IERC20 private immutable token;
-    address private _owner;
-
-    uint64 private _lastOperatorId;
-    mapping(uint64 => Operator) private _operators;
-    mapping(bytes32 => uint64) private _operatorsPKs;
-    mapping(bytes32 => bytes32) private _clusters;
-    mapping(bytes32 => bytes32) private _validatorPKs;
-    mapping(address => uint256) private _ownerNonce;
-
-    uint64 private _networkFee; // shrunk, per validator per block
-    uint64 private _networkFeeIndex;
-    uint64 private _networkFeeIndexBlock;
-    uint64 private _networkEarnings; // shrunk, settled
-    uint64 private _minimumBlocksBeforeLiquidation;
-    uint64 private _minimumLiquidationCollateral; // shrunk
-    uint32 private _networkValidatorsCount;
-
-    constructor(
-        IERC20 token_,
-        uint256 networkFee_,
-        uint64 minimumBlocksBeforeLiquidation_,
-        uint256 minimumLiquidationCollateral_
-    ) {
-        token = token_;
+    /// @param v2 start as a v2.0.0 network (true) or as a v1 network (false, `upgradeToV2` later)
+    constructor(IERC20 token_, address viewsModule, address legacyModule, bool v2, Params memory p) {
+        _token = token_;
         _owner = msg.sender;
+        _viewsModule = viewsModule;
+        _legacyModule = legacyModule;
+        _mode = v2 ? MODE_V2 : MODE_LEGACY;
         emit OwnershipTransferred(address(0), msg.sender);
         _networkFeeIndexBlock = uint64(block.number);
-        _networkFee = _shrink(networkFee_);
-        _minimumBlocksBeforeLiquidation = minimumBlocksBeforeLiquidation_;
-        _minimumLiquidationCollateral = _shrink(minimumLiquidationCollateral_);
+        _ethNetworkFeeIndexBlock = uint64(block.number);
+        _networkFee = _shrinkSSV(p.networkFeeSSV);
+        _minimumBlocksBeforeLiquidationSSV = p.liquidationThresholdSSV;
+        _minimumLiquidationCollateralSSV = _shrinkSSV(p.minimumCollateralSSV);
+        _ethNetworkFee = _packETH(p.networkFee);
+        _minimumBlocksBeforeLiquidation = p.liquidationThreshold;
+        _minimumLiquidationCollateral = _packETH(p.minimumCollateral);
+        _minimumOperatorEthFee = _packETH(p.minimumOperatorEthFee);
+        _maximumOperatorEthFee = _packETH(p.maximumOperatorEthFee);
+    }
+
+    /// @notice Unknown selectors: in legacy mode the v1 functions (legacy module), otherwise the
+    /// views module (which reverts without data for what it does not have, e.g. a v1 selector on
+    /// a v2 network).
+    fallback() external payable {
+        address target = _viewsModule;
+        if (_mode == MODE_LEGACY && _isLegacySelector(msg.sig)) target = _legacyModule;
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), target, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            switch ok
+            case 0 { revert(0, returndatasize()) }
+            default { return(0, returndatasize()) }
+        }
+    }
+
+    /// The v1 functions that take an SSV amount: `registerValidator` 0x06e8fb9c,
+    /// `bulkRegisterValidator` 0x22f18bf5, `deposit` 0xbc26e7e5, `reactivate` 0x5fec6dd0.
+    function _isLegacySelector(bytes4 s) private pure returns (bool) {
+        return s == 0x06e8fb9c || s == 0x22f18bf5 || s == 0xbc26e7e5 || s == 0x5fec6dd0;
+    }
+
+    /// @notice Devnet-only: the DAO upgrades a v1 network to v2.0.0 (legacy clusters stay SSV-paid).
+    function upgradeToV2() external {
+        _onlyOwner();
+        _mode = MODE_V2;
     }
 
     // =====================================================================================
     // Operators
     // =====================================================================================
 
+    /// @notice `fee` is the SSV fee on a v1 network and the ETH fee (wei per block per 32 ETH,
+    /// divisible by 1e5) on v2.
     function registerOperator(bytes calldata publicKey, uint256 fee, bool setPrivate) external returns (uint64 id) {
-        if (fee != 0 && fee < MINIMAL_OPERATOR_FEE) revert FeeTooLow();
-        if (fee / DEDUCTED_DIGITS > MAXIMUM_OPERATOR_FEE) revert FeeTooHigh();
         bytes32 hashedPk = keccak256(publicKey);
         if (_operatorsPKs[hashedPk] != 0) revert OperatorAlreadyExists();
         id = ++_lastOperatorId;
-        _operators[id] = Operator({
-            owner: msg.sender,
-            fee: _shrink(fee),
-            validatorCount: 0,
-            isPrivate: setPrivate,
-            active: true,
-            snapshotBlock: uint64(block.number),
-            snapshotIndex: 0,
-            snapshotBalance: 0
-        });
+        Operator memory op;
+        op.owner = msg.sender;
+        op.isPrivate = setPrivate;
+        op.active = true;
+        op.snapshotBlock = uint64(block.number);
+        if (_mode == MODE_V2) {
+            if (fee != 0 && fee < _unpackETH(_minimumOperatorEthFee)) revert FeeTooLow();
+            if (fee > _unpackETH(_maximumOperatorEthFee)) revert FeeTooHigh();
+            op.ethFee = _packETH(fee);
+            op.ethInitialized = true;
+            op.ethSnapshotBlock = uint64(block.number);
+        } else {
+            if (fee != 0 && fee < MINIMAL_OPERATOR_FEE_SSV) revert FeeTooLow();
+            op.fee = _shrinkSSV(fee);
+        }
+        _operators[id] = op;
         _operatorsPKs[hashedPk] = id;
         emit OperatorAdded(id, msg.sender, publicKey, fee);
         if (setPrivate) {
@@ -155,33 +127,51 @@ contract SSVNetworkDevnet {
         Operator memory op = _operators[operatorId];
         if (!op.active) revert OperatorDoesNotExist();
         if (op.owner != msg.sender) revert CallerNotOwnerWithData(msg.sender, op.owner);
-        _updateSnapshot(op);
-        uint64 earnings = op.snapshotBalance;
+        _updateSnapshotSSV(op);
+        _updateSnapshotETH(op);
+        uint256 ssvEarnings = _expandSSV(op.snapshotBalance);
+        uint256 ethEarnings = _unpackETH(op.ethSnapshotBalance);
         op.active = false;
-        op.snapshotBalance = 0;
         op.fee = 0;
+        op.ethFee = 0;
+        op.snapshotBalance = 0;
+        op.ethSnapshotBalance = 0;
         _operators[operatorId] = op;
-        if (earnings > 0) {
-            _transfer(msg.sender, _expand(earnings));
-            emit OperatorWithdrawn(msg.sender, operatorId, _expand(earnings));
-        }
+        _transferToken(msg.sender, ssvEarnings);
+        if (ethEarnings > 0) _sendETH(msg.sender, ethEarnings);
+        if (ssvEarnings + ethEarnings > 0) emit OperatorWithdrawn(msg.sender, operatorId, ethEarnings);
         emit OperatorRemoved(operatorId);
     }
 
+    /// @notice Whitelist `whitelistAddresses` on every operator of `operatorIds` (each caller must
+    /// own the operator). A private operator accepts only whitelisted cluster owners.
+    function setOperatorsWhitelists(uint64[] calldata operatorIds, address[] calldata whitelistAddresses) external {
+        for (uint256 i; i < operatorIds.length; ++i) {
+            Operator memory op = _operators[operatorIds[i]];
+            if (!op.active) revert OperatorDoesNotExist();
+            if (op.owner != msg.sender) revert CallerNotOwnerWithData(msg.sender, op.owner);
+            for (uint256 j; j < whitelistAddresses.length; ++j) {
+                if (whitelistAddresses[j] == address(0)) revert ZeroAddressNotAllowed();
+                _whitelist[operatorIds[i]][whitelistAddresses[j]] = true;
+            }
+        }
+        emit OperatorMultipleWhitelistUpdated(operatorIds, whitelistAddresses);
+    }
+
     // =====================================================================================
-    // Validators
+    // Validators (v2: ETH clusters)
     // =====================================================================================
 
     function registerValidator(
         bytes calldata publicKey,
         uint64[] memory operatorIds,
         bytes calldata sharesData,
-        uint256 amount,
         Cluster memory cluster
-    ) external {
+    ) external payable {
+        _requireV2();
         _validateOperatorsLength(operatorIds);
         _registerPublicKey(publicKey, operatorIds);
-        _addValidators(operatorIds, 1, amount, cluster);
+        _addValidatorsETH(operatorIds, 1, cluster);
         _ownerNonce[msg.sender] += 1;
         emit ValidatorAdded(msg.sender, operatorIds, publicKey, sharesData, cluster);
     }
@@ -190,9 +180,9 @@ contract SSVNetworkDevnet {
         bytes[] calldata publicKeys,
         uint64[] memory operatorIds,
         bytes[] calldata sharesData,
-        uint256 amount,
         Cluster memory cluster
-    ) external {
+    ) external payable {
+        _requireV2();
         uint256 n = publicKeys.length;
         if (n == 0) revert EmptyPublicKeysList();
         if (n != sharesData.length) revert PublicKeysSharesLengthMismatch();
@@ -200,13 +190,14 @@ contract SSVNetworkDevnet {
         for (uint256 i; i < n; ++i) {
             _registerPublicKey(publicKeys[i], operatorIds);
         }
-        _addValidators(operatorIds, uint32(n), amount, cluster);
+        _addValidatorsETH(operatorIds, uint32(n), cluster);
         _ownerNonce[msg.sender] += n;
         for (uint256 i; i < n; ++i) {
             emit ValidatorAdded(msg.sender, operatorIds, publicKeys[i], sharesData[i], cluster);
         }
     }
 
+    /// @notice Both cluster kinds (v2 allows removal from a legacy cluster).
     function removeValidator(bytes calldata publicKey, uint64[] memory operatorIds, Cluster memory cluster)
         external
     {
@@ -246,63 +237,146 @@ contract SSVNetworkDevnet {
     // Clusters
     // =====================================================================================
 
-    function deposit(address clusterOwner, uint64[] memory operatorIds, uint256 amount, Cluster memory cluster)
-        external
-    {
-        bytes32 key = _validateClusterExists(clusterOwner, operatorIds, cluster);
-        cluster.balance += amount;
-        _clusters[key] = _hashCluster(cluster);
-        _transferFrom(msg.sender, amount);
-        emit ClusterDeposited(clusterOwner, operatorIds, amount, cluster);
+    /// @notice ETH top-up of an ETH cluster (anyone may fund any cluster; also while liquidated).
+    function deposit(address clusterOwner, uint64[] calldata operatorIds, Cluster memory cluster) external payable {
+        _requireV2();
+        (bytes32 key, uint8 version) = _validateCluster(clusterOwner, operatorIds, cluster);
+        if (version != VERSION_ETH) revert IncorrectClusterVersion();
+        cluster.balance += msg.value;
+        _ethClusters[key] = _hashCluster(cluster);
+        emit ClusterDeposited(clusterOwner, operatorIds, msg.value, cluster);
     }
 
-    function withdraw(uint64[] memory operatorIds, uint256 amount, Cluster memory cluster) external {
-        bytes32 key = _validateClusterExists(msg.sender, operatorIds, cluster);
+    /// @notice ETH out of the caller's ETH cluster (SSV out of a legacy cluster on a v1 network);
+    /// an active cluster must stay above the liquidation threshold.
+    function withdraw(uint64[] calldata operatorIds, uint256 amount, Cluster memory cluster) external {
+        (bytes32 key, uint8 version) = _validateCluster(msg.sender, operatorIds, cluster);
+        bool eth = version == VERSION_ETH;
+        if (!eth && _mode == MODE_V2) revert IncorrectClusterVersion();
+        uint64 burnRate;
         if (cluster.active) {
-            (uint64 index, uint64 burnRate) = _operatorsIndexAndBurnRate(operatorIds, 0, false);
-            _updateClusterBalance(cluster, index);
-            if (cluster.balance < amount) revert InsufficientBalance();
-            cluster.balance -= amount;
-            if (_isLiquidatable(cluster, burnRate)) revert InsufficientBalance();
-        } else {
-            if (cluster.balance < amount) revert InsufficientBalance();
-            cluster.balance -= amount;
+            uint64 index;
+            (index, burnRate) = eth ? _operatorsETHView(operatorIds) : _operatorsSSVView(operatorIds);
+            if (eth) _settleETH(cluster, key, index);
+            else _settleSSV(cluster, index);
         }
-        _clusters[key] = _hashCluster(cluster);
-        _transfer(msg.sender, amount);
+        if (cluster.balance < amount) revert InsufficientBalance();
+        cluster.balance -= amount;
+        if (
+            cluster.active
+                && (eth ? _isLiquidatableETH(cluster, key, burnRate) : _isLiquidatableSSV(cluster, burnRate))
+        ) revert InsufficientBalance();
+        if (eth) {
+            _ethClusters[key] = _hashCluster(cluster);
+            _sendETH(msg.sender, amount);
+        } else {
+            _clusters[key] = _hashCluster(cluster);
+            _transferToken(msg.sender, amount);
+        }
         emit ClusterWithdrawn(msg.sender, operatorIds, amount, cluster);
     }
 
-    function liquidate(address clusterOwner, uint64[] memory operatorIds, Cluster memory cluster) external {
-        bytes32 key = _validateClusterExists(clusterOwner, operatorIds, cluster);
-        if (!cluster.active) revert ClusterIsLiquidated();
-        (uint64 index, uint64 burnRate) = _operatorsIndexAndBurnRate(operatorIds, cluster.validatorCount, false);
-        _updateClusterBalance(cluster, index);
-        if (clusterOwner != msg.sender && !_isLiquidatable(cluster, burnRate)) revert ClusterNotLiquidatable();
-        _networkValidatorsCount -= cluster.validatorCount;
-        uint256 balance = cluster.balance;
-        cluster.index = 0;
-        cluster.networkFeeIndex = 0;
-        cluster.active = false;
-        cluster.balance = 0;
-        _clusters[key] = _hashCluster(cluster);
-        if (balance > 0) _transfer(msg.sender, balance);
-        emit ClusterLiquidated(clusterOwner, operatorIds, cluster);
+    /// @notice Liquidate an ETH cluster (on a v1 network: a legacy cluster, as v1 did).
+    function liquidate(address clusterOwner, uint64[] calldata operatorIds, Cluster memory cluster) external {
+        (, uint8 version) = _validateCluster(clusterOwner, operatorIds, cluster);
+        if (version != (_mode == MODE_V2 ? VERSION_ETH : VERSION_SSV)) revert IncorrectClusterVersion();
+        _liquidate(clusterOwner, operatorIds, cluster, version);
     }
 
-    function reactivate(uint64[] memory operatorIds, uint256 amount, Cluster memory cluster) external {
-        bytes32 key = _validateClusterExists(msg.sender, operatorIds, cluster);
+    /// @notice Liquidate a legacy SSV cluster on a v2 network.
+    function liquidateSSV(address clusterOwner, uint64[] calldata operatorIds, Cluster memory cluster) external {
+        _requireV2();
+        (, uint8 version) = _validateCluster(clusterOwner, operatorIds, cluster);
+        if (version != VERSION_SSV) revert IncorrectClusterVersion();
+        _liquidate(clusterOwner, operatorIds, cluster, version);
+    }
+
+    /// @notice Reactivate a liquidated ETH cluster with `msg.value`.
+    function reactivate(uint64[] calldata operatorIds, Cluster memory cluster) external payable {
+        _requireV2();
+        (bytes32 key, uint8 version) = _validateCluster(msg.sender, operatorIds, cluster);
+        if (version != VERSION_ETH) revert IncorrectClusterVersion();
         if (cluster.active) revert ClusterAlreadyEnabled();
-        (uint64 index, uint64 burnRate) = _operatorsIndexAndBurnRate(operatorIds, cluster.validatorCount, true);
-        cluster.balance += amount;
+        (uint64 index, uint64 burnRate) = _operatorsETH(operatorIds, cluster.validatorCount, true);
+        cluster.balance += msg.value;
         cluster.active = true;
         cluster.index = index;
-        cluster.networkFeeIndex = _currentNetworkFeeIndex();
-        _networkValidatorsCount += cluster.validatorCount;
-        if (_isLiquidatable(cluster, burnRate)) revert InsufficientBalance();
-        _clusters[key] = _hashCluster(cluster);
-        _transferFrom(msg.sender, amount);
+        cluster.networkFeeIndex = _currentNetworkFeeIndexETH();
+        _validatorCountETH += cluster.validatorCount;
+        if (_isLiquidatableETH(cluster, key, burnRate)) revert InsufficientBalance();
+        _ethClusters[key] = _hashCluster(cluster);
         emit ClusterReactivated(msg.sender, operatorIds, cluster);
+    }
+
+    /// @notice One-way migration of the caller's legacy SSV cluster to ETH: the SSV balance (fees
+    /// settled) goes back to the owner, `msg.value` becomes the ETH balance, which must clear the
+    /// ETH liquidation threshold. A liquidated legacy cluster is reactivated by its migration.
+    function migrateClusterToETH(uint64[] calldata operatorIds, Cluster memory cluster) external payable {
+        _requireV2();
+        (bytes32 key, uint8 version) = _validateCluster(msg.sender, operatorIds, cluster);
+        if (version != VERSION_SSV) revert IncorrectClusterVersion();
+        bool wasActive = cluster.active;
+        if (wasActive) {
+            (uint64 ssvIndex,) = _operatorsSSV(operatorIds, cluster.validatorCount, false);
+            _settleSSV(cluster, ssvIndex);
+            _validatorCountSSV -= cluster.validatorCount;
+        }
+        uint256 ssvRefund = cluster.balance;
+        (uint64 index, uint64 burnRate) = _operatorsETH(operatorIds, cluster.validatorCount, true);
+        cluster.balance = msg.value;
+        cluster.active = true;
+        cluster.index = index;
+        cluster.networkFeeIndex = _currentNetworkFeeIndexETH();
+        _validatorCountETH += cluster.validatorCount;
+        if (_isLiquidatableETH(cluster, key, burnRate)) revert InsufficientBalance();
+        delete _clusters[key];
+        _ethClusters[key] = _hashCluster(cluster);
+        _transferToken(msg.sender, ssvRefund);
+        uint64 v = _vUnits(key, cluster.validatorCount);
+        emit ClusterMigratedToETH(
+            msg.sender, operatorIds, msg.value, ssvRefund, uint32(uint256(v) * EB_PER_VALIDATOR / VUNITS_PRECISION), cluster
+        );
+        if (!wasActive) emit ClusterReactivated(msg.sender, operatorIds, cluster);
+    }
+
+    /// @notice Devnet oracle: the DAO owner commits a root of (clusterId, effectiveBalance) leaves.
+    function commitRoot(bytes32 merkleRoot, uint64 blockNum) external {
+        if (msg.sender != _owner) revert NotOracle();
+        if (blockNum <= _latestCommittedBlock) revert StaleBlockNumber();
+        _ebRoots[blockNum] = merkleRoot;
+        _latestCommittedBlock = blockNum;
+        emit RootCommitted(merkleRoot, blockNum);
+    }
+
+    /// @notice Anyone: set a cluster's effective balance (whole ETH) from the latest committed
+    /// root. An ETH cluster is settled at its old effective balance first and liquidated when it
+    /// falls below the threshold at the new one; a legacy cluster only stores it.
+    function updateClusterBalance(
+        uint64 blockNum,
+        address clusterOwner,
+        uint64[] calldata operatorIds,
+        Cluster memory cluster,
+        uint32 effectiveBalance,
+        bytes32[] calldata merkleProof
+    ) external {
+        _requireV2();
+        (bytes32 key, uint8 version) = _checkEBUpdate(blockNum, clusterOwner, operatorIds, cluster, effectiveBalance, merkleProof);
+        _clusterEBBlock[key] = blockNum;
+        uint64 newVUnits =
+            uint64((uint256(effectiveBalance) * VUNITS_PRECISION + EB_PER_VALIDATOR - 1) / EB_PER_VALIDATOR);
+        bool liquidated;
+        if (version == VERSION_ETH && cluster.active) {
+            (uint64 index, uint64 burnRate) = _operatorsETHView(operatorIds);
+            _settleETH(cluster, key, index);
+            _clusterVUnits[key] = newVUnits;
+            liquidated = _isLiquidatableETH(cluster, key, burnRate);
+        } else {
+            _clusterVUnits[key] = newVUnits;
+        }
+        if (version == VERSION_ETH) _ethClusters[key] = _hashCluster(cluster);
+        else _clusters[key] = _hashCluster(cluster);
+        emit ClusterBalanceUpdated(clusterOwner, operatorIds, blockNum, effectiveBalance, cluster);
+        if (liquidated) _liquidate(clusterOwner, operatorIds, cluster, VERSION_ETH);
     }
 
     function setFeeRecipientAddress(address recipientAddress) external {
@@ -310,7 +384,7 @@ contract SSVNetworkDevnet {
     }
 
     // =====================================================================================
-    // DAO settings (owner)
+    // DAO settings (owner); on v2 the unsuffixed ones are the ETH parameters
     // =====================================================================================
 
     function owner() external view returns (address) {
@@ -318,154 +392,159 @@ contract SSVNetworkDevnet {
     }
 
     function transferOwnership(address newOwner) external {
-        if (msg.sender != _owner) revert CallerNotOwner();
+        _onlyOwner();
         if (newOwner == address(0)) revert ZeroAddressNotAllowed();
         emit OwnershipTransferred(_owner, newOwner);
         _owner = newOwner;
     }
 
     function updateNetworkFee(uint256 fee) external {
-        if (msg.sender != _owner) revert CallerNotOwner();
-        uint256 old = _expand(_networkFee);
-        _networkFeeIndex = _currentNetworkFeeIndex();
-        _networkFeeIndexBlock = uint64(block.number);
-        _networkFee = _shrink(fee);
-        emit NetworkFeeUpdated(old, fee);
+        _onlyOwner();
+        if (_mode == MODE_V2) {
+            uint256 old = _unpackETH(_ethNetworkFee);
+            _ethNetworkFeeIndex = _currentNetworkFeeIndexETH();
+            _ethNetworkFeeIndexBlock = uint64(block.number);
+            _ethNetworkFee = _packETH(fee);
+            emit NetworkFeeUpdated(old, fee);
+        } else {
+            _updateNetworkFeeSSV(fee);
+        }
+    }
+
+    function updateNetworkFeeSSV(uint256 fee) external {
+        _requireV2();
+        _onlyOwner();
+        _updateNetworkFeeSSV(fee);
     }
 
     function updateMinimumLiquidationCollateral(uint256 amount) external {
-        if (msg.sender != _owner) revert CallerNotOwner();
-        _minimumLiquidationCollateral = _shrink(amount);
+        _onlyOwner();
+        if (_mode == MODE_V2) _minimumLiquidationCollateral = _packETH(amount);
+        else _minimumLiquidationCollateralSSV = _shrinkSSV(amount);
         emit MinimumLiquidationCollateralUpdated(amount);
     }
 
     function updateLiquidationThresholdPeriod(uint64 blocks) external {
-        if (msg.sender != _owner) revert CallerNotOwner();
-        _minimumBlocksBeforeLiquidation = blocks;
+        _onlyOwner();
+        if (_mode == MODE_V2) _minimumBlocksBeforeLiquidation = blocks;
+        else _minimumBlocksBeforeLiquidationSSV = blocks;
         emit LiquidationThresholdPeriodUpdated(blocks);
-    }
-
-    // =====================================================================================
-    // Views (the mainnet SSVNetworkViews ABI)
-    // =====================================================================================
-
-    function getOperatorById(uint64 operatorId)
-        external
-        view
-        returns (address owner_, uint256 fee, uint32 validatorCount, address whitelisted, bool isPrivate, bool active)
-    {
-        Operator memory op = _operators[operatorId];
-        return (op.owner, _expand(op.fee), op.validatorCount, address(0), op.isPrivate, op.active);
-    }
-
-    function getOperatorFee(uint64 operatorId) external view returns (uint256) {
-        if (_operators[operatorId].owner == address(0)) revert OperatorDoesNotExist();
-        return _expand(_operators[operatorId].fee);
-    }
-
-    function getOperatorEarnings(uint64 operatorId) external view returns (uint256) {
-        Operator memory op = _operators[operatorId];
-        if (op.owner == address(0)) revert OperatorDoesNotExist();
-        _updateSnapshot(op);
-        return _expand(op.snapshotBalance);
-    }
-
-    function getValidator(address clusterOwner, bytes calldata publicKey) external view returns (bool) {
-        bytes32 v = _validatorPKs[keccak256(abi.encodePacked(publicKey, clusterOwner))];
-        if (v == bytes32(0)) revert ValidatorDoesNotExist();
-        return v & bytes32(uint256(1)) != 0;
-    }
-
-    function getBalance(address clusterOwner, uint64[] memory operatorIds, Cluster memory cluster)
-        external
-        view
-        returns (uint256)
-    {
-        _validateClusterExistsView(clusterOwner, operatorIds, cluster);
-        if (!cluster.active) revert ClusterIsLiquidated();
-        (uint64 index,) = _operatorsIndexAndBurnRateView(operatorIds);
-        _updateClusterBalance(cluster, index);
-        return cluster.balance;
-    }
-
-    function getBurnRate(address clusterOwner, uint64[] memory operatorIds, Cluster memory cluster)
-        external
-        view
-        returns (uint256)
-    {
-        _validateClusterExistsView(clusterOwner, operatorIds, cluster);
-        (, uint64 burnRate) = _operatorsIndexAndBurnRateView(operatorIds);
-        return _expand((burnRate + _networkFee) * cluster.validatorCount);
-    }
-
-    function isLiquidatable(address clusterOwner, uint64[] memory operatorIds, Cluster memory cluster)
-        external
-        view
-        returns (bool)
-    {
-        _validateClusterExistsView(clusterOwner, operatorIds, cluster);
-        if (!cluster.active) return false;
-        (uint64 index, uint64 burnRate) = _operatorsIndexAndBurnRateView(operatorIds);
-        _updateClusterBalance(cluster, index);
-        return _isLiquidatable(cluster, burnRate);
-    }
-
-    function isLiquidated(address clusterOwner, uint64[] memory operatorIds, Cluster memory cluster)
-        external
-        view
-        returns (bool)
-    {
-        _validateClusterExistsView(clusterOwner, operatorIds, cluster);
-        return !cluster.active;
-    }
-
-    function getNetworkFee() external view returns (uint256) {
-        return _expand(_networkFee);
-    }
-
-    function getNetworkValidatorsCount() external view returns (uint32) {
-        return _networkValidatorsCount;
-    }
-
-    function getMinimumLiquidationCollateral() external view returns (uint256) {
-        return _expand(_minimumLiquidationCollateral);
-    }
-
-    function getLiquidationThresholdPeriod() external view returns (uint64) {
-        return _minimumBlocksBeforeLiquidation;
-    }
-
-    function getValidatorsPerOperatorLimit() external pure returns (uint32) {
-        return VALIDATORS_PER_OPERATOR_LIMIT;
-    }
-
-    function ssvNetwork() external view returns (address) {
-        return address(this);
-    }
-
-    function getVersion() external pure returns (string memory) {
-        return "v1.1.0-devnet";
-    }
-
-    /// @notice Devnet-only: validators ever registered by `clusterOwner` (the next ownership nonce).
-    function getOwnerNonce(address clusterOwner) external view returns (uint256) {
-        return _ownerNonce[clusterOwner];
     }
 
     // =====================================================================================
     // Internals
     // =====================================================================================
 
-    function _validateOperatorsLength(uint64[] memory operatorIds) private pure {
-        uint256 n = operatorIds.length;
-        if (n < 4 || n > 13 || n % 3 != 1) revert InvalidOperatorIdsLength();
+    function _updateNetworkFeeSSV(uint256 fee) private {
+        uint256 old = _expandSSV(_networkFee);
+        _networkFeeIndex = _currentNetworkFeeIndexSSV();
+        _networkFeeIndexBlock = uint64(block.number);
+        _networkFee = _shrinkSSV(fee);
+        if (_mode == MODE_V2) emit NetworkFeeUpdatedSSV(old, fee);
+        else emit NetworkFeeUpdated(old, fee);
     }
 
-    function _registerPublicKey(bytes calldata publicKey, uint64[] memory operatorIds) private {
-        if (publicKey.length != PUBLIC_KEY_LENGTH) revert InvalidPublicKeyLength();
-        bytes32 key = keccak256(abi.encodePacked(publicKey, msg.sender));
-        if (_validatorPKs[key] != bytes32(0)) revert ValidatorAlreadyExistsWithData(publicKey);
-        _validatorPKs[key] = bytes32(uint256(keccak256(abi.encodePacked(operatorIds))) | uint256(0x01));
+    /// Registration into a new or existing ETH cluster with `msg.value`; a legacy cluster under
+    /// the same key refuses (`IncorrectClusterVersion`: migrate it first).
+    function _addValidatorsETH(uint64[] memory operatorIds, uint32 count, Cluster memory cluster) private {
+        bytes32 key = _clusterKey(msg.sender, operatorIds);
+        bytes32 stored = _ethClusters[key];
+        if (stored == bytes32(0)) {
+            if (_clusters[key] != bytes32(0)) revert IncorrectClusterVersion();
+            if (
+                cluster.validatorCount != 0 || cluster.networkFeeIndex != 0 || cluster.index != 0
+                    || cluster.balance != 0 || !cluster.active
+            ) revert IncorrectClusterState();
+        } else if (stored != _hashCluster(cluster)) {
+            revert IncorrectClusterState();
+        } else if (!cluster.active) {
+            revert ClusterIsLiquidated();
+        }
+        cluster.balance += msg.value;
+        (uint64 index, uint64 burnRate) = _operatorsETH(operatorIds, count, true);
+        _settleETH(cluster, key, index);
+        cluster.validatorCount += count;
+        _validatorCountETH += count;
+        // An explicit effective balance grows by 32 ETH per new validator (implicit: by count).
+        uint64 explicitV = _clusterVUnits[key];
+        if (explicitV != 0) _clusterVUnits[key] = explicitV + uint64(count) * VUNITS_PRECISION;
+        if (_isLiquidatableETH(cluster, key, burnRate)) revert InsufficientBalance();
+        _ethClusters[key] = _hashCluster(cluster);
+    }
+
+    function _removeValidators(uint64[] memory operatorIds, uint32 count, Cluster memory cluster) private {
+        (bytes32 key, uint8 version) = _validateCluster(msg.sender, operatorIds, cluster);
+        if (version == VERSION_ETH) {
+            if (cluster.active) {
+                (uint64 index,) = _operatorsETH(operatorIds, count, false);
+                _settleETH(cluster, key, index);
+                _validatorCountETH -= count;
+            }
+            uint64 explicitV = _clusterVUnits[key];
+            if (explicitV != 0) {
+                uint64 d = uint64(count) * VUNITS_PRECISION;
+                _clusterVUnits[key] = explicitV > d ? explicitV - d : 0;
+            }
+            cluster.validatorCount -= count;
+            _ethClusters[key] = _hashCluster(cluster);
+        } else {
+            if (cluster.active) {
+                (uint64 index,) = _operatorsSSV(operatorIds, count, false);
+                _settleSSV(cluster, index);
+                _validatorCountSSV -= count;
+            }
+            cluster.validatorCount -= count;
+            _clusters[key] = _hashCluster(cluster);
+        }
+    }
+
+    function _liquidate(address clusterOwner, uint64[] calldata operatorIds, Cluster memory cluster, uint8 version)
+        private
+    {
+        if (!cluster.active) revert ClusterIsLiquidated();
+        bytes32 key = _clusterKey(clusterOwner, operatorIds);
+        bool eth = version == VERSION_ETH;
+        (uint64 index, uint64 burnRate) = eth
+            ? _operatorsETH(operatorIds, cluster.validatorCount, false)
+            : _operatorsSSV(operatorIds, cluster.validatorCount, false);
+        if (eth) _settleETH(cluster, key, index);
+        else _settleSSV(cluster, index);
+        bool liquidatable = eth ? _isLiquidatableETH(cluster, key, burnRate) : _isLiquidatableSSV(cluster, burnRate);
+        if (clusterOwner != msg.sender && !liquidatable) revert ClusterNotLiquidatable();
+        uint256 balance = cluster.balance;
+        cluster.index = 0;
+        cluster.networkFeeIndex = 0;
+        cluster.active = false;
+        cluster.balance = 0;
+        if (eth) {
+            _validatorCountETH -= cluster.validatorCount;
+            _clusterVUnits[key] = 0;
+            _ethClusters[key] = _hashCluster(cluster);
+            if (balance > 0) _sendETH(msg.sender, balance);
+        } else {
+            _validatorCountSSV -= cluster.validatorCount;
+            _clusters[key] = _hashCluster(cluster);
+            _transferToken(msg.sender, balance);
+        }
+        emit ClusterLiquidated(clusterOwner, operatorIds, cluster);
+    }
+
+    function _checkEBUpdate(
+        uint64 blockNum,
+        address clusterOwner,
+        uint64[] calldata operatorIds,
+        Cluster memory cluster,
+        uint32 effectiveBalance,
+        bytes32[] calldata merkleProof
+    ) private view returns (bytes32 key, uint8 version) {
+        bytes32 root = _ebRoots[blockNum];
+        if (root == bytes32(0)) revert RootNotFound();
+        (key, version) = _validateCluster(clusterOwner, operatorIds, cluster);
+        if (blockNum != _latestCommittedBlock || blockNum <= _clusterEBBlock[key]) revert StaleUpdate();
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(key, effectiveBalance))));
+        if (!MerkleProof.verifyCalldata(merkleProof, root, leaf)) revert InvalidProof();
+        if (effectiveBalance < uint256(cluster.validatorCount) * EB_PER_VALIDATOR) revert EBBelowMinimum();
+        if (effectiveBalance > uint256(cluster.validatorCount) * MAX_EB_PER_VALIDATOR) revert EBExceedsMaximum();
     }
 
     function _removePublicKey(bytes calldata publicKey, uint64[] memory operatorIds) private {
@@ -480,157 +559,5 @@ contract SSVNetworkDevnet {
         if (v != bytes32(uint256(keccak256(abi.encodePacked(operatorIds))) | uint256(0x01))) {
             revert IncorrectValidatorStateWithData(publicKey);
         }
-    }
-
-    function _addValidators(uint64[] memory operatorIds, uint32 count, uint256 amount, Cluster memory cluster)
-        private
-    {
-        bytes32 key = keccak256(abi.encodePacked(msg.sender, operatorIds));
-        bytes32 stored = _clusters[key];
-        if (stored == bytes32(0)) {
-            if (
-                cluster.validatorCount != 0 || cluster.networkFeeIndex != 0 || cluster.index != 0
-                    || cluster.balance != 0 || !cluster.active
-            ) revert IncorrectClusterState();
-        } else if (stored != _hashCluster(cluster)) {
-            revert IncorrectClusterState();
-        } else if (!cluster.active) {
-            revert ClusterIsLiquidated();
-        }
-        cluster.balance += amount;
-        (uint64 index, uint64 burnRate) = _operatorsIndexAndBurnRate(operatorIds, count, true);
-        _updateClusterBalance(cluster, index);
-        cluster.validatorCount += count;
-        _networkValidatorsCount += count;
-        if (_isLiquidatable(cluster, burnRate)) revert InsufficientBalance();
-        _clusters[key] = _hashCluster(cluster);
-        _transferFrom(msg.sender, amount);
-    }
-
-    function _removeValidators(uint64[] memory operatorIds, uint32 count, Cluster memory cluster) private {
-        bytes32 key = _validateClusterExists(msg.sender, operatorIds, cluster);
-        if (cluster.active) {
-            (uint64 index,) = _operatorsIndexAndBurnRate(operatorIds, count, false);
-            _updateClusterBalance(cluster, index);
-            _networkValidatorsCount -= count;
-        }
-        cluster.validatorCount -= count;
-        _clusters[key] = _hashCluster(cluster);
-    }
-
-    /// Updates each operator's snapshot and validator count (+count when `add`, −count otherwise),
-    /// checking order and existence; returns the sum of current operator indexes and fees.
-    function _operatorsIndexAndBurnRate(uint64[] memory operatorIds, uint32 count, bool add)
-        private
-        returns (uint64 index, uint64 burnRate)
-    {
-        for (uint256 i; i < operatorIds.length; ++i) {
-            uint64 id = operatorIds[i];
-            if (i + 1 < operatorIds.length) {
-                if (id == operatorIds[i + 1]) revert OperatorsListNotUnique();
-                if (id > operatorIds[i + 1]) revert UnsortedOperatorsList();
-            }
-            Operator memory op = _operators[id];
-            if (op.active) {
-                _updateSnapshot(op);
-                if (add) {
-                    if (op.isPrivate && msg.sender != op.owner) revert CallerNotWhitelistedWithData(id);
-                    op.validatorCount += count;
-                    if (op.validatorCount > VALIDATORS_PER_OPERATOR_LIMIT) revert ExceedValidatorLimitWithData(id);
-                } else {
-                    op.validatorCount -= count;
-                }
-                _operators[id] = op;
-                index += op.snapshotIndex;
-                burnRate += op.fee;
-            } else if (add) {
-                revert OperatorDoesNotExist();
-            }
-        }
-    }
-
-    function _operatorsIndexAndBurnRateView(uint64[] memory operatorIds)
-        private
-        view
-        returns (uint64 index, uint64 burnRate)
-    {
-        for (uint256 i; i < operatorIds.length; ++i) {
-            Operator memory op = _operators[operatorIds[i]];
-            if (op.active) {
-                _updateSnapshot(op);
-                index += op.snapshotIndex;
-                burnRate += op.fee;
-            }
-        }
-    }
-
-    function _updateSnapshot(Operator memory op) private view {
-        if (!op.active) return;
-        uint64 blockDiffFee = (uint64(block.number) - op.snapshotBlock) * op.fee;
-        op.snapshotIndex += blockDiffFee;
-        op.snapshotBalance += blockDiffFee * op.validatorCount;
-        op.snapshotBlock = uint64(block.number);
-    }
-
-    function _currentNetworkFeeIndex() private view returns (uint64) {
-        return _networkFeeIndex + (uint64(block.number) - _networkFeeIndexBlock) * _networkFee;
-    }
-
-    function _updateClusterBalance(Cluster memory cluster, uint64 newIndex) private view {
-        uint64 networkFeeIndex = _currentNetworkFeeIndex();
-        uint256 usage = _expand(
-            (newIndex - cluster.index) * uint64(cluster.validatorCount)
-                + (networkFeeIndex - cluster.networkFeeIndex) * uint64(cluster.validatorCount)
-        );
-        cluster.balance = usage > cluster.balance ? 0 : cluster.balance - usage;
-        cluster.index = newIndex;
-        cluster.networkFeeIndex = networkFeeIndex;
-    }
-
-    function _isLiquidatable(Cluster memory cluster, uint64 burnRate) private view returns (bool) {
-        if (cluster.validatorCount == 0) return false;
-        if (cluster.balance < _expand(_minimumLiquidationCollateral)) return true;
-        uint256 threshold =
-            _expand(_minimumBlocksBeforeLiquidation * (burnRate + _networkFee) * uint64(cluster.validatorCount));
-        return cluster.balance < threshold;
-    }
-
-    function _validateClusterExists(address clusterOwner, uint64[] memory operatorIds, Cluster memory cluster)
-        private
-        view
-        returns (bytes32 key)
-    {
-        key = keccak256(abi.encodePacked(clusterOwner, operatorIds));
-        bytes32 stored = _clusters[key];
-        if (stored == bytes32(0)) revert ClusterDoesNotExists();
-        if (stored != _hashCluster(cluster)) revert IncorrectClusterState();
-    }
-
-    function _validateClusterExistsView(address clusterOwner, uint64[] memory operatorIds, Cluster memory cluster)
-        private
-        view
-    {
-        _validateClusterExists(clusterOwner, operatorIds, cluster);
-    }
-
-    function _hashCluster(Cluster memory c) private pure returns (bytes32) {
-        return keccak256(abi.encodePacked(c.validatorCount, c.networkFeeIndex, c.index, c.active, c.balance));
-    }
-
-    function _transferFrom(address from, uint256 amount) private {
-        if (amount == 0) return;
-        if (!token.transferFrom(from, address(this), amount)) revert TokenTransferFailed();
-    }
-
-    function _transfer(address to, uint256 amount) private {
-        if (!token.transfer(to, amount)) revert TokenTransferFailed();
-    }
-
-    function _shrink(uint256 value) private pure returns (uint64) {
-        return uint64(value / DEDUCTED_DIGITS);
-    }
-
-    function _expand(uint64 value) private pure returns (uint256) {
-        return uint256(value) * DEDUCTED_DIGITS;
     }
 }

@@ -7,6 +7,10 @@ import {PoolManager} from "../../src/PoolManager.sol";
 import {Oracle, IPoolManagerReport} from "../../src/Oracle.sol";
 import {DepositContract} from "../../src/devnet/DepositContract.sol";
 import {SSVNetworkDevnet} from "../../src/devnet/SSVNetworkDevnet.sol";
+import {SSVNetworkDevnetCore} from "../../src/devnet/SSVNetworkDevnetCore.sol";
+import {SSVNetworkDevnetViews} from "../../src/devnet/SSVNetworkDevnetViews.sol";
+import {SSVNetworkDevnetLegacy} from "../../src/devnet/SSVNetworkDevnetLegacy.sol";
+import {SSVNetworkDevnetDeploy} from "../../src/devnet/SSVNetworkDevnetDeploy.sol";
 import {SSVToken} from "../../src/devnet/SSVToken.sol";
 import {ISSVNetwork} from "../../src/interfaces/ISSVNetwork.sol";
 import {IDepositContract} from "../../src/interfaces/IDepositContract.sol";
@@ -73,9 +77,13 @@ library DepositRoot {
 }
 
 contract Base is Test {
-    uint256 internal constant OPERATOR_FEE = 1e9; // SSV wei per block
-    uint256 internal constant NETWORK_FEE = 1e9;
-    uint256 internal constant SSV_PER_VALIDATOR = 10 ether;
+    // ETH wei per block per 32 ETH: the network's minimum operator fee, so that for up to two
+    // validators on 4 operators the ETH for fees is the minimum collateral (0.00094 ETH), which the
+    // 0.001 ETH seed covers and the pool's totals in the tests stay round.
+    uint256 internal constant OPERATOR_FEE = 1_065_200_000;
+    uint256 internal constant NETWORK_FEE_SSV = 1e9; // legacy clusters
+    uint256 internal constant FEE_CAP = 0.05 ether; // per validator
+    uint256 internal constant FEE_MARGIN_BLOCKS = 7200; // runway beyond the liquidation threshold
     uint256 internal constant FRAME = 1 days;
 
     address internal gov = address(0xA11CE);
@@ -87,6 +95,7 @@ contract Base is Test {
 
     SSVToken internal ssvToken;
     SSVNetworkDevnet internal ssv;
+    SSVNetworkDevnetViews internal views; // the same address, views ABI
     DepositContract internal depositContract;
     PoolETH internal poolETH;
     PoolManager internal manager;
@@ -105,11 +114,14 @@ contract Base is Test {
         vm.warp(1_700_000_000);
         vm.roll(100);
         ssvToken = new SSVToken(address(this));
-        ssv = new SSVNetworkDevnet(IERC20(address(ssvToken)), NETWORK_FEE, 214_800, 1 ether);
+        ssv = SSVNetworkDevnetDeploy.deploy(
+            IERC20(address(ssvToken)), _startV2(), SSVNetworkDevnetDeploy.mainnetLike(NETWORK_FEE_SSV)
+        );
+        views = SSVNetworkDevnetViews(address(ssv));
         depositContract = new DepositContract();
         for (uint256 i = 1; i <= 13; ++i) {
             vm.prank(vm.addr(1000 + i));
-            ssv.registerOperator(abi.encodePacked("rsa-key-", i), OPERATOR_FEE, false);
+            ssv.registerOperator(abi.encodePacked("rsa-key-", i), _startV2() ? OPERATOR_FEE : 1e9, false);
         }
         for (uint64 i = 1; i <= 13; ++i) {
             if (i <= 4) ops4.push(i);
@@ -127,7 +139,8 @@ contract Base is Test {
                 governance: gov,
                 treasury: treasury,
                 protocolFeeBps: 1_000,
-                withdrawalRequestContract: address(0x00000961Ef480Eb55e80D19ad83579A64c007002)
+                withdrawalRequestContract: address(0x00000961Ef480Eb55e80D19ad83579A64c007002),
+                clusterFeeCapPerValidator: FEE_CAP
             })
         );
         require(address(manager) == predicted, "prediction");
@@ -145,6 +158,36 @@ contract Base is Test {
         _emptyClusterSnapshot(ops13);
         vm.deal(alice, 100_000 ether);
         vm.deal(bob, 100_000 ether);
+    }
+
+    /// Whether the SSV stand-in starts as a v2 network (tests of legacy clusters override it).
+    function _startV2() internal virtual returns (bool) {
+        return true;
+    }
+
+    function _dev(ISSVNetwork.Cluster memory c) internal pure returns (SSVNetworkDevnetCore.Cluster memory) {
+        return SSVNetworkDevnetCore.Cluster(c.validatorCount, c.networkFeeIndex, c.index, c.active, c.balance);
+    }
+
+    /// ETH to send with `k` more validators into the pool's cluster of `ops` (snapshot `c`), as
+    /// the agent computes it from the views: the liquidation threshold plus a margin of blocks at
+    /// the cluster's burn rate after the call (32 ETH of effective balance per new validator),
+    /// at least the minimum collateral, less what the cluster holds now.
+    function _feeFor(uint64[] memory ops, ISSVNetwork.Cluster memory c, uint256 k) internal view returns (uint256) {
+        uint256 rate = views.getNetworkFee();
+        for (uint256 i; i < ops.length; ++i) rate += views.getOperatorFee(ops[i]);
+        uint256 eb = uint256(c.validatorCount) * 32;
+        uint256 have;
+        if (c.validatorCount > 0 || c.balance > 0) {
+            eb = views.getEffectiveBalance(address(manager), ops, _dev(c));
+            have = c.active ? views.getBalance(address(manager), ops, _dev(c)) : c.balance;
+        }
+        eb += 32 * k;
+        uint256 blocks = views.getLiquidationThresholdPeriod() + FEE_MARGIN_BLOCKS;
+        uint256 need = blocks * rate * eb / 32;
+        uint256 min = views.getMinimumLiquidationCollateral();
+        if (need < min) need = min;
+        return need > have ? need - have : 0;
     }
 
     function _emptyClusterSnapshot(uint64[] memory ops) internal {
@@ -217,22 +260,55 @@ contract Base is Test {
         for (uint256 i = from; i < to; ++i) out[i - from] = vals[i];
     }
 
-    /// Stakes `vals` of batch `b` as the agent, with the right deposit root and cluster snapshot;
-    /// updates the snapshot from the ValidatorAdded event. Returns gas used by the call.
+    /// Stakes `vals` of batch `b` as the agent, with the right deposit root, cluster snapshot and
+    /// ETH for fees (`_feeFor`); updates the snapshot from the ValidatorAdded event. Returns gas
+    /// used by the call.
     function _stake(Batch memory b, PoolManager.ValidatorData[] memory vals) internal returns (uint256 gasUsed) {
         bytes32 key = keccak256(abi.encode(b.ops));
         ISSVNetwork.Cluster memory c = clusterOf[key];
+        uint256 fee = _feeFor(b.ops, c, vals.length);
+        uint256 free = manager.bufferedEther() - manager.pendingWithdrawalEther();
+        if (free < 32 ether * vals.length + fee) _fund(32 ether * vals.length + fee - free);
         bytes32 depositRoot = depositContract.get_deposit_root();
         vm.recordLogs();
         vm.prank(agent);
         uint256 g = gasleft();
-        manager.stake(b.root, b.ops, vals, depositRoot, SSV_PER_VALIDATOR * vals.length, c);
+        manager.stake(b.root, b.ops, vals, depositRoot, fee, c);
         gasUsed = g - gasleft();
         clusterOf[key] = _lastCluster(vm.getRecordedLogs());
     }
 
+    /// The pool's cluster of `ops` after the last SSV event about it in `logs` (any kind).
+    function _clusterFromLogs(Vm.Log[] memory logs, ISSVNetwork.Cluster memory c)
+        internal
+        view
+        returns (ISSVNetwork.Cluster memory)
+    {
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(ssv)) continue;
+            bytes32 t = logs[i].topics[0];
+            if (t == SSVNetworkDevnetCore.ValidatorAdded.selector) {
+                (,,, c) = abi.decode(logs[i].data, (uint64[], bytes, bytes, ISSVNetwork.Cluster));
+            } else if (t == SSVNetworkDevnetCore.ValidatorRemoved.selector) {
+                (,, c) = abi.decode(logs[i].data, (uint64[], bytes, ISSVNetwork.Cluster));
+            } else if (
+                t == SSVNetworkDevnetCore.ClusterDeposited.selector || t == SSVNetworkDevnetCore.ClusterWithdrawn.selector
+            ) {
+                (,, c) = abi.decode(logs[i].data, (uint64[], uint256, ISSVNetwork.Cluster));
+            } else if (
+                t == SSVNetworkDevnetCore.ClusterLiquidated.selector
+                    || t == SSVNetworkDevnetCore.ClusterReactivated.selector
+            ) {
+                (, c) = abi.decode(logs[i].data, (uint64[], ISSVNetwork.Cluster));
+            } else if (t == SSVNetworkDevnetCore.ClusterMigratedToETH.selector) {
+                (,,,, c) = abi.decode(logs[i].data, (uint64[], uint256, uint256, uint32, ISSVNetwork.Cluster));
+            }
+        }
+        return c;
+    }
+
     function _lastCluster(Vm.Log[] memory logs) internal view returns (ISSVNetwork.Cluster memory c) {
-        bytes32 topic = SSVNetworkDevnet.ValidatorAdded.selector;
+        bytes32 topic = SSVNetworkDevnetCore.ValidatorAdded.selector;
         bool found;
         for (uint256 i; i < logs.length; ++i) {
             if (logs[i].emitter == address(ssv) && logs[i].topics[0] == topic) {

@@ -18,3 +18,4 @@ pub mod transcript;
 pub mod verify;
 
 pub use error::Error;
+pub use kc_validator::text::printable;

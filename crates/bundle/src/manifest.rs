@@ -104,6 +104,17 @@ pub struct MasterInfo {
     pub fingerprint: String,
     /// HSM label of the seal key that sealed it.
     pub seal_key_label: String,
+    /// The seal backend of `sealed/master.seal` (`aes-256-gcm` or `rsa-oaep`); bundles made
+    /// before there was a choice were all `aes-256-gcm`.
+    #[serde(default = "default_seal_algorithm")]
+    pub seal_algorithm: String,
+    /// `rsa-oaep`: SHA-256 of the seal public key's SPKI DER, which the envelope must name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_key_sha256: Option<String>,
+}
+
+fn default_seal_algorithm() -> String {
+    crate::seal::ALGORITHM.to_owned()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,7 +196,7 @@ impl Manifest {
     fn checked(parsed: Result<Manifest, serde_json::Error>) -> Result<Self, Error> {
         let m: Manifest = parsed.map_err(|e| Error::Manifest {
             field: format!("line {} column {}", e.line(), e.column()),
-            message: e.to_string(),
+            message: crate::printable(&e.to_string()),
         })?;
         if m.format != FORMAT {
             return Err(Error::Manifest {
@@ -219,7 +230,7 @@ impl ManifestSignature {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         serde_json::from_slice(bytes).map_err(|e| Error::Signature {
-            message: format!("manifest.sig: {e}"),
+            message: crate::printable(&format!("manifest.sig: {e}")),
         })
     }
 

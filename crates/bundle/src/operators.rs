@@ -75,6 +75,10 @@ impl OperatorsFile {
 
     /// Parses and checks the text; the error message names the operator or field at fault.
     pub fn parse(text: &str) -> Result<Self, String> {
+        Self::parse_unescaped(text).map_err(|m| crate::printable(&m))
+    }
+
+    fn parse_unescaped(text: &str) -> Result<Self, String> {
         let shape: AnyShape = serde_json::from_str(text).map_err(|_| {
             // Re-parse as each shape to give the more useful message.
             match serde_json::from_str::<PinnedFile>(text) {
@@ -93,7 +97,7 @@ impl OperatorsFile {
         };
         if !CLUSTER_SIZES.contains(&operators.len()) {
             return Err(format!(
-                "{} operators; a cluster has 4, 7, 10 or 13",
+                "operators: {} entries; a cluster has 4, 7, 10 or 13",
                 operators.len()
             ));
         }

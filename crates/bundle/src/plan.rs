@@ -67,6 +67,10 @@ pub struct SsvSection {
 pub struct HsmSection {
     pub module: PathBuf,
     pub token_label: String,
+    /// The token's serial number (`C_GetTokenInfo.serialNumber`): when given, the token must
+    /// carry both the label and this serial number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_serial: Option<String>,
     #[serde(default = "default_seal_label")]
     pub seal_key_label: String,
     #[serde(default = "default_identity_label")]
@@ -179,7 +183,7 @@ impl Plan {
         };
         let de = toml::Deserializer::new(text);
         let file: PlanFile = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
+            let path = crate::printable(&e.path().to_string());
             let inner = e.into_inner();
             let (field, message) = toml_error_field(text, &path, &inner);
             err(&field, message)
@@ -333,6 +337,15 @@ impl Plan {
         // [hsm]
         let h = &file.hsm;
         check_label(&h.token_label).map_err(|m| err("hsm.token_label", m))?;
+        if let Some(serial) = &h.token_serial {
+            // CK_TOKEN_INFO.serialNumber is 16 bytes of blank-padded text.
+            if serial.trim().is_empty() || serial.len() > 16 || serial.trim() != serial {
+                return Err(err(
+                    "hsm.token_serial",
+                    format!("{serial:?} is not a token serial number (1 to 16 characters, no surrounding blanks)"),
+                ));
+            }
+        }
         check_label(&h.seal_key_label).map_err(|m| err("hsm.seal_key_label", m))?;
         check_label(&h.identity_key_label).map_err(|m| err("hsm.identity_key_label", m))?;
         if h.seal_key_label == h.identity_key_label {
@@ -463,7 +476,15 @@ impl Plan {
 /// missing field is appended to the path, and a syntax error is named by the key on its line,
 /// under the table header above it (else by its line number).
 fn toml_error_field(text: &str, path: &str, e: &toml::de::Error) -> (String, String) {
-    let message = e.message().trim().to_owned();
+    // One line: the toml crate puts a newline between a syntax error and its reason.
+    let message = crate::printable(
+        &e.message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(": "),
+    );
     let table = if path == "." { "" } else { path };
     let join = |key: &str| {
         if table.is_empty() {

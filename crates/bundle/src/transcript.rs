@@ -279,24 +279,22 @@ pub fn stream_verify(
             .read_until(b'\n', &mut line)
             .map_err(|e| Error::Transcript {
                 line: i + 1,
-                message: format!("cannot read: {e}"),
+                message: crate::printable(&format!("cannot read: {e}")),
             })?;
         if n == 0 {
             break;
         }
         let line_no = i + 1;
+        // Messages quote the entry's own fields: escaped (kc_bundle::printable).
         let bad = |message: String| Error::Transcript {
             line: line_no,
-            message,
+            message: crate::printable(&message),
         };
         if line.last() != Some(&b'\n') {
             if line.len() > max_line {
                 return Err(bad(format!("longer than {max_line} bytes")));
             }
-            return Err(Error::Transcript {
-                line: i,
-                message: "last line does not end with a newline".to_owned(),
-            });
+            return Err(bad("the last line does not end with a newline".to_owned()));
         }
         let text = std::str::from_utf8(&line[..line.len() - 1])
             .map_err(|e| bad(format!("not UTF-8: {e}")))?;
@@ -429,5 +427,24 @@ mod tests {
         let swapped = format!("{}\n{}\n{}\n", lines[1], lines[0], lines[2]);
         assert!(Transcript::parse_and_verify(&swapped).is_err());
         assert!(Transcript::parse_and_verify("").is_err());
+    }
+
+    #[test]
+    fn an_unterminated_last_line_is_refused_at_its_own_line() {
+        let text = sample().to_jsonl();
+        // The whole third entry, without its newline: refused at line 3, not at line 2.
+        let cut = &text[..text.len() - 1];
+        match Transcript::parse_and_verify(cut) {
+            Err(Error::Transcript { line: 3, message }) => {
+                assert!(message.contains("newline"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // One byte with no newline at all is line 1 (fuzz target `transcript`: errors name a
+        // line within the text).
+        assert!(matches!(
+            Transcript::parse_and_verify("x"),
+            Err(Error::Transcript { line: 1, .. })
+        ));
     }
 }

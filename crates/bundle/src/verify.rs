@@ -579,11 +579,15 @@ fn run_checks(
                         ),
                     ));
                 }
+                check_seal_backend(&s, &manifest, &mut fails);
                 c.group(
                     "seal.envelope",
                     files::SEALED_MASTER,
                     fails,
-                    "AES-256-GCM envelope bound to this ceremony and plan",
+                    format!(
+                        "{} envelope bound to this ceremony and plan",
+                        manifest.master.seal_algorithm
+                    ),
                 );
             }
             Err(e) => c.fail("seal.envelope", files::SEALED_MASTER, "", e.to_string()),
@@ -1035,6 +1039,52 @@ fn check_plan_vs_manifest(plan: &Plan, m: &Manifest, c: &mut Checker) {
     );
 }
 
+/// The envelope's seal backend is the one the signed manifest names, and an `rsa-oaep` envelope
+/// names the seal public key the manifest names.
+fn check_seal_backend(s: &SealedMaster, m: &Manifest, fails: &mut Vec<(String, String)>) {
+    if !crate::seal::ALGORITHMS.contains(&m.master.seal_algorithm.as_str()) {
+        fails.push((
+            "master.seal_algorithm".into(),
+            format!(
+                "{:?} is not one of {:?}",
+                m.master.seal_algorithm,
+                crate::seal::ALGORITHMS
+            ),
+        ));
+    }
+    if s.algorithm != m.master.seal_algorithm {
+        fails.push((
+            "algorithm".into(),
+            format!(
+                "{:?}, manifest says {:?}",
+                s.algorithm, m.master.seal_algorithm
+            ),
+        ));
+    }
+    let rsa = m.master.seal_algorithm == crate::seal::ALGORITHM_RSA_OAEP;
+    if rsa && m.master.seal_key_sha256.is_none() {
+        fails.push((
+            "master.seal_key_sha256".into(),
+            "missing: an rsa-oaep manifest names the seal public key".into(),
+        ));
+    }
+    if !rsa && m.master.seal_key_sha256.is_some() {
+        fails.push((
+            "master.seal_key_sha256".into(),
+            "only an rsa-oaep manifest names a seal public key".into(),
+        ));
+    }
+    if s.key_sha256 != m.master.seal_key_sha256 {
+        fails.push((
+            "key_sha256".into(),
+            format!(
+                "{:?}, manifest says {:?}",
+                s.key_sha256, m.master.seal_key_sha256
+            ),
+        ));
+    }
+}
+
 /// No validator may appear twice: a repeated public key (or leaf) would be deposited twice and
 /// registered on SSV twice, while every per-entry check still passes.
 fn check_unique_validators(m: &Manifest, c: &mut Checker) {
@@ -1217,6 +1267,23 @@ fn check_transcript_facts(entries: &[Entry], m: &Manifest) -> Vec<(String, Strin
                 "differs from manifest identity.public_key".into(),
             ));
         }
+        // The attested seal key is of the manifest's backend: an AES key seals aes-256-gcm,
+        // an RSA key rsa-oaep.
+        let want = if m.master.seal_algorithm == crate::seal::ALGORITHM_RSA_OAEP {
+            "CKK_RSA"
+        } else {
+            "CKK_AES"
+        };
+        let got = e.details["seal"]["key_type"].as_str();
+        if got != Some(want) {
+            fails.push((
+                "hsm.keys.seal.key_type".into(),
+                format!(
+                    "{}, a {} seal key is {want}",
+                    e.details["seal"]["key_type"], m.master.seal_algorithm
+                ),
+            ));
+        }
     }
     if let Some(e) = one("master.ready", &mut fails) {
         if e.details.get("fingerprint").and_then(Value::as_str)
@@ -1248,6 +1315,17 @@ fn check_transcript_facts(entries: &[Entry], m: &Manifest) -> Vec<(String, Strin
             files::SEALED_MASTER,
             &mut fails,
         );
+        if e.details.get("algorithm").and_then(Value::as_str)
+            != Some(m.master.seal_algorithm.as_str())
+        {
+            fails.push((
+                "master.sealed.algorithm".into(),
+                format!(
+                    "{}, manifest master.seal_algorithm is {}",
+                    e.details["algorithm"], m.master.seal_algorithm
+                ),
+            ));
+        }
     }
     fails
 }
@@ -1301,6 +1379,8 @@ mod tests {
                 seed_source: "hsm".into(),
                 fingerprint: "ee".repeat(32),
                 seal_key_label: "kc-seal".into(),
+                seal_algorithm: "aes-256-gcm".into(),
+                seal_key_sha256: None,
             },
             withdrawal: WithdrawalInfo {
                 address: "0x".to_owned() + &"11".repeat(20),
@@ -1335,10 +1415,10 @@ mod tests {
                 .input(files::OPERATORS, f(files::OPERATORS))
                 .details(json!({"ceremony_id": m.ceremony_id})),
         );
-        t.append(
-            Step::new("hsm.keys", "ceremony")
-                .details(json!({"identity_public_key": m.identity.public_key})),
-        );
+        t.append(Step::new("hsm.keys", "ceremony").details(json!({
+            "identity_public_key": m.identity.public_key,
+            "seal": {"key_type": "CKK_AES"},
+        })));
         t.append(
             Step::new("master.ready", "ceremony")
                 .details(json!({"source": "hsm", "fingerprint": m.master.fingerprint})),
@@ -1368,7 +1448,8 @@ mod tests {
         t.append(w);
         t.append(
             Step::new("master.sealed", "ceremony")
-                .output(files::SEALED_MASTER, f(files::SEALED_MASTER)),
+                .output(files::SEALED_MASTER, f(files::SEALED_MASTER))
+                .details(json!({"algorithm": m.master.seal_algorithm})),
         );
         t
     }
@@ -1531,5 +1612,33 @@ mod tests {
                 "{name}: {f:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_envelope_backend_and_key_must_be_the_manifests() {
+        let m = sample_manifest(1);
+        let key = "ab".repeat(32);
+        let aes = SealedMaster::new("kc-seal", "c-1", &[7; 32], &[1; 60]);
+        let rsa = SealedMaster::rsa_oaep("kc-seal", "c-1", &[7; 32], "sha256", &key, &[1; 444]);
+        let run = |s: &SealedMaster, m: &Manifest| {
+            let mut f = Vec::new();
+            check_seal_backend(s, m, &mut f);
+            f.into_iter().map(|(field, _)| field).collect::<Vec<_>>()
+        };
+        assert!(run(&aes, &m).is_empty());
+        // an rsa-oaep envelope under an aes-256-gcm manifest
+        assert_eq!(run(&rsa, &m), vec!["algorithm", "key_sha256"]);
+        let mut mr = m.clone();
+        mr.master.seal_algorithm = "rsa-oaep".into();
+        mr.master.seal_key_sha256 = Some(key.clone());
+        assert!(run(&rsa, &mr).is_empty());
+        // the manifest names another key
+        mr.master.seal_key_sha256 = Some("cd".repeat(32));
+        assert_eq!(run(&rsa, &mr), vec!["key_sha256"]);
+        // an rsa-oaep manifest without a key, and an unknown backend
+        mr.master.seal_key_sha256 = None;
+        assert_eq!(run(&rsa, &mr), vec!["master.seal_key_sha256", "key_sha256"]);
+        mr.master.seal_algorithm = "chacha".into();
+        assert!(run(&rsa, &mr).contains(&"master.seal_algorithm".to_string()));
     }
 }

@@ -15,8 +15,10 @@ use crate::preflight::{PreflightItem, Requirement};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyRole {
-    /// AES-256 seal key: `CKA_ENCRYPT` and `CKA_DECRYPT` only.
+    /// AES-256 seal key (`aes-256-gcm` backend): `CKA_ENCRYPT` and `CKA_DECRYPT` only.
     Seal,
+    /// RSA-3072 seal private key (`rsa-oaep` backend): `CKA_DECRYPT` only.
+    RsaSeal,
     /// P-256 identity private key: `CKA_SIGN` only.
     Identity,
     /// secp256k1 transaction private key: `CKA_SIGN` only.
@@ -27,11 +29,24 @@ impl fmt::Display for KeyRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             KeyRole::Seal => "seal",
+            KeyRole::RsaSeal => "seal (rsa-oaep)",
             KeyRole::Identity => "identity",
             KeyRole::Transaction => "transaction",
         })
     }
 }
+
+/// The usage attributes defined for private keys (PKCS#11 2.40 §4.9): the others
+/// (`CKA_ENCRYPT`, `CKA_VERIFY`, …) belong to public and secret keys, and some tokens report
+/// them true on private keys (a TPM EC key reports `CKA_ENCRYPT`/`CKA_VERIFY`), which says
+/// nothing about what the private key can do.
+const PRIVATE_KEY_USAGE: &[&str] = &[
+    "CKA_SIGN",
+    "CKA_SIGN_RECOVER",
+    "CKA_DECRYPT",
+    "CKA_UNWRAP",
+    "CKA_DERIVE",
+];
 
 /// The usage attributes checked, in report order.
 const USAGE: &[(AttributeType, &str)] = &[
@@ -52,32 +67,45 @@ impl KeyRole {
     pub fn required_usage(self) -> &'static [&'static str] {
         match self {
             KeyRole::Seal => &["CKA_ENCRYPT", "CKA_DECRYPT"],
+            KeyRole::RsaSeal => &["CKA_DECRYPT"],
             KeyRole::Identity | KeyRole::Transaction => &["CKA_SIGN"],
         }
     }
 
-    /// Every usage attribute checked.
+    /// The usage attributes checked for this role's key class: all of them for a secret key,
+    /// only those defined for private keys (sign, sign-recover, decrypt, unwrap, derive) for a
+    /// private key.
+    pub fn checked_usage_of(self) -> Vec<&'static str> {
+        USAGE
+            .iter()
+            .map(|(_, n)| *n)
+            .filter(|n| self.class() != ObjectClass::PRIVATE_KEY || PRIVATE_KEY_USAGE.contains(n))
+            .collect()
+    }
+
+    /// Every usage attribute read from a key.
     pub fn checked_usage() -> Vec<&'static str> {
         USAGE.iter().map(|(_, n)| *n).collect()
     }
 
-    fn class(self) -> ObjectClass {
+    pub(crate) fn class(self) -> ObjectClass {
         match self {
             KeyRole::Seal => ObjectClass::SECRET_KEY,
-            KeyRole::Identity | KeyRole::Transaction => ObjectClass::PRIVATE_KEY,
+            KeyRole::RsaSeal | KeyRole::Identity | KeyRole::Transaction => ObjectClass::PRIVATE_KEY,
         }
     }
 
-    fn key_type(self) -> KeyType {
+    pub(crate) fn key_type(self) -> KeyType {
         match self {
             KeyRole::Seal => KeyType::AES,
+            KeyRole::RsaSeal => KeyType::RSA,
             KeyRole::Identity | KeyRole::Transaction => KeyType::EC,
         }
     }
 
     fn curve(self) -> Option<crate::ec::Curve> {
         match self {
-            KeyRole::Seal => None,
+            KeyRole::Seal | KeyRole::RsaSeal => None,
             KeyRole::Identity => Some(crate::ec::Curve::P256),
             KeyRole::Transaction => Some(crate::ec::Curve::Secp256k1),
         }
@@ -174,13 +202,14 @@ impl Token {
     }
 }
 
-/// Reads `handle`'s attributes and checks them against `role`; returns the attestation or an
-/// [`Error::AttestationRefused`] naming every failing attribute.
-pub(crate) fn attest_key(
+/// Reads `handle`'s attributes and checks them against `role`, for a token object (`on_token`) or for the session object the preflight trial
+/// makes from the same template (`CKA_TOKEN` false, everything else identical).
+pub(crate) fn attest_object(
     session: &HsmSession,
     handle: ObjectHandle,
     label: &str,
     role: KeyRole,
+    on_token: bool,
 ) -> Result<KeyAttestation> {
     let mut types = vec![
         AttributeType::Class,
@@ -200,6 +229,7 @@ pub(crate) fn attest_key(
     types.extend(USAGE.iter().map(|(t, _)| *t));
     match role {
         KeyRole::Seal => types.push(AttributeType::ValueLen),
+        KeyRole::RsaSeal => {}
         KeyRole::Identity | KeyRole::Transaction => types.push(AttributeType::EcParams),
     }
     let ctx = || format!("{}, attesting", session.ctx_label(label));
@@ -276,7 +306,7 @@ pub(crate) fn attest_key(
         );
     }
     let flags: [(&str, Option<bool>, bool); 7] = [
-        ("CKA_TOKEN", a.token, true),
+        ("CKA_TOKEN", a.token, on_token),
         ("CKA_PRIVATE", a.private, true),
         ("CKA_SENSITIVE", a.sensitive, true),
         ("CKA_ALWAYS_SENSITIVE", a.always_sensitive, true),
@@ -293,7 +323,8 @@ pub(crate) fn attest_key(
             );
         }
     }
-    for (_, name) in USAGE {
+    for name in role.checked_usage_of() {
+        let name = &name;
         let required = role.required_usage().contains(name);
         let found = a.usage.iter().find(|(n, _)| n == name).map(|(_, b)| *b);
         let ok = if required {
@@ -311,6 +342,7 @@ pub(crate) fn attest_key(
     }
     let mut curve_name = None;
     match role.curve() {
+        None if role == KeyRole::RsaSeal => {}
         None => {
             if a.value_len != Some(32) {
                 refuse(
@@ -350,7 +382,7 @@ pub(crate) fn attest_key(
         key_type: role.key_type().to_string(),
         curve: curve_name,
         value_len: a.value_len,
-        token: true,
+        token: on_token,
         private: true,
         sensitive: true,
         always_sensitive: true,
@@ -360,12 +392,14 @@ pub(crate) fn attest_key(
         modifiable: a.modifiable,
         copyable: a.copyable,
         key_gen_mechanism,
-        usage: a
-            .usage
-            .iter()
-            .filter(|(_, b)| *b)
-            .map(|(n, _)| n.to_string())
-            .collect(),
+        usage: {
+            let checked = role.checked_usage_of();
+            a.usage
+                .iter()
+                .filter(|(n, b)| *b && checked.contains(n))
+                .map(|(n, _)| n.to_string())
+                .collect()
+        },
     })
 }
 
@@ -407,6 +441,7 @@ pub(crate) struct KeyRef {
     label: String,
     token: String,
     role: KeyRole,
+    on_token: bool,
     attestation: KeyAttestation,
 }
 
@@ -417,21 +452,29 @@ impl Clone for KeyRef {
             label: self.label.clone(),
             token: self.token.clone(),
             role: self.role,
+            on_token: self.on_token,
             attestation: self.attestation.clone(),
         }
     }
 }
 
 impl KeyRef {
-    /// Finds the key of `role` labelled `label` and attests it.
-    pub(crate) fn open(session: &HsmSession, label: &str, role: KeyRole) -> Result<KeyRef> {
+    /// Finds the key of `role` labelled `label` and attests it: a token object (`on_token`) or
+    /// a preflight trial's session object.
+    pub(crate) fn open_as(
+        session: &HsmSession,
+        label: &str,
+        role: KeyRole,
+        on_token: bool,
+    ) -> Result<KeyRef> {
         let handle = session.find_one(role.class(), label)?;
-        let attestation = attest_key(session, handle, label, role)?;
+        let attestation = attest_object(session, handle, label, role, on_token)?;
         Ok(KeyRef {
             handle: std::sync::Mutex::new(handle),
             label: label.to_string(),
             token: session.token_label().to_string(),
             role,
+            on_token,
             attestation,
         })
     }
@@ -468,7 +511,7 @@ impl KeyRef {
                 _,
             )) => {
                 let handle = session.find_one(self.role.class(), &self.label)?;
-                let again = attest_key(session, handle, &self.label, self.role)?;
+                let again = attest_object(session, handle, &self.label, self.role, self.on_token)?;
                 if again != self.attestation {
                     return Err(Error::KeyChanged {
                         label: self.label.clone(),
@@ -479,5 +522,29 @@ impl KeyRef {
             }
             other => Ok(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_keys_are_checked_only_for_private_key_usage() {
+        for role in [KeyRole::Identity, KeyRole::Transaction, KeyRole::RsaSeal] {
+            assert_eq!(
+                role.checked_usage_of(),
+                vec![
+                    "CKA_DECRYPT",
+                    "CKA_SIGN",
+                    "CKA_SIGN_RECOVER",
+                    "CKA_UNWRAP",
+                    "CKA_DERIVE"
+                ],
+                "{role}"
+            );
+        }
+        // a secret key: every usage attribute
+        assert_eq!(KeyRole::Seal.checked_usage_of(), KeyRole::checked_usage());
     }
 }

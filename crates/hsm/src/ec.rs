@@ -5,7 +5,7 @@
 use std::fmt;
 
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use sha2::{Digest as _, Sha256};
 use sha3::Keccak256;
 
@@ -79,6 +79,115 @@ pub fn sec1_from_ec_point(value: &[u8]) -> Result<[u8; 65], String> {
     Ok(out)
 }
 
+/// The EC key pair templates (public, private); `on_token` false makes the session objects the
+/// preflight trial uses, everything else identical.
+pub(crate) fn ec_templates(
+    session: &HsmSession,
+    label: &str,
+    id: &[u8],
+    curve: Curve,
+    on_token: bool,
+) -> (Vec<Attribute>, Vec<Attribute>) {
+    let public = vec![
+        Attribute::Token(on_token),
+        Attribute::Private(false),
+        Attribute::KeyType(KeyType::EC),
+        Attribute::EcParams(curve.ec_params().to_vec()),
+        Attribute::Verify(true),
+        Attribute::Encrypt(false),
+        Attribute::Wrap(false),
+        Attribute::Derive(false),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ];
+    let private = session.private_key_template(KeyType::EC, on_token, true, false, label, id);
+    (public, private)
+}
+
+/// `C_GenerateKeyPair(CKM_EC_KEY_PAIR_GEN)` from [`ec_templates`]; returns (public, private).
+pub(crate) fn generate_ec(
+    session: &HsmSession,
+    label: &str,
+    id: &[u8],
+    curve: Curve,
+    on_token: bool,
+) -> Result<(ObjectHandle, ObjectHandle)> {
+    let (public, private) = ec_templates(session, label, id, curve, on_token);
+    session
+        .session()
+        .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
+        .map_err(|e| {
+            p11(
+                e,
+                format!(
+                    "{}, C_GenerateKeyPair (CKM_EC_KEY_PAIR_GEN), curve {}",
+                    session.ctx_label(label),
+                    curve.name()
+                ),
+            )
+        })
+}
+
+/// The P-256 identity public key labelled `label`, read **without logging in** (a public key
+/// object is not private): what `ceremony recover` pins the `--from` bundle to before the PIN
+/// is used. After login, [`IdentityKey::open`] proves the private key belongs to it.
+pub fn identity_public_key(token: &crate::Token, label: &str) -> Result<[u8; 65]> {
+    let (session, handle) =
+        token
+            .find_public_key(label, KeyType::EC)?
+            .ok_or_else(|| Error::KeyNotFound {
+                token: token.label().to_string(),
+                label: label.to_string(),
+                class: "CKO_PUBLIC_KEY".into(),
+            })?;
+    let (params, point) = read_ec_public(&session, handle, label)?;
+    check_public(label, Curve::P256, params, point)
+}
+
+type EcPublicAttrs = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn read_ec_public(
+    session: &cryptoki::session::Session,
+    handle: ObjectHandle,
+    label: &str,
+) -> Result<EcPublicAttrs> {
+    let attrs = session
+        .get_attributes(handle, &[AttributeType::EcParams, AttributeType::EcPoint])
+        .map_err(|e| p11(e, format!("label `{label}`, C_GetAttributeValue")))?;
+    let mut params = None;
+    let mut point = None;
+    for a in attrs {
+        match a {
+            Attribute::EcParams(p) => params = Some(p),
+            Attribute::EcPoint(p) => point = Some(p),
+            _ => {}
+        }
+    }
+    Ok((params, point))
+}
+
+fn check_public(
+    label: &str,
+    curve: Curve,
+    params: Option<Vec<u8>>,
+    point: Option<Vec<u8>>,
+) -> Result<[u8; 65]> {
+    let invalid = |reason: String| Error::PublicKeyInvalid {
+        label: label.to_string(),
+        reason,
+    };
+    if params.as_deref() != Some(curve.ec_params()) {
+        return Err(invalid(format!(
+            "CKA_EC_PARAMS of the public key is {}, expected {} ({})",
+            params.map(hex::encode).unwrap_or_else(|| "absent".into()),
+            hex::encode(curve.ec_params()),
+            curve.name()
+        )));
+    }
+    let point = point.ok_or_else(|| invalid("CKA_EC_POINT absent".to_string()))?;
+    sec1_from_ec_point(&point).map_err(invalid)
+}
+
 /// The part both key kinds share: handles, label, token, public key, attestation.
 #[derive(Clone)]
 struct EcKey {
@@ -92,80 +201,21 @@ impl EcKey {
     fn provision(session: &HsmSession, label: &str, curve: Curve) -> Result<()> {
         session.ensure_label_free(label)?;
         let id = session.random_array::<16>()?;
-        let public = [
-            Attribute::Token(true),
-            Attribute::Private(false),
-            Attribute::KeyType(KeyType::EC),
-            Attribute::EcParams(curve.ec_params().to_vec()),
-            Attribute::Verify(true),
-            Attribute::Encrypt(false),
-            Attribute::Wrap(false),
-            Attribute::Derive(false),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.to_vec()),
-        ];
-        let private = [
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::KeyType(KeyType::EC),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Sign(true),
-            Attribute::SignRecover(false),
-            Attribute::Decrypt(false),
-            Attribute::Unwrap(false),
-            Attribute::Derive(false),
-            Attribute::Modifiable(false),
-            Attribute::Copyable(false),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.to_vec()),
-        ];
-        session
-            .session()
-            .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
-            .map_err(|e| {
-                p11(
-                    e,
-                    format!(
-                        "{}, mechanism CKM_EC_KEY_PAIR_GEN, curve {}",
-                        session.ctx_label(label),
-                        curve.name()
-                    ),
-                )
-            })?;
+        generate_ec(session, label, &id[..], curve, true)?;
         Ok(())
     }
 
-    fn open(session: &HsmSession, label: &str, role: KeyRole, curve: Curve) -> Result<EcKey> {
-        let private = KeyRef::open(session, label, role)?;
+    fn open(
+        session: &HsmSession,
+        label: &str,
+        role: KeyRole,
+        curve: Curve,
+        on_token: bool,
+    ) -> Result<EcKey> {
+        let private = KeyRef::open_as(session, label, role, on_token)?;
         let public = session.find_one(ObjectClass::PUBLIC_KEY, label)?;
-        let attrs = session
-            .session()
-            .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
-            .map_err(|e| p11(e, session.ctx_label(label)))?;
-        let mut params = None;
-        let mut point = None;
-        for a in attrs {
-            match a {
-                Attribute::EcParams(p) => params = Some(p),
-                Attribute::EcPoint(p) => point = Some(p),
-                _ => {}
-            }
-        }
-        let invalid = |reason: String| Error::PublicKeyInvalid {
-            label: label.to_string(),
-            reason,
-        };
-        if params.as_deref() != Some(curve.ec_params()) {
-            return Err(invalid(format!(
-                "CKA_EC_PARAMS of the public key is {}, expected {} ({})",
-                params.map(hex::encode).unwrap_or_else(|| "absent".into()),
-                hex::encode(curve.ec_params()),
-                curve.name()
-            )));
-        }
-        let point = point.ok_or_else(|| invalid("CKA_EC_POINT absent".to_string()))?;
-        let public_sec1 = sec1_from_ec_point(&point).map_err(invalid)?;
+        let (params, point) = read_ec_public(session.session(), public, label)?;
+        let public_sec1 = check_public(label, curve, params, point)?;
         Ok(EcKey {
             private,
             label: label.to_string(),
@@ -234,7 +284,15 @@ impl IdentityKey {
     /// Finds the key pair labelled `label`, attests the private key for identity use, reads
     /// the public key, and signs a random digest to check the two belong together.
     pub fn open(session: &HsmSession, label: &str) -> Result<IdentityKey> {
-        let key = EcKey::open(session, label, KeyRole::Identity, Curve::P256)?;
+        IdentityKey::open_as(session, label, true)
+    }
+
+    pub(crate) fn open_as(
+        session: &HsmSession,
+        label: &str,
+        on_token: bool,
+    ) -> Result<IdentityKey> {
+        let key = EcKey::open(session, label, KeyRole::Identity, Curve::P256, on_token)?;
         let verifying_key =
             p256::ecdsa::VerifyingKey::from_sec1_bytes(&key.public_sec1).map_err(|e| {
                 Error::PublicKeyInvalid {
@@ -341,7 +399,21 @@ impl TransactionKey {
     /// and caches the public key and address, and signs a random digest to check that the
     /// signature recovers to that address.
     pub fn open(session: &HsmSession, label: &str) -> Result<TransactionKey> {
-        let key = EcKey::open(session, label, KeyRole::Transaction, Curve::Secp256k1)?;
+        TransactionKey::open_as(session, label, true)
+    }
+
+    pub(crate) fn open_as(
+        session: &HsmSession,
+        label: &str,
+        on_token: bool,
+    ) -> Result<TransactionKey> {
+        let key = EcKey::open(
+            session,
+            label,
+            KeyRole::Transaction,
+            Curve::Secp256k1,
+            on_token,
+        )?;
         let verifying_key =
             k256::ecdsa::VerifyingKey::from_sec1_bytes(&key.public_sec1).map_err(|e| {
                 Error::PublicKeyInvalid {

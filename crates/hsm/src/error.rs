@@ -84,16 +84,23 @@ pub enum Error {
         context: String,
     },
 
-    /// No initialized token carries the label.
+    /// No initialized token carries the label (and the serial number, when one was given).
     #[error(
-        "no token labelled `{label}`; tokens present: {}",
-        list_or_none(available)
+        "no token labelled `{label}`{}; tokens present: {}{}",
+        serial.as_ref().map(|s| format!(" with serial number `{s}`")).unwrap_or_default(),
+        list_or_none(available),
+        if unreadable.is_empty() { String::new() } else { format!("; slots skipped: {}", unreadable.join("; ")) }
     )]
     TokenNotFound {
         /// The label asked for.
         label: String,
-        /// The labels of the initialized tokens that exist.
+        /// The serial number asked for, if any.
+        serial: Option<String>,
+        /// The initialized tokens that exist, as `label (serial S)`.
         available: Vec<String>,
+        /// Slots whose `C_GetTokenInfo` failed, each naming the slot, the function and what
+        /// failed (e.g. a field that did not parse).
+        unreadable: Vec<String>,
     },
 
     /// More than one token carries the label.
@@ -183,15 +190,92 @@ pub enum Error {
         reason: String,
     },
 
-    /// AES-GCM authentication failed while unsealing.
+    /// Unsealing failed in a way that can only mean the sealed data, its associated data or the
+    /// key is not the one sealed with: an authentication failure computed on the host, or a
+    /// return value that the token is known to give for exactly that (SoftHSM).
     #[error(
-        "C_Decrypt with key `{label}` and CKM_AES_GCM failed with {rv}: authentication failed (wrong key, wrong associated data, or tampered data)"
+        "{function} with key `{label}` failed with {rv}: authentication failed (wrong key, wrong associated data, or tampered data)"
     )]
     UnsealFailed {
         /// The seal key label.
         label: String,
-        /// The return value the token gave.
+        /// Where it failed: `C_Decrypt (CKM_AES_GCM)`, `host AES-256-GCM`, `host OAEP decoding`.
+        function: String,
+        /// The return value the token gave, or what the host check found.
         rv: String,
+    },
+
+    /// A token other than SoftHSM failed `C_Decrypt` with a return value that does not tell a
+    /// failed authentication from a device error (`CKR_GENERAL_ERROR`, `CKR_FUNCTION_FAILED`).
+    #[error(
+        "{function} with key `{label}` on token `{token}` failed with {rv}: authentication failure or device error"
+    )]
+    UnsealAuthOrDevice {
+        /// The seal key label.
+        label: String,
+        /// The token label.
+        token: String,
+        /// The function and mechanism, e.g. `C_Decrypt (CKM_AES_GCM)`.
+        function: String,
+        /// The return value.
+        rv: String,
+    },
+
+    /// An `rsa-oaep` envelope was made for another RSA key than the token's seal key: refused
+    /// before anything is decrypted.
+    #[error(
+        "sealed data was made for the RSA key with SHA-256 {envelope}, but seal key `{label}` on token `{token}` is {found}; refusing to decrypt"
+    )]
+    SealedToAnotherKey {
+        /// The seal key label.
+        label: String,
+        /// The token label.
+        token: String,
+        /// The key fingerprint the envelope names.
+        envelope: String,
+        /// The fingerprint of the token's key.
+        found: String,
+    },
+
+    /// Sealed data whose layout is not the backend's (wrong length of a part).
+    #[error("sealed data for {backend} is malformed: {reason}")]
+    SealedMalformed {
+        /// The seal backend.
+        backend: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// Preflight by trial: a function the role needs failed on a session object made from the
+    /// exact template, so nothing was made on the token.
+    #[error("token `{token}`: preflight trial of {capability} failed: {function} {detail}")]
+    TrialFailed {
+        /// The token label.
+        token: String,
+        /// The PKCS#11 function (or host check) that failed, e.g. `C_GenerateKeyPair`.
+        function: String,
+        /// What was tried, e.g. `secp256k1 key pair (CKM_EC_KEY_PAIR_GEN, curve secp256k1)`.
+        capability: String,
+        /// The return value or what was found.
+        detail: String,
+    },
+
+    /// No seal backend can run on the token; says why for each.
+    #[error("token `{token}` offers no seal backend: {}", reasons.join("; "))]
+    NoSealBackend {
+        /// The token label.
+        token: String,
+        /// Per backend, why not.
+        reasons: Vec<String>,
+    },
+
+    /// The key labelled as the seal key is neither an AES secret key nor an RSA private key.
+    #[error("no seal key labelled `{label}` on token `{token}` (looked for an AES secret key and an RSA private key)")]
+    SealKeyNotFound {
+        /// The token label.
+        token: String,
+        /// The label.
+        label: String,
     },
 
     /// Sealed data too short to hold an IV and a tag.
@@ -247,7 +331,9 @@ impl Error {
     /// The `CKR_…` return value, if this error came from a PKCS#11 call.
     pub fn ckr(&self) -> Option<&str> {
         match self {
-            Error::Pkcs11 { rv, .. } | Error::UnsealFailed { rv, .. } => Some(rv),
+            Error::Pkcs11 { rv, .. }
+            | Error::UnsealFailed { rv, .. }
+            | Error::UnsealAuthOrDevice { rv, .. } => Some(rv),
             Error::PinIncorrect { .. } => Some("CKR_PIN_INCORRECT"),
             Error::PinLocked { .. } => Some("CKR_PIN_LOCKED"),
             _ => None,

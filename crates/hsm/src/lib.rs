@@ -59,7 +59,10 @@ mod ec;
 mod error;
 mod module;
 mod preflight;
+mod rsa_seal;
 mod seal;
+mod sealer;
+mod trial;
 
 #[cfg(feature = "test-utils")]
 pub mod testing;
@@ -70,16 +73,26 @@ pub use cryptoki;
 
 pub use attest::{KeyAttestation, KeyRole, TokenAttestation};
 pub use ec::{
-    eth_address, sec1_from_ec_point, Curve, IdentityKey, RecoverableSignature, TransactionKey,
-    P256_EC_PARAMS, SECP256K1_EC_PARAMS,
+    eth_address, identity_public_key, sec1_from_ec_point, Curve, IdentityKey, RecoverableSignature,
+    TransactionKey, P256_EC_PARAMS, SECP256K1_EC_PARAMS,
 };
 pub use error::{Error, Refusal, Result};
 pub use module::{HsmSession, LibraryInfo, Module, Token, TokenInfo, MODULE_ENV, SOFTHSM_MODULE};
 pub use preflight::{
     Capability, MechanismUse, PreflightItem, PreflightReport, Requirement, AES_GCM, AES_KEY_GEN,
-    AGENT_REQUIREMENTS, CEREMONY_REQUIREMENTS, ECDSA, EC_KEY_PAIR_GEN, RANDOM,
+    AGENT_REQUIREMENTS, CEREMONY_REQUIREMENTS, CEREMONY_RSA_REQUIREMENTS, ECDSA, EC_KEY_PAIR_GEN,
+    RANDOM, RSA_DECRYPT, RSA_KEY_PAIR_GEN,
+};
+pub use rsa_seal::{
+    rsa_key_sha256, rsa_seal_key_sha256_public, OaepHash, RsaDecryptMode, RsaDecryptPath,
+    RsaSealKey, RsaSealed, RSA_SEAL_BITS, RSA_SEAL_MODULUS_LEN, RSA_SEAL_OVERHEAD,
 };
 pub use seal::{SealKey, SEAL_IV_LEN, SEAL_OVERHEAD, SEAL_TAG_LEN};
+pub use sealer::{
+    choose_seal_backend, provision_ceremony_keys, BackendChoice, SealBackend, SealInfo, Sealed,
+    Sealer,
+};
+pub use trial::{TrialLine, TrialReport, TrialRole};
 
 /// Re-exported so callers can name PIN types without their own `secrecy` dependency.
 pub use secrecy::SecretString;

@@ -32,6 +32,8 @@ static MODULE: Mutex<Option<Module>> = Mutex::new(None);
 pub struct Module {
     ctx: Pkcs11,
     path: PathBuf,
+    /// `cryptokiVersion` from `C_GetInfo` (major, minor), read once at load.
+    cryptoki_version: (u8, u8),
 }
 
 impl fmt::Debug for Module {
@@ -106,9 +108,17 @@ impl Module {
             Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => return Err(p11(e, format!("module {}", requested.display()))),
         }
+        let cryptoki_version = ctx
+            .get_library_info()
+            .map(|i| {
+                let v = i.cryptoki_version();
+                (v.major(), v.minor())
+            })
+            .map_err(|e| p11(e, format!("module {}", requested.display())))?;
         let m = Module {
             ctx,
             path: requested,
+            cryptoki_version,
         };
         *slot = Some(m.clone());
         Ok(m)
@@ -155,49 +165,77 @@ impl Module {
         })
     }
 
-    /// Labels of every initialized token, in slot order.
+    /// Labels of every initialized token that could be read, in slot order.
     pub fn token_labels(&self) -> Result<Vec<String>> {
         Ok(self
-            .initialized_tokens()?
+            .scan_slots()?
+            .readable
             .into_iter()
-            .map(|(_, label)| label)
+            .map(|(_, info)| info.label)
             .collect())
     }
 
-    fn initialized_tokens(&self) -> Result<Vec<(Slot, String)>> {
+    /// The PKCS#11 version the module implements (`C_GetInfo`), as (major, minor).
+    pub fn cryptoki_version(&self) -> (u8, u8) {
+        self.cryptoki_version
+    }
+
+    /// Whether templates may carry `CKA_COPYABLE`: it was added in PKCS#11 2.40, and tokens of an
+    /// earlier version reject it (`CKR_ATTRIBUTE_TYPE_INVALID`).
+    pub fn knows_copyable(&self) -> bool {
+        knows_copyable(self.cryptoki_version)
+    }
+
+    /// Every slot with a token: the initialized ones whose `C_GetTokenInfo` succeeded, and the
+    /// ones where it failed (a slot whose token info a module fills wrongly, such as a
+    /// non-standard `utcTime`, must not hide the other tokens).
+    fn scan_slots(&self) -> Result<SlotScan> {
         let slots = self
             .ctx
-            .get_slots_with_initialized_token()
-            .map_err(|e| p11(e, "listing slots with an initialized token"))?;
-        let mut out = Vec::with_capacity(slots.len());
+            .get_slots_with_token()
+            .map_err(|e| p11(e, "C_GetSlotList, listing slots with a token"))?;
+        let mut scan = SlotScan::default();
         for slot in slots {
-            let info = self
-                .ctx
-                .get_token_info(slot)
-                .map_err(|e| p11(e, format!("slot {}", slot.id())))?;
-            out.push((slot, info.label().trim().to_string()));
+            match self.ctx.get_token_info(slot) {
+                Ok(i) if i.token_initialized() => scan.readable.push((slot, token_info(&i))),
+                Ok(_) => {}
+                Err(e) => scan.unreadable.push(unreadable_slot(slot, &e)),
+            }
         }
-        Ok(out)
+        Ok(scan)
     }
 
     /// Finds the token by its label. Slot numbers are never used to pick a token: SoftHSM
     /// renumbers slots as tokens are created.
     pub fn find_token(&self, label: &str) -> Result<Token> {
-        let tokens = self.initialized_tokens()?;
-        let matches: Vec<Slot> = tokens
+        self.select_token(label, None)
+    }
+
+    /// Finds the token labelled `label`; with `serial`, the token must also carry that serial
+    /// number (`C_GetTokenInfo.serialNumber`), which tells apart tokens with the same label.
+    /// Slots whose `C_GetTokenInfo` fails are skipped, and named if no token matches.
+    pub fn select_token(&self, label: &str, serial: Option<&str>) -> Result<Token> {
+        let scan = self.scan_slots()?;
+        let matches: Vec<&(Slot, TokenInfo)> = scan
+            .readable
             .iter()
-            .filter(|(_, l)| l == label)
-            .map(|(s, _)| *s)
+            .filter(|(_, i)| i.label == label && serial.is_none_or(|s| i.serial == s))
             .collect();
         match matches.as_slice() {
-            [slot] => Ok(Token {
+            [(slot, _)] => Ok(Token {
                 module: self.clone(),
                 slot: *slot,
                 label: label.to_string(),
             }),
             [] => Err(Error::TokenNotFound {
                 label: label.to_string(),
-                available: tokens.into_iter().map(|(_, l)| l).collect(),
+                serial: serial.map(str::to_string),
+                available: scan
+                    .readable
+                    .iter()
+                    .map(|(_, i)| format!("{} (serial {})", i.label, i.serial))
+                    .collect(),
+                unreadable: scan.unreadable,
             }),
             many => Err(Error::DuplicateToken {
                 label: label.to_string(),
@@ -208,6 +246,40 @@ impl Module {
 
     pub(crate) fn ctx(&self) -> &Pkcs11 {
         &self.ctx
+    }
+}
+
+/// `CKA_COPYABLE` exists from PKCS#11 2.40 on.
+fn knows_copyable(version: (u8, u8)) -> bool {
+    version >= (2, 40)
+}
+
+#[derive(Default)]
+struct SlotScan {
+    readable: Vec<(Slot, TokenInfo)>,
+    /// `slot N: C_GetTokenInfo failed: …` for every slot whose token could not be read.
+    unreadable: Vec<String>,
+}
+
+fn unreadable_slot(slot: Slot, e: &cryptoki::error::Error) -> String {
+    // cryptoki fails the whole call when a field does not parse (opencryptoki 3.8 fills
+    // `utcTime` with a clock time, not `YYYYMMDDhhmmss00`): say which function and what.
+    let what = match e {
+        cryptoki::error::Error::Pkcs11(rv, _) => crate::error::rv_name(rv),
+        other => format!("a field did not parse ({other})"),
+    };
+    format!("slot {}: C_GetTokenInfo failed: {what}", slot.id())
+}
+
+fn token_info(i: &cryptoki::slot::TokenInfo) -> TokenInfo {
+    TokenInfo {
+        label: i.label().trim().to_string(),
+        manufacturer: i.manufacturer_id().trim().to_string(),
+        model: i.model().trim().to_string(),
+        serial: i.serial_number().trim().to_string(),
+        firmware_version: i.firmware_version().to_string(),
+        hardware_version: i.hardware_version().to_string(),
+        rng: i.rng(),
     }
 }
 
@@ -257,15 +329,63 @@ impl Token {
             .module
             .ctx
             .get_token_info(self.slot)
-            .map_err(|e| p11(e, format!("token `{}`", self.label)))?;
-        Ok(TokenInfo {
-            label: i.label().trim().to_string(),
-            manufacturer: i.manufacturer_id().trim().to_string(),
-            model: i.model().trim().to_string(),
-            serial: i.serial_number().trim().to_string(),
-            firmware_version: i.firmware_version().to_string(),
-            hardware_version: i.hardware_version().to_string(),
-            rng: i.rng(),
+            .map_err(|e| p11(e, format!("token `{}`, C_GetTokenInfo", self.label)))?;
+        Ok(token_info(&i))
+    }
+
+    /// Sessions the token reports open (`C_GetTokenInfo.ulSessionCount`), if it reports them.
+    pub fn session_count(&self) -> Result<Option<u64>> {
+        self.module
+            .ctx
+            .get_token_info(self.slot)
+            .map(|i| i.session_count())
+            .map_err(|e| p11(e, format!("token `{}`, C_GetTokenInfo", self.label)))
+    }
+
+    /// Whether this token's module is SoftHSM (`C_GetInfo.manufacturerID`). Used only to read
+    /// its return values precisely (it reports a GCM tag mismatch as `CKR_GENERAL_ERROR`).
+    pub fn is_softhsm(&self) -> bool {
+        self.module
+            .ctx
+            .get_library_info()
+            .map(|i| i.manufacturer_id().contains("SoftHSM"))
+            .unwrap_or(false)
+    }
+
+    /// The public key object of `key_type` labelled `label`, read in a session without login
+    /// (public key objects are not private): `None` if there is none, an error if several.
+    pub(crate) fn find_public_key(
+        &self,
+        label: &str,
+        key_type: cryptoki::object::KeyType,
+    ) -> Result<Option<(Session, ObjectHandle)>> {
+        let session = self.public_session()?;
+        let found = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::KeyType(key_type),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(|e| p11(e, format!("token `{}`, label `{label}`", self.label)))?;
+        match found.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some((session, *one))),
+            many => Err(Error::AmbiguousLabel {
+                token: self.label.clone(),
+                label: label.to_string(),
+                class: "CKO_PUBLIC_KEY".into(),
+                count: many.len(),
+            }),
+        }
+    }
+
+    /// Opens a read-only session without logging in, for public objects only.
+    pub(crate) fn public_session(&self) -> Result<Session> {
+        self.module.ctx.open_ro_session(self.slot).map_err(|e| {
+            p11(
+                e,
+                format!("token `{}`, C_OpenSession (read-only)", self.label),
+            )
         })
     }
 
@@ -416,6 +536,62 @@ impl HsmSession {
         }
     }
 
+    /// A private key template: on the token (or a trial's session object), private, sensitive,
+    /// never extractable, not modifiable (nor copyable where the token knows the attribute),
+    /// and of the private-key usage attributes only `sign` or `decrypt` as asked.
+    pub(crate) fn private_key_template(
+        &self,
+        key_type: cryptoki::object::KeyType,
+        on_token: bool,
+        sign: bool,
+        decrypt: bool,
+        label: &str,
+        id: &[u8],
+    ) -> Vec<Attribute> {
+        let mut t = vec![
+            Attribute::Token(on_token),
+            Attribute::Private(true),
+            Attribute::KeyType(key_type),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(sign),
+            Attribute::SignRecover(false),
+            Attribute::Decrypt(decrypt),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
+            Attribute::Modifiable(false),
+        ];
+        t.extend(self.not_copyable());
+        t.push(Attribute::Label(label.as_bytes().to_vec()));
+        t.push(Attribute::Id(id.to_vec()));
+        t
+    }
+
+    /// `CKA_COPYABLE = false` where the module's PKCS#11 version (2.40 and later) knows the
+    /// attribute; nothing on older ones, which reject it with `CKR_ATTRIBUTE_TYPE_INVALID`.
+    pub(crate) fn not_copyable(&self) -> Option<Attribute> {
+        self.token
+            .module
+            .knows_copyable()
+            .then_some(Attribute::Copyable(false))
+    }
+
+    /// `C_DestroyObject` on every object labelled `label`; returns how many there were.
+    pub(crate) fn destroy_labelled(&self, label: &str) -> Result<usize> {
+        let found = self.find(&[Attribute::Label(label.as_bytes().to_vec())], label)?;
+        for handle in &found {
+            self.destroy(*handle, label)?;
+        }
+        Ok(found.len())
+    }
+
+    /// `C_DestroyObject`.
+    pub(crate) fn destroy(&self, handle: ObjectHandle, label: &str) -> Result<()> {
+        self.session
+            .destroy_object(handle)
+            .map_err(|e| p11(e, format!("{}, C_DestroyObject", self.ctx_label(label))))
+    }
+
     pub(crate) fn ctx_label(&self, label: &str) -> String {
         format!("token `{}`, label `{label}`", self.token.label)
     }
@@ -441,5 +617,47 @@ impl HsmSession {
     #[cfg(feature = "test-utils")]
     pub fn raw(&self) -> &Session {
         &self.session
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copyable_is_left_out_below_pkcs11_2_40() {
+        assert!(!knows_copyable((2, 20)));
+        assert!(!knows_copyable((2, 30)));
+        assert!(knows_copyable((2, 40)));
+        assert!(knows_copyable((3, 0)));
+    }
+
+    #[test]
+    fn an_unreadable_slot_names_the_slot_the_function_and_what_failed() {
+        let slot = Slot::try_from(7u64).unwrap();
+        let parse = unreadable_slot(slot, &cryptoki::error::Error::InvalidValue);
+        assert!(
+            parse.starts_with("slot 7: C_GetTokenInfo failed: a field did not parse ("),
+            "{parse}"
+        );
+        let rv = unreadable_slot(
+            slot,
+            &cryptoki::error::Error::Pkcs11(
+                RvError::DeviceError,
+                cryptoki::context::Function::GetTokenInfo,
+            ),
+        );
+        assert_eq!(rv, "slot 7: C_GetTokenInfo failed: CKR_DEVICE_ERROR");
+        let err = Error::TokenNotFound {
+            label: "ceremony".into(),
+            serial: None,
+            available: vec![],
+            unreadable: vec![parse, rv],
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("no token labelled `ceremony`; tokens present: none; slots skipped: slot 7: C_GetTokenInfo failed"),
+            "{msg}"
+        );
     }
 }

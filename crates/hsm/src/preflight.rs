@@ -61,6 +61,16 @@ pub enum Capability {
         /// Uses the mechanism must allow.
         uses: &'static [MechanismUse],
     },
+    /// Any one of several mechanisms (e.g. RSA decryption with OAEP, or raw RSA), each allowing
+    /// `uses`; which one is used is decided by trial.
+    AnyMechanism {
+        /// `(code, name)` of each acceptable mechanism.
+        mechanisms: &'static [(u64, &'static str)],
+        /// Name shown in reports, e.g. `CKM_RSA_PKCS_OAEP | CKM_RSA_X_509`.
+        name: &'static str,
+        /// Uses the mechanism must allow.
+        uses: &'static [MechanismUse],
+    },
 }
 
 /// A capability and why it is needed (shown to the operator).
@@ -90,7 +100,7 @@ impl Requirement {
     pub fn name(&self) -> &'static str {
         match self.capability {
             Capability::Random => "C_GenerateRandom",
-            Capability::Mechanism { name, .. } => name,
+            Capability::Mechanism { name, .. } | Capability::AnyMechanism { name, .. } => name,
         }
     }
 }
@@ -100,6 +110,9 @@ const CKM_AES_KEY_GEN: u64 = 0x1080;
 const CKM_AES_GCM: u64 = 0x1087;
 const CKM_EC_KEY_PAIR_GEN: u64 = 0x1040;
 const CKM_ECDSA: u64 = 0x1041;
+const CKM_RSA_PKCS_KEY_PAIR_GEN: u64 = 0x0000;
+const CKM_RSA_X_509: u64 = 0x0003;
+const CKM_RSA_PKCS_OAEP: u64 = 0x0009;
 
 /// `C_GenerateRandom`.
 pub const RANDOM: Requirement = Requirement {
@@ -135,9 +148,41 @@ pub const ECDSA: Requirement = Requirement::mechanism(
     "sign digests with the signing key",
 );
 
-/// What the ceremony needs: random, the seal key (AES-256-GCM) and the P-256 identity key.
+/// `CKM_RSA_PKCS_KEY_PAIR_GEN`: generate the `rsa-oaep` seal key pair.
+pub const RSA_KEY_PAIR_GEN: Requirement = Requirement::mechanism(
+    CKM_RSA_PKCS_KEY_PAIR_GEN,
+    "CKM_RSA_PKCS_KEY_PAIR_GEN",
+    &[MechanismUse::GenerateKeyPair],
+    "generate the RSA-3072 seal key pair",
+);
+/// RSA decryption of the data key: `CKM_RSA_PKCS_OAEP`, or raw `CKM_RSA_X_509` with the OAEP
+/// decoding on the host.
+pub const RSA_DECRYPT: Requirement = Requirement {
+    capability: Capability::AnyMechanism {
+        mechanisms: &[
+            (CKM_RSA_PKCS_OAEP, "CKM_RSA_PKCS_OAEP"),
+            (CKM_RSA_X_509, "CKM_RSA_X_509"),
+        ],
+        name: "CKM_RSA_PKCS_OAEP | CKM_RSA_X_509",
+        uses: &[MechanismUse::Decrypt],
+    },
+    purpose: "decrypt the data key of the sealed master secret",
+};
+
+/// What the ceremony needs with the `aes-256-gcm` seal backend: random, the AES-256 seal key
+/// and the P-256 identity key.
 pub const CEREMONY_REQUIREMENTS: &[Requirement] =
     &[RANDOM, AES_KEY_GEN, AES_GCM, EC_KEY_PAIR_GEN, ECDSA];
+
+/// What the ceremony needs with the `rsa-oaep` seal backend: random, the RSA-3072 seal key
+/// pair and RSA decryption, and the P-256 identity key.
+pub const CEREMONY_RSA_REQUIREMENTS: &[Requirement] = &[
+    RANDOM,
+    RSA_KEY_PAIR_GEN,
+    RSA_DECRYPT,
+    EC_KEY_PAIR_GEN,
+    ECDSA,
+];
 
 /// What the signer-agent needs: random and the secp256k1 transaction key (ECDSA over a
 /// keccak256 prehash). Note that no mechanism flag says whether secp256k1 is supported: the
@@ -238,6 +283,32 @@ impl Token {
                     match list.iter().find(|m| ***m == code) {
                         None => (false, Some("not in C_GetMechanismList".to_string())),
                         Some(mech) => check_uses(ctx, self.slot(), *mech, name, uses, label)?,
+                    }
+                }
+                Capability::AnyMechanism {
+                    mechanisms, uses, ..
+                } => {
+                    let mut reasons = Vec::new();
+                    let mut found = None;
+                    for (code, name) in mechanisms {
+                        match list.iter().find(|m| ***m == *code) {
+                            None => reasons.push(format!("{name} not in C_GetMechanismList")),
+                            Some(mech) => {
+                                match check_uses(ctx, self.slot(), *mech, name, uses, label)? {
+                                    (true, _) => {
+                                        found = Some(*name);
+                                        break;
+                                    }
+                                    (false, r) => {
+                                        reasons.push(format!("{name} {}", r.unwrap_or_default()))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    match found {
+                        Some(_) => (true, None),
+                        None => (false, Some(reasons.join(", "))),
                     }
                 }
             };

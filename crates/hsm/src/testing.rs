@@ -65,7 +65,14 @@ impl SoftHsmToken {
     /// the module, and initializes a new token `label` with the user `pin` (SO PIN:
     /// [`TEST_SO_PIN`]). Panics on any failure: this is a test fixture.
     pub fn new(label: &str, pin: &str) -> SoftHsmToken {
-        let (dir, module) = shared_dir();
+        SoftHsmToken::emulating(label, pin, Emulation::None)
+    }
+
+    /// As [`SoftHsmToken::new`], with SoftHSM restricted (`slots.mechanisms`) to the mechanism
+    /// set of another device. Must be the first token of the process (the restriction applies
+    /// to every token of the process's SoftHSM configuration).
+    pub fn emulating(label: &str, pin: &str, emulation: Emulation) -> SoftHsmToken {
+        let (dir, module) = shared_dir(emulation);
         init_token(&module, label, pin);
         let token = module
             .find_token(label)
@@ -115,10 +122,48 @@ impl SoftHsmToken {
     }
 }
 
-fn shared_dir() -> (Arc<TempDir>, Module) {
+/// A device whose mechanism set SoftHSM is restricted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emulation {
+    /// SoftHSM as it is.
+    None,
+    /// `hsm-config/emulate/yubihsm2.mechanisms`.
+    YubiHsm2,
+    /// `hsm-config/emulate/nitrokey-hsm2.mechanisms`.
+    NitrokeyHsm2,
+}
+
+impl Emulation {
+    /// The `slots.mechanisms` allow-list (comma-separated `CKM_…` names), from the file in
+    /// `hsm-config/emulate/` that `softhsm-setup.sh` also reads.
+    pub fn mechanisms(self) -> Option<String> {
+        let text = match self {
+            Emulation::None => return None,
+            Emulation::YubiHsm2 => {
+                include_str!("../../../hsm-config/emulate/yubihsm2.mechanisms")
+            }
+            Emulation::NitrokeyHsm2 => {
+                include_str!("../../../hsm-config/emulate/nitrokey-hsm2.mechanisms")
+            }
+        };
+        Some(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    }
+}
+
+fn shared_dir(emulation: Emulation) -> (Arc<TempDir>, Module) {
     let path = module_path();
     let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(s) = shared.as_ref() {
+        assert!(
+            emulation == Emulation::None,
+            "an emulating SoftHsmToken must be the first token of the process"
+        );
         let dir = s.dir.upgrade().unwrap_or_else(|| {
             panic!(
                 "the SoftHSM directory of this process was dropped while the module stays \
@@ -147,8 +192,12 @@ fn shared_dir() -> (Arc<TempDir>, Module) {
              directories.tokendir = {}\n\
              objectstore.backend = file\n\
              log.level = ERROR\n\
-             slots.removable = false\n",
-            tokens.display()
+             slots.removable = false\n{}",
+            tokens.display(),
+            emulation
+                .mechanisms()
+                .map(|m| format!("slots.mechanisms = {m}\n"))
+                .unwrap_or_default()
         ),
     )
     .unwrap_or_else(|e| panic!("cannot write {conf:?}: {e}"));

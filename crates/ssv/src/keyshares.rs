@@ -455,7 +455,8 @@ impl KeySharesFile {
 
     /// Parses JSON; checks the version is one the SDK reads. Entries are not verified here.
     pub fn from_json(json: &str) -> Result<Self> {
-        let file: Self = serde_json::from_str(json).map_err(|e| Error::Json(e.to_string()))?;
+        let file: Self = serde_json::from_str(json)
+            .map_err(|e| Error::Json(kc_validator::text::printable(&e.to_string())))?;
         if !READABLE_VERSIONS.contains(&file.version.as_str()) {
             return Err(Error::Version {
                 found: file.version,

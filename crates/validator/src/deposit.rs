@@ -552,13 +552,13 @@ impl RawDeposit {
         let pk: [u8; 48] = decode_fixed("pubkey", &self.pubkey)?;
         let sig: [u8; 96] = decode_fixed("signature", &self.signature)?;
         Ok(DepositData {
-            pubkey: PublicKey::from_bytes(&pk)?,
+            pubkey: PublicKey::from_bytes(&pk).map_err(|e| e.in_field("pubkey"))?,
             withdrawal_credentials: decode_fixed(
                 "withdrawal_credentials",
                 &self.withdrawal_credentials,
             )?,
             amount: self.amount,
-            signature: Signature::from_bytes(&sig)?,
+            signature: Signature::from_bytes(&sig).map_err(|e| e.in_field("signature"))?,
             deposit_message_root: decode_fixed("deposit_message_root", &self.deposit_message_root)?,
             deposit_data_root: decode_fixed("deposit_data_root", &self.deposit_data_root)?,
             fork_version: decode_fixed("fork_version", &self.fork_version)?,
@@ -621,7 +621,7 @@ impl RawDeposit {
 pub fn parse_raw_json(s: &str) -> Result<Vec<RawDeposit>, Error> {
     serde_json::from_str(s).map_err(|e| Error::Json {
         what: "deposit data".into(),
-        reason: e.to_string(),
+        reason: crate::text::printable(&e.to_string()),
     })
 }
 

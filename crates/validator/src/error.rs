@@ -258,6 +258,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same error, naming `field` (the field of the file that was read) as what was read.
+    pub fn in_field(mut self, field: &str) -> Error {
+        match &mut self {
+            Error::InvalidLength { what, .. }
+            | Error::InvalidHex { what, .. }
+            | Error::HexPrefix { what, .. }
+            | Error::BadPointEncoding { what }
+            | Error::PointNotOnCurve { what }
+            | Error::PointNotInSubgroup { what }
+            | Error::InfinityPublicKey { what }
+            | Error::InvalidSecretKey { what } => field.clone_into(what),
+            _ => {}
+        }
+        self
+    }
+
     /// The innermost error: unwraps [`Error::Entry`] layers.
     pub fn root(&self) -> &Error {
         match self {

@@ -46,6 +46,7 @@ pub mod keystore;
 pub mod mnemonic;
 mod pyjson;
 pub mod ssz;
+pub mod text;
 
 pub use address::Address;
 pub use bls::{PublicKey, SecretKey, Signature};

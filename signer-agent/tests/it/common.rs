@@ -171,6 +171,28 @@ pub fn deploy_with(
     operator_keys: &[String],
     out_dir: &std::path::Path,
 ) -> Deployment {
+    deploy_in_mode(
+        anvil,
+        operator,
+        members,
+        quorum,
+        operator_keys,
+        out_dir,
+        "v2",
+    )
+}
+
+/// [`deploy_with`] with the SSV stand-in in `ssv_mode`: `v2` (today's network) or `legacy` (a v1
+/// network with SSV-paid clusters, which the deployer upgrades with `upgradeToV2()`).
+pub fn deploy_in_mode(
+    anvil: &Anvil,
+    operator: &str,
+    members: &[&str],
+    quorum: Option<u64>,
+    operator_keys: &[String],
+    out_dir: &std::path::Path,
+    ssv_mode: &str,
+) -> Deployment {
     let contracts = contracts_dir();
     let forge = node_bin().join("forge");
     assert!(
@@ -206,6 +228,7 @@ pub fn deploy_with(
         .env("OPERATOR", operator)
         .env("ORACLE_MEMBERS", members.join(","))
         .env("OPERATORS_FILE", "")
+        .env("SSV_NETWORK_MODE", ssv_mode)
         .env(
             "PATH",
             format!(
@@ -241,6 +264,10 @@ pub fn deploy_with(
     Deployment { json_path, json }
 }
 
+/// ETH fee of the test operators, wei per block per 32 ETH (the SSV v2 default for legacy
+/// operators).
+pub const OPERATOR_ETH_FEE: u64 = 1_770_000_000;
+
 /// Registers each key on the SSV stand-in; returns the ids.
 pub fn register_operators(
     anvil: &Anvil,
@@ -266,7 +293,7 @@ pub fn register_operators(
             let id = c
                 .registerOperator(
                     encoded.clone(),
-                    alloy::primitives::U256::from(1_000_000_000u64),
+                    alloy::primitives::U256::from(OPERATOR_ETH_FEE),
                     false,
                 )
                 .call()
@@ -275,7 +302,7 @@ pub fn register_operators(
             let r = c
                 .registerOperator(
                     encoded,
-                    alloy::primitives::U256::from(1_000_000_000u64),
+                    alloy::primitives::U256::from(OPERATOR_ETH_FEE),
                     false,
                 )
                 .send()

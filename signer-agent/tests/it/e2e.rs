@@ -15,7 +15,7 @@ use alloy::sol_types::SolEvent;
 use kc_hsm::testing::{SoftHsmToken, TEST_USER_PIN};
 use signer_agent::chain::{IDepositContract, IPoolManager, ISSVNetwork};
 
-use crate::common::{deploy_with, Anvil, Deployment, ANVIL_KEY0};
+use crate::common::{deploy_in_mode, Anvil, Deployment, ANVIL_KEY0};
 use crate::fixture;
 
 alloy::sol! {
@@ -24,6 +24,9 @@ alloy::sol! {
         function approveBatch(bytes32 root, uint8 withdrawalType, uint64[] calldata operatorIds) external;
     }
 }
+
+/// What [`World::user_deposit`] adds for the SSV cluster's ETH fees: 0.05 ETH.
+pub const FEE_HEADROOM_WEI: u128 = 50_000_000_000_000_000;
 
 /// A user's key (test only; funded with anvil_setBalance).
 pub const USER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9c86dae88c7a8412f6603b6b78690d";
@@ -59,6 +62,21 @@ impl World {
         extra_members: &[Address],
         quorum: Option<u64>,
     ) -> World {
+        World::build(n, extra_config, extra_members, quorum, "v2")
+    }
+
+    /// As [`World::new`] on an SSV stand-in deployed as a v1 network (`legacy` mode).
+    pub fn legacy(n: u32, extra_config: &str) -> World {
+        World::build(n, extra_config, &[], None, "legacy")
+    }
+
+    fn build(
+        n: u32,
+        extra_config: &str,
+        extra_members: &[Address],
+        quorum: Option<u64>,
+        ssv_mode: &str,
+    ) -> World {
         // The agent's token first: it sets up the process's SoftHSM directory.
         let tok = SoftHsmToken::new("agent", TEST_USER_PIN);
         let agent = Address::from(
@@ -78,7 +96,15 @@ impl World {
         let mut members = vec![agent_s.clone()];
         members.extend(extra_members.iter().map(|a| a.to_checksum(None)));
         let members: Vec<&str> = members.iter().map(String::as_str).collect();
-        let dep = deploy_with(&anvil, &agent_s, &members, quorum, &keys, dir.path());
+        let dep = deploy_in_mode(
+            &anvil,
+            &agent_s,
+            &members,
+            quorum,
+            &keys,
+            dir.path(),
+            ssv_mode,
+        );
         let ids = dep.operator_ids();
         let ops: Vec<(u64, String)> = ids.iter().copied().zip(keys).collect();
         let pin = dir.path().join("pin");
@@ -214,13 +240,22 @@ poll_interval_secs = 1
         });
     }
 
+    /// The user deposits `eth` ETH, plus 0.05 ETH for the SSV cluster's fees (enough for the
+    /// ETH the agent sends with the registration of a few dozen validators).
     pub fn user_deposit(&self, eth: u64) {
+        self.user_deposit_wei(
+            U256::from(eth) * U256::from(10u128.pow(18)) + U256::from(FEE_HEADROOM_WEI),
+        );
+    }
+
+    /// The user deposits exactly `wei`.
+    pub fn user_deposit_wei(&self, wei: U256) {
         self.rt().block_on(async {
             let p = self.wallet_provider(USER_KEY);
             let pm = IPoolManager::new(self.dep.addr("pool_manager"), p);
             let r = pm
                 .deposit()
-                .value(U256::from(eth) * U256::from(10u128.pow(18)))
+                .value(wei)
                 .send()
                 .await
                 .unwrap()

@@ -13,3 +13,4 @@ mod oracle;
 mod policy;
 mod refusals;
 mod signer;
+mod ssv_v2;

@@ -654,3 +654,59 @@ fn a_stopped_bundle_does_not_hold_up_the_next_one() {
         .collect();
     assert_eq!(confirmed.len(), 1, "{status}");
 }
+
+#[test]
+fn eth_for_ssv_fees_above_the_caps_is_refused() {
+    // 0.001 ETH per transaction, 0.0015 ETH per day for SSV cluster fees.
+    let c = Ctx::new(
+        1,
+        "fee_margin_blocks = 0\n[policy]\nmax_ssv_fee_per_tx_gwei = 1000000\nmax_ssv_fee_per_day_gwei = 1500000\n",
+    );
+    let ids: Vec<u64> = c.w.ops.iter().map(|o| o.0).collect();
+    let top_up = |wei: u64| IPoolManager::depositClusterETHCall {
+        operatorIds: ids.clone(),
+        amount: U256::from(wei),
+        cluster: signer_agent::ssv::new_cluster(),
+    };
+    // stake's clusterFee, a top-up and a reactivation all count
+    // the agent's own stake call (0.00094 ETH for fees), with the fee raised to 0.002 ETH
+    let mut stake = c.stake_call();
+    assert_eq!(stake.clusterFee, U256::from(940_000_000_000_000u64));
+    stake.clusterFee = U256::from(2_000_000_000_000_000u64);
+    let e = c.refused(
+        c.tx(c.pool(), top_up(2_000_000_000_000_000).abi_encode()),
+        "ssv_fee_cap",
+    );
+    assert!(
+        e.contains("exceeds the cap of 1000000000000000 wei per transaction"),
+        "{e}"
+    );
+    let react = IPoolManager::reactivateClusterCall {
+        operatorIds: ids.clone(),
+        amount: U256::from(1_000_000_000_000_001u64),
+        cluster: signer_agent::ssv::new_cluster(),
+    };
+    c.refused(c.tx(c.pool(), react.abi_encode()), "ssv_fee_cap");
+    c.refused(c.stake_tx(&stake), "ssv_fee_cap");
+    // within the per-transaction cap but over the day's: 0.001 ETH signed today, 0.0006 more
+    let store = Store::open(c.cfg.state_dir().unwrap()).unwrap();
+    store
+        .record_signed(&signer_agent::store::LedgerEntry {
+            day: signer_agent::policy::today(),
+            sighash: "0x01".into(),
+            target: format!("{}", c.pool()),
+            selector: "0x00000000".into(),
+            value_wei: "0".into(),
+            validators: 0,
+            ssv_fee_wei: "1000000000000000".into(),
+        })
+        .unwrap();
+    let e = c.refused(
+        c.tx(c.pool(), top_up(600_000_000_000_000).abi_encode()),
+        "ssv_fee_day_cap",
+    );
+    assert!(
+        e.contains("on top of 1000000000000000 wei signed today"),
+        "{e}"
+    );
+}

@@ -172,3 +172,161 @@ fn key_init_and_show_through_the_binary() {
         "{stderr}"
     );
 }
+
+/// The agent's key on the tokens an air-gapped room has, emulated: SoftHSM restricted to the
+/// YubiHSM 2 and the Nitrokey HSM 2 mechanism sets. The preflight passes and the key signs.
+fn key_on(emulation: kc_hsm::testing::Emulation) {
+    let tok = SoftHsmToken::emulating("agent", TEST_USER_PIN, emulation);
+    let addr = pkcs11::generate(tok.module_path(), "agent", "agent-tx", &tok.pin()).unwrap();
+    let backend = Pkcs11Backend::open(tok.module_path(), "agent", "agent-tx", tok.pin()).unwrap();
+    let signer = HsmSigner::open(Arc::new(backend)).unwrap();
+    assert_eq!(Signer::address(&signer), Address::from(addr));
+    let d = [9u8; 32];
+    let sig = signer.sign_digest_blocking(&d).unwrap();
+    assert_eq!(
+        sig.recover_address_from_prehash(&B256::from(d)).unwrap(),
+        Address::from(addr)
+    );
+}
+
+#[test]
+fn agent_key_on_a_yubihsm2_emulation() {
+    key_on(kc_hsm::testing::Emulation::YubiHsm2);
+}
+
+#[test]
+fn agent_key_on_a_nitrokey_hsm2_emulation() {
+    key_on(kc_hsm::testing::Emulation::NitrokeyHsm2);
+}
+
+#[test]
+fn signing_sessions_are_bounded_and_closed_on_shutdown() {
+    let (tok, addr) = token_with_key();
+    let backend =
+        Arc::new(Pkcs11Backend::open(tok.module_path(), "agent", "agent-tx", tok.pin()).unwrap());
+    let signer = HsmSigner::open(backend.clone()).unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..16u8 {
+            let signer = signer.clone();
+            scope.spawn(move || {
+                for i in 0..8u8 {
+                    let d = [t ^ i.wrapping_mul(31); 32];
+                    let sig = signer.sign_digest_blocking(&d).unwrap();
+                    assert_eq!(
+                        sig.recover_address_from_prehash(&B256::from(d)).unwrap(),
+                        addr
+                    );
+                }
+            });
+        }
+    });
+    assert!(backend.peak_sessions() <= pkcs11::MAX_SESSIONS);
+    assert!(backend.peak_sessions() >= 2, "signing went on in parallel");
+    let open = backend.open_sessions();
+    if let Some(n) = tok.token().session_count().unwrap() {
+        assert_eq!(n as usize, open, "the token agrees");
+    }
+    // shutdown
+    assert_eq!(pkcs11::close_all(), open);
+    assert_eq!(backend.open_sessions(), 0);
+    if let Some(n) = tok.token().session_count().unwrap() {
+        assert_eq!(n, 0, "every session of the token is closed");
+    }
+    let err = signer.sign_digest_blocking(&[1u8; 32]).unwrap_err();
+    assert!(err.to_string().contains("closed"), "{err}");
+}
+
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A kryoptic token (no secp256k1), set up with `hsm-config/kryoptic-setup.sh`; returns its
+/// `KRYOPTIC_CONF` and module.
+fn kryoptic_token(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let module = std::env::var_os("KC_KRYOPTIC_MODULE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".tools/kryoptic/libkryoptic_pkcs11.so"));
+    assert!(
+        module.is_file(),
+        "kryoptic module {} not found: run make tools (scripts/install-kryoptic.sh); not skipped",
+        module.display()
+    );
+    let out = std::process::Command::new(repo_root().join("hsm-config/kryoptic-setup.sh"))
+        .arg(dir)
+        .env("KC_HSM_LABEL", "agent")
+        .env("KC_HSM_USER_PIN", TEST_USER_PIN)
+        .env("KC_HSM_SO_PIN", kc_hsm::testing::TEST_SO_PIN)
+        .env("KC_KRYOPTIC_MODULE", &module)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (dir.join("kryoptic.conf"), module)
+}
+
+/// A token without secp256k1 (kryoptic): `key init` stops at the preflight, naming the token,
+/// the function and the curve, printed once, and makes nothing.
+#[test]
+fn key_init_on_a_token_without_secp256k1_stops_at_the_preflight_naming_the_curve() {
+    let dir = tempfile::tempdir().unwrap();
+    let (conf, module) = kryoptic_token(&dir.path().join("kryoptic"));
+    let pin_file = dir.path().join("pin");
+    std::fs::write(&pin_file, format!("{TEST_USER_PIN}\n")).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_signer-agent"))
+            .args(args)
+            .env("KRYOPTIC_CONF", &conf)
+            .env("SIGNER_AGENT_PKCS11_MODULE", &module)
+            .env("SIGNER_AGENT_TOKEN_LABEL", "agent")
+            .env("SIGNER_AGENT_PIN_FILE", &pin_file)
+            .env_remove("SIGNER_AGENT_PIN")
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["key", "init"][..],
+        &[
+            "--rpc-url",
+            "http://127.0.0.1:1",
+            "--chain-id",
+            "1",
+            "key",
+            "show",
+        ][..],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("signer-agent:"))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert!(line.contains("token `agent`"), "{line}");
+        assert!(line.contains("preflight trial"), "{line}");
+        assert!(line.contains("secp256k1"), "names the curve: {line}");
+        assert!(
+            line.contains("C_GenerateKeyPair"),
+            "names the function: {line}"
+        );
+        assert_eq!(
+            line.matches("failed with CKR_").count(),
+            1,
+            "the HSM error is printed once: {line}"
+        );
+    }
+    // nothing was made: kryoptic lists no object
+    let objects = std::process::Command::new("pkcs11-tool")
+        .args(["--module"])
+        .arg(&module)
+        .args(["--login", "--pin", TEST_USER_PIN, "-O"])
+        .env("KRYOPTIC_CONF", &conf)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&objects.stdout);
+    assert!(!listed.contains("agent-tx"), "{listed}");
+    assert!(!listed.contains("kc-preflight"), "{listed}");
+}

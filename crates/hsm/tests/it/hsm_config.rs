@@ -61,9 +61,27 @@ fn setup_script_makes_a_token_the_crate_can_use_and_is_idempotent() {
     SealKey::provision(&s, "seal").unwrap();
 }
 
+/// The mechanisms of both seal backends, listed one by one.
+fn capabilities() -> Vec<&'static str> {
+    let mut v: Vec<&str> = CEREMONY_REQUIREMENTS.iter().map(|r| r.name()).collect();
+    v.extend([
+        "CKM_RSA_PKCS_KEY_PAIR_GEN",
+        "CKM_RSA_PKCS_OAEP",
+        "CKM_RSA_X_509",
+    ]);
+    v.sort_unstable();
+    v
+}
+
+fn profile(name: &str) -> toml::Table {
+    let path = hsm_config().join("profiles").join(name);
+    toml::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{path:?}: {e}"))
+}
+
 #[test]
 fn every_profile_names_exactly_the_capabilities_we_need() {
-    let wanted: Vec<&str> = CEREMONY_REQUIREMENTS.iter().map(|r| r.name()).collect();
+    let wanted = capabilities();
     let mut seen = 0;
     for entry in std::fs::read_dir(hsm_config().join("profiles")).unwrap() {
         let path = entry.unwrap().path();
@@ -71,14 +89,11 @@ fn every_profile_names_exactly_the_capabilities_we_need() {
             continue;
         }
         seen += 1;
-        let text = std::fs::read_to_string(&path).unwrap();
-        let doc: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let doc = profile(path.file_name().unwrap().to_str().unwrap());
         let mechs = doc["mechanisms"].as_table().unwrap();
         let mut names: Vec<&str> = mechs.keys().map(String::as_str).collect();
         names.sort_unstable();
-        let mut want = wanted.clone();
-        want.sort_unstable();
-        assert_eq!(names, want, "{path:?}");
+        assert_eq!(names, wanted, "{path:?}");
         for (name, v) in mechs {
             let s = v["supported"].as_str().unwrap();
             assert!(
@@ -90,9 +105,48 @@ fn every_profile_names_exactly_the_capabilities_we_need() {
         assert!(doc["module"]["linux"].is_str(), "{path:?}");
         assert!(doc["roles"]["ceremony"].is_str(), "{path:?}");
         assert!(doc["roles"]["agent"].is_str(), "{path:?}");
+        // The seal backend a profile names is one its mechanisms allow.
+        let yes = |m: &str| mechs[m]["supported"].as_str() == Some("yes");
+        let backend = doc["seal"]["backend"].as_str().unwrap();
+        match kc_hsm::SealBackend::parse(backend) {
+            Some(kc_hsm::SealBackend::AesGcm) => assert!(yes("CKM_AES_GCM"), "{path:?}"),
+            Some(kc_hsm::SealBackend::RsaOaep) => assert!(
+                yes("CKM_RSA_PKCS_KEY_PAIR_GEN")
+                    && (yes("CKM_RSA_PKCS_OAEP") || yes("CKM_RSA_X_509")),
+                "{path:?}"
+            ),
+            None => panic!("{path:?}: seal.backend {backend}"),
+        }
     }
     assert_eq!(
         seen, 5,
         "SoftHSM, YubiHSM 2, Luna, CloudHSM, Nitrokey HSM 2"
     );
+}
+
+/// The CI emulations (`hsm-config/emulate/`) allow exactly what the device profiles say of the
+/// mechanisms we use: every "yes" is in the allow-list, every "no" is not.
+#[test]
+fn emulations_match_the_device_profiles() {
+    for (emulation, file) in [
+        (kc_hsm::testing::Emulation::YubiHsm2, "yubihsm2.toml"),
+        (
+            kc_hsm::testing::Emulation::NitrokeyHsm2,
+            "nitrokey-hsm2.toml",
+        ),
+    ] {
+        let allowed = emulation.mechanisms().unwrap();
+        let allowed: Vec<&str> = allowed.split(',').collect();
+        let doc = profile(file);
+        for (name, v) in doc["mechanisms"].as_table().unwrap() {
+            if !name.starts_with("CKM_") {
+                continue;
+            }
+            match v["supported"].as_str().unwrap() {
+                "yes" => assert!(allowed.contains(&name.as_str()), "{file}: {name} missing"),
+                "no" => assert!(!allowed.contains(&name.as_str()), "{file}: {name} allowed"),
+                _ => {}
+            }
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! If SoftHSM is missing the tests fail with a message to run `make tools`.
 
 mod attestation;
+mod backends;
 mod hsm_config;
 mod keys;
 mod session;

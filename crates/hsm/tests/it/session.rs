@@ -53,15 +53,56 @@ fn unknown_token_label_lists_the_labels_that_exist() {
     let t = SoftHsmToken::new("ceremony", TEST_USER_PIN);
     let err = t.token().module().find_token("no-such-token").unwrap_err();
     match &err {
-        Error::TokenNotFound { label, available } => {
+        Error::TokenNotFound {
+            label,
+            available,
+            serial,
+            unreadable,
+        } => {
             assert_eq!(label, "no-such-token");
-            assert_eq!(available, &vec!["ceremony".to_string()]);
+            assert_eq!(serial, &None);
+            assert_eq!(available.len(), 1);
+            assert!(
+                available[0].starts_with("ceremony (serial "),
+                "{available:?}"
+            );
+            assert!(unreadable.is_empty());
         }
         other => panic!("unexpected error {other}"),
     }
-    assert_eq!(
-        err.to_string(),
-        "no token labelled `no-such-token`; tokens present: `ceremony`"
+    assert!(
+        err.to_string()
+            .starts_with("no token labelled `no-such-token`; tokens present: `ceremony (serial "),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_token_is_selected_by_label_and_serial_number() {
+    let a = SoftHsmToken::new("twin", TEST_USER_PIN);
+    let b = SoftHsmToken::new("other", TEST_USER_PIN);
+    let module = a.token().module().clone();
+    let serial = a.token().info().unwrap().serial;
+    let other_serial = b.token().info().unwrap().serial;
+    assert_ne!(serial, other_serial);
+    let t = module.select_token("twin", Some(&serial)).unwrap();
+    assert_eq!(t.info().unwrap().serial, serial);
+    // the right serial under the wrong label, and the wrong serial, are both refused by name
+    let err = module
+        .select_token("twin", Some(&other_serial))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::TokenNotFound { serial: Some(s), .. } if *s == other_serial),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("with serial number `{other_serial}`")),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&format!("twin (serial {serial})")),
+        "{err}"
     );
 }
 

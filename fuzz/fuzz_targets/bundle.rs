@@ -1,0 +1,3 @@
+//! libFuzzer target `bundle` (see `kc_fuzz::targets::bundle`).
+#![no_main]
+kc_fuzz::libfuzzer_target!(bundle);

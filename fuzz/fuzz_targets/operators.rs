@@ -1,0 +1,3 @@
+//! libFuzzer target `operators` (see `kc_fuzz::targets::operators`).
+#![no_main]
+kc_fuzz::libfuzzer_target!(operators);

@@ -1,0 +1,3 @@
+//! libFuzzer target `transcript` (see `kc_fuzz::targets::transcript`).
+#![no_main]
+kc_fuzz::libfuzzer_target!(transcript);
