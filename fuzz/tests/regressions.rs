@@ -228,7 +228,6 @@ fn errors_do_not_echo_control_characters_from_the_input() {
 /// report. Owned by issue 20 item 0 (verify.rs; the fix is to pass the fields and details of
 /// `Checker` through `kc_bundle::printable`).
 #[test]
-#[ignore = "fails until verify.rs escapes names taken from the bundle (issue 20 item 0, verify engineer)"]
 fn a_bundle_file_name_cannot_add_lines_to_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let b = dir.path().join("b");

@@ -141,13 +141,15 @@ impl Checker {
             signed_by: None,
         }
     }
+    // File names, fields and details may quote the bundle (a file's name, an entry's value):
+    // escaped (kc_bundle::printable), so that nothing from the bundle adds lines to the report.
     fn pass(&mut self, name: &str, file: &str, detail: impl Into<String>) {
         self.checks.push(Check {
             name: name.into(),
-            file: file.into(),
+            file: crate::printable(file),
             field: String::new(),
             ok: true,
-            detail: detail.into(),
+            detail: crate::printable(&detail.into()),
         });
     }
     fn fail(
@@ -159,10 +161,10 @@ impl Checker {
     ) {
         self.checks.push(Check {
             name: name.into(),
-            file: file.into(),
-            field: field.into(),
+            file: crate::printable(file),
+            field: crate::printable(&field.into()),
             ok: false,
-            detail: detail.into(),
+            detail: crate::printable(&detail.into()),
         });
     }
     /// Records `failures` for `name`, or one passing check with `summary` when there are none.
