@@ -202,7 +202,6 @@ fn beacon_answer_of_10_mb() {
 /// BLS-verified (in a batch, then one by one). Owned by issue 20 item 0 (cheap checks first in
 /// `kc_bundle::verify`), not by the fuzz crate.
 #[test]
-#[ignore = "fails until issue 20 item 0 (verify: no BLS work on a file whose hash or count is wrong)"]
 fn bundle_with_10_mb_of_deposit_data() {
     let items = items_of(&text(files::DEPOSIT_DATA), None);
     let mut input = vec![fixture::index(files::DEPOSIT_DATA) as u8];
