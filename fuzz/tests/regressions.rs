@@ -225,8 +225,8 @@ fn errors_do_not_echo_control_characters_from_the_input() {
 /// `kc_bundle::verify`: names that come from the bundle itself — a file's name in the
 /// directory, a key of the manifest's `files` — go unescaped into the report's fields, so a
 /// file named "x\n✓ …" prints a line of the attacker's choosing into `ceremony verify`'s text
-/// report. Owned by issue 20 item 0 (verify.rs; the fix is to pass the fields and details of
-/// `Checker` through `kc_bundle::printable`).
+/// report. Fixed in issue 20 item 0: `Checker` passes every file, field and detail through
+/// `kc_bundle::printable`.
 #[test]
 fn a_bundle_file_name_cannot_add_lines_to_the_report() {
     let dir = tempfile::tempdir().unwrap();
