@@ -473,7 +473,7 @@ bad_plan!(
 bad_plan!(
     five_operators,
     "ssv.operators_file",
-    ["5 operators"],
+    ["operators: 5 entries"],
     |ws, plan| {
         with_operators(&ws, &mut plan, |l| {
             let mut extra = l[0].clone();
@@ -485,7 +485,7 @@ bad_plan!(
 bad_plan!(
     three_operators,
     "ssv.operators_file",
-    ["3 operators"],
+    ["operators: 3 entries"],
     |ws, plan| {
         with_operators(&ws, &mut plan, |l| {
             l.pop();
