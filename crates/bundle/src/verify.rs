@@ -268,10 +268,16 @@ fn run_checks(
 ) -> Option<Loaded> {
     // 1. The manifest and its signature. Parsed as it is read, and hashed on the way (the
     // signature covers its SHA-256): its text is not held.
+    // A file that cannot be read names itself as the field, as for the other files.
     let mut file = match bounded::open(&dir.join(files::MANIFEST), &caps::manifest()) {
         Ok(f) => f,
         Err(e) => {
-            c.fail("manifest.read", files::MANIFEST, "", e.to_string());
+            c.fail(
+                "manifest.read",
+                files::MANIFEST,
+                files::MANIFEST,
+                e.to_string(),
+            );
             return None;
         }
     };
@@ -282,7 +288,12 @@ fn run_checks(
             .and_then(|b| b.try_into().ok())
             .unwrap_or_default(),
         Err(e) => {
-            c.fail("manifest.read", files::MANIFEST, "", e.to_string());
+            c.fail(
+                "manifest.read",
+                files::MANIFEST,
+                files::MANIFEST,
+                e.to_string(),
+            );
             return None;
         }
     };
@@ -648,9 +659,10 @@ fn large_file_shape(fp: &FirstPass, name: &str, validators: usize, c: &mut Check
     } else {
         "keyshares.parse"
     };
+    // Failures of the whole file (not of one entry) name the file as their field.
     let mut fails = Vec::new();
     if let Some(e) = &fp.scan_error {
-        fails.push((String::new(), e.to_string()));
+        fails.push((name.to_owned(), e.to_string()));
     }
     let field = |i: usize| {
         if name == files::DEPOSIT_DATA {
@@ -669,7 +681,7 @@ fn large_file_shape(fp: &FirstPass, name: &str, validators: usize, c: &mut Check
         ));
     } else if fp.entries < validators && fp.scan_error.is_none() {
         fails.push((
-            String::new(),
+            name.to_owned(),
             format!(
                 "{} entries, manifest lists {validators} validators",
                 fp.entries
@@ -678,7 +690,7 @@ fn large_file_shape(fp: &FirstPass, name: &str, validators: usize, c: &mut Check
     }
     if name == files::DEPOSIT_DATA && !fp.exact {
         fails.push((
-            String::new(),
+            name.to_owned(),
             "not in the exact ethstaker-deposit 1.3.1 layout (separators)".into(),
         ));
     }
@@ -768,7 +780,7 @@ fn check_signature(
                     c.fail(
                         "manifest.signature",
                         files::MANIFEST_SIG,
-                        "",
+                        files::MANIFEST_SIG,
                         "not in the exact form the ceremony writes (pretty JSON, lower-case hex, \
                          trailing newline)",
                     );
@@ -777,7 +789,15 @@ fn check_signature(
             }
             Err(e) => return c.fail("manifest.signature", files::MANIFEST_SIG, "", e.to_string()),
         },
-        Err(e) => return c.fail("manifest.signature", files::MANIFEST_SIG, "", e.to_string()),
+        // The whole file could not be read: the field is the file, as for the others.
+        Err(e) => {
+            return c.fail(
+                "manifest.signature",
+                files::MANIFEST_SIG,
+                files::MANIFEST_SIG,
+                e.to_string(),
+            )
+        }
     };
     let signer = hex::decode(&sig.public_key)
         .ok()

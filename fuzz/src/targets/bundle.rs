@@ -196,7 +196,11 @@ fn check_errors(report: &Report) {
         // characters into the report either (fuzz/tests/regressions.rs
         // a_bundle_file_name_cannot_add_lines_to_the_report).
         crate::props::one_line("bundle", &c.detail);
-        crate::props::one_line("bundle", &c.field);
-        crate::props::one_line("bundle", &c.file);
+        for s in [&c.file, &c.field, &c.detail] {
+            assert!(
+                !s.chars().any(char::is_control),
+                "bundle: a control character in the report: {c:?}"
+            );
+        }
     }
 }

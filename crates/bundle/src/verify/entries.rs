@@ -548,7 +548,7 @@ fn same_bytes(file: &BoundedFile, first: Option<&str>, name: &str, fails: &mut F
     let again = file.sha256_hex();
     if first != Some(again.as_str()) {
         fails.push(
-            String::new(),
+            name.to_owned(),
             format!(
                 "{name} changed while it was being verified (SHA-256 {} then {again})",
                 first.unwrap_or("?")
