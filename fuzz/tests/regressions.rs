@@ -292,7 +292,8 @@ fn whole_file_failures_name_the_file_as_their_field() {
             },
         )
     };
-    let cases: [(&str, fn(&std::path::Path)); 3] = [
+    type Spoil = fn(&std::path::Path);
+    let cases: [(&str, Spoil); 3] = [
         ("manifest.json", |b| {
             std::fs::remove_file(b.join("manifest.json")).unwrap();
             std::os::unix::fs::symlink(b.join("plan.toml"), b.join("manifest.json")).unwrap();
