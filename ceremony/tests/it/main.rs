@@ -19,3 +19,4 @@ mod report;
 mod runs;
 mod tamper;
 mod tokens;
+mod untrusted;
