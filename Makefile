@@ -12,7 +12,7 @@ export KC_PKCS11_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
 export KC_KRYOPTIC_MODULE ?= $(ROOT)/.tools/kryoptic/libkryoptic_pkcs11.so
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all tools test test-rust test-contracts test-tokens demo bench fuzz fmt lint reproducible clean
+.PHONY: all tools test test-rust test-contracts test-tokens demo bench bench-criterion fuzz fmt lint reproducible clean
 
 all: test
 
@@ -45,10 +45,15 @@ test-contracts:
 demo: tools
 	@scripts/demo.sh
 
+# One run: criterion floors of the primitives, the SSV SDK's single-core rate, ceremony run and
+# verify at 1,000 and 10,000 validators (rates, peak RSS, ratios to the SDK); then the agent's
+# 100-validator stake bench. `make bench-criterion` runs every criterion bench.
 bench: tools
-	cargo bench --workspace --locked
-	cargo nextest run -p signer-agent --locked --run-ignored only -E 'test(bench)' --no-capture
 	scripts/bench-ceremony.sh
+	cargo nextest run -p signer-agent --locked --run-ignored only -E 'test(bench)' --no-capture
+
+bench-criterion:
+	cargo bench --workspace --locked
 
 # Coverage-guided fuzzing of every parser (libFuzzer, fuzz/) and the contracts' forge fuzz and
 # invariant tests at high counts: FUZZ_SECONDS per target (default 180). docs/fuzzing.md.

@@ -1,21 +1,40 @@
 #!/usr/bin/env bash
-# Bench of the headless ceremony: `ceremony run` for N validators (default 1000) with 4 operators
-# against a private SoftHSM token, then `ceremony verify` on the result. Prints validators per
-# second and peak RSS of each. Release build; nothing outside a temporary directory is touched.
+# `make bench`: in one run on this machine, with 4 operators and SoftHSM, release
+# build, and nothing outside a temporary directory touched, it prints
+#   - the criterion floors of the unavoidable primitives (BLS sign, G1 multiplication, one RSA
+#     encryption, one EIP-2333 child derivation, a batched pairing check, point decoding);
+#   - the SSV SDK's single-core rate (node pinned to one core) doing its part of the job
+#     (split, encrypt to the operators, sign ownership) on the same operators, measured before
+#     and after the ceremony runs;
+#   - `ceremony run` and `ceremony verify` (pinned identity): validators per second and peak RSS,
+#     at each size (default 1,000 and 10,000 validators);
+#   - the ratios to the SDK's rate, against the goals (run >= 6.5x, verify >= 26x).
+# Timings are only comparable within one run: other processes share the cores.
 #
-# Usage: scripts/bench-ceremony.sh [VALIDATORS]
-# Environment: CARGO_TARGET_DIR (default <repo>/target), KC_PKCS11_MODULE (default SoftHSM).
+# Usage: scripts/bench-ceremony.sh [VALIDATORS ...]      (default: 1000 10000)
+# Environment: KC_BENCH_SDK_COUNT (SDK validators timed, default 300), KC_BENCH_FLOORS=0 (skip
+# criterion), CARGO_TARGET_DIR, KC_PKCS11_MODULE, KC_SSV_SDK_DIR (default tools/ssv-sdk).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/scripts/lib.sh"
-n="${1:-1000}"
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(1000 10000)
 module="${KC_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
-require openssl softhsm2-util python3
+sdk_dir="${KC_SSV_SDK_DIR:-$root/tools/ssv-sdk}"
+sdk_count="${KC_BENCH_SDK_COUNT:-300}"
+require openssl softhsm2-util python3 node taskset
 [ -f "$module" ] || die "PKCS#11 module $module not found: run make tools"
+[ -d "$sdk_dir/node_modules/@ssv-labs/ssv-sdk" ] || die "SSV SDK not in $sdk_dir: run make tools"
+
+target="${CARGO_TARGET_DIR:-$root/target}"
+if [ "${KC_BENCH_FLOORS:-1}" != 0 ]; then
+  echo "== criterion floors (kc-validator, kc-ssv)" >&2
+  (cd "$root" && cargo bench --locked -q -p kc-validator --bench validator -- floor/ >&2)
+  (cd "$root" && cargo bench --locked -q -p kc-ssv --bench ssv -- floor/ >&2)
+fi
 
 echo "== building ceremony (release)" >&2
 (cd "$root" && cargo build --release --locked -q -p ceremony)
-target="${CARGO_TARGET_DIR:-$root/target}"
 bin="$target/release/ceremony"
 
 work="$(mktemp -d -t kc-bench-XXXXXX)"
@@ -44,7 +63,33 @@ for i, op_id in enumerate([11, 222, 3333, 44444]):
 json.dump(ops, open("operators.json", "w"), indent=2)
 PY
 
-cat >plan.toml <<TOML
+# Runs a command; prints "<seconds> <peak RSS in KiB> <CPU seconds>" of it (getrusage of the
+# child: user + system time).
+measure() {
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+t = time.monotonic()
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+dt = time.monotonic() - t
+if r.returncode != 0:
+    sys.stderr.write(r.stderr.decode())
+    sys.exit(r.returncode)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{dt:.3f} {u.ru_maxrss} {u.ru_utime + u.ru_stime:.3f}")
+PY
+}
+
+# "<validators per second> <CPU ms per validator>" of the SDK on one core.
+sdk() {
+  echo "== SSV SDK, one core: $sdk_count validators, 4 operators" >&2
+  taskset -c 0 node "$root/scripts/bench-sdk.js" "$sdk_dir" operators.json "$sdk_count" \
+    | python3 -c 'import json,sys; j = json.load(sys.stdin); print(j["per_second"], j["cpu_ms_per_validator"])'
+}
+
+read -r sdk_before sdk_cpu_before < <(sdk)
+results=()
+for n in "${sizes[@]}"; do
+  cat >"plan-$n.toml" <<TOML
 [ceremony]
 id = "bench-$n"
 network = "hoodi"
@@ -69,32 +114,62 @@ token_label = "bench"
 [seed]
 source = "hsm"
 TOML
+  echo "== ceremony run: $n validators, 4 operators, $(nproc) cores" >&2
+  read -r run_s run_kib run_cpu < <(measure "$bin" run --plan "plan-$n.toml" --out "bundle-$n" --pin-file pin --allow-unlocked-memory)
+  echo "== ceremony verify: $n validators" >&2
+  read -r ver_s ver_kib ver_cpu < <(measure "$bin" verify "bundle-$n" --identity "$identity")
+  results+=("$n $run_s $run_kib $run_cpu $ver_s $ver_kib $ver_cpu")
+  rm -rf "bundle-$n"
+done
+read -r sdk_after sdk_cpu_after < <(sdk)
 
-# Runs a command; prints "<seconds> <peak RSS in KiB>" of it (getrusage of the child).
-measure() {
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
-t = time.monotonic()
-r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-dt = time.monotonic() - t
-if r.returncode != 0:
-    sys.stderr.write(r.stderr.decode())
-    sys.exit(r.returncode)
-print(f"{dt:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
-PY
-}
+python3 - "$target/criterion" "$(nproc)" "$sdk_before" "$sdk_after" "$sdk_cpu_before" "$sdk_cpu_after" "${results[@]}" <<'PY'
+import json, os, sys
+crit, cores = sys.argv[1], int(sys.argv[2])
+sdk_before, sdk_after, sdk_cpu_before, sdk_cpu_after = map(float, sys.argv[3:7])
+rows = [r.split() for r in sys.argv[7:]]
+sdk = (sdk_before + sdk_after) / 2
+sdk_cpu = (sdk_cpu_before + sdk_cpu_after) / 2
 
-cores="$(nproc)"
-echo "== ceremony run: $n validators, 4 operators, $cores cores" >&2
-read -r run_s run_kib < <(measure "$bin" run --plan plan.toml --out bundle --pin-file pin --allow-unlocked-memory)
-echo "== ceremony verify" >&2
-read -r ver_s ver_kib < <(measure "$bin" verify bundle --identity "$identity")
+def floor(name):
+    p = os.path.join(crit, "floor", name, "new", "estimates.json")
+    try:
+        return json.load(open(p))["mean"]["point_estimate"] / 1e3  # µs
+    except OSError:
+        return None
 
-python3 - "$n" "$run_s" "$run_kib" "$ver_s" "$ver_kib" "$cores" <<'PY'
-import sys
-n, run_s, run_kib, ver_s, ver_kib, cores = sys.argv[1:]
-n = int(n)
-print(f"validators      {n} (4 operators, {cores} cores, release, SoftHSM)")
-print(f"run             {float(run_s):8.2f} s  {n/float(run_s):9.1f} validators/s  peak RSS {int(run_kib)/1024:7.1f} MiB")
-print(f"verify          {float(ver_s):8.2f} s  {n/float(ver_s):9.1f} validators/s  peak RSS {int(ver_kib)/1024:7.1f} MiB")
+f = {k: floor(k) for k in ["sign", "g1_mul", "child_derivation", "rsa2048_encrypt",
+                           "batch_verify_64_signatures", "signature_decode_subgroup_check",
+                           "public_key_decode_subgroup_check"]}
+print("floors (criterion, one core, mean):")
+for k, label in [("sign", "BLS sign (hash to G2 + G2 mul)"), ("g1_mul", "G1 multiplication (sk -> pk)"),
+                 ("rsa2048_encrypt", "RSA-2048 encryption, one share"),
+                 ("child_derivation", "EIP-2333 child derivation"),
+                 ("batch_verify_64_signatures", "batched pairing check, 64 signatures"),
+                 ("signature_decode_subgroup_check", "G2 signature decode + subgroup check"),
+                 ("public_key_decode_subgroup_check", "G1 public key decode + subgroup check")]:
+    v = f[k]
+    print(f"  {label:44} {v:10.1f} µs" if v is not None else f"  {label:44}        n/a")
+n_ops = 4
+if all(f[k] is not None for k in ["sign", "g1_mul", "child_derivation", "rsa2048_encrypt", "batch_verify_64_signatures"]):
+    gen = 3 * f["child_derivation"] + (1 + n_ops) * f["g1_mul"] + 2 * f["sign"] + n_ops * f["rsa2048_encrypt"]
+    chk = 2 * f["batch_verify_64_signatures"] / 64
+    print(f"  generation floor per validator (3 derivations, {1+n_ops} G1 mul, 2 sign, {n_ops} RSA) {gen:8.1f} µs;"
+          f" + batched check of its 2 signatures {chk:.1f} µs")
+    print(f"  => at most {1e6 / (gen + chk) * int(cores):.0f} validators/s on {cores} cores for generation alone")
+print(f"SSV SDK, one core (split + encrypt + ownership signature, {n_ops} operators): "
+      f"{sdk:.1f} validators/s ({1000/sdk:.1f} ms each; before {sdk_before:.1f}, after {sdk_after:.1f}); "
+      f"CPU {sdk_cpu:.2f} ms per validator")
+print(f"ceremony ({n_ops} operators, {cores} cores, release, SoftHSM):")
+print(f"  {'validators':>10}  {'run v/s':>8} {'CPU ms':>7} {'RSS MiB':>8} {'/SDK':>6} {'/SDK cpu':>8}"
+      f"  {'verify v/s':>10} {'CPU ms':>7} {'RSS MiB':>8} {'/SDK':>6} {'/SDK cpu':>8}")
+for n, run_s, run_kib, run_cpu, ver_s, ver_kib, ver_cpu in rows:
+    n = int(n)
+    rr, vr = n / float(run_s), n / float(ver_s)
+    rc, vc = 1000 * float(run_cpu) / n, 1000 * float(ver_cpu) / n
+    print(f"  {n:>10}  {rr:8.1f} {rc:7.2f} {int(run_kib)/1024:8.1f} {rr/sdk:5.2f}x {sdk_cpu/rc*cores:7.2f}x"
+          f"  {vr:10.1f} {vc:7.2f} {int(ver_kib)/1024:8.1f} {vr/sdk:5.2f}x {sdk_cpu/vc*cores:7.2f}x")
+print("  /SDK: rate over the SDK's measured rate, in this run; /SDK cpu: CPU time per validator, the")
+print(f"  SDK's over ours, times {cores} cores (the ratio with every core free: the machine may be shared)")
+print("goals: run >= 6.5x the SDK's single-core rate, verify >= 26x, peak RSS <= 64 MiB at 10,000")
 PY

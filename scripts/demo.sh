@@ -42,10 +42,13 @@ echo "PoolManager $pool, SSV operators $ids"
   --deployment "$out/deploy.json" operators export --ids "$ids" --out "$out/operators.pinned.json"
 
 say "the ceremony plan (4 validators, withdrawals and SSV ownership to the PoolManager)"
+# anvil is a devnet: its bundle is for a custom network (the operators' provenance names chain
+# 31337, which is no named network's chain; the exemption is recorded in the transcript).
 cat >"$out/plan.toml" <<EOF
 [ceremony]
 id = "demo-$(date -u +%Y%m%d-%H%M%S)"
-network = "hoodi"
+network = "custom"
+fork_version = "0x10000038"
 validators = 4
 start_index = 0
 

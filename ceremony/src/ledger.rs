@@ -37,8 +37,8 @@ fn load_one(dir: &Path) -> Result<Previous, Error> {
         return load_reshare(dir);
     }
     // The manifest used is the one that was verified (read once), not a second read of the file.
-    let m = match verify::load_verified(dir, &VerifyOptions::default()) {
-        Ok(bundle) => bundle.manifest,
+    let m = match verify::verified_manifest(dir, &VerifyOptions::default()) {
+        Ok(m) => m,
         Err(report) => {
             let first: Vec<String> = report
                 .failures()

@@ -14,7 +14,14 @@ use kc_hsm::{Module, SealBackend, SecretString};
 
 const EXIT_CODES: &str =
     "Exit codes: 0 success; 1 other error; 2 bad plan or input; 3 output exists; \
-4 HSM error; 5 ledger clash (index or nonce reused); 6 verification failed; 130 cancelled.";
+4 HSM error; 5 ledger clash (index or nonce reused); 6 verification failed; \
+7 verified, but the identity was not pinned (give --identity, or --allow-unpinned-identity); \
+130 cancelled.";
+
+/// `ceremony verify`: every check passed, but no identity was pinned (see [`EXIT_CODES`]).
+const EXIT_UNPINNED: u8 = 7;
+/// `ceremony verify`: a check failed.
+const EXIT_VERIFY_FAILED: u8 = 6;
 
 #[derive(Parser)]
 #[command(name = "ceremony", version, about = "Air-gapped key ceremony for SSV staking pools", after_help = EXIT_CODES)]
@@ -89,9 +96,14 @@ enum Command {
     Verify {
         /// The bundle directory.
         bundle: PathBuf,
-        /// The trusted identity public key (hex, SEC1) to pin.
+        /// The trusted identity public key (hex, SEC1) to pin. Without it, a bundle signed by
+        /// anyone's key can verify: the result says so and the exit code is 7.
         #[arg(long)]
         identity: Option<String>,
+        /// Accept a bundle without a pinned identity (exit 0 instead of 7); the summary and
+        /// --json still say that the identity is NOT pinned.
+        #[arg(long, conflicts_with = "identity")]
+        allow_unpinned_identity: bool,
         /// The expected SHA-256 of the ceremony executable that made the bundle.
         #[arg(long)]
         expect_binary: Option<String>,
@@ -345,9 +357,10 @@ fn print_report(report: &Report) {
     let failed = report.failures().count();
     if failed == 0 {
         println!(
-            "bundle {} verified: {} checks passed",
+            "bundle {} verified: {} checks passed; {}",
             report.bundle.display(),
-            report.checks.len()
+            report.checks.len(),
+            identity_summary(report)
         );
     } else {
         println!(
@@ -358,13 +371,34 @@ fn print_report(report: &Report) {
     }
 }
 
+/// Whether the identity was pinned, for the summary line.
+fn identity_summary(report: &Report) -> String {
+    let who = report.signed_by.as_deref().unwrap_or("an unreadable key");
+    if report.identity_pinned {
+        format!("signed by the pinned identity {who}")
+    } else {
+        format!(
+            "identity NOT pinned: signed by {who}, which anyone could have made; \
+             pin it with --identity"
+        )
+    }
+}
+
+/// What `ceremony verify` found: the exit code follows from it.
+enum Verdict {
+    Verified,
+    Unpinned,
+    Failed,
+}
+
 fn verify_cmd(
     bundle: &Path,
     identity: Option<String>,
+    allow_unpinned: bool,
     expect_binary: Option<String>,
     json: bool,
     html: Option<&Path>,
-) -> Result<bool, Error> {
+) -> Result<Verdict, Error> {
     let identity = identity
         .map(|h| hex::decode(h.trim_start_matches("0x")))
         .transpose()
@@ -377,7 +411,7 @@ fn verify_cmd(
         &VerifyOptions {
             identity,
             expect_binary,
-            staged: false,
+            ..VerifyOptions::default()
         },
     );
     if json {
@@ -393,7 +427,13 @@ fn verify_cmd(
         kc_bundle::fsio::write_new(path, page.as_bytes())?;
         eprintln!("ceremony: audit report written to {}", path.display());
     }
-    Ok(report.ok())
+    Ok(if !report.ok() {
+        Verdict::Failed
+    } else if report.identity_pinned || allow_unpinned {
+        Verdict::Verified
+    } else {
+        Verdict::Unpinned
+    })
 }
 
 fn reshare_cmd(
@@ -602,6 +642,13 @@ fn main() -> ExitCode {
             out: args.out,
             previous: args.previous,
             allow_unlocked_memory: args.allow_unlocked_memory,
+        })
+        .map(|done| {
+            if done {
+                Verdict::Verified
+            } else {
+                Verdict::Failed
+            }
         }),
         Command::Hsm {
             command:
@@ -625,8 +672,10 @@ fn main() -> ExitCode {
             pin: &pin,
             json,
         })
-        .map(|()| true),
-        Command::Run(args) => run_ceremony(args, MasterSource::Plan, None).map(|()| true),
+        .map(|()| Verdict::Verified),
+        Command::Run(args) => {
+            run_ceremony(args, MasterSource::Plan, None).map(|()| Verdict::Verified)
+        }
         Command::Reshare {
             from,
             plan,
@@ -663,26 +712,36 @@ fn main() -> ExitCode {
             &pin,
             allow_unlocked_memory,
         )
-        .map(|()| true),
+        .map(|()| Verdict::Verified),
         Command::Recover {
             from,
             recreate,
             run,
         } => {
             let extra = (!recreate).then(|| from.clone());
-            run_ceremony(run, MasterSource::Recover { bundle: from }, extra).map(|()| true)
+            run_ceremony(run, MasterSource::Recover { bundle: from }, extra)
+                .map(|()| Verdict::Verified)
         }
         Command::Verify {
             bundle,
             identity,
+            allow_unpinned_identity,
             expect_binary,
             json,
             report,
-        } => verify_cmd(&bundle, identity, expect_binary, json, report.as_deref()),
+        } => verify_cmd(
+            &bundle,
+            identity,
+            allow_unpinned_identity,
+            expect_binary,
+            json,
+            report.as_deref(),
+        ),
     };
     match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(6),
+        Ok(Verdict::Verified) => ExitCode::SUCCESS,
+        Ok(Verdict::Unpinned) => ExitCode::from(EXIT_UNPINNED),
+        Ok(Verdict::Failed) => ExitCode::from(EXIT_VERIFY_FAILED),
         Err(e) => {
             eprintln!("ceremony: error: {e}");
             ExitCode::from(e.exit_code())

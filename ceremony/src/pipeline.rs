@@ -23,9 +23,12 @@ use kc_hsm::{
     HsmSession, IdentityKey, Module, OaepHash, RsaSealed, SealBackend, Sealed, Sealer,
     SecretString, Token, TrialRole,
 };
-use kc_ssv::{Cluster, KeySharesFile, KeySharesItem};
-use kc_validator::deposit::{self, DepositData};
+use kc_ssv::{Cluster, KeySharesWriter};
+use kc_validator::bls::{batch_verify, PublicKey, Signature};
+use kc_validator::deposit::{self, DepositData, DepositJsonWriter};
+use kc_validator::derive::CoinKey;
 use kc_validator::mnemonic::{Mnemonic, Seed};
+use kc_validator::Address;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
@@ -121,16 +124,6 @@ pub(crate) fn stage(progress: &dyn Progress, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// One validator, ready to write.
-struct Created {
-    index: u32,
-    nonce: u64,
-    deposit: DepositData,
-    item: KeySharesItem,
-    shares_data: Vec<u8>,
-    leaf: merkle::Hash,
-}
-
 /// Fresh 32 bytes from the HSM and 32 from the OS, as one input keying material.
 pub(crate) fn mixed_entropy(session: &HsmSession) -> Result<Zeroizing<[u8; 64]>, Error> {
     let hsm = session.random_array::<32>()?;
@@ -183,6 +176,11 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
                 "start_index": plan.start_index(),
                 "owner": plan.owner.to_checksum(),
                 "first_nonce": plan.first_nonce(),
+                "operators_chain": plan.operators_chain().map_err(|message| kc_bundle::Error::Plan {
+                    file: plan.path.clone(),
+                    field: "ssv.operators_file".into(),
+                    message,
+                })?,
                 "tool": cfg.tool,
                 "process": cfg.hygiene,
             })),
@@ -279,7 +277,9 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         );
     }
 
-    // Validators, in parallel.
+    // Validators, a chunk at a time: generated on all cores, checked in batches (every deposit
+    // and ownership signature, every share interpolation) before anything of them is written,
+    // then streamed to the staging directory. Memory does not grow with the batch.
     stage(progress, "validators")?;
     let cluster = Cluster::parse(
         plan.operators
@@ -296,86 +296,149 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     drop(shares_ikm);
     let wc = deposit::withdrawal_credentials(plan.withdrawal_type, &plan.withdrawal_address);
     let ids = cluster.ids();
+    // The common EIP-2334 prefix m/12381/3600, derived once; the seed is not needed after it.
+    let coin = CoinKey::from_seed(seed.as_bytes())?;
+    drop(seed);
     let total = plan.count() as usize;
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let created: Vec<Created> = (0..plan.count())
-        .into_par_iter()
-        .map(|i| {
-            if progress.cancelled() {
-                return Err(Error::Cancelled);
+    let staging = Staging::create(&cfg.out)?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source: std::io::Error| -> Error {
+            kc_bundle::Error::Io {
+                path,
+                action: "write",
+                source,
             }
-            let index = plan.start_index() + i;
-            let nonce = plan.nonce_of(i);
-            let mut rng_seed = hkdf32(&shares_prk[..], b"validator", &index.to_be_bytes());
-            let mut rng = ChaCha20Rng::from_seed(*rng_seed);
-            zeroize::Zeroize::zeroize(&mut *rng_seed);
-            let sk = kc_validator::derive::signing_key(seed.as_bytes(), index)
-                .map_err(|source| Error::Validator { index, source })?;
-            let deposit = DepositData::create(&sk, wc, plan.amount_gwei(), &plan.network)
-                .map_err(|source| Error::Validator { index, source })?;
-            deposit
-                .verify_for(&plan.network)
-                .map_err(|source| Error::Validator { index, source })?;
-            // Built and self-checked once (split, encryption, ownership signature, consistency);
-            // the decoded sharesData comes with it.
-            let (item, verified) =
-                kc_ssv::build_item_verified(&sk, &cluster, &plan.owner, nonce, &mut rng)
-                    .map_err(|source| Error::Shares { index, source })?;
-            drop(sk);
-            let shares_data = verified.shares_data.to_bytes();
+            .into()
+        }
+    };
+    let deposit_file = staging.create_file(files::DEPOSIT_DATA)?;
+    let deposit_path = deposit_file.path().to_owned();
+    let mut deposit_out = DepositJsonWriter::new(deposit_file).map_err(io(&deposit_path))?;
+    let keyshares_file = staging.create_file(files::KEYSHARES)?;
+    let keyshares_path = keyshares_file.path().to_owned();
+    let mut keyshares_out = KeySharesWriter::new(keyshares_file, std::time::SystemTime::now())
+        .map_err(io(&keyshares_path))?;
+    let transcript_file = staging.create_file(files::TRANSCRIPT)?;
+    let transcript_path = transcript_file.path().to_owned();
+    let mut transcript = transcript
+        .into_writer(transcript_file)
+        .map_err(io(&transcript_path))?;
+    let mut entries: Vec<manifest::ValidatorEntry> = Vec::with_capacity(total);
+    let mut leaves: Vec<merkle::Hash> = Vec::with_capacity(total);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    // Makes and checks validators `first..last` (nothing of them is written before the check).
+    let make_chunk = |first: u32, last: u32| -> Result<Vec<Made>, Error> {
+        let made: Vec<Made> = (first..last)
+            .into_par_iter()
+            .map(|i| {
+                if progress.cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                let made = make_validator(plan, &coin, &shares_prk, &cluster, wc, i)?;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress.validators(n, total);
+                Ok(made)
+            })
+            .collect::<Result<_, Error>>()?;
+        check_made(&made, &ids, &plan.owner)?;
+        Ok(made)
+    };
+    // Writes checked validators: deposit data, key shares, transcript, manifest entries, leaves.
+    let mut write_chunk = |made: Vec<Made>| -> Result<(), Error> {
+        for v in made {
+            deposit_out.push(&v.deposit).map_err(io(&deposit_path))?;
+            let item = kc_ssv::keyshares_item(
+                &v.deposit.pubkey,
+                &cluster,
+                &plan.owner,
+                v.nonce,
+                &v.built.shares_data,
+            );
+            keyshares_out.push(&item).map_err(io(&keyshares_path))?;
+            let shares_data = v.built.shares_data.to_bytes();
             let leaf = merkle::leaf_hash(&LeafInput {
-                pubkey: &deposit.pubkey.to_bytes(),
-                signature: &deposit.signature.to_bytes(),
-                deposit_data_root: &deposit.deposit_data_root,
+                pubkey: &v.deposit.pubkey.to_bytes(),
+                signature: &v.deposit.signature.to_bytes(),
+                deposit_data_root: &v.deposit.deposit_data_root,
                 operator_ids: &ids,
                 shares_data: &shares_data,
             });
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            progress.validators(n, total);
-            Ok(Created {
-                index,
-                nonce,
-                deposit,
-                item,
-                shares_data,
-                leaf,
-            })
-        })
-        .collect::<Result<_, Error>>()?;
-    drop(seed);
-    drop(shares_prk);
-    for c in &created {
-        transcript.append(
-            Step::new("validator.created", "ceremony")
-                .output("sharesData", sha256_hex(&c.shares_data))
-                .details(json!({
-                    "index": c.index,
-                    "pubkey": c.deposit.pubkey.to_hex(),
-                    "deposit_data_root": hex::encode(c.deposit.deposit_data_root),
-                    "owner_nonce": c.nonce,
-                    "merkle_leaf": format!("0x{}", hex::encode(c.leaf)),
-                })),
+            let entry = manifest::ValidatorEntry {
+                index: v.index,
+                pubkey: v.deposit.pubkey.to_hex(),
+                deposit_data_root: hex::encode(v.deposit.deposit_data_root),
+                owner_nonce: v.nonce,
+                shares_data_sha256: sha256_hex(&shares_data),
+                merkle_leaf: format!("0x{}", hex::encode(leaf)),
+            };
+            transcript.append(
+                Step::new("validator.created", "ceremony")
+                    .output("sharesData", entry.shares_data_sha256.clone())
+                    .details(json!({
+                        "index": entry.index,
+                        "pubkey": entry.pubkey,
+                        "deposit_data_root": entry.deposit_data_root,
+                        "owner_nonce": entry.owner_nonce,
+                        "merkle_leaf": entry.merkle_leaf,
+                    })),
+            );
+            entries.push(entry);
+            leaves.push(leaf);
+        }
+        Ok(())
+    };
+    // Writing a checked chunk (one core) overlaps making and checking the next (all cores).
+    let mut pending: Vec<Made> = Vec::new();
+    let mut first = 0u32;
+    loop {
+        let last = plan.count().min(first.saturating_add(CHUNK));
+        let written = std::mem::take(&mut pending);
+        let (made, wrote) = rayon::join(
+            || {
+                if first < last {
+                    make_chunk(first, last)
+                } else {
+                    Ok(Vec::new())
+                }
+            },
+            || write_chunk(written),
         );
+        wrote?;
+        pending = made?;
+        if pending.is_empty() {
+            break;
+        }
+        first = last;
     }
+    drop(coin);
+    drop(shares_prk);
 
-    // Write.
+    // Write: the two large files end and are synced; plan and operators as read.
     stage(progress, "write")?;
-    let staging = Staging::create(&cfg.out)?;
-    let deposits: Vec<DepositData> = created.iter().map(|c| c.deposit.clone()).collect();
-    let deposit_json = deposit::to_json(&deposits);
-    let mut keyshares = KeySharesFile::new(std::time::SystemTime::now());
-    keyshares.shares = created.iter().map(|c| c.item.clone()).collect();
-    let keyshares_json = keyshares.to_json();
-    let outputs: [(&str, &[u8]); 4] = [
+    let deposit_sha = deposit_out.finish().map_err(io(&deposit_path))?.finish()?;
+    let keyshares_sha = keyshares_out
+        .finish()
+        .map_err(io(&keyshares_path))?
+        .finish()?;
+    let mut file_hashes = std::collections::BTreeMap::new();
+    let mut step = Step::new("files.written", "ceremony");
+    for (name, bytes) in [
         (files::PLAN, plan.text.as_bytes()),
         (files::OPERATORS, operators_json.as_bytes()),
-        (files::DEPOSIT_DATA, deposit_json.as_bytes()),
-        (files::KEYSHARES, keyshares_json.as_bytes()),
-    ];
-    let mut step = Step::new("files.written", "ceremony");
-    for (name, bytes) in outputs {
+    ] {
         staging.write(name, bytes)?;
-        step = step.output(name, sha256_hex(bytes));
+        file_hashes.insert(name.to_owned(), sha256_hex(bytes));
+    }
+    file_hashes.insert(files::DEPOSIT_DATA.to_owned(), deposit_sha.clone());
+    file_hashes.insert(files::KEYSHARES.to_owned(), keyshares_sha.clone());
+    for name in [
+        files::PLAN,
+        files::OPERATORS,
+        files::DEPOSIT_DATA,
+        files::KEYSHARES,
+    ] {
+        step = step.output(name, file_hashes[name].clone());
     }
     transcript.append(step);
 
@@ -409,20 +472,21 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
 
     // Transcript, manifest, signature.
     stage(progress, "manifest")?;
-    let leaves: Vec<merkle::Hash> = created.iter().map(|c| c.leaf).collect();
     let merkle_root = format!(
         "0x{}",
         hex::encode(merkle::root(&leaves).expect("at least one validator"))
     );
     transcript.append(Step::new("bundle.staged", "ceremony").details(json!({
-        "validators": created.len(),
+        "validators": entries.len(),
         "merkle_root": merkle_root,
     })));
-    staging.write(files::TRANSCRIPT, transcript.to_jsonl().as_bytes())?;
-    let mut file_hashes = std::collections::BTreeMap::new();
-    for name in files::HASHED {
-        file_hashes.insert(name.to_owned(), sha256_hex(&read_back(&staging, name)?));
-    }
+    let transcript_head = transcript.head().to_owned();
+    let transcript_sha = transcript
+        .finish()
+        .map_err(io(&transcript_path))?
+        .finish()?;
+    file_hashes.insert(files::TRANSCRIPT.to_owned(), transcript_sha);
+    file_hashes.insert(files::SEALED_MASTER.to_owned(), sha256_hex(&sealed));
     let identity_pk = identity.public_key_sec1();
     let m = Manifest {
         format: manifest::FORMAT.to_owned(),
@@ -453,27 +517,30 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
             last_nonce: plan.nonce_of(plan.count() - 1),
         },
         operators: operators_info(&plan.operators, &cluster),
-        validators: created
-            .iter()
-            .map(|c| manifest::ValidatorEntry {
-                index: c.index,
-                pubkey: c.deposit.pubkey.to_hex(),
-                deposit_data_root: hex::encode(c.deposit.deposit_data_root),
-                owner_nonce: c.nonce,
-                shares_data_sha256: sha256_hex(&c.shares_data),
-                merkle_leaf: format!("0x{}", hex::encode(c.leaf)),
-            })
-            .collect(),
+        validators: entries,
         merkle_root,
-        transcript_head: transcript.head().to_owned(),
+        transcript_head,
         files: file_hashes,
     };
     let manifest_bytes = m.to_bytes();
-    write_signed_manifest(&staging, &session, &identity, &manifest_bytes)?;
+    let bundle_digest = write_signed_manifest(&staging, &session, &identity, &manifest_bytes)?;
+    drop(manifest_bytes);
+    drop(leaves);
 
-    // Read everything back and verify it as an auditor would, pinned to our identity.
+    // Read everything back and verify it as an auditor would, pinned to our identity. The
+    // signatures and interpolations were verified in memory before the two large files were
+    // written: they are not redone on the same bytes (same SHA-256); everything else is.
     stage(progress, "verify")?;
-    let report = verify_staged(staging.path(), &identity_pk, &cfg.tool.binary_sha256);
+    let proven = verify::Proven {
+        deposit_data_sha256: deposit_sha,
+        keyshares_sha256: keyshares_sha,
+    };
+    let report = verify_staged(
+        staging.path(),
+        &identity_pk,
+        &cfg.tool.binary_sha256,
+        proven,
+    );
     if !report.ok() {
         let failures: Vec<String> = report
             .failures()
@@ -487,7 +554,7 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     let dir = staging.commit()?;
     Ok(Outcome {
         dir,
-        bundle_digest: sha256_hex(&manifest_bytes),
+        bundle_digest,
         manifest: m,
         report,
     })
@@ -514,13 +581,14 @@ pub(crate) fn operators_info(
 }
 
 /// Writes `manifest.json` (`manifest_bytes`) and `manifest.sig`, its signature by the HSM
-/// identity key (both bundle kinds use these two file names).
+/// identity key (both bundle kinds use these two file names); returns the manifest's SHA-256
+/// (hex), the bundle's digest.
 pub(crate) fn write_signed_manifest(
     staging: &Staging,
     session: &HsmSession,
     identity: &IdentityKey,
     manifest_bytes: &[u8],
-) -> Result<(), Error> {
+) -> Result<String, Error> {
     staging.write(files::MANIFEST, manifest_bytes)?;
     let signature = identity.sign_sha256(session, manifest_bytes)?;
     let sig = ManifestSignature {
@@ -530,7 +598,7 @@ pub(crate) fn write_signed_manifest(
         signature: hex::encode(signature),
     };
     staging.write(files::MANIFEST_SIG, &sig.to_bytes())?;
-    Ok(())
+    Ok(sig.manifest_sha256)
 }
 
 /// The manifest's `tool` section for the binary that runs.
@@ -556,26 +624,131 @@ pub(crate) fn identity_info(identity: &IdentityKey) -> manifest::IdentityInfo {
 }
 
 /// Verifies the staging directory as an auditor would, pinned to this ceremony's identity and
-/// binary (the `INCOMPLETE` marker is the one file tolerated).
-fn verify_staged(dir: &Path, identity: &[u8], binary: &str) -> Report {
+/// binary (the `INCOMPLETE` marker is the one file tolerated), except the cryptography it
+/// `proven` in memory on the same bytes.
+fn verify_staged(dir: &Path, identity: &[u8], binary: &str, proven: verify::Proven) -> Report {
     let opts = VerifyOptions {
         identity: Some(identity.to_vec()),
         expect_binary: Some(binary.to_owned()),
         staged: true,
+        proven: Some(proven),
     };
     verify::verify_bundle(dir, &opts)
 }
 
+/// Validators generated per round: bounds what is held in memory.
+const CHUNK: u32 = 512;
+/// Validators per batched check (one task each, on all cores).
+const CHECK_BATCH: usize = 64;
+
+/// One validator, generated and not yet checked.
+struct Made {
+    index: u32,
+    nonce: u64,
+    deposit: DepositData,
+    built: kc_ssv::BuiltShares,
+}
+
+/// Derives validator `i` of the batch (its remaining path levels below `coin`), signs its
+/// deposit and builds its key shares; the secret key is wiped when this returns.
+fn make_validator(
+    plan: &Plan,
+    coin: &CoinKey,
+    shares_prk: &[u8; 32],
+    cluster: &Cluster,
+    wc: [u8; 32],
+    i: u32,
+) -> Result<Made, Error> {
+    let index = plan.start_index() + i;
+    let nonce = plan.nonce_of(i);
+    let mut rng_seed = hkdf32(&shares_prk[..], b"validator", &index.to_be_bytes());
+    let mut rng = ChaCha20Rng::from_seed(*rng_seed);
+    zeroize::Zeroize::zeroize(&mut *rng_seed);
+    let sk = coin.signing_key(index);
+    let deposit = DepositData::create(&sk, wc, plan.amount_gwei(), &plan.network)
+        .map_err(|source| Error::Validator { index, source })?;
+    let built = kc_ssv::build_shares_unchecked(&sk, cluster, &plan.owner, nonce, &mut rng)
+        .map_err(|source| Error::Shares { index, source })?;
+    Ok(Made {
+        index,
+        nonce,
+        deposit,
+        built,
+    })
+}
+
+/// Checks every validator of a round before anything of it is written: all deposit and
+/// ownership signatures in batched pairing checks (random linear combinations), all share
+/// interpolations in multi-scalar checks, in batches of [`CHECK_BATCH`] on all cores. When a
+/// batch fails, its validators are checked one by one to name the first bad one.
+fn check_made(made: &[Made], ids: &[u64], owner: &Address) -> Result<(), Error> {
+    made.par_chunks(CHECK_BATCH).try_for_each(|batch| {
+        let roots: Vec<([u8; 32], [u8; 32])> = batch
+            .iter()
+            .map(|v| {
+                (
+                    v.deposit.signing_root(),
+                    kc_ssv::ownership::ownership_digest(owner, v.nonce),
+                )
+            })
+            .collect();
+        let mut items: Vec<(&[u8], &PublicKey, &Signature)> = Vec::with_capacity(2 * batch.len());
+        for (v, (root, digest)) in batch.iter().zip(&roots) {
+            items.push((root, &v.deposit.pubkey, &v.deposit.signature));
+            items.push((digest, &v.deposit.pubkey, &v.built.ownership));
+        }
+        if !batch_verify(&items) {
+            for (v, (root, digest)) in batch.iter().zip(&roots) {
+                if !v.deposit.pubkey.verify(root, &v.deposit.signature) {
+                    return Err(Error::SelfCheck(format!(
+                        "validator {}: the deposit signature does not verify",
+                        v.index
+                    )));
+                }
+                if !v.deposit.pubkey.verify(digest, &v.built.ownership) {
+                    return Err(Error::SelfCheck(format!(
+                        "validator {}: the ownership signature does not verify",
+                        v.index
+                    )));
+                }
+            }
+            return Err(Error::SelfCheck(
+                "a batched signature check failed but every signature verifies alone".into(),
+            ));
+        }
+        let sets: Vec<(&PublicKey, &kc_ssv::BuiltShares)> = batch
+            .iter()
+            .map(|v| (&v.deposit.pubkey, &v.built))
+            .collect();
+        kc_ssv::check_built_consistency(&sets, ids).map_err(|e| {
+            let index = batch
+                .iter()
+                .find(|v| e.to_string().contains(&v.deposit.pubkey.to_hex()))
+                .map_or(0, |v| v.index);
+            Error::Shares { index, source: e }
+        })
+    })
+}
+
+/// Reads a staged file of a fixed ceiling (the sealed master) back through the bundle's
+/// bounded reader.
 pub(crate) fn read_back(staging: &Staging, name: &str) -> Result<Vec<u8>, Error> {
     let path = staging.path().join(name);
-    std::fs::read(&path).map_err(|source| {
-        kc_bundle::Error::Io {
-            path,
-            action: "read back",
-            source,
-        }
-        .into()
-    })
+    let cap = kc_bundle::bounded::caps::for_file(name, 0, 0);
+    read_bundle_file(&path, &cap)
+}
+
+/// Reads a bundle file through the bounded reader (the one verification uses).
+fn read_bundle_file(path: &Path, cap: &kc_bundle::bounded::Cap) -> Result<Vec<u8>, Error> {
+    kc_bundle::bounded::read(path, cap)
+        .map(|(bytes, _)| bytes)
+        .map_err(|source| {
+            kc_bundle::Error::Read {
+                path: path.to_owned(),
+                source,
+            }
+            .into()
+        })
 }
 
 /// The `--from` bundle of a recovery, verified (pinned to the token's identity key) before login.
@@ -606,8 +779,10 @@ pub(crate) fn verify_from(
         identity: Some(identity.to_vec()),
         expect_binary: None,
         staged: false,
+        proven: None,
     };
-    let verified = verify::load_verified(bundle, &opts).map_err(|report| {
+    // Only the manifest is kept: memory does not grow with the size of the --from bundle.
+    let manifest = verify::verified_manifest(bundle, &opts).map_err(|report| {
         fail(
             report
                 .failures()
@@ -617,13 +792,9 @@ pub(crate) fn verify_from(
         )
     })?;
     let sealed_path = bundle.join(files::SEALED_MASTER);
-    let bytes = std::fs::read(&sealed_path).map_err(|source| kc_bundle::Error::Io {
-        path: sealed_path.clone(),
-        action: "read",
-        source,
-    })?;
+    let bytes = read_bundle_file(&sealed_path, &kc_bundle::bounded::caps::sealed_master())?;
     // Read again after verification: it must still be the file the manifest lists.
-    if verified.manifest.files.get(files::SEALED_MASTER) != Some(&sha256_hex(&bytes)) {
+    if manifest.files.get(files::SEALED_MASTER) != Some(&sha256_hex(&bytes)) {
         return Err(fail(format!(
             "{} changed after it was verified",
             files::SEALED_MASTER
@@ -648,7 +819,7 @@ pub(crate) fn verify_from(
         path: bundle.to_owned(),
         identity,
         envelope,
-        manifest: verified.manifest,
+        manifest,
     })
 }
 
@@ -747,4 +918,107 @@ fn read_mnemonic(plan: &Plan) -> Result<Zeroizing<Vec<u8>>, Error> {
     );
     let m = Mnemonic::parse(&text).map_err(|e| bad(e.to_string()))?;
     Ok(m.to_entropy())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan of `n` validators on hoodi for the fixture operators (as stored in a bundle: no
+    /// file on this machine is looked at).
+    fn plan(n: u32) -> (Plan, Cluster) {
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(
+            "../../crates/ssv/tests/fixtures/operators.json"
+        ))
+        .unwrap();
+        let list: Vec<kc_bundle::operators::OperatorEntry> = fixture["operators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(4)
+            .map(|o| kc_bundle::operators::OperatorEntry {
+                id: o["id"].as_u64().unwrap(),
+                public_key: o["public_key"].as_str().unwrap().to_owned(),
+            })
+            .collect();
+        let ops =
+            kc_bundle::operators::OperatorsFile::parse(&serde_json::to_string(&list).unwrap())
+                .unwrap();
+        let text = format!(
+            "[ceremony]\nid = \"unit\"\nnetwork = \"hoodi\"\nvalidators = {n}\nstart_index = 40\n\n\
+             [deposit]\nwithdrawal_address = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\n\
+             withdrawal_type = \"0x01\"\namount_gwei = 32000000000\n\n\
+             [ssv]\nowner_address = \"0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359\"\n\
+             owner_nonce = 9\noperators_file = \"operators.json\"\nallow_unpinned_operators = true\n\n\
+             [hsm]\nmodule = \"/nonexistent.so\"\ntoken_label = \"t\"\n\n[seed]\nsource = \"hsm\"\n"
+        );
+        let plan = Plan::parse_in_bundle(&text, Path::new("plan.toml"), ops).unwrap();
+        let cluster = Cluster::parse(
+            plan.operators
+                .operators
+                .iter()
+                .map(|o| (o.id, o.public_key.as_str())),
+        )
+        .unwrap();
+        (plan, cluster)
+    }
+
+    fn made(n: u32) -> (Plan, Cluster, Vec<Made>) {
+        let (plan, cluster) = plan(n);
+        let coin = CoinKey::from_seed(&[0x42; 64]).unwrap();
+        let wc = deposit::withdrawal_credentials(plan.withdrawal_type, &plan.withdrawal_address);
+        let made = (0..n)
+            .map(|i| make_validator(&plan, &coin, &[7; 32], &cluster, wc, i).unwrap())
+            .collect();
+        (plan, cluster, made)
+    }
+
+    /// What generation makes passes its batched check, and is the same as the full path's keys.
+    #[test]
+    fn generated_validators_pass_the_batched_check() {
+        let (plan, cluster, made) = made(5);
+        check_made(&made, &cluster.ids(), &plan.owner).unwrap();
+        let seed = [0x42; 64];
+        for v in &made {
+            let sk = kc_validator::derive::signing_key(&seed, v.index).unwrap();
+            assert_eq!(v.deposit.pubkey, sk.public_key());
+            v.deposit.verify_for(&plan.network).unwrap();
+        }
+        assert_eq!(made[0].index, 40);
+        assert_eq!(made[4].nonce, 13);
+    }
+
+    /// The invariant "every artifact is verified before the ceremony reports success" starts
+    /// before anything is written: a deposit signature, an ownership signature or a share key
+    /// that is not what it must be is refused by the batched check, naming the validator.
+    #[test]
+    fn a_bad_artifact_is_refused_before_anything_is_written() {
+        let (plan, cluster, good) = made(4);
+        let ids = cluster.ids();
+        let name = |r: Result<(), Error>| r.unwrap_err().to_string();
+
+        // Two deposit signatures swapped.
+        let (_, _, mut m) = made(4);
+        let s = m[1].deposit.signature;
+        m[1].deposit.signature = m[2].deposit.signature;
+        m[2].deposit.signature = s;
+        let e = name(check_made(&m, &ids, &plan.owner));
+        assert!(
+            e.contains("validator 41") && e.contains("deposit signature"),
+            "{e}"
+        );
+
+        // An ownership signature for another nonce.
+        let (_, _, mut m) = made(4);
+        m[3].built.ownership = m[2].built.ownership;
+        let e = name(check_made(&m, &ids, &plan.owner));
+        assert!(e.contains("validator 43") && e.contains("ownership"), "{e}");
+
+        // A share public key that is not on the validator's polynomial.
+        let (_, _, mut m) = made(4);
+        m[2].built.shares_data.share_public_keys[0] =
+            good[1].built.shares_data.share_public_keys[0];
+        let e = name(check_made(&m, &ids, &plan.owner));
+        assert!(e.contains(&m[2].deposit.pubkey.to_hex()), "{e}");
+    }
 }

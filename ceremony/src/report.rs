@@ -11,6 +11,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use kc_bundle::bounded::{self, caps};
 use kc_bundle::manifest::{files, Manifest};
 use kc_bundle::transcript::{Entry, Transcript};
 use kc_bundle::verify::Report;
@@ -226,7 +227,10 @@ const KEY_ATTRIBUTES: &[(&str, &str)] = &[
 /// manifest and transcript leniently: a bundle too broken to parse still gets a page with every
 /// failed check.
 pub fn render(dir: &Path, report: &Report) -> String {
-    let manifest_bytes = std::fs::read(dir.join(files::MANIFEST)).ok();
+    // Through the bundle's bounded reader, like the verification itself.
+    let manifest_bytes = bounded::read(&dir.join(files::MANIFEST), &caps::manifest())
+        .ok()
+        .map(|(b, _)| b);
     let manifest = manifest_bytes
         .as_deref()
         .and_then(|b| Manifest::from_bytes(b).ok());
@@ -234,9 +238,15 @@ pub fn render(dir: &Path, report: &Report) -> String {
     let reshare = manifest_bytes
         .as_deref()
         .and_then(|b| kc_bundle::reshare::ReshareManifest::from_bytes(b).ok());
-    let transcript: Vec<Entry> = std::fs::read_to_string(dir.join(files::TRANSCRIPT))
+    let validators = match (&manifest, &reshare) {
+        (Some(m), _) => m.validators.len(),
+        (None, Some(r)) => r.validators.len(),
+        (None, None) => 0,
+    };
+    let transcript_cap = caps::transcript(validators);
+    let transcript: Vec<Entry> = bounded::read_text(&dir.join(files::TRANSCRIPT), &transcript_cap)
         .ok()
-        .map(|t| match Transcript::parse_and_verify(&t) {
+        .map(|(t, _)| match Transcript::parse_and_verify(&t) {
             Ok(tr) => tr.entries().to_vec(),
             Err(_) => t
                 .lines()
@@ -270,6 +280,19 @@ pub fn render(dir: &Path, report: &Report) -> String {
         )
     };
     let _ = write!(out, "<p class=\"verdict {class}\">{}</p>", escape(&verdict));
+    let signer = report.signed_by.as_deref().unwrap_or("an unreadable key");
+    let (class, identity) = if report.identity_pinned {
+        ("ok", format!("Signed by the pinned identity {signer}."))
+    } else {
+        (
+            "fail",
+            format!(
+                "Identity NOT pinned: signed by {signer}, which anyone could have made. \
+                 Verify with --identity to pin the key you trust."
+            ),
+        )
+    };
+    let _ = write!(out, "<p class=\"{class}\">{}</p>", escape(&identity));
     let _ = write!(
         out,
         "<p>Bundle <code>{}</code>.</p>",

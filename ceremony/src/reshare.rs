@@ -349,6 +349,7 @@ pub fn run(
             identity: Some(identity_pk.to_vec()),
             expect_binary: Some(cfg.tool.binary_sha256.clone()),
             staged: true,
+            proven: None,
         },
     );
     if !report.ok() {

@@ -174,6 +174,8 @@ fn fake_report(dir: &Path) -> Report {
         bundle: dir.to_owned(),
         ceremony_id: Some(ID.into()),
         validators: 4,
+        identity_pinned: true,
+        signed_by: Some("ab".repeat(32)),
         checks: vec![
             check(
                 "files.hashes",

@@ -65,6 +65,8 @@ fn ok(out: Output, what: &str) -> String {
 struct Workspace {
     dir: tempfile::TempDir,
     conf: String,
+    /// The identity public key `hsm init` printed (hex): what an auditor pins.
+    identity: String,
 }
 
 impl Workspace {
@@ -93,7 +95,7 @@ impl Workspace {
             .trim_matches('\'')
             .to_owned();
         std::fs::write(p.join("pin"), format!("{PIN}\n")).unwrap();
-        ok(
+        let init = ok(
             Command::new(BIN)
                 .args(["hsm", "init", "--token", "tmux", "--module"])
                 .arg(&module)
@@ -104,6 +106,12 @@ impl Workspace {
                 .unwrap(),
             "ceremony hsm init",
         );
+        let identity = init
+            .lines()
+            .find_map(|l| l.strip_prefix("identity public key"))
+            .expect("hsm init prints the identity public key")
+            .trim()
+            .to_owned();
         // Operators: RSA-2048 keys as the SSV network publishes them (base64 of a PEM labelled
         // RSA PUBLIC KEY with an SPKI body), as scripts/deploy-devnet.sh encodes them.
         let ids = [3u64, 14, 15, 92];
@@ -173,7 +181,11 @@ mnemonic_file = "mnemonic.txt"
             ),
         )
         .unwrap();
-        Self { dir, conf }
+        Self {
+            dir,
+            conf,
+            identity,
+        }
     }
 
     fn path(&self) -> &Path {
@@ -471,6 +483,8 @@ fn whole_wizard_in_tmux_then_ceremony_verify() {
     let v = Command::new(BIN)
         .arg("verify")
         .arg(ws.out())
+        .arg("--identity")
+        .arg(&ws.identity)
         .output()
         .unwrap();
     assert_eq!(

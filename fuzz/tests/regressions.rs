@@ -225,10 +225,9 @@ fn errors_do_not_echo_control_characters_from_the_input() {
 /// `kc_bundle::verify`: names that come from the bundle itself — a file's name in the
 /// directory, a key of the manifest's `files` — go unescaped into the report's fields, so a
 /// file named "x\n✓ …" prints a line of the attacker's choosing into `ceremony verify`'s text
-/// report. The fix belongs in verify.rs: pass the fields and details of
-/// `Checker` through `kc_bundle::printable`.
+/// report. Fixed: `Checker` passes every file, field and detail through
+/// `kc_bundle::printable`.
 #[test]
-#[ignore = "fails until verify.rs escapes names taken from the bundle"]
 fn a_bundle_file_name_cannot_add_lines_to_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let b = dir.path().join("b");
@@ -277,6 +276,54 @@ fn transcript_chain_errors_do_not_echo_control_characters() {
     assert!(!e.chars().any(char::is_control), "{e:?}");
 }
 
+/// `kc_bundle::verify`: failures of a whole file — a manifest that is not a regular file, a
+/// `manifest.sig` not in the exact form the ceremony writes, a `deposit_data.json` not in the
+/// exact layout — named no field (the `bundle` target's property: every failed check names a
+/// field). Found by `fuzz/tests/corpus.rs` with `KC_FUZZ_SECONDS=15`.
+#[test]
+fn whole_file_failures_name_the_file_as_their_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let verify = |b: &std::path::Path| {
+        kc_bundle::verify::verify_bundle(
+            b,
+            &kc_bundle::verify::VerifyOptions {
+                identity: Some(kc_fuzz::fixture::original_identity()),
+                ..Default::default()
+            },
+        )
+    };
+    type Spoil = fn(&std::path::Path);
+    let cases: [(&str, Spoil); 3] = [
+        ("manifest.json", |b| {
+            std::fs::remove_file(b.join("manifest.json")).unwrap();
+            std::os::unix::fs::symlink(b.join("plan.toml"), b.join("manifest.json")).unwrap();
+        }),
+        ("manifest.sig", |b| {
+            let s = std::fs::read_to_string(b.join("manifest.sig")).unwrap();
+            std::fs::write(b.join("manifest.sig"), s.trim_end()).unwrap();
+        }),
+        ("deposit_data.json", |b| {
+            let s = std::fs::read_to_string(b.join("deposit_data.json")).unwrap();
+            std::fs::write(b.join("deposit_data.json"), s.replacen("}, {", "},{", 1)).unwrap();
+        }),
+    ];
+    for (file, spoil) in cases {
+        let b = dir.path().join(file);
+        kc_fuzz::fixture::original().write(&b);
+        spoil(&b);
+        let report = verify(&b);
+        let failed: Vec<_> = report.failures().collect();
+        assert!(failed.iter().any(|c| c.file == file), "{file}: {failed:?}");
+        // The `bundle` target's rule: a field, or a detail that names its place.
+        for c in failed {
+            assert!(
+                !c.field.is_empty() || c.detail.contains(':') || c.detail.contains("line "),
+                "{file}: {c:?}"
+            );
+        }
+    }
+}
+
 /// deposit_data.json: a list re-serialised in another layout (same deposits), re-signed by the
 /// identity holder, failed `deposit_data.plan` with no field ("not in the exact … layout").
 /// Found by `corpus::bundle` (a seeded mutation).
@@ -298,10 +345,11 @@ fn a_deposit_data_layout_failure_names_its_field() {
         },
     );
     let fails: Vec<_> = report.failures().collect();
+    // The layout failure names its place (the file, each entry), as every failure must.
     assert!(
-        fails
-            .iter()
-            .any(|c| c.name == "deposit_data.plan" && c.field == "layout"),
+        fails.iter().any(|c| c.file == "deposit_data.json"
+            && !c.field.is_empty()
+            && c.detail.contains("layout")),
         "{fails:?}"
     );
     assert!(

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use kc_bundle::bounded::{self, caps};
 use kc_bundle::manifest::{files, key_fingerprint, ManifestSignature};
 use kc_bundle::merkle;
 use kc_bundle::verify::{Report, VerifyOptions};
@@ -70,11 +71,41 @@ fn same_key(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The key `manifest.sig` names, if the file can be read at all (the shared verification
-/// reports why not).
+/// reports why not). Read through the bundle's bounded reader: a FIFO, a device or a huge file
+/// there is refused at once, never waited on or read.
 fn signer_key(dir: &Path) -> Option<Vec<u8>> {
-    let bytes = std::fs::read(dir.join(files::MANIFEST_SIG)).ok()?;
+    let (bytes, _) = bounded::read(&dir.join(files::MANIFEST_SIG), &caps::manifest_sig()).ok()?;
     let sig = ManifestSignature::from_bytes(&bytes).ok()?;
     hex::decode(sig.public_key.trim_start_matches("0x")).ok()
+}
+
+/// The bundle is for the chain the node serves: its network is that chain's named
+/// network (`custom` for any other chain, e.g. a devnet), and the operators' keys were read on
+/// that chain. A deposit signed for another network's fork would be accepted by the deposit
+/// contract and then ignored by the beacon chain: the ETH would be lost.
+fn check_chain(dir: &Path, m: &kc_bundle::manifest::Manifest, node_chain_id: u64) -> Result<()> {
+    let want = kc_bundle::plan::network_name_for_chain(node_chain_id);
+    if m.network.name != want {
+        return Err(Error::BundleChain {
+            path: dir.to_owned(),
+            field: "network.name",
+            bundle: m.network.name.clone(),
+            node_chain_id,
+            expected: want.to_owned(),
+        });
+    }
+    if let Some(p) = &m.operators.provenance {
+        if p.chain_id != node_chain_id {
+            return Err(Error::BundleChain {
+                path: dir.to_owned(),
+                field: "operators.provenance.chain_id",
+                bundle: p.chain_id.to_string(),
+                node_chain_id,
+                expected: node_chain_id.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Every failed check of `report`, one `file: field: detail (check)` each, joined by `; `.
@@ -103,6 +134,20 @@ pub fn describe_failures(report: &Report) -> String {
 
 /// Verifies the bundle in `dir` against the trusted identity keys and returns its validators.
 pub fn load_verified(dir: &Path, trusted: &[Vec<u8>]) -> Result<VerifiedBundle> {
+    load(dir, trusted, None)
+}
+
+/// [`load_verified`], and the bundle is for `node_chain_id`, the chain the node serves (its
+/// network and its operators' provenance).
+pub fn load_verified_on_chain(
+    dir: &Path,
+    trusted: &[Vec<u8>],
+    node_chain_id: u64,
+) -> Result<VerifiedBundle> {
+    load(dir, trusted, Some(node_chain_id))
+}
+
+fn load(dir: &Path, trusted: &[Vec<u8>], node_chain_id: Option<u64>) -> Result<VerifiedBundle> {
     let fail = |message: String| Error::Bundle {
         path: dir.to_owned(),
         message,
@@ -139,6 +184,9 @@ pub fn load_verified(dir: &Path, trusted: &[Vec<u8>]) -> Result<VerifiedBundle> 
     let Some(identity) = pinned else {
         return Err(fail(untrusted()));
     };
+    if let Some(chain) = node_chain_id {
+        check_chain(dir, &vb.manifest, chain)?;
+    }
     from_verified(dir, &vb, identity).map_err(|problems| {
         fail(format!(
             "refused by the agent's own checks, {} problem(s): {}",
@@ -257,4 +305,50 @@ fn from_verified(
             .collect(),
         validators,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `load_verified` on `dir` in a thread; `None` if it has not returned in 20 s.
+    fn load_within_deadline(dir: &Path) -> Option<Result<VerifiedBundle>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dir = dir.to_owned();
+        std::thread::spawn(move || {
+            let _ = tx.send(load_verified(&dir, &[vec![4u8; 65]]));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20)).ok()
+    }
+
+    /// A FIFO at `manifest.sig` made the agent wait forever (a plain read of the
+    /// signature before the shared verification); it is refused at once.
+    #[test]
+    fn a_fifo_at_manifest_sig_is_refused_without_hanging() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(files::MANIFEST), b"{}").unwrap();
+        let fifo = tmp.path().join(files::MANIFEST_SIG);
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let e = load_within_deadline(tmp.path())
+            .expect("load_verified hangs on a FIFO at manifest.sig")
+            .unwrap_err();
+        assert!(e.to_string().contains("verification failed"), "{e}");
+    }
+
+    /// A symlink from `manifest.sig` to `/dev/zero` grew the agent to gigabytes; it is
+    /// refused without being read.
+    #[test]
+    fn a_symlink_to_dev_zero_at_manifest_sig_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(files::MANIFEST), b"{}").unwrap();
+        std::os::unix::fs::symlink("/dev/zero", tmp.path().join(files::MANIFEST_SIG)).unwrap();
+        let e = load_within_deadline(tmp.path())
+            .expect("load_verified hangs on /dev/zero at manifest.sig")
+            .unwrap_err();
+        assert!(e.to_string().contains("verification failed"), "{e}");
+    }
 }

@@ -377,9 +377,11 @@ pub async fn run(cli: Cli) -> Result<()> {
                 print_json(&v);
             } else {
                 println!(
-                    "bundle {}: OK — ceremony {}, {} validators, root {}, batch approved on chain",
+                    "bundle {}: OK — ceremony {} ({} on chain {}), {} validators, root {}, batch approved on chain",
                     bundle.display(),
                     v.ceremony_id,
+                    v.network,
+                    v.chain_id,
                     v.validators,
                     v.merkle_root
                 );
@@ -693,6 +695,9 @@ async fn key_init(cfg_path: Option<&Path>, ov: &Overrides) -> Result<()> {
 #[derive(Debug, serde::Serialize)]
 pub struct VerifySummary {
     pub ceremony_id: String,
+    /// The bundle's network, checked against the node's chain.
+    pub network: String,
+    pub chain_id: u64,
     pub validators: usize,
     pub merkle_root: String,
     pub operator_ids: Vec<u64>,
@@ -700,7 +705,8 @@ pub struct VerifySummary {
     pub chain_owner_nonce: u64,
 }
 
-/// The bundle checks plus the chain's view: chain id, owner and withdrawal address = PoolManager,
+/// The bundle checks plus the chain's view: chain id, the bundle's network and operators'
+/// provenance on that chain, owner and withdrawal address = PoolManager,
 /// owner nonces consistent with the SSV contract, batch root approved for this cluster and type.
 pub async fn verify_with_chain(
     cfg: &Config,
@@ -708,12 +714,13 @@ pub async fn verify_with_chain(
     dir: &Path,
 ) -> Result<VerifySummary> {
     let provider = events.provider();
-    let b = crate::bundle::load_verified(dir, &cfg.trusted_identities)?;
+    crate::chain::check_chain(provider, cfg.chain_id).await?;
+    // The node serves cfg.chain_id (checked just above): the bundle must be for that chain.
+    let b = crate::bundle::load_verified_on_chain(dir, &cfg.trusted_identities, cfg.chain_id)?;
     let fail = |m: String| Error::Bundle {
         path: dir.to_owned(),
         message: m,
     };
-    crate::chain::check_chain(provider, cfg.chain_id).await?;
     // On a built-in network, the deposits must be signed for its genesis fork: a deposit signed
     // for another network's fork is invalid on this one, and its 32 ETH would be lost.
     if let Some(p) = cfg.network {
@@ -783,6 +790,8 @@ pub async fn verify_with_chain(
     }
     Ok(VerifySummary {
         ceremony_id: b.ceremony_id,
+        network: b.network,
+        chain_id: cfg.chain_id,
         validators: b.validators.len(),
         merkle_root: format!("{root}"),
         operator_ids: b.operator_ids,

@@ -48,6 +48,20 @@ pub enum Error {
     #[error("wrong chain: config says chain id {expected}, the rpc endpoint serves {actual}")]
     WrongChain { expected: u64, actual: u64 },
 
+    /// The bundle is for another chain than the one the node serves (its network, or the chain
+    /// its operators' keys were read on).
+    #[error(
+        "bundle {}: manifest {field} is {bundle}, but the node serves chain {node_chain_id}, which needs {expected}",
+        path.display()
+    )]
+    BundleChain {
+        path: PathBuf,
+        field: &'static str,
+        bundle: String,
+        node_chain_id: u64,
+        expected: String,
+    },
+
     /// An operator asked for does not exist on the SSV network contract, or was removed.
     #[error("operator {id}: {message}")]
     Operator { id: u64, message: String },
@@ -152,6 +166,7 @@ impl Error {
             | Error::TxDropped { .. } => 4,
             Error::Refused { .. }
             | Error::Bundle { .. }
+            | Error::BundleChain { .. }
             | Error::Operator { .. }
             | Error::LegacyCluster { .. }
             | Error::ClusterStopped { .. } => 5,

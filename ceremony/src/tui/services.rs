@@ -227,7 +227,7 @@ impl Services for RealServices {
             &VerifyOptions {
                 identity,
                 expect_binary: Some(self.tool.binary_sha256.clone()),
-                staged: false,
+                ..VerifyOptions::default()
             },
         )
     }

@@ -232,7 +232,27 @@ impl Workspace {
         })
     }
 
-    /// Writes the operators file `name`, pinned (with provenance) or as a bare list.
+    /// Rewrites the pinned `operators.json` as exported on `network`'s chain (the workspace
+    /// writes it for hoodi's; a named network's plan needs its own chain's provenance).
+    pub fn pin_operators_to(&self, network: &str) -> PathBuf {
+        let chain: u64 = match network {
+            "mainnet" => 1,
+            "sepolia" => 11_155_111,
+            "hoodi" => 560_048,
+            other => panic!("no chain id for network {other}"),
+        };
+        let mut value = read_json(&self.path().join("operators.json"));
+        value["provenance"]["chain_id"] = chain.into();
+        std::fs::write(
+            self.path().join("operators.json"),
+            serde_json::to_string_pretty(&value).unwrap(),
+        )
+        .unwrap();
+        self.path().join("operators.json")
+    }
+
+    /// Writes the operators file `name`, pinned (with provenance, hoodi's chain) or as a bare
+    /// list.
     pub fn write_operators(&self, name: &str, pinned: bool) -> PathBuf {
         let value = if pinned {
             json!({
@@ -363,8 +383,22 @@ impl Workspace {
         Run::from(c.output().unwrap())
     }
 
-    /// `ceremony verify DIR [args]`.
+    /// `ceremony verify DIR [args]`, pinned to the workspace's identity (`--identity` from
+    /// `hsm init`) unless `args` pin one or allow an unpinned identity themselves.
     pub fn verify(&self, dir: &Path, args: &[&str]) -> Run {
+        let mut c = self.cmd();
+        c.arg("verify").arg(dir).args(args);
+        let chooses = args
+            .iter()
+            .any(|a| *a == "--identity" || *a == "--allow-unpinned-identity");
+        if let (Some(id), false) = (&self.identity, chooses) {
+            c.arg("--identity").arg(id);
+        }
+        Run::from(c.output().unwrap())
+    }
+
+    /// `ceremony verify DIR [args]` exactly as given (no identity added).
+    pub fn verify_unpinned(&self, dir: &Path, args: &[&str]) -> Run {
         let mut c = self.cmd();
         c.arg("verify").arg(dir).args(args);
         Run::from(c.output().unwrap())

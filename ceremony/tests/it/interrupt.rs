@@ -70,7 +70,9 @@ interrupt!(abort_at_ledger, "ledger", false);
 interrupt!(abort_at_hsm, "hsm", false);
 interrupt!(abort_at_master, "master", false);
 interrupt!(abort_at_validators, "validators", false);
-interrupt!(abort_at_write, "write", false);
+// The staging directory exists from the validators on (they are streamed to it as they are
+// made and checked): an abort at `write` leaves it, with its marker.
+interrupt!(abort_at_write, "write", true);
 interrupt!(abort_at_seal, "seal", true);
 interrupt!(abort_at_manifest, "manifest", true);
 interrupt!(abort_at_verify, "verify", true);

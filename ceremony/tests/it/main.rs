@@ -20,3 +20,4 @@ mod reshare;
 mod runs;
 mod tamper;
 mod tokens;
+mod untrusted;

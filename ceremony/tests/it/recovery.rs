@@ -16,6 +16,7 @@ fn recovery_drill() {
     let mut p1 = ws.plan();
     p1.validators = 3;
     p1.network = "sepolia".into();
+    ws.pin_operators_to("sepolia");
     let b1 = ws.run_ok(&p1, "b1");
     let m1 = read_json(&b1.join("manifest.json"));
     let identity = ws.identity.clone().unwrap();

@@ -155,6 +155,7 @@ fn seven_operators_sepolia_0x02_compounding() {
     let ws = &mut Workspace::new(7);
     let mut plan = ws.plan();
     plan.network = "sepolia".into();
+    ws.pin_operators_to("sepolia");
     plan.withdrawal_type = "0x02".into();
     plan.amount_gwei = 2_048_000_000_000;
     plan.validators = 2;
@@ -166,6 +167,7 @@ fn ten_operators_mainnet_minimum_deposit() {
     let ws = &mut Workspace::new(10);
     let mut plan = ws.plan();
     plan.network = "mainnet".into();
+    ws.pin_operators_to("mainnet");
     plan.withdrawal_type = "0x02".into();
     plan.amount_gwei = 1_000_000_000;
     plan.validators = 2;
@@ -378,4 +380,61 @@ fn process_hygiene_is_real_and_recorded() {
     assert_eq!(process["core_dumps_disabled"], true, "{process}");
     assert_eq!(process["not_dumpable"], true, "{process}");
     assert!(process["memory_locked"].is_boolean(), "{process}");
+}
+
+/// The ceremony's read-back verification does not redo the cryptography it proved in
+/// memory before writing, and only for the same bytes. Given the files' hashes as proven, the
+/// signature and interpolation checks say they were not redone; without it they are done
+/// (batched); a file changed after it was proven gets no cryptography and fails.
+#[test]
+fn proven_cryptography_is_not_redone_and_holds_only_for_the_same_bytes() {
+    use kc_bundle::verify::{verify_bundle, Proven, VerifyOptions};
+    let ws = &mut Workspace::new(4);
+    let plan = ws.plan();
+    let dir = ws.run_ok(&plan, "bundle");
+    let m = read_json(&dir.join("manifest.json"));
+    let proven = Proven {
+        deposit_data_sha256: m["files"]["deposit_data.json"].as_str().unwrap().into(),
+        keyshares_sha256: m["files"]["keyshares.json"].as_str().unwrap().into(),
+    };
+    let identity = hex::decode(ws.identity.as_deref().unwrap()).unwrap();
+    let detail = |r: &kc_bundle::verify::Report, name: &str| {
+        r.checks
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| (c.ok, c.detail.clone()))
+            .unwrap()
+    };
+    let opts = |proven: Option<Proven>| VerifyOptions {
+        identity: Some(identity.clone()),
+        proven,
+        ..VerifyOptions::default()
+    };
+    let r = verify_bundle(&dir, &opts(Some(proven.clone())));
+    assert!(r.ok(), "{:?}", r.failures().collect::<Vec<_>>());
+    for name in [
+        "deposit_data.signatures",
+        "keyshares.ownership",
+        "keyshares.consistency",
+    ] {
+        let (ok, d) = detail(&r, name);
+        assert!(ok && d.contains("not redone"), "{name}: {d}");
+    }
+    let r = verify_bundle(&dir, &opts(None));
+    assert!(r.ok());
+    assert!(detail(&r, "deposit_data.signatures")
+        .1
+        .contains("(batched)"));
+    assert!(detail(&r, "keyshares.ownership").1.contains("(batched)"));
+
+    // One hex digit of a sharesData changed after it was proven.
+    let ks = std::fs::read_to_string(dir.join("keyshares.json")).unwrap();
+    let at = ks.find("\"sharesData\": \"0x").unwrap() + 30;
+    let mut b = ks.into_bytes();
+    b[at] = if b[at] == b'a' { b'b' } else { b'a' };
+    std::fs::write(dir.join("keyshares.json"), b).unwrap();
+    let r = verify_bundle(&dir, &opts(Some(proven)));
+    assert!(!r.ok());
+    let (ok, d) = detail(&r, "keyshares.ownership");
+    assert!(!ok && d.contains("not checked"), "{d}");
 }

@@ -34,6 +34,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A bundle file that the bounded reader refused (not a regular file, too large, ...).
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: crate::bounded::ReadError,
+    },
+
     #[error("{}: already exists; a bundle is never overwritten", path.display())]
     Exists { path: PathBuf },
 }

@@ -51,6 +51,53 @@ pub fn write_new(path: &Path, data: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// A new file being written in a staging directory, hashed as it is written: the bytes whose
+/// SHA-256 goes into the manifest are the bytes that were written, without reading them back
+/// (verification reads them back, and compares).
+pub struct HashingFile {
+    path: PathBuf,
+    out: std::io::BufWriter<File>,
+    sha: sha2::Sha256,
+}
+
+impl std::fmt::Debug for HashingFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashingFile")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        sha2::Digest::update(&mut self.sha, &buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl HashingFile {
+    /// The path being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes and fsyncs the file; returns the SHA-256 (hex) of everything written.
+    pub fn finish(self) -> Result<String, Error> {
+        let path = self.path;
+        let file = self.out.into_inner().map_err(|e| Error::Io {
+            path: path.clone(),
+            action: "write",
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(io(&path, "fsync"))?;
+        Ok(hex::encode(sha2::Digest::finalize(self.sha)))
+    }
+}
+
 fn sync_dir(path: &Path) -> Result<(), Error> {
     File::open(path)
         .and_then(|d| d.sync_all())
@@ -127,6 +174,35 @@ impl Staging {
     /// Writes one file of the bundle (relative path) with `create_new` and fsync.
     pub fn write(&self, rel: &str, data: &[u8]) -> Result<(), Error> {
         write_new(&self.dir.join(rel), data)
+    }
+
+    /// Creates one file of the bundle (relative path, `create_new`) to be written piece by
+    /// piece and hashed as it is written ([`HashingFile::finish`] fsyncs it).
+    pub fn create_file(&self, rel: &str) -> Result<HashingFile, Error> {
+        let path = self.dir.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io(parent, "create the directory"))?;
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::Exists { path: path.clone() }
+                } else {
+                    Error::Io {
+                        path: path.clone(),
+                        action: "create",
+                        source: e,
+                    }
+                }
+            })?;
+        Ok(HashingFile {
+            path,
+            out: std::io::BufWriter::with_capacity(1 << 16, file),
+            sha: sha2::Sha256::default(),
+        })
     }
 
     /// Removes the marker and renames the staging directory to the destination.
@@ -212,6 +288,22 @@ mod tests {
             s.write("a.txt", b"a").unwrap();
         }
         assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_hashing_file_hashes_what_it_wrote_and_is_never_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Staging::create(&tmp.path().join("b")).unwrap();
+        let mut f = s.create_file("sealed/x").unwrap();
+        f.write_all(b"hello ").unwrap();
+        f.write_all(b"world").unwrap();
+        let sha = f.finish().unwrap();
+        assert_eq!(sha, crate::manifest::sha256_hex(b"hello world"));
+        assert_eq!(fs::read(s.path().join("sealed/x")).unwrap(), b"hello world");
+        assert!(matches!(
+            s.create_file("sealed/x"),
+            Err(Error::Exists { .. })
+        ));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! them before it sends anything). This crate holds no secret and never touches an HSM: it
 //! reads, writes and checks public or encrypted material only.
 
+pub mod bounded;
 mod error;
 pub mod fsio;
+pub mod jsonstream;
 pub mod manifest;
 pub mod merkle;
 pub mod operators;

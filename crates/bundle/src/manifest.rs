@@ -184,7 +184,17 @@ impl Manifest {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| Error::Manifest {
+        Self::checked(serde_json::from_slice(bytes))
+    }
+
+    /// [`Manifest::from_bytes`] from a reader (the whole input is read; only whitespace may
+    /// follow the object).
+    pub fn from_reader(r: impl std::io::Read) -> Result<Self, Error> {
+        Self::checked(serde_json::from_reader(r))
+    }
+
+    fn checked(parsed: Result<Manifest, serde_json::Error>) -> Result<Self, Error> {
+        let m: Manifest = parsed.map_err(|e| Error::Manifest {
             field: format!("line {} column {}", e.line(), e.column()),
             message: crate::printable(&e.to_string()),
         })?;
@@ -226,6 +236,12 @@ impl ManifestSignature {
 
     /// Checks the signature over `manifest_bytes` with the public key it names.
     pub fn verify(&self, manifest_bytes: &[u8]) -> Result<(), Error> {
+        self.verify_digest(&Sha256::digest(manifest_bytes).into())
+    }
+
+    /// [`ManifestSignature::verify`] given the SHA-256 of `manifest.json` (computed as it was
+    /// read, so that the file need not be held).
+    pub fn verify_digest(&self, digest: &[u8; 32]) -> Result<(), Error> {
         let fail = |message: String| Error::Signature { message };
         if self.algorithm != SIGNATURE_ALGORITHM {
             return Err(fail(format!(
@@ -233,7 +249,6 @@ impl ManifestSignature {
                 self.algorithm
             )));
         }
-        let digest = Sha256::digest(manifest_bytes);
         if hex::encode(digest) != self.manifest_sha256 {
             return Err(fail("manifest_sha256 does not match manifest.json".into()));
         }
@@ -252,7 +267,7 @@ impl ManifestSignature {
                 "signature: s is high; manifest signatures are written with low s".into(),
             ));
         }
-        vk.verify_prehash(&digest, &sig)
+        vk.verify_prehash(digest, &sig)
             .map_err(|_| fail("signature does not verify".into()))
     }
 }

@@ -10,7 +10,7 @@ use kc_validator::address::Address;
 use kc_validator::deposit::{Network, WithdrawalType};
 use serde::{Deserialize, Serialize};
 
-use crate::operators::OperatorsFile;
+use crate::operators::{OperatorsFile, Provenance};
 use crate::Error;
 
 /// Smallest deposit, in gwei (1 ETH).
@@ -316,6 +316,14 @@ impl Plan {
             None => OperatorsFile::load(&operators_path)
                 .map_err(|e| err("ssv.operators_file", e.to_string()))?,
         };
+        if on_disk {
+            operators_chain(&network, operators.provenance.as_ref()).map_err(|m| {
+                err(
+                    "ssv.operators_file",
+                    format!("{}: {m}", operators_path.display()),
+                )
+            })?;
+        }
         if operators.provenance.is_none() && !s.allow_unpinned_operators {
             return Err(err(
                 "ssv.operators_file",
@@ -393,6 +401,72 @@ impl Plan {
             hsm_module,
             mnemonic_file,
         })
+    }
+}
+
+/// How the operators' provenance relates to the plan's network: the keys must have
+/// been read on the network's own chain. Recorded in the transcript (`ceremony.started`,
+/// `operators_chain`) and reported by verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "check", rename_all = "kebab-case")]
+pub enum OperatorsChain {
+    /// The provenance names the chain of the plan's (named) network.
+    MatchesNetwork { chain_id: u64 },
+    /// A custom network: its chain id is not known from its fork version, so the provenance's
+    /// chain is accepted as it is. The exemption is recorded.
+    CustomNetworkExempt { chain_id: u64 },
+    /// No provenance at all (the plan allowed unpinned operators).
+    Unpinned,
+}
+
+impl std::fmt::Display for OperatorsChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OperatorsChain::MatchesNetwork { chain_id } => {
+                write!(f, "operator keys read on chain {chain_id}, the network's chain")
+            }
+            OperatorsChain::CustomNetworkExempt { chain_id } => write!(
+                f,
+                "custom network: operator keys read on chain {chain_id}, not checked against                  the network (its chain is not known; exemption recorded)"
+            ),
+            OperatorsChain::Unpinned => f.write_str("no provenance (unpinned operators)"),
+        }
+    }
+}
+
+/// The relation of `provenance` to `network`, or why they disagree (the provenance names
+/// another chain than the named network's).
+pub fn operators_chain(
+    network: &Network,
+    provenance: Option<&Provenance>,
+) -> Result<OperatorsChain, String> {
+    let Some(p) = provenance else {
+        return Ok(OperatorsChain::Unpinned);
+    };
+    match network.chain_id() {
+        None => Ok(OperatorsChain::CustomNetworkExempt {
+            chain_id: p.chain_id,
+        }),
+        Some(want) if want == p.chain_id => Ok(OperatorsChain::MatchesNetwork { chain_id: want }),
+        Some(want) => Err(format!(
+            "provenance names chain {}, but network {:?} is chain {want}: the operators' keys \
+             must be read on the network the validators are for",
+            p.chain_id,
+            network.name()
+        )),
+    }
+}
+
+/// The network name a bundle for the execution chain `chain_id` must carry: the named network
+/// of that chain, or `custom` for any other chain (devnets).
+pub fn network_name_for_chain(chain_id: u64) -> &'static str {
+    Network::from_chain_id(chain_id).map_or("custom", |n| n.name())
+}
+
+impl Plan {
+    /// [`operators_chain`] of this plan's network and operators.
+    pub fn operators_chain(&self) -> Result<OperatorsChain, String> {
+        operators_chain(&self.network, self.operators.provenance.as_ref())
     }
 }
 

@@ -64,9 +64,12 @@ pub fn kind_of(manifest_bytes: &[u8]) -> BundleKind {
 /// verification does): a symlink, e.g. to `/dev/zero`, is `Staking` here and refused by the
 /// staking verification, never read.
 pub fn kind_of_dir(dir: &Path) -> BundleKind {
-    crate::verify::read_regular(&dir.join(files::MANIFEST))
-        .map(|b| kind_of(&b))
-        .unwrap_or(BundleKind::Staking)
+    crate::bounded::read(
+        &dir.join(files::MANIFEST),
+        &crate::bounded::caps::manifest(),
+    )
+    .map(|(b, _)| kind_of(&b))
+    .unwrap_or(BundleKind::Staking)
 }
 
 // ------------------------------------------------------------------------------------ plan
@@ -384,6 +387,8 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> (Report, Option<VerifiedResha
             .as_ref()
             .map(|b| b.manifest.validators.len())
             .unwrap_or(0),
+        identity_pinned: c.identity_pinned,
+        signed_by: c.signed_by,
         checks: c.checks,
     };
     let ok = report.ok();
@@ -399,14 +404,19 @@ pub fn load_verified(dir: &Path, opts: &VerifyOptions) -> Result<VerifiedReshare
 }
 
 fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<VerifiedReshare> {
-    let bytes = match crate::verify::read_regular(&dir.join(files::MANIFEST)) {
-        Ok(b) => b,
+    // Read through the one bounded reader, as every file of the bundle; a file that cannot be
+    // read names itself as the field.
+    let (bytes, sha) = match crate::bounded::read(
+        &dir.join(files::MANIFEST),
+        &crate::bounded::caps::manifest(),
+    ) {
+        Ok(read) => read,
         Err(e) => {
             c.fail(
                 "manifest.read",
                 files::MANIFEST,
-                "",
-                format!("cannot read: {e}"),
+                files::MANIFEST,
+                e.to_string(),
             );
             return None;
         }
@@ -425,18 +435,23 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
             return None;
         }
     };
-    crate::verify::check_signature_of(dir, &m.identity, &bytes, opts, c);
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(&sha, &mut digest).unwrap_or_default();
+    crate::verify::check_signature_of(dir, &m.identity, &digest, opts, c);
 
-    // Files: exactly the listed ones, hashed as listed.
-    let contents = crate::verify::check_files(
-        dir,
-        &m.files,
-        &files::HASHED,
-        &[],
-        "a reshare bundle",
-        opts,
-        c,
-    );
+    // Files: exactly the listed ones, hashed as listed, each within a ceiling derived from the
+    // manifest's counts.
+    use crate::bounded::caps;
+    let (validators, cluster) = (m.validators.len(), m.operators.list.len());
+    let hashed = [
+        (files::PLAN, caps::plan()),
+        (files::OPERATORS, caps::operators()),
+        (files::KEYSHARES, caps::keyshares(validators, cluster)),
+        (files::TRANSCRIPT, caps::transcript(validators)),
+    ];
+    debug_assert!(hashed.iter().map(|(n, _)| *n).eq(files::HASHED));
+    let contents =
+        crate::verify::check_files(dir, &m.files, &hashed, &[], "a reshare bundle", opts, c);
     let text = |name: &str| {
         contents
             .get(name)

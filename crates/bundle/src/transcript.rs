@@ -135,21 +135,31 @@ impl Transcript {
 
     /// Appends a step with a given time (tests and replays).
     pub fn append_at(&mut self, step: Step, time: String) -> &Entry {
-        let prev = self.head().to_owned();
-        let mut entry = Entry {
-            seq: self.entries.len() as u64,
+        let entry = Entry::chained(
+            self.entries.len() as u64,
+            self.head().to_owned(),
             time,
-            step: step.step,
-            actor: step.actor,
-            inputs: step.inputs,
-            outputs: step.outputs,
-            details: step.details,
-            prev,
-            hash: String::new(),
-        };
-        entry.hash = entry.compute_hash();
+            step,
+        );
         self.entries.push(entry);
         self.entries.last().expect("just pushed")
+    }
+
+    /// Writes the entries so far to `out` and goes on there one line per step, keeping only
+    /// the head in memory (a transcript of many validators need not be held whole).
+    pub fn into_writer<W: std::io::Write>(
+        self,
+        mut out: W,
+    ) -> std::io::Result<TranscriptWriter<W>> {
+        for e in &self.entries {
+            write_line(&mut out, e)?;
+        }
+        Ok(TranscriptWriter {
+            out,
+            seq: self.entries.len() as u64,
+            head: self.head().to_owned(),
+            error: None,
+        })
     }
 
     /// The hash of the last entry ([`GENESIS`] when empty).
@@ -175,46 +185,145 @@ impl Transcript {
     /// right and every `prev` the previous hash. Errors name the line.
     pub fn parse_and_verify(text: &str) -> Result<Self, Error> {
         let mut entries = Vec::new();
-        let mut prev = GENESIS.to_owned();
-        for (i, line) in text.split_terminator('\n').enumerate() {
-            let line_no = i + 1;
-            // Messages quote the entry's own fields: escaped (kc_bundle::printable).
-            let bad = |message: String| Error::Transcript {
-                line: line_no,
-                message: crate::printable(&message),
-            };
-            let entry: Entry = serde_json::from_str(line)
-                .map_err(|e| bad(format!("not a transcript entry: {e}")))?;
-            if entry.seq != i as u64 {
-                return Err(bad(format!("seq is {}, expected {i}", entry.seq)));
-            }
-            if entry.prev != prev {
-                return Err(bad(format!("prev is {}, expected {prev}", entry.prev)));
-            }
-            let computed = entry.compute_hash();
-            if entry.hash != computed {
-                return Err(bad(format!("hash is {}, computed {computed}", entry.hash)));
-            }
-            if serde_json::to_string(&entry).ok().as_deref() != Some(line) {
-                return Err(bad("line is not in canonical form".to_owned()));
-            }
-            prev = entry.hash.clone();
-            entries.push(entry);
-        }
-        if !text.is_empty() && !text.ends_with('\n') {
-            return Err(Error::Transcript {
-                line: entries.len(),
-                message: "last line does not end with a newline".to_owned(),
-            });
-        }
-        if entries.is_empty() {
-            return Err(Error::Transcript {
-                line: 0,
-                message: "transcript is empty".to_owned(),
-            });
-        }
+        stream_verify(text.as_bytes(), text.len(), |e| {
+            entries.push(e);
+            Ok(())
+        })?;
         Ok(Self { entries })
     }
+}
+
+impl Entry {
+    /// The entry `step` at position `seq` after `prev`, with its hash.
+    fn chained(seq: u64, prev: String, time: String, step: Step) -> Entry {
+        let mut entry = Entry {
+            seq,
+            time,
+            step: step.step,
+            actor: step.actor,
+            inputs: step.inputs,
+            outputs: step.outputs,
+            details: step.details,
+            prev,
+            hash: String::new(),
+        };
+        entry.hash = entry.compute_hash();
+        entry
+    }
+}
+
+fn write_line(out: &mut impl std::io::Write, e: &Entry) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, e)?;
+    out.write_all(b"\n")
+}
+
+/// A transcript written one line per step as it goes ([`Transcript::into_writer`]). A write
+/// error is kept and returned by [`TranscriptWriter::finish`] (nothing is written after it).
+#[derive(Debug)]
+pub struct TranscriptWriter<W: std::io::Write> {
+    out: W,
+    seq: u64,
+    head: String,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> TranscriptWriter<W> {
+    /// Appends a step at the current time and returns the new head.
+    pub fn append(&mut self, step: Step) -> &str {
+        self.append_at(step, now_rfc3339())
+    }
+
+    /// Appends a step with a given time and returns the new head.
+    pub fn append_at(&mut self, step: Step, time: String) -> &str {
+        let entry = Entry::chained(self.seq, std::mem::take(&mut self.head), time, step);
+        if self.error.is_none() {
+            if let Err(e) = write_line(&mut self.out, &entry) {
+                self.error = Some(e);
+            }
+        }
+        self.seq += 1;
+        self.head = entry.hash;
+        &self.head
+    }
+
+    /// The hash of the last entry.
+    pub fn head(&self) -> &str {
+        &self.head
+    }
+
+    /// The writer after the last line, or the first write error.
+    pub fn finish(self) -> std::io::Result<W> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.out),
+        }
+    }
+}
+
+/// Checks a transcript read from `input` line by line, with at most `max_line` bytes per line,
+/// handing each checked entry to `each` (which may refuse it); returns the head and the number
+/// of entries. Memory does not grow with the number of lines. Errors name the line.
+pub fn stream_verify(
+    mut input: impl std::io::BufRead,
+    max_line: usize,
+    mut each: impl FnMut(Entry) -> Result<(), Error>,
+) -> Result<(String, usize), Error> {
+    use std::io::{BufRead as _, Read as _};
+    let mut prev = GENESIS.to_owned();
+    let mut line = Vec::new();
+    let mut i = 0usize;
+    loop {
+        line.clear();
+        let n = (&mut input)
+            .take(max_line as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::Transcript {
+                line: i + 1,
+                message: crate::printable(&format!("cannot read: {e}")),
+            })?;
+        if n == 0 {
+            break;
+        }
+        let line_no = i + 1;
+        // Messages quote the entry's own fields: escaped (kc_bundle::printable).
+        let bad = |message: String| Error::Transcript {
+            line: line_no,
+            message: crate::printable(&message),
+        };
+        if line.last() != Some(&b'\n') {
+            if line.len() > max_line {
+                return Err(bad(format!("longer than {max_line} bytes")));
+            }
+            return Err(bad("the last line does not end with a newline".to_owned()));
+        }
+        let text = std::str::from_utf8(&line[..line.len() - 1])
+            .map_err(|e| bad(format!("not UTF-8: {e}")))?;
+        let entry: Entry =
+            serde_json::from_str(text).map_err(|e| bad(format!("not a transcript entry: {e}")))?;
+        if entry.seq != i as u64 {
+            return Err(bad(format!("seq is {}, expected {i}", entry.seq)));
+        }
+        if entry.prev != prev {
+            return Err(bad(format!("prev is {}, expected {prev}", entry.prev)));
+        }
+        let computed = entry.compute_hash();
+        if entry.hash != computed {
+            return Err(bad(format!("hash is {}, computed {computed}", entry.hash)));
+        }
+        if serde_json::to_string(&entry).ok().as_deref() != Some(text) {
+            return Err(bad("line is not in canonical form".to_owned()));
+        }
+        prev.clone_from(&entry.hash);
+        each(entry)?;
+        i += 1;
+    }
+    if i == 0 {
+        return Err(Error::Transcript {
+            line: 0,
+            message: "transcript is empty".to_owned(),
+        });
+    }
+    Ok((prev, i))
 }
 
 #[cfg(test)]
@@ -245,6 +354,45 @@ mod tests {
         assert_eq!(parsed.head(), t.head());
         assert_eq!(parsed.entries(), t.entries());
         assert_eq!(t.entries()[0].prev, GENESIS);
+    }
+
+    #[test]
+    fn a_written_transcript_is_the_same_text_and_head() {
+        let t = sample();
+        let mut first = Transcript::new();
+        first.append_at(
+            Step::new("plan.loaded", "ceremony").input("plan.toml", "ab".repeat(32)),
+            "2026-11-25T10:00:00Z".into(),
+        );
+        let mut w = first.into_writer(Vec::new()).unwrap();
+        w.append_at(
+            Step::new("witness.recorded", "Alice").details(serde_json::json!({"role": "witness"})),
+            "2026-11-25T10:00:01Z".into(),
+        );
+        w.append_at(
+            Step::new("bundle.written", "ceremony").output("x", "cd".repeat(32)),
+            "2026-11-25T10:00:02Z".into(),
+        );
+        assert_eq!(w.head(), t.head());
+        assert_eq!(
+            String::from_utf8(w.finish().unwrap()).unwrap(),
+            t.to_jsonl()
+        );
+        // Streamed back, line by line.
+        let text = t.to_jsonl();
+        let mut steps = Vec::new();
+        let (head, n) = stream_verify(text.as_bytes(), 4096, |e| {
+            steps.push(e.step);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((head.as_str(), n), (t.head(), 3));
+        assert_eq!(steps, ["plan.loaded", "witness.recorded", "bundle.written"]);
+        // A line longer than allowed is refused, naming it.
+        assert!(matches!(
+            stream_verify(text.as_bytes(), 100, |_| Ok(())),
+            Err(Error::Transcript { line: 1, .. })
+        ));
     }
 
     #[test]
@@ -279,5 +427,24 @@ mod tests {
         let swapped = format!("{}\n{}\n{}\n", lines[1], lines[0], lines[2]);
         assert!(Transcript::parse_and_verify(&swapped).is_err());
         assert!(Transcript::parse_and_verify("").is_err());
+    }
+
+    #[test]
+    fn an_unterminated_last_line_is_refused_at_its_own_line() {
+        let text = sample().to_jsonl();
+        // The whole third entry, without its newline: refused at line 3, not at line 2.
+        let cut = &text[..text.len() - 1];
+        match Transcript::parse_and_verify(cut) {
+            Err(Error::Transcript { line: 3, message }) => {
+                assert!(message.contains("newline"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // One byte with no newline at all is line 1 (fuzz target `transcript`: errors name a
+        // line within the text).
+        assert!(matches!(
+            Transcript::parse_and_verify("x"),
+            Err(Error::Transcript { line: 1, .. })
+        ));
     }
 }

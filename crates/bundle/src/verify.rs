@@ -3,23 +3,40 @@
 //! Used by `ceremony verify` (auditors), by the ceremony itself on the staged bundle before it
 //! reports success, and by `signer-agent verify`/`import`. It never stops at the first problem:
 //! every check becomes a [`Check`] in the [`Report`], failed ones naming their file and field.
-//! BLS signatures (deposits and SSV ownership) are verified in one batch; when the batch fails,
-//! one by one to name each bad entry.
+//!
+//! A bundle comes from elsewhere, so the order is cheap first: every file is read
+//! through the bounded reader ([`crate::bounded`]: regular files only, size capped by what the
+//! manifest declares) and hashed; fields are compared as text; only then, and only for a file
+//! whose hash, entry count and layout are right and only for entries that passed their cheap
+//! checks, is there cryptography: point decoding (curve and subgroup checks), the share
+//! interpolation, and the BLS signatures (deposits and SSV ownership) in batches — one by one
+//! only when a batch fails, to name each bad entry. Entries beyond the manifest's count are
+//! refused without being decoded.
+//!
+//! Memory does not grow with the batch: the transcript is checked line by line, and
+//! `deposit_data.json` and `keyshares.json` are read as streams, one chunk of validators at a
+//! time, whose cryptography runs on all cores ([`entries`]).
+
+mod entries;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use kc_ssv::{KeySharesFile, OperatorKey, SharesData};
-use kc_validator::bls::{batch_verify, PublicKey, Signature};
+use kc_ssv::{KeySharesFile, OperatorKey};
 use kc_validator::deposit::{self, DepositData};
 use serde::Serialize;
 
+use crate::bounded::{self, caps};
 use crate::manifest::{self, files, sha256_hex, Manifest, ManifestSignature};
-use crate::merkle::{self, LeafInput};
+use crate::merkle;
 use crate::operators::OperatorsFile;
 use crate::plan::Plan;
 use crate::seal::SealedMaster;
+#[cfg(test)]
 use crate::transcript::Transcript;
+use crate::transcript::{self, Entry};
+use entries::{Crypto, FirstPass};
 
 /// What the caller pins.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +48,22 @@ pub struct VerifyOptions {
     /// The ceremony's own check of its staging directory, which still holds the `INCOMPLETE`
     /// marker. Never set by auditors: a bundle with the marker fails.
     pub staged: bool,
+    /// The ceremony's own check of its staging directory: what it verified in memory before
+    /// writing. Never set by auditors.
+    pub proven: Option<Proven>,
+}
+
+/// What the ceremony verified in memory, in batches, before it wrote the two large files: every
+/// deposit signature, every ownership signature and every share interpolation. Its read-back
+/// verification does not redo that cryptography for a file whose SHA-256 is the one given here
+/// (the same bytes); everything else is checked as for any bundle.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proven {
+    /// SHA-256 (hex) of the `deposit_data.json` whose signatures were verified.
+    pub deposit_data_sha256: String,
+    /// SHA-256 (hex) of the `keyshares.json` whose ownership signatures and share
+    /// interpolations were verified.
+    pub keyshares_sha256: String,
 }
 
 /// One check and its result.
@@ -52,6 +85,11 @@ pub struct Report {
     pub bundle: PathBuf,
     pub ceremony_id: Option<String>,
     pub validators: usize,
+    /// Whether the manifest was verified against a pinned identity key (`--identity`). A bundle
+    /// that verifies without a pin only shows that *someone's* key signed it.
+    pub identity_pinned: bool,
+    /// SHA-256 of the public key that signed the manifest, when it could be read.
+    pub signed_by: Option<String>,
     pub checks: Vec<Check>,
 }
 
@@ -90,19 +128,28 @@ impl VerifiedBundle {
 
 pub(crate) struct Checker {
     pub(crate) checks: Vec<Check>,
+    /// Set when the manifest signature verified under the pinned identity.
+    pub(crate) identity_pinned: bool,
+    pub(crate) signed_by: Option<String>,
 }
 
 impl Checker {
     pub(crate) fn new() -> Self {
-        Checker { checks: Vec::new() }
+        Checker {
+            checks: Vec::new(),
+            identity_pinned: false,
+            signed_by: None,
+        }
     }
+    // File names, fields and details may quote the bundle (a file's name, an entry's value):
+    // escaped (kc_bundle::printable), so that nothing from the bundle adds lines to the report.
     pub(crate) fn pass(&mut self, name: &str, file: &str, detail: impl Into<String>) {
         self.checks.push(Check {
             name: name.into(),
-            file: file.into(),
+            file: crate::printable(file),
             field: String::new(),
             ok: true,
-            detail: detail.into(),
+            detail: crate::printable(&detail.into()),
         });
     }
     pub(crate) fn fail(
@@ -114,10 +161,10 @@ impl Checker {
     ) {
         self.checks.push(Check {
             name: name.into(),
-            file: file.into(),
-            field: field.into(),
+            file: crate::printable(file),
+            field: crate::printable(&field.into()),
             ok: false,
-            detail: detail.into(),
+            detail: crate::printable(&detail.into()),
         });
     }
     /// Records `failures` for `name`, or one passing check with `summary` when there are none.
@@ -141,17 +188,9 @@ impl Checker {
     }
 }
 
-/// Reads a bundle file that must be a regular file: a symlink (e.g. to `/dev/zero` or to a file
-/// outside the bundle) or a device is refused before anything is read.
-pub(crate) fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
-    let meta = std::fs::symlink_metadata(path)?;
-    if !meta.file_type().is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not a regular file (symlink, directory or device)",
-        ));
-    }
-    std::fs::read(path)
+/// A small file of the bundle as read (its hash was compared with the manifest's).
+struct FileRead {
+    text: String,
 }
 
 pub(crate) fn read_all_files(dir: &Path) -> std::io::Result<BTreeSet<String>> {
@@ -180,66 +219,15 @@ pub(crate) fn read_all_files(dir: &Path) -> std::io::Result<BTreeSet<String>> {
     Ok(out)
 }
 
-/// Verifies the bundle in `dir`, of either kind (a staking batch, or a reshare bundle:
-/// `crate::reshare`). Never panics on bad input: every problem is a failed check.
-pub fn verify_bundle(dir: &Path, opts: &VerifyOptions) -> Report {
-    if crate::reshare::kind_of_dir(dir) == crate::reshare::BundleKind::Reshare {
-        return crate::reshare::verify(dir, opts).0;
-    }
-    verify_and_load(dir, opts).0
-}
-
-/// Verifies the bundle and, when every check passed, returns its parsed content.
-pub fn load_verified(dir: &Path, opts: &VerifyOptions) -> Result<VerifiedBundle, Report> {
-    match verify_and_load(dir, opts) {
-        (report, Some(bundle)) if report.ok() => Ok(bundle),
-        (report, _) => Err(report),
-    }
-}
-
-fn verify_and_load(dir: &Path, opts: &VerifyOptions) -> (Report, Option<VerifiedBundle>) {
-    let mut c = Checker::new();
-    if crate::reshare::kind_of_dir(dir) == crate::reshare::BundleKind::Reshare {
-        // A reshare bundle verifies on its own (`crate::reshare`); it is never a staking batch.
-        c.fail(
-            "bundle.kind",
-            files::MANIFEST,
-            "kind",
-            "a reshare bundle (new shares for staked validators), not a staking batch",
-        );
-        let report = Report {
-            bundle: dir.to_owned(),
-            ceremony_id: None,
-            validators: 0,
-            checks: c.checks,
-        };
-        return (report, None);
-    }
-    let loaded = run_checks(dir, opts, &mut c);
-    let (ceremony_id, validators) = match &loaded {
-        Some(b) => (
-            Some(b.manifest.ceremony_id.clone()),
-            b.manifest.validators.len(),
-        ),
-        None => (None, 0),
-    };
-    let report = Report {
-        bundle: dir.to_owned(),
-        ceremony_id,
-        validators,
-        checks: c.checks,
-    };
-    (report, loaded)
-}
-
-/// The files of a bundle: exactly `hashed` are listed in the manifest (`listed`: name → SHA-256
-/// hex), each is a regular file with that hash, and nothing else is in the directory besides the
+/// The files of a reshare bundle (`crate::reshare`): exactly `hashed` are listed in the
+/// manifest (`listed`: name → SHA-256 hex), each is a regular file no larger than its cap (read
+/// through [`bounded`]) with that hash, and nothing else is in the directory besides the
 /// manifest, its signature, the directories in `dirs` and (staged) the INCOMPLETE marker. One
 /// `files.hashes` check; returns the contents read. `what` names the bundle kind in failures.
 pub(crate) fn check_files(
     dir: &Path,
     listed: &BTreeMap<String, String>,
-    hashed: &[&'static str],
+    hashed: &[(&'static str, bounded::Cap)],
     dirs: &[&str],
     what: &str,
     opts: &VerifyOptions,
@@ -247,7 +235,7 @@ pub(crate) fn check_files(
 ) -> BTreeMap<&'static str, Vec<u8>> {
     let mut contents: BTreeMap<&'static str, Vec<u8>> = BTreeMap::new();
     let names: BTreeSet<&str> = listed.keys().map(String::as_str).collect();
-    let expected: BTreeSet<&str> = hashed.iter().copied().collect();
+    let expected: BTreeSet<&str> = hashed.iter().map(|(n, _)| *n).collect();
     let mut fails = Vec::new();
     for missing in expected.difference(&names) {
         fails.push((
@@ -261,10 +249,9 @@ pub(crate) fn check_files(
             format!("listed but not part of {what}"),
         ));
     }
-    for name in hashed {
-        match read_regular(&dir.join(name)) {
-            Ok(bytes) => {
-                let got = sha256_hex(&bytes);
+    for (name, cap) in hashed {
+        match bounded::read(&dir.join(name), cap) {
+            Ok((bytes, got)) => {
                 match listed.get(*name) {
                     Some(want) if *want == got => {}
                     Some(want) => fails.push((
@@ -275,7 +262,7 @@ pub(crate) fn check_files(
                 }
                 contents.insert(name, bytes);
             }
-            Err(e) => fails.push(((*name).to_owned(), format!("cannot read: {e}"))),
+            Err(e) => fails.push(((*name).to_owned(), e.to_string())),
         }
     }
     match read_all_files(dir) {
@@ -306,10 +293,15 @@ pub(crate) fn check_files(
     contents
 }
 
-/// The transcript's hash chain, ending in the manifest's `transcript_head` (`head`): the
-/// `transcript.chain` or `transcript.head` check; the parsed transcript when both hold.
-pub(crate) fn check_chain(text: Option<String>, head: &str, c: &mut Checker) -> Option<Transcript> {
-    match Transcript::parse_and_verify(&text?) {
+/// The transcript's hash chain (a reshare bundle's transcript, read whole), ending in the
+/// manifest's `transcript_head` (`head`): the `transcript.chain` or `transcript.head` check; the
+/// parsed transcript when both hold.
+pub(crate) fn check_chain(
+    text: Option<String>,
+    head: &str,
+    c: &mut Checker,
+) -> Option<crate::transcript::Transcript> {
+    match crate::transcript::Transcript::parse_and_verify(&text?) {
         Ok(tr) if tr.head() == head => {
             c.pass(
                 "transcript.chain",
@@ -334,21 +326,101 @@ pub(crate) fn check_chain(text: Option<String>, head: &str, c: &mut Checker) -> 
     }
 }
 
-fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<VerifiedBundle> {
-    // 1. The manifest and its signature.
-    let manifest_bytes = match read_regular(&dir.join(files::MANIFEST)) {
-        Ok(b) => b,
+/// Verifies the bundle in `dir`. Never panics on bad input: every problem is a failed check.
+/// Memory does not grow with the number of validators (beyond the manifest's own list).
+/// A reshare bundle (`crate::reshare`) verifies as its kind.
+pub fn verify_bundle(dir: &Path, opts: &VerifyOptions) -> Report {
+    if crate::reshare::kind_of_dir(dir) == crate::reshare::BundleKind::Reshare {
+        return crate::reshare::verify(dir, opts).0;
+    }
+    verify_and_load(dir, opts, false).0
+}
+
+/// Verifies the bundle and, when every check passed, returns its parsed content (which holds
+/// every validator's entries: for the agent, not for batches of unbounded size).
+pub fn load_verified(dir: &Path, opts: &VerifyOptions) -> Result<VerifiedBundle, Report> {
+    match verify_and_load(dir, opts, true) {
+        (report, Some(Loaded::Bundle(bundle))) if report.ok() => Ok(*bundle),
+        (report, _) => Err(report),
+    }
+}
+
+/// Verifies the bundle (as [`verify_bundle`]: memory does not grow with the batch) and, when
+/// every check passed, returns the manifest that was verified.
+pub fn verified_manifest(dir: &Path, opts: &VerifyOptions) -> Result<Manifest, Report> {
+    match verify_and_load(dir, opts, false) {
+        (report, Some(Loaded::Manifest(m))) if report.ok() => Ok(*m),
+        (report, _) => Err(report),
+    }
+}
+
+fn verify_and_load(dir: &Path, opts: &VerifyOptions, collect: bool) -> (Report, Option<Loaded>) {
+    let mut c = Checker::new();
+    let mut facts = (None, 0);
+    let loaded = if crate::reshare::kind_of_dir(dir) == crate::reshare::BundleKind::Reshare {
+        // A reshare bundle verifies on its own (`crate::reshare`); it is never a staking batch.
+        c.fail(
+            "bundle.kind",
+            files::MANIFEST,
+            "kind",
+            "a reshare bundle (new shares for staked validators), not a staking batch",
+        );
+        None
+    } else {
+        run_checks(dir, opts, collect, &mut c, &mut facts)
+    };
+    let (ceremony_id, validators) = facts;
+    let report = Report {
+        bundle: dir.to_owned(),
+        ceremony_id,
+        validators,
+        identity_pinned: c.identity_pinned,
+        signed_by: c.signed_by,
+        checks: c.checks,
+    };
+    (report, loaded)
+}
+
+fn run_checks(
+    dir: &Path,
+    opts: &VerifyOptions,
+    collect: bool,
+    c: &mut Checker,
+    facts: &mut (Option<String>, usize),
+) -> Option<Loaded> {
+    // 1. The manifest and its signature. Parsed as it is read, and hashed on the way (the
+    // signature covers its SHA-256): its text is not held.
+    // A file that cannot be read names itself as the field, as for the other files.
+    let mut file = match bounded::open(&dir.join(files::MANIFEST), &caps::manifest()) {
+        Ok(f) => f,
         Err(e) => {
             c.fail(
                 "manifest.read",
                 files::MANIFEST,
-                "",
-                format!("cannot read: {e}"),
+                files::MANIFEST,
+                e.to_string(),
             );
             return None;
         }
     };
-    let manifest = match Manifest::from_bytes(&manifest_bytes) {
+    let parsed = Manifest::from_reader(BufReader::with_capacity(1 << 16, &mut file));
+    let manifest_sha256: [u8; 32] = match file.hash_rest() {
+        Ok(h) => hex::decode(h)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or_default(),
+        Err(e) => {
+            c.fail(
+                "manifest.read",
+                files::MANIFEST,
+                files::MANIFEST,
+                e.to_string(),
+            );
+            return None;
+        }
+    };
+    drop(file);
+    let manifest = match parsed {
         Ok(m) => {
             c.pass(
                 "manifest.parse",
@@ -362,32 +434,148 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
             return None;
         }
     };
-    check_signature(dir, &manifest, &manifest_bytes, opts, c);
+    *facts = (
+        Some(manifest.ceremony_id.clone()),
+        manifest.validators.len(),
+    );
+    check_signature(dir, &manifest, &manifest_sha256, opts, c);
 
-    // 2. File hashes, and nothing else in the directory.
-    let contents = check_files(
-        dir,
-        &manifest.files,
-        &files::HASHED,
-        &["sealed/"],
-        "a bundle",
-        opts,
-        c,
+    // 2. File hashes, and nothing else in the directory. Every file is read through the bounded
+    // reader, with a ceiling derived from the manifest's counts: the small ones whole, the
+    // transcript line by line (checked on the way), the two large ones as streams (a first
+    // pass that hashes and counts their entries).
+    let mut read: BTreeMap<&str, FileRead> = BTreeMap::new();
+    let listed: BTreeSet<&str> = manifest.files.keys().map(String::as_str).collect();
+    let expected: BTreeSet<&str> = files::HASHED.into_iter().collect();
+    let mut fails = Vec::new();
+    for missing in expected.difference(&listed) {
+        fails.push((
+            format!("files.{missing}"),
+            "not listed in the manifest".to_owned(),
+        ));
+    }
+    for extra in listed.difference(&expected) {
+        fails.push((
+            format!("files.{extra}"),
+            "listed but not part of a bundle".to_owned(),
+        ));
+    }
+    let (validators, operators) = (manifest.validators.len(), manifest.operators.list.len());
+    let cap = |name: &str| caps::for_file(name, validators, operators);
+    let hash_check =
+        |name: &'static str, got: &str, fails: &mut Vec<(String, String)>| match manifest
+            .files
+            .get(name)
+        {
+            Some(want) if *want == got => true,
+            Some(want) => {
+                fails.push((
+                    name.to_owned(),
+                    format!("SHA-256 is {got}, manifest says {want}"),
+                ));
+                false
+            }
+            None => false,
+        };
+    for name in [files::PLAN, files::OPERATORS, files::SEALED_MASTER] {
+        match bounded::read_text(&dir.join(name), &cap(name)) {
+            Ok((text, got)) => {
+                hash_check(name, &got, &mut fails);
+                read.insert(name, FileRead { text });
+            }
+            Err(e) => fails.push((name.to_owned(), e.to_string())),
+        }
+    }
+    let transcript = match check_transcript_file(dir, &manifest, &cap(files::TRANSCRIPT)) {
+        Ok(t) => {
+            hash_check(files::TRANSCRIPT, &t.sha256, &mut fails);
+            Some(t)
+        }
+        Err(e) => {
+            fails.push((files::TRANSCRIPT.to_owned(), e.to_string()));
+            None
+        }
+    };
+    let mut big = |name: &'static str, fp: Result<FirstPass, bounded::ReadError>| match fp {
+        Ok(fp) => {
+            let ok = hash_check(name, &fp.hash, &mut fails);
+            Some((fp, ok))
+        }
+        Err(e) => {
+            fails.push((name.to_owned(), e.to_string()));
+            None
+        }
+    };
+    let deposits = big(
+        files::DEPOSIT_DATA,
+        entries::first_pass_deposits(&dir.join(files::DEPOSIT_DATA), &cap(files::DEPOSIT_DATA)),
+    );
+    let keyshares = big(
+        files::KEYSHARES,
+        entries::first_pass_keyshares(
+            &dir.join(files::KEYSHARES),
+            &cap(files::KEYSHARES),
+            operators,
+        ),
+    );
+    match read_all_files(dir) {
+        Ok(present) => {
+            for f in present {
+                let marker_ok = opts.staged && f == crate::fsio::INCOMPLETE_MARKER;
+                let dir_ok = f == "sealed/";
+                if !expected.contains(f.as_str())
+                    && !dir_ok
+                    && f != files::MANIFEST
+                    && f != files::MANIFEST_SIG
+                    && !marker_ok
+                {
+                    fails.push((f.clone(), "file is not part of a bundle".to_owned()));
+                }
+            }
+        }
+        Err(e) => fails.push((
+            String::new(),
+            format!("cannot list the bundle directory: {e}"),
+        )),
+    }
+    c.group(
+        "files.hashes",
+        files::MANIFEST,
+        fails,
+        format!("{} files present and hashed as listed", files::HASHED.len()),
     );
 
-    let text = |name: &str| {
-        contents
-            .get(name)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-    };
+    let text = |name: &str| read.get(name).map(|f| f.text.as_str());
 
-    // 3. Transcript.
-    if let Some(tr) = check_chain(text(files::TRANSCRIPT), &manifest.transcript_head, c) {
-        check_transcript_vs_manifest(&tr, &manifest, c);
+    // 3. Transcript (checked while it was read).
+    let mut started = None;
+    if let Some(t) = transcript {
+        match t.outcome {
+            Ok((head, count)) if head == manifest.transcript_head => {
+                c.pass(
+                    "transcript.chain",
+                    files::TRANSCRIPT,
+                    format!("{count} entries, head {head}"),
+                );
+                let check = t.check;
+                started = Some(check.started_details());
+                check.record(c);
+            }
+            Ok((head, _)) => c.fail(
+                "transcript.head",
+                files::MANIFEST,
+                "transcript_head",
+                format!(
+                    "manifest says {}, transcript ends in {head}",
+                    manifest.transcript_head
+                ),
+            ),
+            Err(e) => c.fail("transcript.chain", files::TRANSCRIPT, "", e.to_string()),
+        }
     }
 
     // 4. Operators and plan.
-    let operators = match text(files::OPERATORS).map(|t| OperatorsFile::parse(&t)) {
+    let operators = match text(files::OPERATORS).map(OperatorsFile::parse) {
         Some(Ok(o)) => o,
         Some(Err(e)) => {
             c.fail("operators.parse", files::OPERATORS, "", e);
@@ -397,7 +585,7 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     };
     check_operators(&manifest, &operators, c);
     let plan_text = text(files::PLAN)?;
-    let plan = match Plan::parse_in_bundle(&plan_text, Path::new(files::PLAN), operators) {
+    let plan = match Plan::parse_in_bundle(plan_text, Path::new(files::PLAN), operators) {
         Ok(p) => {
             c.pass("plan.parse", files::PLAN, format!("ceremony {}", p.id()));
             p
@@ -407,37 +595,59 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
             return None;
         }
     };
+    check_operators_chain(&plan, started, c);
     check_plan_vs_manifest(&plan, &manifest, c);
     check_unique_validators(&manifest, c);
 
-    // 5. Deposit data.
+    // 5. to 7. Deposit data and key shares: counts and layout from their first pass, then the
+    // second pass in lockstep: cheap checks, and cryptography only where allowed.
     let mark = c.checks.len();
-    let deposits = check_deposits(&text(files::DEPOSIT_DATA)?, &plan, &manifest, c)?;
+    let proven = opts.proven.as_ref();
+    let deposits = deposits.map(|(fp, hash_ok)| {
+        let trusted = large_file_shape(&fp, files::DEPOSIT_DATA, validators, c) && hash_ok;
+        let mode = crypto_mode(
+            trusted,
+            proven.map(|p| p.deposit_data_sha256.as_str()),
+            &fp.hash,
+        );
+        (fp, mode)
+    });
+    let keyshares = keyshares.map(|(fp, hash_ok)| {
+        let trusted = large_file_shape(&fp, files::KEYSHARES, validators, c) && hash_ok;
+        let mode = crypto_mode(
+            trusted,
+            proven.map(|p| p.keyshares_sha256.as_str()),
+            &fp.hash,
+        );
+        (fp, mode)
+    });
+    let both_read = deposits.is_some() && keyshares.is_some();
+    let outcome = entries::check_entries(
+        deposits,
+        keyshares,
+        &entries::Expected {
+            plan: &plan,
+            manifest: &manifest,
+        },
+        collect,
+        c,
+    );
 
-    // 6. Key shares.
-    let (keyshares, shares_data, ownership) =
-        check_keyshares(&text(files::KEYSHARES)?, &plan, &manifest, c)?;
-
-    // 7. All BLS signatures in one batch.
-    check_bls_batch(&deposits, &ownership, c);
-
-    // 8. Merkle leaves and root.
-    let ids = plan.operators.ids();
-    let leaves: Vec<merkle::Hash> = deposits
-        .iter()
-        .zip(&shares_data)
-        .map(|(d, sd)| {
-            merkle::leaf_hash(&LeafInput {
-                pubkey: &d.pubkey.to_bytes(),
-                signature: &d.signature.to_bytes(),
-                deposit_data_root: &d.deposit_data_root,
-                operator_ids: &ids,
-                shares_data: sd,
-            })
-        })
-        .collect();
+    // 8. Merkle leaves and root (hashes of the bytes as written; no decoding needed).
     let mut fails = Vec::new();
-    for (i, (leaf, v)) in leaves.iter().zip(&manifest.validators).enumerate() {
+    let mut leaves: Vec<merkle::Hash> = Vec::with_capacity(manifest.validators.len());
+    for (i, (v, leaf)) in manifest.validators.iter().zip(&outcome.leaves).enumerate() {
+        let Some(leaf) = leaf else {
+            if both_read {
+                fails.push((
+                    format!("validators[{i}].merkle_leaf"),
+                    "cannot be computed: the deposit or sharesData of this validator is \
+                     missing or malformed"
+                        .to_owned(),
+                ));
+            }
+            continue;
+        };
         let got = format!("0x{}", hex::encode(leaf));
         if got != v.merkle_leaf {
             fails.push((
@@ -445,18 +655,26 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
                 format!("manifest says {}, computed {got}", v.merkle_leaf),
             ));
         }
+        leaves.push(*leaf);
     }
-    match merkle::root(&leaves) {
-        Some(r) if format!("0x{}", hex::encode(r)) == manifest.merkle_root => {}
-        Some(r) => fails.push((
+    if leaves.len() == manifest.validators.len() {
+        match merkle::root(&leaves) {
+            Some(r) if format!("0x{}", hex::encode(r)) == manifest.merkle_root => {}
+            Some(r) => fails.push((
+                "merkle_root".into(),
+                format!(
+                    "manifest says {}, computed 0x{}",
+                    manifest.merkle_root,
+                    hex::encode(r)
+                ),
+            )),
+            None => fails.push(("merkle_root".into(), "no validators".into())),
+        }
+    } else if !both_read {
+        fails.push((
             "merkle_root".into(),
-            format!(
-                "manifest says {}, computed 0x{}",
-                manifest.merkle_root,
-                hex::encode(r)
-            ),
-        )),
-        None => fails.push(("merkle_root".into(), "no validators".into())),
+            "cannot be computed: deposit_data.json or keyshares.json was not read".into(),
+        ));
     }
     c.group(
         "merkle.root",
@@ -465,6 +683,8 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
         format!("root {} over {} leaves", manifest.merkle_root, leaves.len()),
     );
 
+    let contents: BTreeMap<&str, &[u8]> =
+        read.iter().map(|(k, f)| (*k, f.text.as_bytes())).collect();
     // 9. Seal envelope.
     if let Some(bytes) = contents.get(files::SEALED_MASTER) {
         match SealedMaster::from_bytes(bytes) {
@@ -530,38 +750,158 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     if c.failed_since(0) || c.failed_since(mark) {
         return None;
     }
-    Some(VerifiedBundle {
+    if !collect {
+        return Some(Loaded::Manifest(Box::new(manifest)));
+    }
+    let collected = outcome.collected?;
+    Some(Loaded::Bundle(Box::new(VerifiedBundle {
         dir: dir.to_owned(),
         manifest,
         plan,
-        deposits,
-        keyshares,
-        shares_data,
+        deposits: collected.deposits,
+        keyshares: collected.keyshares,
+        shares_data: collected.shares_data,
         leaves,
+    })))
+}
+
+/// What a verification that passed hands back.
+enum Loaded {
+    /// The verified manifest only (the large files were streamed, not kept).
+    Manifest(Box<Manifest>),
+    /// Everything, for the agent.
+    Bundle(Box<VerifiedBundle>),
+}
+
+/// The entry count, syntax and (deposit data) separators of a large file from its first pass;
+/// `true` when they are right (then it may get cryptography). Records `<file>.parse` failures.
+fn large_file_shape(fp: &FirstPass, name: &str, validators: usize, c: &mut Checker) -> bool {
+    let check = if name == files::DEPOSIT_DATA {
+        "deposit_data.parse"
+    } else {
+        "keyshares.parse"
+    };
+    // Failures of the whole file (not of one entry) name the file as their field.
+    let mut fails = Vec::new();
+    if let Some(e) = &fp.scan_error {
+        fails.push((name.to_owned(), e.to_string()));
+    }
+    let field = |i: usize| {
+        if name == files::DEPOSIT_DATA {
+            format!("[{i}]")
+        } else {
+            format!("shares[{i}]")
+        }
+    };
+    if fp.entries > validators {
+        fails.push((
+            field(validators),
+            format!(
+                "{} entries beyond the manifest's {validators} validators: refused, not decoded",
+                fp.entries - validators
+            ),
+        ));
+    } else if fp.entries < validators && fp.scan_error.is_none() {
+        fails.push((
+            name.to_owned(),
+            format!(
+                "{} entries, manifest lists {validators} validators",
+                fp.entries
+            ),
+        ));
+    }
+    if name == files::DEPOSIT_DATA && !fp.exact {
+        fails.push((
+            name.to_owned(),
+            "not in the exact ethstaker-deposit 1.3.1 layout (separators)".into(),
+        ));
+    }
+    if name == files::KEYSHARES {
+        match fp.header.0.as_deref() {
+            Some(v) if kc_ssv::keyshares::READABLE_VERSIONS.contains(&v) => {}
+            v => fails.push((
+                "version".into(),
+                format!(
+                    "{v:?}, readable versions are {:?}",
+                    kc_ssv::keyshares::READABLE_VERSIONS
+                ),
+            )),
+        }
+    }
+    let ok = fails.is_empty();
+    c.group(
+        check,
+        name,
+        fails,
+        format!("{} entries, read as a stream", fp.entries),
+    );
+    ok
+}
+
+/// Whether a large file gets cryptography: not unless it matches the manifest; not again when
+/// the caller proved it on these very bytes.
+fn crypto_mode(trusted: bool, proven: Option<&str>, hash: &str) -> Crypto {
+    match (trusted, proven) {
+        (false, _) => Crypto::Skip,
+        (true, Some(p)) if p == hash => Crypto::Proven,
+        (true, _) => Crypto::Check,
+    }
+}
+
+/// `transcript.jsonl` read line by line: its chain checked, its content compared with the
+/// manifest on the way (only the few non-validator entries are kept).
+struct TranscriptRead<'m> {
+    sha256: String,
+    outcome: Result<(String, usize), crate::Error>,
+    check: TranscriptCheck<'m>,
+}
+
+/// The longest transcript line read (the ceremony's longest, `hsm.token` or `ceremony.started`
+/// with many witnesses, is a few KiB).
+const MAX_TRANSCRIPT_LINE: usize = 1 << 20;
+
+fn check_transcript_file<'m>(
+    dir: &Path,
+    m: &'m Manifest,
+    cap: &bounded::Cap,
+) -> Result<TranscriptRead<'m>, bounded::ReadError> {
+    let file = bounded::open(&dir.join(files::TRANSCRIPT), cap)?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut check = TranscriptCheck::new(m);
+    let outcome = transcript::stream_verify(&mut reader, MAX_TRANSCRIPT_LINE, |e| {
+        check.entry(e);
+        Ok(())
+    });
+    let mut file = reader.into_inner();
+    let sha256 = file.hash_rest()?;
+    Ok(TranscriptRead {
+        sha256,
+        outcome,
+        check,
     })
 }
 
 fn check_signature(
     dir: &Path,
     manifest: &Manifest,
-    manifest_bytes: &[u8],
+    manifest_sha256: &[u8; 32],
     opts: &VerifyOptions,
     c: &mut Checker,
 ) {
-    check_signature_of(dir, &manifest.identity, manifest_bytes, opts, c)
+    check_signature_of(dir, &manifest.identity, manifest_sha256, opts, c)
 }
 
-/// `manifest.sig` over `manifest_bytes`, by the manifest's identity, pinned when asked (both
-/// bundle kinds).
+/// `manifest.sig` over the manifest whose SHA-256 is `manifest_sha256`, by the manifest's
+/// `identity`, pinned when asked (both bundle kinds).
 pub(crate) fn check_signature_of(
     dir: &Path,
     identity: &manifest::IdentityInfo,
-    manifest_bytes: &[u8],
+    manifest_sha256: &[u8; 32],
     opts: &VerifyOptions,
     c: &mut Checker,
 ) {
-    let sig = match read_regular(&dir.join(files::MANIFEST_SIG)) {
-        Ok(b) => match ManifestSignature::from_bytes(&b) {
+    let sig = match bounded::read(&dir.join(files::MANIFEST_SIG), &caps::manifest_sig()) {
+        Ok((b, _)) => match ManifestSignature::from_bytes(&b) {
             Ok(s) => {
                 // No hash covers manifest.sig: only the exact form the ceremony writes is
                 // accepted, so that no byte of it can change unnoticed (hex case, whitespace).
@@ -574,7 +914,7 @@ pub(crate) fn check_signature_of(
                     c.fail(
                         "manifest.signature",
                         files::MANIFEST_SIG,
-                        "",
+                        files::MANIFEST_SIG,
                         "not in the exact form the ceremony writes (pretty JSON, lower-case hex, \
                          trailing newline)",
                     );
@@ -583,16 +923,20 @@ pub(crate) fn check_signature_of(
             }
             Err(e) => return c.fail("manifest.signature", files::MANIFEST_SIG, "", e.to_string()),
         },
+        // The whole file could not be read: the field is the file, as for the others.
         Err(e) => {
             return c.fail(
                 "manifest.signature",
                 files::MANIFEST_SIG,
-                "",
-                format!("cannot read: {e}"),
+                files::MANIFEST_SIG,
+                e.to_string(),
             )
         }
     };
-    match sig.verify(manifest_bytes) {
+    let signer = hex::decode(&sig.public_key)
+        .ok()
+        .map(|k| manifest::key_fingerprint(&k));
+    match sig.verify_digest(manifest_sha256) {
         Ok(()) => c.pass(
             "manifest.signature",
             files::MANIFEST_SIG,
@@ -628,13 +972,17 @@ pub(crate) fn check_signature_of(
             "is not the SHA-256 of identity.public_key",
         );
     }
+    c.signed_by = signer;
     if let Some(pinned) = &opts.identity {
         match same_p256_key(pinned, &sig.public_key) {
-            Ok(true) => c.pass(
-                "identity.pinned",
-                files::MANIFEST_SIG,
-                format!("signed by the pinned identity {}", fp),
-            ),
+            Ok(true) => {
+                c.identity_pinned = true;
+                c.pass(
+                    "identity.pinned",
+                    files::MANIFEST_SIG,
+                    format!("signed by the pinned identity {}", fp),
+                )
+            }
             Ok(false) => c.fail(
                 "identity.pinned",
                 files::MANIFEST_SIG,
@@ -713,6 +1061,41 @@ fn check_operators(manifest: &Manifest, ops: &OperatorsFile, c: &mut Checker) {
         ),
     };
     c.group("operators.keys", files::OPERATORS, fails, summary);
+}
+
+/// The operators' provenance names the chain of the plan's network (a custom network is
+/// exempt), and the transcript recorded the same relation when the ceremony ran.
+fn check_operators_chain(plan: &Plan, started: Option<Option<serde_json::Value>>, c: &mut Checker) {
+    let relation = match plan.operators_chain() {
+        Ok(r) => r,
+        Err(e) => {
+            return c.fail(
+                "operators.chain",
+                files::OPERATORS,
+                "provenance.chain_id",
+                e,
+            )
+        }
+    };
+    let recorded = started.map(|d| d.and_then(|d| d.get("operators_chain").cloned()));
+    match recorded {
+        Some(Some(r)) if r == serde_json::json!(relation) => {}
+        Some(r) => {
+            return c.fail(
+                "operators.chain",
+                files::TRANSCRIPT,
+                "ceremony.started.operators_chain",
+                format!(
+                    "recorded {}, the bundle's network and provenance give {}",
+                    r.map_or_else(|| "nothing".to_owned(), |v| v.to_string()),
+                    serde_json::json!(relation)
+                ),
+            )
+        }
+        // No readable transcript: its own check failed already.
+        None => {}
+    }
+    c.pass("operators.chain", files::OPERATORS, relation.to_string());
 }
 
 fn check_plan_vs_manifest(plan: &Plan, m: &Manifest, c: &mut Checker) {
@@ -862,16 +1245,26 @@ fn check_seal_backend(s: &SealedMaster, m: &Manifest, fails: &mut Vec<(String, S
 /// registered on SSV twice, while every per-entry check still passes.
 fn check_unique_validators(m: &Manifest, c: &mut Checker) {
     let mut fails = Vec::new();
-    let mut pubkeys: BTreeMap<String, usize> = BTreeMap::new();
-    let mut leaves: BTreeMap<String, usize> = BTreeMap::new();
+    // Keys compared case-insensitively, borrowed from the manifest when already lower case.
+    fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            s.to_ascii_lowercase().into()
+        } else {
+            s.into()
+        }
+    }
+    let mut pubkeys: std::collections::HashMap<std::borrow::Cow<'_, str>, usize> =
+        std::collections::HashMap::with_capacity(m.validators.len());
+    let mut leaves: std::collections::HashMap<std::borrow::Cow<'_, str>, usize> =
+        std::collections::HashMap::with_capacity(m.validators.len());
     for (i, v) in m.validators.iter().enumerate() {
-        if let Some(first) = pubkeys.insert(v.pubkey.to_ascii_lowercase(), i) {
+        if let Some(first) = pubkeys.insert(lower(&v.pubkey), i) {
             fails.push((
                 format!("validators[{i}].pubkey"),
                 format!("repeats validators[{first}].pubkey"),
             ));
         }
-        if let Some(first) = leaves.insert(v.merkle_leaf.to_ascii_lowercase(), i) {
+        if let Some(first) = leaves.insert(lower(&v.merkle_leaf), i) {
             fails.push((
                 format!("validators[{i}].merkle_leaf"),
                 format!("repeats validators[{first}].merkle_leaf"),
@@ -888,11 +1281,103 @@ fn check_unique_validators(m: &Manifest, c: &mut Checker) {
 
 /// The transcript's public facts agree with the signed manifest: the plan and files it recorded,
 /// the master fingerprint, the identity key, and every `validator.created` entry (in order) with
-/// the manifest's validator of the same position.
+/// the manifest's validator of the same position. Fed one entry at a time: only the entries
+/// that are not `validator.created` are kept.
+struct TranscriptCheck<'m> {
+    m: &'m Manifest,
+    created: usize,
+    created_fails: Vec<(String, String)>,
+    kept: Vec<Entry>,
+}
+
+impl<'m> TranscriptCheck<'m> {
+    fn new(m: &'m Manifest) -> Self {
+        TranscriptCheck {
+            m,
+            created: 0,
+            created_fails: Vec::new(),
+            kept: Vec::new(),
+        }
+    }
+
+    fn entry(&mut self, e: Entry) {
+        use serde_json::Value;
+        if e.step != "validator.created" {
+            self.kept.push(e);
+            return;
+        }
+        let i = self.created;
+        self.created += 1;
+        let Some(v) = self.m.validators.get(i) else {
+            return;
+        };
+        let d = &e.details;
+        let same = d.get("index").and_then(Value::as_u64) == Some(u64::from(v.index))
+            && d.get("pubkey").and_then(Value::as_str) == Some(v.pubkey.as_str())
+            && d.get("deposit_data_root").and_then(Value::as_str)
+                == Some(v.deposit_data_root.as_str())
+            && d.get("owner_nonce").and_then(Value::as_u64) == Some(v.owner_nonce)
+            && d.get("merkle_leaf").and_then(Value::as_str) == Some(v.merkle_leaf.as_str())
+            && e.outputs.get("sharesData") == Some(&v.shares_data_sha256);
+        if !same && self.created_fails.len() < 100 {
+            self.created_fails.push((
+                format!("validator.created[{i}] (seq {})", e.seq),
+                format!(
+                    "does not match manifest validators[{i}] (index {}, pubkey {})",
+                    v.index, v.pubkey
+                ),
+            ));
+        }
+    }
+
+    /// The details of the `ceremony.started` entry (what `operators_chain` recorded).
+    fn started_details(&self) -> Option<serde_json::Value> {
+        self.kept
+            .iter()
+            .find(|e| e.step == "ceremony.started")
+            .map(|e| e.details.clone())
+    }
+
+    fn record(self, c: &mut Checker) {
+        let m = self.m;
+        let mut fails = check_transcript_facts(&self.kept, m);
+        if self.created != m.validators.len() {
+            fails.push((
+                "validator.created".into(),
+                format!(
+                    "{} entries, manifest lists {} validators",
+                    self.created,
+                    m.validators.len()
+                ),
+            ));
+        }
+        fails.extend(self.created_fails);
+        c.group(
+            "transcript.manifest",
+            files::TRANSCRIPT,
+            fails,
+            format!(
+                "transcript agrees with the manifest ({} validators, files, master, identity)",
+                self.created
+            ),
+        );
+    }
+}
+
+/// [`TranscriptCheck`] of a whole transcript in memory.
+#[cfg(test)]
 fn check_transcript_vs_manifest(tr: &Transcript, m: &Manifest, c: &mut Checker) {
+    let mut check = TranscriptCheck::new(m);
+    for e in tr.entries() {
+        check.entry(e.clone());
+    }
+    check.record(c);
+}
+
+/// The steps other than `validator.created` against the manifest.
+fn check_transcript_facts(entries: &[Entry], m: &Manifest) -> Vec<(String, String)> {
     use serde_json::Value;
     let mut fails: Vec<(String, String)> = Vec::new();
-    let entries = tr.entries();
     let one = |step: &str, fails: &mut Vec<(String, String)>| {
         let found: Vec<_> = entries.iter().filter(|e| e.step == step).collect();
         if found.len() != 1 {
@@ -998,371 +1483,7 @@ fn check_transcript_vs_manifest(tr: &Transcript, m: &Manifest, c: &mut Checker) 
             ));
         }
     }
-    let created: Vec<_> = entries
-        .iter()
-        .filter(|e| e.step == "validator.created")
-        .collect();
-    if created.len() != m.validators.len() {
-        fails.push((
-            "validator.created".into(),
-            format!(
-                "{} entries, manifest lists {} validators",
-                created.len(),
-                m.validators.len()
-            ),
-        ));
-    }
-    for (i, (e, v)) in created.iter().zip(&m.validators).enumerate() {
-        let d = &e.details;
-        let same = d.get("index").and_then(Value::as_u64) == Some(u64::from(v.index))
-            && d.get("pubkey").and_then(Value::as_str) == Some(v.pubkey.as_str())
-            && d.get("deposit_data_root").and_then(Value::as_str)
-                == Some(v.deposit_data_root.as_str())
-            && d.get("owner_nonce").and_then(Value::as_u64) == Some(v.owner_nonce)
-            && d.get("merkle_leaf").and_then(Value::as_str) == Some(v.merkle_leaf.as_str())
-            && e.outputs.get("sharesData") == Some(&v.shares_data_sha256);
-        if !same {
-            fails.push((
-                format!("validator.created[{i}] (seq {})", e.seq),
-                format!(
-                    "does not match manifest validators[{i}] (index {}, pubkey {})",
-                    v.index, v.pubkey
-                ),
-            ));
-        }
-    }
-    c.group(
-        "transcript.manifest",
-        files::TRANSCRIPT,
-        fails,
-        format!(
-            "transcript agrees with the manifest ({} validators, files, master, identity)",
-            created.len()
-        ),
-    );
-}
-
-fn check_deposits(
-    text: &str,
-    plan: &Plan,
-    m: &Manifest,
-    c: &mut Checker,
-) -> Option<Vec<DepositData>> {
-    let list = match deposit::parse_json(text) {
-        Ok(l) => l,
-        Err(e) => {
-            c.fail("deposit_data.parse", files::DEPOSIT_DATA, "", e.to_string());
-            return None;
-        }
-    };
-    let mut fails: Vec<(String, String)> = Vec::new();
-    if deposit::to_json(&list) != text {
-        fails.push((
-            "layout".into(),
-            "not in the exact ethstaker-deposit 1.3.1 layout".into(),
-        ));
-    }
-    if list.len() != m.validators.len() {
-        fails.push((
-            "length".into(),
-            format!(
-                "{} entries, manifest lists {} validators",
-                list.len(),
-                m.validators.len()
-            ),
-        ));
-    }
-    let wc = deposit::withdrawal_credentials(plan.withdrawal_type, &plan.withdrawal_address);
-    let fork = plan.network.genesis_fork_version();
-    for (i, (d, v)) in list.iter().zip(&m.validators).enumerate() {
-        let f = |name: &str| format!("[{i}].{name}");
-        if d.pubkey.to_hex() != v.pubkey {
-            fails.push((
-                f("pubkey"),
-                format!("{}, manifest says {}", d.pubkey.to_hex(), v.pubkey),
-            ));
-        }
-        if d.withdrawal_credentials != wc {
-            fails.push((
-                f("withdrawal_credentials"),
-                format!(
-                    "{}, the plan gives {}",
-                    hex::encode(d.withdrawal_credentials),
-                    hex::encode(wc)
-                ),
-            ));
-        }
-        if d.amount != plan.amount_gwei() {
-            fails.push((
-                f("amount"),
-                format!("{}, the plan gives {}", d.amount, plan.amount_gwei()),
-            ));
-        }
-        if d.fork_version != fork {
-            fails.push((
-                f("fork_version"),
-                format!(
-                    "{}, the plan's network has {}",
-                    hex::encode(d.fork_version),
-                    hex::encode(fork)
-                ),
-            ));
-        }
-        if d.network_name != plan.network.name() {
-            fails.push((
-                f("network_name"),
-                format!(
-                    "{:?}, the plan's network is {:?}",
-                    d.network_name,
-                    plan.network.name()
-                ),
-            ));
-        }
-        if hex::encode(d.deposit_data_root) != v.deposit_data_root {
-            fails.push((
-                f("deposit_data_root"),
-                format!(
-                    "{}, manifest says {}",
-                    hex::encode(d.deposit_data_root),
-                    v.deposit_data_root
-                ),
-            ));
-        }
-    }
-    c.group(
-        "deposit_data.plan",
-        files::DEPOSIT_DATA,
-        fails,
-        format!(
-            "{} deposits for {} with credentials {}",
-            list.len(),
-            plan.network.name(),
-            hex::encode(wc)
-        ),
-    );
-    Some(list)
-}
-
-/// (digest, public key, signature) of an SSV ownership signature.
-type Ownership = ([u8; 32], PublicKey, Signature);
-
-fn check_keyshares(
-    text: &str,
-    plan: &Plan,
-    m: &Manifest,
-    c: &mut Checker,
-) -> Option<(KeySharesFile, Vec<Vec<u8>>, Vec<Ownership>)> {
-    let file = match KeySharesFile::from_json(text) {
-        Ok(f) => f,
-        Err(e) => {
-            c.fail("keyshares.parse", files::KEYSHARES, "", e.to_string());
-            return None;
-        }
-    };
-    let ids = plan.operators.ids();
-    let n = ids.len();
-    let owner = plan.owner.to_checksum();
-    let mut fails: Vec<(String, String)> = Vec::new();
-    let mut consistency_fails: Vec<(String, String)> = Vec::new();
-    let mut shares_data = Vec::with_capacity(file.shares.len());
-    let mut ownership = Vec::with_capacity(file.shares.len());
-    if file.shares.len() != m.validators.len() {
-        fails.push((
-            "shares".into(),
-            format!(
-                "{} entries, manifest lists {} validators",
-                file.shares.len(),
-                m.validators.len()
-            ),
-        ));
-    }
-    let keys: Vec<(u64, &str)> = plan
-        .operators
-        .operators
-        .iter()
-        .map(|o| (o.id, o.public_key.as_str()))
-        .collect();
-    for (i, (item, v)) in file.shares.iter().zip(&m.validators).enumerate() {
-        let f = |name: &str| format!("shares[{i}].{name}");
-        let pk_hex = format!("0x{}", v.pubkey);
-        if item.data.public_key != pk_hex {
-            fails.push((
-                f("data.publicKey"),
-                format!("{}, manifest says {pk_hex}", item.data.public_key),
-            ));
-        }
-        if item.payload.public_key != pk_hex {
-            fails.push((
-                f("payload.publicKey"),
-                format!("{}, manifest says {pk_hex}", item.payload.public_key),
-            ));
-        }
-        if item.data.owner_address != owner {
-            fails.push((
-                f("data.ownerAddress"),
-                format!("{}, the plan's owner is {owner}", item.data.owner_address),
-            ));
-        }
-        if item.data.owner_nonce != v.owner_nonce {
-            fails.push((
-                f("data.ownerNonce"),
-                format!("{}, manifest says {}", item.data.owner_nonce, v.owner_nonce),
-            ));
-        }
-        if item.payload.operator_ids != ids {
-            fails.push((
-                f("payload.operatorIds"),
-                format!("{:?}, the cluster is {ids:?}", item.payload.operator_ids),
-            ));
-        }
-        let listed: Vec<(u64, &str)> = item
-            .data
-            .operators
-            .iter()
-            .map(|o| (o.id, o.operator_key.as_str()))
-            .collect();
-        if listed != keys {
-            fails.push((
-                f("data.operators"),
-                "operator ids or keys differ from operators.json".into(),
-            ));
-        }
-        let sd = match SharesData::from_hex(&item.payload.shares_data, n, &pk_hex) {
-            Ok(sd) => sd,
-            Err(e) => {
-                fails.push((f("payload.sharesData"), e.to_string()));
-                shares_data.push(Vec::new());
-                continue;
-            }
-        };
-        let bytes = sd.to_bytes();
-        let digest = sha256_hex(&bytes);
-        if digest != v.shares_data_sha256 {
-            fails.push((
-                f("payload.sharesData"),
-                format!("SHA-256 {digest}, manifest says {}", v.shares_data_sha256),
-            ));
-        }
-        // Every entry pushes its sharesData (also on failure) so that the list stays aligned
-        // with the deposits for the Merkle leaves.
-        let Ok(pk_bytes) = hex::decode(&v.pubkey) else {
-            fails.push((f("data.publicKey"), "manifest pubkey is not hex".into()));
-            shares_data.push(bytes);
-            continue;
-        };
-        let Ok(pk) = PublicKey::from_bytes(&pk_bytes) else {
-            fails.push((f("data.publicKey"), "not a valid BLS public key".into()));
-            shares_data.push(bytes);
-            continue;
-        };
-        match Signature::from_bytes(&sd.signature) {
-            Ok(sig) => {
-                let digest = kc_ssv::ownership::ownership_digest(&plan.owner, v.owner_nonce);
-                ownership.push((digest, pk, sig));
-            }
-            Err(e) => fails.push((f("payload.sharesData"), format!("ownership signature: {e}"))),
-        }
-        let pk48: [u8; 48] = pk.to_bytes();
-        if let Err(e) = kc_ssv::verify_share_public_keys(&pk48, &ids, &sd.share_public_keys) {
-            consistency_fails.push((f("payload.sharesData"), e.to_string()));
-        }
-        if let Ok(cluster) = kc_ssv::Cluster::parse(keys.iter().copied()) {
-            for (op, ct) in cluster.operators().iter().zip(&sd.encrypted_shares) {
-                if !op.ciphertext_in_range(ct) {
-                    fails.push((
-                        f("payload.sharesData"),
-                        format!(
-                            "encrypted share of operator {} is not an RSA ciphertext for its key",
-                            op.id()
-                        ),
-                    ));
-                }
-            }
-        }
-        shares_data.push(bytes);
-    }
-    c.group(
-        "keyshares.fields",
-        files::KEYSHARES,
-        fails,
-        format!(
-            "{} entries for owner {owner}, nonces {}..={}",
-            file.shares.len(),
-            m.owner.first_nonce,
-            m.owner.last_nonce
-        ),
-    );
-    c.group(
-        "keyshares.consistency",
-        files::KEYSHARES,
-        consistency_fails,
-        format!("share public keys of every validator interpolate to its public key (threshold {} of {n})", kc_ssv::shamir::threshold(n).unwrap_or(0)),
-    );
-    Some((file, shares_data, ownership))
-}
-
-fn check_bls_batch(deposits: &[DepositData], ownership: &[Ownership], c: &mut Checker) {
-    let roots: Vec<[u8; 32]> = deposits.iter().map(DepositData::signing_root).collect();
-    let mut items: Vec<(&[u8], &PublicKey, &Signature)> = deposits
-        .iter()
-        .zip(&roots)
-        .map(|(d, r)| (r.as_slice(), &d.pubkey, &d.signature))
-        .collect();
-    items.extend(ownership.iter().map(|(d, pk, sig)| (d.as_slice(), pk, sig)));
-    if !items.is_empty() && batch_verify(&items) {
-        // Signatures passed as a batch; roots and structure are checked entry by entry (cheap).
-        let fails: Vec<(String, String)> = deposits
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| {
-                d.verify_structure()
-                    .err()
-                    .map(|e| (format!("[{i}]"), e.to_string()))
-            })
-            .collect();
-        c.group(
-            "deposit_data.signatures",
-            files::DEPOSIT_DATA,
-            fails,
-            format!(
-                "{} deposit signatures and roots valid (batched)",
-                deposits.len()
-            ),
-        );
-        c.pass(
-            "keyshares.ownership",
-            files::KEYSHARES,
-            format!("{} ownership signatures valid (batched)", ownership.len()),
-        );
-        return;
-    }
-    let mut fails = Vec::new();
-    for (i, d) in deposits.iter().enumerate() {
-        if let Err(e) = d.verify() {
-            fails.push((format!("[{i}]"), e.to_string()));
-        }
-    }
-    c.group(
-        "deposit_data.signatures",
-        files::DEPOSIT_DATA,
-        fails,
-        format!("{} deposit signatures valid", deposits.len()),
-    );
-    let mut fails = Vec::new();
-    for (i, (digest, pk, sig)) in ownership.iter().enumerate() {
-        if !pk.verify(digest, sig) {
-            fails.push((
-                format!("shares[{i}].payload.sharesData"),
-                "ownership signature does not verify for the owner and nonce".to_owned(),
-            ));
-        }
-    }
-    c.group(
-        "keyshares.ownership",
-        files::KEYSHARES,
-        fails,
-        format!("{} ownership signatures valid", ownership.len()),
-    );
+    fails
 }
 
 #[cfg(test)]
@@ -1499,14 +1620,14 @@ mod tests {
 
     #[test]
     fn a_validator_listed_twice_fails() {
-        let mut c = Checker { checks: Vec::new() };
+        let mut c = Checker::new();
         check_unique_validators(&sample_manifest(3), &mut c);
         assert!(failures(&c).is_empty(), "{:?}", failures(&c));
 
         let mut m = sample_manifest(3);
         m.validators[2].pubkey = m.validators[0].pubkey.clone();
         m.validators[2].merkle_leaf = m.validators[0].merkle_leaf.to_uppercase();
-        let mut c = Checker { checks: Vec::new() };
+        let mut c = Checker::new();
         check_unique_validators(&m, &mut c);
         let f = failures(&c);
         assert!(
@@ -1522,7 +1643,7 @@ mod tests {
     #[test]
     fn transcript_that_agrees_with_the_manifest_passes() {
         let m = sample_manifest(3);
-        let mut c = Checker { checks: Vec::new() };
+        let mut c = Checker::new();
         check_transcript_vs_manifest(&transcript_for(&m), &m, &mut c);
         assert!(failures(&c).is_empty(), "{:?}", failures(&c));
     }
@@ -1534,7 +1655,7 @@ mod tests {
         // The manifest's validators swapped: the transcript recorded another order.
         let mut swapped = m.clone();
         swapped.validators.swap(0, 1);
-        let mut c = Checker { checks: Vec::new() };
+        let mut c = Checker::new();
         check_transcript_vs_manifest(&t, &swapped, &mut c);
         let f = failures(&c);
         assert!(
@@ -1544,7 +1665,7 @@ mod tests {
         // A validator whose pubkey the transcript never recorded.
         let mut other = m.clone();
         other.validators[2].pubkey = "77".repeat(48);
-        let mut c = Checker { checks: Vec::new() };
+        let mut c = Checker::new();
         check_transcript_vs_manifest(&t, &other, &mut c);
         let f = failures(&c);
         assert!(
@@ -1554,7 +1675,7 @@ mod tests {
         // One validator fewer in the manifest than the transcript created.
         let mut fewer = m.clone();
         fewer.validators.pop();
-        let mut c = Checker { checks: Vec::new() };
+        let mut c = Checker::new();
         check_transcript_vs_manifest(&t, &fewer, &mut c);
         assert!(!failures(&c).is_empty());
     }
@@ -1579,10 +1700,49 @@ mod tests {
         ] {
             let mut changed = m.clone();
             edit(&mut changed);
-            let mut c = Checker { checks: Vec::new() };
+            let mut c = Checker::new();
             check_transcript_vs_manifest(&t, &changed, &mut c);
             assert!(!failures(&c).is_empty(), "{changed:?}");
         }
+    }
+
+    /// Peak resident memory of this process (KiB), from `/proc/self/status`.
+    fn peak_rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    /// A 1 GiB `keyshares.json` (sparse: no disk used) for a one-validator manifest
+    /// is refused by its size, without reading it (it used to be read whole and copied again).
+    #[test]
+    fn a_huge_keyshares_file_is_refused_without_being_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("bundle");
+        std::fs::create_dir_all(dir.join("sealed")).unwrap();
+        std::fs::write(dir.join(files::MANIFEST), sample_manifest(1).to_bytes()).unwrap();
+        let f = std::fs::File::create(dir.join(files::KEYSHARES)).unwrap();
+        f.set_len(1 << 30).unwrap();
+        drop(f);
+        let before = peak_rss_kib();
+        let report = verify_bundle(&dir, &VerifyOptions::default());
+        let grew = peak_rss_kib().saturating_sub(before);
+        assert!(
+            grew < 32 * 1024,
+            "verification raised peak memory by {grew} KiB"
+        );
+        let f: Vec<String> = report
+            .failures()
+            .map(|c| format!("{} {}: {}", c.file, c.field, c.detail))
+            .collect();
+        assert!(
+            f.iter()
+                .any(|l| l.contains(files::KEYSHARES) && l.contains("1073741824 bytes, more than")),
+            "{f:?}"
+        );
     }
 
     #[test]

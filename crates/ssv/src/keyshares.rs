@@ -132,6 +132,114 @@ fn check_nonce_range(first: u64, count: usize) -> Result<()> {
     }
 }
 
+/// One validator's key shares as the ceremony builds them, before its checks, which it runs for
+/// many validators at once ([`check_built_consistency`] for the share interpolation; the
+/// ownership signature goes into its batched BLS check). Holds no secret.
+pub struct BuiltShares {
+    /// Ownership signature ‖ share public keys ‖ encrypted shares.
+    pub shares_data: SharesData,
+    /// The ownership signature (the first 96 bytes of `shares_data`).
+    pub ownership: Signature,
+    /// The share public keys as computed (the compressed ones are in `shares_data`).
+    points: Vec<blstrs::G1Affine>,
+}
+
+/// Splits `validator` among the cluster's operators, encrypts each share to its operator and
+/// signs ownership for `(owner, nonce)`, without checking the result: the caller checks many
+/// validators at once. `validator_pk` must be `validator`'s public key (the check of the
+/// ownership signature under it catches a mismatch). Share secrets are wiped when this returns.
+pub fn build_shares_unchecked(
+    validator: &SecretKey,
+    cluster: &Cluster,
+    owner: &Address,
+    owner_nonce: u64,
+    rng: &mut impl CryptoRngCore,
+) -> Result<BuiltShares> {
+    check_nonce_range(owner_nonce, 1)?;
+    let split = split_secret(&validator.to_bytes(), &cluster.ids(), rng)?;
+    let encrypted_shares = cluster
+        .operators()
+        .iter()
+        .zip(split.shares())
+        .map(|(op, share)| op.encrypt_share(share, rng))
+        .collect::<Result<Vec<_>>>()?;
+    let ownership = sign_ownership(validator, owner, owner_nonce);
+    let points = split.points().to_vec();
+    let shares_data = SharesData {
+        signature: ownership.to_bytes(),
+        share_public_keys: split.public_keys().to_vec(),
+        encrypted_shares,
+    };
+    drop(split);
+    Ok(BuiltShares {
+        shares_data,
+        ownership,
+        points,
+    })
+}
+
+/// Checks, for many built validators at once, that the share public keys of each interpolate to
+/// its public key: one multi-scalar multiplication over all of them, with the points as they
+/// were computed (no decoding). `items[i]` is a validator's public key and its built shares,
+/// for the operator ids `ids`.
+pub fn check_built_consistency(items: &[(&PublicKey, &BuiltShares)], ids: &[u64]) -> Result<()> {
+    let keys: Vec<[u8; 48]> = items.iter().map(|(pk, _)| pk.to_bytes()).collect();
+    let mut points = Vec::with_capacity(items.len());
+    for (pk, _) in items {
+        // The point as blst computed it (uncompressed: no square root to take).
+        let p: Option<blstrs::G1Affine> =
+            blstrs::G1Affine::from_uncompressed_unchecked(&pk.to_uncompressed()).into();
+        points.push(p.ok_or_else(|| Error::InvalidPublicKey {
+            validator: format!("0x{}", pk.to_hex()),
+            field: "validator public key".into(),
+        })?);
+    }
+    let sets: Vec<ShareSet<'_>> = items
+        .iter()
+        .zip(&keys)
+        .map(|((_, b), key)| ShareSet {
+            validator_public_key: key,
+            operator_ids: ids,
+            share_public_keys: &b.shares_data.share_public_keys,
+        })
+        .collect();
+    let share_points: Vec<&[blstrs::G1Affine]> =
+        items.iter().map(|(_, b)| b.points.as_slice()).collect();
+    crate::shamir::verify_many_computed(&sets, &points, &share_points)
+}
+
+/// The `keyshares.json` entry of one validator: its public key, owner and nonce, the cluster's
+/// operators (ids and keys exactly as published), and `sharesData`.
+pub fn keyshares_item(
+    validator_pk: &PublicKey,
+    cluster: &Cluster,
+    owner: &Address,
+    owner_nonce: u64,
+    shares_data: &SharesData,
+) -> KeySharesItem {
+    let pk_hex = format!("0x{}", validator_pk.to_hex());
+    KeySharesItem {
+        data: KeySharesData {
+            owner_nonce,
+            owner_address: owner.to_checksum(),
+            public_key: pk_hex.clone(),
+            operators: cluster
+                .operators()
+                .iter()
+                .map(|o| KeySharesOperator {
+                    id: o.id(),
+                    operator_key: o.encoded().to_owned(),
+                })
+                .collect(),
+        },
+        payload: KeySharesPayload {
+            shares_data: shares_data.to_hex(),
+            public_key: pk_hex,
+            operator_ids: cluster.ids(),
+        },
+    }
+}
+
 /// Builds one validator's entry: Shamir split over the cluster's operator ids, each share
 /// encrypted to its operator, ownership signature for `(owner, nonce)`, sharesData. The entry is
 /// verified ([`verify_item_for_cluster`]) before it is returned. Share secrets are wiped when
@@ -155,43 +263,14 @@ pub fn build_item_verified(
     owner_nonce: u64,
     rng: &mut impl CryptoRngCore,
 ) -> Result<(KeySharesItem, VerifiedItem)> {
-    check_nonce_range(owner_nonce, 1)?;
-    let public_key = validator.public_key();
-    let split = split_secret(&validator.to_bytes(), &cluster.ids(), rng)?;
-    let encrypted_shares = cluster
-        .operators()
-        .iter()
-        .zip(split.shares())
-        .map(|(op, share)| op.encrypt_share(share, rng))
-        .collect::<Result<Vec<_>>>()?;
-    let signature = sign_ownership(validator, owner, owner_nonce);
-    let shares_data = SharesData {
-        signature: signature.to_bytes(),
-        share_public_keys: split.public_keys().to_vec(),
-        encrypted_shares,
-    };
-    drop(split);
-    let pk_hex = format!("0x{}", public_key.to_hex());
-    let item = KeySharesItem {
-        data: KeySharesData {
-            owner_nonce,
-            owner_address: owner.to_checksum(),
-            public_key: pk_hex.clone(),
-            operators: cluster
-                .operators()
-                .iter()
-                .map(|o| KeySharesOperator {
-                    id: o.id(),
-                    operator_key: o.encoded().to_owned(),
-                })
-                .collect(),
-        },
-        payload: KeySharesPayload {
-            shares_data: shares_data.to_hex(),
-            public_key: pk_hex,
-            operator_ids: cluster.ids(),
-        },
-    };
+    let built = build_shares_unchecked(validator, cluster, owner, owner_nonce, rng)?;
+    let item = keyshares_item(
+        &validator.public_key(),
+        cluster,
+        owner,
+        owner_nonce,
+        &built.shares_data,
+    );
     let verified = verify_item_for_cluster(&item, cluster)?;
     Ok((item, verified))
 }
@@ -489,6 +568,61 @@ impl KeySharesFile {
             }
         }
         Ok(verified)
+    }
+}
+
+/// Writes a `keyshares.json` one entry at a time, byte for byte as [`KeySharesFile::to_json`]
+/// writes the whole file (the ceremony streams its entries instead of holding them all).
+pub struct KeySharesWriter<W: std::io::Write> {
+    out: W,
+    count: usize,
+    buf: Vec<u8>,
+}
+
+impl<W: std::io::Write> KeySharesWriter<W> {
+    /// Starts a file (version [`KEYSHARES_VERSION`]) stamped `created_at`.
+    pub fn new(mut out: W, created_at: SystemTime) -> std::io::Result<Self> {
+        let header = format!(
+            "{{\n  \"version\": {},\n  \"createdAt\": {},\n  \"shares\": [",
+            serde_json::Value::from(KEYSHARES_VERSION),
+            serde_json::Value::from(iso8601_millis(created_at)),
+        );
+        out.write_all(header.as_bytes())?;
+        Ok(Self {
+            out,
+            count: 0,
+            buf: Vec::with_capacity(8192),
+        })
+    }
+
+    /// Appends one entry.
+    pub fn push(&mut self, item: &KeySharesItem) -> std::io::Result<()> {
+        self.buf.clear();
+        serde_json::to_writer_pretty(&mut self.buf, item)?;
+        self.out
+            .write_all(if self.count == 0 { b"\n" } else { b",\n" })?;
+        // The entry sits two levels deep: four spaces before each of its lines (JSON strings
+        // hold no raw newline).
+        for (i, line) in self.buf.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                self.out.write_all(b"\n")?;
+            }
+            self.out.write_all(b"    ")?;
+            self.out.write_all(line)?;
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Closes the list and the object; returns the writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        let tail: &[u8] = if self.count == 0 {
+            b"]\n}\n"
+        } else {
+            b"\n  ]\n}\n"
+        };
+        self.out.write_all(tail)?;
+        Ok(self.out)
     }
 }
 

@@ -6,7 +6,8 @@
 //!   consistency check (Lagrange interpolation in G1, one multi-scalar multiplication).
 //! - [`operator`]: operator RSA public keys in the network's encoding (base64 of a PEM; SPKI or
 //!   PKCS#1 body), RSA-2048 only, SHA-256 fingerprints of the canonical SPKI DER, clusters, and
-//!   share encryption with RSA PKCS#1 v1.5 (RustCrypto `rsa`, encryption only).
+//!   share encryption with RSA PKCS#1 v1.5 ([`pkcs1`]: a fixed-exponent Montgomery public
+//!   operation on `crypto-bigint`; encryption only).
 //! - [`ownership`]: keccak256(`"<EIP-55 owner>:<nonce>"`) signed with the validator key.
 //! - [`shares_data`]: `sharesData` = signature ‖ share public keys ‖ encrypted shares.
 //! - [`keyshares`]: `keyshares.json` (version `v1.1.0`), building and verifying entries.
@@ -24,19 +25,21 @@ pub mod error;
 pub mod keyshares;
 pub mod operator;
 pub mod ownership;
+pub mod pkcs1;
 pub mod shamir;
 pub mod shares_data;
 
 pub use error::{Error, Result};
 pub use keyshares::{
-    build_item, build_item_verified, build_keyshares, verify_item, verify_item_for_cluster,
-    KeySharesFile, KeySharesItem, VerifiedItem,
+    build_item, build_item_verified, build_keyshares, build_shares_unchecked,
+    check_built_consistency, keyshares_item, verify_item, verify_item_for_cluster, BuiltShares,
+    KeySharesFile, KeySharesItem, KeySharesWriter, VerifiedItem,
 };
 pub use operator::{Cluster, EncryptedShare, OperatorKey};
 pub use ownership::{sign_ownership, verify_ownership};
 pub use shamir::{
-    reconstruct, split_secret, verify_many_share_public_keys, verify_share_public_keys,
-    SharePublicKey, ShareSecret, ShareSet, Split,
+    reconstruct, split_secret, verify_many_share_public_keys, verify_many_with_validated_keys,
+    verify_share_public_keys, SharePublicKey, ShareSecret, ShareSet, Split,
 };
 pub use shares_data::SharesData;
 

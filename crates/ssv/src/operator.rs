@@ -14,16 +14,21 @@ use rand_core::CryptoRngCore;
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Encrypt, RsaPublicKey};
+use rsa::RsaPublicKey;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::pkcs1::PublicOp;
 use crate::shamir::{check_operator_ids, threshold, ShareSecret, MAX_OPERATOR_ID};
 
 /// RSA modulus size the SSV network uses.
 pub const RSA_BITS: usize = 2048;
 /// Length of one encrypted share (the RSA-2048 modulus size in bytes).
 pub const ENCRYPTED_SHARE_LEN: usize = RSA_BITS / 8;
+/// The longest encoded operator key accepted (characters, after trimming): an RSA-2048 key as
+/// the network publishes it is about 600, a bare PEM about 450. Bounds what a key costs to
+/// carry in every keyshares.json entry.
+pub const MAX_ENCODED_KEY_LEN: usize = 2048;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -43,6 +48,8 @@ pub struct OperatorKey {
     id: u64,
     encoded: String,
     key: RsaPublicKey,
+    /// The same key, set up once for fast encryption.
+    op: PublicOp,
     spki_der: Vec<u8>,
 }
 
@@ -74,6 +81,12 @@ impl OperatorKey {
         }
         let bad = |reason: String| Error::OperatorKeyEncoding { id, reason };
         let encoded = encoded.trim();
+        if encoded.len() > MAX_ENCODED_KEY_LEN {
+            return Err(bad(format!(
+                "{} characters, more than the {MAX_ENCODED_KEY_LEN} an RSA-2048 key takes",
+                encoded.len()
+            )));
+        }
         let pem_text = if encoded.starts_with("-----BEGIN") {
             encoded.to_owned()
         } else {
@@ -100,6 +113,13 @@ impl OperatorKey {
         if bits != RSA_BITS {
             return Err(Error::OperatorKeySize { id, bits });
         }
+        let e_be = key.e().to_bytes_be();
+        if e_be.len() > 8 {
+            return Err(bad("public exponent does not fit in 64 bits".into()));
+        }
+        let e = e_be.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        let op = PublicOp::new(&key.n().to_bytes_be(), e)
+            .ok_or_else(|| bad(format!("public exponent {e} is not an odd number above 1")))?;
         let spki_der = key
             .to_public_key_der()
             .map_err(|e| bad(format!("cannot re-encode as SPKI: {e}")))?
@@ -108,6 +128,7 @@ impl OperatorKey {
             id,
             encoded: encoded.to_owned(),
             key,
+            op,
             spki_der,
         })
     }
@@ -165,23 +186,18 @@ impl OperatorKey {
         }
         let plaintext = share.plaintext();
         let ct = self
-            .key
-            .encrypt(rng, Pkcs1v15Encrypt, &plaintext)
-            .map_err(|e| Error::Encryption {
+            .op
+            .encrypt_pkcs1v15(rng, &plaintext)
+            .ok_or_else(|| Error::Encryption {
                 id: self.id,
-                reason: e.to_string(),
-            })?;
-        let ct: [u8; ENCRYPTED_SHARE_LEN] =
-            ct.try_into().map_err(|v: Vec<u8>| Error::Encryption {
-                id: self.id,
-                reason: format!("ciphertext is {} bytes", v.len()),
+                reason: format!("a {}-byte message does not fit", plaintext.len()),
             })?;
         Ok(EncryptedShare(ct))
     }
 
     /// Whether a ciphertext is a possible RSA output for this key (as an integer below n).
     pub fn ciphertext_in_range(&self, ct: &EncryptedShare) -> bool {
-        BigUint::from_bytes_be(&ct.0) < *self.key.n()
+        self.op.below_modulus(&ct.0)
     }
 }
 

@@ -181,6 +181,8 @@ impl std::fmt::Debug for SharePublicKey {
 pub struct Split {
     shares: Vec<ShareSecret>,
     public_keys: Vec<SharePublicKey>,
+    /// The share public keys as points (public; kept for checks that need no decoding).
+    points: Vec<G1Affine>,
     threshold: usize,
 }
 
@@ -203,6 +205,11 @@ impl Split {
     /// How many shares reconstruct the secret.
     pub fn threshold(&self) -> usize {
         self.threshold
+    }
+
+    /// The share public keys as points, in operator-id order.
+    pub(crate) fn points(&self) -> &[G1Affine] {
+        &self.points
     }
 
     /// Consumes the split, returning the share secrets.
@@ -254,6 +261,7 @@ pub fn split_secret(
     Ok(Split {
         shares,
         public_keys,
+        points: affine,
         threshold: t,
     })
 }
@@ -364,6 +372,23 @@ struct Decoded {
 
 fn decode_set(set: &ShareSet<'_>) -> Result<Decoded> {
     let validator = format!("0x{}", hex::encode(set.validator_public_key));
+    check_set_shape(set, &validator)?;
+    let pk = decode_g1(set.validator_public_key).ok_or_else(|| Error::InvalidPublicKey {
+        validator: validator.clone(),
+        field: "validator public key".into(),
+    })?;
+    let mut points = Vec::with_capacity(set.operator_ids.len());
+    for (id, spk) in set.operator_ids.iter().zip(set.share_public_keys) {
+        points.push(decode_g1(&spk.0).ok_or_else(|| Error::InvalidPublicKey {
+            validator: validator.clone(),
+            field: format!("share public key of operator {id}"),
+        })?);
+    }
+    decoded_from_points(set, validator, pk, points)
+}
+
+/// A valid cluster and one share public key per operator.
+fn check_set_shape(set: &ShareSet<'_>, validator: &str) -> Result<usize> {
     let t = check_operator_ids(&format!("validator {validator}"), set.operator_ids)?;
     let n = set.operator_ids.len();
     if set.share_public_keys.len() != n {
@@ -373,17 +398,18 @@ fn decode_set(set: &ShareSet<'_>) -> Result<Decoded> {
             detail: format!("{} keys for {n} operators", set.share_public_keys.len()),
         });
     }
-    let pk = decode_g1(set.validator_public_key).ok_or_else(|| Error::InvalidPublicKey {
-        validator: validator.clone(),
-        field: "validator public key".into(),
-    })?;
-    let mut points = Vec::with_capacity(n);
-    for (id, spk) in set.operator_ids.iter().zip(set.share_public_keys) {
-        points.push(decode_g1(&spk.0).ok_or_else(|| Error::InvalidPublicKey {
-            validator: validator.clone(),
-            field: format!("share public key of operator {id}"),
-        })?);
-    }
+    Ok(t)
+}
+
+/// The batched equation's terms of a set whose points are already known (decoded with their
+/// checks, or computed).
+fn decoded_from_points(
+    set: &ShareSet<'_>,
+    validator: String,
+    pk: G1Projective,
+    points: Vec<G1Projective>,
+) -> Result<Decoded> {
+    let t = check_set_shape(set, &validator)?;
     let xs: Vec<Scalar> = set
         .operator_ids
         .iter()
@@ -428,9 +454,108 @@ pub fn verify_many_share_public_keys(sets: &[ShareSet<'_>]) -> Result<()> {
         .par_iter()
         .map(decode_set)
         .collect::<Result<Vec<_>>>()?;
+    check_decoded(&decoded)
+}
+
+/// [`verify_many_share_public_keys`] for validators whose public keys were already validated
+/// (on the curve, in the subgroup, not the identity: a [`kc_validator::PublicKey`]), so that
+/// they are not decoded a second time: `keys[i]` must be the key whose compressed form is
+/// `sets[i].validator_public_key`. The share public keys are decoded with their checks.
+pub fn verify_many_with_validated_keys(
+    sets: &[ShareSet<'_>],
+    keys: &[kc_validator::PublicKey],
+) -> Result<()> {
+    if sets.is_empty() {
+        return Ok(());
+    }
+    let decoded = sets
+        .par_iter()
+        .zip(keys)
+        .map(|(set, key)| {
+            let validator = format!("0x{}", hex::encode(set.validator_public_key));
+            let pk: Option<G1Affine> =
+                G1Affine::from_uncompressed_unchecked(&key.to_uncompressed()).into();
+            let pk = match pk {
+                Some(pk) if key.to_bytes() == *set.validator_public_key => pk,
+                _ => {
+                    return Err(Error::InvalidPublicKey {
+                        validator,
+                        field: "validator public key (not the validated key)".into(),
+                    })
+                }
+            };
+            check_set_shape(set, &validator)?;
+            let mut points = Vec::with_capacity(set.operator_ids.len());
+            for (id, spk) in set.operator_ids.iter().zip(set.share_public_keys) {
+                points.push(decode_g1(&spk.0).ok_or_else(|| Error::InvalidPublicKey {
+                    validator: validator.clone(),
+                    field: format!("share public key of operator {id}"),
+                })?);
+            }
+            decoded_from_points(set, validator, G1Projective::from(pk), points)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    check_decoded(&decoded)
+}
+
+/// The same check for share sets whose points were computed here (by [`split_secret`]) rather
+/// than read: no decompression or subgroup check (the points are on the curve and in the
+/// subgroup by construction). `points[i]` are the share points of `sets[i]` and `keys[i]` its
+/// validator point. Each point must compress to the bytes of its set (cheap: the points are
+/// affine), so the check is about exactly the bytes that are written.
+pub(crate) fn verify_many_computed(
+    sets: &[ShareSet<'_>],
+    keys: &[G1Affine],
+    points: &[&[G1Affine]],
+) -> Result<()> {
+    if sets.is_empty() {
+        return Ok(());
+    }
+    let decoded = sets
+        .iter()
+        .zip(keys)
+        .zip(points)
+        .map(|((set, pk), pts)| {
+            let validator = format!("0x{}", hex::encode(set.validator_public_key));
+            if pk.to_compressed() != *set.validator_public_key {
+                return Err(Error::InvalidPublicKey {
+                    validator,
+                    field: "validator public key (not the computed point)".into(),
+                });
+            }
+            check_set_shape(set, &validator)?;
+            if pts.len() != set.share_public_keys.len() {
+                return Err(Error::FieldMismatch {
+                    context: format!("validator {validator}"),
+                    field: "share points",
+                    detail: format!(
+                        "{} points for {} keys",
+                        pts.len(),
+                        set.share_public_keys.len()
+                    ),
+                });
+            }
+            for ((p, spk), id) in pts.iter().zip(set.share_public_keys).zip(set.operator_ids) {
+                if p.to_compressed() != spk.0 {
+                    return Err(Error::InconsistentShare {
+                        validator,
+                        operator_id: *id,
+                    });
+                }
+            }
+            let pts = pts.iter().map(G1Projective::from).collect();
+            decoded_from_points(set, validator, G1Projective::from(pk), pts)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    check_decoded(&decoded)
+}
+
+/// One multi-scalar multiplication over every set's weighted equations; on failure, the sets
+/// one by one to name the culprit.
+fn check_decoded(decoded: &[Decoded]) -> Result<()> {
     let mut h = Sha256::new();
     h.update(b"kc-ssv/share-consistency-many/v1");
-    for d in &decoded {
+    for d in decoded {
         h.update(d.seed);
     }
     let global = h.finalize();
@@ -448,7 +573,7 @@ pub fn verify_many_share_public_keys(sets: &[ShareSet<'_>]) -> Result<()> {
     if bool::from(G1Projective::multi_exp(&points, &scalars).is_identity()) {
         return Ok(());
     }
-    for d in &decoded {
+    for d in decoded {
         let own = G1Projective::multi_exp(&d.msm_points, &d.msm_scalars);
         if !bool::from(own.is_identity()) {
             return Err(diagnose(&d.validator, &d.ids, &d.pk, &d.points, &d.xs, d.t));

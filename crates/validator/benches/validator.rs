@@ -13,6 +13,41 @@ fn benches(c: &mut Criterion) {
         b.iter(|| derive::signing_key(black_box(seed.as_bytes()), black_box(42)).unwrap())
     });
 
+    // The floors `make bench` reports: what generation cannot avoid per validator (3 child
+    // derivations below the cached prefix, 1 + n G1 multiplications, 2 signatures, n RSA
+    // encryptions (kc-ssv)), and what verification cannot (batched pairing checks).
+    let mut floor = c.benchmark_group("floor");
+    let parent = derive::master_sk(seed.as_bytes()).unwrap();
+    floor.bench_function("child_derivation", |b| {
+        b.iter(|| derive::child_sk(black_box(&parent), black_box(7)))
+    });
+    let key = derive::signing_key(seed.as_bytes(), 1).unwrap();
+    floor.bench_function("g1_mul", |b| b.iter(|| black_box(&key).public_key()));
+    let msg = [0x5a; 32];
+    floor.bench_function("sign", |b| b.iter(|| black_box(&key).sign(black_box(&msg))));
+    let pk = key.public_key();
+    let sigs: Vec<(Vec<u8>, Signature)> = (0..64u8)
+        .map(|i| {
+            let m = vec![i; 32];
+            let s = key.sign(&m);
+            (m, s)
+        })
+        .collect();
+    let batch: Vec<(&[u8], &PublicKey, &Signature)> =
+        sigs.iter().map(|(m, s)| (m.as_slice(), &pk, s)).collect();
+    floor.bench_function("batch_verify_64_signatures", |b| {
+        b.iter(|| assert!(batch_verify(black_box(&batch))))
+    });
+    let sig_bytes = sigs[0].1.to_bytes();
+    floor.bench_function("signature_decode_subgroup_check", |b| {
+        b.iter(|| Signature::from_bytes(black_box(&sig_bytes)).unwrap())
+    });
+    let pk_bytes = pk.to_bytes();
+    floor.bench_function("public_key_decode_subgroup_check", |b| {
+        b.iter(|| PublicKey::from_bytes(black_box(&pk_bytes)).unwrap())
+    });
+    floor.finish();
+
     let sk = derive::signing_key(seed.as_bytes(), 0).unwrap();
     c.bench_function("sign deposit (DepositData::create)", |b| {
         b.iter(|| DepositData::create(&sk, black_box(wc), 32_000_000_000, &Network::Hoodi).unwrap())

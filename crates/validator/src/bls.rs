@@ -111,6 +111,12 @@ impl PublicKey {
         self.bytes
     }
 
+    /// The 96-byte uncompressed encoding (x ‖ y): another library can take the point from it
+    /// without a square root.
+    pub fn to_uncompressed(&self) -> [u8; 2 * PUBLIC_KEY_LEN] {
+        self.point.serialize()
+    }
+
     /// Lower-case hex of the compressed encoding, without `0x`.
     pub fn to_hex(&self) -> String {
         hex::encode(self.bytes)

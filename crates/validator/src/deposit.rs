@@ -118,6 +118,22 @@ impl Network {
         }
     }
 
+    /// The execution-layer chain id of a named network (EIP-155: mainnet 1, sepolia 11155111,
+    /// hoodi 560048); `None` for a custom chain, whose id is not known from its fork version.
+    pub fn chain_id(&self) -> Option<u64> {
+        match self {
+            Network::Mainnet => Some(1),
+            Network::Sepolia => Some(11_155_111),
+            Network::Hoodi => Some(560_048),
+            Network::Custom { .. } => None,
+        }
+    }
+
+    /// The named network of an execution-layer chain id, if it is one of ours.
+    pub fn from_chain_id(chain_id: u64) -> Option<Network> {
+        KNOWN.into_iter().find(|n| n.chain_id() == Some(chain_id))
+    }
+
     /// The deposit signing domain.
     pub fn deposit_domain(&self) -> [u8; 32] {
         ssz::deposit_domain(&self.genesis_fork_version())
@@ -409,60 +425,130 @@ impl DepositData {
     }
 
     fn write_json(&self, out: &mut String) {
-        use std::fmt::Write;
-        out.push('{');
-        pyjson::push_key(out, "pubkey", true);
-        pyjson::push_str(out, &self.pubkey.to_hex());
-        pyjson::push_key(out, "withdrawal_credentials", false);
-        pyjson::push_str(out, &hex::encode(self.withdrawal_credentials));
-        pyjson::push_key(out, "amount", false);
-        let _ = write!(out, "{}", self.amount);
-        pyjson::push_key(out, "signature", false);
-        pyjson::push_str(out, &self.signature.to_hex());
-        pyjson::push_key(out, "deposit_message_root", false);
-        pyjson::push_str(out, &hex::encode(self.deposit_message_root));
-        pyjson::push_key(out, "deposit_data_root", false);
-        pyjson::push_str(out, &hex::encode(self.deposit_data_root));
-        pyjson::push_key(out, "fork_version", false);
-        pyjson::push_str(out, &hex::encode(self.fork_version));
-        pyjson::push_key(out, "network_name", false);
-        pyjson::push_str(out, &self.network_name);
-        pyjson::push_key(out, "deposit_cli_version", false);
-        pyjson::push_str(out, &self.deposit_cli_version);
-        out.push('}');
+        write_entry(
+            out,
+            [
+                &self.pubkey.to_hex(),
+                &hex::encode(self.withdrawal_credentials),
+            ],
+            self.amount,
+            [
+                &self.signature.to_hex(),
+                &hex::encode(self.deposit_message_root),
+                &hex::encode(self.deposit_data_root),
+                &hex::encode(self.fork_version),
+                &self.network_name,
+                &self.deposit_cli_version,
+            ],
+        );
     }
+}
+
+/// One entry in ethstaker-deposit's layout: `pubkey`, `withdrawal_credentials`, then `amount`,
+/// then the rest, each string as given.
+fn write_entry(out: &mut String, head: [&str; 2], amount: u64, tail: [&str; 6]) {
+    use std::fmt::Write;
+    out.push('{');
+    pyjson::push_key(out, "pubkey", true);
+    pyjson::push_str(out, head[0]);
+    pyjson::push_key(out, "withdrawal_credentials", false);
+    pyjson::push_str(out, head[1]);
+    pyjson::push_key(out, "amount", false);
+    let _ = write!(out, "{amount}");
+    for (key, value) in [
+        "signature",
+        "deposit_message_root",
+        "deposit_data_root",
+        "fork_version",
+        "network_name",
+        "deposit_cli_version",
+    ]
+    .into_iter()
+    .zip(tail)
+    {
+        pyjson::push_key(out, key, false);
+        pyjson::push_str(out, value);
+    }
+    out.push('}');
 }
 
 /// The deposit data file, byte-identical with ethstaker-deposit 1.3.1's `deposit_data-*.json`.
 pub fn to_json(list: &[DepositData]) -> String {
+    json_list(list, DepositData::write_json)
+}
+
+/// `[e0, e1, ...]` with Python's separators.
+fn json_list<T>(list: &[T], write: impl Fn(&T, &mut String)) -> String {
     let mut out = String::with_capacity(list.len() * 700 + 2);
     out.push('[');
     for (i, d) in list.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        d.write_json(&mut out);
+        write(d, &mut out);
     }
     out.push(']');
     out
 }
 
-#[derive(serde::Deserialize)]
+/// Writes a deposit data file one entry at a time, byte for byte as [`to_json`] writes the
+/// whole list (the ceremony streams its entries instead of holding them all).
+pub struct DepositJsonWriter<W: std::io::Write> {
+    out: W,
+    count: usize,
+    buf: String,
+}
+
+impl<W: std::io::Write> DepositJsonWriter<W> {
+    /// Starts the list.
+    pub fn new(mut out: W) -> std::io::Result<Self> {
+        out.write_all(b"[")?;
+        Ok(Self {
+            out,
+            count: 0,
+            buf: String::with_capacity(800),
+        })
+    }
+
+    /// Appends one entry.
+    pub fn push(&mut self, d: &DepositData) -> std::io::Result<()> {
+        self.buf.clear();
+        if self.count > 0 {
+            self.buf.push_str(", ");
+        }
+        d.write_json(&mut self.buf);
+        self.out.write_all(self.buf.as_bytes())?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Closes the list; returns the writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.write_all(b"]")?;
+        Ok(self.out)
+    }
+}
+
+/// One entry of a deposit data file as written: its strings and amount, nothing decoded. Cheap
+/// to read and compare; [`RawDeposit::decode`] does the cryptography (points on the curve and in
+/// their subgroups), so that a verifier decodes only entries that passed its cheap checks.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawDeposit {
-    pubkey: String,
-    withdrawal_credentials: String,
-    amount: u64,
-    signature: String,
-    deposit_message_root: String,
-    deposit_data_root: String,
-    fork_version: String,
-    network_name: String,
-    deposit_cli_version: String,
+pub struct RawDeposit {
+    pub pubkey: String,
+    pub withdrawal_credentials: String,
+    pub amount: u64,
+    pub signature: String,
+    pub deposit_message_root: String,
+    pub deposit_data_root: String,
+    pub fork_version: String,
+    pub network_name: String,
+    pub deposit_cli_version: String,
 }
 
 impl RawDeposit {
-    fn decode(self) -> Result<DepositData, Error> {
+    /// Decodes hex fields and points (curve and subgroup checks).
+    pub fn decode(&self) -> Result<DepositData, Error> {
         let pk: [u8; 48] = decode_fixed("pubkey", &self.pubkey)?;
         let sig: [u8; 96] = decode_fixed("signature", &self.signature)?;
         Ok(DepositData {
@@ -476,10 +562,72 @@ impl RawDeposit {
             deposit_message_root: decode_fixed("deposit_message_root", &self.deposit_message_root)?,
             deposit_data_root: decode_fixed("deposit_data_root", &self.deposit_data_root)?,
             fork_version: decode_fixed("fork_version", &self.fork_version)?,
-            network_name: self.network_name,
-            deposit_cli_version: self.deposit_cli_version,
+            network_name: self.network_name.clone(),
+            deposit_cli_version: self.deposit_cli_version.clone(),
         })
     }
+
+    /// Recomputes `deposit_message_root` and `deposit_data_root` from the bytes as written
+    /// (hashing only: no point is decoded) and compares them with the stored ones.
+    pub fn check_roots(&self) -> Result<(), Error> {
+        let pk: [u8; 48] = decode_fixed("pubkey", &self.pubkey)?;
+        let wc: [u8; 32] = decode_fixed("withdrawal_credentials", &self.withdrawal_credentials)?;
+        let sig: [u8; 96] = decode_fixed("signature", &self.signature)?;
+        let dmr: [u8; 32] = decode_fixed("deposit_message_root", &self.deposit_message_root)?;
+        let ddr: [u8; 32] = decode_fixed("deposit_data_root", &self.deposit_data_root)?;
+        for (what, stored, computed) in [
+            (
+                "deposit_message_root",
+                dmr,
+                ssz::deposit_message_root(&pk, &wc, self.amount),
+            ),
+            (
+                "deposit_data_root",
+                ddr,
+                ssz::deposit_data_root(&pk, &wc, self.amount, &sig),
+            ),
+        ] {
+            if stored != computed {
+                return Err(Error::RootMismatch {
+                    what: what.into(),
+                    stored: hex::encode(stored),
+                    computed: hex::encode(computed),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the entry in ethstaker-deposit's exact layout, every string as it is (so that
+    /// comparing with the file's text also compares hex case).
+    pub fn write_json(&self, out: &mut String) {
+        write_entry(
+            out,
+            [&self.pubkey, &self.withdrawal_credentials],
+            self.amount,
+            [
+                &self.signature,
+                &self.deposit_message_root,
+                &self.deposit_data_root,
+                &self.fork_version,
+                &self.network_name,
+                &self.deposit_cli_version,
+            ],
+        );
+    }
+}
+
+/// Parses a deposit data file into its raw entries (no hex or point decoding).
+pub fn parse_raw_json(s: &str) -> Result<Vec<RawDeposit>, Error> {
+    serde_json::from_str(s).map_err(|e| Error::Json {
+        what: "deposit data".into(),
+        reason: crate::text::printable(&e.to_string()),
+    })
+}
+
+/// The file text of raw entries, in ethstaker-deposit's exact layout.
+pub fn raw_to_json(list: &[RawDeposit]) -> String {
+    json_list(list, RawDeposit::write_json)
 }
 
 fn entry(index: usize) -> impl Fn(Error) -> Error {
@@ -493,11 +641,8 @@ fn entry(index: usize) -> impl Fn(Error) -> Error {
 /// Parses a deposit data file without checking signatures or roots (field shapes, hex, points
 /// and lengths are checked).
 pub fn parse_json(s: &str) -> Result<Vec<DepositData>, Error> {
-    let raw: Vec<RawDeposit> = serde_json::from_str(s).map_err(|e| Error::Json {
-        what: "deposit data".into(),
-        reason: crate::text::printable(&e.to_string()),
-    })?;
-    raw.into_iter()
+    parse_raw_json(s)?
+        .iter()
         .enumerate()
         .map(|(i, r)| r.decode().map_err(entry(i)))
         .collect()

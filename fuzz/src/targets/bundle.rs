@@ -192,12 +192,15 @@ fn check_errors(report: &Report) {
             !c.field.is_empty() || c.detail.contains(':') || c.detail.contains("line "),
             "bundle: a failed check names no field: {c:?}"
         );
-        crate::props::one_line("bundle", &c.detail);
         // Names taken from the bundle (file names, manifest keys) must not carry control
-        // characters into the report either. Not asserted yet: verify.rs does not escape them
-        // (fuzz/tests/regressions.rs a_bundle_file_name_cannot_add_lines…).
-        if std::env::var_os("KC_FUZZ_STRICT_FIELDS").is_some() {
-            crate::props::one_line("bundle", &c.field);
+        // characters into the report either (fuzz/tests/regressions.rs
+        // a_bundle_file_name_cannot_add_lines_to_the_report).
+        crate::props::one_line("bundle", &c.detail);
+        for s in [&c.file, &c.field, &c.detail] {
+            assert!(
+                !s.chars().any(char::is_control),
+                "bundle: a control character in the report: {c:?}"
+            );
         }
     }
 }

@@ -27,6 +27,11 @@ pub fn identity_hex(sk: &p256::ecdsa::SigningKey) -> String {
     hex::encode(sk.verifying_key().to_encoded_point(false).as_bytes())
 }
 
+/// The tests' chain is anvil (chain id 31337), a devnet: its bundles are for a custom network
+/// (a named network's bundle must have its operators read on that network's chain, and the
+/// agent refuses a bundle for another chain than the node's).
+pub const DEVNET: &str = "network = \"custom\"\nfork_version = \"0x10000038\"";
+
 /// The ceremony's side of the tests: its own SoftHSM token (label `ceremony`, in the same
 /// process-wide SoftHSM directory as the agent's token) with a seal key and an identity key.
 pub struct CeremonyHsm {
@@ -100,7 +105,42 @@ impl CeremonyHsm {
         )
     }
 
+    /// A ceremony for `network` (the plan's `network = …` line(s)) instead of the devnet's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_for_network(
+        &self,
+        dir: &Path,
+        name: &str,
+        pool: &str,
+        operators_file: &Path,
+        n: u32,
+        network: &str,
+    ) -> PathBuf {
+        self.run_plan(
+            dir,
+            name,
+            pool,
+            operators_file,
+            (n, 0, 0),
+            MasterSource::Plan,
+            network,
+        )
+    }
+
     fn run_with(
+        &self,
+        dir: &Path,
+        name: &str,
+        pool: &str,
+        operators_file: &Path,
+        counts: (u32, u32, u64),
+        master: MasterSource,
+    ) -> PathBuf {
+        self.run_plan(dir, name, pool, operators_file, counts, master, DEVNET)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_plan(
         &self,
         dir: &Path,
         name: &str,
@@ -108,12 +148,13 @@ impl CeremonyHsm {
         operators_file: &Path,
         (n, start, first_nonce): (u32, u32, u64),
         master: MasterSource,
+        network: &str,
     ) -> PathBuf {
         let plan_path = dir.join(format!("{name}.plan.toml"));
         let text = format!(
             r#"[ceremony]
 id = "agent-test-{name}"
-network = "hoodi"
+{network}
 validators = {n}
 start_index = {start}
 

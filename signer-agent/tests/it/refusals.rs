@@ -106,3 +106,58 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// `verify` (and `import`) check the bundle's network and its operators' provenance
+/// against the chain the node serves, before anything else on chain: a bundle for hoodi, or one
+/// whose operator keys were read on another chain, is refused on the devnet (exit 5), naming
+/// the manifest field and both chains.
+#[test]
+fn a_bundle_for_another_chain_is_refused() {
+    let w = World::new(1, "");
+    let pool = w.dep.addr("pool_manager").to_checksum(None);
+    let export: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&w.operators_file).unwrap()).unwrap();
+    let with_chain = |name: &str, chain: u64| {
+        let mut e = export.clone();
+        e["provenance"]["chain_id"] = chain.into();
+        let path = w.dir.path().join(name);
+        std::fs::write(&path, serde_json::to_string_pretty(&e).unwrap()).unwrap();
+        path
+    };
+
+    // A hoodi bundle (its operators exported from a hoodi node) on the devnet.
+    let hoodi_ops = with_chain("hoodi-operators.json", 560_048);
+    let hoodi = w.ceremony.run_for_network(
+        w.dir.path(),
+        "hoodi",
+        &pool,
+        &hoodi_ops,
+        1,
+        "network = \"hoodi\"",
+    );
+    for cmd in ["verify", "import"] {
+        let o = w.agent(&[cmd, hoodi.to_str().unwrap()], &[]);
+        assert_eq!(o.status.code(), Some(5), "{cmd}");
+        let e = err(&o);
+        assert!(
+            e.contains("network.name is hoodi")
+                && e.contains("chain 31337")
+                && e.contains("custom"),
+            "{cmd}: {e}"
+        );
+    }
+
+    // A devnet (custom) bundle whose operator keys were read on another chain.
+    let other_ops = with_chain("other-operators.json", 7);
+    let other =
+        w.ceremony
+            .run_for_network(w.dir.path(), "other", &pool, &other_ops, 1, fixture::DEVNET);
+    let e = err(&w.agent(&["verify", other.to_str().unwrap()], &[]));
+    assert!(
+        e.contains("operators.provenance.chain_id is 7") && e.contains("chain 31337"),
+        "{e}"
+    );
+    // The honest devnet bundle passes these checks (and stops at the approval).
+    let e = err(&w.agent(&["verify", w.bundle.to_str().unwrap()], &[]));
+    assert!(e.contains("root not approved"), "{e}");
+}

@@ -106,6 +106,15 @@ fn bad_encodings_are_named() {
             "neither an SPKI nor a PKCS#1",
         ),
         (B64.encode(spki_pem.replacen('M', "*", 1)), "not base64"),
+        // A valid key padded with whitespace to more than an RSA-2048 key takes: rejected
+        // (it would be copied into every keyshares.json entry).
+        (
+            {
+                let b = B64.encode(&spki_pem);
+                format!("{}{}{}", &b[..100], " \n".repeat(1200), &b[100..])
+            },
+            "more than the 2048",
+        ),
     ];
     for (input, want) in cases {
         let e = OperatorKey::parse(1001, &input).unwrap_err();

@@ -339,3 +339,49 @@ fn many_validators_are_checked_in_one_batch_and_the_bad_one_is_named() {
     let e = check(&share_pks).unwrap_err();
     assert!(e.to_string().contains(&hex::encode(pks[0])), "{e}");
 }
+
+/// With the validator keys already validated (as the verifier has them from the deposit data),
+/// the batched check gives the same verdicts, and refuses a key that is not the set's.
+#[test]
+fn batched_check_with_validated_keys_agrees_and_ties_each_key_to_its_set() {
+    let mut rng = crate::common::rng();
+    let ids = [17u64, 203, 1001, 4242];
+    let secrets: Vec<[u8; 32]> = (0..3).map(|_| random_secret(&mut rng)).collect();
+    let keys: Vec<kc_validator::PublicKey> = secrets
+        .iter()
+        .map(|s| kc_validator::SecretKey::from_bytes(s).unwrap().public_key())
+        .collect();
+    let bytes: Vec<[u8; 48]> = keys.iter().map(|k| k.to_bytes()).collect();
+    let splits: Vec<_> = secrets
+        .iter()
+        .map(|s| split_secret(s, &ids, &mut rng).unwrap())
+        .collect();
+    let mut shares: Vec<Vec<SharePublicKey>> =
+        splits.iter().map(|s| s.public_keys().to_vec()).collect();
+    fn sets<'a>(
+        shares: &'a [Vec<SharePublicKey>],
+        bytes: &'a [[u8; 48]],
+        ids: &'a [u64],
+    ) -> Vec<kc_ssv::ShareSet<'a>> {
+        shares
+            .iter()
+            .zip(bytes)
+            .map(|(s, b)| kc_ssv::ShareSet {
+                validator_public_key: b,
+                operator_ids: ids,
+                share_public_keys: s,
+            })
+            .collect()
+    }
+    kc_ssv::verify_many_with_validated_keys(&sets(&shares, &bytes, &ids), &keys).unwrap();
+    // The keys in another order: each key is tied to its set.
+    let swapped = vec![keys[1], keys[0], keys[2]];
+    assert!(
+        kc_ssv::verify_many_with_validated_keys(&sets(&shares, &bytes, &ids), &swapped).is_err()
+    );
+    // A share of another validator.
+    shares[2][1] = shares[0][1];
+    let e =
+        kc_ssv::verify_many_with_validated_keys(&sets(&shares, &bytes, &ids), &keys).unwrap_err();
+    assert!(e.to_string().contains(&keys[2].to_hex()), "{e}");
+}

@@ -214,3 +214,46 @@ fn network_from_plan() {
         Err(Error::InvalidLength { .. })
     ));
 }
+
+/// The streaming writer writes the reference file byte for byte (and `[]` for no entry); the
+/// raw entries read back re-serialize to the same bytes and their roots check from the bytes
+/// alone; a changed amount is caught by the raw root check.
+#[test]
+fn streaming_writer_and_raw_entries_match_the_reference_file() {
+    let expected = fixture("deposit_data-abandon-art-hoodi.json");
+    let list = deposit::parse_json(&expected).unwrap();
+    let mut w = deposit::DepositJsonWriter::new(Vec::new()).unwrap();
+    for d in &list {
+        w.push(d).unwrap();
+    }
+    assert_eq!(String::from_utf8(w.finish().unwrap()).unwrap(), expected);
+    let empty = deposit::DepositJsonWriter::new(Vec::new()).unwrap();
+    assert_eq!(empty.finish().unwrap(), b"[]");
+
+    let raw = deposit::parse_raw_json(&expected).unwrap();
+    assert_eq!(deposit::raw_to_json(&raw), expected);
+    for (r, d) in raw.iter().zip(&list) {
+        r.check_roots().unwrap();
+        assert_eq!(&r.decode().unwrap(), d);
+    }
+    let mut r = raw[1].clone();
+    r.amount = 31_000_000_000;
+    assert!(matches!(r.check_roots(), Err(Error::RootMismatch { .. })));
+}
+
+#[test]
+fn chain_ids_of_the_named_networks() {
+    for (n, id) in [
+        (Network::Mainnet, 1),
+        (Network::Sepolia, 11_155_111),
+        (Network::Hoodi, 560_048),
+    ] {
+        assert_eq!(n.chain_id(), Some(id));
+        assert_eq!(Network::from_chain_id(id), Some(n));
+    }
+    let custom = Network::Custom {
+        fork_version: [0x10, 0, 0, 0x38],
+    };
+    assert_eq!(custom.chain_id(), None);
+    assert_eq!(Network::from_chain_id(31337), None);
+}

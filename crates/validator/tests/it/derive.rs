@@ -76,6 +76,22 @@ fn path_helpers_agree_with_derive_path() {
     );
 }
 
+/// The prefix `m/12381/3600` derived once gives the same keys as the full path, for any index
+/// (the first and the last EIP-2334 index included) and any seed.
+#[test]
+fn coin_key_prefix_gives_the_full_path_keys() {
+    for seed in [[7u8; 64], [0xa5; 64]] {
+        let coin = derive::CoinKey::from_seed(&seed).unwrap();
+        for i in [0u32, 1, 4242, u32::MAX] {
+            let full = derive::derive_path(&seed, &derive::signing_key_path(i)).unwrap();
+            assert_eq!(*coin.signing_key(i).to_bytes(), *full.to_bytes(), "{i}");
+            let w = derive::derive_path(&seed, &derive::withdrawal_key_path(i)).unwrap();
+            assert_eq!(*coin.withdrawal_key(i).to_bytes(), *w.to_bytes(), "{i}");
+        }
+    }
+    assert!(derive::CoinKey::from_seed(&[1u8; 31]).is_err());
+}
+
 #[test]
 fn short_seed_is_rejected() {
     assert_eq!(
