@@ -732,14 +732,17 @@ fn check_made(made: &[Made], ids: &[u64], owner: &Address) -> Result<(), Error> 
 
 /// Reads a staged file of a fixed ceiling (the sealed master) back through the bundle's
 /// bounded reader.
-pub(crate) fn read_back(staging: &Staging, name: &str) -> Result<Vec<u8>, Error> {
+fn read_back(staging: &Staging, name: &str) -> Result<Vec<u8>, Error> {
     let path = staging.path().join(name);
     let cap = kc_bundle::bounded::caps::for_file(name, 0, 0);
     read_bundle_file(&path, &cap)
 }
 
 /// Reads a bundle file through the bounded reader (the one verification uses).
-fn read_bundle_file(path: &Path, cap: &kc_bundle::bounded::Cap) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_bundle_file(
+    path: &Path,
+    cap: &kc_bundle::bounded::Cap,
+) -> Result<Vec<u8>, Error> {
     kc_bundle::bounded::read(path, cap)
         .map(|(bytes, _)| bytes)
         .map_err(|source| {

@@ -308,11 +308,9 @@ pub fn run(
     })));
     staging.write(rs::files::TRANSCRIPT, transcript.to_jsonl().as_bytes())?;
     let mut file_hashes = std::collections::BTreeMap::new();
-    for name in rs::files::HASHED {
-        file_hashes.insert(
-            name.to_owned(),
-            sha256_hex(&pipeline::read_back(&staging, name)?),
-        );
+    for (name, cap) in rs::files::with_caps(entries.len(), cluster.operators().len()) {
+        let bytes = pipeline::read_bundle_file(&staging.path().join(name), &cap)?;
+        file_hashes.insert(name.to_owned(), sha256_hex(&bytes));
     }
     let m = ReshareManifest {
         format: manifest::FORMAT.to_owned(),

@@ -39,6 +39,21 @@ pub mod files {
     pub use crate::manifest::files::{KEYSHARES, MANIFEST, MANIFEST_SIG, OPERATORS, TRANSCRIPT};
     /// Every file the manifest lists by hash.
     pub const HASHED: [&str; 4] = [PLAN, OPERATORS, KEYSHARES, TRANSCRIPT];
+
+    /// Each file of [`HASHED`] with its size ceiling in a bundle of `validators` validators
+    /// moving to a cluster of `cluster` operators (the bounded reader's caps).
+    pub fn with_caps(
+        validators: usize,
+        cluster: usize,
+    ) -> [(&'static str, crate::bounded::Cap); 4] {
+        use crate::bounded::caps;
+        [
+            (PLAN, caps::plan()),
+            (OPERATORS, caps::operators()),
+            (KEYSHARES, caps::keyshares(validators, cluster)),
+            (TRANSCRIPT, caps::transcript(validators)),
+        ]
+    }
 }
 
 /// What kind of bundle a directory holds (from its manifest's `kind`; absent = staking).
@@ -441,15 +456,7 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
 
     // Files: exactly the listed ones, hashed as listed, each within a ceiling derived from the
     // manifest's counts.
-    use crate::bounded::caps;
-    let (validators, cluster) = (m.validators.len(), m.operators.list.len());
-    let hashed = [
-        (files::PLAN, caps::plan()),
-        (files::OPERATORS, caps::operators()),
-        (files::KEYSHARES, caps::keyshares(validators, cluster)),
-        (files::TRANSCRIPT, caps::transcript(validators)),
-    ];
-    debug_assert!(hashed.iter().map(|(n, _)| *n).eq(files::HASHED));
+    let hashed = files::with_caps(m.validators.len(), m.operators.list.len());
     let contents =
         crate::verify::check_files(dir, &m.files, &hashed, &[], "a reshare bundle", opts, c);
     let text = |name: &str| {

@@ -219,52 +219,39 @@ pub(crate) fn read_all_files(dir: &Path) -> std::io::Result<BTreeSet<String>> {
     Ok(out)
 }
 
-/// The files of a reshare bundle (`crate::reshare`): exactly `hashed` are listed in the
-/// manifest (`listed`: name → SHA-256 hex), each is a regular file no larger than its cap (read
-/// through [`bounded`]) with that hash, and nothing else is in the directory besides the
-/// manifest, its signature, the directories in `dirs` and (staged) the INCOMPLETE marker. One
-/// `files.hashes` check; returns the contents read. `what` names the bundle kind in failures.
-pub(crate) fn check_files(
-    dir: &Path,
+/// The manifest's file list (`listed`, name → SHA-256) against the files a bundle of kind
+/// `what` has (`expected`): each missing and each extra name is a failure.
+fn listing_failures(
     listed: &BTreeMap<String, String>,
-    hashed: &[(&'static str, bounded::Cap)],
-    dirs: &[&str],
+    expected: &BTreeSet<&str>,
     what: &str,
-    opts: &VerifyOptions,
-    c: &mut Checker,
-) -> BTreeMap<&'static str, Vec<u8>> {
-    let mut contents: BTreeMap<&'static str, Vec<u8>> = BTreeMap::new();
+    fails: &mut Vec<(String, String)>,
+) {
     let names: BTreeSet<&str> = listed.keys().map(String::as_str).collect();
-    let expected: BTreeSet<&str> = hashed.iter().map(|(n, _)| *n).collect();
-    let mut fails = Vec::new();
     for missing in expected.difference(&names) {
         fails.push((
             format!("files.{missing}"),
             "not listed in the manifest".to_owned(),
         ));
     }
-    for extra in names.difference(&expected) {
+    for extra in names.difference(expected) {
         fails.push((
             format!("files.{extra}"),
             format!("listed but not part of {what}"),
         ));
     }
-    for (name, cap) in hashed {
-        match bounded::read(&dir.join(name), cap) {
-            Ok((bytes, got)) => {
-                match listed.get(*name) {
-                    Some(want) if *want == got => {}
-                    Some(want) => fails.push((
-                        (*name).to_owned(),
-                        format!("SHA-256 is {got}, manifest says {want}"),
-                    )),
-                    None => {}
-                }
-                contents.insert(name, bytes);
-            }
-            Err(e) => fails.push(((*name).to_owned(), e.to_string())),
-        }
-    }
+}
+
+/// Anything in `dir` besides the `expected` files, the directories in `dirs`, the manifest, its
+/// signature and (staged) the INCOMPLETE marker is a failure.
+fn stray_failures(
+    dir: &Path,
+    expected: &BTreeSet<&str>,
+    dirs: &[&str],
+    what: &str,
+    opts: &VerifyOptions,
+    fails: &mut Vec<(String, String)>,
+) {
     match read_all_files(dir) {
         Ok(present) => {
             for f in present {
@@ -284,6 +271,43 @@ pub(crate) fn check_files(
             format!("cannot list the bundle directory: {e}"),
         )),
     }
+}
+
+/// The files of a reshare bundle (`crate::reshare`): exactly `hashed` are listed in the
+/// manifest (`listed`: name → SHA-256 hex), each is a regular file no larger than its cap (read
+/// through [`bounded`]) with that hash, and nothing else is in the directory besides the
+/// manifest, its signature, the directories in `dirs` and (staged) the INCOMPLETE marker. One
+/// `files.hashes` check; returns the contents read. `what` names the bundle kind in failures.
+pub(crate) fn check_files(
+    dir: &Path,
+    listed: &BTreeMap<String, String>,
+    hashed: &[(&'static str, bounded::Cap)],
+    dirs: &[&str],
+    what: &str,
+    opts: &VerifyOptions,
+    c: &mut Checker,
+) -> BTreeMap<&'static str, Vec<u8>> {
+    let mut contents: BTreeMap<&'static str, Vec<u8>> = BTreeMap::new();
+    let expected: BTreeSet<&str> = hashed.iter().map(|(n, _)| *n).collect();
+    let mut fails = Vec::new();
+    listing_failures(listed, &expected, what, &mut fails);
+    for (name, cap) in hashed {
+        match bounded::read(&dir.join(name), cap) {
+            Ok((bytes, got)) => {
+                match listed.get(*name) {
+                    Some(want) if *want == got => {}
+                    Some(want) => fails.push((
+                        (*name).to_owned(),
+                        format!("SHA-256 is {got}, manifest says {want}"),
+                    )),
+                    None => {}
+                }
+                contents.insert(name, bytes);
+            }
+            Err(e) => fails.push(((*name).to_owned(), e.to_string())),
+        }
+    }
+    stray_failures(dir, &expected, dirs, what, opts, &mut fails);
     c.group(
         "files.hashes",
         files::MANIFEST,
@@ -445,21 +469,9 @@ fn run_checks(
     // transcript line by line (checked on the way), the two large ones as streams (a first
     // pass that hashes and counts their entries).
     let mut read: BTreeMap<&str, FileRead> = BTreeMap::new();
-    let listed: BTreeSet<&str> = manifest.files.keys().map(String::as_str).collect();
     let expected: BTreeSet<&str> = files::HASHED.into_iter().collect();
     let mut fails = Vec::new();
-    for missing in expected.difference(&listed) {
-        fails.push((
-            format!("files.{missing}"),
-            "not listed in the manifest".to_owned(),
-        ));
-    }
-    for extra in listed.difference(&expected) {
-        fails.push((
-            format!("files.{extra}"),
-            "listed but not part of a bundle".to_owned(),
-        ));
-    }
+    listing_failures(&manifest.files, &expected, "a bundle", &mut fails);
     let (validators, operators) = (manifest.validators.len(), manifest.operators.list.len());
     let cap = |name: &str| caps::for_file(name, validators, operators);
     let hash_check =
@@ -518,26 +530,7 @@ fn run_checks(
             operators,
         ),
     );
-    match read_all_files(dir) {
-        Ok(present) => {
-            for f in present {
-                let marker_ok = opts.staged && f == crate::fsio::INCOMPLETE_MARKER;
-                let dir_ok = f == "sealed/";
-                if !expected.contains(f.as_str())
-                    && !dir_ok
-                    && f != files::MANIFEST
-                    && f != files::MANIFEST_SIG
-                    && !marker_ok
-                {
-                    fails.push((f.clone(), "file is not part of a bundle".to_owned()));
-                }
-            }
-        }
-        Err(e) => fails.push((
-            String::new(),
-            format!("cannot list the bundle directory: {e}"),
-        )),
-    }
+    stray_failures(dir, &expected, &["sealed/"], "a bundle", opts, &mut fails);
     c.group(
         "files.hashes",
         files::MANIFEST,
