@@ -4,7 +4,11 @@
 use std::process::Command;
 
 fn main() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // The manifest directory of this build, read when the script runs: `env!` would bake in
+    // the directory the script was compiled in, and a target directory reused from another
+    // checkout would then hash that checkout's Cargo.lock.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = std::path::Path::new(&manifest_dir).join("..");
     let lock = root.join("Cargo.lock");
     println!("cargo:rerun-if-changed={}", lock.display());
     println!("cargo:rerun-if-env-changed=KC_GIT_COMMIT");
