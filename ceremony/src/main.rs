@@ -312,9 +312,9 @@ fn run_ceremony(
     );
     println!(
         "validators    {} (indices {}..={})",
-        m.validators.len(),
-        m.validators[0].index,
-        m.validators[m.validators.len() - 1].index
+        outcome.validators,
+        plan.start_index(),
+        plan.last_index()
     );
     println!(
         "withdrawal    {} ({})",

@@ -9,6 +9,7 @@
 //! into place. Any error, cancel or abort before the rename leaves no directory that looks
 //! complete.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hkdf::Hkdf;
@@ -100,7 +101,11 @@ impl Progress for Silent {}
 #[derive(Debug)]
 pub struct Outcome {
     pub dir: PathBuf,
+    /// The manifest as written, except its list of validators, which stays on disk
+    /// (`manifest.json` of `dir`): memory does not grow with the batch.
     pub manifest: Manifest,
+    /// How many validators the bundle holds.
+    pub validators: usize,
     /// SHA-256 of `manifest.json`: the bundle digest witnesses record.
     pub bundle_digest: String,
     /// The verification of the staged bundle (all passed).
@@ -324,7 +329,14 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     let mut transcript = transcript
         .into_writer(transcript_file)
         .map_err(io(&transcript_path))?;
-    let mut entries: Vec<manifest::ValidatorEntry> = Vec::with_capacity(total);
+    // The manifest's list of validators goes to a scratch file in the staging directory as the
+    // validators are written, and is copied into `manifest.json` at the end: memory holds only
+    // the Merkle leaves (32 bytes a validator, the root needs them all).
+    let list_path = staging.path().join(VALIDATORS_SCRATCH);
+    let mut list_out = std::fs::File::create_new(&list_path)
+        .map(|f| std::io::BufWriter::with_capacity(1 << 16, f))
+        .map_err(io(&list_path))?;
+    let mut listed = 0usize;
     let mut leaves: Vec<merkle::Hash> = Vec::with_capacity(total);
     let done = std::sync::atomic::AtomicUsize::new(0);
     // Makes and checks validators `first..last` (nothing of them is written before the check).
@@ -383,7 +395,11 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
                         "merkle_leaf": entry.merkle_leaf,
                     })),
             );
-            entries.push(entry);
+            serde_json::to_writer(&mut list_out, &entry)
+                .map_err(std::io::Error::from)
+                .and_then(|()| list_out.write_all(b"\n"))
+                .map_err(io(&list_path))?;
+            listed += 1;
             leaves.push(leaf);
         }
         Ok(())
@@ -477,7 +493,7 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         hex::encode(merkle::root(&leaves).expect("at least one validator"))
     );
     transcript.append(Step::new("bundle.staged", "ceremony").details(json!({
-        "validators": entries.len(),
+        "validators": listed,
         "merkle_root": merkle_root,
     })));
     let transcript_head = transcript.head().to_owned();
@@ -517,14 +533,18 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
             last_nonce: plan.nonce_of(plan.count() - 1),
         },
         operators: operators_info(&plan.operators, &cluster),
-        validators: entries,
+        validators: Vec::new(),
         merkle_root,
         transcript_head,
         files: file_hashes,
     };
-    let manifest_bytes = m.to_bytes();
-    let bundle_digest = write_signed_manifest(&staging, &session, &identity, &manifest_bytes)?;
-    drop(manifest_bytes);
+    let list_file = list_out
+        .into_inner()
+        .map_err(|e| io(&list_path)(e.into_error()))?;
+    drop(list_file);
+    let manifest_sha = write_manifest(&staging, &m, &list_path, listed)?;
+    std::fs::remove_file(&list_path).map_err(io(&list_path))?;
+    let bundle_digest = sign_manifest(&staging, &session, &identity, manifest_sha)?;
     drop(leaves);
 
     // Read everything back and verify it as an auditor would, pinned to our identity. The
@@ -556,6 +576,7 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         dir,
         bundle_digest,
         manifest: m,
+        validators: listed,
         report,
     })
 }
@@ -590,11 +611,27 @@ pub(crate) fn write_signed_manifest(
     manifest_bytes: &[u8],
 ) -> Result<String, Error> {
     staging.write(files::MANIFEST, manifest_bytes)?;
-    let signature = identity.sign_sha256(session, manifest_bytes)?;
+    sign_manifest(staging, session, identity, sha256_hex(manifest_bytes))
+}
+
+/// Writes `manifest.sig`: the HSM identity key's signature over the manifest whose SHA-256
+/// (hex) is `manifest_sha` — computed as `manifest.json` was written. Returns that digest, the
+/// bundle's digest.
+fn sign_manifest(
+    staging: &Staging,
+    session: &HsmSession,
+    identity: &IdentityKey,
+    manifest_sha: String,
+) -> Result<String, Error> {
+    let digest: [u8; 32] = hex::decode(&manifest_sha)
+        .ok()
+        .and_then(|d| d.try_into().ok())
+        .expect("a SHA-256 in hex");
+    let signature = identity.sign_digest(session, &digest)?;
     let sig = ManifestSignature {
         algorithm: manifest::SIGNATURE_ALGORITHM.to_owned(),
         public_key: hex::encode(identity.public_key_sec1()),
-        manifest_sha256: sha256_hex(manifest_bytes),
+        manifest_sha256: manifest_sha,
         signature: hex::encode(signature),
     };
     staging.write(files::MANIFEST_SIG, &sig.to_bytes())?;
@@ -621,6 +658,50 @@ pub(crate) fn identity_info(identity: &IdentityKey) -> manifest::IdentityInfo {
         public_key: hex::encode(pk),
         fingerprint: manifest::key_fingerprint(&pk),
     }
+}
+
+/// The scratch file, in the staging directory, that holds the manifest's list of validators
+/// (one JSON object a line) until `manifest.json` is written; removed before verification.
+const VALIDATORS_SCRATCH: &str = "validators.list.partial";
+
+/// Writes `manifest.json`: `head` with the `count` validators of the scratch list at `list`,
+/// read back one line at a time. Returns its SHA-256 (hex), computed as it was written.
+fn write_manifest(
+    staging: &Staging,
+    head: &Manifest,
+    list: &Path,
+    count: usize,
+) -> Result<String, Error> {
+    use std::io::BufRead;
+    let read_err = |source: std::io::Error| -> Error {
+        kc_bundle::Error::Io {
+            path: list.to_owned(),
+            action: "read",
+            source,
+        }
+        .into()
+    };
+    let lines =
+        std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(list).map_err(read_err)?)
+            .lines();
+    let mut seen = 0usize;
+    let entries = lines.map(|line| {
+        seen += 1;
+        line.and_then(|l| serde_json::from_str(&l).map_err(std::io::Error::from))
+    });
+    let mut out = staging.create_file(files::MANIFEST)?;
+    let path = out.path().to_owned();
+    manifest::write_streamed(head, entries, &mut out).map_err(|source| kc_bundle::Error::Io {
+        path: path.clone(),
+        action: "write",
+        source,
+    })?;
+    if seen != count {
+        return Err(Error::SelfCheck(format!(
+            "the scratch list of validators holds {seen} entries, {count} were made"
+        )));
+    }
+    Ok(out.finish()?)
 }
 
 /// Verifies the staging directory as an auditor would, pinned to this ceremony's identity and

@@ -158,6 +158,7 @@ fn fake_outcome(dir: PathBuf) -> Outcome {
         report: fake_report(&dir),
         dir,
         bundle_digest: h("manifest.json"),
+        validators: manifest.validators.len(),
         manifest,
     }
 }

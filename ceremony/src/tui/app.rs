@@ -527,7 +527,15 @@ impl<S: Services> App<S> {
                     r.finished = Some(now.saturating_duration_since(r.started));
                 }
                 match *result {
-                    Ok(outcome) => {
+                    Ok(mut outcome) => {
+                        // The run keeps no list of validators in memory; the review screen
+                        // shows the one of the committed manifest.
+                        if outcome.manifest.validators.is_empty() {
+                            match read_validators(&outcome.dir) {
+                                Ok(list) => outcome.manifest.validators = list,
+                                Err(e) => self.model.notice = Some(e),
+                            }
+                        }
                         self.model.outcome = Some(outcome);
                         self.go(Screen::Review);
                     }
@@ -649,4 +657,15 @@ fn leftovers(out: &std::path::Path) -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The list of validators of the bundle's `manifest.json`.
+fn read_validators(
+    dir: &std::path::Path,
+) -> Result<Vec<kc_bundle::manifest::ValidatorEntry>, String> {
+    let path = dir.join(kc_bundle::manifest::files::MANIFEST);
+    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    kc_bundle::manifest::Manifest::from_reader(std::io::BufReader::new(file))
+        .map(|m| m.validators)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -208,6 +208,85 @@ impl Manifest {
     }
 }
 
+/// Writes `manifest.json` exactly as [`Manifest::to_bytes`] would for `head` with `validators`
+/// replaced by `entries`, taken one at a time: a ceremony of any size writes its manifest without
+/// holding the validators' list (`head.validators` is ignored). An error of `entries` stops the
+/// writing and is returned.
+pub fn write_streamed<W, I>(head: &Manifest, entries: I, out: W) -> std::io::Result<()>
+where
+    W: std::io::Write,
+    I: Iterator<Item = std::io::Result<ValidatorEntry>>,
+{
+    // The same fields in the same order as `Manifest` (a test compares the bytes), with the list
+    // serialized from the iterator.
+    #[derive(Serialize)]
+    struct Streamed<'a, L: Serialize> {
+        format: &'a str,
+        ceremony_id: &'a str,
+        created_at: &'a str,
+        network: &'a NetworkInfo,
+        tool: &'a ToolInfo,
+        identity: &'a IdentityInfo,
+        master: &'a MasterInfo,
+        withdrawal: &'a WithdrawalInfo,
+        owner: &'a OwnerInfo,
+        operators: &'a OperatorsInfo,
+        validators: L,
+        merkle_root: &'a str,
+        transcript_head: &'a str,
+        files: &'a BTreeMap<String, String>,
+    }
+    struct List<I> {
+        entries: std::cell::RefCell<Option<I>>,
+        failed: std::cell::RefCell<Option<std::io::Error>>,
+    }
+    impl<I: Iterator<Item = std::io::Result<ValidatorEntry>>> Serialize for List<I> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::{Error as _, SerializeSeq};
+            let entries = self.entries.borrow_mut().take();
+            let mut seq = s.serialize_seq(None)?;
+            for entry in entries.into_iter().flatten() {
+                match entry {
+                    Ok(e) => seq.serialize_element(&e)?,
+                    Err(e) => {
+                        let message = e.to_string();
+                        *self.failed.borrow_mut() = Some(e);
+                        return Err(S::Error::custom(message));
+                    }
+                }
+            }
+            seq.end()
+        }
+    }
+    let list = List {
+        entries: std::cell::RefCell::new(Some(entries)),
+        failed: std::cell::RefCell::new(None),
+    };
+    let m = head;
+    let streamed = Streamed {
+        format: &m.format,
+        ceremony_id: &m.ceremony_id,
+        created_at: &m.created_at,
+        network: &m.network,
+        tool: &m.tool,
+        identity: &m.identity,
+        master: &m.master,
+        withdrawal: &m.withdrawal,
+        owner: &m.owner,
+        operators: &m.operators,
+        validators: &list,
+        merkle_root: &m.merkle_root,
+        transcript_head: &m.transcript_head,
+        files: &m.files,
+    };
+    let mut out = out;
+    if let Err(e) = serde_json::to_writer_pretty(&mut out, &streamed) {
+        return Err(list.failed.into_inner().unwrap_or_else(|| e.into()));
+    }
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
 /// `manifest.sig`: the signature file's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -282,6 +361,50 @@ mod tests {
     use super::*;
     use p256::ecdsa::signature::hazmat::PrehashSigner;
     use p256::ecdsa::SigningKey;
+
+    fn sample(n: u32) -> Manifest {
+        let text = include_str!("../../../fuzz/seeds/bundle/manifest.json");
+        let mut m = Manifest::from_bytes(text.as_bytes()).expect("example manifest");
+        let first = m.validators[0].clone();
+        m.validators = (0..n)
+            .map(|i| ValidatorEntry {
+                index: first.index + i,
+                owner_nonce: first.owner_nonce + u64::from(i),
+                ..first.clone()
+            })
+            .collect();
+        m
+    }
+
+    #[test]
+    fn a_streamed_manifest_is_byte_for_byte_the_manifest() {
+        for n in [0, 1, 3] {
+            let m = sample(n);
+            let mut out = Vec::new();
+            write_streamed(&m, m.validators.iter().cloned().map(Ok), &mut out).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(m.to_bytes()).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_of_the_entries_stops_the_streamed_manifest() {
+        let m = sample(2);
+        let entries = m
+            .validators
+            .iter()
+            .cloned()
+            .map(Ok)
+            .chain(std::iter::once(Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "list cut short",
+            ))));
+        let err = write_streamed(&m, entries, Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(err.to_string().contains("list cut short"), "{err}");
+    }
 
     #[test]
     fn only_the_low_s_form_of_a_manifest_signature_verifies() {

@@ -23,10 +23,7 @@ impl Component for ReviewScreen {
     }
 
     fn handle_key(&mut self, key: Key, model: &Model) -> Option<Action> {
-        let n = model
-            .outcome
-            .as_ref()
-            .map_or(0, |o| o.manifest.validators.len());
+        let n = model.outcome.as_ref().map_or(0, |o| o.validators);
         match key {
             Key::Enter => return Some(Action::Next),
             Key::Down => self.rows = (self.rows + 1).min(n.saturating_sub(1)),
@@ -55,10 +52,7 @@ impl Component for ReviewScreen {
                     b("Validators   "),
                     Span::raw(format!(
                         "{} on {} (owner nonces {}..={})",
-                        m.validators.len(),
-                        m.network.name,
-                        m.owner.first_nonce,
-                        m.owner.last_nonce
+                        o.validators, m.network.name, m.owner.first_nonce, m.owner.last_nonce
                     )),
                 ]),
                 Line::from(vec![b("Merkle root  "), Span::raw(m.merkle_root.clone())]),

@@ -1,0 +1,156 @@
+//! The ceremony holds no per-validator output in memory: a real run (in process, SoftHSM) of
+//! 4N validators keeps, after making and writing every validator, and while it writes the
+//! manifest, at most a few dozen bytes a validator more than a run of N (the Merkle leaves, 32
+//! bytes each, and the root's computation over them). Measured in live heap bytes by the counting allocator of
+//! this crate, not in time: the numbers are the same on any machine and under any load.
+//!
+//! One test in this binary: the allocator counts the whole process.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use ceremony::buildinfo::ToolIdentity;
+use ceremony::hygiene::Hygiene;
+use ceremony::pipeline::{self, MasterSource, People, Progress, RunConfig};
+use kc_fuzz::alloc;
+use kc_hsm::testing::{SoftHsmToken, TEST_USER_PIN};
+
+/// Live bytes when the pipeline reaches a stage, and the peak since the previous stage.
+#[derive(Default)]
+struct Meter {
+    at: Mutex<Vec<(String, usize, usize)>>,
+}
+
+impl Progress for Meter {
+    fn stage(&self, name: &str) {
+        self.at
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), alloc::live(), alloc::peak()));
+        alloc::reset_peak();
+    }
+}
+
+impl Meter {
+    /// (live bytes when `name` began, peak live bytes from `name` to the next stage).
+    fn stage(&self, name: &str) -> (usize, usize) {
+        let at = self.at.lock().unwrap();
+        let i = at
+            .iter()
+            .position(|(n, _, _)| n == name)
+            .unwrap_or_else(|| panic!("the pipeline never reached stage {name}"));
+        let next = at
+            .get(i + 1)
+            .unwrap_or_else(|| panic!("no stage after {name}"));
+        (at[i].1, next.2)
+    }
+}
+
+fn operators(dir: &Path) -> std::path::PathBuf {
+    let fixture: serde_json::Value = serde_json::from_str(include_str!(
+        "../../crates/ssv/tests/fixtures/operators.json"
+    ))
+    .unwrap();
+    let list: Vec<serde_json::Value> = fixture["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(4)
+        .map(|o| serde_json::json!({"id": o["id"], "public_key": o["public_key"]}))
+        .collect();
+    let path = dir.join("operators.json");
+    std::fs::write(&path, serde_json::to_string(&list).unwrap()).unwrap();
+    path
+}
+
+fn run(token: &SoftHsmToken, dir: &Path, n: u32) -> Meter {
+    let ops = operators(dir);
+    let text = format!(
+        "[ceremony]\nid = \"memory-{n}\"\nnetwork = \"hoodi\"\nvalidators = {n}\nstart_index = 3\n\n\
+         [deposit]\nwithdrawal_address = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\n\
+         withdrawal_type = \"0x01\"\namount_gwei = 32000000000\n\n\
+         [ssv]\nowner_address = \"0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359\"\n\
+         owner_nonce = 5\noperators_file = \"{ops}\"\nallow_unpinned_operators = true\n\n\
+         [hsm]\nmodule = \"{module}\"\ntoken_label = \"{label}\"\n\n[seed]\nsource = \"hsm\"\n",
+        ops = ops.display(),
+        module = token.module_path().display(),
+        label = token.label(),
+    );
+    let plan_path = dir.join(format!("plan-{n}.toml"));
+    std::fs::write(&plan_path, text).unwrap();
+    let plan = kc_bundle::plan::Plan::load(&plan_path).unwrap();
+    let cfg = RunConfig {
+        out: dir.join(format!("bundle-{n}")),
+        pin: token.pin(),
+        people: People {
+            administrator: Some("Memory Test".into()),
+            witnesses: vec![],
+        },
+        previous: vec![],
+        master: MasterSource::Plan,
+        hygiene: Hygiene {
+            core_dumps_disabled: false,
+            not_dumpable: false,
+            memory_locked: false,
+        },
+        tool: ToolIdentity {
+            name: "ceremony".into(),
+            version: "test".into(),
+            git_commit: None,
+            binary_sha256: "00".repeat(32),
+            cargo_lock_sha256: "00".repeat(32),
+        },
+    };
+    let meter = Meter::default();
+    alloc::reset_peak();
+    let outcome = pipeline::run(&plan, &cfg, &meter).unwrap_or_else(|e| panic!("run {n}: {e}"));
+    assert!(outcome.report.ok());
+    assert_eq!(outcome.validators, n as usize);
+    meter
+}
+
+#[test]
+fn run_memory_does_not_grow_with_the_batch() {
+    let token = SoftHsmToken::new("memory", TEST_USER_PIN);
+    {
+        let session = token.login();
+        kc_hsm::SealKey::provision(&session, "kc-seal").unwrap();
+        kc_hsm::IdentityKey::provision(&session, "kc-identity").unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Measured between stages, when no chunk of validators is in flight: what remains is what
+    // the run keeps per validator.
+    let (small, large) = (96u32, 384u32);
+    let a = run(&token, dir.path(), small);
+    let b = run(&token, dir.path(), large);
+    let extra = (large - small) as usize;
+    // The leaves (32 bytes a validator), the root's computation over them (as much again), and
+    // slack for numbers that print longer. Holding the manifest's list costs about 1 KiB a
+    // validator.
+    let bound = extra * 96 + 8 * 1024;
+    let grew = |x: usize, y: usize| y.saturating_sub(x);
+
+    // After every validator was made, checked and written: what is still held.
+    let (written_a, _) = a.stage("write");
+    let (written_b, _) = b.stage("write");
+    // Writing the manifest and its signature: the peak.
+    let (_, manifest_a) = a.stage("manifest");
+    let (_, manifest_b) = b.stage("manifest");
+    let (_, verify_a) = a.stage("verify");
+    let (_, verify_b) = b.stage("verify");
+    eprintln!(
+        "live after writing: {written_a} → {written_b} B; peak writing the manifest: \
+         {manifest_a} → {manifest_b} B; peak verifying: {verify_a} → {verify_b} B \
+         ({small} → {large} validators, bound {bound} B)"
+    );
+    assert!(
+        grew(written_a, written_b) < bound,
+        "held after writing grew by {} B for {extra} more validators (bound {bound})",
+        grew(written_a, written_b)
+    );
+    assert!(
+        grew(manifest_a, manifest_b) < bound,
+        "writing the manifest peaked {} B higher for {extra} more validators (bound {bound})",
+        grew(manifest_a, manifest_b)
+    );
+}
