@@ -11,6 +11,10 @@ export KC_NODE_BIN      := $(ROOT)/contracts/bin
 export KC_PKCS11_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
 export KC_KRYOPTIC_MODULE ?= $(ROOT)/.tools/kryoptic/libkryoptic_pkcs11.so
 export CARGO_TERM_COLOR ?= never
+# A CI run builds once from a clean clone: incremental compilation only costs it time and disk.
+ifeq ($(CI),true)
+export CARGO_INCREMENTAL ?= 0
+endif
 
 .PHONY: all tools test test-rust test-contracts test-tokens demo bench bench-criterion fuzz fmt lint reproducible clean
 
