@@ -533,22 +533,7 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
             leaves.len()
         ),
     );
-    if let Some(want) = &opts.expect_binary {
-        if want.eq_ignore_ascii_case(&m.tool.binary_sha256) {
-            c.pass(
-                "tool.binary",
-                files::MANIFEST,
-                format!("binary SHA-256 {want}"),
-            );
-        } else {
-            c.fail(
-                "tool.binary",
-                files::MANIFEST,
-                "tool.binary_sha256",
-                format!("{}, expected {want}", m.tool.binary_sha256),
-            );
-        }
-    }
+    crate::verify::check_binary(opts.expect_binary.as_deref(), &m.tool, c);
     if c.checks.iter().any(|x| !x.ok) {
         return None;
     }

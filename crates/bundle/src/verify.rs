@@ -317,6 +317,26 @@ pub(crate) fn check_files(
     contents
 }
 
+/// `--expect-binary`: the manifest's `tool.binary_sha256` is the binary the auditor expects
+/// (both bundle kinds record the tool that made them).
+pub(crate) fn check_binary(want: Option<&str>, tool: &crate::manifest::ToolInfo, c: &mut Checker) {
+    let Some(want) = want else { return };
+    if want.eq_ignore_ascii_case(&tool.binary_sha256) {
+        c.pass(
+            "tool.binary",
+            files::MANIFEST,
+            format!("binary SHA-256 {want}"),
+        );
+    } else {
+        c.fail(
+            "tool.binary",
+            files::MANIFEST,
+            "tool.binary_sha256",
+            format!("{}, expected {want}", tool.binary_sha256),
+        );
+    }
+}
+
 /// The transcript's hash chain (a reshare bundle's transcript, read whole), ending in the
 /// manifest's `transcript_head` (`head`): the `transcript.chain` or `transcript.head` check; the
 /// parsed transcript when both hold.
@@ -723,22 +743,7 @@ fn run_checks(
     }
 
     // 10. The binary that ran.
-    if let Some(want) = &opts.expect_binary {
-        if want.eq_ignore_ascii_case(&manifest.tool.binary_sha256) {
-            c.pass(
-                "tool.binary",
-                files::MANIFEST,
-                format!("binary SHA-256 {want}"),
-            );
-        } else {
-            c.fail(
-                "tool.binary",
-                files::MANIFEST,
-                "tool.binary_sha256",
-                format!("{}, expected {want}", manifest.tool.binary_sha256),
-            );
-        }
-    }
+    check_binary(opts.expect_binary.as_deref(), &manifest.tool, c);
 
     if c.failed_since(0) || c.failed_since(mark) {
         return None;
