@@ -119,25 +119,14 @@ enum Command {
     /// named validators' keys for the new operators and write a signed, verified bundle of kind
     /// `reshare` (new keyshares.json, no deposit data). The plan names the validators, the new
     /// operators file and the first owner nonce.
+    /// `--plan` is the reshare plan (reshare.toml); `--previous` names earlier bundles (staking
+    /// or reshare) whose owner nonces may not be reused.
     Reshare {
+        /// The bundle whose validators move (its master secret is unsealed by the HSM).
         #[arg(long)]
         from: PathBuf,
-        /// The reshare plan (reshare.toml).
-        #[arg(long)]
-        plan: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
         #[command(flatten)]
-        pin: PinArgs,
-        #[arg(long)]
-        administrator: Option<String>,
-        #[arg(long = "witness")]
-        witnesses: Vec<String>,
-        /// Earlier bundles (staking or reshare) whose owner nonces may not be reused.
-        #[arg(long = "previous")]
-        previous: Vec<PathBuf>,
-        #[arg(long)]
-        allow_unlocked_memory: bool,
+        run: RunArgs,
     },
     /// Unseal an earlier bundle's master secret with the HSM and run a plan with it: extend
     /// the batch (new indices and nonces) or, with --recreate, re-create it (recovery drill).
@@ -678,13 +667,16 @@ fn main() -> ExitCode {
         }
         Command::Reshare {
             from,
-            plan,
-            out,
-            pin,
-            administrator,
-            witnesses,
-            previous,
-            allow_unlocked_memory,
+            run:
+                RunArgs {
+                    plan,
+                    out,
+                    pin,
+                    administrator,
+                    witnesses,
+                    previous,
+                    allow_unlocked_memory,
+                },
         } => reshare_cmd(
             ceremony::reshare::ReshareConfig {
                 out,
