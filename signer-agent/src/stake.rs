@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::store::{Status, Store, ValidatorRow};
 
 /// 32 ETH in wei.
-pub const DEPOSIT_WEI: u128 = 32_000_000_000_000_000_000;
+pub const DEPOSIT_WEI: u128 = kc_validator::deposit::gwei_to_wei(crate::bundle::DEPOSIT_GWEI);
 
 /// Test-only fault injection (feature `fault-injection`): exit the process at a named point.
 #[cfg(feature = "fault-injection")]
