@@ -133,7 +133,6 @@ fn day_counts(
     nonce: u64,
     rule: &'static str,
 ) -> Result<(u64, U256), Refused> {
-    mstore::ensure_schema(store).map_err(|e| (rule, format!("state store: {e}")))?;
     mstore::signed_on(store, day, actions, Some(nonce))
         .map_err(|e| (rule, format!("state store: {e}")))
 }
@@ -295,8 +294,6 @@ pub fn check(
             "remove_not_withdrawn",
             "no state store to check the removals against".to_owned(),
         ))?;
-        mstore::ensure_schema(store)
-            .map_err(|e| ("remove_not_withdrawn", format!("state store: {e}")))?;
         let exits = mstore::exits(store)
             .map_err(|e| ("remove_not_withdrawn", format!("state store: {e}")))?;
         for pk in &c.pubkeys {
