@@ -19,6 +19,26 @@ fn wrong_pin_is_refused() {
     ws.assert_nothing_written("bundle");
 }
 
+/// The PIN rule (`kc_hsm::pin`): a PIN file whose first line ends in a space is bad input,
+/// refused naming the file before any login (no wrong-PIN attempt spent on the token); a CRLF
+/// line ending is only a line ending.
+#[test]
+fn pin_with_trailing_space_is_bad_input_and_crlf_is_a_line_ending() {
+    let ws = &mut Workspace::new(4);
+    let plan = ws.plan();
+    std::fs::write(&ws.pin_file, format!("{USER_PIN} \n")).unwrap();
+    let run = ws.run(&plan, "bundle");
+    run.expect_code(2);
+    let err = run.error_lines();
+    assert!(err.contains("whitespace"), "{err}");
+    assert!(err.contains(&ws.pin_file.display().to_string()), "{err}");
+    assert!(!err.contains("C_Login"), "refused before login: {err}");
+    assert!(!err.contains(USER_PIN), "never echoes the PIN: {err}");
+    ws.assert_nothing_written("bundle");
+    std::fs::write(&ws.pin_file, format!("{USER_PIN}\r\n")).unwrap();
+    ws.run_ok(&plan, "bundle");
+}
+
 #[test]
 fn unknown_token_label_lists_the_tokens_present() {
     let ws = &mut Workspace::new(4);
