@@ -232,10 +232,11 @@ pub async fn with_capped_fees_and_nonce(
         .await
         .map_err(|e| Error::rpc("eth_feeHistory", e))?;
     if fees.max_fee_per_gas > cfg.gas.max_fee_per_gas_wei {
-        return Err(Error::refused(format!(
-            "gas above cap: max fee per gas {} wei exceeds the cap of {} wei",
-            fees.max_fee_per_gas, cfg.gas.max_fee_per_gas_wei
-        )));
+        return Err(crate::refusal::Refusal::FeeAboveCap {
+            fee: fees.max_fee_per_gas,
+            cap: cfg.gas.max_fee_per_gas_wei,
+        }
+        .into());
     }
     let priority = fees
         .max_priority_fee_per_gas

@@ -44,6 +44,7 @@ pub mod oracle;
 pub mod policy;
 pub mod profiles;
 pub mod redact;
+pub mod refusal;
 pub mod replace;
 pub mod signer;
 pub mod ssv;
@@ -56,3 +57,4 @@ pub mod verify;
 pub mod wallet;
 
 pub use error::{Error, Result};
+pub use refusal::{Refusal, WaitReason};

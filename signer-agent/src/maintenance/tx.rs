@@ -21,6 +21,7 @@ use super::store::{self, Action, ExitState, TxState};
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::fault::crash_point;
+use crate::refusal::Refusal;
 use crate::replace::{Kind, Mined, Outgoing, Sender, Signed};
 use crate::store::Store;
 
@@ -67,20 +68,22 @@ pub async fn send(
         .with_from(ctx.from)
         .with_to(pm)
         .with_input(input.clone());
-    let gas = ctx.provider.estimate_gas(req).await.map_err(|e| {
-        Error::refused(format!(
-            "{} would fail: {}",
-            action.as_str(),
-            revert_text(&e)
-        ))
-    })?;
+    let gas = ctx
+        .provider
+        .estimate_gas(req)
+        .await
+        .map_err(|e| Refusal::WouldRevert {
+            what: action.as_str().to_owned(),
+            reason: revert_text(&e),
+        })?;
     let gas_limit = gas + gas / 5;
     if gas_limit > ctx.cfg.gas.max_gas_per_tx {
-        return Err(Error::refused(format!(
-            "gas above cap: the {} transaction needs a gas limit of {gas_limit}, the cap is {}",
-            action.as_str(),
-            ctx.cfg.gas.max_gas_per_tx
-        )));
+        return Err(Refusal::GasAboveCap {
+            what: action.as_str().to_owned(),
+            needed: gas_limit,
+            cap: ctx.cfg.gas.max_gas_per_tx,
+        }
+        .into());
     }
     let out = Outgoing {
         kind: Kind::Maintenance,
