@@ -46,6 +46,7 @@ pub mod profiles;
 pub mod redact;
 pub mod refusal;
 pub mod replace;
+pub mod revert;
 pub mod signer;
 pub mod ssv;
 pub mod stake;

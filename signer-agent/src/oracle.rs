@@ -278,7 +278,7 @@ pub async fn submit(
             .await
             .map_err(|e| Refusal::WouldRevert {
                 what: "the cluster fee sync".into(),
-                reason: e.to_string(),
+                reason: crate::revert::reason(&e),
             })?;
         let (hash, _) = sign_and_send(
             provider,
@@ -311,17 +311,13 @@ pub async fn submit(
         .with_from(from)
         .with_to(cfg.contracts()?.oracle)
         .with_input(call.abi_encode());
-    let gas = provider.estimate_gas(req.clone()).await.map_err(|e| {
-        let msg = e
-            .as_error_resp()
-            .and_then(|p| p.as_decoded_interface_error::<IOracle::IOracleErrors>())
-            .map(|d| format!("{d:?}"))
-            .unwrap_or_else(|| e.to_string());
-        Error::from(Refusal::WouldRevert {
+    let gas = provider
+        .estimate_gas(req.clone())
+        .await
+        .map_err(|e| Refusal::WouldRevert {
             what: "the report".into(),
-            reason: msg,
-        })
-    })?;
+            reason: crate::revert::reason(&e),
+        })?;
     let (hash, block) = sign_and_send(
         provider,
         wallet,

@@ -43,17 +43,6 @@ pub fn validator_subject(pubkey: &str) -> String {
     format!("validator:{}", pubkey.to_ascii_lowercase())
 }
 
-fn revert_text(e: &alloy::transports::TransportError) -> String {
-    if let Some(p) = e.as_error_resp() {
-        if let Some(d) =
-            p.as_decoded_interface_error::<crate::chain::IPoolManager::IPoolManagerErrors>()
-        {
-            return format!("reverted: {d:?}");
-        }
-    }
-    e.to_string()
-}
-
 /// Sends `input` to the PoolManager as `action` on `subjects`, crash-safely (module docs).
 pub async fn send(
     ctx: &Ctx<'_>,
@@ -74,7 +63,7 @@ pub async fn send(
         .await
         .map_err(|e| Refusal::WouldRevert {
             what: action.as_str().to_owned(),
-            reason: revert_text(&e),
+            reason: crate::revert::reason(&e),
         })?;
     let gas_limit = gas + gas / 5;
     if gas_limit > ctx.cfg.gas.max_gas_per_tx {

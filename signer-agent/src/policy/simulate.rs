@@ -8,22 +8,7 @@ use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolEvent;
 
 use super::{PolicySigner, Refused, Rule};
-use crate::chain::{IDepositContract, IPoolManager};
-
-/// Revert reason of an RPC error, decoded when it is a PoolManager or Oracle error.
-fn revert_reason(e: &alloy::transports::TransportError) -> String {
-    if let Some(payload) = e.as_error_resp() {
-        if let Some(d) = payload.as_decoded_interface_error::<IPoolManager::IPoolManagerErrors>() {
-            return format!("reverted: {d:?}");
-        }
-        if let Some(d) =
-            payload.as_decoded_interface_error::<crate::chain::IOracle::IOracleErrors>()
-        {
-            return format!("reverted: {d:?}");
-        }
-    }
-    e.to_string()
-}
+use crate::chain::IDepositContract;
 
 /// Collects the `DepositEvent`s of `deposit_contract` from a callTracer frame (frames that
 /// reverted emit nothing).
@@ -107,7 +92,10 @@ impl<S> PolicySigner<S> {
             .map_err(|e| {
                 (
                     Rule::SimulationRevert,
-                    format!("eth_call against the latest block: {}", revert_reason(&e)),
+                    format!(
+                        "eth_call against the latest block: {}",
+                        crate::revert::reason(&e)
+                    ),
                 )
             })?;
         let est = p
@@ -117,7 +105,7 @@ impl<S> PolicySigner<S> {
             .map_err(|e| {
                 (
                     Rule::SimulationRevert,
-                    format!("eth_estimateGas: {}", revert_reason(&e)),
+                    format!("eth_estimateGas: {}", crate::revert::reason(&e)),
                 )
             })?;
         if est > gas_limit {

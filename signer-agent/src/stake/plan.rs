@@ -575,7 +575,7 @@ impl<'a> BundlePlanner<'a> {
             .await
             .map_err(|e| Refusal::WouldRevert {
                 what: "stake".into(),
-                reason: transport_revert(&e),
+                reason: crate::revert::reason(&e),
             })?;
         Ok(Some(gas))
     }
@@ -589,15 +589,4 @@ pub(crate) fn pubkey_bytes(pubkey: &str) -> Result<Bytes> {
         }
         .into()
     })
-}
-
-fn transport_revert(e: &alloy::transports::TransportError) -> String {
-    if let Some(payload) = e.as_error_resp() {
-        if let Some(decoded) =
-            payload.as_decoded_interface_error::<IPoolManager::IPoolManagerErrors>()
-        {
-            return format!("reverted: {decoded:?}");
-        }
-    }
-    e.to_string()
 }
