@@ -79,6 +79,26 @@ pub enum Error {
         source: rusqlite::Error,
     },
 
+    /// The state store's schema is newer than this agent: it does not write into a schema it
+    /// does not know (upgrade the agent, or restore the store the agent made).
+    #[error("state store {}: schema version {found} is newer than this agent's ({supported}): refusing to use it; run the agent that wrote it", path.display())]
+    StoreTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    /// A state store row is not what it must be (an unknown status, a blob of the wrong
+    /// length): the agent refuses it rather than guess.
+    #[error("state store {}: {table} row {key}: {problem}", path.display())]
+    StoreRow {
+        path: PathBuf,
+        table: &'static str,
+        key: String,
+        #[source]
+        problem: crate::store::RowError,
+    },
+
     /// Nothing was sent: a check refused (the variant names the rule and carries its data).
     /// (Boxed: the refusal is the large part of this error.)
     #[error("refused: {0}")]
@@ -172,7 +192,7 @@ impl Error {
             | Error::LegacyCluster { .. }
             | Error::ClusterStopped { .. } => 5,
             Error::DoctorFailed { .. } => 7,
-            Error::Store { .. } => 6,
+            Error::Store { .. } | Error::StoreTooNew { .. } | Error::StoreRow { .. } => 6,
             Error::Io { .. }
             | Error::Exists { .. }
             | Error::Parse { .. }

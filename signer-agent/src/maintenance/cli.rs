@@ -85,7 +85,6 @@ pub async fn exits_plan(cfg: &Config, json: bool) -> Result<()> {
 
 /// The maintenance part of `status --json`.
 pub fn status_json(st: &Store) -> Result<serde_json::Value> {
-    mstore::ensure_schema(st)?;
     Ok(serde_json::json!({
         "exits": mstore::exits(st)?,
         "reshares": super::reshare::rows(st)?,
@@ -95,7 +94,6 @@ pub fn status_json(st: &Store) -> Result<serde_json::Value> {
 
 /// The maintenance part of `status`.
 pub fn print_status(st: &Store) -> Result<()> {
-    mstore::ensure_schema(st)?;
     let exits = mstore::exits(st)?;
     if !exits.is_empty() {
         println!("exit lifecycle (exit_requested → exiting → exited → withdrawn → removed):");

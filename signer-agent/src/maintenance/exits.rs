@@ -147,7 +147,6 @@ pub async fn plan(
     maint: &MaintenanceConfig,
     st: &Store,
 ) -> Result<ExitPlan> {
-    mstore::ensure_schema(st)?;
     let c = cfg.contracts()?;
     let provider = events.provider();
     let at = events.head().await?;

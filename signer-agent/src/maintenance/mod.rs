@@ -221,7 +221,6 @@ pub struct Ctx<'a> {
 /// was sent and what waits. RPC errors propagate (the daemon backs off); a refused transaction
 /// (the policy) is logged and counted and the other duties go on.
 pub async fn pass(ctx: &Ctx<'_>, st: &mut crate::store::Store) -> Result<Pass> {
-    store::ensure_schema(st)?;
     tx::reconcile(ctx, st).await?;
     let mut p = Pass::default();
     funding::run(ctx, st, &mut p).await?;

@@ -133,7 +133,6 @@ fn day_counts(
     nonce: u64,
     rule: Rule,
 ) -> Result<(u64, U256), Refused> {
-    mstore::ensure_schema(store).map_err(|e| (rule, format!("state store: {e}")))?;
     mstore::signed_on(store, day, actions, Some(nonce))
         .map_err(|e| (rule, format!("state store: {e}")))
 }
@@ -340,8 +339,6 @@ fn removals(
         Rule::RemoveNotWithdrawn,
         "no state store to check the removals against".to_owned(),
     ))?;
-    mstore::ensure_schema(store)
-        .map_err(|e| (Rule::RemoveNotWithdrawn, format!("state store: {e}")))?;
     let exits = mstore::exits(store)
         .map_err(|e| (Rule::RemoveNotWithdrawn, format!("state store: {e}")))?;
     for pk in &c.pubkeys {

@@ -266,7 +266,6 @@ pub async fn import(cfg: &Config, events: &Events, dir: &Path) -> Result<usize> 
         .into());
     }
     let st = Store::open(cfg.state_dir()?)?;
-    mstore::ensure_schema(&st)?;
     let pm = IPoolManager::new(c.pool_manager, provider.clone());
     for v in &m.validators {
         let pk = format!("0x{}", v.pubkey);

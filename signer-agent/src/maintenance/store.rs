@@ -1,4 +1,5 @@
-//! The maintenance tables of the state store (same SQLite database, created on first use):
+//! The maintenance tables of the state store (same SQLite database; their schema and CHECK
+//! constraints are the store's, `crate::store::schema`):
 //!
 //! - `maint_tx`: every maintenance transaction, recorded `sent` (hash, action, subjects) before
 //!   it is broadcast, then `confirmed`, `reverted` or `dropped` (never mined); a subject with a
@@ -14,42 +15,8 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::store::Store;
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS maint_tx (
-    hash TEXT PRIMARY KEY,
-    action TEXT NOT NULL,
-    subjects TEXT NOT NULL,
-    state TEXT NOT NULL,
-    nonce INTEGER,
-    block_number INTEGER,
-    sent_at TEXT NOT NULL,
-    settled_at TEXT,
-    note TEXT
-);
-CREATE TABLE IF NOT EXISTS exits (
-    pubkey TEXT PRIMARY KEY,
-    operator_ids TEXT NOT NULL,
-    state TEXT NOT NULL,
-    tx_hash TEXT,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS maintenance_ledger (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    day TEXT NOT NULL,
-    at TEXT NOT NULL,
-    sighash TEXT NOT NULL,
-    action TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    amount_wei TEXT NOT NULL,
-    nonce INTEGER
-);
-CREATE TRIGGER IF NOT EXISTS maintenance_ledger_no_update BEFORE UPDATE ON maintenance_ledger
-    BEGIN SELECT RAISE(ABORT, 'the maintenance ledger is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS maintenance_ledger_no_delete BEFORE DELETE ON maintenance_ledger
-    BEGIN SELECT RAISE(ABORT, 'the maintenance ledger is append-only'); END;
-"#;
+use crate::store::ledger::{day_totals, LedgerLine};
+use crate::store::{RowError, Store};
 
 /// A maintenance action (one PoolManager function each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -70,6 +37,16 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action, in the order of the schema's CHECK constraint.
+    pub const ALL: [Action; 6] = [
+        Action::TopUp,
+        Action::Reactivate,
+        Action::Exit,
+        Action::Fund,
+        Action::Remove,
+        Action::Reshare,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::TopUp => "top_up",
@@ -80,17 +57,16 @@ impl Action {
             Action::Reshare => "reshare",
         }
     }
-    pub fn parse(s: &str) -> Option<Action> {
-        [
-            Action::TopUp,
-            Action::Reactivate,
-            Action::Exit,
-            Action::Fund,
-            Action::Remove,
-            Action::Reshare,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
+}
+
+impl TryFrom<&str> for Action {
+    type Error = RowError;
+
+    fn try_from(s: &str) -> std::result::Result<Action, RowError> {
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| RowError::unknown("action", s))
     }
 }
 
@@ -111,6 +87,15 @@ pub enum ExitState {
 }
 
 impl ExitState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [ExitState; 5] = [
+        ExitState::Requested,
+        ExitState::Exiting,
+        ExitState::Exited,
+        ExitState::Withdrawn,
+        ExitState::Removed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ExitState::Requested => "exit_requested",
@@ -120,16 +105,16 @@ impl ExitState {
             ExitState::Removed => "removed",
         }
     }
-    fn parse(s: &str) -> Option<ExitState> {
-        [
-            ExitState::Requested,
-            ExitState::Exiting,
-            ExitState::Exited,
-            ExitState::Withdrawn,
-            ExitState::Removed,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
+}
+
+impl TryFrom<&str> for ExitState {
+    type Error = RowError;
+
+    fn try_from(s: &str) -> std::result::Result<ExitState, RowError> {
+        ExitState::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| RowError::unknown("state", s))
     }
 }
 
@@ -153,13 +138,21 @@ impl TxState {
             TxState::Dropped => "dropped",
         }
     }
-    fn parse(s: &str) -> TxState {
-        match s {
-            "confirmed" => TxState::Confirmed,
-            "reverted" => TxState::Reverted,
-            "dropped" => TxState::Dropped,
-            _ => TxState::Sent,
-        }
+}
+
+impl TryFrom<&str> for TxState {
+    type Error = RowError;
+
+    fn try_from(s: &str) -> std::result::Result<TxState, RowError> {
+        [
+            TxState::Sent,
+            TxState::Confirmed,
+            TxState::Reverted,
+            TxState::Dropped,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+        .ok_or_else(|| RowError::unknown("state", s))
     }
 }
 
@@ -200,13 +193,6 @@ pub(crate) fn err(st: &Store, action: &str, source: rusqlite::Error) -> Error {
         action: action.to_owned(),
         source,
     }
-}
-
-/// Creates the maintenance tables (idempotent).
-pub fn ensure_schema(st: &Store) -> Result<()> {
-    st.conn()
-        .execute_batch(SCHEMA)
-        .map_err(|e| err(st, "create the maintenance tables", e))
 }
 
 /// Records a transaction as `sent` (before it is broadcast).
@@ -305,14 +291,12 @@ pub fn transactions(st: &Store, sent_only: bool) -> Result<Vec<TxRow>> {
     for row in rows {
         let (hash, action, subjects, state, nonce, block, sent_at, note) =
             row.map_err(|e| err(st, "read maintenance transactions", e))?;
-        let Some(action) = Action::parse(&action) else {
-            continue;
-        };
+        let bad = |p| st.row_error("maint_tx", &hash, p);
         out.push(TxRow {
+            action: Action::try_from(action.as_str()).map_err(bad)?,
+            subjects: crate::store::rows::json("subjects", &subjects).map_err(bad)?,
+            state: TxState::try_from(state.as_str()).map_err(bad)?,
             hash,
-            action,
-            subjects: serde_json::from_str(&subjects).unwrap_or_default(),
-            state: TxState::parse(&state),
             nonce: nonce.map(|n| n as u64),
             block_number: block.map(|b| b as u64),
             sent_at,
@@ -355,7 +339,11 @@ pub fn set_exit_state(
             )
             .optional()
             .map_err(|e| err(st, "read exit state", e))?;
-        if old.as_deref().and_then(ExitState::parse) >= Some(state) {
+        let old = old
+            .map(|s| ExitState::try_from(s.as_str()))
+            .transpose()
+            .map_err(|p| st.row_error("exits", &pk, p))?;
+        if old >= Some(state) {
             continue;
         }
         tx.execute(
@@ -402,13 +390,11 @@ pub fn exits(st: &Store) -> Result<Vec<ExitRow>> {
     for row in rows {
         let (pubkey, ids, state, tx_hash, updated_at) =
             row.map_err(|e| err(st, "read exits", e))?;
-        let Some(state) = ExitState::parse(&state) else {
-            continue;
-        };
+        let bad = |p| st.row_error("exits", &pubkey, p);
         out.push(ExitRow {
+            operator_ids: crate::store::rows::json("operator_ids", &ids).map_err(bad)?,
+            state: ExitState::try_from(state.as_str()).map_err(bad)?,
             pubkey,
-            operator_ids: serde_json::from_str(&ids).unwrap_or_default(),
-            state,
             tx_hash,
             updated_at,
         });
@@ -453,35 +439,28 @@ pub fn signed_on(
     let rows = stmt
         .query_map(params![day], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<i64>>(4)?,
+                LedgerLine {
+                    seq: r.get(0)?,
+                    count: r.get(2)?,
+                    value: r.get(3)?,
+                    nonce: r.get(4)?,
+                    fees: "0".into(),
+                },
             ))
         })
         .map_err(|e| err(st, "query the maintenance ledger", e))?;
-    let mut per: std::collections::BTreeMap<(bool, i64), (u64, U256)> = Default::default();
+    let mut lines = Vec::new();
     for row in rows {
-        let (seq, a, c, amount, nonce) =
-            row.map_err(|e| err(st, "read the maintenance ledger", e))?;
-        if !Action::parse(&a).is_some_and(|a| actions.contains(&a)) {
-            continue;
+        let (a, line) = row.map_err(|e| err(st, "read the maintenance ledger", e))?;
+        let a = Action::try_from(a.as_str())
+            .map_err(|p| st.row_error("maintenance_ledger", &line.seq.to_string(), p))?;
+        if actions.contains(&a) {
+            lines.push(line);
         }
-        if nonce.is_some() && nonce == except.map(|n| n as i64) {
-            continue;
-        }
-        let key = match nonce {
-            Some(n) => (true, n),
-            None => (false, seq),
-        };
-        let e = per.entry(key).or_default();
-        e.0 = e.0.max(c.max(0) as u64);
-        e.1 = e.1.max(amount.parse().unwrap_or(U256::MAX));
     }
-    Ok(per.values().fold((0, U256::ZERO), |(n, v), x| {
-        (n.saturating_add(x.0), v.saturating_add(x.1))
-    }))
+    let t = day_totals(lines, except);
+    Ok((t.count, t.value))
 }
 
 #[cfg(test)]
@@ -492,7 +471,6 @@ mod tests {
     fn exit_states_only_move_forward_and_every_change_is_history() {
         let dir = tempfile::tempdir().unwrap();
         let st = Store::open(dir.path()).unwrap();
-        ensure_schema(&st).unwrap();
         let pk = vec!["0xAB".to_string()];
         assert_eq!(
             set_exit_state(
@@ -543,7 +521,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let st = Store::open(dir.path()).unwrap();
-            ensure_schema(&st).unwrap();
             record_sent(
                 &st,
                 "0xaa",
@@ -566,7 +543,6 @@ mod tests {
             .unwrap();
         }
         let st = Store::open(dir.path()).unwrap();
-        ensure_schema(&st).unwrap();
         assert!(in_flight(&st, "cluster:1,2,3,4").unwrap());
         settle(&st, "0xaa", TxState::Confirmed, Some(9), None).unwrap();
         assert!(!in_flight(&st, "cluster:1,2,3,4").unwrap());
@@ -594,7 +570,6 @@ mod tests {
     fn the_ledger_counts_a_nonce_once_and_a_replacement_replaces_it() {
         let dir = tempfile::tempdir().unwrap();
         let st = Store::open(dir.path()).unwrap();
-        ensure_schema(&st).unwrap();
         let day = "2026-01-01";
         let tops = [Action::TopUp, Action::Reactivate];
         record_signed(&st, day, "0x1", Action::TopUp, 0, U256::from(10u64), 7).unwrap();
@@ -629,7 +604,6 @@ mod tests {
     fn a_replaced_or_dropped_transaction_settles_its_row_by_nonce() {
         let dir = tempfile::tempdir().unwrap();
         let st = Store::open(dir.path()).unwrap();
-        ensure_schema(&st).unwrap();
         let subject = "validator:0xab".to_owned();
         record_sent(
             &st,

@@ -548,7 +548,6 @@ fn removals_only_of_withdrawn_validators() {
     confirm(dir.path(), &[0, 1]);
     refused_by(&s, &signs, removal_of(&[0]), "remove_not_withdrawn");
     let st = Store::open(dir.path()).unwrap();
-    crate::maintenance::store::ensure_schema(&st).unwrap();
     let pk = |k: u8| format!("0x{}", hex::encode([k; 48]));
     use crate::maintenance::store::{set_exit_state, ExitState};
     set_exit_state(

@@ -1,0 +1,632 @@
+//! Importing a verified bundle: [`decide`] is the rule (which keys are new, which a re-created
+//! bundle takes over, which refuse the import), a pure function over the rows the import reads;
+//! [`Store::import`] reads those rows and writes what the decision says, in one transaction.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, OptionalExtension};
+
+use super::rows::{blob32, Status};
+use super::{h, now, store_error, Store};
+use crate::bundle::{BundleValidator, VerifiedBundle};
+use crate::error::{Error, Result};
+
+/// A key of the bundle that the store already holds, as the import decision needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Existing {
+    /// The bundle its `validators` row names now.
+    pub bundle_id: String,
+    pub status: Status,
+    pub owner_nonce: u64,
+    pub signature: Vec<u8>,
+    pub deposit_data_root: [u8; 32],
+    /// This bundle had the key and a newer bundle took it over (a `superseded` row).
+    pub superseded_from_this_bundle: bool,
+    /// The front-running scan recorded a foreign deposit for it.
+    pub foreign_deposit: bool,
+}
+
+/// What the store holds that the import of one bundle depends on.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Known {
+    /// The bundle was imported before.
+    pub bundle_known: bool,
+    /// The bundle's keys that the store holds, by `0x` hex pubkey.
+    pub keys: HashMap<String, Existing>,
+}
+
+/// What an import does.
+#[derive(Debug)]
+pub(crate) struct Plan<'a> {
+    /// Keys new to the store.
+    pub fresh: Vec<&'a BundleValidator>,
+    /// Keys this (new) bundle takes over from an older one, with the row they had.
+    pub takeovers: Vec<(&'a BundleValidator, Existing)>,
+}
+
+/// Why one key refuses a bundle's import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// The bundle was imported before and the key belongs to another bundle now: only a
+    /// bundle new to the store takes keys over.
+    AlreadyImported,
+    /// A stake transaction for it is in flight.
+    Sent,
+    /// It is staked.
+    Confirmed,
+    /// It was refused as front-run.
+    FrontRun,
+    /// The front-running scan recorded a foreign deposit for it.
+    ForeignDeposit,
+    /// The re-issue's signature or deposit data root differs from the held one.
+    DifferentDepositData,
+}
+
+/// A key that refuses the import, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedKey {
+    pub pubkey: String,
+    pub index: u32,
+    /// The bundle the key belongs to now.
+    pub other: String,
+    pub why: Blocked,
+}
+
+impl std::fmt::Display for BlockedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (pk, index, other) = (&self.pubkey, self.index, &self.other);
+        write!(f, "validator {pk} (index {index}) ")?;
+        match self.why {
+            Blocked::AlreadyImported => write!(f, "is already imported from bundle {other} (only a bundle new to the state store can take keys over)"),
+            Blocked::Sent => write!(f, "is already sent (a stake transaction is in flight) from bundle {other}"),
+            Blocked::Confirmed => write!(f, "is already staked (confirmed) from bundle {other}"),
+            Blocked::FrontRun => write!(f, "was refused as front-run in bundle {other} and stays refused"),
+            Blocked::ForeignDeposit => write!(f, "has a foreign deposit on chain (front-run) and is never staked by the pool"),
+            Blocked::DifferentDepositData => write!(f, "is re-issued with deposit data different from bundle {other}'s (signature or deposit data root): a re-created key must keep byte-identical deposit data"),
+        }
+    }
+}
+
+/// A bundle that cannot be imported: every key that refuses it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bundle {bundle} ({ceremony_id}) cannot be imported: {}", keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join("; "))]
+pub struct ImportRefusal {
+    pub bundle: String,
+    pub ceremony_id: String,
+    pub keys: Vec<BlockedKey>,
+}
+
+/// The import rule. A key new to the store is added. A key already in this bundle, or one this
+/// (older) bundle lost to a newer one, is left as it is. A key held by another bundle is taken
+/// over only when this bundle is new to the store, the key is not staked (`imported` or
+/// `reverted`: never `sent`, `confirmed` or `refused` as front-run), no foreign deposit is
+/// recorded for it, and its deposit data (signature, deposit data root) is byte-identical.
+/// Any key that cannot be taken over refuses the whole import.
+pub(crate) fn decide<'a>(b: &'a VerifiedBundle, known: &Known) -> Result<Plan<'a>, ImportRefusal> {
+    let id = h(&b.merkle_root);
+    let mut plan = Plan {
+        fresh: Vec::new(),
+        takeovers: Vec::new(),
+    };
+    let mut blocked = Vec::new();
+    for v in &b.validators {
+        let pubkey = h(&v.pubkey);
+        let Some(old) = known.keys.get(&pubkey) else {
+            plan.fresh.push(v);
+            continue;
+        };
+        if old.bundle_id == id || old.superseded_from_this_bundle {
+            continue;
+        }
+        let why = if known.bundle_known {
+            Some(Blocked::AlreadyImported)
+        } else {
+            match old.status {
+                Status::Sent => Some(Blocked::Sent),
+                Status::Confirmed => Some(Blocked::Confirmed),
+                Status::Refused => Some(Blocked::FrontRun),
+                _ if old.foreign_deposit => Some(Blocked::ForeignDeposit),
+                Status::Imported | Status::Reverted => (old.signature != v.signature
+                    || old.deposit_data_root != v.deposit_data_root)
+                    .then_some(Blocked::DifferentDepositData),
+            }
+        };
+        match why {
+            Some(why) => blocked.push(BlockedKey {
+                pubkey,
+                index: v.index,
+                other: old.bundle_id.clone(),
+                why,
+            }),
+            None => plan.takeovers.push((v, old.clone())),
+        }
+    }
+    if blocked.is_empty() {
+        Ok(plan)
+    } else {
+        Err(ImportRefusal {
+            bundle: id,
+            ceremony_id: b.ceremony_id.clone(),
+            keys: blocked,
+        })
+    }
+}
+
+impl Store {
+    /// Imports a verified bundle (the rule: [`decide`]). Idempotent for the same bundle. A
+    /// taken-over row is archived in `superseded` (the old bundle's Merkle leaves stay
+    /// complete) and a `superseded` history entry names both bundles. A refusal names every
+    /// key that refuses the import, and records nothing.
+    pub fn import(&mut self, b: &VerifiedBundle) -> Result<usize> {
+        self.import_or_check(b, true)
+    }
+
+    /// What [`Store::import`] would do, without recording anything: the same refusals (keys
+    /// staked, sent or front-run, different deposit data), and how many validators it would add
+    /// or take over.
+    pub fn check_import(&mut self, b: &VerifiedBundle) -> Result<usize> {
+        self.import_or_check(b, false)
+    }
+
+    /// Reads what [`decide`] needs about `b` (inside the import's transaction).
+    fn read_known(&self, tx: &rusqlite::Transaction<'_>, b: &VerifiedBundle) -> Result<Known> {
+        let id = h(&b.merkle_root);
+        let e = store_error(&self.path);
+        let bundle_known: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM bundles WHERE id = ?1)",
+                params![id],
+                |r| r.get(0),
+            )
+            .map_err(|s| e("look up bundle", s))?;
+        let mut keys = HashMap::new();
+        for v in &b.validators {
+            let pk = h(&v.pubkey);
+            type Raw = (String, String, i64, Vec<u8>, Vec<u8>, bool, bool);
+            let raw: Option<Raw> = tx
+                .query_row(
+                    "SELECT bundle_id, status, owner_nonce, signature, deposit_data_root,
+                        EXISTS(SELECT 1 FROM superseded s WHERE s.pubkey = v.pubkey AND s.bundle_id = ?2),
+                        EXISTS(SELECT 1 FROM foreign_deposits f WHERE f.pubkey = v.pubkey)
+                     FROM validators v WHERE pubkey = ?1",
+                    params![pk, id],
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(|s| e("look up validator", s))?;
+            let Some((bundle_id, status, owner_nonce, signature, ddr, superseded, foreign)) = raw
+            else {
+                continue;
+            };
+            let row = |p| self.row_error("validators", &pk, p);
+            keys.insert(
+                pk.clone(),
+                Existing {
+                    bundle_id,
+                    status: Status::try_from(status.as_str()).map_err(row)?,
+                    owner_nonce: owner_nonce as u64,
+                    signature,
+                    deposit_data_root: blob32("deposit_data_root", &ddr).map_err(row)?,
+                    superseded_from_this_bundle: superseded,
+                    foreign_deposit: foreign,
+                },
+            );
+        }
+        Ok(Known { bundle_known, keys })
+    }
+
+    fn import_or_check(&mut self, b: &VerifiedBundle, commit: bool) -> Result<usize> {
+        let id = h(&b.merkle_root);
+        let path = self.path.clone();
+        let e = store_error(&path);
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|s| e("begin import", s))?;
+        let known = self.read_known(&tx, b)?;
+        // Dropping the transaction (a refusal, a dry run) records nothing.
+        let plan = decide(b, &known).map_err(|r| Error::refused(r.to_string()))?;
+        tx.execute(
+            "INSERT OR IGNORE INTO bundles (id, ceremony_id, path, operator_ids, withdrawal_type, identity, imported_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                id,
+                b.ceremony_id,
+                b.dir.display().to_string(),
+                serde_json::to_string(&b.operator_ids).unwrap_or_default(),
+                b.withdrawal_type,
+                hex::encode(&b.identity),
+                now()
+            ],
+        )
+        .map_err(|s| e("insert bundle", s))?;
+        tx.execute(
+            "INSERT OR IGNORE INTO bundle_facts (bundle_id, withdrawal_address, owner_address, operators)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                id,
+                b.withdrawal_address,
+                b.owner_address,
+                serde_json::to_string(&b.operators).unwrap_or_default(),
+            ],
+        )
+        .map_err(|s| e("insert bundle facts", s))?;
+        let added = plan.fresh.len() + plan.takeovers.len();
+        for v in plan.fresh {
+            let pk = h(&v.pubkey);
+            tx.execute(
+                "INSERT INTO validators (pubkey, bundle_id, idx, position, owner_nonce, status, signature,
+                 deposit_data_root, shares_data, leaf) VALUES (?1, ?2, ?3, ?4, ?5, 'imported', ?6, ?7, ?8, ?9)",
+                params![
+                    pk,
+                    id,
+                    v.index,
+                    v.position as i64,
+                    v.owner_nonce as i64,
+                    v.signature,
+                    v.deposit_data_root.to_vec(),
+                    v.shares_data,
+                    v.leaf.to_vec()
+                ],
+            )
+            .map_err(|s| e("insert validator", s))?;
+            tx.execute(
+                "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'imported', ?2, ?3)",
+                params![pk, now(), format!("bundle {} ({})", id, b.ceremony_id)],
+            )
+            .map_err(|s| e("append history", s))?;
+        }
+        for (v, old) in plan.takeovers {
+            let pk = h(&v.pubkey);
+            tx.execute(
+                "INSERT INTO superseded (pubkey, bundle_id, idx, position, owner_nonce, status, leaf, by_bundle, at)
+                 SELECT pubkey, bundle_id, idx, position, owner_nonce, status, leaf, ?2, ?3 FROM validators WHERE pubkey = ?1",
+                params![pk, id, now()],
+            )
+            .map_err(|s| e("archive the superseded validator", s))?;
+            tx.execute(
+                "UPDATE validators SET bundle_id = ?2, idx = ?3, position = ?4, owner_nonce = ?5, status = 'imported',
+                 tx_hash = NULL, block_number = NULL, shares_data = ?6, leaf = ?7 WHERE pubkey = ?1",
+                params![
+                    pk,
+                    id,
+                    v.index,
+                    v.position as i64,
+                    v.owner_nonce as i64,
+                    v.shares_data,
+                    v.leaf.to_vec()
+                ],
+            )
+            .map_err(|s| e("take the validator over", s))?;
+            if commit {
+                tracing::info!(
+                    pubkey = %pk,
+                    from = %old.bundle_id,
+                    to = %id,
+                    owner_nonce = v.owner_nonce,
+                    "validator taken over by a newer bundle (re-created key shares)"
+                );
+            }
+            tx.execute(
+                "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'superseded', ?2, ?3)",
+                params![
+                    pk,
+                    now(),
+                    format!(
+                        "superseded by bundle {id} ({}): owner nonce {} there (was {} in bundle {}, {})",
+                        b.ceremony_id,
+                        v.owner_nonce,
+                        old.owner_nonce,
+                        old.bundle_id,
+                        old.status.as_str()
+                    )
+                ],
+            )
+            .map_err(|s| e("append history", s))?;
+        }
+        if commit {
+            tx.commit().map_err(|s| e("commit import", s))?;
+        }
+        Ok(added)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_bundles::{bundle, recreated};
+    use super::*;
+
+    fn existing(bundle: u8, status: Status) -> Existing {
+        Existing {
+            bundle_id: h(&[bundle; 32]),
+            status,
+            owner_nonce: 0,
+            signature: vec![0; 96],
+            deposit_data_root: [0; 32],
+            superseded_from_this_bundle: false,
+            foreign_deposit: false,
+        }
+    }
+
+    fn known(bundle_known: bool, keys: &[(u8, Existing)]) -> Known {
+        Known {
+            bundle_known,
+            keys: keys
+                .iter()
+                .map(|(k, e)| (h(&[*k; 48]), e.clone()))
+                .collect(),
+        }
+    }
+
+    fn why(r: ImportRefusal) -> Vec<(String, Blocked)> {
+        r.keys.into_iter().map(|k| (k.pubkey, k.why)).collect()
+    }
+
+    #[test]
+    fn new_keys_are_added_and_own_keys_left_alone() {
+        let b = bundle(3, 9);
+        let p = decide(&b, &known(false, &[])).unwrap();
+        assert_eq!(p.fresh.len(), 3);
+        assert!(p.takeovers.is_empty());
+        // The same bundle again: nothing to do, whatever its keys' status.
+        let k = known(
+            true,
+            &[
+                (0, existing(9, Status::Confirmed)),
+                (1, existing(9, Status::Sent)),
+                (2, existing(9, Status::Refused)),
+            ],
+        );
+        let p = decide(&b, &k).unwrap();
+        assert!(p.fresh.is_empty() && p.takeovers.is_empty());
+    }
+
+    #[test]
+    fn a_new_bundle_takes_over_only_unstaked_keys_with_identical_deposit_data() {
+        let b = recreated(100, &[1, 2]);
+        let k = known(
+            false,
+            &[
+                (1, existing(9, Status::Imported)),
+                (2, existing(9, Status::Reverted)),
+            ],
+        );
+        let p = decide(&b, &k).unwrap();
+        assert!(p.fresh.is_empty());
+        assert_eq!(p.takeovers.len(), 2);
+        assert_eq!(p.takeovers[1].1.status, Status::Reverted);
+
+        for (status, expected) in [
+            (Status::Sent, Blocked::Sent),
+            (Status::Confirmed, Blocked::Confirmed),
+            (Status::Refused, Blocked::FrontRun),
+        ] {
+            let r = decide(
+                &b,
+                &known(
+                    false,
+                    &[(1, existing(9, status)), (2, existing(9, Status::Imported))],
+                ),
+            )
+            .unwrap_err();
+            assert_eq!(why(r), vec![(h(&[1; 48]), expected)]);
+        }
+        let mut foreign = existing(9, Status::Imported);
+        foreign.foreign_deposit = true;
+        let mut other_sig = existing(9, Status::Imported);
+        other_sig.signature = vec![1; 96];
+        let mut other_root = existing(9, Status::Reverted);
+        other_root.deposit_data_root = [1; 32];
+        let r = decide(&b, &known(false, &[(1, foreign), (2, other_sig)])).unwrap_err();
+        assert_eq!(
+            why(r.clone()),
+            vec![
+                (h(&[1; 48]), Blocked::ForeignDeposit),
+                (h(&[2; 48]), Blocked::DifferentDepositData)
+            ]
+        );
+        assert!(
+            r.to_string().starts_with(&format!(
+                "bundle {} (recreated-100) cannot be imported: ",
+                h(&[100; 32])
+            )),
+            "{r}"
+        );
+        assert!(decide(&b, &known(false, &[(1, other_root)])).is_err());
+        // A front-run key with a foreign deposit is named for the front-run.
+        let mut both = existing(9, Status::Refused);
+        both.foreign_deposit = true;
+        let r = decide(&b, &known(false, &[(1, both)])).unwrap_err();
+        assert_eq!(why(r), vec![(h(&[1; 48]), Blocked::FrontRun)]);
+    }
+
+    #[test]
+    fn a_known_bundle_takes_nothing_over_and_an_older_bundle_keeps_its_loss() {
+        let b = recreated(100, &[1]);
+        let r = decide(&b, &known(true, &[(1, existing(9, Status::Imported))])).unwrap_err();
+        assert_eq!(why(r), vec![(h(&[1; 48]), Blocked::AlreadyImported)]);
+        // Bundle 9 lost key 1 to bundle 100: importing bundle 9 again leaves it there.
+        let old = bundle(2, 9);
+        let mut lost = existing(100, Status::Confirmed);
+        lost.superseded_from_this_bundle = true;
+        let p = decide(
+            &old,
+            &known(true, &[(0, existing(9, Status::Imported)), (1, lost)]),
+        )
+        .unwrap();
+        assert!(p.fresh.is_empty() && p.takeovers.is_empty());
+    }
+
+    #[test]
+    fn import_is_idempotent_and_history_is_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.import(&bundle(3, 9)).unwrap(), 3);
+        assert_eq!(s.import(&bundle(3, 9)).unwrap(), 0);
+        let pk = s.validators().unwrap()[0].pubkey.clone();
+        s.set_status(
+            std::slice::from_ref(&pk),
+            Status::Sent,
+            Some("0xabc"),
+            None,
+            None,
+        )
+        .unwrap();
+        s.set_status(
+            std::slice::from_ref(&pk),
+            Status::Confirmed,
+            None,
+            Some(7),
+            None,
+        )
+        .unwrap();
+        // A newer bundle re-issuing a staked key is refused, naming it; nothing is recorded.
+        let err = s.import(&bundle(1, 8)).unwrap_err();
+        assert!(
+            err.to_string().contains("already staked (confirmed)"),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&pk), "{err}");
+        assert_eq!(s.bundles().unwrap().len(), 1);
+        let v = &s.validators().unwrap()[0];
+        assert_eq!(v.status, Status::Confirmed);
+        assert_eq!(v.tx_hash.as_deref(), Some("0xabc"));
+        assert_eq!(s.history().unwrap().len(), 5);
+        assert!(s.conn.execute("DELETE FROM history", []).is_err());
+        assert!(s
+            .conn
+            .execute("UPDATE history SET status = 'x'", [])
+            .is_err());
+        assert_eq!(s.leaves(&h(&[9; 32])).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_newer_bundle_takes_over_keys_that_are_not_staked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        s.import(&bundle(3, 9)).unwrap();
+        let pk = |k: u8| h(&[k; 48]);
+        s.set_status(&[pk(0)], Status::Refused, None, None, Some("front_run: x"))
+            .unwrap();
+        s.set_status(&[pk(2)], Status::Reverted, None, None, None)
+            .unwrap();
+        let history_before = s.history().unwrap().len();
+
+        // A dry run records nothing.
+        assert_eq!(s.check_import(&recreated(100, &[1, 2])).unwrap(), 2);
+        assert_eq!(s.history().unwrap().len(), history_before);
+        assert_eq!(s.bundles().unwrap().len(), 1);
+        assert_eq!(s.validator_bundle(&pk(1)).unwrap(), Some(h(&[9; 32])));
+        assert_eq!(s.import(&recreated(100, &[1, 2])).unwrap(), 2);
+        let vs = s.validators().unwrap();
+        let row = |k: u8| vs.iter().find(|v| v.pubkey == pk(k)).unwrap().clone();
+        assert_eq!(row(0).bundle_id, h(&[9; 32]));
+        assert_eq!(row(0).status, Status::Refused);
+        for (k, nonce) in [(1, 0), (2, 1)] {
+            let v = row(k);
+            assert_eq!(v.bundle_id, h(&[100; 32]));
+            assert_eq!(v.owner_nonce, nonce);
+            assert_eq!(v.position, nonce as usize);
+            assert_eq!(v.status, Status::Imported);
+            assert_eq!(v.shares_data, vec![3, 100]);
+        }
+        let history = s.history().unwrap();
+        assert_eq!(history.len(), history_before + 2, "appended only");
+        for row in &history[history_before..] {
+            assert_eq!(row.status, "superseded");
+            let note = row.note.as_deref().unwrap();
+            assert!(
+                note.starts_with(&format!("superseded by bundle {}", h(&[100; 32]))),
+                "{note}"
+            );
+            assert!(note.contains(&h(&[9; 32])), "{note}");
+        }
+        // The old bundle's leaves stay complete (proofs), the new one has its own.
+        assert_eq!(
+            s.leaves(&h(&[9; 32])).unwrap(),
+            vec![[0; 32], [1; 32], [2; 32]]
+        );
+        assert_eq!(
+            s.leaves(&h(&[100; 32])).unwrap(),
+            vec![[100; 32], [101; 32]]
+        );
+        // Importing the old bundle again changes nothing.
+        assert_eq!(s.import(&bundle(3, 9)).unwrap(), 0);
+        assert_eq!(s.validator_bundle(&pk(1)).unwrap(), Some(h(&[100; 32])));
+        assert_eq!(s.history().unwrap().len(), history_before + 2);
+
+        // A front-run key stays refused.
+        let err = s.import(&recreated(110, &[0])).unwrap_err().to_string();
+        assert!(
+            err.contains("refused as front-run") && err.contains(&pk(0)),
+            "{err}"
+        );
+        // Different deposit data for the same key is refused.
+        let mut other = recreated(120, &[1]);
+        other.validators[0].signature = vec![1; 96];
+        let err = s.import(&other).unwrap_err().to_string();
+        assert!(
+            err.contains("deposit data") && err.contains(&pk(1)),
+            "{err}"
+        );
+        let mut other = recreated(121, &[1]);
+        other.validators[0].deposit_data_root = [1; 32];
+        assert!(s.import(&other).is_err());
+        // Sent and confirmed keys are named; nothing is recorded.
+        s.set_status(&[pk(1)], Status::Sent, Some("0xabc"), None, None)
+            .unwrap();
+        s.set_status(&[pk(2)], Status::Confirmed, Some("0xabc"), Some(9), None)
+            .unwrap();
+        let err = s.import(&recreated(130, &[1, 2])).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("{} (index 1) is already sent", pk(1))),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "{} (index 2) is already staked (confirmed)",
+                pk(2)
+            )),
+            "{err}"
+        );
+        assert_eq!(s.bundles().unwrap().len(), 2);
+        assert!(s.conn.execute("DELETE FROM superseded", []).is_err());
+    }
+
+    #[test]
+    fn a_key_with_a_foreign_deposit_is_not_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        s.import(&bundle(3, 9)).unwrap();
+        let scan = super::super::DepositScan {
+            deposit_contract: "0xaa".into(),
+            first_block: 1,
+            keys_digest: "0xd".into(),
+            scanned_from: 1,
+            last_block: 10,
+        };
+        let d = crate::stake::FrontRunDeposit {
+            pubkey: h(&[2; 48]),
+            tx: Some("0x1".into()),
+            block: Some(5),
+            withdrawal_credentials: "0x01".into(),
+        };
+        s.record_deposit_scan(&scan, &[d]).unwrap();
+        let err = s.import(&recreated(100, &[1, 2])).unwrap_err().to_string();
+        assert!(
+            err.contains("foreign deposit") && err.contains(&h(&[2; 48])),
+            "{err}"
+        );
+        assert_eq!(s.validator_bundle(&h(&[1; 48])).unwrap(), Some(h(&[9; 32])));
+    }
+}

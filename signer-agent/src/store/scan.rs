@@ -1,0 +1,135 @@
+//! The front-running scan's cursor and the foreign deposits it found.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::rows::DepositScan;
+use super::{now, store_error, Store};
+use crate::error::Result;
+
+impl Store {
+    /// The front-running scan's cursor, if a scan was recorded.
+    pub fn deposit_scan(&self) -> Result<Option<DepositScan>> {
+        self.conn
+            .query_row(
+                "SELECT deposit_contract, first_block, keys_digest, scanned_from, last_block FROM deposit_scan WHERE id = 1",
+                [],
+                |r| {
+                    Ok(DepositScan {
+                        deposit_contract: r.get(0)?,
+                        first_block: r.get::<_, i64>(1)? as u64,
+                        keys_digest: r.get(2)?,
+                        scanned_from: r.get::<_, i64>(3)? as u64,
+                        last_block: r.get::<_, i64>(4)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err("query the deposit scan cursor", e))
+    }
+
+    /// Records a scan in one transaction: the deposits it found for the pool's keys (kept for
+    /// good, even if a reorg later drops them: the store errs on the safe side), then the cursor.
+    pub fn record_deposit_scan(
+        &self,
+        scan: &DepositScan,
+        found: &[crate::stake::FrontRunDeposit],
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let e = store_error(&path);
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|s| e("begin deposit scan", s))?;
+        for d in found {
+            tx.execute(
+                "INSERT OR IGNORE INTO foreign_deposits (pubkey, tx_hash, block_number, withdrawal_credentials, found_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    d.pubkey.to_ascii_lowercase(),
+                    d.tx,
+                    d.block.map(|b| b as i64),
+                    d.withdrawal_credentials,
+                    now()
+                ],
+            )
+            .map_err(|s| e("record a foreign deposit", s))?;
+        }
+        tx.execute(
+            "INSERT INTO deposit_scan (id, deposit_contract, first_block, keys_digest, scanned_from, last_block)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(id) DO UPDATE SET deposit_contract = ?1, first_block = ?2, keys_digest = ?3,
+             scanned_from = ?4, last_block = ?5",
+            params![
+                scan.deposit_contract,
+                scan.first_block as i64,
+                scan.keys_digest,
+                scan.scanned_from as i64,
+                scan.last_block as i64
+            ],
+        )
+        .map_err(|s| e("advance the deposit scan cursor", s))?;
+        tx.commit().map_err(|s| e("commit deposit scan", s))
+    }
+
+    /// The recorded foreign deposits for any of `pubkeys` (`0x` hex), in `pubkeys` order.
+    pub fn foreign_deposits(&self, pubkeys: &[&str]) -> Result<Vec<crate::stake::FrontRunDeposit>> {
+        let mut out = Vec::new();
+        for pk in pubkeys {
+            let row = self
+                .conn
+                .query_row(
+                    "SELECT pubkey, tx_hash, block_number, withdrawal_credentials FROM foreign_deposits WHERE pubkey = ?1",
+                    params![pk.to_ascii_lowercase()],
+                    |r| {
+                        Ok(crate::stake::FrontRunDeposit {
+                            pubkey: r.get(0)?,
+                            tx: r.get(1)?,
+                            block: r.get::<_, Option<i64>>(2)?.map(|b| b as u64),
+                            withdrawal_credentials: r.get(3)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(|e| self.err("query foreign deposits", e))?;
+            out.extend(row);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deposit_scan_cursor_and_foreign_deposits_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        assert!(s.deposit_scan().unwrap().is_none());
+        let d = |pk: &str, tx: &str| crate::stake::FrontRunDeposit {
+            pubkey: pk.into(),
+            tx: Some(tx.into()),
+            block: Some(5),
+            withdrawal_credentials: "0x01".into(),
+        };
+        let mut scan = DepositScan {
+            deposit_contract: "0xaa".into(),
+            first_block: 1,
+            keys_digest: "0xd".into(),
+            scanned_from: 1,
+            last_block: 100,
+        };
+        s.record_deposit_scan(&scan, &[d("0xAB", "0x1")]).unwrap();
+        scan.scanned_from = 36;
+        scan.last_block = 120;
+        // Seen again in the rescan window: the first record stays.
+        s.record_deposit_scan(&scan, &[d("0xab", "0x2")]).unwrap();
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.deposit_scan().unwrap(), Some(scan));
+        let f = s.foreign_deposits(&["0xcd", "0xAb"]).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].pubkey, "0xab");
+        assert_eq!(f[0].tx.as_deref(), Some("0x1"));
+    }
+}
