@@ -236,7 +236,7 @@ pub async fn run(cfg: &Config) -> Report {
         }
     };
     // The key.
-    let agent = match crate::cli::open_signer(cfg).await {
+    let agent = match crate::wallet::open_signer(cfg).await {
         Ok((_, a)) => {
             match cfg.signer() {
                 Ok(crate::config::SignerConfig::DevPrivateKey { .. }) => r.warn(

@@ -8,15 +8,17 @@
 //! Modules: [`config`] (TOML + env + flags), [`profiles`] (built-in mainnet/hoodi contracts),
 //! [`tls`] (HTTPS with rustls/ring, trust roots, endpoint credentials), [`redact`] (no
 //! credential in any log line, error or output), [`signer`] (the PKCS#11 alloy signer),
-//! [`chain`] (`sol!` bindings), [`logscan`] (the one chunked log scanner and the event cache
-//! every event query goes through), [`ssv`] (SSV network v2: cluster state from events, operator
-//! checks, ETH fee and runway arithmetic from SSVNetworkViews), [`operators`] (export),
-//! [`bundle`] (verified bundle reading), [`store`] (SQLite state with append-only history),
-//! [`stake`] (plan, send, reconcile), [`replace`] (transactions followed through the mempool:
-//! replaced, dropped, nonce taken), [`oracle`], [`metrics`] (Prometheus + health), [`policy`]
-//! (what the transaction key may sign, enforced below all agent logic), [`doctor`] (the
-//! pre-flight checks), [`maintenance`] (cluster funding, exits for withdrawals, reshare
-//! migrations), [`cli`] (the commands).
+//! [`wallet`] (that signer behind the policy, as the commands open it), [`chain`] (`sol!`
+//! bindings), [`logscan`] (the one chunked log scanner and the event cache every event query
+//! goes through), [`ssv`] (SSV network v2: cluster state from events, operator checks, ETH fee
+//! and runway arithmetic from SSVNetworkViews), [`operators`] (export), [`bundle`] (verified
+//! bundle reading), [`verify`] (the chain's view of a bundle), [`store`] (SQLite state with
+//! append-only history), [`stake`] (plan, front-running scan, send, reconcile), [`replace`]
+//! (transactions followed through the mempool: replaced, dropped, nonce taken), [`oracle`],
+//! [`metrics`] (Prometheus + health), [`policy`] (what the transaction key may sign, enforced
+//! below all agent logic), [`doctor`] (the pre-flight checks), [`maintenance`] (cluster funding,
+//! exits for withdrawals, reshare migrations), [`daemon`] (the `run` loop), [`cli`] (the
+//! commands). Shared below them all: [`types`], [`units`], [`fault`].
 //!
 //! What it must never do: hold a BLS secret (it reads `deposit_data.json`, `keyshares.json`
 //! and the manifest only); log or print the HSM PIN or a private key; deposit a public key twice
@@ -30,8 +32,10 @@ pub mod bundle;
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod doctor;
 mod error;
+pub mod fault;
 pub mod logscan;
 pub mod maintenance;
 pub mod metrics;
@@ -46,5 +50,9 @@ pub mod ssv;
 pub mod stake;
 pub mod store;
 pub mod tls;
+pub mod types;
+pub mod units;
+pub mod verify;
+pub mod wallet;
 
 pub use error::{Error, Result};

@@ -29,6 +29,12 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::error::{Error, Result};
 
+/// Blocks below a cursor that every scan reads again: a reorg shallower than this cannot hide an
+/// event (a deposit, a validator added) from the scan.
+pub fn rescan_depth(confirmations: u64) -> u64 {
+    confirmations.saturating_add(64)
+}
+
 /// Successes after which a span that failed before is tried again.
 pub const REGROW_AFTER: u32 = 64;
 /// Waits on HTTP 429 before giving up.
@@ -487,7 +493,7 @@ impl Events {
     /// [`Events`] for a configuration: cached in the state store when one is configured.
     pub fn for_config(cfg: &crate::config::Config, provider: &DynProvider) -> Result<Events> {
         let scanner = Scanner::new(provider.clone(), cfg.max_log_range);
-        let depth = crate::stake::rescan_depth(cfg.confirmations);
+        let depth = rescan_depth(cfg.confirmations);
         match cfg.state_dir() {
             Ok(dir) => Events::cached(scanner, dir, depth),
             Err(_) => Ok(Events::uncached(scanner, depth)),

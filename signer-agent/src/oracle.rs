@@ -372,10 +372,10 @@ pub async fn sign_and_send(
     };
     let mut hook = |_: &mut crate::store::Store, _: &crate::replace::Signed| Ok(());
     let m = sender.send(store, &out, &mut hook).await?;
-    match crate::stake::mined(&m.receipt) {
+    match crate::types::mined(&m.receipt) {
         Ok(block) => Ok((m.hash, block)),
-        Err(crate::stake::Mined::Pending) => unreachable!("the sender returns mined versions"),
-        Err(crate::stake::Mined::Reverted { block }) => Err(Error::Transaction {
+        Err(crate::types::Mined::Pending) => unreachable!("the sender returns mined versions"),
+        Err(crate::types::Mined::Reverted { block }) => Err(Error::Transaction {
             tx: format!("{}", m.hash),
             message: format!("reverted in block {block}"),
         }),

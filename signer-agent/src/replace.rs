@@ -298,7 +298,7 @@ impl Sender<'_> {
         let envelope = req
             .build(self.wallet)
             .await
-            .map_err(|e| crate::stake::policy_or_signer(self.from, e))?;
+            .map_err(|e| crate::stake::send::policy_or_signer(self.from, e))?;
         let hash = *envelope.tx_hash();
         init(store)?;
         store
@@ -374,7 +374,7 @@ impl Sender<'_> {
         };
         let (signed, raw) = self.sign_and_record(store, out, req, None).await?;
         on_signed(store, &signed)?;
-        crate::stake::crash_point(&out.kind.point("before-send"));
+        crate::fault::crash_point(&out.kind.point("before-send"));
         let sent_at = self.head().await?;
         if let Err(e) = self.provider.send_raw_transaction(&raw).await {
             set_state(store, self.from, signed.nonce, "failed")?;
@@ -385,7 +385,7 @@ impl Sender<'_> {
         }
         set_state(store, self.from, signed.nonce, "broadcast")?;
         tracing::info!(tx = %signed.hash, nonce = signed.nonce, kind = out.kind.as_str(), "transaction sent");
-        crate::stake::crash_point(&out.kind.point("after-send"));
+        crate::fault::crash_point(&out.kind.point("after-send"));
         self.follow_from(store, signed.nonce, sent_at, on_signed)
             .await
     }
@@ -494,7 +494,7 @@ impl Sender<'_> {
                     Some(raw_signed) => {
                         let (signed, raw) = raw_signed;
                         on_signed(store, &signed)?;
-                        crate::stake::crash_point("before-replace-send");
+                        crate::fault::crash_point("before-replace-send");
                         match self.provider.send_raw_transaction(&raw).await {
                             Ok(_) => {
                                 set_state(store, self.from, nonce, "broadcast")?;
@@ -539,7 +539,7 @@ impl Sender<'_> {
                 .map_err(|e| Error::rpc("eth_getTransactionReceipt", e))?
             {
                 // A receipt that names no block is not a mined transaction.
-                if crate::stake::mined(&receipt) == Err(crate::stake::Mined::Pending) {
+                if crate::types::mined(&receipt) == Err(crate::types::Mined::Pending) {
                     continue;
                 }
                 return Ok(Some(Mined {

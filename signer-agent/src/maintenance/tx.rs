@@ -20,8 +20,8 @@ use alloy::rpc::types::TransactionRequest;
 use super::store::{self, Action, ExitState, TxState};
 use super::Ctx;
 use crate::error::{Error, Result};
+use crate::fault::crash_point;
 use crate::replace::{Kind, Mined, Outgoing, Sender, Signed};
-use crate::stake::crash_point;
 use crate::store::Store;
 
 /// A confirmed maintenance transaction.
@@ -153,10 +153,10 @@ async fn finish(
     let hash_s = format!("{}", m.hash);
     // The mined version may be an earlier one than the row's newest.
     store::follow_version(st, m.nonce, &hash_s, &format!("mined: nonce {}", m.nonce))?;
-    let block = match crate::stake::mined(&m.receipt) {
+    let block = match crate::types::mined(&m.receipt) {
         Ok(block) => block,
-        Err(crate::stake::Mined::Pending) => unreachable!("the sender returns mined versions only"),
-        Err(crate::stake::Mined::Reverted { block }) => {
+        Err(crate::types::Mined::Pending) => unreachable!("the sender returns mined versions only"),
+        Err(crate::types::Mined::Reverted { block }) => {
             store::settle(st, &hash_s, TxState::Reverted, Some(block), None)?;
             return Err(Error::Transaction {
                 tx: hash_s,

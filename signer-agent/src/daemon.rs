@@ -1,0 +1,370 @@
+//! The daemon (`run`): reconcile the state store with the chain at start-up (and follow a stake
+//! still in the mempool), then — each pass — the maintenance duties, then the next stake
+//! whenever the pool holds 32 ETH per validator. RPC errors back off; a refusal waits for the
+//! next poll; SIGINT/SIGTERM stop it cleanly, closing the signer's HSM sessions.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, U256};
+use alloy::providers::DynProvider;
+
+use crate::config::{Config, Contracts};
+use crate::error::{Error, Result};
+use crate::logscan::Events;
+use crate::metrics::Metrics;
+use crate::stake::{FrontRunDeposit, Prepared, StakePlan};
+use crate::store::{Status, Store};
+
+/// What a pass asks for next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Something changed on chain: run the next pass at once.
+    Again,
+    /// Nothing to do now: wait for the poll interval (or stop, with `--once`).
+    Idle,
+}
+
+/// Runs the daemon until a signal (or, with `once`, until nothing more can be staked now).
+pub async fn run(cfg: &Config, once: bool) -> Result<()> {
+    let contracts = cfg.contracts()?;
+    let provider = crate::chain::read_provider(cfg)?;
+    let events = Events::for_config(cfg, &provider)?;
+    let store = Store::open(cfg.state_dir()?)?;
+    let (wallet, from, refusals) = crate::wallet::open_signer_counted(cfg).await?;
+    let metrics = Metrics::new(cfg.poll_interval_secs * 10 + 60);
+    metrics.attach_policy(refusals);
+    let mut d = Daemon {
+        cfg,
+        contracts,
+        events,
+        store,
+        provider,
+        wallet,
+        from,
+        metrics,
+        reconciled: false,
+    };
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut server_stop = stop_rx.clone();
+    let (bound, server) = crate::metrics::serve(cfg.metrics_addr, d.metrics.clone(), async move {
+        let _ = server_stop.wait_for(|s| *s).await;
+    })
+    .await?;
+    tracing::info!(%bound, address = %from, "signer-agent running");
+
+    let mut backoff = Duration::from_secs(1);
+    let mut stop = stop_rx.clone();
+    let result = loop {
+        if *stop.borrow() {
+            tracing::info!("stopping on signal");
+            break Ok(());
+        }
+        d.metrics.loop_iterations.fetch_add(1, Relaxed);
+        let wait = match d.pass().await {
+            Ok(next) => {
+                d.metrics.success();
+                backoff = Duration::from_secs(1);
+                match next {
+                    Next::Again => continue,
+                    Next::Idle if once => break Ok(()),
+                    Next::Idle => Duration::from_secs(cfg.poll_interval_secs),
+                }
+            }
+            Err(e) => match d.after_error(e, once, &mut backoff) {
+                Ok(wait) => wait,
+                Err(e) => break Err(e),
+            },
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    };
+    drop(stop_rx);
+    server.abort();
+    // Shutdown: the signer's HSM sessions are closed, not left to the process exit.
+    let closed = crate::signer::pkcs11::close_all();
+    tracing::info!(sessions = closed, "closed the signer's HSM sessions");
+    result
+}
+
+/// The daemon's state between passes.
+struct Daemon<'a> {
+    cfg: &'a Config,
+    contracts: Contracts,
+    provider: DynProvider,
+    events: Events,
+    store: Store,
+    wallet: EthereumWallet,
+    from: Address,
+    metrics: std::sync::Arc<Metrics>,
+    /// The store was settled from the chain since the start or the last doubt.
+    reconciled: bool,
+}
+
+impl Daemon<'_> {
+    /// One pass: settle from the chain when needed, the maintenance duties, the next stake.
+    async fn pass(&mut self) -> Result<Next> {
+        if !self.reconciled {
+            if let Some(next) = self.settle().await? {
+                return Ok(next);
+            }
+        }
+        update_gauges(&self.metrics, &self.provider, self.cfg, &self.store).await;
+        if self.maintenance().await? {
+            // Read the chain again before anything else.
+            return Ok(Next::Again);
+        }
+        let prepared =
+            crate::stake::prepare(&self.events, self.cfg, &self.store, Some(self.from)).await?;
+        match prepared {
+            Prepared::Done => {
+                tracing::info!("every imported validator is staked");
+                Ok(Next::Idle)
+            }
+            Prepared::Waiting { reason } => {
+                tracing::info!(%reason, "waiting");
+                if reason.contains("reconcile") {
+                    // Settle from the chain, then try again.
+                    self.reconciled = false;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    return Ok(Next::Again);
+                }
+                Ok(Next::Idle)
+            }
+            Prepared::FrontRun { deposits } => self.refuse_front_run(&deposits),
+            Prepared::Ready(plan) => self.stake(&plan).await,
+        }
+    }
+
+    /// Reconciles the store with the chain, then follows a stake still in the mempool (sent
+    /// before a restart) to the end, replacing it when it is not mined. `Some` when that
+    /// decides the pass.
+    async fn settle(&mut self) -> Result<Option<Next>> {
+        crate::chain::check_chain(&self.provider, self.cfg.chain_id).await?;
+        let n = crate::stake::reconcile(
+            &self.events,
+            &self.contracts,
+            &mut self.store,
+            Some(self.from),
+        )
+        .await?;
+        tracing::info!(changed = n, "reconciled the state store with the chain");
+        self.reconciled = true;
+        let resumed = crate::stake::resume(
+            &self.provider,
+            &self.wallet,
+            self.from,
+            self.cfg,
+            &mut self.store,
+        )
+        .await;
+        match resumed {
+            Ok(Some((tx, block, gas))) => {
+                tracing::info!(%tx, block, gas, "staked (a transaction sent before the restart)");
+                Ok(Some(Next::Again))
+            }
+            Ok(None) => Ok(None),
+            Err(Error::TxDropped { tx, nonce }) => {
+                tracing::warn!(%tx, nonce, "dropped from the mempool: planning again");
+                self.reconciled = false;
+                Ok(Some(Next::Again))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The maintenance duties (with `[maintenance]`); whether they sent anything.
+    async fn maintenance(&mut self) -> Result<bool> {
+        let Some(maint) = &self.cfg.maintenance else {
+            return Ok(false);
+        };
+        let ctx = crate::maintenance::Ctx {
+            provider: &self.provider,
+            events: &self.events,
+            wallet: &self.wallet,
+            from: self.from,
+            cfg: self.cfg,
+            maint,
+            metrics: &self.metrics,
+        };
+        Ok(crate::maintenance::pass(&ctx, &mut self.store).await?.sent > 0)
+    }
+
+    /// Marks front-run keys refused (never staked by the pool), then plans again without them.
+    fn refuse_front_run(&mut self, deposits: &[FrontRunDeposit]) -> Result<Next> {
+        for d in deposits {
+            let reason = d.reason();
+            tracing::error!(
+                rule = "front_run",
+                pubkey = %d.pubkey,
+                deposit_tx = d.tx.as_deref().unwrap_or("unknown"),
+                %reason,
+                "deposit front-running: validator refused; nothing signed or sent for it"
+            );
+            self.metrics.refused("front_run");
+            self.store.set_status(
+                std::slice::from_ref(&d.pubkey),
+                Status::Refused,
+                None,
+                None,
+                Some(&reason),
+            )?;
+        }
+        Ok(Next::Again)
+    }
+
+    /// Sends a planned stake and follows it to its outcome.
+    async fn stake(&mut self, plan: &StakePlan) -> Result<Next> {
+        let k = plan.validators.len();
+        let sent = crate::stake::send(
+            &self.provider,
+            &self.wallet,
+            self.from,
+            self.cfg,
+            &mut self.store,
+            plan,
+        )
+        .await;
+        match sent {
+            Ok((tx, block, gas)) => {
+                self.metrics.stake_transactions.fetch_add(1, Relaxed);
+                self.metrics.validators_staked.fetch_add(k as u64, Relaxed);
+                self.metrics.gas_used.fetch_add(gas, Relaxed);
+                tracing::info!(%tx, block, gas, validators = k, "staked");
+                Ok(Next::Again)
+            }
+            Err(Error::TxDropped { tx, nonce }) => {
+                // Its validators are eligible again; plan anew (same nonce).
+                tracing::warn!(%tx, nonce, "dropped from the mempool: planning again");
+                self.reconciled = false;
+                Ok(Next::Again)
+            }
+            Err(e) => {
+                self.reconciled = false;
+                Err(e)
+            }
+        }
+    }
+
+    /// How long to wait after a failed pass (counted and logged), or the error that stops the
+    /// daemon.
+    fn after_error(&self, e: Error, once: bool, backoff: &mut Duration) -> Result<Duration> {
+        let m = &self.metrics;
+        let poll = Duration::from_secs(self.cfg.poll_interval_secs);
+        match e {
+            Error::Refused { reason } => {
+                // Policy refusals are counted by the policy signer under their own rule.
+                if !reason.starts_with("policy refused") {
+                    m.refused(refusal_rule(&reason));
+                }
+                let e = Error::Refused { reason };
+                m.error(&e);
+                tracing::error!(error = %e, "refused; nothing sent");
+                if once {
+                    return Err(e);
+                }
+                Ok(poll)
+            }
+            e @ (Error::ClusterStopped { .. } | Error::LegacyCluster { .. }) => {
+                // Every pending bundle's cluster is stopped (the reason names the operator).
+                m.refused("operator_check");
+                m.error(&e);
+                tracing::error!(error = %e, "refused; nothing sent");
+                if once {
+                    return Err(e);
+                }
+                Ok(poll)
+            }
+            e @ (Error::Rpc { .. } | Error::Transaction { .. }) => {
+                m.rpc_errors.fetch_add(1, Relaxed);
+                m.error(&e);
+                tracing::warn!(error = %e, backoff_secs = backoff.as_secs(), "rpc error; backing off");
+                if once && *backoff > Duration::from_secs(8) {
+                    return Err(e);
+                }
+                let w = *backoff;
+                *backoff = (*backoff * 2).min(Duration::from_secs(300));
+                Ok(w)
+            }
+            e => Err(e),
+        }
+    }
+}
+
+fn refusal_rule(reason: &str) -> &'static str {
+    let r = reason.to_ascii_lowercase();
+    if r.contains("gas above cap") {
+        "gas_cap"
+    } else if r.contains("nonce mismatch") {
+        "owner_nonce"
+    } else if r.contains("root not approved") {
+        "root_not_approved"
+    } else if r.contains("not enough ssv") {
+        "ssv_balance"
+    } else if r.contains("staking for this cluster stops") {
+        "operator_check"
+    } else if r.contains("operator_role") {
+        "operator_role"
+    } else {
+        "other"
+    }
+}
+
+async fn update_gauges(m: &Metrics, provider: &DynProvider, cfg: &Config, store: &Store) {
+    if let Ok(vs) = store.validators() {
+        for s in [
+            Status::Imported,
+            Status::Sent,
+            Status::Confirmed,
+            Status::Reverted,
+            Status::Refused,
+        ] {
+            let n = vs.iter().filter(|v| v.status == s).count();
+            m.gauge(
+                &format!("signer_agent_validators{{status=\"{}\"}}", s.as_str()),
+                n as f64,
+            );
+        }
+    }
+    if let Ok(c) = cfg.contracts() {
+        let pm = crate::chain::IPoolManager::new(c.pool_manager, provider.clone());
+        if let Ok(b) = pm.bufferedEther().call().await {
+            m.gauge("signer_agent_pool_buffered_ether_wei", u256_f64(b));
+        }
+    }
+}
+
+fn u256_f64(v: U256) -> f64 {
+    v.to_string().parse().unwrap_or(f64::NAN)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
