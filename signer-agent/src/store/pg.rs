@@ -25,7 +25,8 @@ use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
-use super::rows::Status;
+use super::ledger::{day_totals, DayTotals, LedgerLine};
+use super::rows::{LedgerEntry, Status};
 use super::schema::VERSION;
 use crate::error::{Error, Result};
 
@@ -319,9 +320,39 @@ impl PgStore {
         &self.client
     }
 
-    /// Sets validators' status and appends their history entries, in one transaction that
-    /// first checks (and locks until it commits) the lease of fencing `token`: a deposed
-    /// leader's write is refused with [`Error::Fenced`] and changes nothing.
+    /// [`Error::Postgres`] for `action` on this database, usable while a transaction holds
+    /// `&mut self`.
+    fn pg_error(shown: &str, action: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
+        let shown = shown.to_owned();
+        move |source| Error::Postgres {
+            url: shown.clone(),
+            action: action.into(),
+            source,
+        }
+    }
+
+    /// Begins a transaction of the lease holder of fencing `token`: the lease row is checked
+    /// and locked until the transaction ends. [`Error::Fenced`] when the token is not current.
+    async fn fenced(&mut self, token: i64) -> Result<tokio_postgres::Transaction<'_>> {
+        let shown = self.shown.clone();
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .map_err(Self::pg_error(&shown, "begin a fenced write"))?;
+        let held = tx
+            .query_opt(FENCE_CHECK, &[&token])
+            .await
+            .map_err(Self::pg_error(&shown, "check the lease"))?;
+        match held {
+            Some(_) => Ok(tx),
+            None => Err(Error::Fenced { url: shown, token }),
+        }
+    }
+
+    /// Sets validators' status and appends their history entries, in one transaction of the
+    /// lease holder of fencing `token`: a deposed leader's write is refused with
+    /// [`Error::Fenced`] and changes nothing.
     pub async fn set_status_fenced(
         &mut self,
         token: i64,
@@ -332,29 +363,8 @@ impl PgStore {
         note: Option<&str>,
     ) -> Result<()> {
         let shown = self.shown.clone();
-        let e = |action: &'static str| {
-            let shown = shown.clone();
-            move |source| Error::Postgres {
-                url: shown.clone(),
-                action: action.into(),
-                source,
-            }
-        };
-        let tx = self
-            .client
-            .transaction()
-            .await
-            .map_err(e("begin status update"))?;
-        let held = tx
-            .query_opt(FENCE_CHECK, &[&token])
-            .await
-            .map_err(e("check the lease"))?;
-        if held.is_none() {
-            return Err(Error::Fenced {
-                url: shown.clone(),
-                token,
-            });
-        }
+        let e = |action| Self::pg_error(&shown, action);
+        let tx = self.fenced(token).await?;
         let block = block_number.map(|b| b as i64);
         for pk in pubkeys {
             tx.execute(
@@ -371,6 +381,54 @@ impl PgStore {
             .map_err(e("append history"))?;
         }
         tx.commit().await.map_err(e("commit status update"))
+    }
+
+    /// Appends one transaction the policy let the key sign to the shared policy ledger, in a
+    /// transaction of the lease holder of fencing `token` (the last write before the key
+    /// signs): a deposed leader's entry is refused and it signs nothing.
+    pub async fn record_signed_fenced(&mut self, token: i64, entry: &LedgerEntry) -> Result<()> {
+        let shown = self.shown.clone();
+        let e = |action| Self::pg_error(&shown, action);
+        let tx = self.fenced(token).await?;
+        tx.execute(
+            "INSERT INTO policy_ledger (day, at, sighash, target, selector, value_wei, validators, ssv_fee_wei, nonce)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &entry.day,
+                &super::now(),
+                &entry.sighash,
+                &entry.target,
+                &entry.selector,
+                &entry.value_wei,
+                &(entry.validators as i64),
+                &entry.ssv_fee_wei,
+                &entry.nonce.map(|n| n as i64),
+            ],
+        )
+        .await
+        .map_err(e("append to the policy ledger"))?;
+        tx.commit().await.map_err(e("commit the policy ledger"))
+    }
+
+    /// What the key signed on `day` (`YYYY-MM-DD`, UTC) by every instance, summed by the same
+    /// rule as on SQLite ([`super::ledger::day_totals`]: a nonce once, `except` left out).
+    pub async fn day_totals(&self, day: &str, except: Option<u64>) -> Result<DayTotals> {
+        let rows = self
+            .client
+            .query(
+                "SELECT seq, nonce, value_wei, validators, ssv_fee_wei FROM policy_ledger WHERE day = $1",
+                &[&day],
+            )
+            .await
+            .map_err(Self::pg_error(&self.shown, "query policy ledger"))?;
+        let lines = rows.iter().map(|r| LedgerLine {
+            seq: r.get(0),
+            nonce: r.get(1),
+            value: r.get(2),
+            count: r.get(3),
+            fees: r.get(4),
+        });
+        Ok(day_totals(lines, except))
     }
 }
 
@@ -620,6 +678,57 @@ mod tests {
             panic!("a should lead again")
         };
         assert!(t3 > t2);
+    }
+
+    #[tokio::test]
+    async fn the_daily_caps_are_shared_and_a_deposed_leaders_ledger_entry_is_refused() {
+        let server = Postgres::start();
+        let url = server.create_database("state");
+        let mut a = store(&url).await;
+        let mut b = store(&url).await;
+        let (la, lb) = (lease("a", 500), lease("b", 5000));
+        let Role::Leader { token: t1 } = la.acquire(&a).await.unwrap() else {
+            panic!("a should lead")
+        };
+        let entry = |value: &str, nonce| LedgerEntry {
+            day: "2026-12-02".into(),
+            sighash: "0x01".into(),
+            target: "0xaa".into(),
+            selector: "0x12345678".into(),
+            value_wei: value.into(),
+            validators: 2,
+            ssv_fee_wei: "1".into(),
+            nonce: Some(nonce),
+        };
+        a.record_signed_fenced(t1, &entry("64", 0)).await.unwrap();
+        a.record_signed_fenced(t1, &entry("70", 0)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let Role::Leader { token: t2 } = lb.acquire(&b).await.unwrap() else {
+            panic!("b should take over")
+        };
+        // The new leader counts what the old one signed (nonce 0 once, its largest version).
+        let t = b.day_totals("2026-12-02", None).await.unwrap();
+        assert_eq!(
+            (t.value, t.count),
+            (alloy::primitives::U256::from(70u64), 2)
+        );
+        // The old leader's late entry is refused: it would sign outside the lease.
+        assert!(matches!(
+            a.record_signed_fenced(t1, &entry("32", 1)).await,
+            Err(Error::Fenced { .. })
+        ));
+        b.record_signed_fenced(t2, &entry("32", 1)).await.unwrap();
+        let t = a.day_totals("2026-12-02", Some(1)).await.unwrap();
+        assert_eq!(t.value, alloy::primitives::U256::from(70u64));
+        let t = a.day_totals("2026-12-02", None).await.unwrap();
+        assert_eq!(
+            (t.value, t.count, t.fees),
+            (
+                alloy::primitives::U256::from(102u64),
+                4,
+                alloy::primitives::U256::from(2u64)
+            )
+        );
     }
 
     #[tokio::test]
