@@ -81,9 +81,10 @@ pub enum Error {
 
     /// The state store's schema is newer than this agent: it does not write into a schema it
     /// does not know (upgrade the agent, or restore the store the agent made).
-    #[error("state store {}: schema version {found} is newer than this agent's ({supported}): refusing to use it; run the agent that wrote it", path.display())]
+    #[error("state store {store}: schema version {found} is newer than this agent's ({supported}): refusing to use it; run the agent that wrote it")]
     StoreTooNew {
-        path: PathBuf,
+        /// The SQLite file, or the PostgreSQL URL as `redact::url` shows it.
+        store: String,
         found: i64,
         supported: i64,
     },
@@ -98,6 +99,21 @@ pub enum Error {
         #[source]
         problem: crate::store::RowError,
     },
+
+    /// The PostgreSQL state store failed (the URL as `redact::url` shows it: no credential).
+    #[error("state store {url}: {action}: {source}")]
+    Postgres {
+        url: String,
+        action: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// This instance's lease is no longer current (another instance took over, or it expired):
+    /// the write that would precede a signature was refused by its fencing token, and the
+    /// instance signs nothing more until it holds the lease again.
+    #[error("state store {url}: the lease of fencing token {token} is no longer held by this instance: write refused, nothing more is signed")]
+    Fenced { url: String, token: i64 },
 
     /// Nothing was sent: a check refused (the variant names the rule and carries its data).
     /// (Boxed: the refusal is the large part of this error.)
@@ -192,7 +208,11 @@ impl Error {
             | Error::LegacyCluster { .. }
             | Error::ClusterStopped { .. } => 5,
             Error::DoctorFailed { .. } => 7,
-            Error::Store { .. } | Error::StoreTooNew { .. } | Error::StoreRow { .. } => 6,
+            Error::Store { .. }
+            | Error::StoreTooNew { .. }
+            | Error::StoreRow { .. }
+            | Error::Postgres { .. }
+            | Error::Fenced { .. } => 6,
             Error::Io { .. }
             | Error::Exists { .. }
             | Error::Parse { .. }

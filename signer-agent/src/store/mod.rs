@@ -36,6 +36,7 @@ use crate::error::{Error, Result};
 
 mod import;
 pub(crate) mod ledger;
+pub mod pg;
 pub mod rows;
 mod scan;
 pub mod schema;
