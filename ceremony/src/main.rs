@@ -34,9 +34,13 @@ struct Cli {
     command: Option<Command>,
 }
 
+/// The environment variable that holds the PIN when no `--pin-file` is given.
+const PIN_ENV: &str = "CEREMONY_PIN";
+
 #[derive(clap::Args)]
 struct PinArgs {
-    /// File holding the token's user PIN (first line). Else CEREMONY_PIN.
+    /// File holding the token's user PIN on its first line (only the line ending is removed;
+    /// a PIN with surrounding whitespace is refused). Else CEREMONY_PIN.
     #[arg(long)]
     pin_file: Option<PathBuf>,
 }
@@ -184,29 +188,23 @@ fn parse_backend(s: &str) -> Result<BackendArg, String> {
         .ok_or_else(|| format!("expected auto, aes-256-gcm or rsa-oaep, found {s:?}"))
 }
 
+/// The PIN from `--pin-file` (its first line) or `CEREMONY_PIN`, under `kc_hsm::pin`'s rule.
 fn read_pin(args: &PinArgs) -> Result<SecretString, Error> {
-    if let Some(path) = &args.pin_file {
-        let text =
-            zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::Input {
-                what: format!("--pin-file {}", path.display()),
-                detail: e.to_string(),
-            })?);
-        let pin = text.lines().next().unwrap_or("").to_owned();
-        if pin.is_empty() {
-            return Err(Error::Input {
-                what: format!("--pin-file {}", path.display()),
-                detail: "is empty".into(),
-            });
-        }
-        return Ok(SecretString::from(pin));
-    }
-    match std::env::var("CEREMONY_PIN") {
-        Ok(p) if !p.is_empty() => Ok(SecretString::from(p)),
-        _ => Err(Error::Input {
+    kc_hsm::pin::read(args.pin_file.as_deref(), PIN_ENV).map_err(|e| match e {
+        kc_hsm::Error::PinMissing { .. } => Error::Input {
             what: "PIN".into(),
-            detail: "give --pin-file FILE or set CEREMONY_PIN (the TUI asks for it instead)".into(),
-        }),
-    }
+            detail: format!("give --pin-file FILE or set {PIN_ENV} (the TUI asks for it instead)"),
+        },
+        other => Error::Input {
+            what: if args.pin_file.is_some() {
+                "--pin-file"
+            } else {
+                "PIN"
+            }
+            .into(),
+            detail: other.to_string(),
+        },
+    })
 }
 
 /// Progress on stderr: a bar on a terminal, plain lines otherwise.

@@ -249,7 +249,8 @@ fn a_bundle_file_name_cannot_add_lines_to_the_report() {
 }
 
 /// operators.json: a list of the wrong length was refused with "3 operators; a cluster has …",
-/// which names no field (the bundle target's check: every failed check names a field).
+/// which names no field (the bundle target's check: every failed check names a field). The
+/// rule and its message are kc-ssv's (`check_cluster_size`), with `operators` as the field.
 #[test]
 fn a_wrong_cluster_size_names_the_operators_field() {
     let text = std::str::from_utf8(kc_fuzz::fixture::original().get("operators.json")).unwrap();

@@ -14,11 +14,12 @@ use kc_bundle::bounded::{self, caps};
 use kc_bundle::manifest::{files, key_fingerprint, ManifestSignature};
 use kc_bundle::merkle;
 use kc_bundle::verify::{Report, VerifyOptions};
+use kc_validator::WithdrawalType;
 
 use crate::error::{Error, Result};
 
-/// The only deposit amount `PoolManager.stake` makes (gwei).
-pub const DEPOSIT_GWEI: u64 = 32_000_000_000;
+/// The only deposit amount `PoolManager.stake` makes (gwei): 32 ETH, the activation balance.
+pub const DEPOSIT_GWEI: u64 = kc_validator::deposit::MIN_ACTIVATION_BALANCE_GWEI;
 
 /// One validator as it will be staked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,14 +206,10 @@ fn from_verified(
 ) -> std::result::Result<VerifiedBundle, Vec<String>> {
     let m = &vb.manifest;
     let mut problems = Vec::new();
-    let withdrawal_type = match m.withdrawal.kind.as_str() {
-        "0x01" => 1u8,
-        "0x02" => 2u8,
-        other => {
-            problems.push(format!(
-                "{}: withdrawal.type: {other:?} is not 0x01 or 0x02",
-                files::MANIFEST
-            ));
+    let withdrawal_type = match m.withdrawal.kind.parse::<WithdrawalType>() {
+        Ok(t) => t.prefix(),
+        Err(e) => {
+            problems.push(format!("{}: withdrawal.type: {e}", files::MANIFEST));
             0
         }
     };

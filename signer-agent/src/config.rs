@@ -778,28 +778,19 @@ fn resolve_signer(base: Option<&Path>, ov: &Overrides, file: &SignerFile) -> Res
     })
 }
 
-/// The PIN from a file (first line, trimmed) or from `SIGNER_AGENT_PIN`.
+/// The PIN from a file (its first line) or from `SIGNER_AGENT_PIN`, under `kc_hsm::pin`'s rule
+/// (only the line ending is removed; a PIN with surrounding whitespace is refused).
 pub fn read_pin(pin_file: Option<&Path>) -> Result<SecretString> {
-    if let Some(p) = pin_file {
-        let text = zeroize::Zeroizing::new(
-            std::fs::read_to_string(p).map_err(|e| Error::io(p, "read the PIN file", e))?,
-        );
-        let pin = text.lines().next().unwrap_or("").trim();
-        if pin.is_empty() {
-            return Err(Error::config(
-                "signer.pin_file",
-                format!("{} is empty", p.display()),
-            ));
+    kc_hsm::pin::read(pin_file, PIN_ENV).map_err(|e| match e {
+        kc_hsm::Error::PinFileUnreadable { path, source } => {
+            Error::io(path, "read the PIN file", source)
         }
-        return Ok(SecretString::from(pin.to_string()));
-    }
-    match std::env::var(PIN_ENV) {
-        Ok(pin) if !pin.is_empty() => Ok(SecretString::from(pin)),
-        _ => Err(Error::config(
+        kc_hsm::Error::PinMissing { .. } => Error::config(
             "signer.pin_file",
             format!("no PIN: give signer.pin_file, --pin-file or {PIN_ENV}"),
-        )),
-    }
+        ),
+        other => Error::config("signer.pin_file", other.to_string()),
+    })
 }
 
 /// Reads the deploy file the contracts' deploy script writes: a JSON object whose members name

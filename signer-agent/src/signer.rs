@@ -17,7 +17,7 @@ use alloy::network::TxSigner;
 use alloy::primitives::{Address, ChainId, Signature, B256, U256};
 use alloy::signers::Signer;
 use async_trait::async_trait;
-use k256::ecdsa::{RecoveryId, VerifyingKey};
+use k256::ecdsa::VerifyingKey;
 
 use crate::error::{Error, Result};
 
@@ -127,7 +127,18 @@ impl HsmSigner {
     /// Signs a 32-byte digest in the backend, on this thread.
     pub fn sign_digest_blocking(&self, digest: &[u8; 32]) -> Result<Signature> {
         let raw = self.backend.sign_prehash(digest)?;
-        to_eth_signature(&self.label, &self.public_key, digest, &raw)
+        // Low-s and the recovery parity by trial against the cached public key.
+        let rs = kc_hsm::recoverable_signature(&self.label, &self.public_key, digest, &raw)
+            .map_err(|e| Error::Signer {
+                label: self.label.clone(),
+                message: e.to_string(),
+            })?;
+        let bytes = rs.signature.to_bytes();
+        Ok(Signature::new(
+            U256::from_be_slice(&bytes[..32]),
+            U256::from_be_slice(&bytes[32..]),
+            rs.y_parity(),
+        ))
     }
 
     /// Signs a 32-byte digest in the backend, off the async runtime.
@@ -143,38 +154,6 @@ impl HsmSigner {
             Err(_) => this.sign_digest_blocking(&digest.0),
         }
     }
-}
-
-/// Low-s normalization and recovery parity by trial against the known public key.
-pub fn to_eth_signature(
-    label: &str,
-    public_key: &VerifyingKey,
-    digest: &[u8; 32],
-    raw: &[u8; 64],
-) -> Result<Signature> {
-    let fail = |message: String| Error::Signer {
-        label: label.to_string(),
-        message,
-    };
-    let sig = k256::ecdsa::Signature::from_slice(raw)
-        .map_err(|e| fail(format!("not an ECDSA signature: {e}")))?;
-    let sig = sig.normalize_s().unwrap_or(sig);
-    for parity in [false, true] {
-        let recid = RecoveryId::new(parity, false);
-        if let Ok(vk) = VerifyingKey::recover_from_prehash(digest, &sig, recid) {
-            if &vk == public_key {
-                let bytes = sig.to_bytes();
-                return Ok(Signature::new(
-                    U256::from_be_slice(&bytes[..32]),
-                    U256::from_be_slice(&bytes[32..]),
-                    parity,
-                ));
-            }
-        }
-    }
-    Err(fail(
-        "signature recovers to neither parity of the cached public key".into(),
-    ))
 }
 
 fn to_signer_error(e: Error) -> alloy::signers::Error {

@@ -3,7 +3,7 @@
 use alloy::primitives::U256;
 
 /// 32 ETH in wei.
-pub const DEPOSIT_WEI: u128 = 32_000_000_000_000_000_000;
+pub const DEPOSIT_WEI: u128 = kc_validator::deposit::gwei_to_wei(crate::bundle::DEPOSIT_GWEI);
 
 /// Wei as a decimal string.
 pub fn wei(v: U256) -> String {

@@ -12,9 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
-/// Cluster sizes the SSV network allows (n = 3f + 1).
-pub const CLUSTER_SIZES: [usize; 4] = [4, 7, 10, 13];
-
 /// One operator as published on the SSV network contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,12 +92,8 @@ impl OperatorsFile {
             AnyShape::Pinned(p) => (Some(p.provenance), p.operators),
             AnyShape::Bare(list) => (None, list),
         };
-        if !CLUSTER_SIZES.contains(&operators.len()) {
-            return Err(format!(
-                "operators: {} operators; a cluster has 4, 7, 10 or 13",
-                operators.len()
-            ));
-        }
+        kc_ssv::shamir::check_cluster_size("operators", operators.len())
+            .map_err(|e| e.to_string())?;
         let mut seen = BTreeSet::new();
         for (i, op) in operators.iter().enumerate() {
             if op.id == 0 {

@@ -1,24 +1,19 @@
 //! The ceremony plan: one strict TOML file, the one reviewed input (DESIGN.md, "The ceremony plan").
 //!
 //! Parsing is strict (unknown keys are errors) and every error names the field path, e.g.
-//! `plan.toml: deposit.withdrawal_type: expected "0x01" or "0x02", found "0x03"`. Paths inside
+//! `plan.toml: deposit.withdrawal_type: withdrawal type: expected "0x01" or "0x02", found "0x03"`
+//! (the deposit rules themselves are `kc_validator::deposit`'s). Paths inside
 //! the plan are relative to the plan file.
 
 use std::path::{Path, PathBuf};
 
 use kc_validator::address::Address;
-use kc_validator::deposit::{Network, WithdrawalType};
+use kc_validator::deposit::{self, Network, WithdrawalType};
 use serde::{Deserialize, Serialize};
 
 use crate::operators::{OperatorsFile, Provenance};
 use crate::Error;
 
-/// Smallest deposit, in gwei (1 ETH).
-pub const MIN_DEPOSIT_GWEI: u64 = 1_000_000_000;
-/// Largest deposit for 0x01 credentials (32 ETH).
-pub const MAX_EFFECTIVE_BALANCE_GWEI: u64 = 32_000_000_000;
-/// Largest deposit for 0x02 (compounding) credentials (2048 ETH, EIP-7251).
-pub const MAX_EFFECTIVE_BALANCE_ELECTRA_GWEI: u64 = 2_048_000_000_000;
 /// Most validators one ceremony creates.
 pub const MAX_VALIDATORS: u32 = 100_000;
 
@@ -258,38 +253,12 @@ impl Plan {
         let d = &file.deposit;
         let withdrawal_address = parse_address(&d.withdrawal_address)
             .map_err(|m| err("deposit.withdrawal_address", m))?;
-        let withdrawal_type = match d.withdrawal_type.as_str() {
-            "0x01" => WithdrawalType::Eth1,
-            "0x02" => WithdrawalType::Compounding,
-            other => {
-                return Err(err(
-                    "deposit.withdrawal_type",
-                    format!("expected \"0x01\" or \"0x02\", found {other:?}"),
-                ))
-            }
-        };
-        if d.amount_gwei < MIN_DEPOSIT_GWEI {
-            return Err(err(
-                "deposit.amount_gwei",
-                format!(
-                    "{} gwei is below the 1 ETH minimum ({MIN_DEPOSIT_GWEI})",
-                    d.amount_gwei
-                ),
-            ));
-        }
-        let max = match withdrawal_type {
-            WithdrawalType::Eth1 => MAX_EFFECTIVE_BALANCE_GWEI,
-            WithdrawalType::Compounding => MAX_EFFECTIVE_BALANCE_ELECTRA_GWEI,
-        };
-        if d.amount_gwei > max {
-            return Err(err(
-                "deposit.amount_gwei",
-                format!(
-                    "{} gwei is above {max} allowed for withdrawal_type {}",
-                    d.amount_gwei, d.withdrawal_type
-                ),
-            ));
-        }
+        let withdrawal_type: WithdrawalType = d
+            .withdrawal_type
+            .parse()
+            .map_err(|e: kc_validator::Error| err("deposit.withdrawal_type", e.to_string()))?;
+        deposit::check_amount(withdrawal_type, d.amount_gwei)
+            .map_err(|e| err("deposit.amount_gwei", e.to_string()))?;
 
         // [ssv]
         let s = &file.ssv;

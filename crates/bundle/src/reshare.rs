@@ -228,8 +228,10 @@ impl ResharePlan {
         {
             return Err(err(
                 "ssv.operators_file",
-                "is not a valid cluster (4, 7, 10 or 13 operators with RSA keys, ids ascending)"
-                    .into(),
+                format!(
+                    "is not a valid cluster ({} operators with RSA keys, ids ascending)",
+                    kc_ssv::shamir::cluster_sizes_text()
+                ),
             ));
         }
         if on_disk && !file.hsm.module.exists() {

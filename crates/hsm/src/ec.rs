@@ -12,6 +12,7 @@ use sha3::Keccak256;
 use crate::attest::{KeyAttestation, KeyRef, KeyRole};
 use crate::error::{p11, Error, Result};
 use crate::module::HsmSession;
+use crate::secp256k1::{recoverable_signature, RecoverableSignature};
 
 /// DER of the named-curve OID for P-256 (`1.2.840.10045.3.1.7`).
 pub const P256_EC_PARAMS: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
@@ -350,25 +351,6 @@ impl IdentityKey {
     }
 }
 
-/// A low-s secp256k1 signature with its recovery id, as Ethereum wants it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecoverableSignature {
-    /// The signature (low-s).
-    pub signature: k256::ecdsa::Signature,
-    /// The recovery id (`y` parity of R; never "x reduced" in practice).
-    pub recovery_id: k256::ecdsa::RecoveryId,
-}
-
-impl RecoverableSignature {
-    /// `r ‖ s ‖ v` with `v` = 0 or 1 (the y parity). Add 27 for legacy `v`, or apply EIP-155.
-    pub fn to_rsv(&self) -> [u8; 65] {
-        let mut out = [0u8; 65];
-        out[..64].copy_from_slice(&self.signature.to_bytes());
-        out[64] = self.recovery_id.to_byte();
-        out
-    }
-}
-
 /// The agent's transaction key: secp256k1, non-extractable, sign only.
 #[derive(Clone)]
 pub struct TransactionKey {
@@ -471,21 +453,7 @@ impl TransactionKey {
         prehash: &[u8; 32],
     ) -> Result<RecoverableSignature> {
         let raw = self.key.sign_raw(session, prehash)?;
-        let refuse = || Error::SignatureSelfCheck {
-            label: self.key.label.clone(),
-        };
-        let sig = k256::ecdsa::Signature::from_slice(&raw).map_err(|_| refuse())?;
-        let sig = sig.normalize_s().unwrap_or(sig);
-        let recovery_id = k256::ecdsa::RecoveryId::trial_recovery_from_prehash(
-            &self.verifying_key,
-            prehash,
-            &sig,
-        )
-        .map_err(|_| refuse())?;
-        Ok(RecoverableSignature {
-            signature: sig,
-            recovery_id,
-        })
+        recoverable_signature(&self.key.label, &self.verifying_key, prehash, &raw)
     }
 }
 

@@ -118,6 +118,32 @@ pub enum Error {
         serials: Vec<String>,
     },
 
+    /// The PIN file could not be read (missing, unreadable, not UTF-8).
+    #[error("cannot read the PIN file {}: {source}", path.display())]
+    PinFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The PIN read from a file or the environment breaks the PIN rule ([`crate::pin`]).
+    #[error("{from} {problem}")]
+    PinRefused {
+        /// Where it was read.
+        from: crate::pin::PinSource,
+        /// What is wrong with it.
+        problem: crate::pin::PinProblem,
+    },
+
+    /// No PIN file was given and the environment variable is unset or empty.
+    #[error("no PIN: no PIN file was given and {var} is not set")]
+    PinMissing {
+        /// The environment variable that was tried.
+        var: String,
+    },
+
     /// `C_Login` returned `CKR_PIN_INCORRECT`.
     #[error("C_Login failed with CKR_PIN_INCORRECT on token `{token}`: wrong PIN")]
     PinIncorrect {

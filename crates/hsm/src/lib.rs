@@ -12,7 +12,11 @@
 //! - Provisioning, refusing labels that exist: the AES-256 [`SealKey`], the P-256
 //!   [`IdentityKey`] and the secp256k1 [`TransactionKey`], all sensitive and non-extractable.
 //! - Use: AES-GCM seal/unseal (format `iv(12) ‖ ciphertext ‖ tag(16)`, IV from the token's
-//!   RNG), ECDSA signatures as raw `r ‖ s`, low-s + recovery id for secp256k1, and random bytes.
+//!   RNG), ECDSA signatures as raw `r ‖ s`, low-s + recovery id for secp256k1
+//!   ([`recoverable_signature`], also for signers that hold the raw `r ‖ s` of another key
+//!   store), and random bytes.
+//! - [`pin`]: reading the user PIN from a file (its first line) or an environment variable, one
+//!   rule for the ceremony and the agent.
 //! - Key attestation: every `open` reads the key's attributes and refuses it unless
 //!   `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_SENSITIVE`, `CKA_ALWAYS_SENSITIVE`,
 //!   `CKA_NEVER_EXTRACTABLE`, `CKA_LOCAL` are true, `CKA_EXTRACTABLE` is false, and the usage
@@ -58,10 +62,12 @@ mod attest;
 mod ec;
 mod error;
 mod module;
+pub mod pin;
 mod preflight;
 mod rsa_seal;
 mod seal;
 mod sealer;
+mod secp256k1;
 mod trial;
 
 #[cfg(feature = "test-utils")]
@@ -73,11 +79,12 @@ pub use cryptoki;
 
 pub use attest::{KeyAttestation, KeyRole, TokenAttestation};
 pub use ec::{
-    eth_address, identity_public_key, sec1_from_ec_point, Curve, IdentityKey, RecoverableSignature,
-    TransactionKey, P256_EC_PARAMS, SECP256K1_EC_PARAMS,
+    eth_address, identity_public_key, sec1_from_ec_point, Curve, IdentityKey, TransactionKey,
+    P256_EC_PARAMS, SECP256K1_EC_PARAMS,
 };
 pub use error::{Error, Refusal, Result};
 pub use module::{HsmSession, LibraryInfo, Module, Token, TokenInfo, MODULE_ENV, SOFTHSM_MODULE};
+pub use pin::{PinProblem, PinSource};
 pub use preflight::{
     Capability, MechanismUse, PreflightItem, PreflightReport, Requirement, AES_GCM, AES_KEY_GEN,
     AGENT_REQUIREMENTS, CEREMONY_REQUIREMENTS, CEREMONY_RSA_REQUIREMENTS, ECDSA, EC_KEY_PAIR_GEN,
@@ -92,6 +99,7 @@ pub use sealer::{
     choose_seal_backend, provision_ceremony_keys, BackendChoice, SealBackend, SealInfo, Sealed,
     Sealer,
 };
+pub use secp256k1::{recoverable_signature, RecoverableSignature};
 pub use trial::{TrialLine, TrialReport, TrialRole};
 
 /// Re-exported so callers can name PIN types without their own `secrecy` dependency.

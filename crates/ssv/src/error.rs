@@ -7,8 +7,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The number of operators is not 4, 7, 10 or 13.
-    #[error("{context}: {count} operators, a cluster needs 4, 7, 10 or 13 (3f+1)")]
+    /// The number of operators is not 4, 7, 10 or 13 ([`crate::shamir::CLUSTER_SIZES`]).
+    #[error(
+        "{context}: {count} operators, a cluster needs {} (3f+1)",
+        crate::shamir::cluster_sizes_text()
+    )]
     WrongOperatorCount { context: String, count: usize },
 
     /// The same operator id appears twice.

@@ -35,13 +35,26 @@ pub fn threshold(n: usize) -> Option<usize> {
     fault_tolerance(n).map(|f| n - f)
 }
 
+/// Checks that `n` operators make a cluster the SSV network accepts ([`CLUSTER_SIZES`]); returns
+/// the threshold t. `context` names what was counted (e.g. `operators`).
+pub fn check_cluster_size(context: &str, n: usize) -> Result<usize> {
+    threshold(n).ok_or_else(|| Error::WrongOperatorCount {
+        context: context.to_owned(),
+        count: n,
+    })
+}
+
+/// The cluster sizes for messages: `4, 7, 10 or 13`.
+pub fn cluster_sizes_text() -> String {
+    let (last, rest) = CLUSTER_SIZES.split_last().expect("cluster sizes");
+    let rest: Vec<String> = rest.iter().map(ToString::to_string).collect();
+    format!("{} or {last}", rest.join(", "))
+}
+
 /// Checks a list of operator ids as the SSV network needs it: a valid cluster size, every id in
 /// 1..=2^53-1, no duplicates, strictly increasing. Returns the threshold.
 pub fn check_operator_ids(context: &str, ids: &[u64]) -> Result<usize> {
-    let t = threshold(ids.len()).ok_or_else(|| Error::WrongOperatorCount {
-        context: context.to_owned(),
-        count: ids.len(),
-    })?;
+    let t = check_cluster_size(context, ids.len())?;
     let mut sorted = ids.to_vec();
     sorted.sort_unstable();
     for pair in sorted.windows(2) {
@@ -699,5 +712,39 @@ fn diagnose(
     Error::SharesDoNotInterpolate {
         validator: validator.to_owned(),
         detail: "several shares are off one polynomial, or out of order",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clusters_have_3f_plus_1_operators_for_f_1_to_4() {
+        let table = [(4, 1, 3), (7, 2, 5), (10, 3, 7), (13, 4, 9)];
+        for (n, f, t) in table {
+            assert_eq!(fault_tolerance(n), Some(f), "n = {n}");
+            assert_eq!(threshold(n), Some(t), "n = {n}");
+            assert_eq!(check_cluster_size("operators", n).unwrap(), t);
+        }
+        assert_eq!(CLUSTER_SIZES.to_vec(), table.map(|(n, _, _)| n).to_vec());
+        assert_eq!(cluster_sizes_text(), "4, 7, 10 or 13");
+    }
+
+    #[test]
+    fn a_cluster_of_5_or_any_other_size_is_refused_naming_the_count() {
+        for n in [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 16, 100] {
+            assert_eq!(fault_tolerance(n), None, "n = {n}");
+            assert_eq!(threshold(n), None, "n = {n}");
+            let e = check_cluster_size("operators", n).unwrap_err();
+            assert!(
+                matches!(&e, Error::WrongOperatorCount { context, count } if context == "operators" && *count == n),
+                "{e:?}"
+            );
+        }
+        assert_eq!(
+            check_cluster_size("operators", 5).unwrap_err().to_string(),
+            "operators: 5 operators, a cluster needs 4, 7, 10 or 13 (3f+1)"
+        );
     }
 }

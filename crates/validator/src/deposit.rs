@@ -19,15 +19,25 @@ use crate::{pyjson, ssz, Address, Error};
 
 /// One ether in gwei.
 pub const ETH_GWEI: u64 = 1_000_000_000;
+/// One gwei in wei (execution-layer amounts are in wei, deposit amounts in gwei).
+pub const GWEI_WEI: u128 = 1_000_000_000;
 /// The minimum deposit (1 ETH).
 pub const MIN_DEPOSIT_GWEI: u64 = ETH_GWEI;
+/// 32 ETH: the balance a validator needs to be activated (`MIN_ACTIVATION_BALANCE`), hence
+/// what the pool's `PoolManager.stake` deposits for each validator.
+pub const MIN_ACTIVATION_BALANCE_GWEI: u64 = 32 * ETH_GWEI;
 /// The largest deposit with `0x01` credentials (32 ETH, the pre-Electra maximum effective balance).
-pub const MAX_ETH1_DEPOSIT_GWEI: u64 = 32 * ETH_GWEI;
+pub const MAX_ETH1_DEPOSIT_GWEI: u64 = MIN_ACTIVATION_BALANCE_GWEI;
 /// The largest deposit with `0x02` credentials (2048 ETH, `MAX_EFFECTIVE_BALANCE_ELECTRA`, and
 /// ethstaker-deposit's `MAX_DEPOSIT_AMOUNT`).
 pub const MAX_COMPOUNDING_DEPOSIT_GWEI: u64 = 2048 * ETH_GWEI;
 /// The `deposit_cli_version` we write: the ethstaker-deposit release whose output we match.
 pub const DEPOSIT_CLI_VERSION: &str = "1.3.1";
+
+/// `gwei` in wei.
+pub const fn gwei_to_wei(gwei: u64) -> u128 {
+    gwei as u128 * GWEI_WEI
+}
 
 /// The network a deposit is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -214,8 +224,8 @@ impl FromStr for WithdrawalType {
             "0x01" => Ok(WithdrawalType::Eth1),
             "0x02" => Ok(WithdrawalType::Compounding),
             _ => Err(Error::InvalidWithdrawalCredentials {
-                what: format!("withdrawal type {s:?}"),
-                reason: "expected \"0x01\" or \"0x02\"".into(),
+                what: "withdrawal type".into(),
+                reason: format!("expected \"0x01\" or \"0x02\", found {s:?}"),
             }),
         }
     }
@@ -247,7 +257,8 @@ pub fn parse_withdrawal_credentials(wc: &[u8; 32]) -> Result<(WithdrawalType, Ad
     Ok((t, Address(a)))
 }
 
-/// Checks `amount_gwei` against the minimum and the credential type's maximum.
+/// Checks `amount_gwei` against the minimum (1 ETH) and the credential type's maximum (32 ETH
+/// for `0x01`, 2048 ETH for `0x02`), both inclusive.
 pub fn check_amount(t: WithdrawalType, amount_gwei: u64) -> Result<(), Error> {
     if amount_gwei < MIN_DEPOSIT_GWEI {
         return Err(Error::AmountBelowMinimum {
@@ -680,4 +691,92 @@ pub fn verify_all(list: &[DepositData]) -> Result<(), Error> {
     Err(Error::BadSignature {
         what: "deposit data batch".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_allowed_from_1_eth_to_the_types_maximum_inclusive() {
+        use WithdrawalType::{Compounding, Eth1};
+        for t in [Eth1, Compounding] {
+            assert!(check_amount(t, 1_000_000_000).is_ok(), "{t:?} at 1 ETH");
+            assert!(matches!(
+                check_amount(t, 999_999_999),
+                Err(Error::AmountBelowMinimum {
+                    amount_gwei: 999_999_999,
+                    min_gwei: 1_000_000_000,
+                    ..
+                })
+            ));
+            assert!(matches!(
+                check_amount(t, 0),
+                Err(Error::AmountBelowMinimum { .. })
+            ));
+        }
+        for (t, max) in [(Eth1, 32_000_000_000), (Compounding, 2_048_000_000_000)] {
+            assert!(check_amount(t, max).is_ok(), "{t:?} at its maximum");
+            assert!(
+                matches!(
+                    check_amount(t, max + 1),
+                    Err(Error::AmountNotAllowed { withdrawal_type, max_gwei, .. })
+                        if withdrawal_type == t.as_str() && max_gwei == max
+                ),
+                "{t:?} above its maximum"
+            );
+        }
+        assert!(check_amount(Compounding, 32_000_000_001).is_ok());
+        let e = check_amount(Eth1, 33_000_000_000).unwrap_err().to_string();
+        assert!(
+            e.contains("33000000000") && e.contains("above") && e.contains("0x01"),
+            "{e}"
+        );
+        let e = check_amount(Eth1, 5).unwrap_err().to_string();
+        assert!(e.contains("below"), "{e}");
+    }
+
+    #[test]
+    fn withdrawal_types_are_0x01_and_0x02_and_an_unknown_one_is_named() {
+        for t in [WithdrawalType::Eth1, WithdrawalType::Compounding] {
+            assert_eq!(t.as_str().parse::<WithdrawalType>().unwrap(), t);
+            assert_eq!(WithdrawalType::from_prefix(t.prefix()), Some(t));
+            assert_eq!(format!("0x{:02x}", t.prefix()), t.as_str());
+        }
+        for bad in ["0x00", "0x03", "1", "0X01", " 0x01", ""] {
+            let e = bad.parse::<WithdrawalType>().unwrap_err();
+            assert!(
+                matches!(e, Error::InvalidWithdrawalCredentials { .. }),
+                "{e:?}"
+            );
+            let text = e.to_string();
+            assert!(text.contains(&format!("{bad:?}")), "{text}");
+            assert!(text.contains("\"0x01\" or \"0x02\""), "{text}");
+        }
+        assert_eq!(WithdrawalType::from_prefix(0x00), None);
+        assert_eq!(WithdrawalType::from_prefix(0x03), None);
+    }
+
+    #[test]
+    fn credentials_are_the_prefix_eleven_zeros_and_the_address() {
+        let addr = Address([0xab; 20]);
+        for t in [WithdrawalType::Eth1, WithdrawalType::Compounding] {
+            let wc = withdrawal_credentials(t, &addr);
+            assert_eq!(wc[0], t.prefix());
+            assert_eq!(wc[1..12], [0u8; 11]);
+            assert_eq!(parse_withdrawal_credentials(&wc).unwrap(), (t, addr));
+        }
+    }
+
+    #[test]
+    fn thirty_two_eth_is_the_activation_balance_and_the_0x01_maximum() {
+        assert_eq!(MIN_ACTIVATION_BALANCE_GWEI, 32_000_000_000);
+        assert_eq!(MAX_ETH1_DEPOSIT_GWEI, MIN_ACTIVATION_BALANCE_GWEI);
+        assert_eq!(MAX_COMPOUNDING_DEPOSIT_GWEI, 2_048_000_000_000);
+        assert_eq!(
+            gwei_to_wei(MIN_ACTIVATION_BALANCE_GWEI),
+            32_000_000_000_000_000_000
+        );
+        assert_eq!(gwei_to_wei(u64::MAX), u128::from(u64::MAX) * 1_000_000_000);
+    }
 }

@@ -149,7 +149,7 @@ pub enum Error {
     },
 
     /// A deposit amount above what the withdrawal credential type allows.
-    #[error("{what}: amount {amount_gwei} gwei is not allowed for withdrawal type {withdrawal_type} (at most {max_gwei} gwei)")]
+    #[error("{what}: amount {amount_gwei} gwei is above the maximum of {max_gwei} gwei for withdrawal type {withdrawal_type}")]
     AmountNotAllowed {
         /// context
         what: String,

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use kc_bundle::operators::{OperatorsFile, CLUSTER_SIZES};
+use kc_bundle::operators::OperatorsFile;
+use kc_ssv::shamir::CLUSTER_SIZES;
 
 pub fn run(data: &[u8]) {
     let text = crate::props::text(data);

@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 
 use kc_bundle::manifest::files;
 use kc_bundle::operators::OperatorsFile;
-use kc_bundle::plan::{Plan, MAX_EFFECTIVE_BALANCE_ELECTRA_GWEI, MAX_VALIDATORS, MIN_DEPOSIT_GWEI};
+use kc_bundle::plan::{Plan, MAX_VALIDATORS};
 use kc_bundle::Error;
+use kc_validator::deposit::{MAX_COMPOUNDING_DEPOSIT_GWEI, MIN_DEPOSIT_GWEI};
 
 fn operators() -> &'static [OperatorsFile; 2] {
     static O: OnceLock<[OperatorsFile; 2]> = OnceLock::new();
@@ -53,7 +54,7 @@ fn check_plan(p: &Plan) {
     let _ = p.indices().count();
     assert!(p.nonce_of(p.count() - 1) <= kc_ssv::keyshares::MAX_OWNER_NONCE);
     assert!(p.amount_gwei() >= MIN_DEPOSIT_GWEI);
-    assert!(p.amount_gwei() <= MAX_EFFECTIVE_BALANCE_ELECTRA_GWEI);
+    assert!(p.amount_gwei() <= MAX_COMPOUNDING_DEPOSIT_GWEI);
     assert_ne!(p.withdrawal_address.0, [0; 20]);
     assert_ne!(p.owner.0, [0; 20]);
     assert_ne!(p.file.hsm.seal_key_label, p.file.hsm.identity_key_label);

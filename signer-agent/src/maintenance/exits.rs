@@ -28,7 +28,7 @@ use crate::logscan::Events;
 use crate::store::{Status, Store};
 
 /// 32 ETH in wei: what a validator returns when its beacon balance is not known.
-const VALIDATOR_WEI: u128 = 32_000_000_000_000_000_000;
+const VALIDATOR_WEI: u128 = kc_validator::deposit::gwei_to_wei(crate::bundle::DEPOSIT_GWEI);
 /// Requests `fundWithdrawals` may fund in one call (the PoolManager's MAX_FUND_PER_CALL).
 const FUND_BATCH: u64 = 50;
 
