@@ -115,9 +115,10 @@ pub enum Error {
     #[error("state store {url}: the lease of fencing token {token} is no longer held by this instance: write refused, nothing more is signed")]
     Fenced { url: String, token: i64 },
 
-    /// Staking was refused before anything was sent (the reason names the check).
-    #[error("refused: {reason}")]
-    Refused { reason: String },
+    /// Nothing was sent: a check refused (the variant names the rule and carries its data).
+    /// (Boxed: the refusal is the large part of this error.)
+    #[error("refused: {0}")]
+    Refused(Box<crate::refusal::Refusal>),
 
     /// A transaction was sent but failed or did not confirm.
     #[error("transaction {tx}: {message}")]
@@ -200,7 +201,7 @@ impl Error {
             | Error::Tls { .. }
             | Error::NonceTaken { .. }
             | Error::TxDropped { .. } => 4,
-            Error::Refused { .. }
+            Error::Refused(_)
             | Error::Bundle { .. }
             | Error::BundleChain { .. }
             | Error::Operator { .. }
@@ -246,9 +247,48 @@ impl Error {
         }
     }
 
+    /// A bundle import the state store refused (its reason names every key).
     pub(crate) fn refused(reason: impl Into<String>) -> Self {
-        Error::Refused {
+        crate::refusal::Refusal::Import {
             reason: reason.into(),
+        }
+        .into()
+    }
+
+    /// The refusal rule this error is counted under on `/metrics` (`None`: not a refusal). A
+    /// stopped cluster or a legacy one is an operator check.
+    pub fn refusal_rule(&self) -> Option<&'static str> {
+        match self {
+            Error::Refused(r) => Some(r.rule()),
+            Error::ClusterStopped { .. } | Error::LegacyCluster { .. } => Some("operator_check"),
+            _ => None,
+        }
+    }
+
+    /// Whether this error stops only the bundle being planned (its batch, its cluster, its
+    /// nonces), so that the planner goes on with the next pending bundle.
+    pub fn stops_bundle(&self) -> bool {
+        match self {
+            Error::Refused(r) => r.stops_bundle(),
+            Error::ClusterStopped { .. } | Error::LegacyCluster { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// A failure to sign a transaction: a policy refusal (recovered from the signer error by
+    /// downcast) stays a refusal (exit 5, the daemon waits); anything else is a signer error.
+    pub(crate) fn signing(
+        from: alloy::primitives::Address,
+        e: alloy::network::TransactionBuilderError<alloy::network::Ethereum>,
+    ) -> Self {
+        if let alloy::network::TransactionBuilderError::Signer(s) = &e {
+            if let Some(r) = crate::refusal::Refusal::from_signer(s) {
+                return r.into();
+            }
+        }
+        Error::Signer {
+            label: format!("{from}"),
+            message: format!("cannot sign the transaction: {e}"),
         }
     }
 
@@ -262,6 +302,12 @@ impl Error {
             action,
             source,
         }
+    }
+}
+
+impl From<crate::refusal::Refusal> for Error {
+    fn from(r: crate::refusal::Refusal) -> Self {
+        Error::Refused(Box::new(r))
     }
 }
 

@@ -615,7 +615,7 @@ mod tests {
             scanned_from: 1,
             last_block: 10,
         };
-        let d = crate::stake::FrontRunDeposit {
+        let d = crate::types::FrontRunDeposit {
             pubkey: h(&[2; 48]),
             tx: Some("0x1".into()),
             block: Some(5),
