@@ -235,7 +235,7 @@ impl Store {
             .map_err(|s| e("begin import", s))?;
         let known = self.read_known(&tx, b)?;
         // Dropping the transaction (a refusal, a dry run) records nothing.
-        let plan = decide(b, &known).map_err(|r| Error::refused(r.to_string()))?;
+        let plan = decide(b, &known).map_err(|r| Error::from(crate::refusal::Refusal::from(r)))?;
         tx.execute(
             "INSERT OR IGNORE INTO bundles (id, ceremony_id, path, operator_ids, withdrawal_type, identity, imported_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
