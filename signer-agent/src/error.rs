@@ -247,14 +247,6 @@ impl Error {
         }
     }
 
-    /// A bundle import the state store refused (its reason names every key).
-    pub(crate) fn refused(reason: impl Into<String>) -> Self {
-        crate::refusal::Refusal::Import {
-            reason: reason.into(),
-        }
-        .into()
-    }
-
     /// The refusal rule this error is counted under on `/metrics` (`None`: not a refusal). A
     /// stopped cluster or a legacy one is an operator check.
     pub fn refusal_rule(&self) -> Option<&'static str> {

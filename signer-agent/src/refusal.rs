@@ -267,9 +267,9 @@ pub enum Refusal {
     #[error(transparent)]
     Reshare(#[from] ReshareRefusal),
 
-    /// The state store refused a bundle's import (its reason names every key).
-    #[error("{reason}")]
-    Import { reason: String },
+    /// The state store refused a bundle's import (every key that refuses it, and why).
+    #[error(transparent)]
+    Import(#[from] crate::store::ImportRefusal),
 }
 
 fn front_run_hint(front_run: Option<&str>, chain: u64) -> String {
@@ -305,7 +305,7 @@ impl Refusal {
             Refusal::NotOracleMember { .. } => "oracle_member",
             Refusal::BadReport { .. } => "oracle_report",
             Refusal::Reshare(_) => "reshare_import",
-            Refusal::Import { .. } => "import",
+            Refusal::Import(_) => "import",
         }
     }
 
@@ -335,7 +335,7 @@ impl Refusal {
             | Refusal::NotOracleMember { .. }
             | Refusal::BadReport { .. }
             | Refusal::Reshare(_)
-            | Refusal::Import { .. } => false,
+            | Refusal::Import(_) => false,
         }
     }
 
@@ -586,9 +586,16 @@ mod tests {
                 false,
             ),
             (
-                Refusal::Import {
-                    reason: "bundle 0x07 cannot be imported".into(),
-                },
+                Refusal::Import(crate::store::ImportRefusal {
+                    bundle: "0x07".into(),
+                    ceremony_id: "c".into(),
+                    keys: vec![crate::store::BlockedKey {
+                        pubkey: "0xaa".into(),
+                        index: 0,
+                        other: "0x08".into(),
+                        why: crate::store::Blocked::Confirmed,
+                    }],
+                }),
                 "import",
                 false,
             ),

@@ -42,7 +42,7 @@ mod scan;
 pub mod schema;
 mod validators;
 
-pub use import::{Blocked, ImportRefusal};
+pub use import::{Blocked, BlockedKey, ImportRefusal};
 pub use ledger::DayTotals;
 pub use rows::{
     BundleFacts, BundleRow, DepositScan, HistoryRow, LedgerEntry, RowError, Status, ValidatorRow,

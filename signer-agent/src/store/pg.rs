@@ -573,6 +573,63 @@ mod tests {
         assert_eq!(n, 1);
     }
 
+    /// The two dialects' DDL are written twice: they must declare the same tables and columns.
+    #[tokio::test]
+    async fn postgres_and_sqlite_have_the_same_tables_and_columns() {
+        let server = Postgres::start();
+        let url = server.create_database("state");
+        let pg = store(&url).await;
+        let sqlite = crate::store::Store::in_memory().unwrap();
+        let mut tables: Vec<String> = sqlite
+            .conn()
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        tables.sort();
+        let mut pg_tables: Vec<String> = pg
+            .client()
+            .query(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'
+                 AND table_name NOT IN ('kc_schema', 'leadership')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        pg_tables.sort();
+        assert_eq!(pg_tables, tables);
+        assert!(tables.len() >= 11, "{tables:?}");
+        for t in &tables {
+            let mut cols: Vec<String> = sqlite
+                .conn()
+                .prepare("SELECT name FROM pragma_table_info(?1)")
+                .unwrap()
+                .query_map([t], |r| r.get(0))
+                .unwrap()
+                .collect::<std::result::Result<_, _>>()
+                .unwrap();
+            cols.sort();
+            let mut pg_cols: Vec<String> = pg
+                .client()
+                .query(
+                    "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1",
+                    &[t],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            pg_cols.sort();
+            assert_eq!(pg_cols, cols, "table {t}");
+        }
+    }
+
     #[tokio::test]
     async fn a_database_newer_than_the_agent_is_refused() {
         let server = Postgres::start();
