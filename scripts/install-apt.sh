@@ -19,6 +19,9 @@ pkgs=(
   "libsqlite3-dev=3.40.1-2+deb12u2"
   "pkg-config=1.8.1-1"
   "g++=4:12.2.0-3"          # builds libFuzzer for `make fuzz` (libfuzzer-sys)
+  # The agent's PostgreSQL state store: the tests start their own server (initdb + pg_ctl in a
+  # temporary directory on a free port, kc-test-utils `postgres`), never the system's cluster.
+  "postgresql-15=15.18-0+deb12u1"
 )
 missing=()
 for p in "${pkgs[@]}"; do

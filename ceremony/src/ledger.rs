@@ -40,16 +40,12 @@ fn load_one(dir: &Path) -> Result<Previous, Error> {
     let m = match verify::verified_manifest(dir, &VerifyOptions::default()) {
         Ok(m) => m,
         Err(report) => {
-            let first: Vec<String> = report
-                .failures()
-                .take(3)
-                .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
-                .collect();
+            let first = report.failures_line(Some(3));
             return Err(Error::Ledger {
                 message: format!(
                     "previous bundle {} does not verify: {}",
                     dir.display(),
-                    first.join("; ")
+                    first
                 ),
             });
         }
@@ -71,16 +67,12 @@ fn load_reshare(dir: &Path) -> Result<Previous, Error> {
     let m = match kc_bundle::reshare::load_verified(dir, &VerifyOptions::default()) {
         Ok(b) => b.manifest,
         Err(report) => {
-            let first: Vec<String> = report
-                .failures()
-                .take(3)
-                .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
-                .collect();
+            let first = report.failures_line(Some(3));
             return Err(Error::Ledger {
                 message: format!(
                     "previous reshare bundle {} does not verify: {}",
                     dir.display(),
-                    first.join("; ")
+                    first
                 ),
             });
         }

@@ -562,12 +562,8 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         proven,
     );
     if !report.ok() {
-        let failures: Vec<String> = report
-            .failures()
-            .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
-            .collect();
         return Err(Error::Verify {
-            failures: failures.join("; "),
+            failures: report.failures_line(None),
         });
     }
     stage(progress, "commit")?;
@@ -866,15 +862,8 @@ pub(crate) fn verify_from(
         proven: None,
     };
     // Only the manifest is kept: memory does not grow with the size of the --from bundle.
-    let manifest = verify::verified_manifest(bundle, &opts).map_err(|report| {
-        fail(
-            report
-                .failures()
-                .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
+    let manifest = verify::verified_manifest(bundle, &opts)
+        .map_err(|report| fail(report.failures_line(None)))?;
     let sealed_path = bundle.join(files::SEALED_MASTER);
     let bytes = read_bundle_file(&sealed_path, &kc_bundle::bounded::caps::sealed_master())?;
     // Read again after verification: it must still be the file the manifest lists.

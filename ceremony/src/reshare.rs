@@ -351,12 +351,8 @@ pub fn run(
         },
     );
     if !report.ok() {
-        let failures: Vec<String> = report
-            .failures()
-            .map(|f| format!("{} {}: {}", f.file, f.field, f.detail))
-            .collect();
         return Err(Error::Verify {
-            failures: failures.join("; "),
+            failures: report.failures_line(None),
         });
     }
     pipeline::stage(progress, "commit")?;

@@ -1,8 +1,11 @@
 //! The ceremony holds no per-validator output in memory: a real run (in process, SoftHSM) of
 //! 4N validators keeps, after making and writing every validator, and while it writes the
 //! manifest, at most a few dozen bytes a validator more than a run of N (the Merkle leaves, 32
-//! bytes each, and the root's computation over them). Measured in live heap bytes by the counting allocator of
-//! this crate, not in time: the numbers are the same on any machine and under any load.
+//! bytes each). Verifying a bundle (`kc_bundle::verify::verify_bundle`, every signature and
+//! interpolation checked) peaks at most a few dozen bytes a validator higher for 4N validators
+//! than for N (the fingerprints of the manifest's keys while its list is read; nothing else
+//! grows). Measured in live heap bytes by the counting allocator of this crate, not in time: the
+//! numbers are the same on any machine and under any load.
 //!
 //! One test in this binary: the allocator counts the whole process.
 
@@ -120,7 +123,9 @@ fn run_memory_does_not_grow_with_the_batch() {
     let dir = tempfile::tempdir().unwrap();
     // Measured between stages, when no chunk of validators is in flight: what remains is what
     // the run keeps per validator.
-    let (small, large) = (96u32, 384u32);
+    // Both sizes fill the validators verification has in flight.
+    let (small, large) = (256u32, 1024u32);
+    assert!(small as usize >= kc_bundle::verify::VERIFY_IN_FLIGHT);
     let a = run(&token, dir.path(), small);
     let b = run(&token, dir.path(), large);
     let extra = (large - small) as usize;
@@ -153,4 +158,40 @@ fn run_memory_does_not_grow_with_the_batch() {
         "writing the manifest peaked {} B higher for {extra} more validators (bound {bound})",
         grew(manifest_a, manifest_b)
     );
+    // The pipeline's own read-back verification of the staged bundle.
+    assert!(
+        grew(verify_a, verify_b) < bound,
+        "the read-back verification peaked {} B higher for {extra} more validators (bound {bound})",
+        grew(verify_a, verify_b)
+    );
+
+    // An auditor's verification, with all the cryptography. Both batches fill the chunks that
+    // verification has in flight (`VERIFY_IN_FLIGHT` validators), so that what differs is what
+    // grows with the batch: the fingerprints of the manifest's keys (2 × 20 bytes a validator
+    // while its list is read, up to twice that while their vectors grow). Holding the manifest's
+    // list, as verification used to, costs about 1 KiB a validator.
+    let verify_bound = extra * 96 + 64 * 1024;
+    let peak_a = verify_peak(&dir.path().join(format!("bundle-{small}")), small);
+    let peak_b = verify_peak(&dir.path().join(format!("bundle-{large}")), large);
+    eprintln!(
+        "peak of verify_bundle: {peak_a} → {peak_b} B ({small} → {large} validators, bound \
+         {verify_bound} B)"
+    );
+    assert!(
+        grew(peak_a, peak_b) < verify_bound,
+        "verify_bundle peaked {} B higher for {extra} more validators (bound {verify_bound})",
+        grew(peak_a, peak_b)
+    );
+}
+
+/// Peak live heap above what was live before, while `verify_bundle` checks the bundle in `dir`.
+fn verify_peak(dir: &Path, n: u32) -> usize {
+    let before = alloc::live();
+    alloc::reset_peak();
+    let report =
+        kc_bundle::verify::verify_bundle(dir, &kc_bundle::verify::VerifyOptions::default());
+    let peak = alloc::peak();
+    assert!(report.ok(), "{:?}", report.failures().collect::<Vec<_>>());
+    assert_eq!(report.validators, n as usize);
+    peak.saturating_sub(before)
 }

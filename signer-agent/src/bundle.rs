@@ -111,25 +111,12 @@ fn check_chain(dir: &Path, m: &kc_bundle::manifest::Manifest, node_chain_id: u64
 
 /// Every failed check of `report`, one `file: field: detail (check)` each, joined by `; `.
 pub fn describe_failures(report: &Report) -> String {
-    let fails: Vec<String> = report
-        .failures()
-        .map(|c| {
-            let field = if c.field.is_empty() {
-                String::new()
-            } else {
-                format!("{}: ", c.field)
-            };
-            format!("{}: {field}{} ({})", c.file, c.detail, c.name)
-        })
-        .collect();
-    if fails.is_empty() {
-        "no check ran".to_owned()
-    } else {
-        format!(
-            "verification failed, {} problem(s): {}",
-            fails.len(),
-            fails.join("; ")
-        )
+    match report.failures().count() {
+        0 => "no check ran".to_owned(),
+        n => format!(
+            "verification failed, {n} problem(s): {}",
+            report.failures_line(None)
+        ),
     }
 }
 

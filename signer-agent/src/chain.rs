@@ -1,4 +1,6 @@
-//! Contract bindings (`sol!`, written from `contracts/src`) and provider construction.
+//! Contract bindings (`sol!`, written from `contracts/src`: the calls, events and views the
+//! agent uses) and provider construction. The contracts' errors are decoded from bindings
+//! generated from their JSON ABIs ([`crate::revert`]), not declared here.
 
 use alloy::primitives::Address;
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
@@ -91,18 +93,6 @@ alloy::sol! {
         event ValidatorExitRequested(bytes32 indexed pubkeyHash, bytes pubkey, uint64[] operatorIds);
         event ValidatorReshared(bytes32 indexed root, bytes32 indexed pubkeyHash, bytes32 leaf);
 
-        error BatchNotApproved(bytes32 root);
-        error OperatorIdsMismatch(bytes32 root);
-        error InvalidValidatorCount(uint256 count, uint256 maximum);
-        error DepositRootChanged(bytes32 expected, bytes32 actual);
-        error InsufficientBuffer(uint256 available, uint256 needed);
-        error InvalidProof(uint256 index);
-        error ValidatorAlreadyStaked(bytes pubkey);
-        error ClusterFeeAboveCap(uint256 amount, uint256 cap);
-        error ReshareNotApproved(bytes32 root);
-        error ValidatorNotStaked(bytes pubkey);
-        error ReshareAlreadyApplied(bytes pubkey);
-        error SameCluster();
 
         function deposit() external payable returns (uint256 shares);
         function stake(
@@ -169,12 +159,6 @@ alloy::sol! {
             uint256 beaconValidators,
             uint256 exitedValidators
         );
-        error NotMember(address caller);
-        error WrongFrame(uint256 reported, uint256 current);
-        error FrameAlreadyCompleted(uint256 frameId);
-        error AlreadyReported(uint256 frameId, address member);
-        error RateIncreaseTooHigh(uint256 preTotal, uint256 postTotal, uint256 maxTotal);
-        error RateDropTooHigh(uint256 preTotal, uint256 postTotal, uint256 minTotal);
 
         function submitReport(uint256 frameId, uint256 beaconBalance, uint256 beaconValidators, uint256 exitedValidators) external;
         function currentFrame() external view returns (uint256);
@@ -232,10 +216,11 @@ pub async fn with_capped_fees_and_nonce(
         .await
         .map_err(|e| Error::rpc("eth_feeHistory", e))?;
     if fees.max_fee_per_gas > cfg.gas.max_fee_per_gas_wei {
-        return Err(Error::refused(format!(
-            "gas above cap: max fee per gas {} wei exceeds the cap of {} wei",
-            fees.max_fee_per_gas, cfg.gas.max_fee_per_gas_wei
-        )));
+        return Err(crate::refusal::Refusal::FeeAboveCap {
+            fee: fees.max_fee_per_gas,
+            cap: cfg.gas.max_fee_per_gas_wei,
+        }
+        .into());
     }
     let priority = fees
         .max_priority_fee_per_gas

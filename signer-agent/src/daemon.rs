@@ -131,7 +131,7 @@ impl Daemon<'_> {
             }
             Prepared::Waiting { reason } => {
                 tracing::info!(%reason, "waiting");
-                if reason.contains("reconcile") {
+                if reason.needs_reconcile() {
                     // Settle from the chain, then try again.
                     self.reconciled = false;
                     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -258,31 +258,19 @@ impl Daemon<'_> {
     /// daemon.
     fn after_error(&self, e: Error, once: bool, backoff: &mut Duration) -> Result<Duration> {
         let m = &self.metrics;
-        let poll = Duration::from_secs(self.cfg.poll_interval_secs);
+        if let Some(rule) = e.refusal_rule() {
+            // A policy refusal was counted by the policy signer under its own rule.
+            if !matches!(&e, Error::Refused(r) if r.counted_by_policy()) {
+                m.refused(rule);
+            }
+            m.error(&e);
+            tracing::error!(error = %e, rule, "refused; nothing sent");
+            if once {
+                return Err(e);
+            }
+            return Ok(Duration::from_secs(self.cfg.poll_interval_secs));
+        }
         match e {
-            Error::Refused { reason } => {
-                // Policy refusals are counted by the policy signer under their own rule.
-                if !reason.starts_with("policy refused") {
-                    m.refused(refusal_rule(&reason));
-                }
-                let e = Error::Refused { reason };
-                m.error(&e);
-                tracing::error!(error = %e, "refused; nothing sent");
-                if once {
-                    return Err(e);
-                }
-                Ok(poll)
-            }
-            e @ (Error::ClusterStopped { .. } | Error::LegacyCluster { .. }) => {
-                // Every pending bundle's cluster is stopped (the reason names the operator).
-                m.refused("operator_check");
-                m.error(&e);
-                tracing::error!(error = %e, "refused; nothing sent");
-                if once {
-                    return Err(e);
-                }
-                Ok(poll)
-            }
             e @ (Error::Rpc { .. } | Error::Transaction { .. }) => {
                 m.rpc_errors.fetch_add(1, Relaxed);
                 m.error(&e);
@@ -296,25 +284,6 @@ impl Daemon<'_> {
             }
             e => Err(e),
         }
-    }
-}
-
-fn refusal_rule(reason: &str) -> &'static str {
-    let r = reason.to_ascii_lowercase();
-    if r.contains("gas above cap") {
-        "gas_cap"
-    } else if r.contains("nonce mismatch") {
-        "owner_nonce"
-    } else if r.contains("root not approved") {
-        "root_not_approved"
-    } else if r.contains("not enough ssv") {
-        "ssv_balance"
-    } else if r.contains("staking for this cluster stops") {
-        "operator_check"
-    } else if r.contains("operator_role") {
-        "operator_role"
-    } else {
-        "other"
     }
 }
 

@@ -81,9 +81,10 @@ pub enum Error {
 
     /// The state store's schema is newer than this agent: it does not write into a schema it
     /// does not know (upgrade the agent, or restore the store the agent made).
-    #[error("state store {}: schema version {found} is newer than this agent's ({supported}): refusing to use it; run the agent that wrote it", path.display())]
+    #[error("state store {store}: schema version {found} is newer than this agent's ({supported}): refusing to use it; run the agent that wrote it")]
     StoreTooNew {
-        path: PathBuf,
+        /// The SQLite file, or the PostgreSQL URL as `redact::url` shows it.
+        store: String,
         found: i64,
         supported: i64,
     },
@@ -99,9 +100,25 @@ pub enum Error {
         problem: crate::store::RowError,
     },
 
-    /// Staking was refused before anything was sent (the reason names the check).
-    #[error("refused: {reason}")]
-    Refused { reason: String },
+    /// The PostgreSQL state store failed (the URL as `redact::url` shows it: no credential).
+    #[error("state store {url}: {action}: {source}")]
+    Postgres {
+        url: String,
+        action: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// This instance's lease is no longer current (another instance took over, or it expired):
+    /// the write that would precede a signature was refused by its fencing token, and the
+    /// instance signs nothing more until it holds the lease again.
+    #[error("state store {url}: the lease of fencing token {token} is no longer held by this instance: write refused, nothing more is signed")]
+    Fenced { url: String, token: i64 },
+
+    /// Nothing was sent: a check refused (the variant names the rule and carries its data).
+    /// (Boxed: the refusal is the large part of this error.)
+    #[error("refused: {0}")]
+    Refused(Box<crate::refusal::Refusal>),
 
     /// A transaction was sent but failed or did not confirm.
     #[error("transaction {tx}: {message}")]
@@ -184,14 +201,18 @@ impl Error {
             | Error::Tls { .. }
             | Error::NonceTaken { .. }
             | Error::TxDropped { .. } => 4,
-            Error::Refused { .. }
+            Error::Refused(_)
             | Error::Bundle { .. }
             | Error::BundleChain { .. }
             | Error::Operator { .. }
             | Error::LegacyCluster { .. }
             | Error::ClusterStopped { .. } => 5,
             Error::DoctorFailed { .. } => 7,
-            Error::Store { .. } | Error::StoreTooNew { .. } | Error::StoreRow { .. } => 6,
+            Error::Store { .. }
+            | Error::StoreTooNew { .. }
+            | Error::StoreRow { .. }
+            | Error::Postgres { .. }
+            | Error::Fenced { .. } => 6,
             Error::Io { .. }
             | Error::Exists { .. }
             | Error::Parse { .. }
@@ -226,9 +247,40 @@ impl Error {
         }
     }
 
-    pub(crate) fn refused(reason: impl Into<String>) -> Self {
-        Error::Refused {
-            reason: reason.into(),
+    /// The refusal rule this error is counted under on `/metrics` (`None`: not a refusal). A
+    /// stopped cluster or a legacy one is an operator check.
+    pub fn refusal_rule(&self) -> Option<&'static str> {
+        match self {
+            Error::Refused(r) => Some(r.rule()),
+            Error::ClusterStopped { .. } | Error::LegacyCluster { .. } => Some("operator_check"),
+            _ => None,
+        }
+    }
+
+    /// Whether this error stops only the bundle being planned (its batch, its cluster, its
+    /// nonces), so that the planner goes on with the next pending bundle.
+    pub fn stops_bundle(&self) -> bool {
+        match self {
+            Error::Refused(r) => r.stops_bundle(),
+            Error::ClusterStopped { .. } | Error::LegacyCluster { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// A failure to sign a transaction: a policy refusal (recovered from the signer error by
+    /// downcast) stays a refusal (exit 5, the daemon waits); anything else is a signer error.
+    pub(crate) fn signing(
+        from: alloy::primitives::Address,
+        e: alloy::network::TransactionBuilderError<alloy::network::Ethereum>,
+    ) -> Self {
+        if let alloy::network::TransactionBuilderError::Signer(s) = &e {
+            if let Some(r) = crate::refusal::Refusal::from_signer(s) {
+                return r.into();
+            }
+        }
+        Error::Signer {
+            label: format!("{from}"),
+            message: format!("cannot sign the transaction: {e}"),
         }
     }
 
@@ -242,6 +294,12 @@ impl Error {
             action,
             source,
         }
+    }
+}
+
+impl From<crate::refusal::Refusal> for Error {
+    fn from(r: crate::refusal::Refusal) -> Self {
+        Error::Refused(Box::new(r))
     }
 }
 

@@ -44,7 +44,9 @@ pub mod oracle;
 pub mod policy;
 pub mod profiles;
 pub mod redact;
+pub mod refusal;
 pub mod replace;
+pub mod revert;
 pub mod signer;
 pub mod ssv;
 pub mod stake;
@@ -56,3 +58,4 @@ pub mod verify;
 pub mod wallet;
 
 pub use error::{Error, Result};
+pub use refusal::{Refusal, WaitReason};

@@ -5,13 +5,13 @@
 use std::path::Path;
 
 use alloy::eips::BlockId;
-use alloy::primitives::{Address, Bytes};
+use alloy::primitives::Address;
 use alloy::providers::Provider;
-use alloy::sol_types::{SolEvent, SolValue};
 use kc_bundle::operators::{OperatorEntry, OperatorsFile, Provenance};
 
 use crate::chain::{checksum, ISSVNetwork};
 use crate::error::{Error, Result};
+pub use crate::ssv::{operator_key_from_log, public_key_text};
 
 /// Reads the operators `ids` at the latest block and returns the pinned file (sorted by id):
 /// state from SSVNetworkViews, public keys from SSVNetwork's `OperatorAdded` events (read
@@ -97,27 +97,6 @@ pub async fn export(
     };
     // Check it as the ceremony will read it (cluster size, key format).
     OperatorsFile::parse(&file.to_json()).map_err(|m| Error::config("--ids", m))
-}
-
-/// The public key text an `OperatorAdded` log carries, or why it carries none.
-pub fn operator_key_from_log(log: &alloy::rpc::types::Log) -> std::result::Result<String, String> {
-    let ev = ISSVNetwork::OperatorAdded::decode_log_data(log.data())
-        .map_err(|e| format!("undecodable OperatorAdded event: {e}"))?;
-    public_key_text(&ev.publicKey).ok_or_else(|| "its on-chain public key is not text".to_owned())
-}
-
-/// The operator key as the SDK shows it: mainnet stores `abi.encode(string)` in the event's
-/// `bytes publicKey`; a plain UTF-8 body is accepted too.
-pub fn public_key_text(raw: &Bytes) -> Option<String> {
-    if let Ok(s) = String::abi_decode(raw) {
-        if !s.is_empty() {
-            return Some(s);
-        }
-    }
-    std::str::from_utf8(raw)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
 }
 
 /// Writes the file, never overwriting (create_new and fsync, as every bundle file).

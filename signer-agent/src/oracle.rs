@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::chain::IOracle;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 
 #[derive(Deserialize)]
 struct Envelope<T> {
@@ -258,10 +259,11 @@ pub async fn submit(
         .await
         .map_err(|e| Error::rpc("Oracle.isMember", e))?
     {
-        return Err(Error::refused(format!(
-            "{from} is not a member of the Oracle {}",
-            cfg.contracts()?.oracle
-        )));
+        return Err(Refusal::NotOracleMember {
+            member: from,
+            oracle: cfg.contracts()?.oracle,
+        }
+        .into());
     }
     // The fees the pool's SSV clusters consumed are booked first, so that the report's rebase
     // reflects them (a permissionless sync, checked by the SSV network).
@@ -274,7 +276,10 @@ pub async fn submit(
         let gas = provider
             .estimate_gas(req.clone())
             .await
-            .map_err(|e| Error::refused(format!("the cluster fee sync would fail: {e}")))?;
+            .map_err(|e| Refusal::WouldRevert {
+                what: "the cluster fee sync".into(),
+                reason: crate::revert::reason(&e),
+            })?;
         let (hash, _) = sign_and_send(
             provider,
             wallet,
@@ -293,11 +298,8 @@ pub async fn submit(
         .call()
         .await
         .map_err(|e| Error::rpc("Oracle.currentFrame", e))?;
-    let balance: U256 = report.balance_wei.parse().map_err(|_| {
-        Error::refused(format!(
-            "beacon balance {:?} is not a wei amount",
-            report.balance_wei
-        ))
+    let balance: U256 = report.balance_wei.parse().map_err(|_| Refusal::BadReport {
+        balance: report.balance_wei.clone(),
     })?;
     let call = IOracle::submitReportCall {
         frameId: frame,
@@ -309,14 +311,13 @@ pub async fn submit(
         .with_from(from)
         .with_to(cfg.contracts()?.oracle)
         .with_input(call.abi_encode());
-    let gas = provider.estimate_gas(req.clone()).await.map_err(|e| {
-        let msg = e
-            .as_error_resp()
-            .and_then(|p| p.as_decoded_interface_error::<IOracle::IOracleErrors>())
-            .map(|d| format!("{d:?}"))
-            .unwrap_or_else(|| e.to_string());
-        Error::refused(format!("the report would fail: {msg}"))
-    })?;
+    let gas = provider
+        .estimate_gas(req.clone())
+        .await
+        .map_err(|e| Refusal::WouldRevert {
+            what: "the report".into(),
+            reason: crate::revert::reason(&e),
+        })?;
     let (hash, block) = sign_and_send(
         provider,
         wallet,
@@ -351,10 +352,12 @@ pub async fn sign_and_send(
 ) -> Result<(B256, u64)> {
     let gas_limit = gas + gas / 5;
     if gas_limit > cfg.gas.max_gas_per_tx {
-        return Err(Error::refused(format!(
-            "gas above cap: gas limit {gas_limit} exceeds {}",
-            cfg.gas.max_gas_per_tx
-        )));
+        return Err(Refusal::GasAboveCap {
+            what: kind.as_str().to_owned(),
+            needed: gas_limit,
+            cap: cfg.gas.max_gas_per_tx,
+        }
+        .into());
     }
     let out = crate::replace::Outgoing {
         kind,

@@ -64,7 +64,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Stake => "stake",
             Kind::Report => "report",
@@ -298,7 +298,7 @@ impl Sender<'_> {
         let envelope = req
             .build(self.wallet)
             .await
-            .map_err(|e| crate::stake::send::policy_or_signer(self.from, e))?;
+            .map_err(|e| Error::signing(self.from, e))?;
         let hash = *envelope.tx_hash();
         init(store)?;
         store

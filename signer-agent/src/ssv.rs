@@ -386,7 +386,7 @@ pub async fn operator_public_key(
     let Some(log) = logs.last() else {
         return Ok(Err(OperatorProblem::NoPublicKey));
     };
-    Ok(crate::operators::operator_key_from_log(log).map_err(OperatorProblem::KeyUnreadable))
+    Ok(operator_key_from_log(log).map_err(OperatorProblem::KeyUnreadable))
 }
 
 /// Whether operator `id`'s key on chain has the fingerprint `pinned` (hex) the bundle's
@@ -769,6 +769,27 @@ pub async fn sync_call(
             clusters,
         }),
     )
+}
+
+/// The public key text an `OperatorAdded` log carries, or why it carries none.
+pub fn operator_key_from_log(log: &alloy::rpc::types::Log) -> std::result::Result<String, String> {
+    let ev = ISSVNetwork::OperatorAdded::decode_log_data(log.data())
+        .map_err(|e| format!("undecodable OperatorAdded event: {e}"))?;
+    public_key_text(&ev.publicKey).ok_or_else(|| "its on-chain public key is not text".to_owned())
+}
+
+/// The operator key as the SDK shows it: mainnet stores `abi.encode(string)` in the event's
+/// `bytes publicKey`; a plain UTF-8 body is accepted too.
+pub fn public_key_text(raw: &alloy::primitives::Bytes) -> Option<String> {
+    if let Ok(s) = <String as alloy::sol_types::SolValue>::abi_decode(raw) {
+        if !s.is_empty() {
+            return Some(s);
+        }
+    }
+    std::str::from_utf8(raw)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]

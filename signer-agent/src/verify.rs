@@ -103,9 +103,12 @@ pub async fn bundle_on_chain(
         }
     }
     if first + staked != chain_nonce && !(staked == 0 && first >= chain_nonce) {
-        return Err(Error::refused(format!(
-            "nonce mismatch: the bundle's owner nonces start at {first} with {staked} already staked, the SSV network's nonce for the PoolManager is {chain_nonce}"
-        )));
+        return Err(crate::refusal::Refusal::BundleNonces {
+            first,
+            staked,
+            chain: chain_nonce,
+        }
+        .into());
     }
     Ok(VerifySummary {
         ceremony_id: b.ceremony_id,

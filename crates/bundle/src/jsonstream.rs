@@ -7,6 +7,8 @@
 //!   separators are exactly its own (`[`, `", "`, `]`, no whitespace, no trailing newline).
 //! - [`KeySharesEntries`]: the object `{"version", "createdAt", "shares": [ … ]}` (keys in any
 //!   order; `"shares": null` reads as no entry).
+//! - [`ListInObject::named`]: the same for the list under another key of an object, e.g. the
+//!   `validators` of `manifest.json`.
 
 use std::io::BufRead;
 
@@ -272,9 +274,15 @@ impl<R: BufRead> DepositEntries<R> {
 }
 
 /// The entries of a `keyshares.json`, one at a time, and its `version` and `createdAt`.
-pub struct KeySharesEntries<R> {
+pub type KeySharesEntries<R> = ListInObject<R>;
+
+/// The entries of the list under one key of a JSON object, one at a time (the object's other
+/// members skipped, at most `max_member` bytes each; `version` and `createdAt` noted).
+pub struct ListInObject<R> {
     sc: Scanner<R>,
     max: usize,
+    key: &'static str,
+    max_member: usize,
     state: State,
     count: usize,
     /// A member was read, so the next one needs a comma first.
@@ -284,9 +292,10 @@ pub struct KeySharesEntries<R> {
     scratch: Vec<u8>,
 }
 
-impl<R> std::fmt::Debug for KeySharesEntries<R> {
+impl<R> std::fmt::Debug for ListInObject<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeySharesEntries")
+        f.debug_struct("ListInObject")
+            .field("key", &self.key)
             .field("count", &self.count)
             .finish()
     }
@@ -307,12 +316,21 @@ enum State {
 /// Longest `version`, `createdAt` or other member of the object (not an entry).
 const MAX_MEMBER: usize = 4096;
 
-impl<R: BufRead> KeySharesEntries<R> {
-    /// Reads from `r`; each entry may be at most `max` bytes. Nothing is read yet.
+impl<R: BufRead> ListInObject<R> {
+    /// The `shares` of a `keyshares.json` from `r`; each entry may be at most `max` bytes.
+    /// Nothing is read yet.
     pub fn new(r: R, max: usize) -> Self {
-        KeySharesEntries {
+        Self::named(r, "shares", max, MAX_MEMBER)
+    }
+
+    /// The list under `key` of the object read from `r`; each entry may be at most `max`
+    /// bytes, each other member `max_member`. Nothing is read yet.
+    pub fn named(r: R, key: &'static str, max: usize, max_member: usize) -> Self {
+        ListInObject {
             sc: Scanner::new(r),
             max,
+            key,
+            max_member,
             state: State::Start,
             count: 0,
             need_comma: false,
@@ -344,17 +362,19 @@ impl<R: BufRead> KeySharesEntries<R> {
                 _ => {}
             }
             self.need_comma = true;
-            self.sc.value(MAX_MEMBER, &mut self.scratch)?;
+            self.sc.value(self.max_member, &mut self.scratch)?;
             let key: String = serde_json::from_slice(&self.scratch)
                 .map_err(|e| self.sc.syntax(format!("expected a member name: {e}")))?;
             self.sc.skip_ws()?;
             self.sc.expect(b':')?;
             self.sc.skip_ws()?;
-            if key == "shares" {
+            if key == self.key {
                 if self.sc.peek()? == Some(b'n') {
-                    self.sc.value(MAX_MEMBER, &mut self.scratch)?;
+                    self.sc.value(self.max_member, &mut self.scratch)?;
                     if self.scratch != b"null" {
-                        return Err(self.sc.syntax("shares: expected a list or null"));
+                        return Err(self
+                            .sc
+                            .syntax(format!("{}: expected a list or null", self.key)));
                     }
                     continue;
                 }
@@ -362,7 +382,7 @@ impl<R: BufRead> KeySharesEntries<R> {
                 self.state = State::InList;
                 return Ok(true);
             }
-            self.sc.value(MAX_MEMBER, &mut self.scratch)?;
+            self.sc.value(self.max_member, &mut self.scratch)?;
             let text = || -> Result<String, ScanError> {
                 serde_json::from_slice(&self.scratch)
                     .map_err(|e| self.sc.syntax(format!("{key}: expected a string: {e}")))

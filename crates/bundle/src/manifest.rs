@@ -40,9 +40,12 @@ pub mod files {
     ];
 }
 
+/// `manifest.json`. `V` is its list of validators: the entries themselves (the default), or,
+/// for the verifier, only what it needs of the whole list ([`ListSummary`], see
+/// [`ManifestHead`]); the entries are then read again one at a time ([`ValidatorStream`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Manifest {
+pub struct Manifest<V = Vec<ValidatorEntry>> {
     pub format: String,
     pub ceremony_id: String,
     pub created_at: String,
@@ -53,7 +56,7 @@ pub struct Manifest {
     pub withdrawal: WithdrawalInfo,
     pub owner: OwnerInfo,
     pub operators: OperatorsInfo,
-    pub validators: Vec<ValidatorEntry>,
+    pub validators: V,
     /// `0x`-prefixed root of the batch tree (`docs/merkle-leaf.md`).
     pub merkle_root: String,
     /// Head of `transcript.jsonl`.
@@ -184,27 +187,211 @@ impl Manifest {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        Self::checked(serde_json::from_slice(bytes))
+        checked(serde_json::from_slice(bytes))
     }
 
     /// [`Manifest::from_bytes`] from a reader (the whole input is read; only whitespace may
     /// follow the object).
     pub fn from_reader(r: impl std::io::Read) -> Result<Self, Error> {
-        Self::checked(serde_json::from_reader(r))
+        checked(serde_json::from_reader(r))
+    }
+}
+
+impl<V> Manifest<V> {
+    /// The manifest with its list replaced by `validators`.
+    pub fn head_with<W>(&self, validators: W) -> Manifest<W> {
+        let m = self;
+        Manifest {
+            format: m.format.clone(),
+            ceremony_id: m.ceremony_id.clone(),
+            created_at: m.created_at.clone(),
+            network: m.network.clone(),
+            tool: m.tool.clone(),
+            identity: m.identity.clone(),
+            master: m.master.clone(),
+            withdrawal: m.withdrawal.clone(),
+            owner: m.owner.clone(),
+            operators: m.operators.clone(),
+            validators,
+            merkle_root: m.merkle_root.clone(),
+            transcript_head: m.transcript_head.clone(),
+            files: m.files.clone(),
+        }
+    }
+}
+
+/// The verifier's manifest: everything but the validators' list, of which only the count and
+/// the repeated keys are kept ([`ListSummary`]). Reading it holds one entry at a time, plus a
+/// 20-byte fingerprint per validator while the list is read (for the repeats).
+pub type ManifestHead = Manifest<ListSummary>;
+
+impl ManifestHead {
+    /// Reads the manifest from `r` as [`Manifest::from_reader`] does (the same checks and the
+    /// same errors), keeping only the summary of its list.
+    pub fn read_head(r: impl std::io::Read) -> Result<Self, Error> {
+        checked(serde_json::from_reader(r))
     }
 
-    fn checked(parsed: Result<Manifest, serde_json::Error>) -> Result<Self, Error> {
-        let m: Manifest = parsed.map_err(|e| Error::Manifest {
-            field: format!("line {} column {}", e.line(), e.column()),
-            message: crate::printable(&e.to_string()),
-        })?;
-        if m.format != FORMAT {
-            return Err(Error::Manifest {
-                field: "format".into(),
-                message: format!("expected {FORMAT:?}, found {:?}", m.format),
-            });
+    /// The manifest with the entries `validators` as its list.
+    pub fn with_entries(&self, validators: Vec<ValidatorEntry>) -> Manifest {
+        self.head_with(validators)
+    }
+}
+
+fn checked<V>(parsed: Result<Manifest<V>, serde_json::Error>) -> Result<Manifest<V>, Error> {
+    let m: Manifest<V> = parsed.map_err(|e| Error::Manifest {
+        field: format!("line {} column {}", e.line(), e.column()),
+        message: crate::printable(&e.to_string()),
+    })?;
+    if m.format != FORMAT {
+        return Err(Error::Manifest {
+            field: "format".into(),
+            message: format!("expected {FORMAT:?}, found {:?}", m.format),
+        });
+    }
+    Ok(m)
+}
+
+/// Which key of a validator entry repeats an earlier entry's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RepeatedKey {
+    Pubkey,
+    MerkleLeaf,
+}
+
+impl RepeatedKey {
+    /// The field's name in the manifest.
+    pub fn field(self) -> &'static str {
+        match self {
+            RepeatedKey::Pubkey => "pubkey",
+            RepeatedKey::MerkleLeaf => "merkle_leaf",
         }
-        Ok(m)
+    }
+}
+
+/// A validator entry whose key (compared without regard to case) an earlier entry has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Repeat {
+    /// Position of the entry in the list.
+    pub position: usize,
+    pub key: RepeatedKey,
+    /// Position of the nearest earlier entry with the same key.
+    pub repeats: usize,
+}
+
+/// What the verifier keeps of the manifest's list of validators: their count, the first and
+/// last EIP-2334 index, and the entries whose public key or Merkle leaf repeats an earlier one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListSummary {
+    pub count: usize,
+    pub first_index: Option<u32>,
+    pub last_index: Option<u32>,
+    /// In list order (the public key before the leaf of one entry).
+    pub repeats: Vec<Repeat>,
+}
+
+impl ListSummary {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+impl<'de> Deserialize<'de> for ListSummary {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = ListSummary;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ListSummary, A::Error> {
+                let mut s = ListSummary::default();
+                // A fingerprint of each key (SHA-256 of its lower-case text, 16 bytes) and its
+                // position; sorted at the end, equal neighbours are the repeats.
+                let mut keys: Vec<([u8; 16], u32)> = Vec::new();
+                let mut leaves: Vec<([u8; 16], u32)> = Vec::new();
+                let fp = |text: &str| -> [u8; 16] {
+                    let d = Sha256::digest(text.to_ascii_lowercase().as_bytes());
+                    d[..16].try_into().expect("16 of 32 bytes")
+                };
+                while let Some(v) = seq.next_element::<ValidatorEntry>()? {
+                    let at = u32::try_from(s.count)
+                        .map_err(|_| serde::de::Error::custom("more than 2^32 validators"))?;
+                    keys.push((fp(&v.pubkey), at));
+                    leaves.push((fp(&v.merkle_leaf), at));
+                    s.first_index.get_or_insert(v.index);
+                    s.last_index = Some(v.index);
+                    s.count += 1;
+                }
+                for (list, key) in [
+                    (&mut keys, RepeatedKey::Pubkey),
+                    (&mut leaves, RepeatedKey::MerkleLeaf),
+                ] {
+                    list.sort_unstable();
+                    for w in list.windows(2) {
+                        if w[0].0 == w[1].0 {
+                            s.repeats.push(Repeat {
+                                position: w[1].1 as usize,
+                                key,
+                                repeats: w[0].1 as usize,
+                            });
+                        }
+                    }
+                }
+                s.repeats.sort_unstable();
+                Ok(s)
+            }
+        }
+        d.deserialize_seq(Visit)
+    }
+}
+
+/// The longest member of `manifest.json` other than its list of validators (the operators'
+/// list of a large cluster, the files' hashes).
+const MAX_MANIFEST_MEMBER: usize = 1 << 20;
+/// The longest validator entry of `manifest.json`.
+const MAX_VALIDATOR_ENTRY: usize = 4096;
+
+/// The validator entries of `manifest.json`, read one at a time from `r` (the rest of the
+/// object skipped): memory does not grow with the list.
+pub struct ValidatorStream<R> {
+    list: crate::jsonstream::ListInObject<R>,
+    buf: Vec<u8>,
+}
+
+impl<R: std::io::BufRead> ValidatorStream<R> {
+    pub fn new(r: R) -> Self {
+        ValidatorStream {
+            list: crate::jsonstream::ListInObject::named(
+                r,
+                "validators",
+                MAX_VALIDATOR_ENTRY,
+                MAX_MANIFEST_MEMBER,
+            ),
+            buf: Vec::new(),
+        }
+    }
+
+    /// The next entry, `Ok(None)` after the last (then the whole object was read), or why the
+    /// list cannot be read.
+    pub fn next_entry(&mut self) -> Result<Option<ValidatorEntry>, String> {
+        match self.list.next_into(&mut self.buf) {
+            Ok(true) => serde_json::from_slice(&self.buf)
+                .map(Some)
+                .map_err(|e| format!("validators[{}]: {e}", self.list.count() - 1)),
+            Ok(false) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    pub fn into_inner(self) -> R {
+        self.list.into_inner()
     }
 }
 

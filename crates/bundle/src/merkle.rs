@@ -91,14 +91,51 @@ fn next_level(level: &[Hash]) -> Vec<Hash> {
 
 /// The root of a list of leaves, or `None` for an empty list.
 pub fn root(leaves: &[Hash]) -> Option<Hash> {
-    if leaves.is_empty() {
-        return None;
+    let mut b = RootBuilder::default();
+    leaves.iter().for_each(|l| b.push(l));
+    b.root()
+}
+
+/// The root of leaves given one at a time, in memory that grows with the logarithm of their
+/// number: the complete subtrees so far (one per bit of the count), each merged with its left
+/// neighbour as soon as both are complete. At the end the subtrees fold from the right, which
+/// is where the level-by-level tree moves a node without a neighbour up unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct RootBuilder {
+    /// (height, root) of complete subtrees, heights strictly decreasing.
+    stack: Vec<(u32, Hash)>,
+    count: usize,
+}
+
+impl RootBuilder {
+    /// Adds the next leaf.
+    pub fn push(&mut self, leaf: &Hash) {
+        self.count += 1;
+        let mut node = (0u32, *leaf);
+        while let Some(&(h, left)) = self.stack.last() {
+            if h != node.0 {
+                break;
+            }
+            self.stack.pop();
+            node = (h + 1, hash_pair(&left, &node.1));
+        }
+        self.stack.push(node);
     }
-    let mut level = leaves.to_vec();
-    while level.len() > 1 {
-        level = next_level(&level);
+
+    /// Leaves added so far.
+    pub fn count(&self) -> usize {
+        self.count
     }
-    Some(level[0])
+
+    /// The root of the leaves added, or `None` when there are none.
+    pub fn root(&self) -> Option<Hash> {
+        let mut it = self.stack.iter().rev();
+        let mut acc = it.next()?.1;
+        for (_, left) in it {
+            acc = hash_pair(left, &acc);
+        }
+        Some(acc)
+    }
 }
 
 /// The proof for leaf `index`: sibling hashes bottom-up, skipping levels without a sibling.
@@ -157,6 +194,31 @@ mod tests {
                 assert!(verify_proof(&p, &r, &l[i]), "n={n} i={i}");
                 let other = keccak(b"not a leaf");
                 assert!(!verify_proof(&p, &r, &other), "n={n} i={i}");
+            }
+        }
+    }
+
+    /// The level-by-level tree, as the contract's proofs assume it.
+    fn root_by_levels(leaves: &[Hash]) -> Option<Hash> {
+        let mut level = leaves.to_vec();
+        while level.len() > 1 {
+            level = next_level(&level);
+        }
+        level.first().copied()
+    }
+
+    #[test]
+    fn the_streamed_root_is_the_level_by_level_root() {
+        for n in 0..=70 {
+            let l = leaves(n);
+            assert_eq!(root(&l), root_by_levels(&l), "n={n}");
+            if let Some(r) = root(&l) {
+                for (i, leaf) in l.iter().enumerate() {
+                    assert!(
+                        verify_proof(&proof(&l, i).unwrap(), &r, leaf),
+                        "n={n} i={i}"
+                    );
+                }
             }
         }
     }

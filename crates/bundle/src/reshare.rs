@@ -69,22 +69,38 @@ pub enum BundleKind {
 /// The kind named by `manifest.json` bytes (`Staking` when it names none or does not parse: the
 /// staking verification then reports why).
 pub fn kind_of(manifest_bytes: &[u8]) -> BundleKind {
-    match serde_json::from_slice::<serde_json::Value>(manifest_bytes) {
-        Ok(v) if v.get("kind").and_then(|k| k.as_str()) == Some(KIND) => BundleKind::Reshare,
+    kind_from(serde_json::from_slice::<KindOnly>(manifest_bytes))
+}
+
+/// The manifest's `kind` alone: the other members are skipped as they are read, so that telling
+/// the kind of a bundle holds nothing of its list of validators.
+#[derive(Deserialize)]
+struct KindOnly {
+    kind: Option<serde_json::Value>,
+}
+
+fn kind_from(parsed: Result<KindOnly, serde_json::Error>) -> BundleKind {
+    match parsed {
+        Ok(k) if k.kind.as_ref().and_then(|k| k.as_str()) == Some(KIND) => BundleKind::Reshare,
         _ => BundleKind::Staking,
     }
 }
 
 /// The kind of the bundle in `dir`. Reads `manifest.json` only when it is a regular file (as
 /// verification does): a symlink, e.g. to `/dev/zero`, is `Staking` here and refused by the
-/// staking verification, never read.
+/// staking verification, never read. The file is read as a stream: memory does not grow with
+/// its size.
 pub fn kind_of_dir(dir: &Path) -> BundleKind {
-    crate::bounded::read(
+    match crate::bounded::open(
         &dir.join(files::MANIFEST),
         &crate::bounded::caps::manifest(),
-    )
-    .map(|(b, _)| kind_of(&b))
-    .unwrap_or(BundleKind::Staking)
+    ) {
+        Ok(f) => kind_from(serde_json::from_reader(std::io::BufReader::with_capacity(
+            1 << 16,
+            f,
+        ))),
+        Err(_) => BundleKind::Staking,
+    }
 }
 
 // ------------------------------------------------------------------------------------ plan

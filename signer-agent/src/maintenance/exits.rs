@@ -293,10 +293,7 @@ pub async fn triggerable_call(
     }
     let keys: Vec<Bytes> = pubkeys
         .iter()
-        .map(|p| {
-            p.parse()
-                .map_err(|_| Error::refused(format!("bad pubkey {p}")))
-        })
+        .map(|p| p.parse().map_err(|_| bad_pubkey(p)))
         .collect::<Result<_>>()?;
     let call = IPoolManager::requestTriggerableExitsCall { pubkeys: keys };
     Ok(TriggerableCall {
@@ -440,10 +437,7 @@ async fn remove(ctx: &Ctx<'_>, st: &mut Store, p: &mut Pass) -> Result<()> {
             crate::ssv::cluster_snapshot(ctx.events, &c, c.pool_manager, &ids, at).await?;
         let keys: Vec<Bytes> = batch
             .iter()
-            .map(|k| {
-                k.parse()
-                    .map_err(|_| Error::refused(format!("bad pubkey {k}")))
-            })
+            .map(|k| k.parse().map_err(|_| bad_pubkey(k)))
             .collect::<Result<_>>()?;
         let input = IPoolManager::removeValidatorsCall {
             pubkeys: keys,
@@ -517,10 +511,7 @@ async fn request(ctx: &Ctx<'_>, st: &mut Store, p: &mut Pass) -> Result<()> {
     for (ids, pubkeys) in by_cluster {
         let keys: Vec<Bytes> = pubkeys
             .iter()
-            .map(|k| {
-                k.parse()
-                    .map_err(|_| Error::refused(format!("bad pubkey {k}")))
-            })
+            .map(|k| k.parse().map_err(|_| bad_pubkey(k)))
             .collect::<Result<_>>()?;
         let input = IPoolManager::requestValidatorExitsCall {
             pubkeys: keys,
@@ -571,6 +562,14 @@ pub async fn run(ctx: &Ctx<'_>, st: &mut Store, p: &mut Pass) -> Result<()> {
 pub fn pubkey_hash(pubkey: &str) -> Option<alloy::primitives::B256> {
     let b: Bytes = pubkey.parse().ok()?;
     Some(keccak256(&b))
+}
+
+/// A stored pubkey that is not hex.
+fn bad_pubkey(pubkey: &str) -> Error {
+    crate::refusal::Refusal::StoreInconsistent {
+        problem: format!("bad pubkey {pubkey}"),
+    }
+    .into()
 }
 
 #[cfg(test)]

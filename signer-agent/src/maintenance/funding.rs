@@ -84,7 +84,7 @@ pub async fn run(ctx: &Ctx<'_>, st: &mut Store, p: &mut Pass) -> Result<()> {
         }
         let params = match ssv::fee_params(ctx.provider, c.ssv_network_views, &ids).await {
             Ok(x) => x,
-            Err(e @ (Error::Refused { .. } | Error::ClusterStopped { .. })) => {
+            Err(e @ (Error::Refused(_) | Error::ClusterStopped { .. })) => {
                 tracing::error!(cluster = %label, reason = %e, "cannot fund this cluster");
                 continue;
             }

@@ -258,8 +258,8 @@ pub async fn pass(ctx: &Ctx<'_>, st: &mut crate::store::Store) -> Result<Pass> {
 pub(crate) fn refused_is_skip(r: Result<()>) -> Result<bool> {
     match r {
         Ok(()) => Ok(true),
-        Err(Error::Refused { reason }) => {
-            tracing::error!(%reason, "maintenance transaction refused; nothing sent");
+        Err(Error::Refused(reason)) => {
+            tracing::error!(%reason, rule = reason.rule(), "maintenance transaction refused; nothing sent");
             Ok(false)
         }
         Err(e) => Err(e),

@@ -122,7 +122,7 @@ pub struct Checked {
     pub staking_validators: u64,
 }
 
-type Refused = (&'static str, String);
+use crate::policy::{Refused, Rule};
 
 /// What the ledger holds for `actions` on `day`, the earlier versions of `nonce` (the one being
 /// signed replaces them) left out.
@@ -131,7 +131,7 @@ fn day_counts(
     day: &str,
     actions: &[Action],
     nonce: u64,
-    rule: &'static str,
+    rule: Rule,
 ) -> Result<(u64, U256), Refused> {
     mstore::signed_on(store, day, actions, Some(nonce))
         .map_err(|e| (rule, format!("state store: {e}")))
@@ -152,182 +152,225 @@ pub fn check(
     }
     let bad = |e: alloy::sol_types::Error| {
         (
-            "maintenance_calldata",
+            Rule::MaintenanceCalldata,
             format!("undecodable PoolManager calldata: {e}"),
         )
     };
+    let ledger = Ledger { store, day, nonce };
     let caps = &p.maintenance;
     let sel = &input[..4];
-    let top_up = |amount: U256, action: Action| -> Result<Option<Checked>, Refused> {
-        if amount > caps.max_topup_per_tx_wei {
-            return Err((
-                "topup_cap",
-                format!(
-                    "{amount} wei to an SSV cluster exceeds the top-up cap of {} wei per transaction",
-                    caps.max_topup_per_tx_wei
-                ),
-            ));
-        }
-        let store = store.ok_or((
-            "topup_day_cap",
-            "no state store: the daily top-up cap cannot be checked".to_owned(),
-        ))?;
-        let (_, today) = day_counts(
-            store,
-            day,
-            &[Action::TopUp, Action::Reactivate],
-            nonce,
-            "topup_day_cap",
-        )?;
-        if today.saturating_add(amount) > caps.max_topup_per_day_wei {
-            return Err((
-                "topup_day_cap",
-                format!(
-                    "{amount} wei on top of {today} wei of top-ups today ({day}) exceeds the daily cap of {} wei",
-                    caps.max_topup_per_day_wei
-                ),
-            ));
-        }
-        Ok(Some(Checked {
-            action,
-            count: 0,
-            amount,
-            staking_validators: 0,
-        }))
-    };
-    if sel == IPoolManager::depositClusterETHCall::SELECTOR {
+    let checked = if sel == IPoolManager::depositClusterETHCall::SELECTOR {
         let c = IPoolManager::depositClusterETHCall::abi_decode(input).map_err(bad)?;
-        return top_up(c.amount, Action::TopUp);
-    }
-    if sel == IPoolManager::reactivateClusterCall::SELECTOR {
+        top_up(caps, &ledger, c.amount, Action::TopUp)?
+    } else if sel == IPoolManager::reactivateClusterCall::SELECTOR {
         let c = IPoolManager::reactivateClusterCall::abi_decode(input).map_err(bad)?;
-        return top_up(c.amount, Action::Reactivate);
-    }
-    if sel == IPoolManager::fundWithdrawalsCall::SELECTOR {
+        top_up(caps, &ledger, c.amount, Action::Reactivate)?
+    } else if sel == IPoolManager::fundWithdrawalsCall::SELECTOR {
         IPoolManager::fundWithdrawalsCall::abi_decode(input).map_err(bad)?;
-        return Ok(Some(Checked {
+        Checked {
             action: Action::Fund,
             count: 0,
             amount: U256::ZERO,
             staking_validators: 0,
-        }));
-    }
-    if sel == IPoolManager::requestValidatorExitsCall::SELECTOR {
+        }
+    } else if sel == IPoolManager::requestValidatorExitsCall::SELECTOR {
         let c = IPoolManager::requestValidatorExitsCall::abi_decode(input).map_err(bad)?;
-        let store = store.ok_or((
-            "exit_unknown_validator",
-            "no state store to check the exits against".to_owned(),
-        ))?;
-        for pk in &c.pubkeys {
-            let pk = format!("0x{}", hex::encode(pk));
-            let status = store
-                .validator_status(&pk)
-                .map_err(|e| ("exit_unknown_validator", format!("state store: {e}")))?;
-            if status != Some(Status::Confirmed) {
-                return Err((
-                    "exit_unknown_validator",
-                    format!("validator {pk} is not one the pool staked (state store: {status:?})"),
-                ));
-            }
-        }
-        let n = c.pubkeys.len() as u64;
-        let (today, _) = day_counts(store, day, &[Action::Exit], nonce, "exit_day_cap")?;
-        if today.saturating_add(n) > caps.max_exits_per_day {
-            return Err((
-                "exit_day_cap",
-                format!(
-                    "{n} exits on top of {today} today ({day}) exceed the daily cap of {}",
-                    caps.max_exits_per_day
-                ),
-            ));
-        }
-        return Ok(Some(Checked {
-            action: Action::Exit,
-            count: n,
-            amount: U256::ZERO,
-            staking_validators: 0,
-        }));
-    }
-    if sel == IPoolManager::reshareValidatorsCall::SELECTOR {
+        exits(caps, &ledger, &c)?
+    } else if sel == IPoolManager::reshareValidatorsCall::SELECTOR {
         let c = IPoolManager::reshareValidatorsCall::abi_decode(input).map_err(bad)?;
-        let store = store.ok_or((
-            "reshare_unknown",
-            "no state store to check the reshare against".to_owned(),
-        ))?;
-        let root = format!("{}", c.reshareRoot);
-        let cluster = super::reshare::bundle_cluster(store, &root)
-            .map_err(|e| ("reshare_unknown", format!("state store: {e}")))?;
-        if cluster.as_deref() != Some(&c.toOperatorIds[..]) {
-            return Err((
-                "reshare_unknown",
-                format!(
-                    "reshare root {root} to cluster {:?} is not a verified, trusted reshare bundle the agent imported",
-                    c.toOperatorIds
-                ),
-            ));
-        }
-        let known = super::reshare::rows(store)
-            .map_err(|e| ("reshare_unknown", format!("state store: {e}")))?;
-        for v in &c.validators {
-            let pk = format!("0x{}", hex::encode(&v.pubkey));
-            let hit = known.iter().find(|r| {
-                r.bundle_id.eq_ignore_ascii_case(&root) && r.pubkey.eq_ignore_ascii_case(&pk)
-            });
-            if hit.is_none_or(|r| r.shares_data != v.sharesData.as_ref()) {
-                return Err((
-                    "reshare_unknown",
-                    format!("validator {pk} with these shares is not in reshare bundle {root}"),
-                ));
-            }
-        }
-        let n = c.validators.len() as u64;
-        return Ok(Some(Checked {
-            action: Action::Reshare,
-            count: n,
-            amount: c.clusterFee,
-            staking_validators: n,
-        }));
-    }
-    if sel == IPoolManager::removeValidatorsCall::SELECTOR {
+        reshare(&ledger, &c)?
+    } else if sel == IPoolManager::removeValidatorsCall::SELECTOR {
         let c = IPoolManager::removeValidatorsCall::abi_decode(input).map_err(bad)?;
-        let store = store.ok_or((
-            "remove_not_withdrawn",
-            "no state store to check the removals against".to_owned(),
-        ))?;
-        let exits = mstore::exits(store)
-            .map_err(|e| ("remove_not_withdrawn", format!("state store: {e}")))?;
-        for pk in &c.pubkeys {
-            let pk = format!("0x{}", hex::encode(pk));
-            let state = exits
-                .iter()
-                .find(|e| e.pubkey.eq_ignore_ascii_case(&pk))
-                .map(|e| e.state);
-            if state != Some(ExitState::Withdrawn) {
-                return Err((
-                    "remove_not_withdrawn",
-                    format!(
-                        "validator {pk} is not withdrawn (exit lifecycle: {state:?}): removing it from SSV would stop a live validator"
-                    ),
-                ));
-            }
-        }
-        let n = c.pubkeys.len() as u64;
-        let (today, _) = day_counts(store, day, &[Action::Remove], nonce, "remove_day_cap")?;
-        if today.saturating_add(n) > caps.max_removals_per_day {
+        removals(caps, &ledger, &c)?
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(checked))
+}
+
+/// Where the day's counts are read: the store (if any), the UTC day, the nonce being signed.
+#[derive(Clone, Copy)]
+struct Ledger<'a> {
+    store: Option<&'a Store>,
+    day: &'a str,
+    nonce: u64,
+}
+
+/// `depositClusterETH` / `reactivateCluster`: `topup_cap`, `topup_day_cap`.
+fn top_up(
+    caps: &MaintenanceCaps,
+    ledger: &Ledger<'_>,
+    amount: U256,
+    action: Action,
+) -> Result<Checked, Refused> {
+    let Ledger { store, day, nonce } = *ledger;
+    if amount > caps.max_topup_per_tx_wei {
+        return Err((
+            Rule::TopupCap,
+            format!(
+                "{amount} wei to an SSV cluster exceeds the top-up cap of {} wei per transaction",
+                caps.max_topup_per_tx_wei
+            ),
+        ));
+    }
+    let store = store.ok_or((
+        Rule::TopupDayCap,
+        "no state store: the daily top-up cap cannot be checked".to_owned(),
+    ))?;
+    let (_, today) = day_counts(
+        store,
+        day,
+        &[Action::TopUp, Action::Reactivate],
+        nonce,
+        Rule::TopupDayCap,
+    )?;
+    if today.saturating_add(amount) > caps.max_topup_per_day_wei {
+        return Err((
+            Rule::TopupDayCap,
+            format!(
+                "{amount} wei on top of {today} wei of top-ups today ({day}) exceeds the daily cap of {} wei",
+                caps.max_topup_per_day_wei
+            ),
+        ));
+    }
+    Ok(Checked {
+        action,
+        count: 0,
+        amount,
+        staking_validators: 0,
+    })
+}
+
+/// `requestValidatorExits`: `exit_unknown_validator`, `exit_day_cap`.
+fn exits(
+    caps: &MaintenanceCaps,
+    ledger: &Ledger<'_>,
+    c: &IPoolManager::requestValidatorExitsCall,
+) -> Result<Checked, Refused> {
+    let Ledger { store, day, nonce } = *ledger;
+    let store = store.ok_or((
+        Rule::ExitUnknownValidator,
+        "no state store to check the exits against".to_owned(),
+    ))?;
+    for pk in &c.pubkeys {
+        let pk = format!("0x{}", hex::encode(pk));
+        let status = store
+            .validator_status(&pk)
+            .map_err(|e| (Rule::ExitUnknownValidator, format!("state store: {e}")))?;
+        if status != Some(Status::Confirmed) {
             return Err((
-                "remove_day_cap",
+                Rule::ExitUnknownValidator,
+                format!("validator {pk} is not one the pool staked (state store: {status:?})"),
+            ));
+        }
+    }
+    let n = c.pubkeys.len() as u64;
+    let (today, _) = day_counts(store, day, &[Action::Exit], nonce, Rule::ExitDayCap)?;
+    if today.saturating_add(n) > caps.max_exits_per_day {
+        return Err((
+            Rule::ExitDayCap,
+            format!(
+                "{n} exits on top of {today} today ({day}) exceed the daily cap of {}",
+                caps.max_exits_per_day
+            ),
+        ));
+    }
+    Ok(Checked {
+        action: Action::Exit,
+        count: n,
+        amount: U256::ZERO,
+        staking_validators: 0,
+    })
+}
+
+/// `reshareValidators`: `reshare_unknown`.
+fn reshare(
+    ledger: &Ledger<'_>,
+    c: &IPoolManager::reshareValidatorsCall,
+) -> Result<Checked, Refused> {
+    let store = ledger.store;
+    let store = store.ok_or((
+        Rule::ReshareUnknown,
+        "no state store to check the reshare against".to_owned(),
+    ))?;
+    let root = format!("{}", c.reshareRoot);
+    let cluster = super::reshare::bundle_cluster(store, &root)
+        .map_err(|e| (Rule::ReshareUnknown, format!("state store: {e}")))?;
+    if cluster.as_deref() != Some(&c.toOperatorIds[..]) {
+        return Err((
+            Rule::ReshareUnknown,
+            format!(
+                "reshare root {root} to cluster {:?} is not a verified, trusted reshare bundle the agent imported",
+                c.toOperatorIds
+            ),
+        ));
+    }
+    let known = super::reshare::rows(store)
+        .map_err(|e| (Rule::ReshareUnknown, format!("state store: {e}")))?;
+    for v in &c.validators {
+        let pk = format!("0x{}", hex::encode(&v.pubkey));
+        let hit = known.iter().find(|r| {
+            r.bundle_id.eq_ignore_ascii_case(&root) && r.pubkey.eq_ignore_ascii_case(&pk)
+        });
+        if hit.is_none_or(|r| r.shares_data != v.sharesData.as_ref()) {
+            return Err((
+                Rule::ReshareUnknown,
+                format!("validator {pk} with these shares is not in reshare bundle {root}"),
+            ));
+        }
+    }
+    let n = c.validators.len() as u64;
+    Ok(Checked {
+        action: Action::Reshare,
+        count: n,
+        amount: c.clusterFee,
+        staking_validators: n,
+    })
+}
+
+/// `removeValidators`: `remove_not_withdrawn`, `remove_day_cap`.
+fn removals(
+    caps: &MaintenanceCaps,
+    ledger: &Ledger<'_>,
+    c: &IPoolManager::removeValidatorsCall,
+) -> Result<Checked, Refused> {
+    let Ledger { store, day, nonce } = *ledger;
+    let store = store.ok_or((
+        Rule::RemoveNotWithdrawn,
+        "no state store to check the removals against".to_owned(),
+    ))?;
+    let exits = mstore::exits(store)
+        .map_err(|e| (Rule::RemoveNotWithdrawn, format!("state store: {e}")))?;
+    for pk in &c.pubkeys {
+        let pk = format!("0x{}", hex::encode(pk));
+        let state = exits
+            .iter()
+            .find(|e| e.pubkey.eq_ignore_ascii_case(&pk))
+            .map(|e| e.state);
+        if state != Some(ExitState::Withdrawn) {
+            return Err((
+                Rule::RemoveNotWithdrawn,
                 format!(
-                    "{n} removals on top of {today} today ({day}) exceed the daily cap of {}",
-                    caps.max_removals_per_day
+                    "validator {pk} is not withdrawn (exit lifecycle: {state:?}): removing it from SSV would stop a live validator"
                 ),
             ));
         }
-        return Ok(Some(Checked {
-            action: Action::Remove,
-            count: n,
-            amount: U256::ZERO,
-            staking_validators: 0,
-        }));
     }
-    Ok(None)
+    let n = c.pubkeys.len() as u64;
+    let (today, _) = day_counts(store, day, &[Action::Remove], nonce, Rule::RemoveDayCap)?;
+    if today.saturating_add(n) > caps.max_removals_per_day {
+        return Err((
+            Rule::RemoveDayCap,
+            format!(
+                "{n} removals on top of {today} today ({day}) exceed the daily cap of {}",
+                caps.max_removals_per_day
+            ),
+        ));
+    }
+    Ok(Checked {
+        action: Action::Remove,
+        count: n,
+        amount: U256::ZERO,
+        staking_validators: 0,
+    })
 }

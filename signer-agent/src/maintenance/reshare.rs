@@ -22,6 +22,7 @@ use crate::chain::IPoolManager;
 use crate::config::{Config, Contracts};
 use crate::error::{Error, Result};
 use crate::logscan::Events;
+use crate::refusal::Refusal;
 use crate::ssv::OperatorProblem;
 use crate::store::{Status, Store};
 
@@ -48,31 +49,11 @@ CREATE TABLE IF NOT EXISTS reshares (
 );
 "#;
 
-/// Why a reshare bundle is refused (nothing is imported or sent).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReshareRefusal {
-    #[error("reshare bundle owner {owner} is not the PoolManager {pool_manager}")]
-    WrongOwner {
-        owner: String,
-        pool_manager: Address,
-    },
-    #[error("validator {pubkey} was never staked by the pool (state store: {status}; on chain: {on_chain}): only staked validators move")]
-    NeverStaked {
-        pubkey: String,
-        status: String,
-        on_chain: bool,
-    },
-    #[error("reshare root {root} is not approved on the PoolManager for cluster {operator_ids:?} (governance: approveReshare)")]
-    NotApproved { root: B256, operator_ids: Vec<u64> },
-    #[error("owner nonce {first} of the reshare bundle was already used: the SSV network's nonce for the PoolManager is {chain}; reshare again with nonces from {chain}")]
-    NonceUsed { first: u64, chain: u64 },
-    #[error("validator {pubkey} is leaving (exit lifecycle: {state}): it does not move")]
-    Exiting { pubkey: String, state: String },
-}
+pub use crate::refusal::ReshareRefusal;
 
 impl From<ReshareRefusal> for Error {
     fn from(r: ReshareRefusal) -> Self {
-        Error::refused(r.to_string())
+        crate::refusal::Refusal::from(r).into()
     }
 }
 
@@ -318,7 +299,9 @@ pub async fn import(cfg: &Config, events: &Events, dir: &Path) -> Result<usize> 
     let root: B256 = m
         .merkle_root
         .parse()
-        .map_err(|_| Error::refused(format!("reshare root {} is not 32 bytes", m.merkle_root)))?;
+        .map_err(|_| Refusal::StoreInconsistent {
+            problem: format!("reshare root {} is not 32 bytes", m.merkle_root),
+        })?;
     let ids = b.operator_ids();
     let approved = pm
         .isReshareApproved(root, ids.clone())
@@ -474,12 +457,12 @@ pub async fn run(ctx: &Ctx<'_>, st: &mut Store, p: &mut Pass) -> Result<()> {
         .map(|(_, r)| r)
         .take(limit.min(left).min(ctx.cfg.max_validators_per_tx))
         .collect();
-    let root: B256 = first.bundle_id.parse().map_err(|_| {
-        Error::refused(format!(
-            "reshare bundle id {} is not a root",
-            first.bundle_id
-        ))
-    })?;
+    let root: B256 = first
+        .bundle_id
+        .parse()
+        .map_err(|_| Refusal::StoreInconsistent {
+            problem: format!("reshare bundle id {} is not a root", first.bundle_id),
+        })?;
     if !pm
         .isReshareApproved(root, to_ids.clone())
         .call()
@@ -542,10 +525,9 @@ pub async fn run(ctx: &Ctx<'_>, st: &mut Store, p: &mut Pass) -> Result<()> {
     for r in &batch {
         let proof = kc_bundle::merkle::proof(&leaves, r.position).unwrap_or_default();
         data.push(IPoolManager::ReshareData {
-            pubkey: r
-                .pubkey
-                .parse()
-                .map_err(|_| Error::refused(format!("bad pubkey {}", r.pubkey)))?,
+            pubkey: r.pubkey.parse().map_err(|_| Refusal::StoreInconsistent {
+                problem: format!("bad pubkey {}", r.pubkey),
+            })?,
             sharesData: Bytes::from(r.shares_data.clone()),
             proof: proof.into_iter().map(B256::from).collect(),
         });

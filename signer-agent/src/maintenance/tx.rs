@@ -21,6 +21,7 @@ use super::store::{self, Action, ExitState, TxState};
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::fault::crash_point;
+use crate::refusal::Refusal;
 use crate::replace::{Kind, Mined, Outgoing, Sender, Signed};
 use crate::store::Store;
 
@@ -42,17 +43,6 @@ pub fn validator_subject(pubkey: &str) -> String {
     format!("validator:{}", pubkey.to_ascii_lowercase())
 }
 
-fn revert_text(e: &alloy::transports::TransportError) -> String {
-    if let Some(p) = e.as_error_resp() {
-        if let Some(d) =
-            p.as_decoded_interface_error::<crate::chain::IPoolManager::IPoolManagerErrors>()
-        {
-            return format!("reverted: {d:?}");
-        }
-    }
-    e.to_string()
-}
-
 /// Sends `input` to the PoolManager as `action` on `subjects`, crash-safely (module docs).
 pub async fn send(
     ctx: &Ctx<'_>,
@@ -67,20 +57,22 @@ pub async fn send(
         .with_from(ctx.from)
         .with_to(pm)
         .with_input(input.clone());
-    let gas = ctx.provider.estimate_gas(req).await.map_err(|e| {
-        Error::refused(format!(
-            "{} would fail: {}",
-            action.as_str(),
-            revert_text(&e)
-        ))
-    })?;
+    let gas = ctx
+        .provider
+        .estimate_gas(req)
+        .await
+        .map_err(|e| Refusal::WouldRevert {
+            what: action.as_str().to_owned(),
+            reason: crate::revert::reason(&e),
+        })?;
     let gas_limit = gas + gas / 5;
     if gas_limit > ctx.cfg.gas.max_gas_per_tx {
-        return Err(Error::refused(format!(
-            "gas above cap: the {} transaction needs a gas limit of {gas_limit}, the cap is {}",
-            action.as_str(),
-            ctx.cfg.gas.max_gas_per_tx
-        )));
+        return Err(Refusal::GasAboveCap {
+            what: action.as_str().to_owned(),
+            needed: gas_limit,
+            cap: ctx.cfg.gas.max_gas_per_tx,
+        }
+        .into());
     }
     let out = Outgoing {
         kind: Kind::Maintenance,

@@ -52,10 +52,11 @@ mod stake;
 #[cfg(test)]
 mod tests;
 
-pub use signer::{PolicyRefusal, PolicySigner, Refusals};
+pub use crate::refusal::{PolicyRefusal, Rule};
+pub use signer::{PolicySigner, Refusals};
 
-/// A refusal by a rule: the rule's name and the reason.
-type Refused = (&'static str, String);
+/// A refusal by a rule, with its reason.
+pub(crate) type Refused = (Rule, String);
 
 const GWEI: u128 = 1_000_000_000;
 

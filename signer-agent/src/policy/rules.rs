@@ -3,7 +3,7 @@
 use alloy::primitives::{Address, ChainId, TxKind, U256};
 use alloy::sol_types::SolCall;
 
-use super::{Policy, Refused};
+use super::{Policy, Refused, Rule};
 use crate::chain::IPoolManager;
 
 impl Policy {
@@ -21,7 +21,7 @@ impl Policy {
         }
         let bad = |e: alloy::sol_types::Error| {
             (
-                "stake_calldata",
+                Rule::StakeCalldata,
                 format!("undecodable PoolManager calldata: {e}"),
             )
         };
@@ -59,18 +59,18 @@ impl Policy {
         input: &[u8],
         max_fee_per_gas: u128,
         max_priority_fee_per_gas: Option<u128>,
-    ) -> std::result::Result<(), (&'static str, String)> {
+    ) -> std::result::Result<(), Refused> {
         match chain_id {
             Some(id) if id == self.chain_id => {}
             Some(id) => {
                 return Err((
-                    "chain_id",
+                    Rule::ChainId,
                     format!("chain id {id}, the policy allows only {}", self.chain_id),
                 ))
             }
             None => {
                 return Err((
-                    "chain_id",
+                    Rule::ChainId,
                     format!(
                         "no chain id (replayable on any chain); the policy allows only {}",
                         self.chain_id
@@ -81,7 +81,7 @@ impl Policy {
         let to = match kind {
             TxKind::Create => {
                 return Err((
-                    "contract_creation",
+                    Rule::ContractCreation,
                     "contract creation is never allowed".into(),
                 ))
             }
@@ -89,18 +89,18 @@ impl Policy {
         };
         if input.is_empty() {
             return Err((
-                "eth_transfer",
+                Rule::EthTransfer,
                 format!("a plain ETH transfer to {to} is never allowed"),
             ));
         }
         let Some(selectors) = self.targets.get(&to) else {
-            return Err(("target", format!("{to} is not an allowed target")));
+            return Err((Rule::Target, format!("{to} is not an allowed target")));
         };
         let selector: [u8; 4] = match input.get(..4).and_then(|s| s.try_into().ok()) {
             Some(s) => s,
             None => {
                 return Err((
-                    "selector",
+                    Rule::Selector,
                     format!("calldata to {to} is shorter than a selector"),
                 ))
             }
@@ -111,7 +111,7 @@ impl Policy {
                 .filter_map(|s| self.names.get(&(to, *s)).map(String::as_str))
                 .collect();
             return Err((
-                "selector",
+                Rule::Selector,
                 format!(
                     "selector 0x{} is not allowed on {to} (allowed: {})",
                     hex::encode(selector),
@@ -121,7 +121,7 @@ impl Policy {
         }
         if value > self.max_value_wei {
             return Err((
-                "value_cap",
+                Rule::ValueCap,
                 format!(
                     "value {value} wei exceeds the cap of {} wei",
                     self.max_value_wei
@@ -130,7 +130,7 @@ impl Policy {
         }
         if max_fee_per_gas > self.max_fee_per_gas_wei {
             return Err((
-                "fee_cap",
+                Rule::FeeCap,
                 format!(
                     "max fee per gas {max_fee_per_gas} wei exceeds the cap of {} wei",
                     self.max_fee_per_gas_wei
@@ -140,7 +140,7 @@ impl Policy {
         if let Some(p) = max_priority_fee_per_gas {
             if p > self.max_priority_fee_per_gas_wei {
                 return Err((
-                    "priority_fee_cap",
+                    Rule::PriorityFeeCap,
                     format!(
                         "max priority fee per gas {p} wei exceeds the cap of {} wei",
                         self.max_priority_fee_per_gas_wei

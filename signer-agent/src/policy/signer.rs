@@ -12,8 +12,9 @@ use alloy::sol_types::SolCall;
 use async_trait::async_trait;
 
 use super::stake::check_stake;
-use super::{today, Policy};
+use super::{today, Policy, Refused};
 use crate::chain::IPoolManager;
+use crate::refusal::{PolicyRefusal, Rule};
 use crate::store::{LedgerEntry, Store};
 
 /// Refusals by rule (shared with the metrics).
@@ -70,24 +71,16 @@ impl<S> PolicySigner<S> {
         &self.policy
     }
 
-    fn refuse(&self, rule: &'static str, reason: String) -> alloy::signers::Error {
+    fn refuse(&self, rule: Rule, reason: String) -> alloy::signers::Error {
         *self
             .refusals
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .entry(rule)
+            .entry(rule.as_str())
             .or_default() += 1;
-        tracing::error!(rule, %reason, "policy refused a transaction; nothing signed");
+        tracing::error!(rule = rule.as_str(), %reason, "policy refused a transaction; nothing signed");
         alloy::signers::Error::other(PolicyRefusal { rule, reason })
     }
-}
-
-/// A policy refusal, as the error the signer returns.
-#[derive(Debug, thiserror::Error)]
-#[error("policy refused ({rule}): {reason}")]
-pub struct PolicyRefusal {
-    pub rule: &'static str,
-    pub reason: String,
 }
 
 #[async_trait]
@@ -103,161 +96,219 @@ where
         &self,
         tx: &mut dyn SignableTransaction<Signature>,
     ) -> alloy::signers::Result<Signature> {
-        let p = &self.policy;
-        let (kind, value, input) = (tx.kind(), tx.value(), tx.input().clone());
-        if let Err((rule, reason)) = p.check(
+        let t = Tx {
+            to: tx.kind().to().copied(),
+            value: tx.value(),
+            input: tx.input().clone(),
+            nonce: tx.nonce(),
+            gas_limit: tx.gas_limit(),
+        };
+        if let Err((rule, reason)) = self.policy.check(
             tx.chain_id(),
-            kind,
-            value,
-            &input,
+            tx.kind(),
+            t.value,
+            &t.input,
             tx.max_fee_per_gas(),
             tx.max_priority_fee_per_gas(),
         ) {
             return Err(self.refuse(rule, reason));
         }
-        let to = kind.to().copied().unwrap_or_default();
         // One signature at a time: the daily caps are read and the ledger written under the lock.
         let guard = match &self.ledger {
             Some(l) => Some(l.lock().await),
             None => None,
         };
-        let stake = p.is_stake(to, &input);
-        let validators = if stake {
-            match check_stake(p, guard.as_deref(), &input) {
-                Ok(k) => k,
-                Err((rule, reason)) => return Err(self.refuse(rule, reason)),
-            }
-        } else {
-            0
-        };
-        let ssv_fee = match p.ssv_fee_of(to, &input) {
-            Ok(f) => f,
+        let allowed = match self.check_content(&t, guard.as_deref()) {
+            Ok(a) => a,
             Err((rule, reason)) => return Err(self.refuse(rule, reason)),
         };
-        let day = today();
-        // The maintenance functions' rules and caps (exits, removals, top-ups, reshares).
-        let maint = match crate::maintenance::policy::check(
-            p,
-            guard.as_deref(),
-            to,
-            &input,
-            &day,
-            tx.nonce(),
-        ) {
-            Ok(m) => m,
-            Err((rule, reason)) => return Err(self.refuse(rule, reason)),
-        };
-        let validators = validators + maint.as_ref().map_or(0, |m| m.staking_validators);
-        if ssv_fee > p.max_ssv_fee_per_tx_wei {
-            return Err(self.refuse(
-                "ssv_fee_cap",
-                format!(
-                    "{ssv_fee} wei for SSV cluster fees exceeds the cap of {} wei per transaction",
-                    p.max_ssv_fee_per_tx_wei
-                ),
-            ));
-        }
-        if validators > 0 || value > U256::ZERO || ssv_fee > U256::ZERO {
-            let Some(store) = guard.as_deref() else {
-                return Err(self.refuse(
-                    if stake {
-                        "validator_cap"
-                    } else if ssv_fee > U256::ZERO {
-                        "ssv_fee_day_cap"
-                    } else {
-                        "value_day_cap"
-                    },
-                    "no state store: the daily caps cannot be checked".into(),
-                ));
-            };
-            // Earlier versions of this nonce (a replacement) are replaced, not added to.
-            let (v_day, n_day, fee_day) = match store.signed_on_except(&day, tx.nonce()) {
-                Ok(x) => x,
-                Err(e) => return Err(self.refuse("value_day_cap", format!("state store: {e}"))),
-            };
-            if v_day.saturating_add(value) > p.max_value_per_day_wei {
-                return Err(self.refuse(
-                    "value_day_cap",
-                    format!(
-                        "value {value} wei on top of {v_day} wei signed today ({day}) exceeds the daily cap of {} wei",
-                        p.max_value_per_day_wei
-                    ),
-                ));
-            }
-            if n_day.saturating_add(validators) > p.max_validators_per_day {
-                return Err(self.refuse(
-                    "validator_cap",
-                    format!(
-                        "{validators} validators on top of {n_day} staked today ({day}) exceed the daily cap of {}",
-                        p.max_validators_per_day
-                    ),
-                ));
-            }
-            if fee_day.saturating_add(ssv_fee) > p.max_ssv_fee_per_day_wei {
-                return Err(self.refuse(
-                    "ssv_fee_day_cap",
-                    format!(
-                        "{ssv_fee} wei for SSV cluster fees on top of {fee_day} wei signed today ({day}) exceeds the daily cap of {} wei",
-                        p.max_ssv_fee_per_day_wei
-                    ),
-                ));
-            }
-        }
-        if p.simulate {
-            let pubkeys = if stake {
-                IPoolManager::stakeCall::abi_decode(&input)
-                    .ok()
-                    .map(|c| c.validators.into_iter().map(|v| v.pubkey).collect())
-            } else {
-                None
-            };
-            if let Err((rule, reason)) = self
-                .simulate(
-                    self.inner.address(),
-                    to,
-                    value,
-                    &input,
-                    tx.gas_limit(),
-                    pubkeys,
-                )
-                .await
-            {
+        if self.policy.simulate {
+            if let Err((rule, reason)) = self.simulate_tx(&t, allowed.stake).await {
                 return Err(self.refuse(rule, reason));
             }
         }
         let sighash = tx.signature_hash();
         let sig = self.inner.sign_transaction(tx).await?;
         if let Some(store) = guard.as_deref() {
-            let entry = LedgerEntry {
-                day: day.clone(),
-                sighash: format!("{sighash}"),
-                target: format!("{to}"),
-                selector: format!("0x{}", hex::encode(input.get(..4).unwrap_or_default())),
-                value_wei: value.to_string(),
-                validators,
-                ssv_fee_wei: ssv_fee.to_string(),
-                nonce: Some(tx.nonce()),
-            };
-            if let Err(e) = store.record_signed(&entry) {
-                tracing::error!(error = %e, "cannot record the signature in the policy ledger; signature dropped");
-                return Err(alloy::signers::Error::other(e));
-            }
-            if let Some(m) = &maint {
-                if let Err(e) = crate::maintenance::store::record_signed(
-                    store,
-                    &day,
-                    &entry.sighash,
-                    m.action,
-                    m.count,
-                    m.amount,
-                    tx.nonce(),
-                ) {
-                    tracing::error!(error = %e, "cannot record the signature in the maintenance ledger; signature dropped");
-                    return Err(alloy::signers::Error::other(e));
-                }
-            }
+            record(store, &t, &allowed, &format!("{sighash}"))?;
         }
+        let to = t.to.unwrap_or_default();
+        let validators = allowed.validators;
         tracing::info!(%to, validators, %sighash, "policy allowed and the key signed a transaction");
         Ok(sig)
     }
+}
+
+/// The fields of the transaction being signed that the rules read.
+struct Tx {
+    /// `None` for a contract creation (refused by the static rules before anything else).
+    to: Option<Address>,
+    value: U256,
+    input: alloy::primitives::Bytes,
+    nonce: u64,
+    gas_limit: u64,
+}
+
+/// What the rules let through: what the ledgers record.
+struct Allowed {
+    /// A `PoolManager.stake` (simulated with its deposit count).
+    stake: bool,
+    day: String,
+    validators: u64,
+    ssv_fee: U256,
+    maint: Option<crate::maintenance::policy::Checked>,
+}
+
+impl<S> PolicySigner<S>
+where
+    S: TxSigner<Signature> + Send + Sync,
+{
+    /// The rules on the call's content, after the static ones: `stake` against the store, the
+    /// maintenance functions, the SSV fee caps, the daily caps.
+    fn check_content(&self, t: &Tx, store: Option<&Store>) -> Result<Allowed, Refused> {
+        let p = &self.policy;
+        let to = t.to.unwrap_or_default();
+        let stake = p.is_stake(to, &t.input);
+        let staked = if stake {
+            check_stake(p, store, &t.input)?
+        } else {
+            0
+        };
+        let ssv_fee = p.ssv_fee_of(to, &t.input)?;
+        let day = today();
+        // The maintenance functions' rules and caps (exits, removals, top-ups, reshares).
+        let maint = crate::maintenance::policy::check(p, store, to, &t.input, &day, t.nonce)?;
+        let validators = staked + maint.as_ref().map_or(0, |m| m.staking_validators);
+        if ssv_fee > p.max_ssv_fee_per_tx_wei {
+            return Err((
+                Rule::SsvFeeCap,
+                format!(
+                    "{ssv_fee} wei for SSV cluster fees exceeds the cap of {} wei per transaction",
+                    p.max_ssv_fee_per_tx_wei
+                ),
+            ));
+        }
+        let allowed = Allowed {
+            stake,
+            day,
+            validators,
+            ssv_fee,
+            maint,
+        };
+        if validators > 0 || t.value > U256::ZERO || ssv_fee > U256::ZERO {
+            self.check_day_caps(store, t, stake, &allowed)?;
+        }
+        Ok(allowed)
+    }
+
+    /// The simulation (`eth_call`, `eth_estimateGas`; for a stake, its deposit count).
+    async fn simulate_tx(&self, t: &Tx, stake: bool) -> Result<(), Refused> {
+        let pubkeys = if stake {
+            IPoolManager::stakeCall::abi_decode(&t.input)
+                .ok()
+                .map(|c| c.validators.into_iter().map(|v| v.pubkey).collect())
+        } else {
+            None
+        };
+        self.simulate(
+            self.inner.address(),
+            t.to.unwrap_or_default(),
+            t.value,
+            &t.input,
+            t.gas_limit,
+            pubkeys,
+        )
+        .await
+    }
+
+    /// The day's (UTC) signed value, validators and SSV fees, from the ledger, stay within the
+    /// caps. Earlier versions of this nonce (a replacement) are replaced, not added to.
+    fn check_day_caps(
+        &self,
+        store: Option<&Store>,
+        t: &Tx,
+        stake: bool,
+        a: &Allowed,
+    ) -> Result<(), Refused> {
+        let p = &self.policy;
+        let (day, value, validators, ssv_fee) = (&a.day, t.value, a.validators, a.ssv_fee);
+        let Some(store) = store else {
+            let rule = if stake {
+                Rule::ValidatorCap
+            } else if ssv_fee > U256::ZERO {
+                Rule::SsvFeeDayCap
+            } else {
+                Rule::ValueDayCap
+            };
+            return Err((
+                rule,
+                "no state store: the daily caps cannot be checked".into(),
+            ));
+        };
+        let (v_day, n_day, fee_day) = store
+            .signed_on_except(day, t.nonce)
+            .map_err(|e| (Rule::ValueDayCap, format!("state store: {e}")))?;
+        if v_day.saturating_add(value) > p.max_value_per_day_wei {
+            return Err((
+                Rule::ValueDayCap,
+                format!(
+                    "value {value} wei on top of {v_day} wei signed today ({day}) exceeds the daily cap of {} wei",
+                    p.max_value_per_day_wei
+                ),
+            ));
+        }
+        if n_day.saturating_add(validators) > p.max_validators_per_day {
+            return Err((
+                Rule::ValidatorCap,
+                format!(
+                    "{validators} validators on top of {n_day} staked today ({day}) exceed the daily cap of {}",
+                    p.max_validators_per_day
+                ),
+            ));
+        }
+        if fee_day.saturating_add(ssv_fee) > p.max_ssv_fee_per_day_wei {
+            return Err((
+                Rule::SsvFeeDayCap,
+                format!(
+                    "{ssv_fee} wei for SSV cluster fees on top of {fee_day} wei signed today ({day}) exceeds the daily cap of {} wei",
+                    p.max_ssv_fee_per_day_wei
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Appends a signature to the policy ledger (and the maintenance ledger): a write that fails
+/// drops the signature.
+fn record(store: &Store, t: &Tx, a: &Allowed, sighash: &str) -> alloy::signers::Result<()> {
+    let entry = LedgerEntry {
+        day: a.day.clone(),
+        sighash: sighash.to_owned(),
+        target: format!("{}", t.to.unwrap_or_default()),
+        selector: format!("0x{}", hex::encode(t.input.get(..4).unwrap_or_default())),
+        value_wei: t.value.to_string(),
+        validators: a.validators,
+        ssv_fee_wei: a.ssv_fee.to_string(),
+        nonce: Some(t.nonce),
+    };
+    if let Err(e) = store.record_signed(&entry) {
+        tracing::error!(error = %e, "cannot record the signature in the policy ledger; signature dropped");
+        return Err(alloy::signers::Error::other(e));
+    }
+    if let Some(m) = &a.maint {
+        if let Err(e) = crate::maintenance::store::record_signed(
+            store,
+            &a.day,
+            &entry.sighash,
+            m.action,
+            m.count,
+            m.amount,
+            t.nonce,
+        ) {
+            tracing::error!(error = %e, "cannot record the signature in the maintenance ledger; signature dropped");
+            return Err(alloy::signers::Error::other(e));
+        }
+    }
+    Ok(())
 }

@@ -7,23 +7,8 @@ use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolEvent;
 
-use super::{PolicySigner, Refused};
-use crate::chain::{IDepositContract, IPoolManager};
-
-/// Revert reason of an RPC error, decoded when it is a PoolManager or Oracle error.
-fn revert_reason(e: &alloy::transports::TransportError) -> String {
-    if let Some(payload) = e.as_error_resp() {
-        if let Some(d) = payload.as_decoded_interface_error::<IPoolManager::IPoolManagerErrors>() {
-            return format!("reverted: {d:?}");
-        }
-        if let Some(d) =
-            payload.as_decoded_interface_error::<crate::chain::IOracle::IOracleErrors>()
-        {
-            return format!("reverted: {d:?}");
-        }
-    }
-    e.to_string()
-}
+use super::{PolicySigner, Refused, Rule};
+use crate::chain::IDepositContract;
 
 /// Collects the `DepositEvent`s of `deposit_contract` from a callTracer frame (frames that
 /// reverted emit nothing).
@@ -89,7 +74,7 @@ impl<S> PolicySigner<S> {
     ) -> std::result::Result<(), Refused> {
         let Some(p) = &self.simulator else {
             return Err((
-                "simulation_unavailable",
+                Rule::SimulationUnavailable,
                 "no node to simulate the transaction on".into(),
             ));
         };
@@ -106,8 +91,11 @@ impl<S> PolicySigner<S> {
             .await
             .map_err(|e| {
                 (
-                    "simulation_revert",
-                    format!("eth_call against the latest block: {}", revert_reason(&e)),
+                    Rule::SimulationRevert,
+                    format!(
+                        "eth_call against the latest block: {}",
+                        crate::revert::reason(&e)
+                    ),
                 )
             })?;
         let est = p
@@ -116,13 +104,13 @@ impl<S> PolicySigner<S> {
             .await
             .map_err(|e| {
                 (
-                    "simulation_revert",
-                    format!("eth_estimateGas: {}", revert_reason(&e)),
+                    Rule::SimulationRevert,
+                    format!("eth_estimateGas: {}", crate::revert::reason(&e)),
                 )
             })?;
         if est > gas_limit {
             return Err((
-                "simulation_gas",
+                Rule::SimulationGas,
                 format!("the transaction needs {est} gas, its limit is {gas_limit}"),
             ));
         }
@@ -131,7 +119,7 @@ impl<S> PolicySigner<S> {
         };
         let Some(dc) = self.policy.deposit_contract else {
             return Err((
-                "simulation_unavailable",
+                Rule::SimulationUnavailable,
                 "no deposit contract configured".into(),
             ));
         };
@@ -140,9 +128,14 @@ impl<S> PolicySigner<S> {
             .call()
             .block(latest)
             .await
-            .map_err(|e| ("simulation_unavailable", format!("get_deposit_count: {e}")))?;
+            .map_err(|e| {
+                (
+                    Rule::SimulationUnavailable,
+                    format!("get_deposit_count: {e}"),
+                )
+            })?;
         let before = le_count(&before).ok_or((
-            "simulation_deposit_count",
+            Rule::SimulationDepositCount,
             format!("get_deposit_count returned {before}, not 8 little-endian bytes"),
         ))?;
         let trace: serde_json::Value = p
@@ -157,13 +150,13 @@ impl<S> PolicySigner<S> {
             .await
             .map_err(|e| {
                 (
-                    "simulation_unavailable",
+                    Rule::SimulationUnavailable,
                     format!("debug_traceCall failed ({e}): the stake's deposit count cannot be checked, so it is not signed"),
                 )
             })?;
         if let Some(err) = trace.get("error") {
             return Err((
-                "simulation_revert",
+                Rule::SimulationRevert,
                 format!("debug_traceCall: reverted: {err}"),
             ));
         }
@@ -175,7 +168,7 @@ impl<S> PolicySigner<S> {
         let last = events.last().and_then(|e| le_count(&e.index));
         if seen != want || last.map(|i| i + 1) != Some(before + k) {
             return Err((
-                "simulation_deposit_count",
+                Rule::SimulationDepositCount,
                 format!(
                     "the deposit count would go from {before} to {} with {} deposits, expected {} (one per validator in the calldata, in order)",
                     last.map(|i| (i + 1).to_string()).unwrap_or_else(|| before.to_string()),

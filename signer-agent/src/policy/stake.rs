@@ -3,7 +3,7 @@
 use alloy::primitives::Address;
 use alloy::sol_types::SolCall;
 
-use super::{Policy, Refused};
+use super::{Policy, Refused, Rule};
 use crate::chain::IPoolManager;
 use crate::store::Store;
 
@@ -15,13 +15,13 @@ pub(super) fn check_stake(
 ) -> std::result::Result<u64, Refused> {
     let call = IPoolManager::stakeCall::abi_decode(input).map_err(|e| {
         (
-            "stake_calldata",
+            Rule::StakeCalldata,
             format!("undecodable PoolManager.stake calldata: {e}"),
         )
     })?;
     let Some(store) = store else {
         return Err((
-            "unknown_validator",
+            Rule::UnknownValidator,
             "no state store to check the stake's validators against".into(),
         ));
     };
@@ -29,10 +29,10 @@ pub(super) fn check_stake(
     let root = format!("{}", call.batchRoot);
     let facts = store
         .bundle_facts(&root)
-        .map_err(|e| ("withdrawal_address", format!("state store: {e}")))?;
+        .map_err(|e| (Rule::WithdrawalAddress, format!("state store: {e}")))?;
     let Some(facts) = facts else {
         return Err((
-            "withdrawal_address",
+            Rule::WithdrawalAddress,
             format!(
                 "foreign withdrawal address: batch {root} is not a bundle the agent imported, so its withdrawal address is unknown"
             ),
@@ -41,7 +41,7 @@ pub(super) fn check_stake(
     let wa: Option<Address> = facts.withdrawal_address.trim().parse().ok();
     if wa != Some(pm) {
         return Err((
-            "withdrawal_address",
+            Rule::WithdrawalAddress,
             format!(
                 "foreign withdrawal address: batch {root} withdraws to {}, not the PoolManager {pm}",
                 facts.withdrawal_address
@@ -49,24 +49,24 @@ pub(super) fn check_stake(
         ));
     }
     if call.validators.is_empty() {
-        return Err(("stake_calldata", "a stake of no validator".into()));
+        return Err((Rule::StakeCalldata, "a stake of no validator".into()));
     }
     for v in &call.validators {
         let pk = format!("0x{}", hex::encode(&v.pubkey));
         match store
             .validator_bundle(&pk)
-            .map_err(|e| ("unknown_validator", format!("state store: {e}")))?
+            .map_err(|e| (Rule::UnknownValidator, format!("state store: {e}")))?
         {
             Some(b) if b.eq_ignore_ascii_case(&root) => {}
             Some(b) => {
                 return Err((
-                    "unknown_validator",
+                    Rule::UnknownValidator,
                     format!("validator {pk} was imported from batch {b}, not {root}"),
                 ))
             }
             None => {
                 return Err((
-                    "unknown_validator",
+                    Rule::UnknownValidator,
                     format!("validator {pk} was not imported from a verified, trusted bundle"),
                 ))
             }
@@ -78,10 +78,10 @@ pub(super) fn check_stake(
         let pk = format!("0x{}", hex::encode(&v.pubkey));
         let status = store
             .validator_status(&pk)
-            .map_err(|e| ("front_run", format!("state store: {e}")))?;
+            .map_err(|e| (Rule::FrontRun, format!("state store: {e}")))?;
         if status == Some(crate::store::Status::Refused) {
             return Err((
-                "front_run",
+                Rule::FrontRun,
                 format!(
                     "validator {pk} is refused in the state store (front-run: another deposit exists for its key); staking it would send the pool's 32 ETH to that validator"
                 ),

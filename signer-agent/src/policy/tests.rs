@@ -216,6 +216,37 @@ fn allowed_transactions_are_signed_and_recorded() {
 }
 
 #[test]
+fn the_signer_error_carries_the_refusal_as_a_type() {
+    let (s, signs, _dir) = setup();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for (mut t, rule) in [
+        (
+            TxEip1559 {
+                chain_id: 1,
+                ..tx()
+            },
+            Rule::ChainId,
+        ),
+        (
+            TxEip1559 {
+                input: stake_input(ROOT, &[0, 77]),
+                ..tx()
+            },
+            Rule::UnknownValidator,
+        ),
+    ] {
+        let e = rt.block_on(s.sign_transaction(&mut t)).unwrap_err();
+        match crate::refusal::Refusal::from_signer(&e) {
+            Some(crate::refusal::Refusal::Policy(p)) => assert_eq!(p.rule, rule),
+            other => panic!("expected a policy refusal under {rule}, got {other:?}"),
+        }
+    }
+    assert_eq!(signs.load(Ordering::SeqCst), 0);
+}
+
+#[test]
 fn wrong_chain_is_refused() {
     let mut t = tx();
     t.chain_id = 1;

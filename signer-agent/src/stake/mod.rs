@@ -14,6 +14,7 @@
 use serde::Serialize;
 
 use crate::chain::IPoolManager;
+use crate::refusal::WaitReason;
 
 pub mod frontrun;
 pub mod plan;
@@ -81,7 +82,10 @@ pub enum Prepared {
     /// Ready to send.
     Ready(StakePlan),
     /// Nothing can be sent now; the reason says why (not an error: the daemon waits).
-    Waiting { reason: String },
+    Waiting {
+        #[serde(serialize_with = "crate::refusal::as_text")]
+        reason: WaitReason,
+    },
     /// Every imported validator is staked.
     Done,
     /// Keys of the next transaction that someone else already deposited for (front-running):

@@ -17,8 +17,9 @@ use crate::chain::{Cluster, IDepositContract, IPoolManager};
 use crate::config::{Config, Contracts};
 use crate::error::{Error, Result};
 use crate::logscan::Events;
+use crate::refusal::{Refusal, WaitReason};
 use crate::store::{BundleRow, Status, Store, ValidatorRow};
-use crate::units::{eth, wei, DEPOSIT_WEI};
+use crate::units::{wei, DEPOSIT_WEI};
 
 /// Works out the next `stake` transaction, checking everything that would make it fail.
 pub async fn prepare(
@@ -37,7 +38,7 @@ pub async fn prepare(
         .collect();
     if all.iter().any(|v| v.status == Status::Sent) {
         return Ok(Prepared::Waiting {
-            reason: "a stake transaction is in flight; reconcile first".into(),
+            reason: WaitReason::InFlight,
         });
     }
     if pending.is_empty() {
@@ -66,22 +67,18 @@ pub async fn prepare(
             .copied()
             .filter(|v| v.bundle_id == id)
             .collect();
-        let bundle = bundles.iter().find(|b| b.id == id).ok_or_else(|| {
-            Error::refused(format!(
-                "bundle {id} of validator {} is not in the store",
-                mine[0].pubkey
-            ))
-        })?;
+        let bundle =
+            bundles
+                .iter()
+                .find(|b| b.id == id)
+                .ok_or_else(|| Refusal::StoreInconsistent {
+                    problem: format!(
+                        "bundle {id} of validator {} is not in the store",
+                        mine[0].pubkey
+                    ),
+                })?;
         match prepare_bundle(events, cfg, store, signer, &all, &mine, bundle).await {
-            Err(Error::Refused { reason }) if bundle_stopped(&reason) => {
-                tracing::warn!(
-                    bundle = %id,
-                    %reason,
-                    "this bundle cannot be staked now; planning the next pending bundle"
-                );
-                first_stop.get_or_insert(Error::Refused { reason });
-            }
-            Err(e @ (Error::LegacyCluster { .. } | Error::ClusterStopped { .. })) => {
+            Err(e) if e.stops_bundle() => {
                 tracing::warn!(
                     bundle = %id,
                     reason = %e,
@@ -93,7 +90,12 @@ pub async fn prepare(
         }
     }
     // Every pending bundle is stopped: the first one's reason.
-    Err(first_stop.unwrap_or_else(|| Error::refused("no pending bundle can be planned")))
+    Err(first_stop.unwrap_or_else(|| {
+        Refusal::StoreInconsistent {
+            problem: "no pending bundle can be planned".into(),
+        }
+        .into()
+    }))
 }
 
 /// Refuses unless governance approved `root` on the PoolManager for this withdrawal type and
@@ -112,40 +114,27 @@ pub async fn check_batch_approved(
         .await
         .map_err(|e| Error::rpc("PoolManager.getBatch", e))?;
     if !batch.approved {
-        return Err(Error::refused(format!(
-            "root not approved: batch {root} is not approved on PoolManager {pool_manager}"
-        )));
+        return Err(Refusal::RootNotApproved { root, pool_manager }.into());
     }
     if batch.withdrawalType != withdrawal_type {
-        return Err(Error::refused(format!(
-            "batch {root} was approved for withdrawal type 0x{:02x}, the bundle is 0x{withdrawal_type:02x}",
-            batch.withdrawalType
-        )));
+        return Err(Refusal::BatchWithdrawalType {
+            root,
+            approved: batch.withdrawalType,
+            bundle: withdrawal_type,
+        }
+        .into());
     }
     let ids_hash = keccak256(alloy::sol_types::SolValue::abi_encode(
         &operator_ids.to_vec(),
     ));
     if batch.operatorIdsHash != ids_hash {
-        return Err(Error::refused(format!(
-            "batch {root} was approved for another cluster than {operator_ids:?}"
-        )));
+        return Err(Refusal::BatchCluster {
+            root,
+            operator_ids: operator_ids.to_vec(),
+        }
+        .into());
     }
     Ok(())
-}
-
-/// Whether a refusal of [`prepare_bundle`] stops only that bundle (its cluster, batch or nonces),
-/// so the planner may go on with the next pending bundle.
-fn bundle_stopped(reason: &str) -> bool {
-    [
-        "staking for this cluster stops",
-        "nonce mismatch",
-        "root not approved",
-        "was approved for",
-        "no pinned operator fingerprints",
-        "is liquidated: it must be reactivated",
-    ]
-    .iter()
-    .any(|m| reason.contains(m))
 }
 
 /// A step of planning: go on with a `T`, or stop here with what [`prepare`] answers.
@@ -260,10 +249,9 @@ impl<'a> BundlePlanner<'a> {
             .get_block_number()
             .await
             .map_err(|e| Error::rpc("eth_blockNumber", e))?;
-        let root: B256 = bundle
-            .id
-            .parse()
-            .map_err(|_| Error::refused(format!("bundle id {} is not a root", bundle.id)))?;
+        let root: B256 = bundle.id.parse().map_err(|_| Refusal::StoreInconsistent {
+            problem: format!("bundle id {} is not a root", bundle.id),
+        })?;
         Ok(BundlePlanner {
             events,
             cfg,
@@ -294,9 +282,7 @@ impl<'a> BundlePlanner<'a> {
             .await
             .map_err(|e| Error::rpc("PoolManager.hasRole", e))?;
         if !ok {
-            return Err(Error::refused(format!(
-                "the agent's address {signer} lacks OPERATOR_ROLE on the PoolManager"
-            )));
+            return Err(Refusal::OperatorRole { address: signer }.into());
         }
         Ok(())
     }
@@ -311,20 +297,18 @@ impl<'a> BundlePlanner<'a> {
         }
         // A refused (front-run) validator keeps its nonce unused: the later validators' shares
         // were signed for nonces the SSV network will not reach.
-        let hint = match all
+        let front_run = all
             .iter()
             .find(|v| v.status == Status::Refused && v.owner_nonce == chain_nonce)
-        {
-            Some(r) => format!(
-                " (validator {} with owner nonce {chain_nonce} was refused as front-run: the later validators' shares must be signed again for the SSV network's nonces)",
-                r.pubkey
-            ),
-            None => String::new(),
-        };
-        Err(Error::refused(format!(
-            "nonce mismatch: the next validator (index {}, {}) was signed for owner nonce {}, the SSV network's nonce for the PoolManager is {chain_nonce}{hint}",
-            first.index, first.pubkey, first.owner_nonce
-        )))
+            .map(|r| r.pubkey.clone());
+        Err(Refusal::OwnerNonce {
+            index: first.index,
+            pubkey: first.pubkey.clone(),
+            signed_for: first.owner_nonce,
+            chain: chain_nonce,
+            front_run,
+        }
+        .into())
     }
 
     /// The validators the next transaction can take (consecutive owner nonces, within the
@@ -370,10 +354,7 @@ impl<'a> BundlePlanner<'a> {
             .min(same_bundle.len());
         if k == 0 {
             return Ok(ControlFlow::Break(Prepared::Waiting {
-                reason: format!(
-                    "not enough ETH: {} available in the pool, 32 ETH needed per validator",
-                    eth(available)
-                ),
+                reason: WaitReason::NoDeposit { available },
             }));
         }
         // The policy's daily validator cap: plan within what is left today, so the daemon
@@ -384,20 +365,21 @@ impl<'a> BundlePlanner<'a> {
         let left = cap.saturating_sub(today_n) as usize;
         if left == 0 {
             return Ok(ControlFlow::Break(Prepared::Waiting {
-                reason: format!(
-                    "daily validator cap reached: {today_n} staked today (UTC), the policy allows {cap}"
-                ),
+                reason: WaitReason::ValidatorCap {
+                    staked: today_n,
+                    cap,
+                },
             }));
         }
         let chosen = same_bundle[..k.min(left)].to_vec();
         for (i, v) in chosen.iter().enumerate() {
             if v.owner_nonce != first.owner_nonce + i as u64 {
-                return Err(Error::refused(format!(
-                    "nonce mismatch: validator {} has owner nonce {}, expected {}",
-                    v.pubkey,
-                    v.owner_nonce,
-                    first.owner_nonce + i as u64
-                )));
+                return Err(Refusal::NonceGap {
+                    pubkey: v.pubkey.clone(),
+                    has: v.owner_nonce,
+                    expected: first.owner_nonce + i as u64,
+                }
+                .into());
             }
         }
         Ok(ControlFlow::Continue((chosen, available)))
@@ -414,10 +396,9 @@ impl<'a> BundlePlanner<'a> {
                 .map_err(|e| Error::rpc("PoolManager.isStaked", e))?
             {
                 return Ok(ControlFlow::Break(Prepared::Waiting {
-                    reason: format!(
-                        "validator {} is already staked on chain; reconcile first",
-                        v.pubkey
-                    ),
+                    reason: WaitReason::AlreadyStaked {
+                        pubkey: v.pubkey.clone(),
+                    },
                 }));
             }
         }
@@ -487,38 +468,39 @@ impl<'a> BundlePlanner<'a> {
         let deposits = U256::from(DEPOSIT_WEI) * U256::from(k);
         if deposits + fee > available {
             return Ok(ControlFlow::Break(Prepared::Waiting {
-                reason: format!(
-                    "not enough ETH: {} available in the pool, {} needed for 1 validator (32 ETH) and its SSV cluster fees ({})",
-                    eth(available),
-                    eth(deposits + fee),
-                    eth(fee)
-                ),
+                reason: WaitReason::NoFees {
+                    available,
+                    needed: deposits + fee,
+                    fee,
+                },
             }));
         }
         let cap = fee_cap * U256::from(cluster.validatorCount as u64 + k as u64);
         if fee > cap {
-            return Err(Error::refused(format!(
-                "ssv fees above the PoolManager's cap: {} for {k} validators into cluster {ids:?}, governance allows {} ({} per validator)",
-                eth(fee),
-                eth(cap),
-                eth(fee_cap)
-            )));
+            return Err(Refusal::SsvFeeAboveContractCap {
+                fee,
+                validators: k,
+                operator_ids: ids.clone(),
+                cap,
+                per_validator: fee_cap,
+            }
+            .into());
         }
         if fee > policy.max_ssv_fee_per_tx_wei {
-            return Err(Error::refused(format!(
-                "ssv fees above the policy: {} for {k} validators, the policy allows {} per transaction",
-                eth(fee),
-                eth(policy.max_ssv_fee_per_tx_wei)
-            )));
+            return Err(Refusal::SsvFeeAbovePolicy {
+                fee,
+                validators: k,
+                cap: policy.max_ssv_fee_per_tx_wei,
+            }
+            .into());
         }
         if fee > fee_left_today {
             return Ok(ControlFlow::Break(Prepared::Waiting {
-                reason: format!(
-                    "daily SSV fee cap reached: {} needed, {} left today (UTC) of the policy's {}",
-                    eth(fee),
-                    eth(fee_left_today),
-                    eth(policy.max_ssv_fee_per_day_wei)
-                ),
+                reason: WaitReason::SsvFeeCap {
+                    needed: fee,
+                    left: fee_left_today,
+                    cap: policy.max_ssv_fee_per_day_wei,
+                },
             }));
         }
         Ok(ControlFlow::Continue(Fees { k, fee, cluster }))
@@ -542,17 +524,17 @@ impl<'a> BundlePlanner<'a> {
         let leaves = self.store.leaves(&self.bundle.id)?;
         let mut data = Vec::with_capacity(chosen.len());
         for v in chosen {
-            let proof = kc_bundle::merkle::proof(&leaves, v.position).ok_or_else(|| {
-                Error::refused(format!(
-                    "no proof for validator {} at position {}",
-                    v.pubkey, v.position
-                ))
-            })?;
+            let proof =
+                kc_bundle::merkle::proof(&leaves, v.position).ok_or_else(|| Refusal::NoProof {
+                    pubkey: v.pubkey.clone(),
+                    position: v.position,
+                })?;
             if !kc_bundle::merkle::verify_proof(&proof, &root.0, &v.leaf) {
-                return Err(Error::refused(format!(
-                    "the stored proof of {} does not verify against {root}",
-                    v.pubkey
-                )));
+                return Err(Refusal::ProofMismatch {
+                    pubkey: v.pubkey.clone(),
+                    root,
+                }
+                .into());
             }
             data.push(IPoolManager::ValidatorData {
                 pubkey: pubkey_bytes(&v.pubkey)?,
@@ -591,25 +573,20 @@ impl<'a> BundlePlanner<'a> {
             .provider()
             .estimate_gas(req)
             .await
-            .map_err(|e| Error::refused(format!("stake would fail: {}", transport_revert(&e))))?;
+            .map_err(|e| Refusal::WouldRevert {
+                what: "stake".into(),
+                reason: crate::revert::reason(&e),
+            })?;
         Ok(Some(gas))
     }
 }
 
 /// A stored `0x` pubkey as calldata bytes.
 pub(crate) fn pubkey_bytes(pubkey: &str) -> Result<Bytes> {
-    pubkey
-        .parse()
-        .map_err(|_| Error::refused(format!("bad pubkey {pubkey}")))
-}
-
-fn transport_revert(e: &alloy::transports::TransportError) -> String {
-    if let Some(payload) = e.as_error_resp() {
-        if let Some(decoded) =
-            payload.as_decoded_interface_error::<IPoolManager::IPoolManagerErrors>()
-        {
-            return format!("reverted: {decoded:?}");
+    pubkey.parse().map_err(|_| {
+        Refusal::StoreInconsistent {
+            problem: format!("bad pubkey {pubkey}"),
         }
-    }
-    e.to_string()
+        .into()
+    })
 }

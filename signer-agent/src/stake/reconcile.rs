@@ -38,10 +38,7 @@ pub async fn reconcile(
         if v.status == Status::Confirmed {
             continue;
         }
-        let pk: Bytes = v
-            .pubkey
-            .parse()
-            .map_err(|_| Error::refused(format!("bad pubkey {}", v.pubkey)))?;
+        let pk: Bytes = super::plan::pubkey_bytes(&v.pubkey)?;
         let staked = pm
             .isStaked(pk.clone())
             .call()

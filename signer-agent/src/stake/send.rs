@@ -12,6 +12,7 @@ use super::StakePlan;
 use crate::config::{Config, GasCaps};
 use crate::error::{Error, Result};
 use crate::fault::crash_point;
+use crate::refusal::Refusal;
 use crate::store::{Status, Store, ValidatorRow};
 use crate::types::{mined, Mined};
 
@@ -27,15 +28,14 @@ pub async fn send(
     store: &mut Store,
     plan: &StakePlan,
 ) -> Result<(B256, u64, u64)> {
-    let call = plan
-        .call
-        .as_ref()
-        .ok_or_else(|| Error::refused("the plan has no call (dry run)"))?;
-    let gas = plan
-        .gas_estimate
-        .ok_or_else(|| Error::refused("no gas estimate"))?;
+    let call = plan.call.as_ref().ok_or(Refusal::NotSendable {
+        missing: "the plan has no call (dry run)",
+    })?;
+    let gas = plan.gas_estimate.ok_or(Refusal::NotSendable {
+        missing: "no gas estimate",
+    })?;
     let gas_limit = gas + gas / 5;
-    check_gas(&cfg.gas, gas_limit, plan)?;
+    check_gas(&cfg.gas, gas_limit)?;
     let out = crate::replace::Outgoing {
         kind: crate::replace::Kind::Stake,
         to: cfg.contracts()?.pool_manager,
@@ -190,24 +190,14 @@ pub async fn resume(
         .map(Some)
 }
 
-/// A policy refusal stays a refusal (exit 5, the daemon waits); anything else is a signer error.
-pub(crate) fn policy_or_signer(from: Address, e: impl std::fmt::Display) -> Error {
-    let m = e.to_string();
-    match m.find("policy refused (") {
-        Some(i) => Error::refused(m[i..].to_string()),
-        None => Error::Signer {
-            label: format!("{from}"),
-            message: format!("cannot sign the transaction: {m}"),
-        },
-    }
-}
-
-fn check_gas(caps: &GasCaps, gas_limit: u64, _plan: &StakePlan) -> Result<()> {
+fn check_gas(caps: &GasCaps, gas_limit: u64) -> Result<()> {
     if gas_limit > caps.max_gas_per_tx {
-        return Err(Error::refused(format!(
-            "gas above cap: the stake transaction needs a gas limit of {gas_limit}, the cap is {}",
-            caps.max_gas_per_tx
-        )));
+        return Err(Refusal::GasAboveCap {
+            what: "stake".into(),
+            needed: gas_limit,
+            cap: caps.max_gas_per_tx,
+        }
+        .into());
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use alloy::providers::DynProvider;
 use crate::chain::Cluster;
 use crate::config::Contracts;
 use crate::error::{Error, Result};
+use crate::refusal::Refusal;
 use crate::store::Store;
 
 /// Rechecks the cluster's operators against the chain (at block `at`) before a stake: each
@@ -21,11 +22,11 @@ pub async fn check_operators(
     ids: &[u64],
     at: u64,
 ) -> Result<()> {
-    let facts = store.bundle_facts(bundle_id)?.ok_or_else(|| {
-        Error::refused(format!(
-            "bundle {bundle_id} has no pinned operator fingerprints in the state store (imported by an older agent): import it again"
-        ))
-    })?;
+    let facts = store
+        .bundle_facts(bundle_id)?
+        .ok_or_else(|| Refusal::NoPinnedFingerprints {
+            bundle: bundle_id.to_owned(),
+        })?;
     let stop = |id: u64, problem: crate::ssv::OperatorProblem| Error::ClusterStopped {
         operator_ids: ids.to_vec(),
         operator_id: id,
@@ -79,9 +80,10 @@ pub async fn cluster_fee(
             });
         }
         if !f.active {
-            return Err(Error::refused(format!(
-                "cluster {ids:?} is liquidated: it must be reactivated (PoolManager.reactivateCluster) before the pool stakes into it; staking for this cluster stops"
-            )));
+            return Err(Refusal::ClusterLiquidated {
+                operator_ids: ids.to_vec(),
+            }
+            .into());
         }
         (f.balance_wei, f.effective_balance_eth)
     };

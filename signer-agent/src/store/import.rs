@@ -235,110 +235,137 @@ impl Store {
             .map_err(|s| e("begin import", s))?;
         let known = self.read_known(&tx, b)?;
         // Dropping the transaction (a refusal, a dry run) records nothing.
-        let plan = decide(b, &known).map_err(|r| Error::refused(r.to_string()))?;
-        tx.execute(
-            "INSERT OR IGNORE INTO bundles (id, ceremony_id, path, operator_ids, withdrawal_type, identity, imported_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                id,
-                b.ceremony_id,
-                b.dir.display().to_string(),
-                serde_json::to_string(&b.operator_ids).unwrap_or_default(),
-                b.withdrawal_type,
-                hex::encode(&b.identity),
-                now()
-            ],
-        )
-        .map_err(|s| e("insert bundle", s))?;
-        tx.execute(
-            "INSERT OR IGNORE INTO bundle_facts (bundle_id, withdrawal_address, owner_address, operators)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![
-                id,
-                b.withdrawal_address,
-                b.owner_address,
-                serde_json::to_string(&b.operators).unwrap_or_default(),
-            ],
-        )
-        .map_err(|s| e("insert bundle facts", s))?;
+        let plan = decide(b, &known).map_err(|r| Error::from(crate::refusal::Refusal::from(r)))?;
+        write_bundle(&tx, &id, b).map_err(|s| e("insert bundle", s))?;
         let added = plan.fresh.len() + plan.takeovers.len();
         for v in plan.fresh {
-            let pk = h(&v.pubkey);
-            tx.execute(
-                "INSERT INTO validators (pubkey, bundle_id, idx, position, owner_nonce, status, signature,
-                 deposit_data_root, shares_data, leaf) VALUES (?1, ?2, ?3, ?4, ?5, 'imported', ?6, ?7, ?8, ?9)",
-                params![
-                    pk,
-                    id,
-                    v.index,
-                    v.position as i64,
-                    v.owner_nonce as i64,
-                    v.signature,
-                    v.deposit_data_root.to_vec(),
-                    v.shares_data,
-                    v.leaf.to_vec()
-                ],
-            )
-            .map_err(|s| e("insert validator", s))?;
-            tx.execute(
-                "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'imported', ?2, ?3)",
-                params![pk, now(), format!("bundle {} ({})", id, b.ceremony_id)],
-            )
-            .map_err(|s| e("append history", s))?;
+            write_fresh(&tx, &id, b, v).map_err(|s| e("insert validator", s))?;
         }
         for (v, old) in plan.takeovers {
-            let pk = h(&v.pubkey);
-            tx.execute(
-                "INSERT INTO superseded (pubkey, bundle_id, idx, position, owner_nonce, status, leaf, by_bundle, at)
-                 SELECT pubkey, bundle_id, idx, position, owner_nonce, status, leaf, ?2, ?3 FROM validators WHERE pubkey = ?1",
-                params![pk, id, now()],
-            )
-            .map_err(|s| e("archive the superseded validator", s))?;
-            tx.execute(
-                "UPDATE validators SET bundle_id = ?2, idx = ?3, position = ?4, owner_nonce = ?5, status = 'imported',
-                 tx_hash = NULL, block_number = NULL, shares_data = ?6, leaf = ?7 WHERE pubkey = ?1",
-                params![
-                    pk,
-                    id,
-                    v.index,
-                    v.position as i64,
-                    v.owner_nonce as i64,
-                    v.shares_data,
-                    v.leaf.to_vec()
-                ],
-            )
-            .map_err(|s| e("take the validator over", s))?;
             if commit {
                 tracing::info!(
-                    pubkey = %pk,
+                    pubkey = %h(&v.pubkey),
                     from = %old.bundle_id,
                     to = %id,
                     owner_nonce = v.owner_nonce,
                     "validator taken over by a newer bundle (re-created key shares)"
                 );
             }
-            tx.execute(
-                "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'superseded', ?2, ?3)",
-                params![
-                    pk,
-                    now(),
-                    format!(
-                        "superseded by bundle {id} ({}): owner nonce {} there (was {} in bundle {}, {})",
-                        b.ceremony_id,
-                        v.owner_nonce,
-                        old.owner_nonce,
-                        old.bundle_id,
-                        old.status.as_str()
-                    )
-                ],
-            )
-            .map_err(|s| e("append history", s))?;
+            write_takeover(&tx, &id, b, v, &old).map_err(|s| e("take the validator over", s))?;
         }
         if commit {
             tx.commit().map_err(|s| e("commit import", s))?;
         }
         Ok(added)
     }
+}
+
+/// Records the bundle and its facts (nothing when it is known).
+fn write_bundle(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    b: &VerifiedBundle,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO bundles (id, ceremony_id, path, operator_ids, withdrawal_type, identity, imported_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            id,
+            b.ceremony_id,
+            b.dir.display().to_string(),
+            serde_json::to_string(&b.operator_ids).unwrap_or_default(),
+            b.withdrawal_type,
+            hex::encode(&b.identity),
+            now()
+        ],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO bundle_facts (bundle_id, withdrawal_address, owner_address, operators)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![
+            id,
+            b.withdrawal_address,
+            b.owner_address,
+            serde_json::to_string(&b.operators).unwrap_or_default(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Adds a key new to the store, with its `imported` history entry.
+fn write_fresh(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    b: &VerifiedBundle,
+    v: &BundleValidator,
+) -> rusqlite::Result<()> {
+    let pk = h(&v.pubkey);
+    tx.execute(
+        "INSERT INTO validators (pubkey, bundle_id, idx, position, owner_nonce, status, signature,
+         deposit_data_root, shares_data, leaf) VALUES (?1, ?2, ?3, ?4, ?5, 'imported', ?6, ?7, ?8, ?9)",
+        params![
+            pk,
+            id,
+            v.index,
+            v.position as i64,
+            v.owner_nonce as i64,
+            v.signature,
+            v.deposit_data_root.to_vec(),
+            v.shares_data,
+            v.leaf.to_vec()
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'imported', ?2, ?3)",
+        params![pk, now(), format!("bundle {} ({})", id, b.ceremony_id)],
+    )?;
+    Ok(())
+}
+
+/// Moves a key to this (newer) bundle: its old row archived in `superseded`, its row updated,
+/// a `superseded` history entry naming both bundles.
+fn write_takeover(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    b: &VerifiedBundle,
+    v: &BundleValidator,
+    old: &Existing,
+) -> rusqlite::Result<()> {
+    let pk = h(&v.pubkey);
+    tx.execute(
+        "INSERT INTO superseded (pubkey, bundle_id, idx, position, owner_nonce, status, leaf, by_bundle, at)
+         SELECT pubkey, bundle_id, idx, position, owner_nonce, status, leaf, ?2, ?3 FROM validators WHERE pubkey = ?1",
+        params![pk, id, now()],
+    )?;
+    tx.execute(
+        "UPDATE validators SET bundle_id = ?2, idx = ?3, position = ?4, owner_nonce = ?5, status = 'imported',
+         tx_hash = NULL, block_number = NULL, shares_data = ?6, leaf = ?7 WHERE pubkey = ?1",
+        params![
+            pk,
+            id,
+            v.index,
+            v.position as i64,
+            v.owner_nonce as i64,
+            v.shares_data,
+            v.leaf.to_vec()
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'superseded', ?2, ?3)",
+        params![
+            pk,
+            now(),
+            format!(
+                "superseded by bundle {id} ({}): owner nonce {} there (was {} in bundle {}, {})",
+                b.ceremony_id,
+                v.owner_nonce,
+                old.owner_nonce,
+                old.bundle_id,
+                old.status.as_str()
+            )
+        ],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -615,7 +642,7 @@ mod tests {
             scanned_from: 1,
             last_block: 10,
         };
-        let d = crate::stake::FrontRunDeposit {
+        let d = crate::types::FrontRunDeposit {
             pubkey: h(&[2; 48]),
             tx: Some("0x1".into()),
             block: Some(5),

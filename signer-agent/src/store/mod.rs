@@ -36,12 +36,13 @@ use crate::error::{Error, Result};
 
 mod import;
 pub(crate) mod ledger;
+pub mod pg;
 pub mod rows;
 mod scan;
 pub mod schema;
 mod validators;
 
-pub use import::{Blocked, ImportRefusal};
+pub use import::{Blocked, BlockedKey, ImportRefusal};
 pub use ledger::DayTotals;
 pub use rows::{
     BundleFacts, BundleRow, DepositScan, HistoryRow, LedgerEntry, RowError, Status, ValidatorRow,

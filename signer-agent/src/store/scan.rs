@@ -32,7 +32,7 @@ impl Store {
     pub fn record_deposit_scan(
         &self,
         scan: &DepositScan,
-        found: &[crate::stake::FrontRunDeposit],
+        found: &[crate::types::FrontRunDeposit],
     ) -> Result<()> {
         let path = self.path.clone();
         let e = store_error(&path);
@@ -72,7 +72,7 @@ impl Store {
     }
 
     /// The recorded foreign deposits for any of `pubkeys` (`0x` hex), in `pubkeys` order.
-    pub fn foreign_deposits(&self, pubkeys: &[&str]) -> Result<Vec<crate::stake::FrontRunDeposit>> {
+    pub fn foreign_deposits(&self, pubkeys: &[&str]) -> Result<Vec<crate::types::FrontRunDeposit>> {
         let mut out = Vec::new();
         for pk in pubkeys {
             let row = self
@@ -81,7 +81,7 @@ impl Store {
                     "SELECT pubkey, tx_hash, block_number, withdrawal_credentials FROM foreign_deposits WHERE pubkey = ?1",
                     params![pk.to_ascii_lowercase()],
                     |r| {
-                        Ok(crate::stake::FrontRunDeposit {
+                        Ok(crate::types::FrontRunDeposit {
                             pubkey: r.get(0)?,
                             tx: r.get(1)?,
                             block: r.get::<_, Option<i64>>(2)?.map(|b| b as u64),
@@ -106,7 +106,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         assert!(s.deposit_scan().unwrap().is_none());
-        let d = |pk: &str, tx: &str| crate::stake::FrontRunDeposit {
+        let d = |pk: &str, tx: &str| crate::types::FrontRunDeposit {
             pubkey: pk.into(),
             tx: Some(tx.into()),
             block: Some(5),

@@ -272,7 +272,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let found = version(&tx).map_err(|s| e("read the schema version", s))?;
     if found > VERSION {
         return Err(Error::StoreTooNew {
-            path: path.to_owned(),
+            store: path.display().to_string(),
             found,
             supported: VERSION,
         });

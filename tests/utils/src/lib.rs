@@ -23,6 +23,8 @@ pub mod chain;
 pub mod files;
 pub mod keys;
 pub mod plan;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod rng;
 pub mod run;
 pub mod softhsm;

@@ -14,63 +14,28 @@ use std::io::BufReader;
 use std::path::Path;
 
 use kc_ssv::{Cluster, KeySharesFile, KeySharesItem, SharesData};
-use kc_validator::bls::{batch_verify, PublicKey, Signature};
 use kc_validator::deposit::{self, DepositData, RawDeposit};
 use rayon::prelude::*;
 
-use super::Checker;
 use crate::bounded::{self, caps, BoundedFile, Cap, ReadError};
 use crate::jsonstream::{DepositEntries, KeySharesEntries, ScanError};
-use crate::manifest::{files, sha256_hex, Manifest};
-use crate::merkle::{self, LeafInput};
+use crate::manifest::{files, ManifestHead, ValidatorEntry};
+use crate::merkle;
 use crate::plan::Plan;
 
-/// Validators parsed and checked per round (bounds memory).
-const CHUNK: usize = 512;
-/// Validators per batched pairing check and per multi-scalar check (one task each).
-const SUB: usize = 64;
-/// At most this many failures of one check are listed; the rest are counted.
-const MAX_LISTED: usize = 100;
+use super::cheap::{cheap_deposit, cheap_keyshare, raw_leaf};
+use super::crypto::{crypto, record_crypto, CryptoOut, Fails, SUB};
+use super::list::ListReader;
+use super::Checker;
 
-/// Failures of one check, listed up to [`MAX_LISTED`].
-#[derive(Default)]
-pub(super) struct Fails {
-    list: Vec<(String, String)>,
-    omitted: usize,
-}
-
-impl Fails {
-    pub(super) fn push(&mut self, field: String, detail: String) {
-        if self.list.len() < MAX_LISTED {
-            self.list.push((field, detail));
-        } else {
-            self.omitted += 1;
-        }
-    }
-    fn len(&self) -> usize {
-        self.list.len() + self.omitted
-    }
-    fn extend(&mut self, other: Fails) {
-        for (f, d) in other.list {
-            self.push(f, d);
-        }
-        self.omitted += other.omitted;
-    }
-    pub(super) fn into_list(mut self) -> Vec<(String, String)> {
-        if self.omitted > 0 {
-            self.list.push((
-                String::new(),
-                format!("and {} more failures of this check", self.omitted),
-            ));
-        }
-        self.list
-    }
-}
+/// Validators parsed and checked per round (bounds memory: two rounds are in flight, one read
+/// while the other's cryptography runs).
+pub const CHUNK: usize = 128;
 
 /// One of the two big files after its first pass.
 pub(super) struct FirstPass {
     /// The open file, rewound for the second pass.
-    file: BoundedFile,
+    pub(super) file: BoundedFile,
     /// SHA-256 (hex) of the whole file.
     pub(super) hash: String,
     /// Entries found.
@@ -83,7 +48,7 @@ pub(super) struct FirstPass {
     pub(super) header: (Option<String>, Option<String>),
 }
 
-fn first_pass(
+pub(super) fn first_pass(
     path: &Path,
     cap: &Cap,
     scan: impl FnOnce(
@@ -112,7 +77,7 @@ fn first_pass(
     })
 }
 
-type Header = (Option<String>, Option<String>);
+pub(super) type Header = (Option<String>, Option<String>);
 
 /// First pass over `deposit_data.json`: hash, entry count, separators.
 pub(super) fn first_pass_deposits(path: &Path, cap: &Cap) -> Result<FirstPass, ReadError> {
@@ -168,14 +133,32 @@ pub(super) enum Crypto {
 /// What the entries must agree with.
 pub(super) struct Expected<'a> {
     pub(super) plan: &'a Plan,
-    pub(super) manifest: &'a Manifest,
+    pub(super) manifest: &'a ManifestHead,
+}
+
+/// What the second pass keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Keep {
+    /// Nothing that grows with the batch.
+    Nothing,
+    /// The manifest's list of validators.
+    List,
+    /// Everything, for the agent.
+    Bundle,
 }
 
 /// The result of the second pass.
 pub(super) struct Outcome {
-    /// Per manifest validator, its Merkle leaf from the bytes as written (when computable).
-    pub(super) leaves: Vec<Option<merkle::Hash>>,
-    /// With `collect`, when every entry of both files was read: their content.
+    /// `merkle_leaf` failures: a leaf that differs from the manifest's, or cannot be computed.
+    pub(super) leaf_fails: Vec<(String, String)>,
+    /// The root of the leaves computed from the bytes as written, and how many there were
+    /// (the root covers the batch only when every validator's leaf was computed).
+    pub(super) root: merkle::RootBuilder,
+    /// With [`Keep::Bundle`]: the leaves in manifest order.
+    pub(super) leaves: Vec<merkle::Hash>,
+    /// With [`Keep::List`] or [`Keep::Bundle`]: the manifest's entries as read.
+    pub(super) validators: Vec<ValidatorEntry>,
+    /// With [`Keep::Bundle`], when every entry of both files was read: their content.
     pub(super) collected: Option<Collected>,
 }
 
@@ -187,49 +170,26 @@ pub(super) struct Collected {
 }
 
 /// One validator's entries, read and cheap-checked, on their way to the cryptography.
-struct Entry {
-    i: usize,
-    raw: Option<RawDeposit>,
-    deposit_ok: bool,
-    item: Option<KeySharesItem>,
-    shares: Option<SharesData>,
-    shares_ok: bool,
+pub(super) struct Entry {
+    pub(super) i: usize,
+    /// The manifest's entry of this validator.
+    pub(super) v: Option<ValidatorEntry>,
+    pub(super) raw: Option<RawDeposit>,
+    pub(super) deposit_ok: bool,
+    pub(super) item: Option<KeySharesItem>,
+    pub(super) shares: Option<SharesData>,
+    pub(super) shares_ok: bool,
 }
 
 /// Per-file facts the cheap checks compare with, computed once.
-struct Reference<'a> {
-    m: &'a Manifest,
-    plan: &'a Plan,
-    wc: String,
-    fork: String,
-    network: &'static str,
-    owner: String,
-    ids: Vec<u64>,
-    keys: Vec<(u64, &'a str)>,
-}
-
-/// The cryptography's results for a run of entries.
-#[derive(Default)]
-struct CryptoOut {
-    deposit_fails: Fails,
-    decode_fails: Fails,
-    consistency_fails: Fails,
-    ownership_fails: Fails,
-    deposits_checked: usize,
-    shares_checked: usize,
-    deposits: Vec<(usize, DepositData)>,
-}
-
-impl CryptoOut {
-    fn merge(&mut self, o: CryptoOut) {
-        self.deposit_fails.extend(o.deposit_fails);
-        self.decode_fails.extend(o.decode_fails);
-        self.consistency_fails.extend(o.consistency_fails);
-        self.ownership_fails.extend(o.ownership_fails);
-        self.deposits_checked += o.deposits_checked;
-        self.shares_checked += o.shares_checked;
-        self.deposits.extend(o.deposits);
-    }
+pub(super) struct Reference<'a> {
+    pub(super) plan: &'a Plan,
+    pub(super) wc: String,
+    pub(super) fork: String,
+    pub(super) network: &'static str,
+    pub(super) owner: String,
+    pub(super) ids: Vec<u64>,
+    pub(super) keys: Vec<(u64, &'a str)>,
 }
 
 /// Second pass over both files in lockstep; records the checks `deposit_data.plan`,
@@ -238,16 +198,17 @@ impl CryptoOut {
 pub(super) fn check_entries(
     deposits: Option<(FirstPass, Crypto)>,
     keyshares: Option<(FirstPass, Crypto)>,
+    list: &mut ListReader,
     exp: &Expected<'_>,
-    collect: bool,
+    keep: Keep,
     c: &mut Checker,
 ) -> Outcome {
+    let collect = keep == Keep::Bundle;
     let m = exp.manifest;
     let plan = exp.plan;
     let count = m.validators.len();
     let n = plan.operators.operators.len();
     let r = Reference {
-        m,
         plan,
         wc: hex::encode(deposit::withdrawal_credentials(
             plan.withdrawal_type,
@@ -286,14 +247,21 @@ pub(super) fn check_entries(
         )
     });
 
+    let both_read = dep_read && ks_read;
     let mut rd = Reader {
         r: &r,
         collect,
+        keep_list: keep != Keep::Nothing,
+        both_read,
+        list,
+        leaf_fails: Vec::new(),
+        root: merkle::RootBuilder::default(),
+        validators: Vec::new(),
         dep_stream,
         ks_stream,
         dep_fails: Fails::default(),
         ks_fails: Fails::default(),
-        leaves: Vec::with_capacity(count),
+        leaves: Vec::new(),
         shares_bytes: Vec::new(),
         dep_buf: Vec::new(),
         ks_buf: Vec::new(),
@@ -334,6 +302,9 @@ pub(super) fn check_entries(
         mut ks_fails,
         leaves,
         shares_bytes,
+        leaf_fails,
+        root,
+        validators,
         ..
     } = rd;
 
@@ -390,23 +361,36 @@ pub(super) fn check_entries(
         },
         shares_data: shares_bytes,
     });
-    Outcome { leaves, collected }
+    Outcome {
+        leaf_fails,
+        root,
+        leaves,
+        validators,
+        collected,
+    }
 }
 
 /// The second pass's reading side: both streams in lockstep, the cheap checks of each entry,
 /// the Merkle leaves.
-struct Reader<'a> {
-    r: &'a Reference<'a>,
-    collect: bool,
-    dep_stream: Option<DepositEntries<BufReader<BoundedFile>>>,
-    ks_stream: Option<KeySharesEntries<BufReader<BoundedFile>>>,
-    dep_fails: Fails,
-    ks_fails: Fails,
-    leaves: Vec<Option<merkle::Hash>>,
-    shares_bytes: Vec<Vec<u8>>,
-    dep_buf: Vec<u8>,
-    ks_buf: Vec<u8>,
-    text: String,
+pub(super) struct Reader<'a> {
+    pub(super) r: &'a Reference<'a>,
+    pub(super) collect: bool,
+    pub(super) keep_list: bool,
+    /// Both files were opened: a leaf that cannot be computed is a failure.
+    pub(super) both_read: bool,
+    pub(super) list: &'a mut ListReader,
+    pub(super) leaf_fails: Vec<(String, String)>,
+    pub(super) root: merkle::RootBuilder,
+    pub(super) validators: Vec<ValidatorEntry>,
+    pub(super) dep_stream: Option<DepositEntries<BufReader<BoundedFile>>>,
+    pub(super) ks_stream: Option<KeySharesEntries<BufReader<BoundedFile>>>,
+    pub(super) dep_fails: Fails,
+    pub(super) ks_fails: Fails,
+    pub(super) leaves: Vec<merkle::Hash>,
+    pub(super) shares_bytes: Vec<Vec<u8>>,
+    pub(super) dep_buf: Vec<u8>,
+    pub(super) ks_buf: Vec<u8>,
+    pub(super) text: String,
 }
 
 impl Reader<'_> {
@@ -414,18 +398,25 @@ impl Reader<'_> {
     fn chunk(&mut self, start: usize, end: usize) -> Vec<Entry> {
         let mut chunk = Vec::with_capacity(end.saturating_sub(start));
         for i in start..end {
-            let (raw, deposit_ok) = self.deposit(i);
-            let (item, shares, bytes, shares_ok) = self.keyshare(i);
-            self.leaves.push(
-                raw.as_ref()
-                    .filter(|_| !bytes.is_empty())
-                    .and_then(|d| raw_leaf(d, &bytes, &self.r.ids)),
-            );
+            // The manifest was hashed and verified whole: a missing entry means it changed,
+            // which its rereading reports.
+            let v = self.list.next();
+            let (raw, deposit_ok) = self.deposit(i, v.as_ref());
+            let (item, shares, bytes, shares_ok) = self.keyshare(i, v.as_ref());
+            let leaf = raw
+                .as_ref()
+                .filter(|_| !bytes.is_empty())
+                .and_then(|d| raw_leaf(d, &bytes, &self.r.ids));
+            self.leaf(i, leaf, v.as_ref());
             if self.collect {
                 self.shares_bytes.push(bytes);
             }
+            if let (true, Some(v)) = (self.keep_list, &v) {
+                self.validators.push(v.clone());
+            }
             chunk.push(Entry {
                 i,
+                v,
                 raw,
                 deposit_ok,
                 item,
@@ -436,8 +427,36 @@ impl Reader<'_> {
         chunk
     }
 
+    /// The leaf of validator `i` computed from the bytes as written, against the manifest's.
+    fn leaf(&mut self, i: usize, leaf: Option<merkle::Hash>, v: Option<&ValidatorEntry>) {
+        let Some(leaf) = leaf else {
+            if self.both_read {
+                self.leaf_fails.push((
+                    format!("validators[{i}].merkle_leaf"),
+                    "cannot be computed: the deposit or sharesData of this validator is \
+                     missing or malformed"
+                        .to_owned(),
+                ));
+            }
+            return;
+        };
+        if let Some(v) = v {
+            let got = format!("0x{}", hex::encode(leaf));
+            if got != v.merkle_leaf {
+                self.leaf_fails.push((
+                    format!("validators[{i}].merkle_leaf"),
+                    format!("manifest says {}, computed {got}", v.merkle_leaf),
+                ));
+            }
+        }
+        self.root.push(&leaf);
+        if self.collect {
+            self.leaves.push(leaf);
+        }
+    }
+
     /// Deposit entry `i`, and whether it passed its cheap checks.
-    fn deposit(&mut self, i: usize) -> (Option<RawDeposit>, bool) {
+    fn deposit(&mut self, i: usize, v: Option<&ValidatorEntry>) -> (Option<RawDeposit>, bool) {
         let Some(s) = self.dep_stream.as_mut() else {
             return (None, false);
         };
@@ -453,8 +472,10 @@ impl Reader<'_> {
                             "not in the exact ethstaker-deposit 1.3.1 layout".into(),
                         );
                     }
-                    cheap_deposit(i, &d, self.r, &mut self.dep_fails);
-                    let ok = self.dep_fails.len() == before;
+                    if let Some(v) = v {
+                        cheap_deposit(i, &d, v, self.r, &mut self.dep_fails);
+                    }
+                    let ok = v.is_some() && self.dep_fails.len() == before;
                     (Some(d), ok)
                 }
                 Err(e) => {
@@ -473,7 +494,11 @@ impl Reader<'_> {
 
     /// Key shares entry `i`, its decoded sharesData and bytes, and whether it passed its cheap
     /// checks.
-    fn keyshare(&mut self, i: usize) -> (Option<KeySharesItem>, Option<SharesData>, Vec<u8>, bool) {
+    fn keyshare(
+        &mut self,
+        i: usize,
+        v: Option<&ValidatorEntry>,
+    ) -> (Option<KeySharesItem>, Option<SharesData>, Vec<u8>, bool) {
         let Some(s) = self.ks_stream.as_mut() else {
             return (None, None, Vec::new(), false);
         };
@@ -481,8 +506,8 @@ impl Reader<'_> {
             Ok(true) => match serde_json::from_slice::<KeySharesItem>(&self.ks_buf) {
                 Ok(it) => {
                     let before = self.ks_fails.len();
-                    let sd = cheap_keyshare(i, &it, self.r, &mut self.ks_fails);
-                    let ok = self.ks_fails.len() == before;
+                    let sd = v.and_then(|v| cheap_keyshare(i, &it, v, self.r, &mut self.ks_fails));
+                    let ok = v.is_some() && self.ks_fails.len() == before;
                     let bytes = sd.as_ref().map(SharesData::to_bytes).unwrap_or_default();
                     // The entry itself (its operators' keys, its hex) is kept only to be
                     // handed back; the checks need only the decoded sharesData.
@@ -506,7 +531,7 @@ impl Reader<'_> {
 
 /// Reads what follows the last entry and compares the second pass's hash with the first's.
 /// `true` when the file was read to its end and unchanged.
-fn finish_deposits(
+pub(super) fn finish_deposits(
     stream: Option<DepositEntries<BufReader<BoundedFile>>>,
     first: Option<&str>,
     fails: &mut Fails,
@@ -522,7 +547,7 @@ fn finish_deposits(
     same_bytes(&file, first, files::DEPOSIT_DATA, fails)
 }
 
-fn finish_keyshares(
+pub(super) fn finish_keyshares(
     stream: Option<KeySharesEntries<BufReader<BoundedFile>>>,
     first: Option<(String, Header)>,
     fails: &mut Fails,
@@ -544,7 +569,12 @@ fn finish_keyshares(
     )
 }
 
-fn same_bytes(file: &BoundedFile, first: Option<&str>, name: &str, fails: &mut Fails) -> bool {
+pub(super) fn same_bytes(
+    file: &BoundedFile,
+    first: Option<&str>,
+    name: &str,
+    fails: &mut Fails,
+) -> bool {
     let again = file.sha256_hex();
     if first != Some(again.as_str()) {
         fails.push(
@@ -557,429 +587,4 @@ fn same_bytes(file: &BoundedFile, first: Option<&str>, name: &str, fails: &mut F
         return false;
     }
     true
-}
-
-/// A lower-case hex field of `len` bytes, or why not.
-fn hex_shape(value: &str, len: usize) -> Result<(), String> {
-    if value.len() != 2 * len {
-        return Err(format!("{} hex digits, expected {}", value.len(), 2 * len));
-    }
-    if let Some(c) = value.chars().find(|c| !matches!(c, '0'..='9' | 'a'..='f')) {
-        return Err(format!("{c:?} is not a lower-case hex digit"));
-    }
-    Ok(())
-}
-
-/// Cheap checks of one deposit entry: hex shapes, every field against the plan and the
-/// manifest, and both roots recomputed from the bytes (hashing only).
-fn cheap_deposit(i: usize, d: &RawDeposit, r: &Reference<'_>, fails: &mut Fails) {
-    let f = |name: &str| format!("[{i}].{name}");
-    let v = &r.m.validators[i];
-    let before = fails.len();
-    for (name, value, len) in [
-        ("pubkey", &d.pubkey, 48),
-        ("withdrawal_credentials", &d.withdrawal_credentials, 32),
-        ("signature", &d.signature, 96),
-        ("deposit_message_root", &d.deposit_message_root, 32),
-        ("deposit_data_root", &d.deposit_data_root, 32),
-        ("fork_version", &d.fork_version, 4),
-    ] {
-        if let Err(e) = hex_shape(value, len) {
-            fails.push(f(name), e);
-        }
-    }
-    if d.pubkey != v.pubkey {
-        fails.push(
-            f("pubkey"),
-            format!("{}, manifest says {}", d.pubkey, v.pubkey),
-        );
-    }
-    if d.withdrawal_credentials != r.wc {
-        fails.push(
-            f("withdrawal_credentials"),
-            format!("{}, the plan gives {}", d.withdrawal_credentials, r.wc),
-        );
-    }
-    if d.amount != r.plan.amount_gwei() {
-        fails.push(
-            f("amount"),
-            format!("{}, the plan gives {}", d.amount, r.plan.amount_gwei()),
-        );
-    }
-    if d.fork_version != r.fork {
-        fails.push(
-            f("fork_version"),
-            format!("{}, the plan's network has {}", d.fork_version, r.fork),
-        );
-    }
-    if d.network_name != r.network {
-        fails.push(
-            f("network_name"),
-            format!(
-                "{:?}, the plan's network is {:?}",
-                d.network_name, r.network
-            ),
-        );
-    }
-    if d.deposit_data_root != v.deposit_data_root {
-        fails.push(
-            f("deposit_data_root"),
-            format!(
-                "{}, manifest says {}",
-                d.deposit_data_root, v.deposit_data_root
-            ),
-        );
-    }
-    if fails.len() == before {
-        if let Err(e) = d.check_roots() {
-            fails.push(format!("[{i}]"), e.to_string());
-        }
-    }
-}
-
-/// Cheap checks of one keyshares entry: every field against the plan and the manifest, and
-/// sharesData's length and SHA-256. Returns the decoded sharesData (bytes split, no points).
-fn cheap_keyshare(
-    i: usize,
-    item: &KeySharesItem,
-    r: &Reference<'_>,
-    fails: &mut Fails,
-) -> Option<SharesData> {
-    let f = |name: &str| format!("shares[{i}].{name}");
-    let v = &r.m.validators[i];
-    let pk_hex = format!("0x{}", v.pubkey);
-    if item.data.public_key != pk_hex {
-        fails.push(
-            f("data.publicKey"),
-            format!("{}, manifest says {pk_hex}", item.data.public_key),
-        );
-    }
-    if item.payload.public_key != pk_hex {
-        fails.push(
-            f("payload.publicKey"),
-            format!("{}, manifest says {pk_hex}", item.payload.public_key),
-        );
-    }
-    if item.data.owner_address != r.owner {
-        fails.push(
-            f("data.ownerAddress"),
-            format!(
-                "{}, the plan's owner is {}",
-                item.data.owner_address, r.owner
-            ),
-        );
-    }
-    if item.data.owner_nonce != v.owner_nonce {
-        fails.push(
-            f("data.ownerNonce"),
-            format!("{}, manifest says {}", item.data.owner_nonce, v.owner_nonce),
-        );
-    }
-    if item.payload.operator_ids != r.ids {
-        fails.push(
-            f("payload.operatorIds"),
-            format!(
-                "{:?}, the cluster is {:?}",
-                item.payload.operator_ids, r.ids
-            ),
-        );
-    }
-    let listed = item
-        .data
-        .operators
-        .iter()
-        .map(|o| (o.id, o.operator_key.as_str()));
-    if !listed.eq(r.keys.iter().copied()) {
-        fails.push(
-            f("data.operators"),
-            "operator ids or keys differ from operators.json".into(),
-        );
-    }
-    match SharesData::from_hex(&item.payload.shares_data, r.ids.len(), &pk_hex) {
-        Ok(sd) => {
-            let digest = sha256_hex(&sd.to_bytes());
-            if digest != v.shares_data_sha256 {
-                fails.push(
-                    f("payload.sharesData"),
-                    format!("SHA-256 {digest}, manifest says {}", v.shares_data_sha256),
-                );
-            }
-            Some(sd)
-        }
-        Err(e) => {
-            fails.push(f("payload.sharesData"), e.to_string());
-            None
-        }
-    }
-}
-
-/// The Merkle leaf of one validator from the bytes as written (hex decoded, nothing else).
-pub(super) fn raw_leaf(d: &RawDeposit, shares_data: &[u8], ids: &[u64]) -> Option<merkle::Hash> {
-    let pubkey = hex::decode(&d.pubkey).ok()?;
-    let signature = hex::decode(&d.signature).ok()?;
-    let root: [u8; 32] = hex::decode(&d.deposit_data_root).ok()?.try_into().ok()?;
-    if pubkey.len() != 48 || signature.len() != 96 || shares_data.is_empty() {
-        return None;
-    }
-    Some(merkle::leaf_hash(&LeafInput {
-        pubkey: &pubkey,
-        signature: &signature,
-        deposit_data_root: &root,
-        operator_ids: ids,
-        shares_data,
-    }))
-}
-
-/// The cryptography of a run of entries (one task): only entries that passed their cheap
-/// checks, only for files that may have it.
-fn crypto(
-    sub: &[Entry],
-    dep_mode: Crypto,
-    ks_mode: Crypto,
-    r: &Reference<'_>,
-    cluster: Option<&Cluster>,
-    collect: bool,
-) -> CryptoOut {
-    let mut out = CryptoOut::default();
-    let mut keys: Vec<(usize, PublicKey)> = Vec::with_capacity(sub.len());
-    // Deposits: the points (curve and subgroup), and the signing roots.
-    let mut deposits: Vec<(usize, DepositData, [u8; 32])> = Vec::with_capacity(sub.len());
-    if dep_mode == Crypto::Check || (collect && dep_mode != Crypto::Skip) {
-        for e in sub {
-            let (Some(raw), true) = (&e.raw, e.deposit_ok) else {
-                continue;
-            };
-            match raw.decode() {
-                Ok(d) => {
-                    let root = d.signing_root();
-                    keys.push((e.i, d.pubkey));
-                    deposits.push((e.i, d, root));
-                }
-                Err(err) => out
-                    .deposit_fails
-                    .push(format!("[{}]", e.i), err.to_string()),
-            }
-        }
-    }
-    // Key shares: the validator key (taken from its deposit when that decoded: the same key,
-    // by the cheap checks), the ownership signature, the ciphertexts against the cluster's
-    // moduli, and the share interpolation.
-    let mut ownership: Vec<(usize, [u8; 32], PublicKey, Signature)> = Vec::new();
-    let mut sets: Vec<(usize, PublicKey, &SharesData)> = Vec::new();
-    if ks_mode == Crypto::Check {
-        for e in sub {
-            let (Some(sd), true) = (&e.shares, e.shares_ok) else {
-                continue;
-            };
-            let v = &r.m.validators[e.i];
-            let field = format!("shares[{}].payload.sharesData", e.i);
-            let pk = match keys.iter().find(|(i, _)| *i == e.i) {
-                Some((_, pk)) => *pk,
-                None => match hex::decode(&v.pubkey)
-                    .ok()
-                    .and_then(|b| PublicKey::from_bytes(&b).ok())
-                {
-                    Some(pk) => pk,
-                    None => {
-                        out.decode_fails.push(
-                            format!("shares[{}].data.publicKey", e.i),
-                            "not a valid BLS public key".into(),
-                        );
-                        continue;
-                    }
-                },
-            };
-            match Signature::from_bytes(&sd.signature) {
-                Ok(sig) => {
-                    let digest = kc_ssv::ownership::ownership_digest(&r.plan.owner, v.owner_nonce);
-                    ownership.push((e.i, digest, pk, sig));
-                }
-                Err(err) => out
-                    .decode_fails
-                    .push(field.clone(), format!("ownership signature: {err}")),
-            }
-            if let Some(cluster) = cluster {
-                for (op, ct) in cluster.operators().iter().zip(&sd.encrypted_shares) {
-                    if !op.ciphertext_in_range(ct) {
-                        out.decode_fails.push(
-                            field.clone(),
-                            format!(
-                                "encrypted share of operator {} is not an RSA ciphertext for its key",
-                                op.id()
-                            ),
-                        );
-                    }
-                }
-            }
-            sets.push((e.i, pk, sd));
-        }
-        // The validator keys were validated when decoded (from the deposit, or above): not again.
-        let bytes: Vec<[u8; 48]> = sets.iter().map(|(_, pk, _)| pk.to_bytes()).collect();
-        let batch: Vec<kc_ssv::ShareSet<'_>> = sets
-            .iter()
-            .zip(&bytes)
-            .map(|((_, _, sd), pk)| kc_ssv::ShareSet {
-                validator_public_key: pk,
-                operator_ids: &r.ids,
-                share_public_keys: &sd.share_public_keys,
-            })
-            .collect();
-        let keys: Vec<PublicKey> = sets.iter().map(|(_, pk, _)| *pk).collect();
-        if kc_ssv::verify_many_with_validated_keys(&batch, &keys).is_err() {
-            for ((i, _, sd), pk) in sets.iter().zip(&bytes) {
-                if let Err(err) =
-                    kc_ssv::verify_share_public_keys(pk, &r.ids, &sd.share_public_keys)
-                {
-                    out.consistency_fails
-                        .push(format!("shares[{i}].payload.sharesData"), err.to_string());
-                }
-            }
-        }
-        out.shares_checked = sets.len();
-    }
-    // Every signature of the run in one batched pairing check; one by one only if it fails.
-    if dep_mode == Crypto::Check || ks_mode == Crypto::Check {
-        let mut items: Vec<(&[u8], &PublicKey, &Signature)> = Vec::new();
-        if dep_mode == Crypto::Check {
-            items.extend(
-                deposits
-                    .iter()
-                    .map(|(_, d, root)| (root.as_slice(), &d.pubkey, &d.signature)),
-            );
-        }
-        items.extend(
-            ownership
-                .iter()
-                .map(|(_, digest, pk, sig)| (digest.as_slice(), pk, sig)),
-        );
-        if !items.is_empty() && !batch_verify(&items) {
-            if dep_mode == Crypto::Check {
-                for (i, d, root) in &deposits {
-                    if !d.pubkey.verify(root, &d.signature) {
-                        out.deposit_fails
-                            .push(format!("[{i}]"), "deposit signature does not verify".into());
-                    }
-                }
-            }
-            for (i, digest, pk, sig) in &ownership {
-                if !pk.verify(digest, sig) {
-                    out.ownership_fails.push(
-                        format!("shares[{i}].payload.sharesData"),
-                        "ownership signature does not verify for the owner and nonce".into(),
-                    );
-                }
-            }
-        }
-    }
-    out.deposits_checked = deposits.len();
-    if collect {
-        out.deposits = deposits.into_iter().map(|(i, d, _)| (i, d)).collect();
-    }
-    out
-}
-
-/// Why a file got no cryptographic check.
-pub(super) fn not_checked(file: &str) -> String {
-    format!(
-        "not checked: {file} does not match the manifest (hash, entry count or layout), so no \
-         point was decoded and no signature verified"
-    )
-}
-
-fn proven(file: &str) -> String {
-    format!(
-        "verified in memory before {file} was written (batched) and the file is byte for byte \
-         what was verified (same SHA-256): not redone"
-    )
-}
-
-/// Records the cryptographic checks of both files.
-fn record_crypto(
-    out: &mut CryptoOut,
-    dep: Option<Crypto>,
-    ks: Option<Crypto>,
-    n: usize,
-    c: &mut Checker,
-) {
-    let t = kc_ssv::shamir::threshold(n).unwrap_or(0);
-    let Some(dep) = dep else {
-        return record_shares(out, ks, n, t, c);
-    };
-    match dep {
-        Crypto::Check => c.group(
-            "deposit_data.signatures",
-            files::DEPOSIT_DATA,
-            std::mem::take(&mut out.deposit_fails).into_list(),
-            format!(
-                "{} deposit signatures and roots valid (batched)",
-                out.deposits_checked
-            ),
-        ),
-        Crypto::Proven => c.pass(
-            "deposit_data.signatures",
-            files::DEPOSIT_DATA,
-            format!("roots valid; signatures {}", proven(files::DEPOSIT_DATA)),
-        ),
-        Crypto::Skip => c.fail(
-            "deposit_data.signatures",
-            files::DEPOSIT_DATA,
-            "",
-            not_checked(files::DEPOSIT_DATA),
-        ),
-    }
-    record_shares(out, ks, n, t, c);
-}
-
-fn record_shares(out: &mut CryptoOut, ks: Option<Crypto>, n: usize, t: usize, c: &mut Checker) {
-    let Some(ks) = ks else { return };
-    match ks {
-        Crypto::Check => {
-            c.group(
-                "keyshares.decode",
-                files::KEYSHARES,
-                std::mem::take(&mut out.decode_fails).into_list(),
-                format!(
-                    "{} validator keys, ownership signatures and encrypted shares decoded",
-                    out.shares_checked
-                ),
-            );
-            c.group(
-                "keyshares.consistency",
-                files::KEYSHARES,
-                std::mem::take(&mut out.consistency_fails).into_list(),
-                format!(
-                    "share public keys of every validator interpolate to its public key (threshold {t} of {n})"
-                ),
-            );
-            c.group(
-                "keyshares.ownership",
-                files::KEYSHARES,
-                std::mem::take(&mut out.ownership_fails).into_list(),
-                format!(
-                    "{} ownership signatures valid (batched)",
-                    out.shares_checked
-                ),
-            );
-        }
-        Crypto::Proven => {
-            c.pass(
-                "keyshares.consistency",
-                files::KEYSHARES,
-                format!(
-                    "share interpolation (threshold {t} of {n}) {}",
-                    proven(files::KEYSHARES)
-                ),
-            );
-            c.pass(
-                "keyshares.ownership",
-                files::KEYSHARES,
-                format!("ownership signatures {}", proven(files::KEYSHARES)),
-            );
-        }
-        Crypto::Skip => {
-            for name in ["keyshares.consistency", "keyshares.ownership"] {
-                c.fail(name, files::KEYSHARES, "", not_checked(files::KEYSHARES));
-            }
-        }
-    }
 }

@@ -1,0 +1,317 @@
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::manifest::*;
+use crate::seal::SealedMaster;
+use crate::transcript::{Step, Transcript};
+
+use super::consistency::{check_seal_backend, check_unique_validators};
+use super::transcript::check_transcript_vs_manifest;
+use super::{verify_bundle, Checker, VerifyOptions};
+
+fn validator(i: u32) -> ValidatorEntry {
+    ValidatorEntry {
+        index: i,
+        pubkey: format!("{:02x}", i + 1).repeat(48),
+        deposit_data_root: format!("{:02x}", i + 100).repeat(32),
+        owner_nonce: u64::from(i) + 5,
+        shares_data_sha256: format!("{:02x}", i + 50).repeat(32),
+        merkle_leaf: format!("0x{}", format!("{:02x}", i + 200).repeat(32)),
+    }
+}
+
+fn sample_manifest(n: u32) -> Manifest {
+    let files: BTreeMap<String, String> = files::HASHED
+        .iter()
+        .enumerate()
+        .map(|(i, f)| ((*f).to_owned(), format!("{i:02x}").repeat(32)))
+        .collect();
+    Manifest {
+        format: FORMAT.into(),
+        ceremony_id: "c-1".into(),
+        created_at: "2026-11-25T10:00:00Z".into(),
+        network: NetworkInfo {
+            name: "hoodi".into(),
+            fork_version: "10000910".into(),
+        },
+        tool: ToolInfo {
+            name: "ceremony".into(),
+            version: "0".into(),
+            git_commit: None,
+            binary_sha256: "aa".repeat(32),
+            cargo_lock_sha256: "bb".repeat(32),
+        },
+        identity: IdentityInfo {
+            algorithm: SIGNATURE_ALGORITHM.into(),
+            key_label: "kc-identity".into(),
+            public_key: "04".to_owned() + &"cc".repeat(64),
+            fingerprint: "dd".repeat(32),
+        },
+        master: MasterInfo {
+            seed_source: "hsm".into(),
+            fingerprint: "ee".repeat(32),
+            seal_key_label: "kc-seal".into(),
+            seal_algorithm: "aes-256-gcm".into(),
+            seal_key_sha256: None,
+        },
+        withdrawal: WithdrawalInfo {
+            address: "0x".to_owned() + &"11".repeat(20),
+            kind: "0x01".into(),
+            credentials: "01".repeat(32),
+            amount_gwei: 32_000_000_000,
+        },
+        owner: OwnerInfo {
+            address: "0x".to_owned() + &"22".repeat(20),
+            first_nonce: 5,
+            last_nonce: 5 + u64::from(n) - 1,
+        },
+        operators: OperatorsInfo {
+            provenance: None,
+            unpinned_allowed: true,
+            list: vec![],
+        },
+        validators: (0..n).map(validator).collect(),
+        merkle_root: "0x".to_owned() + &"ff".repeat(32),
+        transcript_head: String::new(),
+        files,
+    }
+}
+
+/// The transcript the pipeline writes for `m` (same steps, same fields).
+fn transcript_for(m: &Manifest) -> Transcript {
+    let f = |n: &str| m.files[n].clone();
+    let mut t = Transcript::new();
+    t.append(
+        Step::new("ceremony.started", "ceremony")
+            .input(files::PLAN, f(files::PLAN))
+            .input(files::OPERATORS, f(files::OPERATORS))
+            .details(json!({"ceremony_id": m.ceremony_id})),
+    );
+    t.append(Step::new("hsm.keys", "ceremony").details(json!({
+        "identity_public_key": m.identity.public_key,
+        "seal": {"key_type": "CKK_AES"},
+    })));
+    t.append(
+        Step::new("master.ready", "ceremony")
+            .details(json!({"source": "hsm", "fingerprint": m.master.fingerprint})),
+    );
+    for v in &m.validators {
+        t.append(
+            Step::new("validator.created", "ceremony")
+                .output("sharesData", v.shares_data_sha256.clone())
+                .details(json!({
+                    "index": v.index,
+                    "pubkey": v.pubkey,
+                    "deposit_data_root": v.deposit_data_root,
+                    "owner_nonce": v.owner_nonce,
+                    "merkle_leaf": v.merkle_leaf,
+                })),
+        );
+    }
+    let mut w = Step::new("files.written", "ceremony");
+    for n in [
+        files::PLAN,
+        files::OPERATORS,
+        files::DEPOSIT_DATA,
+        files::KEYSHARES,
+    ] {
+        w = w.output(n, f(n));
+    }
+    t.append(w);
+    t.append(
+        Step::new("master.sealed", "ceremony")
+            .output(files::SEALED_MASTER, f(files::SEALED_MASTER))
+            .details(json!({"algorithm": m.master.seal_algorithm})),
+    );
+    t
+}
+
+fn failures(c: &Checker) -> Vec<String> {
+    c.checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| format!("{} {}: {}", c.name, c.field, c.detail))
+        .collect()
+}
+
+#[test]
+fn a_validator_listed_twice_fails() {
+    let head = |m: &Manifest| ManifestHead::read_head(m.to_bytes().as_slice()).unwrap();
+    let mut c = Checker::new();
+    check_unique_validators(&head(&sample_manifest(3)), &mut c);
+    assert!(failures(&c).is_empty(), "{:?}", failures(&c));
+
+    let mut m = sample_manifest(3);
+    m.validators[2].pubkey = m.validators[0].pubkey.clone();
+    m.validators[2].merkle_leaf = m.validators[0].merkle_leaf.to_uppercase();
+    let mut c = Checker::new();
+    check_unique_validators(&head(&m), &mut c);
+    let f = failures(&c);
+    assert!(
+        f.iter().any(|f| f.contains("validators[2].pubkey")),
+        "{f:?}"
+    );
+    assert!(
+        f.iter().any(|f| f.contains("validators[2].merkle_leaf")),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn transcript_that_agrees_with_the_manifest_passes() {
+    let m = sample_manifest(3);
+    let mut c = Checker::new();
+    check_transcript_vs_manifest(&transcript_for(&m), &m, &mut c);
+    assert!(failures(&c).is_empty(), "{:?}", failures(&c));
+}
+
+#[test]
+fn transcript_validators_must_match_the_manifest_in_order() {
+    let m = sample_manifest(3);
+    let t = transcript_for(&m);
+    // The manifest's validators swapped: the transcript recorded another order.
+    let mut swapped = m.clone();
+    swapped.validators.swap(0, 1);
+    let mut c = Checker::new();
+    check_transcript_vs_manifest(&t, &swapped, &mut c);
+    let f = failures(&c);
+    assert!(
+        f.iter().any(|f| f.contains("validator.created[0]")),
+        "{f:?}"
+    );
+    // A validator whose pubkey the transcript never recorded.
+    let mut other = m.clone();
+    other.validators[2].pubkey = "77".repeat(48);
+    let mut c = Checker::new();
+    check_transcript_vs_manifest(&t, &other, &mut c);
+    let f = failures(&c);
+    assert!(
+        f.iter().any(|f| f.contains("validator.created[2]")),
+        "{f:?}"
+    );
+    // One validator fewer in the manifest than the transcript created.
+    let mut fewer = m.clone();
+    fewer.validators.pop();
+    let mut c = Checker::new();
+    check_transcript_vs_manifest(&t, &fewer, &mut c);
+    assert!(!failures(&c).is_empty());
+}
+
+#[test]
+fn transcript_files_master_and_identity_must_match_the_manifest() {
+    let m = sample_manifest(2);
+    let t = transcript_for(&m);
+    for edit in [
+        (|m: &mut Manifest| {
+            m.files.insert(files::DEPOSIT_DATA.into(), "99".repeat(32));
+        }) as fn(&mut Manifest),
+        |m| {
+            m.files.insert(files::PLAN.into(), "99".repeat(32));
+        },
+        |m| {
+            m.files.insert(files::SEALED_MASTER.into(), "99".repeat(32));
+        },
+        |m| m.master.fingerprint = "98".repeat(32),
+        |m| m.identity.public_key = "04".to_owned() + &"97".repeat(64),
+        |m| m.ceremony_id = "c-2".into(),
+    ] {
+        let mut changed = m.clone();
+        edit(&mut changed);
+        let mut c = Checker::new();
+        check_transcript_vs_manifest(&t, &changed, &mut c);
+        assert!(!failures(&c).is_empty(), "{changed:?}");
+    }
+}
+
+/// Peak resident memory of this process (KiB), from `/proc/self/status`.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// A 1 GiB `keyshares.json` (sparse: no disk used) for a one-validator manifest
+/// is refused by its size, without reading it (it used to be read whole and copied again).
+#[test]
+fn a_huge_keyshares_file_is_refused_without_being_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bundle");
+    std::fs::create_dir_all(dir.join("sealed")).unwrap();
+    std::fs::write(dir.join(files::MANIFEST), sample_manifest(1).to_bytes()).unwrap();
+    let f = std::fs::File::create(dir.join(files::KEYSHARES)).unwrap();
+    f.set_len(1 << 30).unwrap();
+    drop(f);
+    let before = peak_rss_kib();
+    let report = verify_bundle(&dir, &VerifyOptions::default());
+    let grew = peak_rss_kib().saturating_sub(before);
+    assert!(
+        grew < 32 * 1024,
+        "verification raised peak memory by {grew} KiB"
+    );
+    let f: Vec<String> = report
+        .failures()
+        .map(|c| format!("{} {}: {}", c.file, c.field, c.detail))
+        .collect();
+    assert!(
+        f.iter()
+            .any(|l| l.contains(files::KEYSHARES) && l.contains("1073741824 bytes, more than")),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn symlinked_bundle_files_are_refused_without_being_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bundle");
+    std::fs::create_dir_all(dir.join("sealed")).unwrap();
+    std::fs::write(dir.join(files::MANIFEST), sample_manifest(1).to_bytes()).unwrap();
+    let outside = tmp.path().join("outside.toml");
+    std::fs::write(&outside, b"secret = 1\n").unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join(files::PLAN)).unwrap();
+    // A device would make a plain read never end.
+    std::os::unix::fs::symlink("/dev/zero", dir.join(files::DEPOSIT_DATA)).unwrap();
+    let report = verify_bundle(&dir, &VerifyOptions::default());
+    let f: Vec<String> = report
+        .failures()
+        .map(|c| format!("{} {}: {}", c.file, c.field, c.detail))
+        .collect();
+    for name in [files::PLAN, files::DEPOSIT_DATA] {
+        assert!(
+            f.iter()
+                .any(|l| l.contains(name) && l.contains("not a regular file")),
+            "{name}: {f:?}"
+        );
+    }
+}
+
+#[test]
+fn the_envelope_backend_and_key_must_be_the_manifests() {
+    let m = sample_manifest(1);
+    let key = "ab".repeat(32);
+    let aes = SealedMaster::new("kc-seal", "c-1", &[7; 32], &[1; 60]);
+    let rsa = SealedMaster::rsa_oaep("kc-seal", "c-1", &[7; 32], "sha256", &key, &[1; 444]);
+    let run = |s: &SealedMaster, m: &Manifest| {
+        let mut f = Vec::new();
+        check_seal_backend(s, m, &mut f);
+        f.into_iter().map(|(field, _)| field).collect::<Vec<_>>()
+    };
+    assert!(run(&aes, &m).is_empty());
+    // an rsa-oaep envelope under an aes-256-gcm manifest
+    assert_eq!(run(&rsa, &m), vec!["algorithm", "key_sha256"]);
+    let mut mr = m.clone();
+    mr.master.seal_algorithm = "rsa-oaep".into();
+    mr.master.seal_key_sha256 = Some(key.clone());
+    assert!(run(&rsa, &mr).is_empty());
+    // the manifest names another key
+    mr.master.seal_key_sha256 = Some("cd".repeat(32));
+    assert_eq!(run(&rsa, &mr), vec!["key_sha256"]);
+    // an rsa-oaep manifest without a key, and an unknown backend
+    mr.master.seal_key_sha256 = None;
+    assert_eq!(run(&rsa, &mr), vec!["master.seal_key_sha256", "key_sha256"]);
+    mr.master.seal_algorithm = "chacha".into();
+    assert!(run(&rsa, &mr).contains(&"master.seal_algorithm".to_string()));
+}

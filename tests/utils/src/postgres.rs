@@ -1,0 +1,177 @@
+//! A throw-away PostgreSQL server for tests: `initdb` and `pg_ctl` from Debian's
+//! `postgresql-15` (scripts/install-apt.sh) in a temporary directory, listening on 127.0.0.1 at
+//! a free port and on a socket in that directory; stopped (immediate mode) and removed on drop.
+//! Missing binaries, a failed `initdb` or a server that is not ready within its timeout fail the
+//! test: nothing is skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::chain::free_port;
+
+/// The database user the server is initialised with (trust authentication on its own
+/// loopback port and socket only).
+pub const USER: &str = "kc";
+
+/// A running PostgreSQL server; stopped and removed when dropped.
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+/// The directory of the server binaries: `$KC_PG_BIN`, else the newest
+/// `/usr/lib/postgresql/<major>/bin` that has `initdb`.
+fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("KC_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let major: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((major, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, b)| b).expect(
+        "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin: run scripts/install-apt.sh (postgresql-15)",
+    )
+}
+
+/// Whether this process runs as root (initdb and postgres refuse to).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+impl Postgres {
+    /// Initialises and starts a server; panics naming the step that failed.
+    pub fn start() -> Postgres {
+        let bin = bin_dir();
+        let dir = tempfile::Builder::new()
+            .prefix("kc-pg-")
+            .tempdir()
+            .expect("create the server's temporary directory");
+        let port = free_port();
+        let pg = Postgres { dir, bin, port };
+        if is_root() {
+            // The server runs as the `postgres` user the package created.
+            pg.run(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(pg.dir.path()),
+                "chown",
+            );
+        }
+        let data = pg.data();
+        pg.run(
+            pg.tool("initdb").arg("-D").arg(&data).args([
+                "-U",
+                USER,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]),
+            "initdb",
+        );
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
+            pg.dir.path().display()
+        );
+        pg.run(
+            pg.tool("pg_ctl")
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(pg.dir.path().join("server.log"))
+                .args(["-w", "-t", "60", "-o", &options, "start"]),
+            "pg_ctl start",
+        );
+        pg
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// A command for server binary `name`, as the `postgres` user when this process is root.
+    fn tool(&self, name: &str) -> Command {
+        let path = self.bin.join(name);
+        if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn run(&self, c: &mut Command, what: &str) {
+        let out = c
+            .output()
+            .unwrap_or_else(|e| panic!("postgres test server: cannot run {what}: {e}"));
+        assert!(
+            out.status.success(),
+            "postgres test server: {what} failed ({}):\n{}{}\nserver log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        );
+    }
+
+    /// The TCP port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's directory (data, log, socket).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A `postgres://` URL for database `db` (created by [`Postgres::create_database`]; the
+    /// `postgres` database always exists).
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Creates database `name` and returns its URL.
+    pub fn create_database(&self, name: &str) -> String {
+        self.run(
+            self.tool("createdb").args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                USER,
+                name,
+            ]),
+            "createdb",
+        );
+        self.url(name)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Immediate: the tests' data is thrown away; waits until the server is gone.
+        let _ = self
+            .tool("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
