@@ -360,12 +360,15 @@ async fn import(cfg: &Config, bundle: &Path) -> Result<()> {
         );
         return Ok(());
     }
-    let verified = crate::bundle::load_verified(bundle, &cfg.trusted_identities)?;
+    // Verified once, for the configured chain; the chain's view below takes the same bundle.
+    let verified =
+        crate::bundle::load_verified_on_chain(bundle, &cfg.trusted_identities, cfg.chain_id)?;
     let mut store = Store::open(cfg.state_dir()?)?;
     // The state store's refusals first (a re-issued key already staked, sent or
     // front-run, or with other deposit data): they name the keys.
     store.check_import(&verified)?;
-    let summary = crate::verify::bundle_on_chain(cfg, &events, bundle).await?;
+    crate::chain::check_chain(&provider, cfg.chain_id).await?;
+    let summary = crate::verify::verified_on_chain(cfg, &events, bundle, &verified).await?;
     let added = store.import(&verified)?;
     println!(
         "imported {added} new validators from {} (ceremony {}, root {})",

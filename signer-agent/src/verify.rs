@@ -32,10 +32,22 @@ pub async fn bundle_on_chain(
     events: &crate::logscan::Events,
     dir: &Path,
 ) -> Result<VerifySummary> {
-    let provider = events.provider();
-    crate::chain::check_chain(provider, cfg.chain_id).await?;
+    crate::chain::check_chain(events.provider(), cfg.chain_id).await?;
     // The node serves cfg.chain_id (checked just above): the bundle must be for that chain.
     let b = crate::bundle::load_verified_on_chain(dir, &cfg.trusted_identities, cfg.chain_id)?;
+    verified_on_chain(cfg, events, dir, &b).await
+}
+
+/// The chain's view of a bundle already verified for `cfg.chain_id`
+/// ([`crate::bundle::load_verified_on_chain`]), on a node the caller has checked serves that
+/// chain: `import` verifies the bundle once and hands it here.
+pub async fn verified_on_chain(
+    cfg: &Config,
+    events: &crate::logscan::Events,
+    dir: &Path,
+    b: &crate::bundle::VerifiedBundle,
+) -> Result<VerifySummary> {
+    let provider = events.provider();
     let fail = |m: String| Error::Bundle {
         path: dir.to_owned(),
         message: m,
@@ -111,12 +123,12 @@ pub async fn bundle_on_chain(
         .into());
     }
     Ok(VerifySummary {
-        ceremony_id: b.ceremony_id,
-        network: b.network,
+        ceremony_id: b.ceremony_id.clone(),
+        network: b.network.clone(),
         chain_id: cfg.chain_id,
         validators: b.validators.len(),
         merkle_root: format!("{root}"),
-        operator_ids: b.operator_ids,
+        operator_ids: b.operator_ids.clone(),
         first_owner_nonce: first,
         chain_owner_nonce: chain_nonce,
     })
