@@ -11,14 +11,15 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hkdf::Hkdf;
-use kc_bundle::fsio::Staging;
+use kc_bundle::fsio::{HashingFile, Staging};
 use kc_bundle::manifest::{self, files, sha256_hex, Manifest, ManifestSignature};
 use kc_bundle::merkle::{self, LeafInput};
 use kc_bundle::plan::{Plan, SeedSource};
 use kc_bundle::seal::{self as seal_env, SealedMaster};
-use kc_bundle::transcript::{Step, Transcript};
+use kc_bundle::transcript::{Step, Transcript, TranscriptWriter};
 use kc_bundle::verify::{self, Report, VerifyOptions};
 use kc_hsm::{
     HsmSession, IdentityKey, Module, OaepHash, RsaSealed, SealBackend, Sealed, Sealer,
@@ -161,41 +162,14 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     if matches!(cfg.master, MasterSource::Plan) && plan.file.seed.source == SeedSource::Mnemonic {
         drop(read_mnemonic(plan)?);
     }
-    let plan_sha = Sha256::digest(plan.text.as_bytes());
-    let plan_sha: [u8; 32] = plan_sha.into();
-    let mut transcript = Transcript::new();
+    let plan_sha: [u8; 32] = Sha256::digest(plan.text.as_bytes()).into();
     let admin = cfg
         .people
         .administrator
         .clone()
         .unwrap_or_else(|| "ceremony".to_owned());
     let operators_json = plan.operators.to_json();
-    transcript.append(
-        Step::new("ceremony.started", &admin)
-            .input(files::PLAN, hex::encode(plan_sha))
-            .input(files::OPERATORS, sha256_hex(operators_json.as_bytes()))
-            .details(json!({
-                "ceremony_id": plan.id(),
-                "network": plan.network.name(),
-                "validators": plan.count(),
-                "start_index": plan.start_index(),
-                "owner": plan.owner.to_checksum(),
-                "first_nonce": plan.first_nonce(),
-                "operators_chain": plan.operators_chain().map_err(|message| kc_bundle::Error::Plan {
-                    file: plan.path.clone(),
-                    field: "ssv.operators_file".into(),
-                    message,
-                })?,
-                "tool": cfg.tool,
-                "process": cfg.hygiene,
-            })),
-    );
-    if cfg.people.administrator.is_some() || !cfg.people.witnesses.is_empty() {
-        transcript.append(Step::new("people.recorded", &admin).details(json!({
-            "administrator": cfg.people.administrator,
-            "witnesses": cfg.people.witnesses,
-        })));
-    }
+    let mut transcript = start_transcript(plan, cfg, &plan_sha, &operators_json, &admin)?;
 
     // Earlier bundles: no index or nonce may be used twice (checked again once the master's
     // fingerprint is known).
@@ -253,34 +227,20 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
 
     // Master secret.
     stage(progress, "master")?;
-    let (entropy, source_name) = master_entropy(plan, recovered.as_ref(), &session)?;
-    let mnemonic = Mnemonic::from_entropy(&entropy)?;
-    let paper_backup = progress.wants_paper_backup().then(|| {
-        progress.show_paper_backup(mnemonic.phrase());
-        mnemonic.word_count()
-    });
-    let seed: Seed = mnemonic.to_seed("");
-    drop(mnemonic);
-    let master_pk = kc_validator::derive::master_sk(seed.as_bytes())?.public_key();
-    let master_fingerprint = sha256_hex(&master_pk.to_bytes());
-    ledger::check_indices(plan, &master_fingerprint, &previous)?;
-    transcript.append(Step::new("master.ready", "ceremony").details(json!({
-        "source": source_name,
-        "fingerprint": master_fingerprint,
-    })));
-    if let Some(words) = paper_backup {
-        transcript.append(
-            Step::new("master.paper_backup_shown", &admin).details(json!({
-                "words": words,
-                "witnesses": cfg.people.witnesses,
-            })),
-        );
-    }
-    if !previous.is_empty() {
-        transcript.append(
-            Step::new("ledger.checked", "ceremony").details(json!(ledger::summary(&previous))),
-        );
-    }
+    let MasterReady {
+        entropy,
+        source_name,
+        fingerprint: master_fingerprint,
+        seed,
+    } = ready_master(
+        plan,
+        cfg,
+        progress,
+        recovered.as_ref(),
+        &session,
+        &previous,
+        &mut transcript,
+    )?;
 
     // Validators, a chunk at a time: generated on all cores, checked in batches (every deposit
     // and ownership signature, every share interpolation) before anything of them is written,
@@ -300,154 +260,38 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     );
     drop(shares_ikm);
     let wc = deposit::withdrawal_credentials(plan.withdrawal_type, &plan.withdrawal_address);
-    let ids = cluster.ids();
     // The common EIP-2334 prefix m/12381/3600, derived once; the seed is not needed after it.
     let coin = CoinKey::from_seed(seed.as_bytes())?;
     drop(seed);
-    let total = plan.count() as usize;
     let staging = Staging::create(&cfg.out)?;
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source: std::io::Error| -> Error {
-            kc_bundle::Error::Io {
-                path,
-                action: "write",
-                source,
-            }
-            .into()
-        }
+    let mut out = Streams::open(&staging, transcript, plan.count() as usize)?;
+    let gen = Generation {
+        plan,
+        progress,
+        coin: &coin,
+        shares_prk: &shares_prk,
+        cluster: &cluster,
+        ids: cluster.ids(),
+        wc,
     };
-    let deposit_file = staging.create_file(files::DEPOSIT_DATA)?;
-    let deposit_path = deposit_file.path().to_owned();
-    let mut deposit_out = DepositJsonWriter::new(deposit_file).map_err(io(&deposit_path))?;
-    let keyshares_file = staging.create_file(files::KEYSHARES)?;
-    let keyshares_path = keyshares_file.path().to_owned();
-    let mut keyshares_out = KeySharesWriter::new(keyshares_file, std::time::SystemTime::now())
-        .map_err(io(&keyshares_path))?;
-    let transcript_file = staging.create_file(files::TRANSCRIPT)?;
-    let transcript_path = transcript_file.path().to_owned();
-    let mut transcript = transcript
-        .into_writer(transcript_file)
-        .map_err(io(&transcript_path))?;
-    // The manifest's list of validators goes to a scratch file in the staging directory as the
-    // validators are written, and is copied into `manifest.json` at the end: memory holds only
-    // the Merkle leaves (32 bytes a validator, the root needs them all).
-    let list_path = staging.path().join(VALIDATORS_SCRATCH);
-    let mut list_out = std::fs::File::create_new(&list_path)
-        .map(|f| std::io::BufWriter::with_capacity(1 << 16, f))
-        .map_err(io(&list_path))?;
-    let mut listed = 0usize;
-    let mut leaves: Vec<merkle::Hash> = Vec::with_capacity(total);
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    // Makes and checks validators `first..last` (nothing of them is written before the check).
-    let make_chunk = |first: u32, last: u32| -> Result<Vec<Made>, Error> {
-        let made: Vec<Made> = (first..last)
-            .into_par_iter()
-            .map(|i| {
-                if progress.cancelled() {
-                    return Err(Error::Cancelled);
-                }
-                let made = make_validator(plan, &coin, &shares_prk, &cluster, wc, i)?;
-                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                progress.validators(n, total);
-                Ok(made)
-            })
-            .collect::<Result<_, Error>>()?;
-        check_made(&made, &ids, &plan.owner)?;
-        Ok(made)
-    };
-    // Writes checked validators: deposit data, key shares, transcript, manifest entries, leaves.
-    let mut write_chunk = |made: Vec<Made>| -> Result<(), Error> {
-        for v in made {
-            deposit_out.push(&v.deposit).map_err(io(&deposit_path))?;
-            let item = kc_ssv::keyshares_item(
-                &v.deposit.pubkey,
-                &cluster,
-                &plan.owner,
-                v.nonce,
-                &v.built.shares_data,
-            );
-            keyshares_out.push(&item).map_err(io(&keyshares_path))?;
-            let shares_data = v.built.shares_data.to_bytes();
-            let leaf = merkle::leaf_hash(&LeafInput {
-                pubkey: &v.deposit.pubkey.to_bytes(),
-                signature: &v.deposit.signature.to_bytes(),
-                deposit_data_root: &v.deposit.deposit_data_root,
-                operator_ids: &ids,
-                shares_data: &shares_data,
-            });
-            let entry = manifest::ValidatorEntry {
-                index: v.index,
-                pubkey: v.deposit.pubkey.to_hex(),
-                deposit_data_root: hex::encode(v.deposit.deposit_data_root),
-                owner_nonce: v.nonce,
-                shares_data_sha256: sha256_hex(&shares_data),
-                merkle_leaf: format!("0x{}", hex::encode(leaf)),
-            };
-            transcript.append(
-                Step::new("validator.created", "ceremony")
-                    .output("sharesData", entry.shares_data_sha256.clone())
-                    .details(json!({
-                        "index": entry.index,
-                        "pubkey": entry.pubkey,
-                        "deposit_data_root": entry.deposit_data_root,
-                        "owner_nonce": entry.owner_nonce,
-                        "merkle_leaf": entry.merkle_leaf,
-                    })),
-            );
-            serde_json::to_writer(&mut list_out, &entry)
-                .map_err(std::io::Error::from)
-                .and_then(|()| list_out.write_all(b"\n"))
-                .map_err(io(&list_path))?;
-            listed += 1;
-            leaves.push(leaf);
-        }
-        Ok(())
-    };
-    // Writing a checked chunk (one core) overlaps making and checking the next (all cores).
-    let mut pending: Vec<Made> = Vec::new();
-    let mut first = 0u32;
-    loop {
-        let last = plan.count().min(first.saturating_add(CHUNK));
-        let written = std::mem::take(&mut pending);
-        let (made, wrote) = rayon::join(
-            || {
-                if first < last {
-                    make_chunk(first, last)
-                } else {
-                    Ok(Vec::new())
-                }
-            },
-            || write_chunk(written),
-        );
-        wrote?;
-        pending = made?;
-        if pending.is_empty() {
-            break;
-        }
-        first = last;
-    }
+    gen.write_all(&mut out)?;
     drop(coin);
     drop(shares_prk);
 
     // Write: the two large files end and are synced; plan and operators as read.
     stage(progress, "write")?;
-    let deposit_sha = deposit_out.finish().map_err(io(&deposit_path))?.finish()?;
-    let keyshares_sha = keyshares_out
-        .finish()
-        .map_err(io(&keyshares_path))?
-        .finish()?;
-    let mut file_hashes = std::collections::BTreeMap::new();
-    let mut step = Step::new("files.written", "ceremony");
-    for (name, bytes) in [
-        (files::PLAN, plan.text.as_bytes()),
-        (files::OPERATORS, operators_json.as_bytes()),
-    ] {
-        staging.write(name, bytes)?;
-        file_hashes.insert(name.to_owned(), sha256_hex(bytes));
-    }
+    let Streams {
+        deposit,
+        keyshares,
+        mut transcript,
+        list,
+    } = out;
+    let deposit_sha = deposit.finish()?;
+    let keyshares_sha = keyshares.finish()?;
+    let mut file_hashes = write_inputs(&staging, plan, &operators_json)?;
     file_hashes.insert(files::DEPOSIT_DATA.to_owned(), deposit_sha.clone());
     file_hashes.insert(files::KEYSHARES.to_owned(), keyshares_sha.clone());
+    let mut step = Step::new("files.written", "ceremony");
     for name in [
         files::PLAN,
         files::OPERATORS,
@@ -460,92 +304,40 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
 
     // Seal the master secret, then open it again in the HSM to check the sealed file.
     stage(progress, "seal")?;
-    let aad = seal_env::associated_data(plan.id(), &plan_sha);
-    let sealed = sealer.seal(&session, &entropy, &aad)?;
-    let sealed = envelope_of(&sealed, sealer.label(), plan.id(), &plan_sha).to_bytes();
-    staging.write(files::SEALED_MASTER, &sealed)?;
-    let reread = read_back(&staging, files::SEALED_MASTER)?;
-    let envelope = SealedMaster::from_bytes(&reread)?;
-    let opened = sealer.unseal(&session, &sealed_of(&envelope)?, &aad)?;
-    if opened[..] != entropy[..] {
-        return Err(Error::SelfCheck(
-            "the sealed master secret does not open to the master secret".into(),
-        ));
-    }
-    drop(opened);
-    drop(entropy);
-    transcript.append(
-        Step::new("master.sealed", "ceremony")
-            .output(files::SEALED_MASTER, sha256_hex(&sealed))
-            .details(json!({
-                "key_label": sealer.label(),
-                "algorithm": sealer.backend().name(),
-                "key_sha256": sealer.key_sha256(),
-                "oaep_hash": envelope.oaep_hash,
-                "reopened": true,
-            })),
-    );
+    let sealed = seal_master(&staging, &session, &sealer, plan, &plan_sha, entropy)?;
+    transcript.append(sealed.step);
 
     // Transcript, manifest, signature.
     stage(progress, "manifest")?;
     let merkle_root = format!(
         "0x{}",
-        hex::encode(merkle::root(&leaves).expect("at least one validator"))
+        hex::encode(merkle::root(&list.leaves).expect("at least one validator"))
     );
+    let listed = list.listed;
     transcript.append(Step::new("bundle.staged", "ceremony").details(json!({
         "validators": listed,
         "merkle_root": merkle_root,
     })));
-    let transcript_head = transcript.head().to_owned();
-    let transcript_sha = transcript
-        .finish()
-        .map_err(io(&transcript_path))?
-        .finish()?;
+    let transcript_head = transcript.out.head().to_owned();
+    let transcript_sha = transcript.finish()?;
     file_hashes.insert(files::TRANSCRIPT.to_owned(), transcript_sha);
-    file_hashes.insert(files::SEALED_MASTER.to_owned(), sha256_hex(&sealed));
-    let identity_pk = identity.public_key_sec1();
+    file_hashes.insert(files::SEALED_MASTER.to_owned(), sha256_hex(&sealed.bytes));
+    let master = manifest::MasterInfo {
+        seed_source: source_name,
+        fingerprint: master_fingerprint,
+        seal_key_label: sealer.label().to_owned(),
+        seal_algorithm: sealer.backend().name().to_owned(),
+        seal_key_sha256: sealer.key_sha256().map(str::to_owned),
+    };
     let m = Manifest {
-        format: manifest::FORMAT.to_owned(),
-        ceremony_id: plan.id().to_owned(),
-        created_at: kc_bundle::transcript::now_rfc3339(),
-        network: manifest::NetworkInfo {
-            name: plan.network.name().to_owned(),
-            fork_version: hex::encode(plan.network.genesis_fork_version()),
-        },
-        tool: tool_info(&cfg.tool),
-        identity: identity_info(&identity),
-        master: manifest::MasterInfo {
-            seed_source: source_name,
-            fingerprint: master_fingerprint,
-            seal_key_label: sealer.label().to_owned(),
-            seal_algorithm: sealer.backend().name().to_owned(),
-            seal_key_sha256: sealer.key_sha256().map(str::to_owned),
-        },
-        withdrawal: manifest::WithdrawalInfo {
-            address: plan.withdrawal_address.to_checksum(),
-            kind: plan.file.deposit.withdrawal_type.clone(),
-            credentials: hex::encode(wc),
-            amount_gwei: plan.amount_gwei(),
-        },
-        owner: manifest::OwnerInfo {
-            address: plan.owner.to_checksum(),
-            first_nonce: plan.first_nonce(),
-            last_nonce: plan.nonce_of(plan.count() - 1),
-        },
-        operators: operators_info(&plan.operators, &cluster),
-        validators: Vec::new(),
-        merkle_root,
         transcript_head,
         files: file_hashes,
+        ..manifest_of(plan, cfg, &identity, &cluster, master, wc, merkle_root)
     };
-    let list_file = list_out
-        .into_inner()
-        .map_err(|e| io(&list_path)(e.into_error()))?;
-    drop(list_file);
+    let (list_path, listed) = list.close()?;
     let manifest_sha = write_manifest(&staging, &m, &list_path, listed)?;
-    std::fs::remove_file(&list_path).map_err(io(&list_path))?;
+    std::fs::remove_file(&list_path).map_err(write_error(&list_path))?;
     let bundle_digest = sign_manifest(&staging, &session, &identity, manifest_sha)?;
-    drop(leaves);
 
     // Read everything back and verify it as an auditor would, pinned to our identity. The
     // signatures and interpolations were verified in memory before the two large files were
@@ -557,7 +349,7 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     };
     let report = verify_staged(
         staging.path(),
-        &identity_pk,
+        &identity.public_key_sec1(),
         &cfg.tool.binary_sha256,
         proven,
     );
@@ -575,6 +367,453 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         validators: listed,
         report,
     })
+}
+
+/// The master secret, ready: its entropy (to seal), its seed (to derive from), its public
+/// fingerprint and where it came from.
+struct MasterReady {
+    entropy: Zeroizing<Vec<u8>>,
+    source_name: String,
+    fingerprint: String,
+    seed: Seed,
+}
+
+/// Makes or recovers the master secret, shows the paper backup when asked for, checks the
+/// indices against earlier bundles of the same master, and records it in the transcript.
+fn ready_master(
+    plan: &Plan,
+    cfg: &RunConfig,
+    progress: &dyn Progress,
+    recovered: Option<&Recovered>,
+    session: &HsmSession,
+    previous: &[ledger::Previous],
+    transcript: &mut Transcript,
+) -> Result<MasterReady, Error> {
+    let (entropy, source_name) = master_entropy(plan, recovered, session)?;
+    let mnemonic = Mnemonic::from_entropy(&entropy)?;
+    let paper_backup = progress.wants_paper_backup().then(|| {
+        progress.show_paper_backup(mnemonic.phrase());
+        mnemonic.word_count()
+    });
+    let seed: Seed = mnemonic.to_seed("");
+    drop(mnemonic);
+    let master_pk = kc_validator::derive::master_sk(seed.as_bytes())?.public_key();
+    let fingerprint = sha256_hex(&master_pk.to_bytes());
+    ledger::check_indices(plan, &fingerprint, previous)?;
+    transcript.append(Step::new("master.ready", "ceremony").details(json!({
+        "source": source_name,
+        "fingerprint": fingerprint,
+    })));
+    if let Some(words) = paper_backup {
+        let admin = cfg.people.administrator.as_deref().unwrap_or("ceremony");
+        transcript.append(
+            Step::new("master.paper_backup_shown", admin).details(json!({
+                "words": words,
+                "witnesses": cfg.people.witnesses,
+            })),
+        );
+    }
+    if !previous.is_empty() {
+        transcript.append(
+            Step::new("ledger.checked", "ceremony").details(json!(ledger::summary(previous))),
+        );
+    }
+    Ok(MasterReady {
+        entropy,
+        source_name,
+        fingerprint,
+        seed,
+    })
+}
+
+/// The transcript's first steps: what the ceremony starts from (plan and operators by hash,
+/// batch, owner, tool, process hygiene) and who is in the room.
+fn start_transcript(
+    plan: &Plan,
+    cfg: &RunConfig,
+    plan_sha: &[u8; 32],
+    operators_json: &str,
+    admin: &str,
+) -> Result<Transcript, Error> {
+    let operators_chain = plan
+        .operators_chain()
+        .map_err(|message| kc_bundle::Error::Plan {
+            file: plan.path.clone(),
+            field: "ssv.operators_file".into(),
+            message,
+        })?;
+    let mut transcript = Transcript::new();
+    transcript.append(
+        Step::new("ceremony.started", admin)
+            .input(files::PLAN, hex::encode(plan_sha))
+            .input(files::OPERATORS, sha256_hex(operators_json.as_bytes()))
+            .details(json!({
+                "ceremony_id": plan.id(),
+                "network": plan.network.name(),
+                "validators": plan.count(),
+                "start_index": plan.start_index(),
+                "owner": plan.owner.to_checksum(),
+                "first_nonce": plan.first_nonce(),
+                "operators_chain": operators_chain,
+                "tool": cfg.tool,
+                "process": cfg.hygiene,
+            })),
+    );
+    if cfg.people.administrator.is_some() || !cfg.people.witnesses.is_empty() {
+        transcript.append(Step::new("people.recorded", admin).details(json!({
+            "administrator": cfg.people.administrator,
+            "witnesses": cfg.people.witnesses,
+        })));
+    }
+    Ok(transcript)
+}
+
+/// The error of a failed write to `path` in the staging directory.
+fn write_error(path: &Path) -> impl Fn(std::io::Error) -> Error {
+    let path = path.to_owned();
+    move |source| {
+        kc_bundle::Error::Io {
+            path: path.clone(),
+            action: "write",
+            source,
+        }
+        .into()
+    }
+}
+
+/// A file of the staging directory written as a stream, with its path for errors.
+struct Stream<W> {
+    out: W,
+    path: PathBuf,
+}
+
+impl<W> Stream<W> {
+    fn fail(&self) -> impl Fn(std::io::Error) -> Error {
+        write_error(&self.path)
+    }
+}
+
+impl Stream<DepositJsonWriter<HashingFile>> {
+    /// Ends the JSON list, syncs the file and returns its SHA-256.
+    fn finish(self) -> Result<String, Error> {
+        let fail = self.fail();
+        Ok(self.out.finish().map_err(fail)?.finish()?)
+    }
+}
+
+impl Stream<KeySharesWriter<HashingFile>> {
+    /// Ends the key shares file, syncs it and returns its SHA-256.
+    fn finish(self) -> Result<String, Error> {
+        let fail = self.fail();
+        Ok(self.out.finish().map_err(fail)?.finish()?)
+    }
+}
+
+impl Stream<TranscriptWriter<HashingFile>> {
+    fn append(&mut self, step: Step) {
+        self.out.append(step);
+    }
+
+    /// Ends the transcript, syncs it and returns its SHA-256.
+    fn finish(self) -> Result<String, Error> {
+        let fail = self.fail();
+        Ok(self.out.finish().map_err(fail)?.finish()?)
+    }
+}
+
+/// The manifest's list of validators, written to a scratch file in the staging directory as the
+/// validators are written and copied into `manifest.json` at the end: memory holds only the
+/// Merkle leaves (32 bytes a validator, the root needs them all).
+struct Listing {
+    out: Stream<std::io::BufWriter<std::fs::File>>,
+    listed: usize,
+    leaves: Vec<merkle::Hash>,
+}
+
+impl Listing {
+    /// Flushes and closes the scratch file: its path and how many entries it holds.
+    fn close(self) -> Result<(PathBuf, usize), Error> {
+        let Stream { out, path } = self.out;
+        drop(
+            out.into_inner()
+                .map_err(|e| write_error(&path)(e.into_error()))?,
+        );
+        Ok((path, self.listed))
+    }
+}
+
+/// The staging directory's streamed files while validators are written.
+struct Streams {
+    deposit: Stream<DepositJsonWriter<HashingFile>>,
+    keyshares: Stream<KeySharesWriter<HashingFile>>,
+    transcript: Stream<TranscriptWriter<HashingFile>>,
+    list: Listing,
+}
+
+impl Streams {
+    fn open(staging: &Staging, transcript: Transcript, total: usize) -> Result<Self, Error> {
+        let file = staging.create_file(files::DEPOSIT_DATA)?;
+        let path = file.path().to_owned();
+        let deposit = Stream {
+            out: DepositJsonWriter::new(file).map_err(write_error(&path))?,
+            path,
+        };
+        let file = staging.create_file(files::KEYSHARES)?;
+        let path = file.path().to_owned();
+        let keyshares = Stream {
+            out: KeySharesWriter::new(file, std::time::SystemTime::now())
+                .map_err(write_error(&path))?,
+            path,
+        };
+        let file = staging.create_file(files::TRANSCRIPT)?;
+        let path = file.path().to_owned();
+        let transcript = Stream {
+            out: transcript.into_writer(file).map_err(write_error(&path))?,
+            path,
+        };
+        let path = staging.path().join(VALIDATORS_SCRATCH);
+        let list = Listing {
+            out: Stream {
+                out: std::fs::File::create_new(&path)
+                    .map(|f| std::io::BufWriter::with_capacity(1 << 16, f))
+                    .map_err(write_error(&path))?,
+                path,
+            },
+            listed: 0,
+            leaves: Vec::with_capacity(total),
+        };
+        Ok(Self {
+            deposit,
+            keyshares,
+            transcript,
+            list,
+        })
+    }
+
+    /// Writes checked validators: deposit data, key shares, transcript, manifest entries, leaves.
+    fn write(&mut self, made: Vec<Made>, g: &Generation<'_>) -> Result<(), Error> {
+        for v in made {
+            self.deposit
+                .out
+                .push(&v.deposit)
+                .map_err(self.deposit.fail())?;
+            let item = kc_ssv::keyshares_item(
+                &v.deposit.pubkey,
+                g.cluster,
+                &g.plan.owner,
+                v.nonce,
+                &v.built.shares_data,
+            );
+            self.keyshares
+                .out
+                .push(&item)
+                .map_err(self.keyshares.fail())?;
+            let shares_data = v.built.shares_data.to_bytes();
+            let leaf = merkle::leaf_hash(&LeafInput {
+                pubkey: &v.deposit.pubkey.to_bytes(),
+                signature: &v.deposit.signature.to_bytes(),
+                deposit_data_root: &v.deposit.deposit_data_root,
+                operator_ids: &g.ids,
+                shares_data: &shares_data,
+            });
+            let entry = manifest::ValidatorEntry {
+                index: v.index,
+                pubkey: v.deposit.pubkey.to_hex(),
+                deposit_data_root: hex::encode(v.deposit.deposit_data_root),
+                owner_nonce: v.nonce,
+                shares_data_sha256: sha256_hex(&shares_data),
+                merkle_leaf: format!("0x{}", hex::encode(leaf)),
+            };
+            self.transcript.append(
+                Step::new("validator.created", "ceremony")
+                    .output("sharesData", entry.shares_data_sha256.clone())
+                    .details(json!({
+                        "index": entry.index,
+                        "pubkey": entry.pubkey,
+                        "deposit_data_root": entry.deposit_data_root,
+                        "owner_nonce": entry.owner_nonce,
+                        "merkle_leaf": entry.merkle_leaf,
+                    })),
+            );
+            let list = &mut self.list;
+            serde_json::to_writer(&mut list.out.out, &entry)
+                .map_err(std::io::Error::from)
+                .and_then(|()| list.out.out.write_all(b"\n"))
+                .map_err(list.out.fail())?;
+            list.listed += 1;
+            list.leaves.push(leaf);
+        }
+        Ok(())
+    }
+}
+
+/// What generating a validator needs, shared by the chunks.
+struct Generation<'a> {
+    plan: &'a Plan,
+    progress: &'a dyn Progress,
+    coin: &'a CoinKey,
+    shares_prk: &'a Zeroizing<[u8; 32]>,
+    cluster: &'a Cluster,
+    ids: Vec<u64>,
+    wc: [u8; 32],
+}
+
+impl Generation<'_> {
+    /// Makes and checks validators `first..last` on all cores (nothing of them is written
+    /// before the check).
+    fn make_chunk(&self, first: u32, last: u32, done: &AtomicUsize) -> Result<Vec<Made>, Error> {
+        let total = self.plan.count() as usize;
+        let made: Vec<Made> = (first..last)
+            .into_par_iter()
+            .map(|i| {
+                if self.progress.cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                let made = make_validator(
+                    self.plan,
+                    self.coin,
+                    self.shares_prk,
+                    self.cluster,
+                    self.wc,
+                    i,
+                )?;
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                self.progress.validators(n, total);
+                Ok(made)
+            })
+            .collect::<Result<_, Error>>()?;
+        check_made(&made, &self.ids, &self.plan.owner)?;
+        Ok(made)
+    }
+
+    /// Every validator of the plan, a chunk at a time: writing a checked chunk (one core)
+    /// overlaps making and checking the next (all cores).
+    fn write_all(&self, out: &mut Streams) -> Result<(), Error> {
+        let done = AtomicUsize::new(0);
+        let mut pending: Vec<Made> = Vec::new();
+        let mut first = 0u32;
+        loop {
+            let last = self.plan.count().min(first.saturating_add(CHUNK));
+            let written = std::mem::take(&mut pending);
+            let (made, wrote) = rayon::join(
+                || {
+                    if first < last {
+                        self.make_chunk(first, last, &done)
+                    } else {
+                        Ok(Vec::new())
+                    }
+                },
+                || out.write(written, self),
+            );
+            wrote?;
+            pending = made?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            first = last;
+        }
+    }
+}
+
+/// Writes the plan and the operators file as read; their SHA-256 by file name.
+fn write_inputs(
+    staging: &Staging,
+    plan: &Plan,
+    operators_json: &str,
+) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    let mut hashes = std::collections::BTreeMap::new();
+    for (name, bytes) in [
+        (files::PLAN, plan.text.as_bytes()),
+        (files::OPERATORS, operators_json.as_bytes()),
+    ] {
+        staging.write(name, bytes)?;
+        hashes.insert(name.to_owned(), sha256_hex(bytes));
+    }
+    Ok(hashes)
+}
+
+/// The sealed master secret as written, and its transcript step.
+struct SealedFile {
+    bytes: Vec<u8>,
+    step: Step,
+}
+
+/// Seals the master secret, writes the envelope, reads it back and opens it again in the HSM:
+/// it must give the same secret (which is wiped when this returns).
+fn seal_master(
+    staging: &Staging,
+    session: &HsmSession,
+    sealer: &Sealer,
+    plan: &Plan,
+    plan_sha: &[u8; 32],
+    entropy: Zeroizing<Vec<u8>>,
+) -> Result<SealedFile, Error> {
+    let aad = seal_env::associated_data(plan.id(), plan_sha);
+    let sealed = sealer.seal(session, &entropy, &aad)?;
+    let sealed = envelope_of(&sealed, sealer.label(), plan.id(), plan_sha).to_bytes();
+    staging.write(files::SEALED_MASTER, &sealed)?;
+    let reread = read_back(staging, files::SEALED_MASTER)?;
+    let envelope = SealedMaster::from_bytes(&reread)?;
+    let opened = sealer.unseal(session, &sealed_of(&envelope)?, &aad)?;
+    if opened[..] != entropy[..] {
+        return Err(Error::SelfCheck(
+            "the sealed master secret does not open to the master secret".into(),
+        ));
+    }
+    let step = Step::new("master.sealed", "ceremony")
+        .output(files::SEALED_MASTER, sha256_hex(&sealed))
+        .details(json!({
+            "key_label": sealer.label(),
+            "algorithm": sealer.backend().name(),
+            "key_sha256": sealer.key_sha256(),
+            "oaep_hash": envelope.oaep_hash,
+            "reopened": true,
+        }));
+    Ok(SealedFile {
+        bytes: sealed,
+        step,
+    })
+}
+
+/// The manifest of the plan's batch, except its transcript head and file hashes (known last)
+/// and its list of validators (streamed from the scratch file).
+fn manifest_of(
+    plan: &Plan,
+    cfg: &RunConfig,
+    identity: &IdentityKey,
+    cluster: &Cluster,
+    master: manifest::MasterInfo,
+    wc: [u8; 32],
+    merkle_root: String,
+) -> Manifest {
+    Manifest {
+        format: manifest::FORMAT.to_owned(),
+        ceremony_id: plan.id().to_owned(),
+        created_at: kc_bundle::transcript::now_rfc3339(),
+        network: manifest::NetworkInfo {
+            name: plan.network.name().to_owned(),
+            fork_version: hex::encode(plan.network.genesis_fork_version()),
+        },
+        tool: tool_info(&cfg.tool),
+        identity: identity_info(identity),
+        master,
+        withdrawal: manifest::WithdrawalInfo {
+            address: plan.withdrawal_address.to_checksum(),
+            kind: plan.file.deposit.withdrawal_type.clone(),
+            credentials: hex::encode(wc),
+            amount_gwei: plan.amount_gwei(),
+        },
+        owner: manifest::OwnerInfo {
+            address: plan.owner.to_checksum(),
+            first_nonce: plan.first_nonce(),
+            last_nonce: plan.nonce_of(plan.count() - 1),
+        },
+        operators: operators_info(&plan.operators, cluster),
+        validators: Vec::new(),
+        merkle_root,
+        transcript_head: String::new(),
+        files: Default::default(),
+    }
 }
 
 /// The manifest's `operators` section: the cluster's ids and key fingerprints, with the
