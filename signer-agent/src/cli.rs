@@ -360,14 +360,15 @@ async fn import(cfg: &Config, bundle: &Path) -> Result<()> {
         );
         return Ok(());
     }
-    // Verified once, for the configured chain; the chain's view below takes the same bundle.
+    // The node serves the configured chain; the bundle is verified once, for that chain, and
+    // the chain's view below takes the same verified bundle.
+    crate::chain::check_chain(&provider, cfg.chain_id).await?;
     let verified =
         crate::bundle::load_verified_on_chain(bundle, &cfg.trusted_identities, cfg.chain_id)?;
     let mut store = Store::open(cfg.state_dir()?)?;
-    // The state store's refusals first (a re-issued key already staked, sent or
-    // front-run, or with other deposit data): they name the keys.
+    // The state store's refusals before the chain's view (a re-issued key already staked, sent
+    // or front-run, or with other deposit data): they name the keys.
     store.check_import(&verified)?;
-    crate::chain::check_chain(&provider, cfg.chain_id).await?;
     let summary = crate::verify::verified_on_chain(cfg, &events, bundle, &verified).await?;
     let added = store.import(&verified)?;
     println!(
