@@ -484,6 +484,20 @@ impl Pool {
         })
     }
 
+    /// Mines a block `seconds` after the latest one, so that the next transaction's
+    /// `block.timestamp` is later than every earlier block's (anvil gives blocks mined within
+    /// the same wall-clock second the same timestamp).
+    pub fn advance_clock(&self, seconds: u64) {
+        rt().block_on(async {
+            let p = self.provider();
+            let _: serde_json::Value = p
+                .raw_request("evm_increaseTime".into(), (seconds,))
+                .await
+                .unwrap();
+            let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.unwrap();
+        });
+    }
+
     /// Moves the chain's clock `seconds` ahead and then to just after the start of the next
     /// oracle frame (so that every member reports in the same frame), and mines a block there.
     pub fn warp_to_frame_after(&self, seconds: u64) {
