@@ -42,8 +42,18 @@ pub async fn open_signer(cfg: &Config) -> Result<(EthereumWallet, Address)> {
     open_signer_counted(cfg).await.map(|(w, a, _)| (w, a))
 }
 
-/// [`open_signer`], with the policy's refusal counters (for `/metrics`).
+/// [`open_signer`], with the policy's refusal counters (for `/metrics`). With a shared
+/// (PostgreSQL) store, the key signs only while this configuration's instance holds the lease.
 pub async fn open_signer_counted(cfg: &Config) -> Result<(EthereumWallet, Address, Refusals)> {
+    let gate = cfg.postgres().map(crate::leader::Gate::for_instance);
+    open_signer_gated(cfg, gate).await
+}
+
+/// [`open_signer_counted`] behind `gate` (the daemon's own lease).
+pub async fn open_signer_gated(
+    cfg: &Config,
+    gate: Option<crate::leader::Gate>,
+) -> Result<(EthereumWallet, Address, Refusals)> {
     match cfg.signer()? {
         SignerConfig::Pkcs11 {
             module,
@@ -65,7 +75,7 @@ pub async fn open_signer_counted(cfg: &Config) -> Result<(EthereumWallet, Addres
             alloy::signers::Signer::set_chain_id(&mut signer, Some(cfg.chain_id));
             let address = alloy::signers::Signer::address(&signer);
             tracing::info!(signer = ?signer, "transaction key opened");
-            let s = with_policy(cfg, signer)?;
+            let s = with_policy(cfg, signer)?.with_gate(gate);
             let r = s.refusals();
             Ok((EthereumWallet::from(s), address, r))
         }
@@ -83,7 +93,7 @@ pub async fn open_signer_counted(cfg: &Config) -> Result<(EthereumWallet, Addres
             })?;
             let key = alloy::signers::Signer::with_chain_id(key, Some(cfg.chain_id));
             let address = alloy::signers::Signer::address(&key);
-            let s = with_policy(cfg, key)?;
+            let s = with_policy(cfg, key)?.with_gate(gate);
             let r = s.refusals();
             Ok((EthereumWallet::from(s), address, r))
         }

@@ -37,6 +37,7 @@ use crate::error::{Error, Result};
 mod import;
 pub(crate) mod ledger;
 pub mod pg;
+pub mod pg_tls;
 pub mod rows;
 mod scan;
 pub mod schema;

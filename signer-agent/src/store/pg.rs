@@ -197,6 +197,55 @@ fn local_only(cfg: &tokio_postgres::Config) -> bool {
     })
 }
 
+/// Runs a connection's I/O on the runtime until it closes (the client then fails fast).
+fn spawn_connection<S, T>(shown: String, connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(url = %shown, error = %e, "state store connection closed");
+        }
+    });
+}
+
+/// An agent connected to the store now (`status`, `doctor`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Instance {
+    /// Its `instance` name.
+    pub name: String,
+    /// Where it connects from (`local`: a Unix socket).
+    pub address: String,
+    /// Since when (its first open connection, UTC).
+    pub since: String,
+}
+
+/// The lease as the database shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LeaseInfo {
+    /// The holder's instance name (without the run's random part).
+    pub holder: String,
+    /// The fencing token: raised by every takeover.
+    pub token: i64,
+    /// When the lease runs out without renewal (UTC, RFC 3339, database clock).
+    pub expires_at: String,
+    /// Milliseconds until then (negative: expired; the next contender takes over).
+    pub remaining_ms: i64,
+}
+
+impl LeaseInfo {
+    /// Whether the lease is still held (not expired, not released).
+    pub fn held(&self) -> bool {
+        self.remaining_ms > 0
+    }
+}
+
+/// The instance name in a lease holder (`instance#run`).
+pub fn instance_of(holder: &str) -> &str {
+    holder.split('#').next().unwrap_or(holder)
+}
+
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`), with `password` from a file or the
     /// environment when given (never part of a message), and migrates the schema to
@@ -240,6 +289,86 @@ impl PgStore {
         let mut s = PgStore { client, shown };
         s.migrate().await?;
         Ok(s)
+    }
+
+    /// Connects as `state_url` of the configuration says (the password from its file or the
+    /// environment; TLS with the `[tls]` roots, certificate and host name verified, to a server
+    /// off this host) and migrates the schema. `application` names the connection on the
+    /// server (`pg_stat_activity.application_name`): `signer-agent/<instance>` for a daemon,
+    /// so that `status` can list the instances connected.
+    pub async fn open(s: &crate::config::state::PgSettings, application: &str) -> Result<PgStore> {
+        let shown = s.shown.clone();
+        let mut cfg = tokio_postgres::Config::from_str(s.url()).map_err(|e| {
+            Error::config(
+                "state_url",
+                format!(
+                    "{shown}: not a PostgreSQL URL: {}",
+                    crate::redact::scrub(&e.to_string())
+                ),
+            )
+        })?;
+        if let Some(p) = s.password() {
+            cfg.password(p.expose_secret());
+        }
+        cfg.application_name(application);
+        // A connection attempt never hangs longer than the lease it is for.
+        cfg.connect_timeout(s.lease_timeout);
+        let connected = |e| Error::Postgres {
+            url: shown.clone(),
+            action: "connect".into(),
+            source: e,
+        };
+        let client = match &s.transport {
+            crate::config::state::PgTransport::Plain => {
+                let (client, connection) = cfg.connect(NoTls).await.map_err(connected)?;
+                spawn_connection(shown.clone(), connection);
+                client
+            }
+            crate::config::state::PgTransport::Tls(tls) => {
+                cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+                let make = super::pg_tls::MakeRustls::new(crate::tls::client_config(tls)?);
+                let (client, connection) = cfg.connect(make).await.map_err(connected)?;
+                spawn_connection(shown.clone(), connection);
+                client
+            }
+        };
+        let mut st = PgStore { client, shown };
+        st.migrate().await?;
+        Ok(st)
+    }
+
+    /// The URL as `redact::url` shows it.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// Whether the connection is gone (the server closed it, or the network did).
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// The agents connected now (`signer-agent/<instance>` connections), with the address they
+    /// connect from and since when (UTC, RFC 3339).
+    pub async fn instances(&self) -> Result<Vec<Instance>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT substr(application_name, 14), COALESCE(host(client_addr), 'local'),
+                        to_char(min(backend_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+                 FROM pg_stat_activity WHERE application_name LIKE 'signer-agent/%'
+                 GROUP BY 1, 2 ORDER BY 1, 2",
+                &[],
+            )
+            .await
+            .map_err(self.err("list the connected instances"))?;
+        Ok(rows
+            .iter()
+            .map(|r| Instance {
+                name: r.get(0),
+                address: r.get(1),
+                since: r.get(2),
+            })
+            .collect())
     }
 
     fn err(&self, action: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
@@ -483,6 +612,51 @@ impl Lease {
             .map_err(pg.err("read the lease"))?
             .get(0);
         Ok(Role::Standby { holder })
+    }
+
+    /// Whether this instance still holds the lease of `token` with at least `margin` left on
+    /// the database's clock: checked just before the key signs, so that a signature is made
+    /// only while no other instance can take over for `margin`.
+    pub async fn still_held(&self, pg: &PgStore, token: i64, margin: Duration) -> Result<bool> {
+        let margin_ms = margin.as_millis() as f64;
+        let row = pg
+            .client
+            .query_opt(
+                "SELECT 1 FROM leadership WHERE id = 1 AND holder = $1 AND token = $2
+                   AND expires_at > clock_timestamp() + $3::float8 * interval '1 millisecond'",
+                &[&self.holder, &token, &margin_ms],
+            )
+            .await
+            .map_err(pg.err("check the lease"))?;
+        Ok(row.is_some())
+    }
+
+    /// The lease as the database shows it (`None`: no instance ever held it).
+    pub async fn info(pg: &PgStore) -> Result<Option<LeaseInfo>> {
+        let row = pg
+            .client
+            .query_one(
+                "SELECT holder, token,
+                    CASE WHEN expires_at = '-infinity' THEN 'released'
+                         ELSE to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') END,
+                    CASE WHEN expires_at = '-infinity' THEN -1
+                         ELSE (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint END
+                 FROM leadership WHERE id = 1",
+                &[],
+            )
+            .await
+            .map_err(pg.err("read the lease"))?;
+        let token: i64 = row.get(1);
+        if token == 0 {
+            return Ok(None);
+        }
+        let holder: String = row.get(0);
+        Ok(Some(LeaseInfo {
+            holder: instance_of(&holder).to_owned(),
+            token,
+            expires_at: row.get(2),
+            remaining_ms: row.get(3),
+        }))
     }
 
     /// Gives the lease up (a clean shutdown): the standby takes over at once instead of after
