@@ -6,7 +6,8 @@
 //!   from `state_password_file` (its first line) or [`STATE_PASSWORD_ENV`], and is registered
 //!   with [`crate::redact`] so that no message shows it. A server that is not on this host is
 //!   reached over TLS (the `[tls]` roots and `ca_file`, certificate and host name verified)
-//!   unless `state_allow_plaintext = true`.
+//!   unless `state_allow_plaintext = true`; `?sslmode=require` in the URL asks for TLS to a
+//!   server on this host too.
 //! - `lease_timeout_secs` (default [`DEFAULT_LEASE_TIMEOUT_SECS`]): how long a lease lasts
 //!   without renewal; the leader renews it every third of it, and the standby takes over when it
 //!   has run out. `instance` (default: the host name) names this agent in the lease and in
@@ -211,7 +212,12 @@ pub fn resolve(
             format!("{shown}: the URL holds a password: put it in state_password_file or {STATE_PASSWORD_ENV} instead (the URL is shown in logs and status)"),
         ));
     }
-    let transport = if local_only(&parsed) {
+    // `sslmode=require` in the URL asks for TLS on loopback too (verified all the same); off this host
+    // TLS is the rule whatever the URL says, unless state_allow_plaintext.
+    let asked_tls = parsed.get_ssl_mode() == tokio_postgres::config::SslMode::Require;
+    let transport = if asked_tls {
+        PgTransport::Tls(tls.clone())
+    } else if local_only(&parsed) {
         PgTransport::Plain
     } else if keys.state_allow_plaintext.unwrap_or(false) {
         tracing::warn!(url = %shown, "state_allow_plaintext: the state store is reached without TLS");
@@ -299,6 +305,14 @@ mod tests {
         k.state_allow_plaintext = Some(true);
         let plain = resolve(&k, None, &tls).unwrap().unwrap();
         assert!(matches!(plain.transport, PgTransport::Plain));
+        let asked = resolve(
+            &keys("postgres://kc@localhost/state?sslmode=require"),
+            None,
+            &tls,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(matches!(asked.transport, PgTransport::Tls(_)));
         assert_eq!(plain.lease_timeout, Duration::from_secs(30));
         assert_eq!(plain.renew_every(), Duration::from_secs(10));
     }

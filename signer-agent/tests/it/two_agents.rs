@@ -425,3 +425,84 @@ fn a_leader_cut_from_postgres_signs_nothing_more() {
     assert_chain_matches_bundle(&w, &w.bundle, 2);
     eprintln!("stepped down {stepped_down:?} after the cut");
 }
+
+/// The state store over TLS: the server's certificate is verified against `[tls] ca_file` and
+/// the URL's host name; a server whose certificate another CA signed is refused.
+#[test]
+fn the_state_store_is_reached_over_verified_tls() {
+    let w = World::new(1, "");
+    let pg = Postgres::start();
+    pg.create_database("agents");
+    let pki = crate::proxy::TestPki::new("kc test pg ca");
+    let (cert, key) = pki.server_pem(&["localhost"]);
+    let (crt_path, key_path) = (pg.dir().join("server.crt"), pg.dir().join("server.key"));
+    std::fs::write(&crt_path, cert).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // The server runs as `postgres` when the tests run as root: its key must be its own.
+    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    if root {
+        let s = Command::new("chown")
+            .arg("postgres:postgres")
+            .args([&crt_path, &key_path])
+            .status()
+            .unwrap();
+        assert!(s.success());
+    }
+    w.rt().block_on(async {
+        let (client, conn) = tokio_postgres::connect(&pg.url("agents"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        for sql in [
+            format!("ALTER SYSTEM SET ssl_cert_file = '{}'", crt_path.display()),
+            format!("ALTER SYSTEM SET ssl_key_file = '{}'", key_path.display()),
+            "ALTER SYSTEM SET ssl = on".to_string(),
+            "SELECT pg_reload_conf()".to_string(),
+        ] {
+            client.simple_query(&sql).await.unwrap();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let ca = w.dir.path().join("pg-ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let other = crate::proxy::TestPki::new("another ca");
+    let other_ca = w.dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, &other.ca_pem).unwrap();
+    let url = format!(
+        "postgres://kc@localhost:{}/agents?sslmode=require",
+        pg.port()
+    );
+    let open = |ca: &Path| {
+        let config = w.config_with(
+            "pg-tls.toml",
+            &format!("state_url = \"{url}\"\ninstance = \"tls-a\"\n"),
+            &format!("[tls]\nroots = \"none\"\nca_file = \"{}\"\n", ca.display()),
+        );
+        let cfg =
+            signer_agent::config::Config::resolve(Some(&config), &Default::default()).unwrap();
+        let s = cfg.postgres().unwrap().clone();
+        w.rt().block_on(async move {
+            let store = signer_agent::store::pg::PgStore::open(&s, "signer-agent/tls-a").await?;
+            let ssl: bool = store
+                .client()
+                .query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            Ok::<bool, signer_agent::Error>(ssl)
+        })
+    };
+    assert!(open(&ca).unwrap(), "the connection is encrypted");
+    let refused = open(&other_ca).unwrap_err();
+    assert!(
+        matches!(&refused, signer_agent::Error::Postgres { action, .. } if action == "connect"),
+        "{refused}"
+    );
+}
