@@ -7,6 +7,8 @@
 //! chain_id = 560048                        # optional with a network; must match it
 //! deployment = "deployments/pool.json"     # the pool's contracts and first block
 //! state_dir = "state"
+//! # state_url = "postgres://agent@127.0.0.1:5432/pool"   # the state store on PostgreSQL (shared by
+//! #                                        # the agents of a pool); without it SQLite in state_dir
 //! confirmations = 2
 //! metrics_addr = "127.0.0.1:9464"
 //! beacon_url = "http://127.0.0.1:5052"
@@ -89,6 +91,9 @@ pub struct FileConfig {
     pub chain_id: Option<u64>,
     pub deployment: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
+    /// The state store on PostgreSQL (`postgres://user@host:port/db`); SQLite in `state_dir`
+    /// when absent.
+    pub state_url: Option<String>,
     pub confirmations: Option<u64>,
     pub metrics_addr: Option<String>,
     pub beacon_url: Option<String>,
@@ -344,6 +349,7 @@ pub struct Config {
     pub chain_id: u64,
     contracts: std::result::Result<Contracts, (String, String)>,
     state_dir: Option<PathBuf>,
+    state_url: Option<String>,
     pub confirmations: u64,
     pub metrics_addr: SocketAddr,
     /// SEC1 P-256 public keys (uncompressed, 65 bytes) of trusted ceremonies.
@@ -643,6 +649,7 @@ impl Config {
             chain_id,
             contracts,
             state_dir,
+            state_url: file.state_url,
             confirmations,
             metrics_addr,
             trusted_identities,
@@ -707,6 +714,33 @@ impl Config {
                 "required (file, SIGNER_AGENT_STATE_DIR or --state-dir)",
             )
         })
+    }
+
+    /// Where the state store lives: PostgreSQL at `state_url` when set, else SQLite in
+    /// `state_dir`.
+    pub fn state_location(&self) -> Result<crate::store::StoreLocation> {
+        match &self.state_url {
+            Some(url) => {
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(Error::config(
+                        "state_url",
+                        format!("{}: must be a postgres:// URL", crate::redact::url(url)),
+                    ));
+                }
+                Ok(crate::store::StoreLocation::Postgres {
+                    url: url.clone(),
+                    password: None,
+                })
+            }
+            None => Ok(crate::store::StoreLocation::Sqlite(
+                self.state_dir()?.to_owned(),
+            )),
+        }
+    }
+
+    /// Whether a state store is configured (`state_url` or `state_dir`).
+    pub fn has_state_store(&self) -> bool {
+        self.state_url.is_some() || self.state_dir.is_some()
     }
 
     /// The signer configuration (reads the PIN file or env now).

@@ -31,7 +31,7 @@ pub async fn run(cfg: &Config, once: bool) -> Result<()> {
     let contracts = cfg.contracts()?;
     let provider = crate::chain::read_provider(cfg)?;
     let events = Events::for_config(cfg, &provider)?;
-    let store = Store::open(cfg.state_dir()?)?;
+    let store = Store::open_location(&cfg.state_location()?)?;
     let (wallet, from, refusals) = crate::wallet::open_signer_counted(cfg).await?;
     let metrics = Metrics::new(cfg.poll_interval_secs * 10 + 60);
     metrics.attach_policy(refusals);

@@ -202,8 +202,8 @@ pub async fn run(cfg: &Config) -> Report {
         ),
         Err(e) => r.fail("ssv_network_version", e.to_string()),
     }
-    let store = match cfg.state_dir() {
-        Ok(dir) => match Store::open(dir) {
+    let store = match cfg.state_location() {
+        Ok(loc) => match Store::open_location(&loc) {
             Ok(s) => {
                 r.ok("state_store", format!("{}", s.path().display()));
                 Some(s)

@@ -30,8 +30,8 @@ fn policy_for(cfg: &Config) -> Result<Policy> {
 fn with_policy<S>(cfg: &Config, inner: S) -> Result<PolicySigner<S>> {
     let mut s = PolicySigner::new(inner, policy_for(cfg)?)
         .with_simulator(crate::chain::read_provider(cfg)?);
-    if let Ok(dir) = cfg.state_dir() {
-        s = s.with_store(Store::open(dir)?);
+    if cfg.has_state_store() {
+        s = s.with_store(Store::open_location(&cfg.state_location()?)?);
     }
     Ok(s)
 }
