@@ -373,7 +373,7 @@ async fn import(cfg: &Config, bundle: &Path) -> Result<()> {
     crate::chain::check_chain(&provider, cfg.chain_id).await?;
     let verified =
         crate::bundle::load_verified_on_chain(bundle, &cfg.trusted_identities, cfg.chain_id)?;
-    let mut store = Store::open(cfg.state_dir()?)?;
+    let mut store = Store::open_location(&cfg.state_location()?)?;
     // The state store's refusals before the chain's view (a re-issued key already staked, sent
     // or front-run, or with other deposit data): they name the keys.
     store.check_import(&verified)?;
@@ -392,7 +392,7 @@ async fn import(cfg: &Config, bundle: &Path) -> Result<()> {
 async fn plan(cfg: &Config, json: bool) -> Result<()> {
     let provider = crate::chain::read_provider(cfg)?;
     let events = Events::for_config(cfg, &provider)?;
-    let store = Store::open(cfg.state_dir()?)?;
+    let store = Store::open_location(&cfg.state_location()?)?;
     let from = match cfg.signer() {
         Ok(SignerConfig::DevPrivateKey { .. }) | Ok(SignerConfig::Pkcs11 { .. }) => {
             Some(open_signer(cfg).await?.1)
@@ -422,10 +422,11 @@ async fn oracle_report(cfg: &Config, state: &str, dry_run: bool) -> Result<()> {
         return Ok(());
     }
     let (wallet, from) = open_signer(cfg).await?;
-    let mut store = match cfg.state_dir() {
-        Ok(dir) => Store::open(dir)?,
-        // A member without a state directory: the transactions are followed in memory.
-        Err(_) => Store::in_memory()?,
+    let mut store = if cfg.has_state_store() {
+        Store::open_location(&cfg.state_location()?)?
+    } else {
+        // A member without a state store: the transactions are followed in memory.
+        Store::in_memory()?
     };
     let s = crate::oracle::submit(&events, &wallet, from, cfg, &mut store, report).await?;
     print_json(&s);
@@ -513,7 +514,7 @@ async fn clusters(cfg: &Config, cmd: ClustersCommand) -> Result<()> {
 
 /// `status`.
 async fn status(cfg: &Config, json: bool) -> Result<()> {
-    let store = Store::open(cfg.state_dir()?)?;
+    let store = Store::open_location(&cfg.state_location()?)?;
     let validators = store.validators()?;
     // A shared store: the lease and both instances.
     let lease = match cfg.postgres() {

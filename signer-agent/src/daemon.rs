@@ -39,14 +39,18 @@ pub async fn run(cfg: &Config, once: bool) -> Result<()> {
     let contracts = cfg.contracts()?;
     let provider = crate::chain::read_provider(cfg)?;
     let events = Events::for_config(cfg, &provider)?;
-    let store = Store::open(cfg.state_dir()?)?;
+    let store = Store::open_location(&cfg.state_location()?)?;
     // Before any signing work: the lease (a shared store), whose gate the key signs behind.
     let leadership = match cfg.postgres() {
         Some(s) => Some(Leadership::start(s).await?),
         None => None,
     };
     let gate = leadership.as_ref().map(Leadership::gate);
-    let (wallet, from, refusals) = crate::wallet::open_signer_gated(cfg, gate).await?;
+    // The store's writes that precede a signature (its own and the policy signer's ledger)
+    // are fenced by the token of the term they belong to.
+    let fence = store.fence_handle();
+    let (wallet, from, refusals) =
+        crate::wallet::open_signer_gated(cfg, gate, Some(&fence)).await?;
     let metrics = Metrics::new(cfg.poll_interval_secs * 10 + 60);
     metrics.attach_policy(refusals);
     if let Some(l) = &leadership {
@@ -112,6 +116,8 @@ pub async fn run(cfg: &Config, once: bool) -> Result<()> {
                         "leading: settling from the chain before anything is signed"
                     );
                     term = Some(t);
+                    // From now on a write of this term is refused once the token moves on.
+                    d.store.set_fence(Some(t));
                     d.reconciled = false;
                 }
                 Some(_) => {}

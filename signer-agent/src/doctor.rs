@@ -237,10 +237,11 @@ fn resolved_contracts(r: &mut Report, cfg: &Config) -> Option<Contracts> {
     }
 }
 
-/// `state_store`: the SQLite store opens (and its schema is one this agent knows).
+/// `state_store`: the store opens (SQLite or PostgreSQL) and its schema is one this agent
+/// knows.
 fn state_store(r: &mut Report, cfg: &Config) -> Option<Store> {
-    match cfg.state_dir() {
-        Ok(dir) => match Store::open(dir) {
+    match cfg.state_location() {
+        Ok(loc) => match Store::open_location(&loc) {
             Ok(s) => {
                 r.ok("state_store", format!("{}", s.path().display()));
                 Some(s)

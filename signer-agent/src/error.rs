@@ -70,13 +70,14 @@ pub enum Error {
     #[error("bundle {}: {message}", path.display())]
     Bundle { path: PathBuf, message: String },
 
-    /// The state database failed.
+    /// The state database failed (SQLite, or PostgreSQL: `path` is then the URL as
+    /// `redact::url` shows it, without credentials).
     #[error("state store {}: {action}: {source}", path.display())]
     Store {
         path: PathBuf,
         action: String,
         #[source]
-        source: rusqlite::Error,
+        source: crate::store::DbError,
     },
 
     /// The state store's schema is newer than this agent: it does not write into a schema it

@@ -23,7 +23,7 @@ use tokio::sync::{watch, RwLock};
 
 use crate::config::state::PgSettings;
 use crate::error::{Error, Result};
-use crate::store::pg::{instance_of, Lease, LeaseInfo, PgStore, Role};
+use crate::store::pg_lease::{instance_of, Lease, LeaseConn, LeaseInfo, Role};
 
 /// This instance's role, as its lease task last saw it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -66,7 +66,7 @@ pub struct Leadership {
     settings: PgSettings,
     lease: Lease,
     /// The lease's own connection (replaced when it is cut).
-    pg: RwLock<Arc<PgStore>>,
+    pg: RwLock<Arc<LeaseConn>>,
     view: watch::Sender<View>,
     /// When this instance's lease runs out at the latest, by the local clock (set at the start
     /// of a successful renewal: the database's expiry is later).
@@ -97,7 +97,7 @@ impl Leadership {
     /// Connects (a store that cannot be reached stops the start-up, named), then runs the lease
     /// task until the runtime ends. The first attempt to lead is made before this returns.
     pub async fn start(settings: &PgSettings) -> Result<Arc<Leadership>> {
-        let pg = PgStore::open(settings, &application_name(&settings.instance)).await?;
+        let pg = LeaseConn::open(settings, &application_name(&settings.instance)).await?;
         let mut run = [0u8; 6];
         getrandom::getrandom(&mut run).map_err(|e| Error::Signer {
             label: "lease".into(),
@@ -267,7 +267,7 @@ impl Leadership {
     }
 
     async fn reconnect(&self) {
-        match PgStore::open(&self.settings, &application_name(&self.settings.instance)).await {
+        match LeaseConn::open(&self.settings, &application_name(&self.settings.instance)).await {
             Ok(pg) => {
                 tracing::info!("state store: reconnected");
                 *self.pg.write().await = Arc::new(pg);
@@ -346,7 +346,7 @@ impl Leadership {
 /// Whether the lease is held under `s.instance` (by its daemon) for a third of the timeout
 /// more; [`Error::Fenced`] (with the token seen) when not.
 async fn instance_holds(s: &PgSettings) -> Result<()> {
-    let pg = PgStore::open(s, &format!("signer-agent-cli/{}", s.instance)).await?;
+    let pg = LeaseConn::open(s, &format!("signer-agent-cli/{}", s.instance)).await?;
     let info = Lease::info(&pg).await?;
     let margin_ms = s.renew_every().as_millis() as i64;
     match info {
@@ -377,13 +377,13 @@ pub struct Overview {
     /// The holder's last renewal: the expiry less `lease_timeout_secs` (UTC, RFC 3339).
     pub last_renewal: Option<String>,
     /// The agents connected to the store now, by their lease connections.
-    pub instances: Vec<crate::store::pg::Instance>,
+    pub instances: Vec<crate::store::pg_lease::Instance>,
 }
 
 impl Overview {
     /// Reads the lease and the connected instances.
     pub async fn read(s: &PgSettings) -> Result<Overview> {
-        let pg = PgStore::open(s, &format!("signer-agent-cli/{}", s.instance)).await?;
+        let pg = LeaseConn::open(s, &format!("signer-agent-cli/{}", s.instance)).await?;
         let lease = Lease::info(&pg).await?;
         let last_renewal = match &lease {
             Some(l) if l.held() => {
@@ -494,6 +494,12 @@ mod tests {
     async fn a_leader_cut_from_the_store_signs_nothing_more_and_the_standby_takes_over() {
         let server = Postgres::start();
         let url = server.create_database("state");
+        // The store creates the schema (the lease row with it).
+        let location = crate::store::StoreLocation::Postgres {
+            url: url.clone(),
+            password: None,
+        };
+        drop(crate::store::Store::open_location(&location).unwrap());
         let a = Leadership::start(&settings(&url, "a", 3)).await.unwrap();
         let b = Leadership::start(&settings(&url, "b", 3)).await.unwrap();
         let ta = a.view().token.expect("a starts first and leads");
@@ -509,9 +515,11 @@ mod tests {
         assert!(info.held());
 
         // Cut a's connection on the server.
-        let admin = PgStore::connect(&url, None).await.unwrap();
+        let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
         let cut = admin
-            .client()
             .execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'signer-agent/a'",
                 &[],
@@ -541,10 +549,9 @@ mod tests {
         );
         b.gate().check().await.unwrap();
         // a's late write under its old token is refused by the store.
-        let mut late = PgStore::connect(&url, None).await.unwrap();
-        let r = late
-            .set_status_fenced(ta, &[], crate::store::Status::Sent, None, None, None)
-            .await;
+        let mut late = crate::store::Store::open_location(&location).unwrap();
+        late.set_fence(Some(ta));
+        let r = late.set_status(&[], crate::store::Status::Sent, None, None, None);
         assert!(
             matches!(r, Err(Error::Fenced { token, .. }) if token == ta),
             "{r:?}"

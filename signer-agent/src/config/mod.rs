@@ -786,6 +786,26 @@ impl Config {
         self.postgres.as_ref()
     }
 
+    /// Where the state store lives: PostgreSQL at `state_url` when set (its password from
+    /// `state_password_file` or the environment), else SQLite in `state_dir`.
+    pub fn state_location(&self) -> Result<crate::store::StoreLocation> {
+        match &self.postgres {
+            Some(s) => Ok(crate::store::StoreLocation::PostgresOver {
+                url: s.url().to_owned(),
+                password: s.password().cloned(),
+                transport: s.transport.clone(),
+            }),
+            None => Ok(crate::store::StoreLocation::Sqlite(
+                self.state_dir()?.to_owned(),
+            )),
+        }
+    }
+
+    /// Whether a state store is configured (`state_url` or `state_dir`).
+    pub fn has_state_store(&self) -> bool {
+        self.postgres.is_some() || self.state_dir.is_some()
+    }
+
     /// The signer configuration (reads the PIN file or env now).
     pub fn signer(&self) -> Result<SignerConfig> {
         let s = &self.signer;

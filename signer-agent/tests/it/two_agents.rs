@@ -4,8 +4,8 @@
 //! every validator is staked exactly once; the daily cap holds across takeovers; an oracle
 //! report is signed only by the leader's host, once per frame.
 //!
-//! Until the whole state store runs on PostgreSQL, the two processes share the state directory
-//! of the test (one host) and PostgreSQL holds the leadership lease.
+//! The state store and the lease are on PostgreSQL; the two processes share the test's state
+//! directory for the event-query cache only (one host).
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -486,7 +486,8 @@ fn the_state_store_is_reached_over_verified_tls() {
             signer_agent::config::Config::resolve(Some(&config), &Default::default()).unwrap();
         let s = cfg.postgres().unwrap().clone();
         w.rt().block_on(async move {
-            let store = signer_agent::store::pg::PgStore::open(&s, "signer-agent/tls-a").await?;
+            let store =
+                signer_agent::store::pg_lease::LeaseConn::open(&s, "signer-agent/tls-a").await?;
             let ssl: bool = store
                 .client()
                 .query_one(

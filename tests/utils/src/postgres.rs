@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 use crate::chain::free_port;
 
@@ -161,6 +163,71 @@ impl Postgres {
             "createdb",
         );
         self.url(name)
+    }
+}
+
+/// The environment variable that selects the state store backend of the agent's suite:
+/// `postgres` runs every test that opens a state store on PostgreSQL (a fresh database each),
+/// anything else or unset on SQLite.
+pub const STORE_ENV: &str = "KC_TEST_STORE";
+
+/// Whether this test run keeps the agent's state on PostgreSQL ([`STORE_ENV`]); a value
+/// that is neither `postgres` nor `sqlite` fails the test rather than pick one.
+pub fn store_is_postgres() -> bool {
+    match std::env::var(STORE_ENV).as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("{STORE_ENV}={other}: expected postgres or sqlite"),
+    }
+}
+
+static SHARED: OnceLock<Postgres> = OnceLock::new();
+static DATABASES: AtomicU32 = AtomicU32::new(0);
+
+impl Postgres {
+    /// The server of this test process, started on first use. A static is never dropped, so a
+    /// watcher process stops the server and removes its directory when this process exits.
+    pub fn shared() -> &'static Postgres {
+        SHARED.get_or_init(|| {
+            let pg = Postgres::start();
+            let stop = pg
+                .tool("pg_ctl")
+                .arg("-D")
+                .arg(pg.data())
+                .args(["-m", "immediate", "-w", "stop"])
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>();
+            let program = pg.tool("pg_ctl").get_program().to_string_lossy().into_owned();
+            let quoted = std::iter::once(program)
+                .chain(stop)
+                .map(|a| format!("'{a}'"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            // In the background of a shell that exits at once: the watcher outlives this
+            // process, which waits only for that shell.
+            let script = format!(
+                "(while kill -0 {pid} 2>/dev/null; do sleep 0.2; done; {quoted}; rm -rf '{dir}') >/dev/null 2>&1 &",
+                pid = std::process::id(),
+                dir = pg.dir().display()
+            );
+            Command::new("sh")
+                .args(["-c", &script])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .ok()
+                .filter(|s| s.success())
+                .expect("postgres test server: start the watcher that stops it at exit");
+            pg
+        })
+    }
+
+    /// A new empty database on this server (`t1`, `t2`, … per process) and its URL.
+    pub fn fresh_database(&self) -> String {
+        let n = DATABASES.fetch_add(1, Ordering::SeqCst) + 1;
+        self.create_database(&format!("t{n}"))
     }
 }
 
