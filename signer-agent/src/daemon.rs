@@ -32,7 +32,10 @@ pub async fn run(cfg: &Config, once: bool) -> Result<()> {
     let provider = crate::chain::read_provider(cfg)?;
     let events = Events::for_config(cfg, &provider)?;
     let store = Store::open_location(&cfg.state_location()?)?;
-    let (wallet, from, refusals) = crate::wallet::open_signer_counted(cfg).await?;
+    // The policy signer's store shares this store's fence: setting the lease's token on one
+    // fences the policy ledger's writes too.
+    let (wallet, from, refusals) =
+        crate::wallet::open_signer_fenced(cfg, &store.fence_handle()).await?;
     let metrics = Metrics::new(cfg.poll_interval_secs * 10 + 60);
     metrics.attach_policy(refusals);
     let mut d = Daemon {

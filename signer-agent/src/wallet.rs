@@ -11,7 +11,7 @@ use crate::config::{Config, SignerConfig};
 use crate::error::{Error, Result};
 use crate::policy::{Policy, PolicySigner, Refusals};
 use crate::signer::{pkcs11, HsmSigner};
-use crate::store::Store;
+use crate::store::{Fence, Store};
 
 /// The transaction policy every signature passes through: the configuration's `[policy]`
 /// over the defaults, or — when the contracts are not configured — one that allows nothing.
@@ -26,12 +26,17 @@ fn policy_for(cfg: &Config) -> Result<Policy> {
 }
 
 /// Wraps `inner` in the policy, with the state store (when configured) for the stake checks
-/// and daily caps, and the RPC endpoint for simulation.
-fn with_policy<S>(cfg: &Config, inner: S) -> Result<PolicySigner<S>> {
+/// and daily caps, and the RPC endpoint for simulation. With `fence`, the policy ledger's
+/// entries are fenced by the token of the instance's lease (shared with the daemon's store).
+fn with_policy<S>(cfg: &Config, inner: S, fence: Option<&Fence>) -> Result<PolicySigner<S>> {
     let mut s = PolicySigner::new(inner, policy_for(cfg)?)
         .with_simulator(crate::chain::read_provider(cfg)?);
     if cfg.has_state_store() {
-        s = s.with_store(Store::open_location(&cfg.state_location()?)?);
+        let mut store = Store::open_location(&cfg.state_location()?)?;
+        if let Some(f) = fence {
+            store.attach_fence(f);
+        }
+        s = s.with_store(store);
     }
     Ok(s)
 }
@@ -44,6 +49,22 @@ pub async fn open_signer(cfg: &Config) -> Result<(EthereumWallet, Address)> {
 
 /// [`open_signer`], with the policy's refusal counters (for `/metrics`).
 pub async fn open_signer_counted(cfg: &Config) -> Result<(EthereumWallet, Address, Refusals)> {
+    open_signer_with(cfg, None).await
+}
+
+/// [`open_signer_counted`] whose policy ledger writes are checked against `fence` (the
+/// daemon's store's, [`Store::fence_handle`]): a deposed leader's policy signs nothing.
+pub async fn open_signer_fenced(
+    cfg: &Config,
+    fence: &Fence,
+) -> Result<(EthereumWallet, Address, Refusals)> {
+    open_signer_with(cfg, Some(fence)).await
+}
+
+async fn open_signer_with(
+    cfg: &Config,
+    fence: Option<&Fence>,
+) -> Result<(EthereumWallet, Address, Refusals)> {
     match cfg.signer()? {
         SignerConfig::Pkcs11 {
             module,
@@ -65,7 +86,7 @@ pub async fn open_signer_counted(cfg: &Config) -> Result<(EthereumWallet, Addres
             alloy::signers::Signer::set_chain_id(&mut signer, Some(cfg.chain_id));
             let address = alloy::signers::Signer::address(&signer);
             tracing::info!(signer = ?signer, "transaction key opened");
-            let s = with_policy(cfg, signer)?;
+            let s = with_policy(cfg, signer, fence)?;
             let r = s.refusals();
             Ok((EthereumWallet::from(s), address, r))
         }
@@ -83,7 +104,7 @@ pub async fn open_signer_counted(cfg: &Config) -> Result<(EthereumWallet, Addres
             })?;
             let key = alloy::signers::Signer::with_chain_id(key, Some(cfg.chain_id));
             let address = alloy::signers::Signer::address(&key);
-            let s = with_policy(cfg, key)?;
+            let s = with_policy(cfg, key, fence)?;
             let r = s.refusals();
             Ok((EthereumWallet::from(s), address, r))
         }
