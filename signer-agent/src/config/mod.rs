@@ -1073,6 +1073,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn state_url_puts_the_store_on_postgres_and_is_shown_without_its_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |top: &str| {
+            let p = dir.path().join("agent.toml");
+            std::fs::write(
+                &p,
+                format!("rpc_url = \"http://127.0.0.1:1\"\nchain_id = 31337\n{top}"),
+            )
+            .unwrap();
+            Config::resolve(Some(&p), &Overrides::default()).unwrap()
+        };
+        let c = write("state_dir = \"st\"\n");
+        assert!(c.has_state_store());
+        assert!(matches!(
+            c.state_location().unwrap(),
+            crate::store::StoreLocation::Sqlite(d) if d == dir.path().join("st")
+        ));
+        let c = write("state_dir = \"st\"\nstate_url = \"postgres://agent@127.0.0.1:5432/pool\"\n");
+        match c.state_location().unwrap() {
+            crate::store::StoreLocation::Postgres { url, password } => {
+                assert_eq!(url, "postgres://agent@127.0.0.1:5432/pool");
+                assert!(password.is_none());
+            }
+            other => panic!("expected PostgreSQL, got {other:?}"),
+        }
+        let c = write("state_url = \"mysql://agent:s3cret-pw@127.0.0.1/pool\"\n");
+        let err = c.state_location().unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { field, .. } if field == "state_url"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("s3cret-pw"), "{err}");
+        assert!(!write("").has_state_store());
+    }
+
+    #[test]
     fn unknown_key_is_refused_with_its_name() {
         let err = FileConfig::parse("rpc_url = \"x\"\nbogus = 1\n").unwrap_err();
         assert!(err.1.contains("bogus"), "{err:?}");

@@ -523,7 +523,17 @@ impl PgConn {
         password: Option<&SecretString>,
         transport: Option<&crate::config::state::PgTransport>,
     ) -> Result<PgConn> {
-        crate::redact::register_url(url);
+        // The whole URL, its password and its query (a `password=` option) are credentials;
+        // its path is the database's name, which messages may show.
+        crate::redact::register(url);
+        if let Ok(u) = reqwest::Url::parse(url) {
+            if let Some(p) = u.password() {
+                crate::redact::register(p);
+            }
+            if let Some(q) = u.query() {
+                crate::redact::register(q);
+            }
+        }
         if let Some(p) = password {
             crate::redact::register(p.expose_secret());
         }

@@ -484,6 +484,17 @@ mod tests {
         .unwrap_err();
         assert!(matches!(bad, Error::Postgres { .. }), "{bad}");
         assert!(!bad.to_string().contains("correct horse"), "{bad}");
+        // A password in the URL is not shown either (the URL is shown as scheme, host, port).
+        let in_url = url
+            .replace("kc@", "kc:pw-in-the-url@")
+            .replace("/t", "/missing_t");
+        let bad = Store::open_location(&StoreLocation::Postgres {
+            url: in_url,
+            password: None,
+        })
+        .unwrap_err();
+        assert!(!bad.to_string().contains("pw-in-the-url"), "{bad}");
+        assert!(!format!("{bad:?}").contains("pw-in-the-url"), "{bad:?}");
     }
 
     #[test]

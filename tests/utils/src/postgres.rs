@@ -1,6 +1,7 @@
 //! A throw-away PostgreSQL server for tests: `initdb` and `pg_ctl` from Debian's
 //! `postgresql-15` (scripts/install-apt.sh) in a temporary directory, listening on 127.0.0.1 at
 //! a free port and on a socket in that directory; stopped (immediate mode) and removed on drop.
+//! The cluster is a copy of a template `initdb` made once per machine (`Postgres::template`).
 //! Missing binaries, a failed `initdb` or a server that is not ready within its timeout fail the
 //! test: nothing is skipped.
 
@@ -73,18 +74,14 @@ impl Postgres {
             );
         }
         let data = pg.data();
+        // A copy of the machine's template cluster (`cp -a` keeps the owner and modes).
+        let template = pg.template();
         pg.run(
-            pg.tool("initdb").arg("-D").arg(&data).args([
-                "-U",
-                USER,
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ]),
-            "initdb",
+            Command::new("cp")
+                .arg("-a")
+                .arg(template.join("data"))
+                .arg(&data),
+            "copy the template cluster",
         );
         let options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
@@ -104,6 +101,59 @@ impl Postgres {
 
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// The cluster `initdb` makes, once per machine and server binaries, in the temporary
+    /// directory (`kc-pg-template-…`): every server starts from a copy of it (initdb takes
+    /// seconds; a copy, a fraction of one). Made aside and renamed into place, so a template
+    /// that exists is complete; of two processes making it at once, one rename wins.
+    fn template(&self) -> PathBuf {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.bin.display().to_string(), USER, "C", "UTF8", "trust").hash(&mut h);
+        let dst = std::env::temp_dir().join(format!("kc-pg-template-{:016x}", h.finish()));
+        if dst.join("data").join("PG_VERSION").exists() {
+            return dst;
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("kc-pg-template-new-")
+            .tempdir()
+            .expect("create the template cluster's directory");
+        if is_root() {
+            self.run(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(tmp.path()),
+                "chown",
+            );
+        }
+        self.run(
+            self.tool("initdb")
+                .arg("-D")
+                .arg(tmp.path().join("data"))
+                .args([
+                    "-U",
+                    USER,
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ]),
+            "initdb",
+        );
+        let made = tmp.keep();
+        if std::fs::rename(&made, &dst).is_err() {
+            // Another process put its template in place first.
+            let _ = std::fs::remove_dir_all(&made);
+        }
+        assert!(
+            dst.join("data").join("PG_VERSION").exists(),
+            "postgres test server: no template cluster at {}",
+            dst.display()
+        );
+        dst
     }
 
     /// A command for server binary `name`, as the `postgres` user when this process is root.
