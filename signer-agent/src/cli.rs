@@ -53,6 +53,12 @@ pub struct Global {
     /// Directory of the state database.
     #[arg(long, env = "SIGNER_AGENT_STATE_DIR", global = true)]
     pub state_dir: Option<PathBuf>,
+    /// PostgreSQL state store shared by two agents (`postgres://user@host/db`, no password).
+    #[arg(long, env = "SIGNER_AGENT_STATE_URL", global = true)]
+    pub state_url: Option<String>,
+    /// This agent's name in the leadership lease (default: the host name).
+    #[arg(long, env = "SIGNER_AGENT_INSTANCE", global = true)]
+    pub instance: Option<String>,
     /// Blocks to wait after inclusion.
     #[arg(long, env = "SIGNER_AGENT_CONFIRMATIONS", global = true)]
     pub confirmations: Option<u64>,
@@ -96,6 +102,8 @@ impl Global {
             chain_id: self.chain_id,
             deployment: self.deployment.clone(),
             state_dir: self.state_dir.clone(),
+            state_url: self.state_url.clone(),
+            instance: self.instance.clone(),
             confirmations: self.confirmations,
             metrics_addr: self.metrics_addr.clone(),
             beacon_url: self.beacon_url.clone(),
@@ -305,7 +313,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Exits(ExitsCommand::Plan { json }) => {
             crate::maintenance::cli::exits_plan(cfg, json).await
         }
-        Command::Status { json } => status(cfg, json),
+        Command::Status { json } => status(cfg, json).await,
     }
 }
 
@@ -505,9 +513,14 @@ async fn clusters(cfg: &Config, cmd: ClustersCommand) -> Result<()> {
 }
 
 /// `status`.
-fn status(cfg: &Config, json: bool) -> Result<()> {
+async fn status(cfg: &Config, json: bool) -> Result<()> {
     let store = Store::open_location(&cfg.state_location()?)?;
     let validators = store.validators()?;
+    // A shared store: the lease and both instances.
+    let lease = match cfg.postgres() {
+        Some(s) => Some(crate::leader::Overview::read(s).await?),
+        None => None,
+    };
     if json {
         let refusals: Vec<_> = store
             .history()?
@@ -519,6 +532,7 @@ fn status(cfg: &Config, json: bool) -> Result<()> {
             "validators": validators,
             "refusals": refusals,
             "maintenance": crate::maintenance::cli::status_json(&store)?,
+            "lease": lease,
         }));
     } else {
         println!(
@@ -554,6 +568,9 @@ fn status(cfg: &Config, json: bool) -> Result<()> {
             }
         }
         crate::maintenance::cli::print_status(&store)?;
+        for line in lease.iter().flat_map(|l| l.lines()) {
+            println!("{line}");
+        }
     }
     Ok(())
 }

@@ -278,6 +278,15 @@ impl Error {
             if let Some(r) = crate::refusal::Refusal::from_signer(s) {
                 return r.into();
             }
+            // The lease gate refused: this instance no longer leads (typed, not a signer fault).
+            if let alloy::signers::Error::Other(inner) = s {
+                if let Some(Error::Fenced { url, token }) = inner.downcast_ref::<Error>() {
+                    return Error::Fenced {
+                        url: url.clone(),
+                        token: *token,
+                    };
+                }
+            }
         }
         Error::Signer {
             label: format!("{from}"),

@@ -26,8 +26,9 @@ fn policy_for(cfg: &Config) -> Result<Policy> {
 }
 
 /// Wraps `inner` in the policy, with the state store (when configured) for the stake checks
-/// and daily caps, and the RPC endpoint for simulation. With `fence`, the policy ledger's
-/// entries are fenced by the token of the instance's lease (shared with the daemon's store).
+/// and daily caps, and the RPC endpoint for simulation.
+/// `fence`: the daemon's store's fence (the ledger writes before a signature are fenced by
+/// the same token).
 fn with_policy<S>(cfg: &Config, inner: S, fence: Option<&Fence>) -> Result<PolicySigner<S>> {
     let mut s = PolicySigner::new(inner, policy_for(cfg)?)
         .with_simulator(crate::chain::read_provider(cfg)?);
@@ -47,22 +48,18 @@ pub async fn open_signer(cfg: &Config) -> Result<(EthereumWallet, Address)> {
     open_signer_counted(cfg).await.map(|(w, a, _)| (w, a))
 }
 
-/// [`open_signer`], with the policy's refusal counters (for `/metrics`).
+/// [`open_signer`], with the policy's refusal counters (for `/metrics`). With a shared
+/// (PostgreSQL) store, the key signs only while this configuration's instance holds the lease.
 pub async fn open_signer_counted(cfg: &Config) -> Result<(EthereumWallet, Address, Refusals)> {
-    open_signer_with(cfg, None).await
+    let gate = cfg.postgres().map(crate::leader::Gate::for_instance);
+    open_signer_gated(cfg, gate, None).await
 }
 
-/// [`open_signer_counted`] whose policy ledger writes are checked against `fence` (the
-/// daemon's store's, [`Store::fence_handle`]): a deposed leader's policy signs nothing.
-pub async fn open_signer_fenced(
+/// [`open_signer_counted`] behind `gate` (the daemon's own lease), its ledger writes fenced by
+/// `fence` (the daemon's store's).
+pub async fn open_signer_gated(
     cfg: &Config,
-    fence: &Fence,
-) -> Result<(EthereumWallet, Address, Refusals)> {
-    open_signer_with(cfg, Some(fence)).await
-}
-
-async fn open_signer_with(
-    cfg: &Config,
+    gate: Option<crate::leader::Gate>,
     fence: Option<&Fence>,
 ) -> Result<(EthereumWallet, Address, Refusals)> {
     match cfg.signer()? {
@@ -86,7 +83,7 @@ async fn open_signer_with(
             alloy::signers::Signer::set_chain_id(&mut signer, Some(cfg.chain_id));
             let address = alloy::signers::Signer::address(&signer);
             tracing::info!(signer = ?signer, "transaction key opened");
-            let s = with_policy(cfg, signer, fence)?;
+            let s = with_policy(cfg, signer, fence)?.with_gate(gate);
             let r = s.refusals();
             Ok((EthereumWallet::from(s), address, r))
         }
@@ -104,7 +101,7 @@ async fn open_signer_with(
             })?;
             let key = alloy::signers::Signer::with_chain_id(key, Some(cfg.chain_id));
             let address = alloy::signers::Signer::address(&key);
-            let s = with_policy(cfg, key, fence)?;
+            let s = with_policy(cfg, key, fence)?.with_gate(gate);
             let r = s.refusals();
             Ok((EthereumWallet::from(s), address, r))
         }

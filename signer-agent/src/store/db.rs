@@ -32,6 +32,14 @@ pub enum StoreLocation {
         url: String,
         password: Option<SecretString>,
     },
+    /// As [`StoreLocation::Postgres`], reached as the configuration decided
+    /// (`config::state`): TLS with verified certificate and host name, or plain (a server on
+    /// this host, or `state_allow_plaintext`).
+    PostgresOver {
+        url: String,
+        password: Option<SecretString>,
+        transport: crate::config::state::PgTransport,
+    },
 }
 
 impl StoreLocation {
@@ -39,7 +47,9 @@ impl StoreLocation {
     pub fn shown(&self) -> String {
         match self {
             StoreLocation::Sqlite(dir) => dir.join("state.sqlite").display().to_string(),
-            StoreLocation::Postgres { url, .. } => crate::redact::url(url),
+            StoreLocation::Postgres { url, .. } | StoreLocation::PostgresOver { url, .. } => {
+                crate::redact::url(url)
+            }
         }
     }
 }
@@ -506,7 +516,13 @@ fn local_only(cfg: &tokio_postgres::Config) -> bool {
 
 impl PgConn {
     /// Connects to `url` with `password` (never part of a message) on a new thread.
-    pub fn connect(url: &str, password: Option<&SecretString>) -> Result<PgConn> {
+    /// `transport`: `None` — plain, to a server on this host only; `Some` — as the
+    /// configuration decided (TLS verified, or plain it allowed).
+    pub fn connect(
+        url: &str,
+        password: Option<&SecretString>,
+        transport: Option<&crate::config::state::PgTransport>,
+    ) -> Result<PgConn> {
         // The whole URL, its password and its query (a `password=` option) are credentials;
         // its path is the database's name, which messages may show.
         crate::redact::register(url);
@@ -531,7 +547,14 @@ impl PgConn {
                 ),
             )
         })?;
-        if !local_only(&cfg) {
+        let tls = match transport {
+            Some(crate::config::state::PgTransport::Tls(t)) => {
+                cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+                Some(crate::tls::client_config(t)?)
+            }
+            _ => None,
+        };
+        if transport.is_none() && !local_only(&cfg) {
             return Err(Error::config(
                 "state_url",
                 format!("{shown}: TLS to PostgreSQL is not supported yet: only a server on loopback or a Unix socket is accepted"),
@@ -562,7 +585,13 @@ impl PgConn {
                     }
                 };
                 rt.block_on(async move {
-                    let (client, connection) = match cfg.connect(tokio_postgres::NoTls).await {
+                    let client = match super::pg_lease::connect_client(
+                        &cfg,
+                        tls,
+                        thread_url.clone(),
+                    )
+                    .await
+                    {
                         Ok(c) => c,
                         Err(source) => {
                             let _ = ready_tx.send(Err(Error::Postgres {
@@ -573,12 +602,6 @@ impl PgConn {
                             return;
                         }
                     };
-                    let conn_url = thread_url.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::warn!(url = %conn_url, error = %crate::redact::scrub(&e.to_string()), "state store connection closed");
-                        }
-                    });
                     let _ = ready_tx.send(Ok(()));
                     while let Some((req, reply)) = rx.recv().await {
                         let r = match req {
@@ -599,9 +622,10 @@ impl PgConn {
                                     Err(e) => Err(e),
                                 }
                             }
-                            Request::Batch(sql) => {
-                                client.batch_execute(sql.as_str()).await.map(|_| Reply::Done)
-                            }
+                            Request::Batch(sql) => client
+                                .batch_execute(sql.as_str())
+                                .await
+                                .map(|_| Reply::Done),
                         };
                         let _ = reply.send(r);
                     }

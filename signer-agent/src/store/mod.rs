@@ -48,6 +48,8 @@ mod import;
 pub mod lease;
 pub(crate) mod ledger;
 pub mod pg;
+pub mod pg_lease;
+pub mod pg_tls;
 pub mod rows;
 mod scan;
 pub mod schema;
@@ -121,17 +123,29 @@ impl Store {
         match location {
             StoreLocation::Sqlite(dir) => Store::open(dir),
             StoreLocation::Postgres { url, password } => {
-                let conn = db::PgConn::connect(url, password.as_ref())?;
-                let path = PathBuf::from(conn.shown.clone());
-                let s = Store {
-                    db: Db::Postgres(conn),
-                    path,
-                    fence: Fence::default(),
-                };
-                pg::migrate(&s)?;
-                Ok(s)
+                Store::open_postgres(db::PgConn::connect(url, password.as_ref(), None)?)
             }
+            StoreLocation::PostgresOver {
+                url,
+                password,
+                transport,
+            } => Store::open_postgres(db::PgConn::connect(
+                url,
+                password.as_ref(),
+                Some(transport),
+            )?),
         }
+    }
+
+    fn open_postgres(conn: db::PgConn) -> Result<Store> {
+        let path = PathBuf::from(conn.shown.clone());
+        let s = Store {
+            db: Db::Postgres(conn),
+            path,
+            fence: Fence::default(),
+        };
+        pg::migrate(&s)?;
+        Ok(s)
     }
 
     /// Opens (creating) `state.sqlite` in `state_dir` and migrates it to [`schema::VERSION`];

@@ -10,7 +10,9 @@
 //!   TRUNCATE by trigger, as SQLite's triggers refuse UPDATE and DELETE.
 //! - PostgreSQL stores start at version 2: there is no older PostgreSQL schema.
 //!
-//! Not yet: TLS to a server that is not on loopback or a Unix socket (refused).
+//! TLS: as the configuration decides (`config::state`, [`super::StoreLocation::PostgresOver`]):
+//! verified TLS to a server off this host ([`super::pg_tls`]); a bare
+//! [`super::StoreLocation::Postgres`] reaches only a server on this host.
 
 use super::db::args;
 use super::schema::VERSION;
