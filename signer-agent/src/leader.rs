@@ -98,14 +98,11 @@ impl Leadership {
     /// task until the runtime ends. The first attempt to lead is made before this returns.
     pub async fn start(settings: &PgSettings) -> Result<Arc<Leadership>> {
         let pg = LeaseConn::open(settings, &application_name(&settings.instance)).await?;
-        let mut run = [0u8; 6];
-        getrandom::getrandom(&mut run).map_err(|e| Error::Signer {
-            label: "lease".into(),
-            message: format!("no randomness for the lease holder's run id: {e}"),
-        })?;
         let l = Arc::new(Leadership {
             lease: Lease {
-                holder: format!("{}#{}", settings.instance, hex::encode(run)),
+                // The instance's name: a restarted agent (after a crash) resumes its own lease
+                // at once; two running agents must have two names.
+                holder: settings.instance.clone(),
                 ttl: settings.lease_timeout,
             },
             settings: settings.clone(),
@@ -291,9 +288,10 @@ pub struct Gate(GateKind);
 enum GateKind {
     /// The daemon: its own lease.
     Lease(Arc<Leadership>),
-    /// A one-off command (`oracle report`, `run --once` needs no gate: it leads itself): it
-    /// signs only on the host whose daemon leads, i.e. while the lease is held under this
-    /// configuration's `instance`. Connects when asked (a command that never signs never does).
+    /// A one-off command (`oracle report`; `run --once` leads itself): it signs only on the
+    /// host whose daemon leads (the lease held under this configuration's `instance`), or
+    /// when no instance holds the lease. Connects when asked (a command that never signs
+    /// never does).
     Instance(PgSettings),
 }
 
@@ -350,9 +348,9 @@ async fn instance_holds(s: &PgSettings) -> Result<()> {
     let info = Lease::info(&pg).await?;
     let margin_ms = s.renew_every().as_millis() as i64;
     match info {
-        Some(i) if i.holder == s.instance && i.remaining_ms > margin_ms => Ok(()),
-        other => {
-            let token = other.map_or(0, |i| i.token);
+        // Another instance leads (or this one's lease is about to run out): not here.
+        Some(i) if i.held() && (i.holder != s.instance || i.remaining_ms <= margin_ms) => {
+            let token = i.token;
             tracing::error!(
                 instance = %s.instance,
                 "this instance does not hold the lease (its daemon is not the leader): nothing signed"
@@ -362,6 +360,9 @@ async fn instance_holds(s: &PgSettings) -> Result<()> {
                 token,
             })
         }
+        // This instance's daemon leads, or no daemon does (a one-off command on a pool whose
+        // agents are all stopped; the Oracle refuses a second report in a frame all the same).
+        _ => Ok(()),
     }
 }
 

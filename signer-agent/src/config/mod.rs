@@ -364,7 +364,9 @@ pub struct Config {
     contracts: std::result::Result<Contracts, (String, String)>,
     state_dir: Option<PathBuf>,
     /// `state_url` and the lease, when the state is shared on PostgreSQL.
-    postgres: Option<state::PgSettings>,
+    /// (A `state_url` the configuration refuses is reported by [`Config::state_location`],
+    /// by the commands that need the store, as a bad deploy file is by `contracts()`.)
+    postgres: std::result::Result<Option<state::PgSettings>, (String, String)>,
     pub confirmations: u64,
     pub metrics_addr: SocketAddr,
     /// SEC1 P-256 public keys (uncompressed, 65 bytes) of trusted ceremonies.
@@ -704,7 +706,11 @@ impl Config {
             .as_ref()
             .map(maintenance::MaintenanceConfig::resolve)
             .transpose()?;
-        let postgres = state::resolve(&state_keys(ov, &file), base, &tls)?;
+        let postgres = match state::resolve(&state_keys(ov, &file), base, &tls) {
+            Ok(p) => Ok(p),
+            Err(Error::Config { field, message }) => Err((field, message)),
+            Err(other) => return Err(other),
+        };
         Ok(Config {
             maintenance,
             rpc,
@@ -783,13 +789,25 @@ impl Config {
     /// The PostgreSQL state store and this agent's place in its lease (`None`: SQLite only, this
     /// agent always leads).
     pub fn postgres(&self) -> Option<&state::PgSettings> {
-        self.postgres.as_ref()
+        self.postgres.as_ref().ok().and_then(Option::as_ref)
     }
 
     /// Where the state store lives: PostgreSQL at `state_url` when set (its password from
     /// `state_password_file` or the environment), else SQLite in `state_dir`.
     pub fn state_location(&self) -> Result<crate::store::StoreLocation> {
-        match &self.postgres {
+        let pg = self
+            .postgres
+            .as_ref()
+            .map_err(|(field, message)| Error::Config {
+                field: field.clone(),
+                message: message.clone(),
+            })?;
+        match pg {
+            // A server on this host, reached plainly: the store's own rule.
+            Some(s) if state::local_plain(s) => Ok(crate::store::StoreLocation::Postgres {
+                url: s.url().to_owned(),
+                password: s.password().cloned(),
+            }),
             Some(s) => Ok(crate::store::StoreLocation::PostgresOver {
                 url: s.url().to_owned(),
                 password: s.password().cloned(),
@@ -803,7 +821,7 @@ impl Config {
 
     /// Whether a state store is configured (`state_url` or `state_dir`).
     pub fn has_state_store(&self) -> bool {
-        self.postgres.is_some() || self.state_dir.is_some()
+        !matches!(self.postgres, Ok(None)) || self.state_dir.is_some()
     }
 
     /// The signer configuration (reads the PIN file or env now).

@@ -103,6 +103,12 @@ pub fn local_only(cfg: &tokio_postgres::Config) -> bool {
     })
 }
 
+/// Whether `s` is reached without TLS on this host (loopback or a Unix socket).
+pub fn local_plain(s: &PgSettings) -> bool {
+    matches!(s.transport, PgTransport::Plain)
+        && tokio_postgres::Config::from_str(s.url()).is_ok_and(|c| local_only(&c))
+}
+
 /// The host name of this machine (the default `instance`).
 fn host_name() -> Option<String> {
     for p in ["/proc/sys/kernel/hostname", "/etc/hostname"] {

@@ -484,6 +484,8 @@ fn the_state_store_is_reached_over_verified_tls() {
         );
         let cfg =
             signer_agent::config::Config::resolve(Some(&config), &Default::default()).unwrap();
+        // The state store's own connection: over the same verified TLS.
+        signer_agent::store::Store::open_location(&cfg.state_location().unwrap())?;
         let s = cfg.postgres().unwrap().clone();
         w.rt().block_on(async move {
             let store =
