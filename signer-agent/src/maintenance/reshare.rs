@@ -183,40 +183,39 @@ pub fn mark_migrated(
     })
 }
 
-/// Verifies a reshare bundle pinned to a trusted identity.
+/// Verifies a reshare bundle pinned to the trusted identities: the shared verification checks
+/// that one of them signed it (`identity.pinned`).
 pub fn load_verified(
     dir: &Path,
     trusted: &[Vec<u8>],
 ) -> Result<kc_bundle::reshare::VerifiedReshare> {
-    let signer = std::fs::read(dir.join("manifest.sig"))
-        .ok()
-        .and_then(|b| kc_bundle::manifest::ManifestSignature::from_bytes(&b).ok())
-        .and_then(|s| hex::decode(&s.public_key).ok());
-    let pinned = signer.as_deref().and_then(|k| {
-        let k = p256::PublicKey::from_sec1_bytes(k).ok()?;
-        trusted
-            .iter()
-            .find(|t| p256::PublicKey::from_sec1_bytes(t).ok() == Some(k))
-            .cloned()
-    });
     let fail = |message: String| Error::Bundle {
         path: dir.to_owned(),
         message,
     };
-    let Some(identity) = pinned else {
-        return Err(fail(format!(
+    let untrusted = || {
+        format!(
             "untrusted identity: the reshare manifest is not signed by one of the {} trusted_identities",
             trusted.len()
-        )));
+        )
     };
-    kc_bundle::reshare::load_verified(
+    let (report, loaded) = kc_bundle::reshare::verify(
         dir,
         &kc_bundle::verify::VerifyOptions {
-            identity: Some(identity),
+            trusted_identities: trusted.to_vec(),
             ..Default::default()
         },
-    )
-    .map_err(|r| fail(crate::bundle::describe_failures(&r)))
+    );
+    match loaded {
+        Some(b) if report.identity_pinned => Ok(b),
+        Some(_) => Err(fail(untrusted())),
+        None if !report.identity_pinned => Err(fail(format!(
+            "{}; {}",
+            untrusted(),
+            crate::bundle::describe_failures(&report)
+        ))),
+        None => Err(fail(crate::bundle::describe_failures(&report))),
+    }
 }
 
 /// `import` of a reshare bundle. Returns the number of validators added.

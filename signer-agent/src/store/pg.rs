@@ -433,6 +433,36 @@ mod tests {
         }
     }
 
+    /// A database made at version 2 (before the transactions and reshare tables were part of
+    /// the versioned schema) is migrated to the current version and keeps its rows.
+    #[test]
+    fn a_version_2_database_is_migrated_and_keeps_its_rows() {
+        let url = Postgres::shared().fresh_database();
+        let raw = store(&url);
+        // Back to what a version-2 agent made: its schema and a row.
+        raw.db()
+            .batch(
+                "DROP SCHEMA public CASCADE; CREATE SCHEMA public;
+                 CREATE TABLE kc_schema (one INTEGER PRIMARY KEY CHECK (one = 1), version BIGINT NOT NULL);
+                 INSERT INTO kc_schema VALUES (1, 2);",
+            )
+            .unwrap();
+        raw.db().batch(PG_V2).unwrap();
+        import_one(&raw, "0xaa");
+        drop(raw);
+        let s = store(&url);
+        assert_eq!(version(&s).unwrap(), VERSION);
+        assert_eq!(s.validators().unwrap()[0].pubkey, "0xaa");
+        assert!(crate::maintenance::reshare::rows(&s).unwrap().is_empty());
+        assert_eq!(
+            crate::replace::dropped_nonce(&s, alloy::primitives::Address::ZERO, 0).unwrap(),
+            None
+        );
+        // Opening it again migrates nothing.
+        drop(s);
+        assert_eq!(version(&store(&url)).unwrap(), VERSION);
+    }
+
     #[test]
     fn a_database_newer_than_the_agent_is_refused() {
         let url = Postgres::shared().fresh_database();
