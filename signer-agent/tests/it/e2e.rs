@@ -123,10 +123,11 @@ impl World {
         std::fs::write(&pin, TEST_USER_PIN).unwrap();
         let config = dir.path().join("agent.toml");
         // The state store of this run's backend (`KC_TEST_STORE`): SQLite in `state`, or a
-        // fresh database on this test process's PostgreSQL (the event cache stays in `state`).
+        // fresh database on this test process's PostgreSQL (the event cache stays in `state`),
+        // with the shortest lease: a run restarted after a crash waits for its lease to end.
         let state_url = if kc_test_utils::postgres::store_is_postgres() {
             format!(
-                "state_url = \"{}\"\n",
+                "state_url = \"{}\"\nlease_timeout_secs = 3\n",
                 kc_test_utils::postgres::Postgres::shared().fresh_database()
             )
         } else {
