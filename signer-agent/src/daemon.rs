@@ -84,6 +84,9 @@ pub async fn run(cfg: &Config, once: bool) -> Result<()> {
     let mut stop = stop_rx.clone();
     // The fencing token the passes run under (a shared store), to notice a new term.
     let mut term: Option<i64> = None;
+    // `--once` as standby waits once for the holder's lease to run out (a crashed run of this
+    // agent holds it until then; a live holder renews it and this run ends as standby).
+    let mut waited_for_lease = false;
     let result = loop {
         if *stop.borrow() {
             tracing::info!("stopping on signal");
@@ -96,6 +99,16 @@ pub async fn run(cfg: &Config, once: bool) -> Result<()> {
                     // Standby: whatever the last term did is settled again by the next one.
                     term = None;
                     d.reconciled = false;
+                    if once && !waited_for_lease {
+                        waited_for_lease = true;
+                        let mut changed = l.watch();
+                        tokio::select! {
+                            _ = tokio::time::sleep(l.lease_timeout() + Duration::from_secs(2)) => {}
+                            _ = changed.wait_for(|v| v.leads()) => {}
+                            _ = stop.wait_for(|s| *s) => {}
+                        }
+                        continue;
+                    }
                     if once {
                         let holder = l.view().holder.unwrap_or_else(|| "(unknown)".into());
                         tracing::info!(%holder, "standby: another instance holds the lease; nothing to do");

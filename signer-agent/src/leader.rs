@@ -128,6 +128,11 @@ impl Leadership {
         self.view.subscribe()
     }
 
+    /// `lease_timeout_secs`.
+    pub fn lease_timeout(&self) -> Duration {
+        self.settings.lease_timeout
+    }
+
     /// This instance's name.
     pub fn instance(&self) -> &str {
         &self.settings.instance

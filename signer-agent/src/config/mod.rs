@@ -1100,30 +1100,30 @@ mod tests {
                 format!("rpc_url = \"http://127.0.0.1:1\"\nchain_id = 31337\n{top}"),
             )
             .unwrap();
-            Config::resolve(Some(&p), &Overrides::default()).unwrap()
+            Config::resolve(Some(&p), &Overrides::default())
         };
-        let c = write("state_dir = \"st\"\n");
+        let c = write("state_dir = \"st\"\n").unwrap();
         assert!(c.has_state_store());
         assert!(matches!(
             c.state_location().unwrap(),
             crate::store::StoreLocation::Sqlite(d) if d == dir.path().join("st")
         ));
-        let c = write("state_dir = \"st\"\nstate_url = \"postgres://agent@127.0.0.1:5432/pool\"\n");
+        let c = write("state_dir = \"st\"\nstate_url = \"postgres://agent@127.0.0.1:5432/pool\"\n")
+            .unwrap();
         match c.state_location().unwrap() {
-            crate::store::StoreLocation::Postgres { url, password } => {
+            crate::store::StoreLocation::PostgresOver { url, password, .. } => {
                 assert_eq!(url, "postgres://agent@127.0.0.1:5432/pool");
                 assert!(password.is_none());
             }
             other => panic!("expected PostgreSQL, got {other:?}"),
         }
-        let c = write("state_url = \"mysql://agent:s3cret-pw@127.0.0.1/pool\"\n");
-        let err = c.state_location().unwrap_err();
+        let err = write("state_url = \"mysql://agent:s3cret-pw@127.0.0.1/pool\"\n").unwrap_err();
         assert!(
             matches!(&err, Error::Config { field, .. } if field == "state_url"),
             "{err}"
         );
         assert!(!err.to_string().contains("s3cret-pw"), "{err}");
-        assert!(!write("").has_state_store());
+        assert!(!write("").unwrap().has_state_store());
     }
 
     #[test]

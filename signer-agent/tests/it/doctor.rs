@@ -126,6 +126,12 @@ fn doctor_is_all_ok_on_the_demo_deployment_and_names_each_failure() {
     let (code, items) = doctor(&w, &cfg, &[]);
     assert_eq!(code, Some(0), "{items:#?}");
     for (name, (level, detail)) in &items {
+        if name == "lease" && kc_test_utils::postgres::store_is_postgres() {
+            // On a shared store before any agent ran: no holder yet, said as a warning.
+            assert_eq!(level, "warn", "{name}: {detail}");
+            assert!(detail.contains("never held"), "{name}: {detail}");
+            continue;
+        }
         assert_eq!(level, "ok", "{name}: {detail}");
     }
     for name in [
