@@ -155,6 +155,14 @@ fn doctor_is_all_ok_on_the_demo_deployment_and_names_each_failure() {
     for (id, _) in &w.ops {
         assert_eq!(items[&format!("operator:{id}")].0, "ok");
     }
+    // The store is on the backend this run selects (`KC_TEST_STORE`): the suite's PostgreSQL
+    // pass really runs the agent on PostgreSQL.
+    let store = &items["state_store"].1;
+    if kc_test_utils::postgres::store_is_postgres() {
+        assert!(store.starts_with("postgres://127.0.0.1:"), "{store}");
+    } else {
+        assert!(store.ends_with("state.sqlite"), "{store}");
+    }
     // The text form says the same.
     let o = w.agent_with(&cfg, &["doctor"]);
     assert!(o.status.success());

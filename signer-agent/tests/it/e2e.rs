@@ -122,6 +122,16 @@ impl World {
         let pin = dir.path().join("pin");
         std::fs::write(&pin, TEST_USER_PIN).unwrap();
         let config = dir.path().join("agent.toml");
+        // The state store of this run's backend (`KC_TEST_STORE`): SQLite in `state`, or a
+        // fresh database on this test process's PostgreSQL (the event cache stays in `state`).
+        let state_url = if kc_test_utils::postgres::store_is_postgres() {
+            format!(
+                "state_url = \"{}\"\n",
+                kc_test_utils::postgres::Postgres::shared().fresh_database()
+            )
+        } else {
+            String::new()
+        };
         std::fs::write(
             &config,
             format!(
@@ -129,7 +139,7 @@ impl World {
 chain_id = 31337
 deployment = "devnet.json"
 state_dir = "state"
-confirmations = 1
+{state_url}confirmations = 1
 metrics_addr = "127.0.0.1:0"
 trusted_identities = ["{id}"]
 
