@@ -273,31 +273,8 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
             .iter()
             .map(|o| (o.id, o.public_key.as_str())),
     )?;
-    let shares_ikm = mixed_entropy(&session)?;
-    let shares_prk = hkdf32(
-        &shares_ikm[..],
-        b"kc-ceremony shamir v1",
-        plan.id().as_bytes(),
-    );
-    drop(shares_ikm);
-    let wc = deposit::withdrawal_credentials(plan.withdrawal_type, &plan.withdrawal_address);
-    // The common EIP-2334 prefix m/12381/3600, derived once; the seed is not needed after it.
-    let coin = CoinKey::from_seed(seed.as_bytes())?;
-    drop(seed);
-    let staging = Staging::create(&cfg.out)?;
-    let mut out = Streams::open(&staging, transcript, plan.count() as usize)?;
-    let gen = Generation {
-        plan,
-        progress,
-        coin: &coin,
-        shares_prk: &shares_prk,
-        cluster: &cluster,
-        ids: cluster.ids(),
-        wc,
-    };
-    gen.write_all(&mut out)?;
-    drop(coin);
-    drop(shares_prk);
+    let (staging, out) =
+        write_validators(plan, cfg, progress, &session, seed, &cluster, transcript)?;
 
     // Write: the two large files end and are synced; plan and operators as read.
     stage(progress, "write")?;
@@ -368,14 +345,71 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     std::fs::remove_file(&list_path).map_err(write_error(&list_path))?;
     let bundle_digest = sign_manifest(&staging, &session, &identity, manifest_sha)?;
 
-    // Read everything back and verify it as an auditor would, pinned to our identity. The
-    // signatures and interpolations were verified in memory before the two large files were
-    // written: they are not redone on the same bytes (same SHA-256); everything else is.
     stage(progress, "verify")?;
     let proven = verify::Proven {
         deposit_data_sha256: deposit_sha,
         keyshares_sha256: keyshares_sha,
     };
+    let (dir, report) = verify_and_commit(staging, &identity, cfg, proven, progress)?;
+    Ok(Outcome {
+        dir,
+        bundle_digest,
+        manifest: m,
+        validators: listed,
+        report,
+    })
+}
+
+/// Makes every validator of the plan, a chunk at a time: generated on all cores, checked in
+/// batches (every deposit and ownership signature, every share interpolation) before anything
+/// of them is written, then streamed into a new staging directory (the transcript goes on
+/// there). Memory does not grow with the batch; the seed is wiped when this returns.
+fn write_validators(
+    plan: &Plan,
+    cfg: &RunConfig,
+    progress: &dyn Progress,
+    session: &HsmSession,
+    seed: Seed,
+    cluster: &Cluster,
+    transcript: Transcript,
+) -> Result<(Staging, Streams), Error> {
+    let shares_ikm = mixed_entropy(session)?;
+    let shares_prk = hkdf32(
+        &shares_ikm[..],
+        b"kc-ceremony shamir v1",
+        plan.id().as_bytes(),
+    );
+    drop(shares_ikm);
+    let wc = deposit::withdrawal_credentials(plan.withdrawal_type, &plan.withdrawal_address);
+    // The common EIP-2334 prefix m/12381/3600, derived once; the seed is not needed after it.
+    let coin = CoinKey::from_seed(seed.as_bytes())?;
+    drop(seed);
+    let staging = Staging::create(&cfg.out)?;
+    let mut out = Streams::open(&staging, transcript, plan.count() as usize)?;
+    let gen = Generation {
+        plan,
+        progress,
+        coin: &coin,
+        shares_prk: &shares_prk,
+        cluster,
+        ids: cluster.ids(),
+        wc,
+    };
+    gen.write_all(&mut out)?;
+    Ok((staging, out))
+}
+
+/// Reads everything back and verifies it as an auditor would, pinned to our identity and
+/// binary, then renames the staging directory into place. The signatures and interpolations
+/// were verified in memory before the two large files were written: they are not redone on the
+/// same bytes (`proven`, same SHA-256); everything else is.
+fn verify_and_commit(
+    staging: Staging,
+    identity: &IdentityKey,
+    cfg: &RunConfig,
+    proven: verify::Proven,
+    progress: &dyn Progress,
+) -> Result<(PathBuf, Report), Error> {
     let report = verify_staged(
         staging.path(),
         &identity.public_key_sec1(),
@@ -388,14 +422,7 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
         });
     }
     stage(progress, "commit")?;
-    let dir = staging.commit()?;
-    Ok(Outcome {
-        dir,
-        bundle_digest,
-        manifest: m,
-        validators: listed,
-        report,
-    })
+    Ok((staging.commit()?, report))
 }
 
 /// The HSM as the ceremony uses it: logged in, its seal and identity keys open and attested.

@@ -368,12 +368,13 @@ fn runway_below_the_threshold_is_topped_up_to_the_target_exactly_once_across_a_r
     assert_eq!(txs[0]["action"], "top_up");
     assert_eq!(txs[0]["state"], "confirmed");
 
-    // The daemon exports each cluster's runway on /metrics.
+    // The daemon exports each cluster's runway on /metrics. Read once the funding pass has
+    // ended (its buffer alert is the last gauge it sets; the runway comes before it).
     let label = format!(
         "cluster_runway_days{{cluster=\"{}\"}} ",
         ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
     );
-    let metrics = daemon_metrics(&w, &label);
+    let metrics = daemon_metrics(&w, "signer_agent_topup_buffer_alert ");
     let days: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix(&label))
