@@ -136,6 +136,17 @@ impl<R: BufRead> Scanner<R> {
             let mut i = 0;
             let mut done = false;
             while i < buf.len() {
+                // Inside a string only a quote or a backslash matters: skip to the next one
+                // (most of these files is hex inside strings).
+                if in_str && !escaped {
+                    match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                        Some(k) => i += k,
+                        None => {
+                            i = buf.len();
+                            break;
+                        }
+                    }
+                }
                 let b = buf[i];
                 if scalar {
                     if matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {

@@ -6,13 +6,14 @@
 //! constant term is the validator secret. A share public key is `share_secret * G1`.
 
 use blstrs::{G1Affine, G1Projective, Scalar};
-use ff::{Field, PrimeField};
+use ff::Field;
 use group::prime::PrimeCurveAffine;
 use group::{Curve, Group};
 use rand_core::CryptoRngCore;
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
+
+use kc_validator::curve::{lincomb_u64, msm_u64, random_weights};
 
 use crate::error::{Error, Result};
 
@@ -330,13 +331,13 @@ pub fn reconstruct(shares: &[&ShareSecret]) -> Result<Zeroizing<[u8; 32]>> {
 }
 
 /// Decodes a compressed G1 point with subgroup check; rejects the identity.
-fn decode_g1(bytes: &[u8; PUBLIC_KEY_LEN]) -> Option<G1Projective> {
+fn decode_g1(bytes: &[u8; PUBLIC_KEY_LEN]) -> Option<G1Affine> {
     let p: Option<G1Affine> = G1Affine::from_compressed(bytes).into();
     let p = p?;
     if bool::from(p.is_identity()) {
         return None;
     }
-    Some(p.into())
+    Some(p)
 }
 
 /// The public consistency check an auditor runs on one validator: every share public key lies on
@@ -344,9 +345,9 @@ fn decode_g1(bytes: &[u8; PUBLIC_KEY_LEN]) -> Option<G1Projective> {
 /// ids (sorted, distinct, a valid cluster size) as x-coordinates.
 ///
 /// How: interpolate from the first t shares (Lagrange in G1) at x = 0 and at the x of every
-/// other share. The f+1 equations are checked at once as one multi-scalar multiplication,
-/// weighted by 128-bit coefficients derived from a SHA-256 hash of all inputs (deterministic,
-/// no RNG). On failure, the equations are checked one by one to name the culprit.
+/// other share; the f+1 equations are checked at once with random weights
+/// ([`verify_many_share_public_keys`]). On failure, the equations are checked one by one to
+/// name the culprit.
 pub fn verify_share_public_keys(
     validator_public_key: &[u8; PUBLIC_KEY_LEN],
     operator_ids: &[u64],
@@ -370,37 +371,52 @@ pub struct ShareSet<'a> {
     pub share_public_keys: &'a [SharePublicKey],
 }
 
-/// A decoded share set and the terms of its batched equation.
-struct Decoded {
-    validator: String,
-    ids: Vec<u64>,
-    pk: G1Projective,
-    points: Vec<G1Projective>,
-    xs: Vec<Scalar>,
+/// A share set's points: the validator key and the share keys (validated or computed).
+struct Decoded<'a> {
+    set: ShareSet<'a>,
+    pk: G1Affine,
+    points: Vec<G1Affine>,
     t: usize,
-    seed: [u8; 32],
-    msm_points: Vec<G1Projective>,
-    msm_scalars: Vec<Scalar>,
 }
 
-fn decode_set(set: &ShareSet<'_>) -> Result<Decoded> {
-    let validator = format!("0x{}", hex::encode(set.validator_public_key));
-    check_set_shape(set, &validator)?;
+impl Decoded<'_> {
+    fn validator(&self) -> String {
+        format!("0x{}", hex::encode(self.set.validator_public_key))
+    }
+}
+
+fn decode_set<'a>(set: &ShareSet<'a>) -> Result<Decoded<'a>> {
+    let validator = || format!("0x{}", hex::encode(set.validator_public_key));
+    let t = check_set_shape(set, &validator())?;
     let pk = decode_g1(set.validator_public_key).ok_or_else(|| Error::InvalidPublicKey {
-        validator: validator.clone(),
+        validator: validator(),
         field: "validator public key".into(),
     })?;
-    let mut points = Vec::with_capacity(set.operator_ids.len());
-    for (id, spk) in set.operator_ids.iter().zip(set.share_public_keys) {
-        points.push(decode_g1(&spk.0).ok_or_else(|| Error::InvalidPublicKey {
-            validator: validator.clone(),
-            field: format!("share public key of operator {id}"),
-        })?);
-    }
-    decoded_from_points(set, validator, pk, points)
+    let points = decode_shares(set, validator)?;
+    Ok(Decoded {
+        set: *set,
+        pk,
+        points,
+        t,
+    })
 }
 
-/// A valid cluster and one share public key per operator.
+/// The share public keys of a set, decoded with their checks (curve, subgroup, not the
+/// identity).
+fn decode_shares(set: &ShareSet<'_>, validator: impl Fn() -> String) -> Result<Vec<G1Affine>> {
+    set.operator_ids
+        .iter()
+        .zip(set.share_public_keys)
+        .map(|(id, spk)| {
+            decode_g1(&spk.0).ok_or_else(|| Error::InvalidPublicKey {
+                validator: validator(),
+                field: format!("share public key of operator {id}"),
+            })
+        })
+        .collect()
+}
+
+/// A valid cluster and one share public key per operator; returns the threshold.
 fn check_set_shape(set: &ShareSet<'_>, validator: &str) -> Result<usize> {
     let t = check_operator_ids(&format!("validator {validator}"), set.operator_ids)?;
     let n = set.operator_ids.len();
@@ -414,53 +430,26 @@ fn check_set_shape(set: &ShareSet<'_>, validator: &str) -> Result<usize> {
     Ok(t)
 }
 
-/// The batched equation's terms of a set whose points are already known (decoded with their
-/// checks, or computed).
-fn decoded_from_points(
-    set: &ShareSet<'_>,
-    validator: String,
-    pk: G1Projective,
-    points: Vec<G1Projective>,
-) -> Result<Decoded> {
-    let t = check_set_shape(set, &validator)?;
-    let xs: Vec<Scalar> = set
-        .operator_ids
-        .iter()
-        .map(|&id| Scalar::from(id))
-        .collect();
-    let seed = batch_seed(set);
-    let (msm_points, msm_scalars) =
-        batch_terms(&seed, &pk, &points, &xs, t).ok_or_else(|| Error::SharesDoNotInterpolate {
-            validator: validator.clone(),
-            detail: "duplicate x-coordinates",
-        })?;
-    Ok(Decoded {
-        validator,
-        ids: set.operator_ids.to_vec(),
-        pk,
-        points,
-        xs,
-        t,
-        seed,
-        msm_points,
-        msm_scalars,
-    })
-}
-
-/// The consistency check of [`verify_share_public_keys`] for many validators at once: every
-/// validator's equations, weighted by per-validator 128-bit coefficients (SHA-256 of all
-/// inputs), go into a single multi-scalar multiplication, which costs less per point than one
-/// small MSM per validator; points are decoded (with subgroup checks) on all cores (rayon).
-/// If it fails, each validator is checked on its own and the first failure (in input order) is
-/// returned with its culprit named.
+/// The consistency check of [`verify_share_public_keys`] for many validators at once; points
+/// are decoded (with subgroup checks) on all cores (rayon). If the batched check fails, each
+/// validator is checked on its own and the first failure (in input order) is returned with its
+/// culprit named.
 ///
-/// Soundness: the group has prime order r and every point is subgroup-checked, so a false
-/// statement leaves some equation with a non-zero error e·G; the weights are 128-bit values
-/// from SHA-256 of every input, so the weighted sum vanishes with probability about 2^-127 per
-/// set of inputs an adversary tries.
+/// How (per cluster, i.e. per list of operator ids): with the first t shares as the base and
+/// targets x_0 = 0 (value: the validator key) and the x of every further share (value: that
+/// share's key), every validator v must satisfy E_vk = Σ_{i<t} λ_k,i·P_v,i − Q_v,k = 0 for each
+/// target k, the Lagrange coefficients λ being the cluster's. With fresh random 64-bit weights
+/// w_v (per validator) and ρ_k (per target) from the OS, Σ_v Σ_k w_v·ρ_k·E_vk regroups as
+/// Σ_i μ_i·(Σ_v w_v·P_v,i) − Σ_k ρ_k·(Σ_v w_v·Q_v,k) with μ_i = Σ_k ρ_k·λ_k,i: one
+/// 64-bit-weighted multi-scalar multiplication per column (n + 1 of them), then n + 1 products.
+///
+/// Soundness: the group has prime order r and every point is subgroup-checked (or computed), so
+/// a false statement leaves some E_vk ≠ 0; the weighted sum is a non-zero polynomial of degree
+/// two in weights drawn after the points were fixed, so it vanishes with probability at most
+/// 2·2^-63 (Schwartz–Zippel). If the OS generator fails, every validator is checked exactly.
 pub fn verify_many_share_public_keys(sets: &[ShareSet<'_>]) -> Result<()> {
     if sets.is_empty() {
-        return Ok(()); // blst's multi-scalar multiplication panics on no points
+        return Ok(());
     }
     // Decompression with subgroup checks dominates: spread it over the cores.
     let decoded = sets
@@ -485,27 +474,26 @@ pub fn verify_many_with_validated_keys(
         .par_iter()
         .zip(keys)
         .map(|(set, key)| {
-            let validator = format!("0x{}", hex::encode(set.validator_public_key));
+            let validator = || format!("0x{}", hex::encode(set.validator_public_key));
             let pk: Option<G1Affine> =
                 G1Affine::from_uncompressed_unchecked(&key.to_uncompressed()).into();
             let pk = match pk {
                 Some(pk) if key.to_bytes() == *set.validator_public_key => pk,
                 _ => {
                     return Err(Error::InvalidPublicKey {
-                        validator,
+                        validator: validator(),
                         field: "validator public key (not the validated key)".into(),
                     })
                 }
             };
-            check_set_shape(set, &validator)?;
-            let mut points = Vec::with_capacity(set.operator_ids.len());
-            for (id, spk) in set.operator_ids.iter().zip(set.share_public_keys) {
-                points.push(decode_g1(&spk.0).ok_or_else(|| Error::InvalidPublicKey {
-                    validator: validator.clone(),
-                    field: format!("share public key of operator {id}"),
-                })?);
-            }
-            decoded_from_points(set, validator, G1Projective::from(pk), points)
+            let t = check_set_shape(set, &validator())?;
+            let points = decode_shares(set, validator)?;
+            Ok(Decoded {
+                set: *set,
+                pk,
+                points,
+                t,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     check_decoded(&decoded)
@@ -536,7 +524,7 @@ pub(crate) fn verify_many_computed(
                     field: "validator public key (not the computed point)".into(),
                 });
             }
-            check_set_shape(set, &validator)?;
+            let t = check_set_shape(set, &validator)?;
             if pts.len() != set.share_public_keys.len() {
                 return Err(Error::FieldMismatch {
                     context: format!("validator {validator}"),
@@ -556,97 +544,90 @@ pub(crate) fn verify_many_computed(
                     });
                 }
             }
-            let pts = pts.iter().map(G1Projective::from).collect();
-            decoded_from_points(set, validator, G1Projective::from(pk), pts)
+            Ok(Decoded {
+                set: *set,
+                pk: *pk,
+                points: pts.to_vec(),
+                t,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     check_decoded(&decoded)
 }
 
-/// One multi-scalar multiplication over every set's weighted equations; on failure, the sets
+/// The batched check of every run of sets with the same operator ids; where it fails, the sets
 /// one by one to name the culprit.
-fn check_decoded(decoded: &[Decoded]) -> Result<()> {
-    let mut h = Sha256::new();
-    h.update(b"kc-ssv/share-consistency-many/v1");
-    for d in decoded {
-        h.update(d.seed);
-    }
-    let global = h.finalize();
-    let mut points = Vec::with_capacity(decoded.iter().map(|d| d.msm_points.len()).sum());
-    let mut scalars = Vec::with_capacity(points.capacity());
-    for (v, d) in decoded.iter().enumerate() {
-        let sigma = if decoded.len() == 1 {
-            Scalar::ONE
-        } else {
-            weight(&global, v as u32)
-        };
-        points.extend_from_slice(&d.msm_points);
-        scalars.extend(d.msm_scalars.iter().map(|s| s * sigma));
-    }
-    if bool::from(G1Projective::multi_exp(&points, &scalars).is_identity()) {
-        return Ok(());
-    }
-    for d in decoded {
-        let own = G1Projective::multi_exp(&d.msm_points, &d.msm_scalars);
-        if !bool::from(own.is_identity()) {
-            return Err(diagnose(&d.validator, &d.ids, &d.pk, &d.points, &d.xs, d.t));
+fn check_decoded(decoded: &[Decoded<'_>]) -> Result<()> {
+    let mut start = 0;
+    while start < decoded.len() {
+        let ids = decoded[start].set.operator_ids;
+        let len = decoded[start..]
+            .iter()
+            .take_while(|d| d.set.operator_ids == ids)
+            .count();
+        let run = &decoded[start..start + len];
+        if !cluster_holds(run) {
+            for d in run {
+                let xs: Vec<Scalar> = ids.iter().map(|&id| Scalar::from(id)).collect();
+                let pk = G1Projective::from(d.pk);
+                let points: Vec<G1Projective> = d.points.iter().map(G1Projective::from).collect();
+                if !exact_check(&pk, &points, &xs, d.t) {
+                    return Err(diagnose(&d.validator(), ids, &pk, &points, &xs, d.t));
+                }
+            }
         }
+        start += len;
     }
     Ok(())
 }
 
-/// Fiat–Shamir seed of one share set: SHA-256 of all its inputs.
-fn batch_seed(set: &ShareSet<'_>) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"kc-ssv/share-consistency/v1");
-    h.update(set.validator_public_key);
-    for (id, spk) in set.operator_ids.iter().zip(set.share_public_keys) {
-        h.update(id.to_be_bytes());
-        h.update(spk.0);
-    }
-    h.finalize().into()
-}
-
-/// The k-th 128-bit weight from a seed (odd, so never zero).
-fn weight(seed: &[u8], k: u32) -> Scalar {
-    let d = Sha256::new()
-        .chain_update(seed)
-        .chain_update(k.to_be_bytes())
-        .finalize();
-    let mut w = [0u8; 16];
-    w.copy_from_slice(&d[..16]);
-    Scalar::from_u128(u128::from_be_bytes(w) | 1)
-}
-
-/// Terms of Σ_k ρ_k (Σ_{i<t} λ_i(x_k) P_i − Q_k) for targets x_0 = 0 (Q = validator key) and
-/// the x of every share beyond the first t (Q = that share's key): n+1 points. The equation
-/// holds (the MSM is the identity) iff, with overwhelming probability, every target does.
-fn batch_terms(
-    seed: &[u8; 32],
-    pk: &G1Projective,
-    points: &[G1Projective],
-    xs: &[Scalar],
-    t: usize,
-) -> Option<(Vec<G1Projective>, Vec<Scalar>)> {
+/// The batched equation of [`verify_many_share_public_keys`] for sets that share their operator
+/// ids (and so n and t): `true` when it holds.
+fn cluster_holds(sets: &[Decoded<'_>]) -> bool {
+    let Some(first) = sets.first() else {
+        return true;
+    };
+    let t = first.t;
+    let xs: Vec<Scalar> = first
+        .set
+        .operator_ids
+        .iter()
+        .map(|&id| Scalar::from(id))
+        .collect();
     let n = xs.len();
-    let base = &xs[..t];
-    let mut coefficients = vec![Scalar::ZERO; t];
-    let mut msm_points = Vec::with_capacity(n + 1);
-    let mut msm_scalars = Vec::with_capacity(n + 1);
-    let targets = std::iter::once((Scalar::ZERO, *pk))
-        .chain(xs[t..].iter().copied().zip(points[t..].iter().copied()));
-    for (k, (x, q)) in targets.enumerate() {
-        let w = weight(seed, k as u32);
-        let lambdas = lagrange_coefficients(base, &x)?;
-        for (c, l) in coefficients.iter_mut().zip(&lambdas) {
-            *c += l * w;
-        }
-        msm_points.push(q);
-        msm_scalars.push(-w);
+    let targets: Vec<Scalar> = std::iter::once(Scalar::ZERO)
+        .chain(xs[t..].iter().copied())
+        .collect();
+    let Some(lambdas) = targets
+        .iter()
+        .map(|x| lagrange_coefficients(&xs[..t], x))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    let (Some(w), Some(rho)) = (random_weights(sets.len()), random_weights(targets.len())) else {
+        return false;
+    };
+    if sets.iter().any(|d| d.points.len() != n || d.t != t) {
+        return false;
     }
-    msm_points.extend_from_slice(&points[..t]);
-    msm_scalars.extend_from_slice(&coefficients);
-    Some((msm_points, msm_scalars))
+    let column = |pick: &dyn Fn(&Decoded<'_>) -> G1Affine| -> G1Projective {
+        let points: Vec<G1Affine> = sets.iter().map(pick).collect();
+        msm_u64(&points, &w)
+    };
+    let mut total = G1Projective::identity();
+    for i in 0..t {
+        let mu: Scalar = lambdas
+            .iter()
+            .zip(&rho)
+            .map(|(l, &r)| l[i] * Scalar::from(r))
+            .sum();
+        total += column(&|d| d.points[i]) * mu;
+    }
+    let mut values = vec![column(&|d| d.pk)];
+    values.extend((t..n).map(|j| column(&|d| d.points[j])));
+    total -= lincomb_u64(&values, &rho);
+    bool::from(total.is_identity())
 }
 
 /// Unbatched check of one set of (x, P) against the validator key: interpolate from the first

@@ -10,6 +10,9 @@ use std::hash::{Hash, Hasher};
 
 use blst::min_pk;
 use blst::BLST_ERROR;
+use blstrs::{G1Affine, G2Affine, G2Projective};
+use group::prime::PrimeCurveAffine;
+use group::{Curve, Group};
 use zeroize::Zeroizing;
 
 use crate::Error;
@@ -195,6 +198,13 @@ impl Signature {
     pub fn to_hex(&self) -> String {
         hex::encode(self.bytes)
     }
+
+    /// The point, for group arithmetic.
+    fn g2(&self) -> G2Affine {
+        let mut p = G2Affine::identity();
+        *p.as_mut() = blst::blst_p2_affine::from(self.point);
+        p
+    }
 }
 
 impl PartialEq for Signature {
@@ -247,4 +257,77 @@ pub fn batch_verify(items: &[(&[u8], &PublicKey, &Signature)]) -> bool {
     min_pk::Signature::verify_multiple_aggregate_signatures(
         &msgs, DST, &pks, false, &sigs, false, &rands, 64,
     ) == BLST_ERROR::BLST_SUCCESS
+}
+
+/// Signatures made with one key: the key, and (message, signature) pairs.
+pub type SignedBy<'a> = (&'a PublicKey, &'a [(&'a [u8], &'a Signature)]);
+
+/// Verifies groups of signatures, each group made with one key (e.g. a validator's deposit
+/// and ownership signatures), with one Miller loop per group: `true` only if every signature
+/// is valid. An empty list (or only empty groups) returns `false`.
+///
+/// With fresh random 64-bit weights `a` (one per signature, from the OS) it checks
+/// `Π_g e(pk_g, Σ_j a_gj·H(m_gj)) = e(G1, Σ_g Σ_j a_gj·σ_gj)`: the signatures of one key
+/// share its pairing, and the weighted signatures are summed by one multi-scalar
+/// multiplication. Soundness: every point was validated (subgroup) when it was built, so a
+/// wrong signature leaves an error `σ − sk·H(m) ≠ 0` in G2 (prime order); the check passes
+/// only if `Σ a·error = 0`, a non-zero polynomial of degree one in weights that are drawn after
+/// the signatures are fixed: probability at most 2^-63. Two wrong signatures of one key cannot
+/// cancel: each has its own weight. If the OS generator fails, every signature is verified
+/// alone.
+pub fn batch_verify_by_key(groups: &[SignedBy<'_>]) -> bool {
+    let total: usize = groups.iter().map(|(_, s)| s.len()).sum();
+    if total == 0 {
+        return false;
+    }
+    let one_by_one = || {
+        groups
+            .iter()
+            .all(|(pk, signed)| signed.iter().all(|(m, sig)| pk.verify(m, sig)))
+    };
+    if total == 1 {
+        return one_by_one();
+    }
+    let Some(weights) = crate::curve::random_weights(total) else {
+        return one_by_one();
+    };
+    let mut sigs = Vec::with_capacity(total);
+    let mut hashes = Vec::with_capacity(total);
+    let mut runs = Vec::with_capacity(groups.len());
+    for (_, signed) in groups {
+        hashes.extend(
+            signed
+                .iter()
+                .map(|(m, _)| G2Projective::hash_to_curve(m, DST, &[])),
+        );
+        sigs.extend(signed.iter().map(|(_, s)| s.g2()));
+        runs.push(signed.len());
+    }
+    let mut qs: Vec<blst::blst_p2> = Vec::with_capacity(groups.len());
+    let mut ps: Vec<blst::blst_p1_affine> = Vec::with_capacity(groups.len());
+    let sums = crate::curve::lincombs_u64(&hashes, &weights, &runs);
+    for ((pk, _), q) in groups.iter().zip(&sums) {
+        // e(pk, identity) = 1: nothing to pair (only for an empty group, or with negligible
+        // probability).
+        if !bool::from(q.is_identity()) {
+            qs.push(*q.as_ref());
+            ps.push(blst::blst_p1_affine::from(pk.point));
+        }
+    }
+    let s: G2Projective = crate::curve::msm_u64(&sigs, &weights);
+    let mut pairing = blst::Pairing::new(true, DST);
+    // blst converts up to 767 points at a time on the calling thread (one inversion for all).
+    for (q, p) in qs.chunks(512).zip(ps.chunks(512)) {
+        let affine = blst::p2_affines::from(q);
+        for (q, p) in affine.as_slice().iter().zip(p) {
+            pairing.raw_aggregate(q, p);
+        }
+    }
+    if !bool::from(s.is_identity()) {
+        let s = s.to_affine();
+        let minus_g1 = -G1Affine::generator();
+        pairing.raw_aggregate(s.as_ref(), minus_g1.as_ref());
+    }
+    pairing.commit();
+    pairing.finalverify(None)
 }

@@ -4,7 +4,8 @@
 //! - [`derive`]: EIP-2333 key derivation (`HKDF_mod_r`, Lamport parent → child) and EIP-2334 paths
 //!   (`m/12381/3600/i/0/0` signing key, `m/12381/3600/i/0` withdrawal key).
 //! - [`bls`]: BLS12-381 with `blst`, ciphersuite `BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_`,
-//!   including batched verification with random scalars.
+//!   including batched verification with random scalars (one Miller loop per key).
+//! - [`curve`]: 64-bit-weighted sums of G1/G2 points for batched checks (NAF, Pippenger).
 //! - [`ssz`]: hash tree roots of `DepositMessage`, `DepositData`, `SigningData`, `ForkData`,
 //!   `VoluntaryExit`; `compute_domain`; signing roots (consensus specs, phase 0).
 //! - [`deposit`]: deposit data for mainnet, sepolia, hoodi and custom fork versions, in the exact
@@ -37,6 +38,7 @@
 
 pub mod address;
 pub mod bls;
+pub mod curve;
 pub mod deposit;
 pub mod derive;
 mod error;

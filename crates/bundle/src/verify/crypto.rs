@@ -2,7 +2,7 @@
 //! check, share interpolations in one multi-scalar check), and its checks in the report.
 
 use kc_ssv::{Cluster, SharesData};
-use kc_validator::bls::{batch_verify, PublicKey, Signature};
+use kc_validator::bls::{batch_verify_by_key, PublicKey, Signature, SignedBy};
 use kc_validator::deposit::DepositData;
 
 use crate::manifest::files;
@@ -89,7 +89,7 @@ pub(super) fn crypto(
     let mut out = CryptoOut::default();
     let mut keys: Vec<(usize, PublicKey)> = Vec::with_capacity(sub.len());
     // Deposits: the points (curve and subgroup), and the signing roots.
-    let mut deposits: Vec<(usize, DepositData, [u8; 32])> = Vec::with_capacity(sub.len());
+    let mut deposits: Vec<Deposit> = Vec::with_capacity(sub.len());
     if dep_mode == Crypto::Check || (collect && dep_mode != Crypto::Skip) {
         for e in sub {
             let (Some(raw), true) = (&e.raw, e.deposit_ok) else {
@@ -110,7 +110,7 @@ pub(super) fn crypto(
     // Key shares: the validator key (taken from its deposit when that decoded: the same key,
     // by the cheap checks), the ownership signature, the ciphertexts against the cluster's
     // moduli, and the share interpolation.
-    let mut ownership: Vec<(usize, [u8; 32], PublicKey, Signature)> = Vec::new();
+    let mut ownership: Vec<Ownership> = Vec::new();
     let mut sets: Vec<(usize, PublicKey, &SharesData)> = Vec::new();
     if ks_mode == Crypto::Check {
         for e in sub {
@@ -182,43 +182,83 @@ pub(super) fn crypto(
         }
         out.shares_checked = sets.len();
     }
-    // Every signature of the run in one batched pairing check; one by one only if it fails.
     if dep_mode == Crypto::Check || ks_mode == Crypto::Check {
-        let mut items: Vec<(&[u8], &PublicKey, &Signature)> = Vec::new();
-        if dep_mode == Crypto::Check {
-            items.extend(
-                deposits
-                    .iter()
-                    .map(|(_, d, root)| (root.as_slice(), &d.pubkey, &d.signature)),
-            );
-        }
-        items.extend(
-            ownership
-                .iter()
-                .map(|(_, digest, pk, sig)| (digest.as_slice(), pk, sig)),
-        );
-        if !items.is_empty() && !batch_verify(&items) {
-            if dep_mode == Crypto::Check {
-                for (i, d, root) in &deposits {
-                    if !d.pubkey.verify(root, &d.signature) {
-                        out.deposit_fails
-                            .push(format!("[{i}]"), "deposit signature does not verify".into());
-                    }
-                }
-            }
-            for (i, digest, pk, sig) in &ownership {
-                if !pk.verify(digest, sig) {
-                    out.ownership_fails.push(
-                        format!("shares[{i}].payload.sharesData"),
-                        "ownership signature does not verify for the owner and nonce".into(),
-                    );
-                }
-            }
-        }
+        let checked: &[Deposit] = if dep_mode == Crypto::Check {
+            &deposits
+        } else {
+            &[]
+        };
+        check_signatures(checked, &ownership, &mut out);
     }
     out.deposits_checked = deposits.len();
     if collect {
         out.deposits = deposits.into_iter().map(|(i, d, _)| (i, d)).collect();
+    }
+    out
+}
+
+/// A decoded deposit: its entry, its content, its signing root.
+pub(super) type Deposit = (usize, DepositData, [u8; 32]);
+/// A decoded ownership signature: its entry, the digest signed, the validator key, the signature.
+pub(super) type Ownership = (usize, [u8; 32], PublicKey, Signature);
+
+/// Every signature of a run in one batched pairing check, one Miller loop per validator (its
+/// deposit and ownership signatures are by its key); one by one only if the batch fails, to
+/// name each bad signature in `out`.
+pub(super) fn check_signatures(deposits: &[Deposit], ownership: &[Ownership], out: &mut CryptoOut) {
+    let by_key = signed_by_key(deposits, ownership);
+    let groups: Vec<SignedBy<'_>> = by_key.iter().map(|(pk, s)| (*pk, s.as_slice())).collect();
+    if groups.is_empty() || batch_verify_by_key(&groups) {
+        return;
+    }
+    for (i, d, root) in deposits {
+        if !d.pubkey.verify(root, &d.signature) {
+            out.deposit_fails
+                .push(format!("[{i}]"), "deposit signature does not verify".into());
+        }
+    }
+    for (i, digest, pk, sig) in ownership {
+        if !pk.verify(digest, sig) {
+            out.ownership_fails.push(
+                format!("shares[{i}].payload.sharesData"),
+                "ownership signature does not verify for the owner and nonce".into(),
+            );
+        }
+    }
+}
+
+/// The signatures of a run grouped by key: a validator's deposit signature and its ownership
+/// signature (both lists in entry order) share one group when both are by the same key.
+#[allow(clippy::type_complexity)]
+fn signed_by_key<'a>(
+    deposits: &'a [Deposit],
+    ownership: &'a [Ownership],
+) -> Vec<(&'a PublicKey, Vec<(&'a [u8], &'a Signature)>)> {
+    let mut out: Vec<(&PublicKey, Vec<(&[u8], &Signature)>)> =
+        Vec::with_capacity(deposits.len().max(ownership.len()));
+    let (mut a, mut b) = (0, 0);
+    while a < deposits.len() || b < ownership.len() {
+        let dep = deposits.get(a);
+        let own = ownership.get(b);
+        match (dep, own) {
+            (Some((i, d, root)), Some((j, digest, pk, sig))) if i == j && d.pubkey == *pk => {
+                out.push((
+                    pk,
+                    vec![(root.as_slice(), &d.signature), (digest.as_slice(), sig)],
+                ));
+                a += 1;
+                b += 1;
+            }
+            (Some((i, d, root)), o) if o.is_none_or(|(j, ..)| i <= j) => {
+                out.push((&d.pubkey, vec![(root.as_slice(), &d.signature)]));
+                a += 1;
+            }
+            (_, Some((_, digest, pk, sig))) => {
+                out.push((pk, vec![(digest.as_slice(), sig)]));
+                b += 1;
+            }
+            (_, None) => break,
+        }
     }
     out
 }

@@ -433,3 +433,69 @@ fn an_audit_hands_back_what_verification_read() {
         Transcript::parse_and_verify(&text).unwrap().entries()
     );
 }
+
+/// Deposits and ownership signatures of `n` validators as the verification decodes them.
+fn signed_run(n: u32) -> (Vec<super::crypto::Deposit>, Vec<super::crypto::Ownership>) {
+    use kc_validator::deposit::{withdrawal_credentials, DepositData, Network, WithdrawalType};
+    let owner = kc_validator::Address([0x22; 20]);
+    let wc = withdrawal_credentials(WithdrawalType::Eth1, &kc_validator::Address([0x11; 20]));
+    let keys = kc_validator::derive::signing_keys(&[7u8; 64], 0, n).unwrap();
+    let mut deposits = Vec::new();
+    let mut ownership = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let d = DepositData::create(k, wc, 32_000_000_000, &Network::Hoodi).unwrap();
+        let root = d.signing_root();
+        let digest = kc_ssv::ownership::ownership_digest(&owner, 5 + i as u64);
+        ownership.push((i, digest, d.pubkey, k.sign(&digest)));
+        deposits.push((i, d, root));
+    }
+    (deposits, ownership)
+}
+
+fn named(fails: super::crypto::Fails) -> Vec<String> {
+    fails.into_list().into_iter().map(|(f, _)| f).collect()
+}
+
+/// The deposit and ownership signatures of one validator are checked with one Miller loop:
+/// a valid deposit signature must not carry an ownership signature taken from another
+/// validator, and the report names that validator (and only it).
+#[test]
+fn verify_ownership_signature_of_another_validator_fails_naming_the_validator() {
+    let (deposits, mut ownership) = signed_run(6);
+    let mut out = super::crypto::CryptoOut::default();
+    super::crypto::check_signatures(&deposits, &ownership, &mut out);
+    assert_eq!(out.deposit_fails.len() + out.ownership_fails.len(), 0);
+
+    ownership[3].3 = ownership[4].3;
+    let mut out = super::crypto::CryptoOut::default();
+    super::crypto::check_signatures(&deposits, &ownership, &mut out);
+    assert_eq!(named(out.deposit_fails), Vec::<String>::new());
+    assert_eq!(
+        named(out.ownership_fails),
+        vec!["shares[3].payload.sharesData".to_owned()]
+    );
+}
+
+/// A validator whose deposit and ownership signatures were swapped with each other: each is
+/// wrong but their sum is right, so only per-signature weights see it. Both are named.
+#[test]
+fn verify_deposit_and_ownership_signatures_swapped_fail_and_both_are_named() {
+    let (mut deposits, mut ownership) = signed_run(5);
+    let (dep, own) = (deposits[2].1.signature, ownership[2].3);
+    deposits[2].1.signature = own;
+    ownership[2].3 = dep;
+    let mut out = super::crypto::CryptoOut::default();
+    super::crypto::check_signatures(&deposits, &ownership, &mut out);
+    assert_eq!(named(out.deposit_fails), vec!["[2]".to_owned()]);
+    assert_eq!(
+        named(out.ownership_fails),
+        vec!["shares[2].payload.sharesData".to_owned()]
+    );
+    // Only the ownership signatures checked (the deposits proven elsewhere): the same.
+    let mut out = super::crypto::CryptoOut::default();
+    super::crypto::check_signatures(&[], &ownership, &mut out);
+    assert_eq!(
+        named(out.ownership_fails),
+        vec!["shares[2].payload.sharesData".to_owned()]
+    );
+}

@@ -200,9 +200,11 @@ fn tampered_items_are_refused_with_named_errors() {
     );
     // A wrong mix of cases (all upper case but one letter): not the EIP-55 form. An address
     // with no letter at all has no other case form (about 1 in 13 random owners lack an 'a',
-    // which the first version of this case relied on).
+    // which the first version of this case relied on). The letter made lower case is one the
+    // EIP-55 form has in upper case: with any other, an address whose EIP-55 form has exactly
+    // one lower-case letter would come out right.
     let upper = item.data.owner_address[2..].to_uppercase();
-    if let Some(at) = upper.find(|c: char| c.is_ascii_alphabetic()) {
+    if let Some(at) = item.data.owner_address[2..].find(|c: char| c.is_ascii_uppercase()) {
         let mixed = format!(
             "0x{}{}{}",
             &upper[..at],
