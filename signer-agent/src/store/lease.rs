@@ -16,6 +16,27 @@ use crate::error::Result;
 /// valid, locked until the transaction ends (a takeover's UPDATE waits for it).
 pub(crate) const FENCE_CHECK: &str = "SELECT 1 FROM leadership WHERE id = 1 AND token = ?1 AND expires_at > clock_timestamp() FOR SHARE";
 
+/// Takes the lease for holder `?1` for `?2` milliseconds if it is free or expired (a takeover:
+/// the token is raised), or renews it if `?1` holds it (the same token); returns the token, or
+/// no row when another holder's lease is still valid. One statement, one timestamp; a
+/// concurrent contender waits for the row and re-checks it, so one of them wins. The one
+/// statement of both callers: the store ([`acquire`]) and the daemon's lease connection
+/// ([`super::pg_lease::Lease::acquire`], through [`super::db::to_pg`]).
+pub(crate) const ACQUIRE: &str = "UPDATE leadership SET
+    token = CASE WHEN holder = ?1 AND expires_at > statement_timestamp()
+        THEN token ELSE token + 1 END,
+    holder = ?1,
+    expires_at = statement_timestamp() + ?2::float8 * interval '1 millisecond'
+ WHERE id = 1 AND (holder = ?1 OR expires_at <= statement_timestamp())
+ RETURNING token";
+
+/// The lease's current (or last) holder.
+pub(crate) const HOLDER: &str = "SELECT holder FROM leadership WHERE id = 1";
+
+/// Gives the lease of holder `?1` and token `?2` up: a standby takes over at once.
+pub(crate) const RELEASE: &str =
+    "UPDATE leadership SET expires_at = '-infinity' WHERE id = 1 AND holder = ?1 AND token = ?2";
+
 /// Who holds the lease, as one instance sees it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase", tag = "role")]
@@ -44,20 +65,9 @@ pub(crate) fn acquire(st: &Store, holder: &str, ttl: Duration) -> Result<Role> {
         return Ok(Role::Leader { token: 0 });
     }
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-    // One statement, one timestamp: renewal keeps the token, a takeover raises it. A
-    // concurrent contender waits for the row and re-checks it, so one of them wins.
     let row = st
         .db()
-        .query_opt(
-            "UPDATE leadership SET
-                token = CASE WHEN holder = ?1 AND expires_at > statement_timestamp()
-                    THEN token ELSE token + 1 END,
-                holder = ?1,
-                expires_at = statement_timestamp() + ?2::float8 * interval '1 millisecond'
-             WHERE id = 1 AND (holder = ?1 OR expires_at <= statement_timestamp())
-             RETURNING token",
-            args![holder, ttl_ms],
-        )
+        .query_opt(ACQUIRE, args![holder, ttl_ms])
         .ctx(st, "take or renew the lease")?;
     if let Some(row) = row {
         return Ok(Role::Leader {
@@ -66,7 +76,7 @@ pub(crate) fn acquire(st: &Store, holder: &str, ttl: Duration) -> Result<Role> {
     }
     let holder: String = st
         .db()
-        .query_one("SELECT holder FROM leadership WHERE id = 1", &[])
+        .query_one(HOLDER, &[])
         .and_then(|r| r.get(0))
         .ctx(st, "read the lease")?;
     Ok(Role::Standby { holder })
@@ -77,10 +87,7 @@ pub(crate) fn release(st: &Store, holder: &str, token: i64) -> Result<()> {
         return Ok(());
     }
     st.db()
-        .execute(
-            "UPDATE leadership SET expires_at = '-infinity' WHERE id = 1 AND holder = ?1 AND token = ?2",
-            args![holder, token],
-        )
+        .execute(RELEASE, args![holder, token])
         .map(|_| ())
         .ctx(st, "release the lease")
 }

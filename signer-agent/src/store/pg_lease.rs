@@ -210,18 +210,11 @@ impl Lease {
     /// the database's clock.
     pub async fn acquire(&self, pg: &LeaseConn) -> Result<Role> {
         let ttl_ms = self.ttl.as_millis() as f64;
-        // One statement, one timestamp: renewal keeps the token, a takeover raises it. A
-        // concurrent contender waits for the row and re-checks it, so one of them wins.
+        // The store's statement ([`super::lease::ACQUIRE`]): one for both callers.
         let row = pg
             .client
             .query_opt(
-                "UPDATE leadership SET
-                    token = CASE WHEN holder = $1 AND expires_at > statement_timestamp()
-                        THEN token ELSE token + 1 END,
-                    holder = $1,
-                    expires_at = statement_timestamp() + $2::float8 * interval '1 millisecond'
-                 WHERE id = 1 AND (holder = $1 OR expires_at <= statement_timestamp())
-                 RETURNING token",
+                &super::db::to_pg(super::lease::ACQUIRE),
                 &[&self.holder, &ttl_ms],
             )
             .await
@@ -231,7 +224,7 @@ impl Lease {
         }
         let holder: String = pg
             .client
-            .query_one("SELECT holder FROM leadership WHERE id = 1", &[])
+            .query_one(super::lease::HOLDER, &[])
             .await
             .map_err(pg.err("read the lease"))?
             .get(0);
@@ -288,7 +281,7 @@ impl Lease {
     pub async fn release(&self, pg: &LeaseConn, token: i64) -> Result<()> {
         pg.client
             .execute(
-                "UPDATE leadership SET expires_at = '-infinity' WHERE id = 1 AND holder = $1 AND token = $2",
+                &super::db::to_pg(super::lease::RELEASE),
                 &[&self.holder, &token],
             )
             .await
