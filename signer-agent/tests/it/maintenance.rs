@@ -112,7 +112,7 @@ impl Drop for PyBeacon {
 
 /// A world whose agent runs the maintenance duties (`[maintenance]` + `extra`), with a Beacon
 /// fixture over the bundle's validators.
-fn world(n: u32, run: &str, maintenance: &str, policy: &str) -> (World, PyBeacon) {
+pub(crate) fn world(n: u32, run: &str, maintenance: &str, policy: &str) -> (World, PyBeacon) {
     let w = World::new(
         n,
         &format!("{run}\n[maintenance]\n{maintenance}\n[policy]\n{policy}\n"),
@@ -137,7 +137,7 @@ fn stake_all(w: &World, n: u64) {
     assert_eq!(w.deposited_validators(), n);
 }
 
-fn mine(w: &World, blocks: u64) {
+pub(crate) fn mine(w: &World, blocks: u64) {
     w.rt().block_on(async {
         let _: serde_json::Value = w
             .provider()
@@ -155,7 +155,7 @@ fn cluster(w: &World, ids: &[u64]) -> Cluster {
     w.cluster_snapshot(ids)
 }
 
-fn ssv_logs(w: &World, topic: alloy::primitives::B256) -> Vec<alloy::rpc::types::Log> {
+pub(crate) fn ssv_logs(w: &World, topic: alloy::primitives::B256) -> Vec<alloy::rpc::types::Log> {
     w.rt().block_on(async {
         w.provider()
             .get_logs(
@@ -184,8 +184,14 @@ fn pm_logs(w: &World, topic: alloy::primitives::B256) -> Vec<alloy::rpc::types::
 }
 
 fn runway_days(w: &World) -> f64 {
+    runway_days_on(w, &w.config)
+}
+
+/// The first cluster's runway in days, as `clusters status` with `config` shows it.
+pub(crate) fn runway_days_on(w: &World, config: &Path) -> f64 {
     let st: serde_json::Value =
-        serde_json::from_str(&ok(&w.agent(&["clusters", "status", "--json"], &[]))).unwrap();
+        serde_json::from_str(&ok(&w.agent_with(config, &["clusters", "status", "--json"])))
+            .unwrap();
     st["clusters"][0]["runway_days"].as_f64().unwrap()
 }
 

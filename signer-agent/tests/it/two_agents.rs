@@ -2,7 +2,8 @@
 //! PostgreSQL server and one anvil. Exactly one leads and signs; when it dies at any of the
 //! staking crash points (or is SIGKILLed) the standby takes over within the lease timeout and
 //! every validator is staked exactly once; the daily cap holds across takeovers; an oracle
-//! report is signed only by the leader's host, once per frame.
+//! report is signed only by the leader's host, once per frame. Killed at each maintenance crash
+//! point, a cluster top-up is still made exactly once and the daily top-up cap holds.
 //!
 //! The state store and the lease are on PostgreSQL; the two processes share the test's state
 //! directory for the event-query cache only (one host).
@@ -142,15 +143,21 @@ fn config_on(w: &World, name: &str, top: &str, tables: &str) -> PathBuf {
 /// The world with a PostgreSQL-shared configuration: `(world, server, config)`.
 fn world(n: u32, run_and_tables: &str) -> (World, Postgres, PathBuf) {
     let w = World::new(n, run_and_tables);
+    let (server, config) = shared(&w);
+    (w, server, config)
+}
+
+/// A PostgreSQL server and `w`'s configuration on it (`pg.toml`): `(server, config)`.
+fn shared(w: &World) -> (Postgres, PathBuf) {
     let server = Postgres::start();
     let url = server.create_database("agents");
-    let config = config_on(
-        &w,
-        "pg.toml",
-        &format!("state_url = \"{url}\"\nlease_timeout_secs = {LEASE_SECS}\n"),
-        "",
-    );
-    (w, server, config)
+    let config = config_on(w, "pg.toml", &pg_top(&url), "");
+    (server, config)
+}
+
+/// The top lines that put the state store and the lease on `url`.
+fn pg_top(url: &str) -> String {
+    format!("state_url = \"{url}\"\nlease_timeout_secs = {LEASE_SECS}\n")
 }
 
 /// A standby's log shows no signature before it took the lease.
@@ -531,5 +538,217 @@ fn the_state_store_is_reached_over_verified_tls() {
     assert!(
         matches!(&refused, signer_agent::Error::Postgres { action, .. } if action == "connect"),
         "{refused}"
+    );
+}
+
+/// The maintenance duties on two agents: the leader dies at each of the maintenance crash
+/// points (before the record, before the broadcast, after the receipt; after the broadcast
+/// with the standby waiting), the next one takes over, and each intended top-up is made exactly
+/// once (one `ClusterDeposited` each); the daily top-up cap counts the earlier leaders' top-ups
+/// after a SIGKILL takeover; no agent signs before it holds the lease.
+#[test]
+fn two_agents_top_up_once_when_the_leader_dies_at_every_maintenance_crash_point() {
+    use crate::maintenance::{mine, runway_days_on, ssv_logs, ILiquidate};
+    use alloy::sol_types::SolEvent;
+
+    let (w, _beacon) = crate::maintenance::world(
+        2,
+        "",
+        "min_runway_days = 13.9\ntarget_runway_days = 20\nalert_runway_days = 5",
+        "",
+    );
+    let (pg, config) = shared(&w);
+    // Each round's thresholds (and the third one's daily cap) in a configuration of its own:
+    // the round's agents start on it.
+    let round_config = |name: &str, min: f64, target: f64, day_cap_gwei: Option<u128>| {
+        let p = config_on(&w, name, &pg_top(&pg.url("agents")), "");
+        let mut text = std::fs::read_to_string(&p).unwrap().replace(
+            "min_runway_days = 13.9\ntarget_runway_days = 20\n",
+            &format!("min_runway_days = {min:.2}\ntarget_runway_days = {target:.2}\n"),
+        );
+        assert!(
+            text.contains(&format!("min_runway_days = {min:.2}\n")),
+            "{text}"
+        );
+        if let Some(cap) = day_cap_gwei {
+            text = text.replacen(
+                "[policy]\n",
+                &format!("[policy]\nmax_topup_per_day_gwei = {cap}\n"),
+                1,
+            );
+        }
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let deposits = || -> Vec<u128> {
+        ssv_logs(&w, ILiquidate::ClusterDeposited::SIGNATURE_HASH)
+            .iter()
+            .map(|l| {
+                ILiquidate::ClusterDeposited::decode_log_data(l.data())
+                    .unwrap()
+                    .value
+                    .to::<u128>()
+            })
+            .collect()
+    };
+    // Makes a top-up due: 1,000 blocks take ≈ 0.12 days of runway, more than the 0.05 (or
+    // 0.1 in the first round) between the runway and the threshold. (The leader tops up at
+    // once: the runway is not looked at again here.)
+    let make_due = || mine(&w, 1000);
+
+    w.approve(&w.bundle);
+    ok(&w.agent_with(&config, &["import", w.bundle.to_str().unwrap()]));
+    w.user_deposit(64);
+    ok(&w.agent_with(&config, &["run", "--once"]));
+    assert_eq!(w.deposited_validators(), 2);
+    assert!(deposits().is_empty(), "no top-up above the threshold");
+    // ETH for the top-ups beyond the staking's margin.
+    w.user_deposit(1);
+
+    // Round 1: a chain of leaders, each dying at its point while the top-up goes on: before
+    // the record (signed, nothing kept), before the broadcast (kept, never sent: dropped at
+    // the takeover), after the receipt (mined, not applied); the last settles it.
+    let c1 = round_config("maint-r1.toml", 13.9, 20.0, None);
+    let points = [
+        "maint-before-record",
+        "maint-before-send",
+        "maint-after-receipt",
+    ];
+    let mut agents: Vec<Agent> = Vec::new();
+    for (k, p) in points.iter().enumerate() {
+        let a = Agent::start(&w, &c1, &format!("m1a{k}"), Some(p));
+        if k == 0 {
+            wait_for("the first agent to lead", Duration::from_secs(30), || {
+                a.role().as_deref() == Some("leader")
+            });
+            assert_eq!(a.signatures(), 0);
+            make_due();
+        }
+        agents.push(a);
+        let a = agents.last_mut().unwrap();
+        assert_eq!(
+            a.exit_code(Duration::from_secs(60)),
+            Some(86),
+            "agent {} at {p}:\n{}",
+            a.name,
+            a.stderr()
+        );
+        assert_eq!(a.signatures(), 1, "{}", a.stderr());
+    }
+    let mut z = Agent::start(&w, &c1, "m1z", None);
+    wait_for(
+        "the last agent to lead",
+        Duration::from_secs(4 * LEASE_SECS),
+        || z.role().as_deref() == Some("leader"),
+    );
+    // A few passes of the new leader (one a second).
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(deposits().len(), 1, "exactly one top-up");
+    let days = runway_days_on(&w, &c1);
+    assert!(
+        days > 19.5 && days < 20.5,
+        "topped up to the target: {days}"
+    );
+    assert_eq!(z.signatures(), 0, "the settling leader sent nothing more");
+    for a in agents.iter().chain([&z]) {
+        signed_only_as_leader(a);
+    }
+    z.signal("-TERM");
+    assert_eq!(
+        z.exit_code(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        z.stderr()
+    );
+
+    // Round 2: the leader dies after the broadcast with a standby waiting; the standby takes
+    // over, finds the top-up on chain and sends no second one.
+    // The thresholds just under the runway now: a little mining makes a top-up due.
+    let r2 = runway_days_on(&w, &c1) - 0.05;
+    let c2 = round_config("maint-r2.toml", r2, r2 + 2.0, None);
+    let mut a = Agent::start(&w, &c2, "m2a", Some("maint-after-send"));
+    wait_for("a to lead", Duration::from_secs(30), || {
+        a.role().as_deref() == Some("leader")
+    });
+    let mut b = Agent::start(&w, &c2, "m2b", None);
+    wait_for("b to stand by", Duration::from_secs(30), || {
+        b.role().as_deref() == Some("standby")
+    });
+    make_due();
+    assert_eq!(
+        a.exit_code(Duration::from_secs(60)),
+        Some(86),
+        "{}",
+        a.stderr()
+    );
+    let died = Instant::now();
+    wait_for(
+        "b to take over",
+        Duration::from_secs(4 * LEASE_SECS),
+        || b.role().as_deref() == Some("leader"),
+    );
+    let takeover = died.elapsed();
+    wait_for("the second top-up mined", Duration::from_secs(60), || {
+        deposits().len() == 2
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(deposits().len(), 2, "exactly one more top-up");
+    let days = runway_days_on(&w, &c2);
+    assert!(
+        days > r2 + 1.5 && days < r2 + 2.5,
+        "topped up to the target: {days}"
+    );
+    assert_eq!(a.signatures(), 1);
+    assert_eq!(b.signatures(), 0, "{}", b.stderr());
+    signed_only_as_leader(&b);
+    b.signal("-TERM");
+    assert_eq!(
+        b.exit_code(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        b.stderr()
+    );
+
+    // Round 3: the day's cap is what the two top-ups used; the third (a smaller one, within the
+    // cap alone) is refused by the leader and, after its SIGKILL, by the standby.
+    let so_far: u128 = deposits().iter().sum();
+    let r3 = runway_days_on(&w, &c2) - 0.05;
+    let c3 = round_config(
+        "maint-r3.toml",
+        r3,
+        r3 + 1.0,
+        Some(so_far.div_ceil(1_000_000_000)),
+    );
+    let a = Agent::start(&w, &c3, "m3a", None);
+    wait_for("a to lead", Duration::from_secs(30), || {
+        a.role().as_deref() == Some("leader")
+    });
+    let b = Agent::start(&w, &c3, "m3b", None);
+    wait_for("b to stand by", Duration::from_secs(30), || {
+        b.role().as_deref() == Some("standby")
+    });
+    make_due();
+    let capped = "daily top-up / SSV fee cap reached";
+    wait_for("a to hold the third", Duration::from_secs(30), || {
+        a.stderr().contains(capped)
+    });
+    a.signal("-KILL");
+    wait_for(
+        "b to take over",
+        Duration::from_secs(4 * LEASE_SECS),
+        || b.role().as_deref() == Some("leader"),
+    );
+    wait_for("b to hold the third", Duration::from_secs(30), || {
+        b.stderr().contains(capped)
+    });
+    let amounts = deposits();
+    assert_eq!(amounts.len(), 2, "the cap held across the takeover");
+    assert_eq!(a.signatures() + b.signatures(), 0);
+    // The third alone would have fitted a cap that a takeover reset.
+    assert!(runway_days_on(&w, &c3) < r3, "still due, not topped up");
+    eprintln!("top-ups: {amounts:?} wei; takeover after maint-after-send: {takeover:?}");
+    assert!(
+        takeover <= Duration::from_secs(LEASE_SECS * 2),
+        "{takeover:?}"
     );
 }
