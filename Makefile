@@ -33,8 +33,11 @@ test: tools
 	@$(MAKE) --no-print-directory test-rust
 	@$(MAKE) --no-print-directory test-contracts
 
+# The agent's suite runs twice: on SQLite (the workspace run) and again with its state store on
+# PostgreSQL (KC_TEST_STORE=postgres: one server per test process, a fresh database per store).
 test-rust:
 	cargo nextest run --workspace --locked --no-fail-fast --profile ci
+	KC_TEST_STORE=postgres cargo nextest run --locked --no-fail-fast --profile ci -p signer-agent
 	cargo test --workspace --locked --doc
 
 # The token matrix alone (also part of test-rust): the whole ceremony and the agent key on SoftHSM

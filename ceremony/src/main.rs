@@ -393,14 +393,20 @@ fn verify_cmd(
             what: "--identity".into(),
             detail: format!("not hex: {e}"),
         })?;
-    let report = verify::verify_bundle(
-        bundle,
-        &VerifyOptions {
-            identity,
-            expect_binary,
-            ..VerifyOptions::default()
-        },
-    );
+    let opts = VerifyOptions {
+        trusted_identities: identity.into_iter().collect(),
+        expect_binary,
+        ..VerifyOptions::default()
+    };
+    // The audit report shows what verification read and checked: kept only when it is asked for
+    // (it holds the manifest's list and the transcript whole).
+    let (report, audited) = match html {
+        Some(_) => {
+            let (report, audited) = verify::audit_bundle(bundle, &opts);
+            (report, Some(audited))
+        }
+        None => (verify::verify_bundle(bundle, &opts), None),
+    };
     if json {
         println!(
             "{}",
@@ -409,8 +415,8 @@ fn verify_cmd(
     } else {
         print_report(&report);
     }
-    if let Some(path) = html {
-        let page = ceremony::report::render(bundle, &report);
+    if let (Some(path), Some(audited)) = (html, &audited) {
+        let page = ceremony::report::render(bundle, &report, audited);
         kc_bundle::fsio::write_new(path, page.as_bytes())?;
         eprintln!("ceremony: audit report written to {}", path.display());
     }

@@ -11,10 +11,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use kc_bundle::bounded::{self, caps};
-use kc_bundle::manifest::{files, Manifest};
-use kc_bundle::transcript::{Entry, Transcript};
-use kc_bundle::verify::Report;
+use kc_bundle::manifest::Manifest;
+use kc_bundle::transcript::steps::{HsmKeys, HsmToken, KeyRecord};
+use kc_bundle::transcript::{Entry, Payload};
+use kc_bundle::verify::{Audited, Report};
 
 use crate::tui::words;
 
@@ -223,41 +223,18 @@ const KEY_ATTRIBUTES: &[(&str, &str)] = &[
     ("copyable", "copyable (CKA_COPYABLE)"),
 ];
 
-/// Renders the report page for the bundle at `dir`, whose verification gave `report`. Reads the
-/// manifest and transcript leniently: a bundle too broken to parse still gets a page with every
-/// failed check.
-pub fn render(dir: &Path, report: &Report) -> String {
-    // Through the bundle's bounded reader, like the verification itself.
-    let manifest_bytes = bounded::read(&dir.join(files::MANIFEST), &caps::manifest())
-        .ok()
-        .map(|(b, _)| b);
-    let manifest = manifest_bytes
-        .as_deref()
-        .and_then(|b| Manifest::from_bytes(b).ok());
-    // A reshare bundle (new shares for staked validators) has its own manifest.
-    let reshare = manifest_bytes
-        .as_deref()
-        .and_then(|b| kc_bundle::reshare::ReshareManifest::from_bytes(b).ok());
-    let validators = match (&manifest, &reshare) {
-        (Some(m), _) => m.validators.len(),
-        (None, Some(r)) => r.validators.len(),
-        (None, None) => 0,
-    };
-    let transcript_cap = caps::transcript(validators);
-    let transcript: Vec<Entry> = bounded::read_text(&dir.join(files::TRANSCRIPT), &transcript_cap)
-        .ok()
-        .map(|(t, _)| match Transcript::parse_and_verify(&t) {
-            Ok(tr) => tr.entries().to_vec(),
-            Err(_) => t
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect(),
-        })
-        .unwrap_or_default();
+/// Renders the report page for the bundle at `dir`, whose verification gave `report` and read
+/// `audited` (`kc_bundle::verify::audit_bundle`): the page shows what verification read and
+/// checked, never a second reading of the files. A bundle too broken to parse still gets a page
+/// with every failed check.
+pub fn render(dir: &Path, report: &Report, audited: &Audited) -> String {
+    let manifest = audited.manifest.as_ref();
+    let reshare = audited.reshare.as_ref();
+    let transcript = &audited.transcript;
     let failed = report.failures().count();
     let mut out = String::new();
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
-    let title = match (&manifest, &reshare) {
+    let title = match (manifest, reshare) {
         (Some(m), _) => format!("Ceremony audit report: {}", m.ceremony_id),
         (None, Some(r)) => format!("Reshare audit report: {}", r.ceremony_id),
         (None, None) => "Ceremony audit report".to_owned(),
@@ -299,24 +276,24 @@ pub fn render(dir: &Path, report: &Report) -> String {
         escape(&dir.display().to_string())
     );
 
-    if let Some(r) = &reshare {
+    if let Some(r) = reshare {
         render_reshare(&mut out, r);
     }
-    if let Some(m) = &manifest {
+    if let Some(m) = manifest {
         ceremony_section(&mut out, m);
     }
-    if let Some(token) = transcript.iter().find(|e| e.step == "hsm.token") {
-        token_section(&mut out, token);
+    if let Some(token) = payload::<HsmToken>(transcript) {
+        token_section(&mut out, &token);
     }
-    if let Some(keys) = transcript.iter().find(|e| e.step == "hsm.keys") {
-        keys_section(&mut out, keys);
+    if let Some(keys) = payload::<HsmKeys>(transcript) {
+        keys_section(&mut out, &keys);
     }
-    if let Some(m) = &manifest {
+    if let Some(m) = manifest {
         operators_section(&mut out, m);
         validators_section(&mut out, m);
     }
     checks_section(&mut out, report);
-    transcript_section(&mut out, &transcript);
+    transcript_section(&mut out, transcript);
     out.push_str("</body></html>\n");
     out
 }
@@ -407,122 +384,103 @@ fn ceremony_section(out: &mut String, m: &Manifest) {
     end_table(out);
 }
 
+/// The first entry of `P`'s step, read as `P` (none when it is missing or does not parse: its
+/// check failed and is shown).
+fn payload<P: Payload>(transcript: &[Entry]) -> Option<P> {
+    transcript
+        .iter()
+        .find(|e| e.step == P::STEP)
+        .and_then(|e| e.payload().ok())
+}
+
 /// The token the ceremony ran on (transcript step `hsm.token`).
-fn token_section(out: &mut String, token: &Entry) {
+fn token_section(out: &mut String, token: &HsmToken) {
     out.push_str("<h2>Token attestation</h2>");
     kv_table(out);
-    for key in [
-        "label",
-        "manufacturer",
-        "model",
-        "serial",
-        "firmware_version",
-        "hardware_version",
+    for (key, v) in [
+        ("label", &token.label),
+        ("manufacturer", &token.manufacturer),
+        ("model", &token.model),
+        ("serial", &token.serial),
+        ("firmware_version", &token.firmware_version),
+        ("hardware_version", &token.hardware_version),
     ] {
-        if let Some(v) = token.details.get(key) {
-            kv(out, key, &escape(v.as_str().unwrap_or(&v.to_string())));
-        }
+        kv(out, key, &escape(v));
     }
-    if let Some(library) = token.details.get("library").and_then(|v| v.as_object()) {
-        let text = library
-            .iter()
-            .map(|(k, v)| format!("{k} {}", plain(v)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        kv(out, "PKCS#11 module", &escape(&text));
-    }
-    if let Some(mechs) = token.details.get("mechanisms").and_then(|v| v.as_array()) {
-        let list: Vec<String> = mechs
-            .iter()
-            .map(|m| {
-                let name = m.get("name").and_then(|v| v.as_str()).unwrap_or("?");
-                let ok = m
-                    .get("supported")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false);
-                format!("{} {}", if ok { "✓" } else { "✗" }, name)
-            })
-            .collect();
-        kv(out, "mechanisms used", &escape(&list.join(", ")));
+    let text = token
+        .library
+        .iter()
+        .map(|(k, v)| format!("{k} {}", plain(v)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    kv(out, "PKCS#11 module", &escape(&text));
+    let list: Vec<String> = token
+        .mechanisms
+        .iter()
+        .map(|m| format!("{} {}", if m.supported { "✓" } else { "✗" }, m.name))
+        .collect();
+    kv(out, "mechanisms used", &escape(&list.join(", ")));
+    for (key, v) in &token.other {
+        kv(out, &key.replace('_', " "), &escape(&plain(v)));
     }
     end_table(out);
 }
 
 /// The HSM keys' attributes as the token reported them (transcript step `hsm.keys`): one row
 /// per attribute, one column per key. Attributes this page does not know are shown under their
-/// own names, and any other field of the step as a labelled row: nothing is left out.
-fn keys_section(out: &mut String, keys: &Entry) {
-    let Some(details) = keys.details.as_object() else {
-        return;
-    };
-    // Every object with a `role` is a key attestation (seal, identity).
-    let roles: Vec<(&String, &serde_json::Map<String, serde_json::Value>)> = details
-        .iter()
-        .filter_map(|(name, v)| {
-            v.as_object()
-                .filter(|o| o.contains_key("role"))
-                .map(|o| (name, o))
-        })
-        .collect();
+/// own names, and the step's other fields as labelled rows: nothing is left out.
+fn keys_section(out: &mut String, keys: &HsmKeys) {
+    let mut roles: Vec<(&str, &KeyRecord)> = vec![("identity", &keys.identity)];
+    if let Some(seal) = &keys.seal {
+        roles.push(("seal", seal));
+    }
     out.push_str("<h2>HSM key attestation</h2>");
-    if !roles.is_empty() {
-        let value_width = (64 / roles.len()).max(1);
-        let mut columns = vec![(
-            "attribute",
-            100usize.saturating_sub(value_width * roles.len()),
-        )];
-        columns.extend(roles.iter().map(|(name, _)| (name.as_str(), value_width)));
-        table(out, &columns);
-        let mut names: Vec<(&str, String)> = KEY_ATTRIBUTES
-            .iter()
-            .map(|(k, label)| (*k, (*label).to_owned()))
-            .collect();
-        for (_, attrs) in &roles {
-            for k in attrs.keys() {
-                if k != "role" && !names.iter().any(|(n, _)| n == k) {
-                    names.push((k.as_str(), k.clone()));
-                }
-            }
-        }
-        for (key, label) in names {
-            if roles.iter().all(|(_, a)| !a.contains_key(key)) {
-                continue;
-            }
-            let _ = write!(out, "<tr><th>{}</th>", escape(&label));
-            for (_, attrs) in &roles {
-                let cell = attrs.get(key).map_or_else(|| "—".to_owned(), plain);
-                let _ = write!(out, "<td class=\"mono\">{}</td>", escape(&cell));
-            }
-            out.push_str("</tr>");
-        }
-        end_table(out);
-    }
-    let others: Vec<(&String, &serde_json::Value)> = details
+    let value_width = (64 / roles.len()).max(1);
+    let mut columns = vec![(
+        "attribute",
+        100usize.saturating_sub(value_width * roles.len()),
+    )];
+    columns.extend(roles.iter().map(|(name, _)| (*name, value_width)));
+    table(out, &columns);
+    let mut names: Vec<(&str, String)> = KEY_ATTRIBUTES
         .iter()
-        .filter(|(name, _)| !roles.iter().any(|(r, _)| r == name))
+        .map(|(k, label)| (*k, (*label).to_owned()))
         .collect();
-    if !others.is_empty() {
-        kv_table(out);
-        let words = |s: &str| s.replace('_', " ");
-        for (name, v) in others {
-            match v.as_object() {
-                Some(fields) => {
-                    for (k, field) in fields {
-                        // `seal_backend.backend` reads "seal backend", `.key_label` "seal
-                        // backend key label".
-                        let label = if words(name).ends_with(&words(k)) {
-                            words(name)
-                        } else {
-                            format!("{} {}", words(name), words(k))
-                        };
-                        kv(out, &label, &escape(&plain(field)));
-                    }
-                }
-                None => kv(out, &words(name), &escape(&plain(v))),
+    for (_, attrs) in &roles {
+        for k in attrs.0.keys() {
+            if k != "role" && !names.iter().any(|(n, _)| n == k) {
+                names.push((k.as_str(), k.clone()));
             }
         }
-        end_table(out);
     }
+    for (key, label) in names {
+        if roles.iter().all(|(_, a)| !a.0.contains_key(key)) {
+            continue;
+        }
+        let _ = write!(out, "<tr><th>{}</th>", escape(&label));
+        for (_, attrs) in &roles {
+            let cell = attrs.0.get(key).map_or_else(|| "—".to_owned(), plain);
+            let _ = write!(out, "<td class=\"mono\">{}</td>", escape(&cell));
+        }
+        out.push_str("</tr>");
+    }
+    end_table(out);
+    kv_table(out);
+    kv(
+        out,
+        "identity public key",
+        &escape(&keys.identity_public_key),
+    );
+    // `seal_backend.backend` reads "seal backend", `.key_label` "seal backend key label".
+    for (k, field) in keys.seal_backend.iter().flatten() {
+        let label = if k == "backend" {
+            "seal backend".to_owned()
+        } else {
+            format!("seal backend {}", k.replace('_', " "))
+        };
+        kv(out, &label, &escape(&plain(field)));
+    }
+    end_table(out);
 }
 
 /// The operators, their key fingerprints and where the keys were read.

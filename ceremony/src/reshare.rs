@@ -6,7 +6,7 @@
 //! `--from` bundle verified in full, pinned to this HSM's identity, *before* anything is
 //! unsealed → the owner nonces checked against the ledger (the `--from` bundle and every
 //! `--previous` one, reshares included) → the master secret unsealed through the same path as
-//! `recover` (`pipeline::unseal_master`) and checked against the source's master fingerprint →
+//! `recover` (`pipeline::unseal_recovered`) and checked against the source's master fingerprint →
 //! per validator: derive the key at its source index, check it is the named public key, split
 //! and encrypt to the new operators with a new ownership signature, self-check → stage, sign,
 //! verify by reading back, rename into place. No deposit data and no sealed master are written.
@@ -14,22 +14,25 @@
 use std::path::PathBuf;
 
 use kc_bundle::fsio::Staging;
-use kc_bundle::manifest::{self, sha256_hex};
+use kc_bundle::manifest::{self, sha256_hex, IdentityInfo, OperatorsInfo, ValidatorEntry};
 use kc_bundle::merkle;
 use kc_bundle::reshare::{self as rs, ReshareManifest, ResharePlan, ReshareValidator, SourceInfo};
+use kc_bundle::transcript::steps::{
+    BundleStaged, FilesWritten, HsmKeys, LedgerChecked, MasterReady, ReshareStarted,
+    SourceVerified, ValidatorReshared,
+};
 use kc_bundle::transcript::{Step, Transcript};
 use kc_bundle::verify::{Report, VerifyOptions};
-use kc_hsm::{IdentityKey, Module, SealBackend, SecretString, TrialRole};
+use kc_hsm::{HsmSession, IdentityKey, Module, SealBackend, SecretString, TrialRole};
 use kc_ssv::{Cluster, KeySharesFile};
-use kc_validator::mnemonic::Mnemonic;
+use kc_validator::mnemonic::{Mnemonic, Seed};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use serde_json::json;
 
 use crate::buildinfo::ToolIdentity;
 use crate::hygiene::Hygiene;
 use crate::ledger;
-use crate::pipeline::{self, identity_info, tool_info, People, Progress};
+use crate::pipeline::{self, tool_info, People, Progress, Recovered};
 use crate::Error;
 
 /// Everything a reshare needs besides its plan.
@@ -61,7 +64,7 @@ fn input(what: impl Into<String>, detail: impl Into<String>) -> Error {
     }
 }
 
-/// Runs a reshare ceremony (module docs).
+/// Runs a reshare ceremony (module docs), stage by stage.
 pub fn run(
     plan: &ResharePlan,
     cfg: &ReshareConfig,
@@ -74,18 +77,33 @@ pub fn run(
         }
         .into());
     }
-    let plan_sha = sha256_hex(plan.text.as_bytes());
-    let operators_json = plan.operators.to_json();
-    let admin = cfg
-        .people
-        .administrator
-        .clone()
-        .unwrap_or_else(|| "ceremony".to_owned());
-
-    // HSM: the source bundle is verified in full, pinned to the identity key the token holds
-    // (read without login), before the PIN is used or anything is unsealed — the same check as
-    // `recover` (`pipeline::verify_from`).
     pipeline::stage(progress, "hsm")?;
+    let hsm = open_hsm(plan, cfg)?;
+    pipeline::stage(progress, "ledger")?;
+    let moving = moving_validators(plan, cfg, &hsm.source.manifest)?;
+    let mut transcript = start_transcript(plan, cfg, &hsm, &moving)?;
+    pipeline::stage(progress, "master")?;
+    let seed = unseal_seed(&hsm, &mut transcript)?;
+    pipeline::stage(progress, "validators")?;
+    let shares = reshare_validators(plan, &hsm, &moving, seed, progress, &mut transcript)?;
+    write_bundle(plan, cfg, &hsm, moving, shares, transcript, progress)
+}
+
+/// The HSM as a reshare uses it: logged in, its identity key the one the verified source bundle
+/// is signed with.
+struct Hsm {
+    session: HsmSession,
+    identity: IdentityKey,
+    /// The `--from` bundle, verified pinned to the token's identity before login.
+    source: Recovered,
+    token_attestation: kc_hsm::TokenAttestation,
+    trial: kc_hsm::TrialReport,
+}
+
+/// The source bundle is verified in full, pinned to the identity key the token holds (read
+/// without login), before the PIN is used or anything is unsealed — the same check as
+/// `recover` (`pipeline::verify_from`).
+fn open_hsm(plan: &ResharePlan, cfg: &ReshareConfig) -> Result<Hsm, Error> {
     let module = Module::open(&plan.file.hsm.module)?;
     let token = module.select_token(
         &plan.file.hsm.token_label,
@@ -104,16 +122,38 @@ pub fn run(
     let session = token.login(&cfg.pin)?;
     let trial = session.trial(TrialRole::Ceremony(backend))?;
     let identity = IdentityKey::open(&session, &plan.file.hsm.identity_key_label)?;
-    let identity_pk = identity.public_key_sec1();
-    if identity_pk != source.identity {
+    if identity.public_key_sec1() != source.identity {
         return Err(Error::FromBundle {
             path: cfg.from.clone(),
             failures: "the token's identity private key does not belong to the public key the bundle was verified with".into(),
         });
     }
-    pipeline::stage(progress, "ledger")?;
-    let sm = &source.manifest;
-    let source_sha = sha256_hex(&sm.to_bytes());
+    Ok(Hsm {
+        session,
+        identity,
+        source,
+        token_attestation,
+        trial,
+    })
+}
+
+/// The validators that move, as the source manifest lists them, and the ledger's word on their
+/// new owner nonces.
+struct Moving {
+    chosen: Vec<ValidatorEntry>,
+    new_ids: Vec<u64>,
+    source_ids: Vec<u64>,
+    source_sha: String,
+    previous: Vec<ledger::Previous>,
+}
+
+/// Every validator the plan names is one of the source bundle's, the cluster changes, and the
+/// new owner nonces were used by no earlier bundle (the source and every `--previous` one).
+fn moving_validators(
+    plan: &ResharePlan,
+    cfg: &ReshareConfig,
+    sm: &kc_bundle::manifest::Manifest,
+) -> Result<Moving, Error> {
     let mut chosen = Vec::with_capacity(plan.pubkeys.len());
     for (i, pk) in plan.pubkeys.iter().enumerate() {
         let hexpk = hex::encode(pk);
@@ -150,49 +190,85 @@ pub fn run(
         "ssv.owner_nonce",
         &previous,
     )?;
+    Ok(Moving {
+        chosen,
+        new_ids,
+        source_ids,
+        source_sha: sha256_hex(&sm.to_bytes()),
+        previous,
+    })
+}
 
+/// The transcript's first steps: the reshare, who is in the room, the HSM, the verified source
+/// and the ledger.
+fn start_transcript(
+    plan: &ResharePlan,
+    cfg: &ReshareConfig,
+    hsm: &Hsm,
+    moving: &Moving,
+) -> Result<Transcript, Error> {
+    let sm = &hsm.source.manifest;
+    let admin = cfg
+        .people
+        .administrator
+        .clone()
+        .unwrap_or_else(|| "ceremony".to_owned());
     let mut transcript = Transcript::new();
     transcript.append(
-        Step::new("ceremony.started", &admin)
-            .input(rs::files::PLAN, plan_sha.clone())
-            .input(rs::files::OPERATORS, sha256_hex(operators_json.as_bytes()))
-            .details(json!({
-                "kind": rs::KIND,
-                "ceremony_id": plan.id(),
-                "validators": plan.pubkeys.len(),
-                "owner": sm.owner.address,
-                "first_nonce": plan.first_nonce(),
-                "new_operator_ids": new_ids,
-                "tool": cfg.tool,
-                "process": cfg.hygiene,
-            })),
+        Step::of(
+            &admin,
+            &ReshareStarted {
+                kind: rs::KIND.to_owned(),
+                ceremony_id: plan.id().to_owned(),
+                validators: plan.pubkeys.len(),
+                owner: sm.owner.address.clone(),
+                first_nonce: plan.first_nonce(),
+                new_operator_ids: moving.new_ids.clone(),
+                tool: tool_info(&cfg.tool),
+                process: cfg.hygiene.into(),
+            },
+        )
+        .input(rs::files::PLAN, sha256_hex(plan.text.as_bytes()))
+        .input(
+            rs::files::OPERATORS,
+            sha256_hex(plan.operators.to_json().as_bytes()),
+        ),
     );
-    if cfg.people.administrator.is_some() || !cfg.people.witnesses.is_empty() {
-        transcript.append(Step::new("people.recorded", &admin).details(json!({
-            "administrator": cfg.people.administrator,
-            "witnesses": cfg.people.witnesses,
-        })));
+    if let Some(step) = cfg.people.step(&admin) {
+        transcript.append(step);
     }
-    transcript.append(Step::new("hsm.token", "ceremony").details(json!(token_attestation)));
-    transcript.append(Step::new("hsm.preflight_trial", "ceremony").details(json!(trial)));
-    transcript.append(Step::new("hsm.keys", "ceremony").details(json!({
-        "identity": identity.attestation(),
-        "identity_public_key": hex::encode(identity_pk),
-    })));
-    transcript.append(Step::new("source.verified", "ceremony").details(json!({
-        "ceremony_id": sm.ceremony_id,
-        "manifest_sha256": source_sha,
-        "merkle_root": sm.merkle_root,
-        "operator_ids": source_ids,
-    })));
-    if !previous.is_empty() {
-        transcript
-            .append(Step::new("ledger.checked", "ceremony").details(ledger::summary(&previous)));
+    let keys = HsmKeys {
+        identity: pipeline::recorded(&hsm.identity.attestation())?,
+        identity_public_key: hex::encode(hsm.identity.public_key_sec1()),
+        seal: None,
+        seal_backend: None,
+    };
+    for step in pipeline::hsm_steps(&hsm.token_attestation, &hsm.trial, &keys)? {
+        transcript.append(step);
     }
+    transcript.append(Step::of(
+        "ceremony",
+        &SourceVerified {
+            ceremony_id: sm.ceremony_id.clone(),
+            manifest_sha256: moving.source_sha.clone(),
+            merkle_root: sm.merkle_root.clone(),
+            operator_ids: moving.source_ids.clone(),
+        },
+    ));
+    if !moving.previous.is_empty() {
+        transcript.append(Step::of(
+            "ceremony",
+            &LedgerChecked(ledger::summary(&moving.previous)),
+        ));
+    }
+    Ok(transcript)
+}
 
-    // The master secret, through the same unseal path as `recover`.
-    pipeline::stage(progress, "master")?;
-    let (entropy, _) = pipeline::unseal_recovered(&session, &source)?;
+/// The master secret, through the same unseal path as `recover`, checked against the source's
+/// master fingerprint; its seed.
+fn unseal_seed(hsm: &Hsm, transcript: &mut Transcript) -> Result<Seed, Error> {
+    let sm = &hsm.source.manifest;
+    let (entropy, _) = pipeline::unseal_recovered(&hsm.session, &hsm.source)?;
     let seed = Mnemonic::from_entropy(&entropy)?.to_seed("");
     drop(entropy);
     let master_pk = kc_validator::derive::master_sk(seed.as_bytes())?.public_key();
@@ -203,29 +279,58 @@ pub fn run(
             sm.master.fingerprint
         )));
     }
-    transcript.append(Step::new("master.ready", "ceremony").details(json!({
-        "source": format!("recovered:{}", sm.ceremony_id),
-        "fingerprint": fingerprint,
-    })));
+    transcript.append(Step::of(
+        "ceremony",
+        &MasterReady {
+            source: format!("recovered:{}", sm.ceremony_id),
+            fingerprint,
+        },
+    ));
+    Ok(seed)
+}
 
-    // New shares.
-    pipeline::stage(progress, "validators")?;
+/// The new key shares: their keyshares items, manifest entries and leaves, in plan order.
+struct Shares {
+    cluster: Cluster,
+    items: Vec<kc_ssv::KeySharesItem>,
+    entries: Vec<ReshareValidator>,
+    leaves: Vec<merkle::Hash>,
+}
+
+/// Per validator: derive the key at its source index, check it is the named public key, split
+/// and encrypt to the new operators with a new ownership signature (checked). The seed is wiped
+/// when this returns.
+fn reshare_validators(
+    plan: &ResharePlan,
+    hsm: &Hsm,
+    moving: &Moving,
+    seed: Seed,
+    progress: &dyn Progress,
+    transcript: &mut Transcript,
+) -> Result<Shares, Error> {
     let cluster = Cluster::parse(
         plan.operators
             .operators
             .iter()
             .map(|o| (o.id, o.public_key.as_str())),
     )?;
-    let owner: kc_validator::address::Address =
-        sm.owner.address.parse().map_err(|e: kc_validator::Error| {
-            input("source manifest owner.address", e.to_string())
-        })?;
-    let ikm = pipeline::mixed_entropy(&session)?;
+    let owner: kc_validator::address::Address = hsm
+        .source
+        .manifest
+        .owner
+        .address
+        .parse()
+        .map_err(|e: kc_validator::Error| input("source manifest owner.address", e.to_string()))?;
+    let ikm = pipeline::mixed_entropy(&hsm.session)?;
     let prk = pipeline::hkdf32(&ikm[..], b"kc-ceremony reshare v1", plan.id().as_bytes());
     drop(ikm);
-    let mut items = Vec::new();
-    let mut entries = Vec::new();
-    let mut leaves = Vec::new();
+    let chosen = &moving.chosen;
+    let mut shares = Shares {
+        cluster,
+        items: Vec::with_capacity(chosen.len()),
+        entries: Vec::with_capacity(chosen.len()),
+        leaves: Vec::with_capacity(chosen.len()),
+    };
     for (i, v) in chosen.iter().enumerate() {
         if progress.cancelled() {
             return Err(Error::Cancelled);
@@ -246,72 +351,84 @@ pub fn run(
         let mut rng_seed = pipeline::hkdf32(&prk[..], b"validator", &v.index.to_be_bytes());
         let mut rng = ChaCha20Rng::from_seed(*rng_seed);
         zeroize::Zeroize::zeroize(&mut *rng_seed);
-        let (item, verified) = kc_ssv::build_item_verified(&sk, &cluster, &owner, nonce, &mut rng)
-            .map_err(|source| Error::Shares {
-                index: v.index,
-                source,
-            })?;
+        let (item, verified) =
+            kc_ssv::build_item_verified(&sk, &shares.cluster, &owner, nonce, &mut rng).map_err(
+                |source| Error::Shares {
+                    index: v.index,
+                    source,
+                },
+            )?;
         drop(sk);
-        let shares = verified.shares_data.to_bytes();
+        let data = verified.shares_data.to_bytes();
         let pk = hex::decode(&v.pubkey).unwrap_or_default();
-        let leaf = rs::leaf_hash(&pk, &new_ids, &shares);
+        let leaf = rs::leaf_hash(&pk, &moving.new_ids, &data);
         let entry = ReshareValidator {
             index: v.index,
             pubkey: v.pubkey.clone(),
             owner_nonce: nonce,
-            shares_data_sha256: sha256_hex(&shares),
+            shares_data_sha256: sha256_hex(&data),
             merkle_leaf: format!("0x{}", hex::encode(leaf)),
         };
-        transcript.append(
-            Step::new("validator.reshared", "ceremony")
-                .output("sharesData", entry.shares_data_sha256.clone())
-                .details(json!({
-                    "index": entry.index,
-                    "pubkey": entry.pubkey,
-                    "owner_nonce": nonce,
-                    "merkle_leaf": entry.merkle_leaf,
-                })),
-        );
+        transcript.append(ValidatorReshared::step(&entry));
         progress.validators(i + 1, chosen.len());
-        items.push(item);
-        entries.push(entry);
-        leaves.push(leaf);
+        shares.items.push(item);
+        shares.entries.push(entry);
+        shares.leaves.push(leaf);
     }
     drop(seed);
     drop(prk);
+    Ok(shares)
+}
 
-    // Write, sign, verify, commit.
+/// Writes the bundle into a staging directory, signs its manifest, verifies it by reading it
+/// back and renames it into place.
+fn write_bundle(
+    plan: &ResharePlan,
+    cfg: &ReshareConfig,
+    hsm: &Hsm,
+    moving: Moving,
+    shares: Shares,
+    mut transcript: Transcript,
+    progress: &dyn Progress,
+) -> Result<Outcome, Error> {
     pipeline::stage(progress, "write")?;
+    let sm = &hsm.source.manifest;
     let staging = Staging::create(&cfg.out)?;
     let mut keyshares = KeySharesFile::new(std::time::SystemTime::now());
-    keyshares.shares = items;
+    keyshares.shares = shares.items;
     let keyshares_json = keyshares.to_json();
+    let operators_json = plan.operators.to_json();
     let outputs: [(&str, &[u8]); 3] = [
         (rs::files::PLAN, plan.text.as_bytes()),
         (rs::files::OPERATORS, operators_json.as_bytes()),
         (rs::files::KEYSHARES, keyshares_json.as_bytes()),
     ];
-    let mut step = Step::new("files.written", "ceremony");
     for (name, bytes) in outputs {
         staging.write(name, bytes)?;
-        step = step.output(name, sha256_hex(bytes));
     }
-    transcript.append(step);
+    transcript.append(FilesWritten::step(
+        outputs.map(|(name, bytes)| (name, sha256_hex(bytes))),
+    ));
     pipeline::stage(progress, "manifest")?;
     let root = format!(
         "0x{}",
-        hex::encode(merkle::root(&leaves).expect("at least one validator"))
+        hex::encode(merkle::root(&shares.leaves).expect("at least one validator"))
     );
-    transcript.append(Step::new("bundle.staged", "ceremony").details(json!({
-        "validators": entries.len(),
-        "merkle_root": root,
-    })));
+    transcript.append(Step::of(
+        "ceremony",
+        &BundleStaged {
+            validators: shares.entries.len(),
+            merkle_root: root.clone(),
+        },
+    ));
     staging.write(rs::files::TRANSCRIPT, transcript.to_jsonl().as_bytes())?;
     let mut file_hashes = std::collections::BTreeMap::new();
-    for (name, cap) in rs::files::with_caps(entries.len(), cluster.operators().len()) {
+    for (name, cap) in rs::files::with_caps(shares.entries.len(), shares.cluster.operators().len())
+    {
         let bytes = pipeline::read_bundle_file(&staging.path().join(name), &cap)?;
         file_hashes.insert(name.to_owned(), sha256_hex(&bytes));
     }
+    let identity_pk = hsm.identity.public_key_sec1();
     let m = ReshareManifest {
         format: manifest::FORMAT.to_owned(),
         kind: rs::KIND.to_owned(),
@@ -319,35 +436,35 @@ pub fn run(
         created_at: kc_bundle::transcript::now_rfc3339(),
         network: sm.network.clone(),
         tool: tool_info(&cfg.tool),
-        identity: identity_info(&identity),
+        identity: IdentityInfo::of(hsm.identity.label(), &identity_pk),
         source: SourceInfo {
             ceremony_id: sm.ceremony_id.clone(),
-            manifest_sha256: source_sha,
+            manifest_sha256: moving.source_sha,
             merkle_root: sm.merkle_root.clone(),
             master_fingerprint: sm.master.fingerprint.clone(),
-            operator_ids: source_ids,
+            operator_ids: moving.source_ids,
         },
         owner: manifest::OwnerInfo {
             address: sm.owner.address.clone(),
             first_nonce: plan.first_nonce(),
             last_nonce: plan.last_nonce(),
         },
-        operators: pipeline::operators_info(&plan.operators, &cluster),
-        validators: entries,
+        operators: OperatorsInfo::of(&plan.operators, &shares.cluster),
+        validators: shares.entries,
         merkle_root: root,
         transcript_head: transcript.head().to_owned(),
         files: file_hashes,
     };
     let manifest_bytes = m.to_bytes();
-    pipeline::write_signed_manifest(&staging, &session, &identity, &manifest_bytes)?;
+    pipeline::write_signed_manifest(&staging, &hsm.session, &hsm.identity, &manifest_bytes)?;
     pipeline::stage(progress, "verify")?;
     let (report, _) = rs::verify(
         staging.path(),
         &VerifyOptions {
-            identity: Some(identity_pk.to_vec()),
+            trusted_identities: vec![identity_pk.to_vec()],
             expect_binary: Some(cfg.tool.binary_sha256.clone()),
             staged: true,
-            proven: None,
+            ..VerifyOptions::default()
         },
     );
     if !report.ok() {

@@ -453,6 +453,29 @@ fn screen_hsm_masks_the_pin() {
     snap("hsm_wrong_pin", &render(&app, W, H));
 }
 
+/// The TUI's PIN field follows the rule of `--pin-file` and `CEREMONY_PIN` (`kc_hsm::pin`): a
+/// PIN with surrounding whitespace is refused before login, naming the problem, never the PIN,
+/// and the field is emptied; the same PIN without the space logs in.
+#[test]
+fn screen_hsm_refuses_a_pin_with_surrounding_whitespace_before_login() {
+    let ws = Workspace::new("source = \"hsm\"");
+    let mut app = App::new(Fake::new(&ws), Some(ws.plan()), Some(ws.out()));
+    type_text(&mut app, &format!("{FAKE_PIN} "));
+    press(&mut app, Key::Enter);
+    assert_eq!(app.screen(), Screen::Hsm);
+    let notice = format!("{:?}", app.model.notice);
+    assert!(notice.contains("whitespace"), "{notice}");
+    assert!(!notice.contains(FAKE_PIN), "{notice}");
+    let screen = render(&app, W, H);
+    assert!(!screen.contains('•'), "the field is emptied: {screen}");
+    // Enter on the empty field asks for the PIN; the PIN as it is logs in.
+    press(&mut app, Key::Enter);
+    assert_eq!(app.screen(), Screen::Hsm);
+    type_text(&mut app, FAKE_PIN);
+    press(&mut app, Key::Enter);
+    assert_ne!(app.screen(), Screen::Hsm, "{:?}", app.model.notice);
+}
+
 #[test]
 fn screen_hsm_missing_mechanism_blocks() {
     let ws = Workspace::new("source = \"hsm\"");

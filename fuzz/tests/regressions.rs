@@ -236,7 +236,7 @@ fn a_bundle_file_name_cannot_add_lines_to_the_report() {
     let report = kc_bundle::verify::verify_bundle(
         &b,
         &kc_bundle::verify::VerifyOptions {
-            identity: Some(kc_fuzz::fixture::original_identity()),
+            trusted_identities: vec![kc_fuzz::fixture::original_identity()],
             ..Default::default()
         },
     );
@@ -288,7 +288,7 @@ fn whole_file_failures_name_the_file_as_their_field() {
         kc_bundle::verify::verify_bundle(
             b,
             &kc_bundle::verify::VerifyOptions {
-                identity: Some(kc_fuzz::fixture::original_identity()),
+                trusted_identities: vec![kc_fuzz::fixture::original_identity()],
                 ..Default::default()
             },
         )
@@ -341,7 +341,7 @@ fn a_deposit_data_layout_failure_names_its_field() {
     let report = kc_bundle::verify::verify_bundle(
         dir.path(),
         &kc_bundle::verify::VerifyOptions {
-            identity: Some(r.identity()),
+            trusted_identities: vec![r.identity()],
             ..Default::default()
         },
     );

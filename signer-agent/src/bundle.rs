@@ -2,19 +2,16 @@
 //!
 //! [`load_verified`] is the single entry point. It makes ONE call to the whole-bundle
 //! verification shared with `ceremony verify` ([`kc_bundle::verify::load_verified`]: every
-//! signature, hash, root, the transcript chain and the share interpolation), pinned to the
-//! trusted identity key that signed the manifest, then adds what only the agent relies on:
-//! exactly 32 ETH per deposit, consecutive owner nonces, one cluster, and a Merkle proof per
-//! validator that checks against the batch root it will send. The agent never reads `sealed/`
-//! beyond hashing it, and holds no BLS secret.
+//! signature, hash, root, the transcript chain and the share interpolation), given the trusted
+//! identity keys (one of them must have signed the manifest) and the one deposit amount the
+//! agent stakes (32 ETH), and takes the validators from the [`kc_bundle::verify::VerifiedBundle`]
+//! it returns: nothing is read or checked twice. The agent never reads `sealed/` beyond hashing
+//! it, and holds no BLS secret.
 
 use std::path::{Path, PathBuf};
 
-use kc_bundle::bounded::{self, caps};
-use kc_bundle::manifest::{files, key_fingerprint, ManifestSignature};
 use kc_bundle::merkle;
 use kc_bundle::verify::{Report, VerifyOptions};
-use kc_validator::WithdrawalType;
 
 use crate::error::{Error, Result};
 
@@ -58,26 +55,6 @@ pub struct VerifiedBundle {
     /// key's DER, hex).
     pub operators: Vec<(u64, String)>,
     pub validators: Vec<BundleValidator>,
-}
-
-/// Whether two SEC1 encodings (compressed or not) are the same P-256 key.
-fn same_key(a: &[u8], b: &[u8]) -> bool {
-    match (
-        p256::PublicKey::from_sec1_bytes(a),
-        p256::PublicKey::from_sec1_bytes(b),
-    ) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
-/// The key `manifest.sig` names, if the file can be read at all (the shared verification
-/// reports why not). Read through the bundle's bounded reader: a FIFO, a device or a huge file
-/// there is refused at once, never waited on or read.
-fn signer_key(dir: &Path) -> Option<Vec<u8>> {
-    let (bytes, _) = bounded::read(&dir.join(files::MANIFEST_SIG), &caps::manifest_sig()).ok()?;
-    let sig = ManifestSignature::from_bytes(&bytes).ok()?;
-    hex::decode(sig.public_key.trim_start_matches("0x")).ok()
 }
 
 /// The bundle is for the chain the node serves: its network is that chain's named
@@ -140,110 +117,62 @@ fn load(dir: &Path, trusted: &[Vec<u8>], node_chain_id: Option<u64>) -> Result<V
         path: dir.to_owned(),
         message,
     };
-    // The trusted key that signed, if any, is pinned for the shared verification.
-    let signer = signer_key(dir);
-    let pinned = signer
-        .as_deref()
-        .and_then(|k| trusted.iter().find(|t| same_key(t, k)).cloned());
-    let untrusted = || {
-        let who = signer
-            .as_deref()
-            .map(key_fingerprint)
-            .unwrap_or_else(|| "an unreadable key".into());
+    let opts = VerifyOptions {
+        trusted_identities: trusted.to_vec(),
+        deposit_amount_gwei: Some(DEPOSIT_GWEI),
+        ..VerifyOptions::default()
+    };
+    let untrusted = |report: &Report| {
         format!(
-            "untrusted identity: manifest signed by {who}, not one of the {} trusted_identities",
+            "untrusted identity: manifest signed by {}, not one of the {} trusted_identities",
+            report.signed_by.as_deref().unwrap_or("an unreadable key"),
             trusted.len()
         )
-    };
-    let opts = VerifyOptions {
-        identity: pinned.clone(),
-        ..VerifyOptions::default()
     };
     let vb = match kc_bundle::verify::load_verified(dir, &opts) {
         Ok(vb) => vb,
         Err(report) => {
             let mut msg = describe_failures(&report);
-            if pinned.is_none() {
-                msg = format!("{}; {msg}", untrusted());
+            if !report.identity_pinned {
+                msg = format!("{}; {msg}", untrusted(&report));
             }
             return Err(fail(msg));
         }
     };
-    let Some(identity) = pinned else {
-        return Err(fail(untrusted()));
+    // No trusted identity at all: the verification could not pin one, and the agent refuses.
+    let Some(identity) = vb.identity.clone() else {
+        return Err(fail(format!(
+            "untrusted identity: manifest signed by {}, not one of the {} trusted_identities",
+            kc_bundle::manifest::key_fingerprint(
+                &hex::decode(&vb.manifest.identity.public_key).unwrap_or_default()
+            ),
+            trusted.len()
+        )));
     };
     if let Some(chain) = node_chain_id {
         check_chain(dir, &vb.manifest, chain)?;
     }
-    from_verified(dir, &vb, identity).map_err(|problems| {
-        fail(format!(
-            "refused by the agent's own checks, {} problem(s): {}",
-            problems.len(),
-            problems.join("; ")
-        ))
-    })
+    Ok(from_verified(dir, &vb, identity))
 }
 
-/// The agent's own checks on a verified bundle, and the validators as `stake` sends them.
-/// Returns every problem found (file and field named), not just the first.
+/// The validators of a verified bundle as `stake` sends them. Everything was checked by the
+/// shared verification, pinned to a trusted identity and to 32 ETH per deposit: the entries
+/// against the plan (indices and consecutive owner nonces), every key share item's cluster, the
+/// leaves and their root; the proofs here are of that root.
 fn from_verified(
     dir: &Path,
     vb: &kc_bundle::verify::VerifiedBundle,
     identity: Vec<u8>,
-) -> std::result::Result<VerifiedBundle, Vec<String>> {
+) -> VerifiedBundle {
     let m = &vb.manifest;
-    let mut problems = Vec::new();
-    let withdrawal_type = match m.withdrawal.kind.parse::<WithdrawalType>() {
-        Ok(t) => t.prefix(),
-        Err(e) => {
-            problems.push(format!("{}: withdrawal.type: {e}", files::MANIFEST));
-            0
-        }
-    };
-    let root = match merkle::root(&vb.leaves) {
-        Some(r) => r,
-        None => {
-            problems.push(format!(
-                "{}: validators: the bundle has none",
-                files::MANIFEST
-            ));
-            [0; 32]
-        }
-    };
-    let operator_ids = vb.operator_ids();
-    let mut validators = Vec::with_capacity(m.validators.len());
-    for (i, ((v, d), shares)) in m
+    let root = merkle::root(&vb.leaves).expect("a verified bundle has validators");
+    let validators = m
         .validators
         .iter()
         .zip(&vb.deposits)
         .zip(&vb.shares_data)
         .enumerate()
-    {
-        if d.amount != DEPOSIT_GWEI {
-            problems.push(format!(
-                "{}: [{i}].amount: {} gwei; stake deposits exactly 32 ETH",
-                files::DEPOSIT_DATA,
-                d.amount
-            ));
-        }
-        if let Some(item) = vb.keyshares.shares.get(i) {
-            if item.payload.operator_ids != operator_ids {
-                problems.push(format!(
-                    "{}: shares[{i}].payload.operatorIds: {:?}, the batch's cluster is {operator_ids:?}",
-                    files::KEYSHARES,
-                    item.payload.operator_ids
-                ));
-            }
-        }
-        let leaf = vb.leaves[i];
-        let proof = vb.proof(i);
-        if !merkle::verify_proof(&proof, &root, &leaf) {
-            problems.push(format!(
-                "{}: validators[{i}].merkle_leaf: its proof does not reach the root",
-                files::MANIFEST
-            ));
-        }
-        validators.push(BundleValidator {
+        .map(|(i, ((v, d), shares))| BundleValidator {
             index: v.index,
             position: i,
             pubkey: d.pubkey.to_bytes().to_vec(),
@@ -251,33 +180,18 @@ fn from_verified(
             deposit_data_root: d.deposit_data_root,
             shares_data: shares.clone(),
             owner_nonce: v.owner_nonce,
-            leaf,
-            proof,
-        });
-    }
-    for w in validators.windows(2) {
-        if w[1].owner_nonce != w[0].owner_nonce + 1 {
-            problems.push(format!(
-                "{}: validators[{}].owner_nonce: {} does not follow {} (index {})",
-                files::MANIFEST,
-                w[1].position,
-                w[1].owner_nonce,
-                w[0].owner_nonce,
-                w[0].index
-            ));
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    Ok(VerifiedBundle {
+            leaf: vb.leaves[i],
+            proof: vb.proof(i),
+        })
+        .collect();
+    VerifiedBundle {
         dir: dir.to_owned(),
         ceremony_id: m.ceremony_id.clone(),
         network: m.network.name.clone(),
         fork_version: m.network.fork_version.clone(),
         merkle_root: root,
-        operator_ids,
-        withdrawal_type,
+        operator_ids: vb.operator_ids(),
+        withdrawal_type: vb.plan.withdrawal_type.prefix(),
         withdrawal_address: m.withdrawal.address.clone(),
         owner_address: m.owner.address.clone(),
         identity,
@@ -288,12 +202,13 @@ fn from_verified(
             .map(|o| (o.id, o.fingerprint.clone()))
             .collect(),
         validators,
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kc_bundle::manifest::files;
 
     /// Runs `load_verified` on `dir` in a thread; `None` if it has not returned in 20 s.
     fn load_within_deadline(dir: &Path) -> Option<Result<VerifiedBundle>> {

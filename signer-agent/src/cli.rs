@@ -53,6 +53,12 @@ pub struct Global {
     /// Directory of the state database.
     #[arg(long, env = "SIGNER_AGENT_STATE_DIR", global = true)]
     pub state_dir: Option<PathBuf>,
+    /// PostgreSQL state store shared by two agents (`postgres://user@host/db`, no password).
+    #[arg(long, env = "SIGNER_AGENT_STATE_URL", global = true)]
+    pub state_url: Option<String>,
+    /// This agent's name in the leadership lease (default: the host name).
+    #[arg(long, env = "SIGNER_AGENT_INSTANCE", global = true)]
+    pub instance: Option<String>,
     /// Blocks to wait after inclusion.
     #[arg(long, env = "SIGNER_AGENT_CONFIRMATIONS", global = true)]
     pub confirmations: Option<u64>,
@@ -96,6 +102,8 @@ impl Global {
             chain_id: self.chain_id,
             deployment: self.deployment.clone(),
             state_dir: self.state_dir.clone(),
+            state_url: self.state_url.clone(),
+            instance: self.instance.clone(),
             confirmations: self.confirmations,
             metrics_addr: self.metrics_addr.clone(),
             beacon_url: self.beacon_url.clone(),
@@ -305,7 +313,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Exits(ExitsCommand::Plan { json }) => {
             crate::maintenance::cli::exits_plan(cfg, json).await
         }
-        Command::Status { json } => status(cfg, json),
+        Command::Status { json } => status(cfg, json).await,
     }
 }
 
@@ -365,7 +373,7 @@ async fn import(cfg: &Config, bundle: &Path) -> Result<()> {
     crate::chain::check_chain(&provider, cfg.chain_id).await?;
     let verified =
         crate::bundle::load_verified_on_chain(bundle, &cfg.trusted_identities, cfg.chain_id)?;
-    let mut store = Store::open(cfg.state_dir()?)?;
+    let mut store = Store::open_location(&cfg.state_location()?)?;
     // The state store's refusals before the chain's view (a re-issued key already staked, sent
     // or front-run, or with other deposit data): they name the keys.
     store.check_import(&verified)?;
@@ -384,7 +392,7 @@ async fn import(cfg: &Config, bundle: &Path) -> Result<()> {
 async fn plan(cfg: &Config, json: bool) -> Result<()> {
     let provider = crate::chain::read_provider(cfg)?;
     let events = Events::for_config(cfg, &provider)?;
-    let store = Store::open(cfg.state_dir()?)?;
+    let store = Store::open_location(&cfg.state_location()?)?;
     let from = match cfg.signer() {
         Ok(SignerConfig::DevPrivateKey { .. }) | Ok(SignerConfig::Pkcs11 { .. }) => {
             Some(open_signer(cfg).await?.1)
@@ -414,10 +422,11 @@ async fn oracle_report(cfg: &Config, state: &str, dry_run: bool) -> Result<()> {
         return Ok(());
     }
     let (wallet, from) = open_signer(cfg).await?;
-    let mut store = match cfg.state_dir() {
-        Ok(dir) => Store::open(dir)?,
-        // A member without a state directory: the transactions are followed in memory.
-        Err(_) => Store::in_memory()?,
+    let mut store = if cfg.has_state_store() {
+        Store::open_location(&cfg.state_location()?)?
+    } else {
+        // A member without a state store: the transactions are followed in memory.
+        Store::in_memory()?
     };
     let s = crate::oracle::submit(&events, &wallet, from, cfg, &mut store, report).await?;
     print_json(&s);
@@ -504,9 +513,14 @@ async fn clusters(cfg: &Config, cmd: ClustersCommand) -> Result<()> {
 }
 
 /// `status`.
-fn status(cfg: &Config, json: bool) -> Result<()> {
-    let store = Store::open(cfg.state_dir()?)?;
+async fn status(cfg: &Config, json: bool) -> Result<()> {
+    let store = Store::open_location(&cfg.state_location()?)?;
     let validators = store.validators()?;
+    // A shared store: the lease and both instances.
+    let lease = match cfg.postgres() {
+        Some(s) => Some(crate::leader::Overview::read(s).await?),
+        None => None,
+    };
     if json {
         let refusals: Vec<_> = store
             .history()?
@@ -518,6 +532,7 @@ fn status(cfg: &Config, json: bool) -> Result<()> {
             "validators": validators,
             "refusals": refusals,
             "maintenance": crate::maintenance::cli::status_json(&store)?,
+            "lease": lease,
         }));
     } else {
         println!(
@@ -553,6 +568,9 @@ fn status(cfg: &Config, json: bool) -> Result<()> {
             }
         }
         crate::maintenance::cli::print_status(&store)?;
+        for line in lease.iter().flat_map(|l| l.lines()) {
+            println!("{line}");
+        }
     }
     Ok(())
 }

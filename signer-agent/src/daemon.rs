@@ -2,6 +2,13 @@
 //! still in the mempool), then — each pass — the maintenance duties, then the next stake
 //! whenever the pool holds 32 ETH per validator. RPC errors back off; a refusal waits for the
 //! next poll; SIGINT/SIGTERM stop it cleanly, closing the signer's HSM sessions.
+//!
+//! With a shared PostgreSQL store (`state_url`) two agents run this loop and only the holder of
+//! the leadership lease ([`crate::leader`]) runs passes: the standby reads the chain and the
+//! store (gauges, `/health`) and waits for the lease. Taking the lease starts with a settle
+//! from the chain (what the old leader sent is found, not sent again); losing it drops the pass
+//! in flight at once (as a crash would: every step is recorded before the next), and the key's
+//! gate refuses any signature after that. With SQLite this agent always leads.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -12,6 +19,7 @@ use alloy::providers::DynProvider;
 
 use crate::config::{Config, Contracts};
 use crate::error::{Error, Result};
+use crate::leader::Leadership;
 use crate::logscan::Events;
 use crate::metrics::Metrics;
 use crate::stake::{FrontRunDeposit, Prepared, StakePlan};
@@ -31,10 +39,23 @@ pub async fn run(cfg: &Config, once: bool) -> Result<()> {
     let contracts = cfg.contracts()?;
     let provider = crate::chain::read_provider(cfg)?;
     let events = Events::for_config(cfg, &provider)?;
-    let store = Store::open(cfg.state_dir()?)?;
-    let (wallet, from, refusals) = crate::wallet::open_signer_counted(cfg).await?;
+    let store = Store::open_location(&cfg.state_location()?)?;
+    // Before any signing work: the lease (a shared store), whose gate the key signs behind.
+    let leadership = match cfg.postgres() {
+        Some(s) => Some(Leadership::start(s).await?),
+        None => None,
+    };
+    let gate = leadership.as_ref().map(Leadership::gate);
+    // The store's writes that precede a signature (its own and the policy signer's ledger)
+    // are fenced by the token of the term they belong to.
+    let fence = store.fence_handle();
+    let (wallet, from, refusals) =
+        crate::wallet::open_signer_gated(cfg, gate, Some(&fence)).await?;
     let metrics = Metrics::new(cfg.poll_interval_secs * 10 + 60);
     metrics.attach_policy(refusals);
+    if let Some(l) = &leadership {
+        metrics.attach_lease(l.watch());
+    }
     let mut d = Daemon {
         cfg,
         contracts,
@@ -61,13 +82,68 @@ pub async fn run(cfg: &Config, once: bool) -> Result<()> {
 
     let mut backoff = Duration::from_secs(1);
     let mut stop = stop_rx.clone();
+    // The fencing token the passes run under (a shared store), to notice a new term.
+    let mut term: Option<i64> = None;
+    // `--once` as standby waits once for the holder's lease to run out (a crashed run of this
+    // agent holds it until then; a live holder renews it and this run ends as standby).
+    let mut waited_for_lease = false;
     let result = loop {
         if *stop.borrow() {
             tracing::info!("stopping on signal");
             break Ok(());
         }
         d.metrics.loop_iterations.fetch_add(1, Relaxed);
-        let wait = match d.pass().await {
+        if let Some(l) = &leadership {
+            match l.view().token {
+                None => {
+                    // Standby: whatever the last term did is settled again by the next one.
+                    term = None;
+                    d.reconciled = false;
+                    if once && !waited_for_lease {
+                        waited_for_lease = true;
+                        let mut changed = l.watch();
+                        tokio::select! {
+                            _ = tokio::time::sleep(l.lease_timeout() + Duration::from_secs(2)) => {}
+                            _ = changed.wait_for(|v| v.leads()) => {}
+                            _ = stop.wait_for(|s| *s) => {}
+                        }
+                        continue;
+                    }
+                    if once {
+                        let holder = l.view().holder.unwrap_or_else(|| "(unknown)".into());
+                        tracing::info!(%holder, "standby: another instance holds the lease; nothing to do");
+                        break Ok(());
+                    }
+                    d.stand_by().await;
+                    let mut changed = l.watch();
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(cfg.poll_interval_secs)) => {}
+                        _ = changed.wait_for(|v| v.leads()) => {}
+                        _ = stop.wait_for(|s| *s) => {}
+                    }
+                    continue;
+                }
+                Some(t) if term != Some(t) => {
+                    tracing::info!(
+                        token = t,
+                        "leading: settling from the chain before anything is signed"
+                    );
+                    term = Some(t);
+                    // From now on a write of this term is refused once the token moves on.
+                    d.store.set_fence(Some(t));
+                    d.reconciled = false;
+                }
+                Some(_) => {}
+            }
+        }
+        let outcome = match (&leadership, term) {
+            (Some(l), Some(t)) => tokio::select! {
+                r = d.pass() => r,
+                _ = l.lost(t) => Err(Error::Fenced { url: cfg.postgres().map(|s| s.shown.clone()).unwrap_or_default(), token: t }),
+            },
+            _ => d.pass().await,
+        };
+        let wait = match outcome {
             Ok(next) => {
                 d.metrics.success();
                 backoff = Duration::from_secs(1);
@@ -87,6 +163,10 @@ pub async fn run(cfg: &Config, once: bool) -> Result<()> {
             _ = stop.wait_for(|s| *s) => {}
         }
     };
+    if let Some(l) = &leadership {
+        // The standby takes over at once instead of after the timeout.
+        l.release().await;
+    }
     drop(stop_rx);
     server.abort();
     // Shutdown: the signer's HSM sessions are closed, not left to the process exit.
@@ -181,6 +261,15 @@ impl Daemon<'_> {
         }
     }
 
+    /// The standby's pass: it reads the chain and the store (the gauges) and signs nothing.
+    async fn stand_by(&mut self) {
+        update_gauges(&self.metrics, &self.provider, self.cfg, &self.store).await;
+        match crate::chain::check_chain(&self.provider, self.cfg.chain_id).await {
+            Ok(()) => self.metrics.success(),
+            Err(e) => self.metrics.error(&e),
+        }
+    }
+
     /// The maintenance duties (with `[maintenance]`); whether they sent anything.
     async fn maintenance(&mut self) -> Result<bool> {
         let Some(maint) = &self.cfg.maintenance else {
@@ -271,6 +360,13 @@ impl Daemon<'_> {
             return Ok(Duration::from_secs(self.cfg.poll_interval_secs));
         }
         match e {
+            // The lease moved on (or could not be shown to be held) while this instance led: it
+            // stands by now; the next leader settles whatever this pass left from the chain.
+            e @ Error::Fenced { .. } if !once => {
+                m.error(&e);
+                tracing::error!(error = %e, "no longer the leader: signing stopped; standing by");
+                Ok(Duration::from_secs(1))
+            }
             e @ (Error::Rpc { .. } | Error::Transaction { .. }) => {
                 m.rpc_errors.fetch_add(1, Relaxed);
                 m.error(&e);

@@ -133,7 +133,43 @@ pub async fn run(cfg: &Config) -> Report {
             return r;
         }
     };
-    // The endpoint and the chain.
+    if !endpoint(&mut r, cfg, &provider).await {
+        return r;
+    }
+    let Some(c) = resolved_contracts(&mut r, cfg) else {
+        return r;
+    };
+    contracts(&mut r, &provider, &c).await;
+    match crate::ssv::check_v2(&provider, &c).await {
+        Ok(n) => r.ok(
+            "ssv_network_version",
+            format!("{} (views at {})", n.version, n.views),
+        ),
+        Err(e) => r.fail("ssv_network_version", e.to_string()),
+    }
+    let store = state_store(&mut r, cfg);
+    lease(&mut r, cfg).await;
+    let policy = policy(&mut r, cfg);
+    if let Some(a) = key(&mut r, cfg).await {
+        roles(&mut r, &provider, &c, a).await;
+        gas_funds(&mut r, &provider, cfg, a).await;
+    }
+    trusted_identities(&mut r, cfg);
+    if let Some(store) = &store {
+        match crate::logscan::Events::for_config(cfg, &provider) {
+            Ok(events) => {
+                cluster_fees(&mut r, &events, cfg, &c, store, policy.as_ref()).await;
+                operators(&mut r, &events, &c, store).await;
+            }
+            Err(e) => r.fail("cluster_fees", e.to_string()),
+        }
+    }
+    beacon(&mut r, cfg).await;
+    r
+}
+
+/// `rpc_endpoint` (how it is reached) and `chain_id`; `false` when the checks cannot go on.
+async fn endpoint(r: &mut Report, cfg: &Config, provider: &DynProvider) -> bool {
     let how = if cfg.rpc.is_https() {
         "over TLS (certificate verified)"
     } else if cfg.rpc.is_loopback() {
@@ -158,7 +194,7 @@ pub async fn run(cfg: &Config) -> Report {
                     }
                     .to_string(),
                 );
-                return r;
+                return false;
             }
             r.ok(
                 "chain_id",
@@ -169,16 +205,21 @@ pub async fn run(cfg: &Config) -> Report {
                         .unwrap_or_default()
                 ),
             );
+            true
         }
         Err(e) => {
             r.fail(
                 "rpc_endpoint",
                 Error::transport("eth_chainId", &e).to_string(),
             );
-            return r;
+            false
         }
     }
-    let c = match cfg.contracts() {
+}
+
+/// `contracts`: the addresses resolved (the first blocks of the scans shown).
+fn resolved_contracts(r: &mut Report, cfg: &Config) -> Option<Contracts> {
+    match cfg.contracts() {
         Ok(c) => {
             r.ok(
                 "contracts",
@@ -187,23 +228,20 @@ pub async fn run(cfg: &Config) -> Report {
                     c.deploy_block, c.ssv_network_block
                 ),
             );
-            c
+            Some(c)
         }
         Err(e) => {
             r.fail("contracts", e.to_string());
-            return r;
+            None
         }
-    };
-    contracts(&mut r, &provider, &c).await;
-    match crate::ssv::check_v2(&provider, &c).await {
-        Ok(n) => r.ok(
-            "ssv_network_version",
-            format!("{} (views at {})", n.version, n.views),
-        ),
-        Err(e) => r.fail("ssv_network_version", e.to_string()),
     }
-    let store = match cfg.state_dir() {
-        Ok(dir) => match Store::open(dir) {
+}
+
+/// `state_store`: the store opens (SQLite or PostgreSQL) and its schema is one this agent
+/// knows.
+fn state_store(r: &mut Report, cfg: &Config) -> Option<Store> {
+    match cfg.state_location() {
+        Ok(loc) => match Store::open_location(&loc) {
             Ok(s) => {
                 r.ok("state_store", format!("{}", s.path().display()));
                 Some(s)
@@ -217,8 +255,25 @@ pub async fn run(cfg: &Config) -> Report {
             r.warn("state_store", "no state_dir: import, plan and run need one");
             None
         }
+    }
+}
+
+/// `lease` (a shared PostgreSQL store): the lease holder, its token and expiry, and the
+/// instances connected (a free lease is fine before the agents start: the first takes it); a
+/// store that cannot be reached fails.
+async fn lease(r: &mut Report, cfg: &Config) {
+    let Some(s) = cfg.postgres() else {
+        return;
     };
-    let policy = match crate::policy::Policy::from_config(cfg) {
+    match crate::leader::Overview::read(s).await {
+        Ok(o) => r.ok("lease", o.lines().join("; ")),
+        Err(e) => r.fail("lease", e.to_string()),
+    }
+}
+
+/// `policy`: the transaction policy resolves against the contracts.
+fn policy(r: &mut Report, cfg: &Config) -> Option<crate::policy::Policy> {
+    match crate::policy::Policy::from_config(cfg) {
         Ok(p) => {
             r.ok(
                 "policy",
@@ -234,9 +289,12 @@ pub async fn run(cfg: &Config) -> Report {
             r.fail("policy", e.to_string());
             None
         }
-    };
-    // The key.
-    let agent = match crate::wallet::open_signer(cfg).await {
+    }
+}
+
+/// `hsm`: the key opens, passes its preflight and self-test; its address.
+async fn key(r: &mut Report, cfg: &Config) -> Option<Address> {
+    match crate::wallet::open_signer(cfg).await {
         Ok((_, a)) => {
             match cfg.signer() {
                 Ok(crate::config::SignerConfig::DevPrivateKey { .. }) => r.warn(
@@ -254,11 +312,11 @@ pub async fn run(cfg: &Config) -> Report {
             r.fail("hsm", e.to_string());
             None
         }
-    };
-    if let Some(a) = agent {
-        roles(&mut r, &provider, &c, a).await;
-        gas_funds(&mut r, &provider, cfg, a).await;
     }
+}
+
+/// `trusted_identities`: at least one ceremony identity is trusted.
+fn trusted_identities(r: &mut Report, cfg: &Config) {
     if cfg.trusted_identities.is_empty() {
         r.fail(
             "trusted_identities",
@@ -273,17 +331,6 @@ pub async fn run(cfg: &Config) -> Report {
             ),
         );
     }
-    if let Some(store) = &store {
-        match crate::logscan::Events::for_config(cfg, &provider) {
-            Ok(events) => {
-                cluster_fees(&mut r, &events, cfg, &c, store, policy.as_ref()).await;
-                operators(&mut r, &events, &c, store).await;
-            }
-            Err(e) => r.fail("cluster_fees", e.to_string()),
-        }
-    }
-    beacon(&mut r, cfg).await;
-    r
 }
 
 /// `contract:<name>`: code at the address and an answer from one of its views.

@@ -70,13 +70,14 @@ pub enum Error {
     #[error("bundle {}: {message}", path.display())]
     Bundle { path: PathBuf, message: String },
 
-    /// The state database failed.
+    /// The state database failed (SQLite, or PostgreSQL: `path` is then the URL as
+    /// `redact::url` shows it, without credentials).
     #[error("state store {}: {action}: {source}", path.display())]
     Store {
         path: PathBuf,
         action: String,
         #[source]
-        source: rusqlite::Error,
+        source: crate::store::DbError,
     },
 
     /// The state store's schema is newer than this agent: it does not write into a schema it
@@ -276,6 +277,15 @@ impl Error {
         if let alloy::network::TransactionBuilderError::Signer(s) = &e {
             if let Some(r) = crate::refusal::Refusal::from_signer(s) {
                 return r.into();
+            }
+            // The lease gate refused: this instance no longer leads (typed, not a signer fault).
+            if let alloy::signers::Error::Other(inner) = s {
+                if let Some(Error::Fenced { url, token }) = inner.downcast_ref::<Error>() {
+                    return Error::Fenced {
+                        url: url.clone(),
+                        token: *token,
+                    };
+                }
             }
         }
         Error::Signer {

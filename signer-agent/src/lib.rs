@@ -13,7 +13,8 @@
 //! goes through), [`ssv`] (SSV network v2: cluster state from events, operator checks, ETH fee
 //! and runway arithmetic from SSVNetworkViews), [`operators`] (export), [`bundle`] (verified
 //! bundle reading), [`verify`] (the chain's view of a bundle), [`store`] (SQLite state with
-//! append-only history), [`stake`] (plan, front-running scan, send, reconcile), [`replace`]
+//! append-only history; PostgreSQL for two agents), [`leader`] (the leadership lease of two
+//! agents on one PostgreSQL store, and the gate the key signs behind), [`stake`] (plan, front-running scan, send, reconcile), [`replace`]
 //! (transactions followed through the mempool: replaced, dropped, nonce taken), [`oracle`],
 //! [`metrics`] (Prometheus + health), [`policy`] (what the transaction key may sign, enforced
 //! below all agent logic), [`doctor`] (the pre-flight checks), [`maintenance`] (cluster funding,
@@ -36,6 +37,7 @@ pub mod daemon;
 pub mod doctor;
 mod error;
 pub mod fault;
+pub mod leader;
 pub mod logscan;
 pub mod maintenance;
 pub mod metrics;

@@ -454,10 +454,10 @@ impl Events {
         let path = state_dir.join("state.sqlite");
         std::fs::create_dir_all(state_dir)
             .map_err(|e| Error::io(state_dir, "create the state directory", e))?;
-        let err = |action: &str, source| Error::Store {
+        let err = |action: &str, source: rusqlite::Error| Error::Store {
             path: path.clone(),
             action: action.into(),
-            source,
+            source: source.into(),
         };
         let conn = rusqlite::Connection::open(&path).map_err(|e| err("open", e))?;
         conn.execute_batch(
@@ -504,7 +504,7 @@ impl Events {
         Error::Store {
             path: self.cache_path.clone().unwrap_or_default(),
             action: action.into(),
-            source,
+            source: source.into(),
         }
     }
 

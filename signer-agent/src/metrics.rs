@@ -1,7 +1,10 @@
 //! Prometheus metrics (text exposition format) and a health endpoint, served on loopback.
 //!
 //! `GET /metrics`: counters and gauges below. `GET /health`: 200 `ok` while the daemon's loop
-//! has succeeded within the last few poll intervals, else 503 with the last error.
+//! has succeeded within the last few poll intervals, else 503 with the last error. With a
+//! shared store, both also show this instance's role in the leadership lease: `/health` adds
+//! `role: leader|standby` and `holder: <instance>` lines, `/metrics` the gauges
+//! `signer_agent_leader` (1 leading, 0 standing by) and `signer_agent_lease_token`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -32,6 +35,8 @@ pub struct Metrics {
     policy: Mutex<Option<crate::policy::Refusals>>,
     gauges: Mutex<BTreeMap<String, f64>>,
     last_error: Mutex<Option<String>>,
+    /// This instance's role in the lease (a shared store), as its lease task sees it.
+    lease: Mutex<Option<tokio::sync::watch::Receiver<crate::leader::View>>>,
 }
 
 fn now() -> u64 {
@@ -59,6 +64,20 @@ impl Metrics {
     /// Exports the transaction policy's refusal counters with the others.
     pub fn attach_policy(&self, refusals: crate::policy::Refusals) {
         *self.policy.lock().unwrap_or_else(|p| p.into_inner()) = Some(refusals);
+    }
+
+    /// Shows this instance's role in the lease on `/health` and `/metrics`.
+    pub fn attach_lease(&self, view: tokio::sync::watch::Receiver<crate::leader::View>) {
+        *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = Some(view);
+    }
+
+    /// This instance's role now (`None`: no shared store).
+    pub fn lease(&self) -> Option<crate::leader::View> {
+        self.lease
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|rx| rx.borrow().clone())
     }
 
     /// Sets a gauge (name must be a valid metric name with optional `{labels}`).
@@ -144,7 +163,29 @@ impl Metrics {
         for (name, v) in self.gauges.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             out.push_str(&format!("{name} {v}\n"));
         }
+        if let Some(v) = self.lease() {
+            out.push_str(&format!(
+                "# HELP signer_agent_leader 1 while this instance holds the leadership lease.\n# TYPE signer_agent_leader gauge\nsigner_agent_leader {}\n",
+                u8::from(v.leads())
+            ));
+            out.push_str(&format!(
+                "# HELP signer_agent_lease_token The fencing token this instance leads under (0: standby).\n# TYPE signer_agent_lease_token gauge\nsigner_agent_lease_token {}\n",
+                v.token.unwrap_or(0)
+            ));
+        }
         out
+    }
+
+    /// The `/health` lines of the lease (empty without a shared store).
+    fn lease_lines(&self) -> String {
+        match self.lease() {
+            Some(v) => format!(
+                "role: {}\nholder: {}\n",
+                v.role,
+                v.holder.as_deref().unwrap_or("(unknown)")
+            ),
+            None => String::new(),
+        }
     }
 
     fn healthy(&self) -> (bool, String) {
@@ -155,13 +196,14 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let lease = self.lease_lines();
         if age <= stale {
-            (true, "ok\n".into())
+            (true, format!("ok\n{lease}"))
         } else {
             (
                 false,
                 format!(
-                    "unhealthy: no successful iteration for {age} s; last error: {}\n",
+                    "unhealthy: no successful iteration for {age} s; last error: {}\n{lease}",
                     err.unwrap_or_default()
                 ),
             )
@@ -237,5 +279,31 @@ mod tests {
             text.contains("signer_agent_refusals_total{rule=\"gas_cap\"} 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_lease_role_is_shown_on_health_and_metrics() {
+        let m = Metrics::new(60);
+        assert_eq!(m.healthy(), (true, "ok\n".to_string()));
+        assert!(!m.render().contains("signer_agent_leader"));
+        let (tx, rx) = tokio::sync::watch::channel(crate::leader::View {
+            role: "standby",
+            token: None,
+            holder: Some("b".into()),
+            last_renewal: None,
+        });
+        m.attach_lease(rx);
+        assert_eq!(m.healthy().1, "ok\nrole: standby\nholder: b\n");
+        assert!(m.render().contains("signer_agent_leader 0\n"));
+        tx.send_replace(crate::leader::View {
+            role: "leader",
+            token: Some(7),
+            holder: Some("a".into()),
+            last_renewal: Some(1),
+        });
+        assert_eq!(m.healthy().1, "ok\nrole: leader\nholder: a\n");
+        let text = m.render();
+        assert!(text.contains("signer_agent_leader 1\n"), "{text}");
+        assert!(text.contains("signer_agent_lease_token 7\n"), "{text}");
     }
 }

@@ -27,31 +27,11 @@ use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuild
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
-use rusqlite::{params, OptionalExtension};
 
 use crate::config::{Config, GasCaps, MIN_REPLACEMENT_BUMP_PERCENT};
 use crate::error::{Error, Result};
+use crate::store::db::{args, DbResult, Row as DbRow};
 use crate::store::Store;
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS transactions (
-    hash TEXT PRIMARY KEY,
-    sender TEXT NOT NULL,
-    nonce INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    target TEXT NOT NULL,
-    input BLOB NOT NULL,
-    value TEXT NOT NULL,
-    gas_limit INTEGER NOT NULL,
-    max_fee TEXT NOT NULL,
-    max_priority_fee TEXT NOT NULL,
-    replaces TEXT,
-    pubkeys TEXT NOT NULL,
-    signed_at TEXT NOT NULL,
-    state TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS transactions_nonce ON transactions(sender, nonce);
-"#;
 
 /// What a transaction is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,14 +104,6 @@ pub struct Mined {
     pub versions: usize,
 }
 
-/// Creates the `transactions` table (idempotent).
-pub fn init(store: &Store) -> Result<()> {
-    store
-        .connection()
-        .execute_batch(SCHEMA)
-        .map_err(|e| store.error("create the transactions table", e))
-}
-
 /// A recorded transaction row.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -148,16 +120,16 @@ pub struct Row {
     pub state: String,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    let s = |i: usize| r.get::<_, String>(i);
+fn row(r: &DbRow) -> DbResult<Row> {
+    let s = |i: usize| r.get::<String>(i);
     Ok(Row {
         hash: s(0)?.parse().unwrap_or_default(),
-        nonce: r.get::<_, i64>(1)? as u64,
+        nonce: r.get(1)?,
         kind: s(2)?,
         to: s(3)?.parse().unwrap_or_default(),
-        input: Bytes::from(r.get::<_, Vec<u8>>(4)?),
+        input: Bytes::from(r.get::<Vec<u8>>(4)?),
         value: s(5)?.parse().unwrap_or_default(),
-        gas_limit: r.get::<_, i64>(6)? as u64,
+        gas_limit: r.get(6)?,
         max_fee: s(7)?.parse().unwrap_or_default(),
         max_priority_fee: s(8)?.parse().unwrap_or_default(),
         pubkeys: serde_json::from_str(&s(9)?).unwrap_or_default(),
@@ -170,40 +142,36 @@ const COLUMNS: &str =
 
 /// The recorded transaction `hash`.
 pub fn by_hash(store: &Store, hash: &str) -> Result<Option<Row>> {
-    init(store)?;
     store
-        .connection()
-        .query_row(
+        .db()
+        .query_opt(
             &format!("SELECT {COLUMNS} FROM transactions WHERE hash = ?1"),
-            params![hash.to_ascii_lowercase()],
-            row,
+            args![hash.to_ascii_lowercase()],
         )
-        .optional()
+        .and_then(|r| r.map(|r| row(&r)).transpose())
         .map_err(|e| store.error("read a transaction", e))
 }
 
 /// Every version recorded for `sender`'s `nonce`, oldest first.
 pub fn versions(store: &Store, sender: Address, nonce: u64) -> Result<Vec<Row>> {
-    init(store)?;
-    let mut stmt = store
-        .connection()
-        .prepare(&format!(
-            "SELECT {COLUMNS} FROM transactions WHERE sender = ?1 AND nonce = ?2 ORDER BY rowid"
-        ))
-        .map_err(|e| store.error("read transactions", e))?;
-    let rows = stmt
-        .query_map(params![format!("{sender:#x}"), nonce as i64], row)
-        .map_err(|e| store.error("read transactions", e))?;
-    rows.collect::<std::result::Result<Vec<_>, _>>()
+    store
+        .db()
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM transactions WHERE sender = ?1 AND nonce = ?2 ORDER BY seq"
+            ),
+            args![format!("{sender:#x}"), nonce],
+        )
+        .and_then(|rows| rows.iter().map(row).collect())
         .map_err(|e| store.error("read transactions", e))
 }
 
 fn set_state(store: &Store, sender: Address, nonce: u64, state: &str) -> Result<()> {
     store
-        .connection()
+        .db()
         .execute(
             "UPDATE transactions SET state = ?3 WHERE sender = ?1 AND nonce = ?2",
-            params![format!("{sender:#x}"), nonce as i64, state],
+            args![format!("{sender:#x}"), nonce, state],
         )
         .map(|_| ())
         .map_err(|e| store.error("update a transaction", e))
@@ -212,15 +180,13 @@ fn set_state(store: &Store, sender: Address, nonce: u64, state: &str) -> Result<
 /// The lowest nonce of `sender` whose transactions were all dropped and that the chain has not
 /// used yet (`latest`: the account's mined transaction count): the next transaction reuses it.
 pub fn dropped_nonce(store: &Store, sender: Address, latest: u64) -> Result<Option<u64>> {
-    init(store)?;
     store
-        .connection()
-        .query_row(
+        .db()
+        .query_one(
             "SELECT MIN(nonce) FROM transactions WHERE sender = ?1 AND nonce >= ?2 AND state = 'dropped'",
-            params![format!("{sender:#x}"), latest as i64],
-            |r| r.get::<_, Option<i64>>(0),
+            args![format!("{sender:#x}"), latest],
         )
-        .map(|n| n.map(|n| n as u64))
+        .and_then(|r| r.get::<Option<u64>>(0))
         .map_err(|e| store.error("read dropped transactions", e))
 }
 
@@ -300,32 +266,30 @@ impl Sender<'_> {
             .await
             .map_err(|e| Error::signing(self.from, e))?;
         let hash = *envelope.tx_hash();
-        init(store)?;
-        store
-            .connection()
-            .execute(
+        store.fenced("record a transaction", |tx| {
+            tx.execute(
                 "INSERT INTO transactions (hash, sender, nonce, kind, target, input, value, gas_limit, max_fee,
                  max_priority_fee, replaces, pubkeys, signed_at, state)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'signed')",
-                params![
+                args![
                     format!("{hash:#x}"),
                     format!("{:#x}", self.from),
-                    nonce as i64,
+                    nonce,
                     out.kind.as_str(),
                     format!("{:#x}", out.to),
                     out.input.to_vec(),
                     out.value.to_string(),
-                    out.gas_limit as i64,
+                    out.gas_limit,
                     max_fee.to_string(),
                     prio.to_string(),
                     replaces.map(|h| format!("{h:#x}")),
                     serde_json::to_string(&out.pubkeys).unwrap_or_default(),
-                    time::OffsetDateTime::now_utc()
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .unwrap_or_default(),
+                    crate::store::now(),
                 ],
             )
-            .map_err(|e| store.error("record a transaction", e))?;
+            .map(|_| ())
+            .map_err(|e| store.error("record a transaction", e))
+        })?;
         Ok((
             Signed {
                 hash,

@@ -33,8 +33,7 @@ const ETH_PACK: u128 = 100_000;
 /// Blocks of fees added to every funding's margin: the blocks between the plan (whose balance
 /// reading it uses) and the transaction's inclusion, during which the cluster keeps paying.
 pub const INCLUSION_BLOCKS: u64 = 64;
-/// Seconds per block on Ethereum (for runway in days).
-pub const SECONDS_PER_BLOCK: u64 = 12;
+pub use crate::units::SECONDS_PER_BLOCK;
 
 /// What the SSV network contract says about itself.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -2,6 +2,9 @@
 
 use alloy::primitives::U256;
 
+/// Seconds per block on Ethereum (for runway in days).
+pub const SECONDS_PER_BLOCK: u64 = 12;
+
 /// 32 ETH in wei.
 pub const DEPOSIT_WEI: u128 = kc_validator::deposit::gwei_to_wei(crate::bundle::DEPOSIT_GWEI);
 

@@ -11,7 +11,7 @@ use crate::config::{Config, SignerConfig};
 use crate::error::{Error, Result};
 use crate::policy::{Policy, PolicySigner, Refusals};
 use crate::signer::{pkcs11, HsmSigner};
-use crate::store::Store;
+use crate::store::{Fence, Store};
 
 /// The transaction policy every signature passes through: the configuration's `[policy]`
 /// over the defaults, or — when the contracts are not configured — one that allows nothing.
@@ -27,11 +27,17 @@ fn policy_for(cfg: &Config) -> Result<Policy> {
 
 /// Wraps `inner` in the policy, with the state store (when configured) for the stake checks
 /// and daily caps, and the RPC endpoint for simulation.
-fn with_policy<S>(cfg: &Config, inner: S) -> Result<PolicySigner<S>> {
+/// `fence`: the daemon's store's fence (the ledger writes before a signature are fenced by
+/// the same token).
+fn with_policy<S>(cfg: &Config, inner: S, fence: Option<&Fence>) -> Result<PolicySigner<S>> {
     let mut s = PolicySigner::new(inner, policy_for(cfg)?)
         .with_simulator(crate::chain::read_provider(cfg)?);
-    if let Ok(dir) = cfg.state_dir() {
-        s = s.with_store(Store::open(dir)?);
+    if cfg.has_state_store() {
+        let mut store = Store::open_location(&cfg.state_location()?)?;
+        if let Some(f) = fence {
+            store.attach_fence(f);
+        }
+        s = s.with_store(store);
     }
     Ok(s)
 }
@@ -42,8 +48,20 @@ pub async fn open_signer(cfg: &Config) -> Result<(EthereumWallet, Address)> {
     open_signer_counted(cfg).await.map(|(w, a, _)| (w, a))
 }
 
-/// [`open_signer`], with the policy's refusal counters (for `/metrics`).
+/// [`open_signer`], with the policy's refusal counters (for `/metrics`). With a shared
+/// (PostgreSQL) store, the key signs only while this configuration's instance holds the lease.
 pub async fn open_signer_counted(cfg: &Config) -> Result<(EthereumWallet, Address, Refusals)> {
+    let gate = cfg.postgres().map(crate::leader::Gate::for_instance);
+    open_signer_gated(cfg, gate, None).await
+}
+
+/// [`open_signer_counted`] behind `gate` (the daemon's own lease), its ledger writes fenced by
+/// `fence` (the daemon's store's).
+pub async fn open_signer_gated(
+    cfg: &Config,
+    gate: Option<crate::leader::Gate>,
+    fence: Option<&Fence>,
+) -> Result<(EthereumWallet, Address, Refusals)> {
     match cfg.signer()? {
         SignerConfig::Pkcs11 {
             module,
@@ -65,7 +83,7 @@ pub async fn open_signer_counted(cfg: &Config) -> Result<(EthereumWallet, Addres
             alloy::signers::Signer::set_chain_id(&mut signer, Some(cfg.chain_id));
             let address = alloy::signers::Signer::address(&signer);
             tracing::info!(signer = ?signer, "transaction key opened");
-            let s = with_policy(cfg, signer)?;
+            let s = with_policy(cfg, signer, fence)?.with_gate(gate);
             let r = s.refusals();
             Ok((EthereumWallet::from(s), address, r))
         }
@@ -83,7 +101,7 @@ pub async fn open_signer_counted(cfg: &Config) -> Result<(EthereumWallet, Addres
             })?;
             let key = alloy::signers::Signer::with_chain_id(key, Some(cfg.chain_id));
             let address = alloy::signers::Signer::address(&key);
-            let s = with_policy(cfg, key)?;
+            let s = with_policy(cfg, key, fence)?.with_gate(gate);
             let r = s.refusals();
             Ok((EthereumWallet::from(s), address, r))
         }

@@ -225,7 +225,7 @@ impl Services for RealServices {
         verify::verify_bundle(
             &outcome.dir,
             &VerifyOptions {
-                identity,
+                trusted_identities: identity.into_iter().collect(),
                 expect_binary: Some(self.tool.binary_sha256.clone()),
                 ..VerifyOptions::default()
             },

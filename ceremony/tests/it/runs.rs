@@ -406,7 +406,7 @@ fn proven_cryptography_is_not_redone_and_holds_only_for_the_same_bytes() {
             .unwrap()
     };
     let opts = |proven: Option<Proven>| VerifyOptions {
-        identity: Some(identity.clone()),
+        trusted_identities: vec![identity.clone()],
         proven,
         ..VerifyOptions::default()
     };

@@ -376,7 +376,7 @@ impl Plan {
 /// How the operators' provenance relates to the plan's network: the keys must have
 /// been read on the network's own chain. Recorded in the transcript (`ceremony.started`,
 /// `operators_chain`) and reported by verification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "check", rename_all = "kebab-case")]
 pub enum OperatorsChain {
     /// The provenance names the chain of the plan's (named) network.

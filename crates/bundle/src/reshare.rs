@@ -26,8 +26,11 @@ use crate::manifest::{
 };
 use crate::merkle::{self, Hash};
 use crate::operators::OperatorsFile;
-use crate::transcript::Transcript;
-use crate::verify::{Checker, Report, VerifyOptions};
+use crate::transcript::steps::{
+    FilesWritten, HsmKeys, MasterReady, ReshareStarted, SourceVerified, ValidatorReshared,
+};
+use crate::transcript::{Entry, Payload, Transcript};
+use crate::verify::{Checker, PlanMismatches, Report, VerifyOptions};
 use crate::Error;
 
 /// The `kind` of a reshare manifest.
@@ -411,8 +414,16 @@ impl VerifiedReshare {
 
 /// Verifies a reshare bundle; every problem is a failed check of the report.
 pub fn verify(dir: &Path, opts: &VerifyOptions) -> (Report, Option<VerifiedReshare>) {
-    let mut c = Checker::new();
-    let loaded = run_checks(dir, opts, &mut c);
+    verify_with(dir, opts, &mut Checker::new())
+}
+
+/// [`verify`] recording into `c` (which may keep what it reads for the audit report).
+pub(crate) fn verify_with(
+    dir: &Path,
+    opts: &VerifyOptions,
+    c: &mut Checker,
+) -> (Report, Option<VerifiedReshare>) {
+    let loaded = run_checks(dir, opts, c);
     let report = Report {
         bundle: dir.to_owned(),
         ceremony_id: loaded.as_ref().map(|b| b.manifest.ceremony_id.clone()),
@@ -421,8 +432,8 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> (Report, Option<VerifiedResha
             .map(|b| b.manifest.validators.len())
             .unwrap_or(0),
         identity_pinned: c.identity_pinned,
-        signed_by: c.signed_by,
-        checks: c.checks,
+        signed_by: c.signed_by.take(),
+        checks: std::mem::take(&mut c.checks),
     };
     let ok = report.ok();
     (report, loaded.filter(|_| ok))
@@ -468,6 +479,9 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
             return None;
         }
     };
+    if let Some(a) = &mut c.audit {
+        a.reshare = Some(m.clone());
+    }
     let mut digest = [0u8; 32];
     hex::decode_to_slice(&sha, &mut digest).unwrap_or_default();
     crate::verify::check_signature_of(dir, &m.identity, &digest, opts, c);
@@ -486,6 +500,9 @@ fn run_checks(dir: &Path, opts: &VerifyOptions, c: &mut Checker) -> Option<Verif
     // Transcript.
     if let Some(tr) = crate::verify::check_chain(text(files::TRANSCRIPT), &m.transcript_head, c) {
         check_transcript(&tr, &m, c);
+        if let Some(a) = &mut c.audit {
+            a.transcript = tr.entries().to_vec();
+        }
     }
 
     // Operators and plan.
@@ -601,53 +618,34 @@ fn check_operators(m: &ReshareManifest, ops: &OperatorsFile, c: &mut Checker) {
 }
 
 fn check_plan(plan: &ResharePlan, m: &ReshareManifest, c: &mut Checker) {
-    let mut fails = Vec::new();
-    let mut eq = |field: &str, got: String, want: String| {
-        if got != want {
-            fails.push((
-                field.to_owned(),
-                format!("manifest says {got}, plan says {want}"),
-            ));
-        }
-    };
-    eq("ceremony_id", m.ceremony_id.clone(), plan.id().to_owned());
-    eq(
-        "owner.first_nonce",
-        m.owner.first_nonce.to_string(),
-        plan.first_nonce().to_string(),
-    );
-    eq(
-        "owner.last_nonce",
-        m.owner.last_nonce.to_string(),
-        plan.last_nonce().to_string(),
-    );
-    eq(
-        "validators (count)",
-        m.validators.len().to_string(),
-        plan.pubkeys.len().to_string(),
-    );
-    eq(
+    let mut f = PlanMismatches::default();
+    f.eq("ceremony_id", &m.ceremony_id, plan.id());
+    f.eq("owner.first_nonce", m.owner.first_nonce, plan.first_nonce());
+    f.eq("owner.last_nonce", m.owner.last_nonce, plan.last_nonce());
+    f.eq("validators (count)", m.validators.len(), plan.pubkeys.len());
+    f.eq(
         "identity.key_label",
-        m.identity.key_label.clone(),
-        plan.file.hsm.identity_key_label.clone(),
+        &m.identity.key_label,
+        &plan.file.hsm.identity_key_label,
     );
-    eq(
+    f.eq(
         "operators.unpinned_allowed",
-        m.operators.unpinned_allowed.to_string(),
-        plan.operators.provenance.is_none().to_string(),
+        m.operators.unpinned_allowed,
+        plan.operators.provenance.is_none(),
     );
     for (i, (v, pk)) in m.validators.iter().zip(&plan.pubkeys).enumerate() {
-        eq(
+        f.eq(
             &format!("validators[{i}].pubkey"),
-            v.pubkey.clone(),
+            &v.pubkey,
             hex::encode(pk),
         );
-        eq(
+        f.eq(
             &format!("validators[{i}].owner_nonce"),
-            v.owner_nonce.to_string(),
-            plan.nonce_of(i).to_string(),
+            v.owner_nonce,
+            plan.nonce_of(i),
         );
     }
+    let mut fails = f.0;
     let ids = plan.operators.ids();
     if ids == m.source.operator_ids {
         fails.push((
@@ -664,21 +662,28 @@ fn check_plan(plan: &ResharePlan, m: &ReshareManifest, c: &mut Checker) {
 }
 
 fn check_transcript(tr: &Transcript, m: &ReshareManifest, c: &mut Checker) {
-    use serde_json::Value;
     let mut fails: Vec<(String, String)> = Vec::new();
     let entries = tr.entries();
-    let one = |step: &str, fails: &mut Vec<(String, String)>| {
-        let found: Vec<_> = entries.iter().filter(|e| e.step == step).collect();
+    // The one entry of `P`'s step, read as `P`.
+    fn one<P: Payload>(entries: &[Entry], fails: &mut Vec<(String, String)>) -> Option<(Entry, P)> {
+        let found: Vec<_> = entries.iter().filter(|e| e.step == P::STEP).collect();
         if found.len() != 1 {
             fails.push((
-                step.to_owned(),
+                P::STEP.to_owned(),
                 format!("{} entries, expected exactly one", found.len()),
             ));
         }
-        found.into_iter().next()
-    };
+        let e = found.into_iter().next()?;
+        match e.payload::<P>() {
+            Ok(p) => Some((e.clone(), p)),
+            Err(err) => {
+                fails.push((format!("{}.details", P::STEP), err.to_string()));
+                None
+            }
+        }
+    }
     let file_hash = |n: &str| m.files.get(n).cloned().unwrap_or_default();
-    if let Some(e) = one("ceremony.started", &mut fails) {
+    if let Some((e, d)) = one::<ReshareStarted>(entries, &mut fails) {
         for n in [files::PLAN, files::OPERATORS] {
             if e.inputs.get(n).cloned().unwrap_or_default() != file_hash(n) {
                 fails.push((
@@ -687,43 +692,35 @@ fn check_transcript(tr: &Transcript, m: &ReshareManifest, c: &mut Checker) {
                 ));
             }
         }
-        if e.details.get("kind").and_then(Value::as_str) != Some(KIND)
-            || e.details.get("ceremony_id").and_then(Value::as_str) != Some(m.ceremony_id.as_str())
-        {
+        if d.kind != KIND || d.ceremony_id != m.ceremony_id {
             fails.push((
                 "ceremony.started".into(),
                 "kind or ceremony id differ".into(),
             ));
         }
     }
-    if let Some(e) = one("source.verified", &mut fails) {
-        if e.details.get("manifest_sha256").and_then(Value::as_str)
-            != Some(m.source.manifest_sha256.as_str())
-        {
+    if let Some((_, d)) = one::<SourceVerified>(entries, &mut fails) {
+        if d.manifest_sha256 != m.source.manifest_sha256 {
             fails.push(("source.verified".into(), "another source manifest".into()));
         }
     }
-    if let Some(e) = one("hsm.keys", &mut fails) {
-        if e.details.get("identity_public_key").and_then(Value::as_str)
-            != Some(m.identity.public_key.as_str())
-        {
+    if let Some((_, d)) = one::<HsmKeys>(entries, &mut fails) {
+        if d.identity_public_key != m.identity.public_key {
             fails.push((
                 "hsm.keys.identity_public_key".into(),
                 "differs from the manifest".into(),
             ));
         }
     }
-    if let Some(e) = one("master.ready", &mut fails) {
-        if e.details.get("fingerprint").and_then(Value::as_str)
-            != Some(m.source.master_fingerprint.as_str())
-        {
+    if let Some((_, d)) = one::<MasterReady>(entries, &mut fails) {
+        if d.fingerprint != m.source.master_fingerprint {
             fails.push((
                 "master.ready.fingerprint".into(),
                 "not the source's master".into(),
             ));
         }
     }
-    if let Some(e) = one("files.written", &mut fails) {
+    if let Some((e, FilesWritten)) = one::<FilesWritten>(entries, &mut fails) {
         for n in [files::PLAN, files::OPERATORS, files::KEYSHARES] {
             if e.outputs.get(n).cloned().unwrap_or_default() != file_hash(n) {
                 fails.push((
@@ -735,7 +732,7 @@ fn check_transcript(tr: &Transcript, m: &ReshareManifest, c: &mut Checker) {
     }
     let made: Vec<_> = entries
         .iter()
-        .filter(|e| e.step == "validator.reshared")
+        .filter(|e| e.step == ValidatorReshared::STEP)
         .collect();
     if made.len() != m.validators.len() {
         fails.push((
@@ -748,13 +745,7 @@ fn check_transcript(tr: &Transcript, m: &ReshareManifest, c: &mut Checker) {
         ));
     }
     for (i, (e, v)) in made.iter().zip(&m.validators).enumerate() {
-        let d = &e.details;
-        let same = d.get("index").and_then(Value::as_u64) == Some(u64::from(v.index))
-            && d.get("pubkey").and_then(Value::as_str) == Some(v.pubkey.as_str())
-            && d.get("owner_nonce").and_then(Value::as_u64) == Some(v.owner_nonce)
-            && d.get("merkle_leaf").and_then(Value::as_str) == Some(v.merkle_leaf.as_str())
-            && e.outputs.get("sharesData") == Some(&v.shares_data_sha256);
-        if !same {
+        if !ValidatorReshared::matches(e, v) {
             fails.push((
                 format!("validator.reshared[{i}]"),
                 "does not match the manifest".into(),

@@ -134,7 +134,7 @@ pub fn run(data: &[u8]) {
         fixture::original_identity()
     };
     let opts = VerifyOptions {
-        identity: Some(identity),
+        trusted_identities: vec![identity],
         ..VerifyOptions::default()
     };
     let unchanged = matches!(op, Op::Replace) && files == *base;
@@ -171,7 +171,7 @@ fn base_facts() -> &'static Facts {
         let r = fixture::rekeyed();
         r.files.write(&dir);
         let opts = VerifyOptions {
-            identity: Some(r.identity()),
+            trusted_identities: vec![r.identity()],
             ..VerifyOptions::default()
         };
         let loaded = load_verified(&dir, &opts)

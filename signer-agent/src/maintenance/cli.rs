@@ -13,7 +13,7 @@ pub async fn exits_plan(cfg: &Config, json: bool) -> Result<()> {
     let events = crate::logscan::Events::for_config(cfg, &provider)?;
     let default = MaintenanceConfig::resolve(&MaintenanceFile::default())?;
     let maint = cfg.maintenance.as_ref().unwrap_or(&default);
-    let st = Store::open(cfg.state_dir()?)?;
+    let st = Store::open_location(&cfg.state_location()?)?;
     let plan = exits::plan(&events, cfg, maint, &st).await?;
     let pm = cfg.contracts()?.pool_manager;
     let for_gov: Vec<String> = if plan.stalled.is_empty() {

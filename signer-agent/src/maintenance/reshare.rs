@@ -12,7 +12,6 @@ use std::path::Path;
 
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::sol_types::SolCall;
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::store::{self as mstore, err, Action};
@@ -24,30 +23,8 @@ use crate::error::{Error, Result};
 use crate::logscan::Events;
 use crate::refusal::Refusal;
 use crate::ssv::OperatorProblem;
+use crate::store::db::args;
 use crate::store::{Status, Store};
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS reshare_bundles (
-    id TEXT PRIMARY KEY,
-    ceremony_id TEXT NOT NULL,
-    path TEXT NOT NULL,
-    operator_ids TEXT NOT NULL,
-    operators TEXT NOT NULL,
-    source_root TEXT NOT NULL,
-    imported_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reshares (
-    pubkey TEXT NOT NULL,
-    bundle_id TEXT NOT NULL REFERENCES reshare_bundles(id),
-    position INTEGER NOT NULL,
-    owner_nonce INTEGER NOT NULL,
-    shares_data BLOB NOT NULL,
-    leaf BLOB NOT NULL,
-    state TEXT NOT NULL,
-    tx_hash TEXT,
-    PRIMARY KEY (pubkey, bundle_id)
-);
-"#;
 
 pub use crate::refusal::ReshareRefusal;
 
@@ -79,41 +56,38 @@ pub struct ReshareRow {
     pub leaf: [u8; 32],
 }
 
-pub fn ensure_schema(st: &Store) -> Result<()> {
-    st.conn()
-        .execute_batch(SCHEMA)
-        .map_err(|e| err(st, "create the reshare tables", e))
-}
-
 /// The imported reshare bundle `id` (root, `0x` hex): its new cluster.
 pub fn bundle_cluster(st: &Store, id: &str) -> Result<Option<Vec<u64>>> {
-    ensure_schema(st)?;
-    st.conn()
-        .query_row(
+    let raw: Option<String> = st
+        .db()
+        .query_opt(
             "SELECT operator_ids FROM reshare_bundles WHERE id = ?1",
-            params![id.to_ascii_lowercase()],
-            |r| r.get::<_, String>(0),
+            args![id.to_ascii_lowercase()],
         )
-        .optional()
-        .map(|o| o.map(|s| serde_json::from_str(&s).unwrap_or_default()))
-        .map_err(|e| err(st, "look up a reshare bundle", e))
+        .and_then(|r| r.map(|r| r.get(0)).transpose())
+        .map_err(|e| err(st, "look up a reshare bundle", e))?;
+    raw.map(|s| {
+        crate::store::rows::json("operator_ids", &s)
+            .map_err(|p| st.row_error("reshare_bundles", id, p))
+    })
+    .transpose()
 }
 
 /// The new cluster's operators as the reshare manifest pins them: (id, key fingerprint).
 pub fn bundle_operators(st: &Store, id: &str) -> Result<Vec<(u64, String)>> {
-    ensure_schema(st)?;
-    st.conn()
-        .query_row(
+    let raw: Option<String> = st
+        .db()
+        .query_opt(
             "SELECT operators FROM reshare_bundles WHERE id = ?1",
-            params![id.to_ascii_lowercase()],
-            |r| r.get::<_, String>(0),
+            args![id.to_ascii_lowercase()],
         )
-        .optional()
-        .map(|o| {
-            o.map(|s| serde_json::from_str(&s).unwrap_or_default())
-                .unwrap_or_default()
-        })
-        .map_err(|e| err(st, "look up a reshare bundle's operators", e))
+        .and_then(|r| r.map(|r| r.get(0)).transpose())
+        .map_err(|e| err(st, "look up a reshare bundle's operators", e))?;
+    match raw {
+        Some(s) => crate::store::rows::json("operators", &s)
+            .map_err(|p| st.row_error("reshare_bundles", id, p)),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The first operator of a reshare's new cluster that cannot take the shares, with why: it
@@ -144,35 +118,35 @@ pub async fn check_new_operators(
 
 /// Every reshare validator, by owner nonce.
 pub fn rows(st: &Store) -> Result<Vec<ReshareRow>> {
-    ensure_schema(st)?;
-    let mut stmt = st
-        .conn()
-        .prepare("SELECT pubkey, bundle_id, position, owner_nonce, state, shares_data, leaf FROM reshares ORDER BY owner_nonce, bundle_id, position")
+    let rows = st
+        .db()
+        .query(
+            "SELECT pubkey, bundle_id, position, owner_nonce, state, shares_data, leaf FROM reshares ORDER BY owner_nonce, bundle_id, position",
+            &[],
+        )
         .map_err(|e| err(st, "query reshares", e))?;
-    let rows = stmt
-        .query_map([], |r| {
-            let leaf: Vec<u8> = r.get(6)?;
-            let mut l = [0u8; 32];
-            if leaf.len() == 32 {
-                l.copy_from_slice(&leaf);
-            }
-            Ok(ReshareRow {
-                pubkey: r.get(0)?,
-                bundle_id: r.get(1)?,
-                position: r.get::<_, i64>(2)? as usize,
-                owner_nonce: r.get::<_, i64>(3)? as u64,
-                state: if r.get::<_, String>(4)? == "migrated" {
-                    ReshareState::Migrated
-                } else {
-                    ReshareState::Imported
-                },
-                shares_data: r.get(5)?,
-                leaf: l,
-            })
-        })
-        .map_err(|e| err(st, "query reshares", e))?;
-    rows.collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| err(st, "read reshares", e))
+    let mut out = Vec::new();
+    for r in rows {
+        let read = |e| err(st, "read reshares", e);
+        let pubkey: String = r.get(0).map_err(read)?;
+        let state: String = r.get(4).map_err(read)?;
+        let leaf: Vec<u8> = r.get(6).map_err(read)?;
+        let bad = |p| st.row_error("reshares", &pubkey, p);
+        out.push(ReshareRow {
+            bundle_id: r.get(1).map_err(read)?,
+            position: r.get(2).map_err(read)?,
+            owner_nonce: r.get(3).map_err(read)?,
+            state: match state.as_str() {
+                "migrated" => ReshareState::Migrated,
+                "imported" => ReshareState::Imported,
+                other => return Err(bad(crate::store::RowError::unknown("state", other))),
+            },
+            shares_data: r.get(5).map_err(read)?,
+            leaf: crate::store::rows::blob32("leaf", &leaf).map_err(bad)?,
+            pubkey,
+        });
+    }
+    Ok(out)
 }
 
 /// Marks `pubkeys` of bundle `id` migrated (idempotent) with a history row each.
@@ -183,71 +157,65 @@ pub fn mark_migrated(
     hash: &str,
     block: u64,
 ) -> Result<()> {
-    ensure_schema(st)?;
-    let tx = st
-        .conn()
-        .unchecked_transaction()
-        .map_err(|e| err(st, "begin reshare update", e))?;
-    for pk in pubkeys {
-        let n = tx
-            .execute(
-                "UPDATE reshares SET state = 'migrated', tx_hash = ?3 WHERE pubkey = ?1 AND bundle_id = ?2 AND state != 'migrated'",
-                params![pk.to_ascii_lowercase(), id, hash],
-            )
-            .map_err(|e| err(st, "mark a reshare migrated", e))?;
-        if n > 0 {
-            tx.execute(
-                "INSERT INTO history (pubkey, status, tx_hash, block_number, at, note) VALUES (?1, 'reshared', ?2, ?3, ?4, ?5)",
-                params![
-                    pk.to_ascii_lowercase(),
-                    hash,
-                    block as i64,
-                    time::OffsetDateTime::now_utc()
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .unwrap_or_default(),
-                    format!("moved to the cluster of reshare bundle {id}")
-                ],
-            )
-            .map_err(|e| err(st, "append history", e))?;
+    st.transaction("mark reshares migrated", |tx| {
+        for pk in pubkeys {
+            let n = tx
+                .execute(
+                    "UPDATE reshares SET state = 'migrated', tx_hash = ?3 WHERE pubkey = ?1 AND bundle_id = ?2 AND state != 'migrated'",
+                    args![pk.to_ascii_lowercase(), id, hash],
+                )
+                .map_err(|e| err(st, "mark a reshare migrated", e))?;
+            if n > 0 {
+                tx.execute(
+                    "INSERT INTO history (pubkey, status, tx_hash, block_number, at, note) VALUES (?1, 'reshared', ?2, ?3, ?4, ?5)",
+                    args![
+                        pk.to_ascii_lowercase(),
+                        hash,
+                        block,
+                        crate::store::now(),
+                        format!("moved to the cluster of reshare bundle {id}")
+                    ],
+                )
+                .map_err(|e| err(st, "append history", e))?;
+            }
         }
-    }
-    tx.commit().map_err(|e| err(st, "commit reshare update", e))
+        Ok(())
+    })
 }
 
-/// Verifies a reshare bundle pinned to a trusted identity.
+/// Verifies a reshare bundle pinned to the trusted identities: the shared verification checks
+/// that one of them signed it (`identity.pinned`).
 pub fn load_verified(
     dir: &Path,
     trusted: &[Vec<u8>],
 ) -> Result<kc_bundle::reshare::VerifiedReshare> {
-    let signer = std::fs::read(dir.join("manifest.sig"))
-        .ok()
-        .and_then(|b| kc_bundle::manifest::ManifestSignature::from_bytes(&b).ok())
-        .and_then(|s| hex::decode(&s.public_key).ok());
-    let pinned = signer.as_deref().and_then(|k| {
-        let k = p256::PublicKey::from_sec1_bytes(k).ok()?;
-        trusted
-            .iter()
-            .find(|t| p256::PublicKey::from_sec1_bytes(t).ok() == Some(k))
-            .cloned()
-    });
     let fail = |message: String| Error::Bundle {
         path: dir.to_owned(),
         message,
     };
-    let Some(identity) = pinned else {
-        return Err(fail(format!(
+    let untrusted = || {
+        format!(
             "untrusted identity: the reshare manifest is not signed by one of the {} trusted_identities",
             trusted.len()
-        )));
+        )
     };
-    kc_bundle::reshare::load_verified(
+    let (report, loaded) = kc_bundle::reshare::verify(
         dir,
         &kc_bundle::verify::VerifyOptions {
-            identity: Some(identity),
+            trusted_identities: trusted.to_vec(),
             ..Default::default()
         },
-    )
-    .map_err(|r| fail(crate::bundle::describe_failures(&r)))
+    );
+    match loaded {
+        Some(b) if report.identity_pinned => Ok(b),
+        Some(_) => Err(fail(untrusted())),
+        None if !report.identity_pinned => Err(fail(format!(
+            "{}; {}",
+            untrusted(),
+            crate::bundle::describe_failures(&report)
+        ))),
+        None => Err(fail(crate::bundle::describe_failures(&report))),
+    }
 }
 
 /// `import` of a reshare bundle. Returns the number of validators added.
@@ -265,7 +233,7 @@ pub async fn import(cfg: &Config, events: &Events, dir: &Path) -> Result<usize> 
         }
         .into());
     }
-    let st = Store::open(cfg.state_dir()?)?;
+    let st = Store::open_location(&cfg.state_location()?)?;
     let pm = IPoolManager::new(c.pool_manager, provider.clone());
     for v in &m.validators {
         let pk = format!("0x{}", v.pubkey);
@@ -326,66 +294,59 @@ pub async fn import(cfg: &Config, events: &Events, dir: &Path) -> Result<usize> 
         }
         .into());
     }
-    ensure_schema(&st)?;
-    let tx = st
-        .conn()
-        .unchecked_transaction()
-        .map_err(|e| err(&st, "begin reshare import", e))?;
-    tx.execute(
-        "INSERT OR IGNORE INTO reshare_bundles (id, ceremony_id, path, operator_ids, operators, source_root, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            id,
-            m.ceremony_id,
-            dir.display().to_string(),
-            serde_json::to_string(&b.operator_ids()).unwrap_or_default(),
-            serde_json::to_string(
-                &m.operators
-                    .list
-                    .iter()
-                    .map(|o| (o.id, o.fingerprint.clone()))
-                    .collect::<Vec<_>>()
-            )
-            .unwrap_or_default(),
-            m.source.merkle_root,
-            time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
-        ],
-    )
-    .map_err(|e| err(&st, "insert a reshare bundle", e))?;
-    let mut added = 0;
-    for (i, v) in m.validators.iter().enumerate() {
-        let n = tx
-            .execute(
-                "INSERT OR IGNORE INTO reshares (pubkey, bundle_id, position, owner_nonce, shares_data, leaf, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'imported')",
-                params![
-                    format!("0x{}", v.pubkey),
-                    id,
-                    i as i64,
-                    v.owner_nonce as i64,
-                    b.shares_data[i],
-                    b.leaves[i].to_vec()
-                ],
-            )
-            .map_err(|e| err(&st, "insert a reshare validator", e))?;
-        if n > 0 {
-            tx.execute(
-                "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'reshare_imported', ?2, ?3)",
-                params![
-                    format!("0x{}", v.pubkey),
-                    time::OffsetDateTime::now_utc()
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .unwrap_or_default(),
-                    format!("reshare bundle {id} ({}): owner nonce {}, cluster {:?}", m.ceremony_id, v.owner_nonce, b.operator_ids())
-                ],
-            )
-            .map_err(|e| err(&st, "append history", e))?;
+    st.transaction("import a reshare bundle", |tx| {
+        tx.execute(
+            "INSERT INTO reshare_bundles (id, ceremony_id, path, operator_ids, operators, source_root, imported_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+            args![
+                id.as_str(),
+                m.ceremony_id.as_str(),
+                dir.display().to_string(),
+                serde_json::to_string(&b.operator_ids()).unwrap_or_default(),
+                serde_json::to_string(
+                    &m.operators
+                        .list
+                        .iter()
+                        .map(|o| (o.id, o.fingerprint.clone()))
+                        .collect::<Vec<_>>()
+                )
+                .unwrap_or_default(),
+                m.source.merkle_root.as_str(),
+                crate::store::now()
+            ],
+        )
+        .map_err(|e| err(&st, "insert a reshare bundle", e))?;
+        let mut added = 0;
+        for (i, v) in m.validators.iter().enumerate() {
+            let n = tx
+                .execute(
+                    "INSERT INTO reshares (pubkey, bundle_id, position, owner_nonce, shares_data, leaf, state)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'imported') ON CONFLICT (pubkey, bundle_id) DO NOTHING",
+                    args![
+                        format!("0x{}", v.pubkey),
+                        id.as_str(),
+                        i,
+                        v.owner_nonce,
+                        b.shares_data[i].as_slice(),
+                        b.leaves[i].as_slice()
+                    ],
+                )
+                .map_err(|e| err(&st, "insert a reshare validator", e))?;
+            if n > 0 {
+                tx.execute(
+                    "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'reshare_imported', ?2, ?3)",
+                    args![
+                        format!("0x{}", v.pubkey),
+                        crate::store::now(),
+                        format!("reshare bundle {id} ({}): owner nonce {}, cluster {:?}", m.ceremony_id, v.owner_nonce, b.operator_ids())
+                    ],
+                )
+                .map_err(|e| err(&st, "append history", e))?;
+            }
+            added += n as usize;
         }
-        added += n;
-    }
-    tx.commit()
-        .map_err(|e| err(&st, "commit reshare import", e))?;
-    Ok(added)
+        Ok(added)
+    })
 }
 
 /// One pass: the next reshare batch in owner nonce order, when its nonce is the chain's.

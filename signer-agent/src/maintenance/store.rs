@@ -1,4 +1,4 @@
-//! The maintenance tables of the state store (same SQLite database; their schema and CHECK
+//! The maintenance tables of the state store (same database, SQLite or PostgreSQL; their schema and CHECK
 //! constraints are the store's, `crate::store::schema`):
 //!
 //! - `maint_tx`: every maintenance transaction, recorded `sent` (hash, action, subjects) before
@@ -11,12 +11,12 @@
 //!   count a nonce once (a replacement replaces its earlier versions, it does not add to them).
 
 use alloy::primitives::U256;
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::store::db::args;
 use crate::store::ledger::{day_totals, LedgerLine};
-use crate::store::{RowError, Store};
+use crate::store::{DbError, RowError, Store};
 
 /// A maintenance action (one PoolManager function each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -187,15 +187,12 @@ fn now() -> String {
 }
 
 /// A state store error of the maintenance tables.
-pub(crate) fn err(st: &Store, action: &str, source: rusqlite::Error) -> Error {
-    Error::Store {
-        path: st.path().to_owned(),
-        action: action.to_owned(),
-        source,
-    }
+pub(crate) fn err(st: &Store, action: &str, source: DbError) -> Error {
+    st.error(action, source)
 }
 
-/// Records a transaction as `sent` (before it is broadcast).
+/// Records a transaction as `sent` (before it is broadcast), fenced
+/// ([`Store::set_fence`]).
 pub fn record_sent(
     st: &Store,
     hash: &str,
@@ -204,29 +201,30 @@ pub fn record_sent(
     nonce: u64,
     note: &str,
 ) -> Result<()> {
-    st.conn()
-        .execute(
+    st.fenced("record a maintenance transaction", |tx| {
+        tx.execute(
             "INSERT INTO maint_tx (hash, action, subjects, state, nonce, sent_at, note) VALUES (?1, ?2, ?3, 'sent', ?4, ?5, ?6)",
-            params![
+            args![
                 hash,
                 action.as_str(),
                 serde_json::to_string(subjects).unwrap_or_default(),
-                nonce as i64,
+                nonce,
                 now(),
                 note
             ],
         )
         .map(|_| ())
         .map_err(|e| err(st, "record a maintenance transaction", e))
+    })
 }
 
 /// Points the `sent` row of `nonce` at version `hash` of it (a replacement, or the version that
 /// was mined).
 pub fn follow_version(st: &Store, nonce: u64, hash: &str, note: &str) -> Result<()> {
-    st.conn()
+    st.db()
         .execute(
             "UPDATE maint_tx SET hash = ?2, note = ?3 WHERE nonce = ?1 AND state = 'sent' AND hash <> ?2",
-            params![nonce as i64, hash, note],
+            args![nonce, hash, note],
         )
         .map(|_| ())
         .map_err(|e| err(st, "follow a replaced maintenance transaction", e))
@@ -234,10 +232,10 @@ pub fn follow_version(st: &Store, nonce: u64, hash: &str, note: &str) -> Result<
 
 /// Settles the `sent` row of `nonce` (none of its versions was mined).
 pub fn settle_nonce(st: &Store, nonce: u64, state: TxState, note: &str) -> Result<()> {
-    st.conn()
+    st.db()
         .execute(
             "UPDATE maint_tx SET state = ?2, settled_at = ?3, note = ?4 WHERE nonce = ?1 AND state = 'sent'",
-            params![nonce as i64, state.as_str(), now(), note],
+            args![nonce, state.as_str(), now(), note],
         )
         .map(|_| ())
         .map_err(|e| err(st, "settle a maintenance transaction", e))
@@ -251,10 +249,10 @@ pub fn settle(
     block: Option<u64>,
     note: Option<&str>,
 ) -> Result<()> {
-    st.conn()
+    st.db()
         .execute(
             "UPDATE maint_tx SET state = ?2, block_number = ?3, settled_at = ?4, note = COALESCE(?5, note) WHERE hash = ?1",
-            params![hash, state.as_str(), block.map(|b| b as i64), now(), note],
+            args![hash, state.as_str(), block, now(), note],
         )
         .map(|_| ())
         .map_err(|e| err(st, "settle a maintenance transaction", e))
@@ -267,40 +265,27 @@ pub fn transactions(st: &Store, sent_only: bool) -> Result<Vec<TxRow>> {
     } else {
         "SELECT hash, action, subjects, state, nonce, block_number, sent_at, note FROM maint_tx ORDER BY sent_at, hash"
     };
-    let mut stmt = st
-        .conn()
-        .prepare(sql)
-        .map_err(|e| err(st, "query maintenance transactions", e))?;
-    let rows = stmt
-        .query_map([], |r| {
-            let action: String = r.get(1)?;
-            let subjects: String = r.get(2)?;
-            Ok((
-                r.get::<_, String>(0)?,
-                action,
-                subjects,
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<i64>>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, Option<String>>(7)?,
-            ))
-        })
+    let rows = st
+        .db()
+        .query(sql, &[])
         .map_err(|e| err(st, "query maintenance transactions", e))?;
     let mut out = Vec::new();
-    for row in rows {
-        let (hash, action, subjects, state, nonce, block, sent_at, note) =
-            row.map_err(|e| err(st, "read maintenance transactions", e))?;
+    for r in rows {
+        let read = |e| err(st, "read maintenance transactions", e);
+        let hash: String = r.get(0).map_err(read)?;
+        let action: String = r.get(1).map_err(read)?;
+        let subjects: String = r.get(2).map_err(read)?;
+        let state: String = r.get(3).map_err(read)?;
         let bad = |p| st.row_error("maint_tx", &hash, p);
         out.push(TxRow {
             action: Action::try_from(action.as_str()).map_err(bad)?,
             subjects: crate::store::rows::json("subjects", &subjects).map_err(bad)?,
             state: TxState::try_from(state.as_str()).map_err(bad)?,
+            nonce: r.get(4).map_err(read)?,
+            block_number: r.get(5).map_err(read)?,
+            sent_at: r.get(6).map_err(read)?,
+            note: r.get(7).map_err(read)?,
             hash,
-            nonce: nonce.map(|n| n as u64),
-            block_number: block.map(|b| b as u64),
-            sent_at,
-            note,
         });
     }
     Ok(out)
@@ -324,85 +309,73 @@ pub fn set_exit_state(
     block: Option<u64>,
     note: &str,
 ) -> Result<usize> {
-    let tx = st
-        .conn()
-        .unchecked_transaction()
-        .map_err(|e| err(st, "begin exit state update", e))?;
-    let mut changed = 0;
-    for pk in pubkeys {
-        let pk = pk.to_ascii_lowercase();
-        let old: Option<String> = tx
-            .query_row(
-                "SELECT state FROM exits WHERE pubkey = ?1",
-                params![pk],
-                |r| r.get(0),
+    st.transaction("update exit state", |tx| {
+        let mut changed = 0;
+        for pk in pubkeys {
+            let pk = pk.to_ascii_lowercase();
+            let old: Option<String> = tx
+                .query_opt("SELECT state FROM exits WHERE pubkey = ?1", args![pk.as_str()])
+                .and_then(|r| r.map(|r| r.get(0)).transpose())
+                .map_err(|e| err(st, "read exit state", e))?;
+            let old = old
+                .map(|s| ExitState::try_from(s.as_str()))
+                .transpose()
+                .map_err(|p| st.row_error("exits", &pk, p))?;
+            if old >= Some(state) {
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO exits (pubkey, operator_ids, state, tx_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (pubkey) DO UPDATE SET state = ?3, tx_hash = COALESCE(?4, exits.tx_hash), updated_at = ?5",
+                args![
+                    pk.as_str(),
+                    serde_json::to_string(operator_ids).unwrap_or_default(),
+                    state.as_str(),
+                    tx_hash,
+                    now()
+                ],
             )
-            .optional()
-            .map_err(|e| err(st, "read exit state", e))?;
-        let old = old
-            .map(|s| ExitState::try_from(s.as_str()))
-            .transpose()
-            .map_err(|p| st.row_error("exits", &pk, p))?;
-        if old >= Some(state) {
-            continue;
+            .map_err(|e| err(st, "update exit state", e))?;
+            tx.execute(
+                "INSERT INTO history (pubkey, status, tx_hash, block_number, at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![pk.as_str(), state.as_str(), tx_hash, block, now(), note],
+            )
+            .map_err(|e| err(st, "append history", e))?;
+            changed += 1;
         }
-        tx.execute(
-            "INSERT INTO exits (pubkey, operator_ids, state, tx_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(pubkey) DO UPDATE SET state = ?3, tx_hash = COALESCE(?4, tx_hash), updated_at = ?5",
-            params![
-                pk,
-                serde_json::to_string(operator_ids).unwrap_or_default(),
-                state.as_str(),
-                tx_hash,
-                now()
-            ],
-        )
-        .map_err(|e| err(st, "update exit state", e))?;
-        tx.execute(
-            "INSERT INTO history (pubkey, status, tx_hash, block_number, at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![pk, state.as_str(), tx_hash, block.map(|b| b as i64), now(), note],
-        )
-        .map_err(|e| err(st, "append history", e))?;
-        changed += 1;
-    }
-    tx.commit().map_err(|e| err(st, "commit exit state", e))?;
-    Ok(changed)
+        Ok(changed)
+    })
 }
 
 /// Every validator in the exit lifecycle.
 pub fn exits(st: &Store) -> Result<Vec<ExitRow>> {
-    let mut stmt = st
-        .conn()
-        .prepare("SELECT pubkey, operator_ids, state, tx_hash, updated_at FROM exits ORDER BY updated_at, pubkey")
-        .map_err(|e| err(st, "query exits", e))?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })
+    let rows = st
+        .db()
+        .query(
+            "SELECT pubkey, operator_ids, state, tx_hash, updated_at FROM exits ORDER BY updated_at, pubkey",
+            &[],
+        )
         .map_err(|e| err(st, "query exits", e))?;
     let mut out = Vec::new();
-    for row in rows {
-        let (pubkey, ids, state, tx_hash, updated_at) =
-            row.map_err(|e| err(st, "read exits", e))?;
+    for r in rows {
+        let read = |e| err(st, "read exits", e);
+        let pubkey: String = r.get(0).map_err(read)?;
+        let ids: String = r.get(1).map_err(read)?;
+        let state: String = r.get(2).map_err(read)?;
         let bad = |p| st.row_error("exits", &pubkey, p);
         out.push(ExitRow {
             operator_ids: crate::store::rows::json("operator_ids", &ids).map_err(bad)?,
             state: ExitState::try_from(state.as_str()).map_err(bad)?,
+            tx_hash: r.get(3).map_err(read)?,
+            updated_at: r.get(4).map_err(read)?,
             pubkey,
-            tx_hash,
-            updated_at,
         });
     }
     Ok(out)
 }
 
-/// Appends one signed maintenance transaction (of key nonce `nonce`) to the ledger.
+/// Appends one signed maintenance transaction (of key nonce `nonce`) to the ledger, fenced
+/// ([`Store::set_fence`]): it is the last write before the key signs.
 pub fn record_signed(
     st: &Store,
     day: &str,
@@ -412,13 +385,14 @@ pub fn record_signed(
     amount: U256,
     nonce: u64,
 ) -> Result<()> {
-    st.conn()
-        .execute(
+    st.fenced("append to the maintenance ledger", |tx| {
+        tx.execute(
             "INSERT INTO maintenance_ledger (day, at, sighash, action, count, amount_wei, nonce) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![day, now(), sighash, action.as_str(), count as i64, amount.to_string(), nonce as i64],
+            args![day, now(), sighash, action.as_str(), count, amount.to_string(), nonce],
         )
         .map(|_| ())
         .map_err(|e| err(st, "append to the maintenance ledger", e))
+    })
 }
 
 /// (count, amount) signed on `day` for `actions`, each nonce counted once (the largest of its
@@ -430,29 +404,24 @@ pub fn signed_on(
     actions: &[Action],
     except: Option<u64>,
 ) -> Result<(u64, U256)> {
-    let mut stmt = st
-        .conn()
-        .prepare(
+    let rows = st
+        .db()
+        .query(
             "SELECT seq, action, count, amount_wei, nonce FROM maintenance_ledger WHERE day = ?1",
+            args![day],
         )
         .map_err(|e| err(st, "query the maintenance ledger", e))?;
-    let rows = stmt
-        .query_map(params![day], |r| {
-            Ok((
-                r.get::<_, String>(1)?,
-                LedgerLine {
-                    seq: r.get(0)?,
-                    count: r.get(2)?,
-                    value: r.get(3)?,
-                    nonce: r.get(4)?,
-                    fees: "0".into(),
-                },
-            ))
-        })
-        .map_err(|e| err(st, "query the maintenance ledger", e))?;
     let mut lines = Vec::new();
-    for row in rows {
-        let (a, line) = row.map_err(|e| err(st, "read the maintenance ledger", e))?;
+    for r in rows {
+        let read = |e| err(st, "read the maintenance ledger", e);
+        let a: String = r.get(1).map_err(read)?;
+        let line = LedgerLine {
+            seq: r.get(0).map_err(read)?,
+            count: r.get(2).map_err(read)?,
+            value: r.get(3).map_err(read)?,
+            nonce: r.get(4).map_err(read)?,
+            fees: "0".into(),
+        };
         let a = Action::try_from(a.as_str())
             .map_err(|p| st.row_error("maintenance_ledger", &line.seq.to_string(), p))?;
         if actions.contains(&a) {
@@ -470,7 +439,7 @@ mod tests {
     #[test]
     fn exit_states_only_move_forward_and_every_change_is_history() {
         let dir = tempfile::tempdir().unwrap();
-        let st = Store::open(dir.path()).unwrap();
+        let st = crate::store::testing::open(dir.path());
         let pk = vec!["0xAB".to_string()];
         assert_eq!(
             set_exit_state(
@@ -520,7 +489,7 @@ mod tests {
     fn transactions_in_flight_and_the_ledger_survive_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let st = Store::open(dir.path()).unwrap();
+            let st = crate::store::testing::open(dir.path());
             record_sent(
                 &st,
                 "0xaa",
@@ -542,7 +511,7 @@ mod tests {
             )
             .unwrap();
         }
-        let st = Store::open(dir.path()).unwrap();
+        let st = crate::store::testing::open(dir.path());
         assert!(in_flight(&st, "cluster:1,2,3,4").unwrap());
         settle(&st, "0xaa", TxState::Confirmed, Some(9), None).unwrap();
         assert!(!in_flight(&st, "cluster:1,2,3,4").unwrap());
@@ -561,15 +530,15 @@ mod tests {
             (0, U256::from(7u64))
         );
         assert!(st
-            .conn()
-            .execute("DELETE FROM maintenance_ledger", [])
+            .db()
+            .execute("DELETE FROM maintenance_ledger", &[])
             .is_err());
     }
 
     #[test]
     fn the_ledger_counts_a_nonce_once_and_a_replacement_replaces_it() {
         let dir = tempfile::tempdir().unwrap();
-        let st = Store::open(dir.path()).unwrap();
+        let st = crate::store::testing::open(dir.path());
         let day = "2026-01-01";
         let tops = [Action::TopUp, Action::Reactivate];
         record_signed(&st, day, "0x1", Action::TopUp, 0, U256::from(10u64), 7).unwrap();
@@ -603,7 +572,7 @@ mod tests {
     #[test]
     fn a_replaced_or_dropped_transaction_settles_its_row_by_nonce() {
         let dir = tempfile::tempdir().unwrap();
-        let st = Store::open(dir.path()).unwrap();
+        let st = crate::store::testing::open(dir.path());
         let subject = "validator:0xab".to_owned();
         record_sent(
             &st,

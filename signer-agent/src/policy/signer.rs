@@ -31,6 +31,8 @@ pub struct PolicySigner<S> {
     ledger: Option<Arc<tokio::sync::Mutex<Store>>>,
     /// The node the transactions are simulated on.
     pub(super) simulator: Option<DynProvider>,
+    /// With a shared store: the leadership lease this instance must hold when the key signs.
+    gate: Option<crate::leader::Gate>,
 }
 
 impl<S> std::fmt::Debug for PolicySigner<S> {
@@ -50,7 +52,14 @@ impl<S> PolicySigner<S> {
             refusals: Arc::default(),
             ledger: None,
             simulator: None,
+            gate: None,
         }
+    }
+    /// Signs only while this instance holds the leadership lease (checked on the store just
+    /// before the key signs): a deposed leader's signature is refused ([`crate::Error::Fenced`]).
+    pub fn with_gate(mut self, gate: Option<crate::leader::Gate>) -> Self {
+        self.gate = gate;
+        self
     }
     /// Checks `stake` calldata and the daily caps against this store, and records every
     /// signature in its ledger.
@@ -128,6 +137,13 @@ where
             }
         }
         let sighash = tx.signature_hash();
+        // The last check before the key: another instance may have taken over meanwhile.
+        if let Some(gate) = &self.gate {
+            if let Err(e) = gate.check().await {
+                tracing::error!(error = %e, "not the lease holder: nothing signed");
+                return Err(alloy::signers::Error::other(e));
+            }
+        }
         let sig = self.inner.sign_transaction(tx).await?;
         if let Some(store) = guard.as_deref() {
             record(store, &t, &allowed, &format!("{sighash}"))?;

@@ -10,7 +10,6 @@ use alloy::sol_types::SolCall;
 use super::*;
 use crate::bundle::{BundleValidator, VerifiedBundle};
 use crate::signer::{HsmSigner, PrehashBackend};
-use crate::store::Store;
 use alloy::consensus::TxEip1559;
 use alloy::primitives::{address, Bytes};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -101,7 +100,7 @@ fn policy() -> Policy {
 /// the PoolManager) and FOREIGN_ROOT (validators 50..52, withdrawing elsewhere).
 fn state() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let mut st = Store::open(dir.path()).unwrap();
+    let mut st = crate::store::testing::open(dir.path());
     st.import(&bundle(ROOT, POOL, 0, 6)).unwrap();
     st.import(&bundle(FOREIGN_ROOT, OTHER, 50, 2)).unwrap();
     dir
@@ -116,7 +115,7 @@ fn signer_over(dir: &std::path::Path, p: Policy) -> (PolicySigner<HsmSigner>, Ar
     let signer = HsmSigner::open(Arc::new(backend)).unwrap();
     signs.store(0, Ordering::SeqCst); // the self-check signed once
     (
-        PolicySigner::new(signer, p).with_store(Store::open(dir).unwrap()),
+        PolicySigner::new(signer, p).with_store(crate::store::testing::open(dir)),
         signs,
     )
 }
@@ -211,7 +210,7 @@ fn allowed_transactions_are_signed_and_recorded() {
     sign(&s, report_tx()).unwrap();
     assert_eq!(signs.load(Ordering::SeqCst), 2);
     assert!(s.refusals().lock().unwrap().is_empty());
-    let st = Store::open(dir.path()).unwrap();
+    let st = crate::store::testing::open(dir.path());
     assert_eq!(st.signed_on(&today()).unwrap(), (U256::ZERO, 1));
 }
 
@@ -366,7 +365,7 @@ fn unknown_validator_is_refused() {
 #[test]
 fn refused_front_run_validator_is_refused() {
     let (s, signs, dir) = setup();
-    let mut st = Store::open(dir.path()).unwrap();
+    let mut st = crate::store::testing::open(dir.path());
     let pk = format!("0x{}", hex::encode([2u8; 48]));
     st.set_status(
         std::slice::from_ref(&pk),
@@ -493,7 +492,7 @@ fn removal_of(keys: &[u8]) -> TxEip1559 {
 }
 
 fn confirm(dir: &std::path::Path, keys: &[u8]) {
-    let mut st = Store::open(dir).unwrap();
+    let mut st = crate::store::testing::open(dir);
     let pks: Vec<String> = keys
         .iter()
         .map(|k| format!("0x{}", hex::encode([*k; 48])))
@@ -528,7 +527,7 @@ fn top_ups_above_the_caps_are_refused_even_after_a_restart() {
 fn exits_only_of_staked_validators_and_within_the_day() {
     let (s, signs, dir) = setup();
     let s = PolicySigner::new(s.inner.clone(), maint_policy())
-        .with_store(Store::open(dir.path()).unwrap());
+        .with_store(crate::store::testing::open(dir.path()));
     // imported but not staked, and never imported
     refused_by(&s, &signs, exits_of(&[0]), "exit_unknown_validator");
     refused_by(&s, &signs, exits_of(&[77]), "exit_unknown_validator");
@@ -544,10 +543,10 @@ fn exits_only_of_staked_validators_and_within_the_day() {
 fn removals_only_of_withdrawn_validators() {
     let (s, signs, dir) = setup();
     let s = PolicySigner::new(s.inner.clone(), maint_policy())
-        .with_store(Store::open(dir.path()).unwrap());
+        .with_store(crate::store::testing::open(dir.path()));
     confirm(dir.path(), &[0, 1]);
     refused_by(&s, &signs, removal_of(&[0]), "remove_not_withdrawn");
-    let st = Store::open(dir.path()).unwrap();
+    let st = crate::store::testing::open(dir.path());
     let pk = |k: u8| format!("0x{}", hex::encode([k; 48]));
     use crate::maintenance::store::{set_exit_state, ExitState};
     set_exit_state(

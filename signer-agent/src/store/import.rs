@@ -4,10 +4,9 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, OptionalExtension};
-
+use super::db::{args, Db, DbResult};
 use super::rows::{blob32, Status};
-use super::{h, now, store_error, Store};
+use super::{h, now, DbCtx, Store};
 use crate::bundle::{BundleValidator, VerifiedBundle};
 use crate::error::{Error, Result};
 
@@ -169,56 +168,44 @@ impl Store {
     }
 
     /// Reads what [`decide`] needs about `b` (inside the import's transaction).
-    fn read_known(&self, tx: &rusqlite::Transaction<'_>, b: &VerifiedBundle) -> Result<Known> {
+    fn read_known(&self, tx: &Db, b: &VerifiedBundle) -> Result<Known> {
         let id = h(&b.merkle_root);
-        let e = store_error(&self.path);
         let bundle_known: bool = tx
-            .query_row(
+            .query_one(
                 "SELECT EXISTS(SELECT 1 FROM bundles WHERE id = ?1)",
-                params![id],
-                |r| r.get(0),
+                args![id.as_str()],
             )
-            .map_err(|s| e("look up bundle", s))?;
+            .and_then(|r| r.get(0))
+            .ctx(self, "look up bundle")?;
         let mut keys = HashMap::new();
         for v in &b.validators {
             let pk = h(&v.pubkey);
-            type Raw = (String, String, i64, Vec<u8>, Vec<u8>, bool, bool);
-            let raw: Option<Raw> = tx
-                .query_row(
+            let Some(r) = tx
+                .query_opt(
                     "SELECT bundle_id, status, owner_nonce, signature, deposit_data_root,
                         EXISTS(SELECT 1 FROM superseded s WHERE s.pubkey = v.pubkey AND s.bundle_id = ?2),
                         EXISTS(SELECT 1 FROM foreign_deposits f WHERE f.pubkey = v.pubkey)
                      FROM validators v WHERE pubkey = ?1",
-                    params![pk, id],
-                    |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                        ))
-                    },
+                    args![pk.as_str(), id.as_str()],
                 )
-                .optional()
-                .map_err(|s| e("look up validator", s))?;
-            let Some((bundle_id, status, owner_nonce, signature, ddr, superseded, foreign)) = raw
+                .ctx(self, "look up validator")?
             else {
                 continue;
             };
+            let read = |e| self.err("read validator", e);
+            let status: String = r.get(1).map_err(read)?;
+            let ddr: Vec<u8> = r.get(4).map_err(read)?;
             let row = |p| self.row_error("validators", &pk, p);
             keys.insert(
                 pk.clone(),
                 Existing {
-                    bundle_id,
+                    bundle_id: r.get(0).map_err(read)?,
                     status: Status::try_from(status.as_str()).map_err(row)?,
-                    owner_nonce: owner_nonce as u64,
-                    signature,
+                    owner_nonce: r.get(2).map_err(read)?,
+                    signature: r.get(3).map_err(read)?,
                     deposit_data_root: blob32("deposit_data_root", &ddr).map_err(row)?,
-                    superseded_from_this_bundle: superseded,
-                    foreign_deposit: foreign,
+                    superseded_from_this_bundle: r.get(5).map_err(read)?,
+                    foreign_deposit: r.get(6).map_err(read)?,
                 },
             );
         }
@@ -227,19 +214,14 @@ impl Store {
 
     fn import_or_check(&mut self, b: &VerifiedBundle, commit: bool) -> Result<usize> {
         let id = h(&b.merkle_root);
-        let path = self.path.clone();
-        let e = store_error(&path);
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|s| e("begin import", s))?;
+        let tx = self.db.begin().ctx(self, "begin import")?;
         let known = self.read_known(&tx, b)?;
         // Dropping the transaction (a refusal, a dry run) records nothing.
         let plan = decide(b, &known).map_err(|r| Error::from(crate::refusal::Refusal::from(r)))?;
-        write_bundle(&tx, &id, b).map_err(|s| e("insert bundle", s))?;
+        write_bundle(&tx, &id, b).ctx(self, "insert bundle")?;
         let added = plan.fresh.len() + plan.takeovers.len();
         for v in plan.fresh {
-            write_fresh(&tx, &id, b, v).map_err(|s| e("insert validator", s))?;
+            write_fresh(&tx, &id, b, v).ctx(self, "insert validator")?;
         }
         for (v, old) in plan.takeovers {
             if commit {
@@ -251,27 +233,23 @@ impl Store {
                     "validator taken over by a newer bundle (re-created key shares)"
                 );
             }
-            write_takeover(&tx, &id, b, v, &old).map_err(|s| e("take the validator over", s))?;
+            write_takeover(&tx, &id, b, v, &old).ctx(self, "take the validator over")?;
         }
         if commit {
-            tx.commit().map_err(|s| e("commit import", s))?;
+            tx.commit().ctx(self, "commit import")?;
         }
         Ok(added)
     }
 }
 
 /// Records the bundle and its facts (nothing when it is known).
-fn write_bundle(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-    b: &VerifiedBundle,
-) -> rusqlite::Result<()> {
+fn write_bundle(tx: &Db, id: &str, b: &VerifiedBundle) -> DbResult<()> {
     tx.execute(
-        "INSERT OR IGNORE INTO bundles (id, ceremony_id, path, operator_ids, withdrawal_type, identity, imported_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+        "INSERT INTO bundles (id, ceremony_id, path, operator_ids, withdrawal_type, identity, imported_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+        args![
             id,
-            b.ceremony_id,
+            b.ceremony_id.as_str(),
             b.dir.display().to_string(),
             serde_json::to_string(&b.operator_ids).unwrap_or_default(),
             b.withdrawal_type,
@@ -280,12 +258,12 @@ fn write_bundle(
         ],
     )?;
     tx.execute(
-        "INSERT OR IGNORE INTO bundle_facts (bundle_id, withdrawal_address, owner_address, operators)
-         VALUES (?1, ?2, ?3, ?4)",
-        params![
+        "INSERT INTO bundle_facts (bundle_id, withdrawal_address, owner_address, operators)
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (bundle_id) DO NOTHING",
+        args![
             id,
-            b.withdrawal_address,
-            b.owner_address,
+            b.withdrawal_address.as_str(),
+            b.owner_address.as_str(),
             serde_json::to_string(&b.operators).unwrap_or_default(),
         ],
     )?;
@@ -293,31 +271,26 @@ fn write_bundle(
 }
 
 /// Adds a key new to the store, with its `imported` history entry.
-fn write_fresh(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-    b: &VerifiedBundle,
-    v: &BundleValidator,
-) -> rusqlite::Result<()> {
+fn write_fresh(tx: &Db, id: &str, b: &VerifiedBundle, v: &BundleValidator) -> DbResult<()> {
     let pk = h(&v.pubkey);
     tx.execute(
         "INSERT INTO validators (pubkey, bundle_id, idx, position, owner_nonce, status, signature,
          deposit_data_root, shares_data, leaf) VALUES (?1, ?2, ?3, ?4, ?5, 'imported', ?6, ?7, ?8, ?9)",
-        params![
-            pk,
+        args![
+            pk.as_str(),
             id,
             v.index,
-            v.position as i64,
-            v.owner_nonce as i64,
-            v.signature,
-            v.deposit_data_root.to_vec(),
-            v.shares_data,
-            v.leaf.to_vec()
+            v.position,
+            v.owner_nonce,
+            v.signature.as_slice(),
+            v.deposit_data_root.as_slice(),
+            v.shares_data.as_slice(),
+            v.leaf.as_slice()
         ],
     )?;
     tx.execute(
         "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'imported', ?2, ?3)",
-        params![pk, now(), format!("bundle {} ({})", id, b.ceremony_id)],
+        args![pk, now(), format!("bundle {} ({})", id, b.ceremony_id)],
     )?;
     Ok(())
 }
@@ -325,34 +298,34 @@ fn write_fresh(
 /// Moves a key to this (newer) bundle: its old row archived in `superseded`, its row updated,
 /// a `superseded` history entry naming both bundles.
 fn write_takeover(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db,
     id: &str,
     b: &VerifiedBundle,
     v: &BundleValidator,
     old: &Existing,
-) -> rusqlite::Result<()> {
+) -> DbResult<()> {
     let pk = h(&v.pubkey);
     tx.execute(
         "INSERT INTO superseded (pubkey, bundle_id, idx, position, owner_nonce, status, leaf, by_bundle, at)
          SELECT pubkey, bundle_id, idx, position, owner_nonce, status, leaf, ?2, ?3 FROM validators WHERE pubkey = ?1",
-        params![pk, id, now()],
+        args![pk.as_str(), id, now()],
     )?;
     tx.execute(
         "UPDATE validators SET bundle_id = ?2, idx = ?3, position = ?4, owner_nonce = ?5, status = 'imported',
          tx_hash = NULL, block_number = NULL, shares_data = ?6, leaf = ?7 WHERE pubkey = ?1",
-        params![
-            pk,
+        args![
+            pk.as_str(),
             id,
             v.index,
-            v.position as i64,
-            v.owner_nonce as i64,
-            v.shares_data,
-            v.leaf.to_vec()
+            v.position,
+            v.owner_nonce,
+            v.shares_data.as_slice(),
+            v.leaf.as_slice()
         ],
     )?;
     tx.execute(
         "INSERT INTO history (pubkey, status, at, note) VALUES (?1, 'superseded', ?2, ?3)",
-        params![
+        args![
             pk,
             now(),
             format!(
@@ -497,7 +470,7 @@ mod tests {
     #[test]
     fn import_is_idempotent_and_history_is_append_only() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path()).unwrap();
+        let mut s = crate::store::testing::open(dir.path());
         assert_eq!(s.import(&bundle(3, 9)).unwrap(), 3);
         assert_eq!(s.import(&bundle(3, 9)).unwrap(), 0);
         let pk = s.validators().unwrap()[0].pubkey.clone();
@@ -529,10 +502,10 @@ mod tests {
         assert_eq!(v.status, Status::Confirmed);
         assert_eq!(v.tx_hash.as_deref(), Some("0xabc"));
         assert_eq!(s.history().unwrap().len(), 5);
-        assert!(s.conn.execute("DELETE FROM history", []).is_err());
+        assert!(s.db().execute("DELETE FROM history", &[]).is_err());
         assert!(s
-            .conn
-            .execute("UPDATE history SET status = 'x'", [])
+            .db()
+            .execute("UPDATE history SET status = 'x'", &[])
             .is_err());
         assert_eq!(s.leaves(&h(&[9; 32])).unwrap().len(), 3);
     }
@@ -540,7 +513,7 @@ mod tests {
     #[test]
     fn a_newer_bundle_takes_over_keys_that_are_not_staked() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path()).unwrap();
+        let mut s = crate::store::testing::open(dir.path());
         s.import(&bundle(3, 9)).unwrap();
         let pk = |k: u8| h(&[k; 48]);
         s.set_status(&[pk(0)], Status::Refused, None, None, Some("front_run: x"))
@@ -627,13 +600,13 @@ mod tests {
             "{err}"
         );
         assert_eq!(s.bundles().unwrap().len(), 2);
-        assert!(s.conn.execute("DELETE FROM superseded", []).is_err());
+        assert!(s.db().execute("DELETE FROM superseded", &[]).is_err());
     }
 
     #[test]
     fn a_key_with_a_foreign_deposit_is_not_taken_over() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path()).unwrap();
+        let mut s = crate::store::testing::open(dir.path());
         s.import(&bundle(3, 9)).unwrap();
         let scan = super::super::DepositScan {
             deposit_contract: "0xaa".into(),

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use alloy::primitives::U256;
-use rusqlite::params;
 
+use super::db::args;
 use super::rows::LedgerEntry;
-use super::{now, Store};
+use super::{now, DbCtx, Store};
 use crate::error::Result;
 
 /// What a day's ledger rows add up to.
@@ -64,14 +64,15 @@ pub(crate) fn day_totals(
 impl Store {
     /// The policy ledger's rows of `day` (`YYYY-MM-DD`, UTC).
     fn policy_lines(&self, day: &str) -> Result<Vec<LedgerLine>> {
-        let mut stmt = self
-            .conn
-            .prepare(
+        let rows = self
+            .db
+            .query(
                 "SELECT seq, nonce, value_wei, validators, ssv_fee_wei FROM policy_ledger WHERE day = ?1",
+                args![day],
             )
-            .map_err(|e| self.err("query policy ledger", e))?;
-        let rows = stmt
-            .query_map(params![day], |r| {
+            .ctx(self, "query policy ledger")?;
+        rows.iter()
+            .map(|r| {
                 Ok(LedgerLine {
                     seq: r.get(0)?,
                     nonce: r.get(1)?,
@@ -80,9 +81,8 @@ impl Store {
                     fees: r.get(4)?,
                 })
             })
-            .map_err(|e| self.err("query policy ledger", e))?;
-        rows.collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| self.err("read policy ledger", e))
+            .collect::<super::db::DbResult<Vec<_>>>()
+            .ctx(self, "read policy ledger")
     }
 
     /// Value (wei) and validators the key signed for on `day` (`YYYY-MM-DD`, UTC), a nonce
@@ -105,26 +105,28 @@ impl Store {
         Ok(day_totals(self.policy_lines(day)?, None).fees)
     }
 
-    /// Appends one signed transaction to the policy ledger.
+    /// Appends one signed transaction to the policy ledger, fenced ([`Store::set_fence`]): it
+    /// is the last write before the key signs.
     pub fn record_signed(&self, entry: &LedgerEntry) -> Result<()> {
-        self.conn
-            .execute(
+        self.fenced("append to the policy ledger", |tx| {
+            tx.execute(
                 "INSERT INTO policy_ledger (day, at, sighash, target, selector, value_wei, validators, ssv_fee_wei, nonce)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    entry.day,
+                args![
+                    entry.day.as_str(),
                     now(),
-                    entry.sighash,
-                    entry.target,
-                    entry.selector,
-                    entry.value_wei,
-                    entry.validators as i64,
-                    entry.ssv_fee_wei,
-                    entry.nonce.map(|n| n as i64)
+                    entry.sighash.as_str(),
+                    entry.target.as_str(),
+                    entry.selector.as_str(),
+                    entry.value_wei.as_str(),
+                    entry.validators,
+                    entry.ssv_fee_wei.as_str(),
+                    entry.nonce
                 ],
             )
             .map(|_| ())
-            .map_err(|e| self.err("append to the policy ledger", e))
+            .ctx(self, "append to the policy ledger")
+        })
     }
 }
 
@@ -167,7 +169,7 @@ mod tests {
     #[test]
     fn policy_ledger_survives_a_restart_and_is_append_only() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let s = crate::store::testing::open(dir.path());
         let e = |v: &str, n: u64| LedgerEntry {
             day: "2026-11-25".into(),
             sighash: "0x01".into(),
@@ -181,7 +183,7 @@ mod tests {
         s.record_signed(&e("5", 3)).unwrap();
         s.record_signed(&e("7", 1)).unwrap();
         drop(s);
-        let s = Store::open(dir.path()).unwrap();
+        let s = crate::store::testing::open(dir.path());
         assert_eq!(s.signed_on("2026-11-25").unwrap(), (U256::from(12u64), 4));
         assert_eq!(s.signed_on("2026-11-26").unwrap(), (U256::ZERO, 0));
         // Versions of one nonce (replacements) count once, by their largest amounts.
@@ -200,10 +202,10 @@ mod tests {
             s.signed_on_except("2026-11-27", 9).unwrap(),
             (U256::from(4u64), 2, U256::from(4u64))
         );
-        assert!(s.conn.execute("DELETE FROM policy_ledger", []).is_err());
+        assert!(s.db().execute("DELETE FROM policy_ledger", &[]).is_err());
         assert!(s
-            .conn
-            .execute("UPDATE policy_ledger SET validators = 0", [])
+            .db()
+            .execute("UPDATE policy_ledger SET validators = 0", &[])
             .is_err());
         let b = bundle(2, 9);
         let mut s = s;

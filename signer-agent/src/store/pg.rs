@@ -1,33 +1,22 @@
-//! The state store on PostgreSQL (`state_url = "postgres://…"`), for two agents sharing one
-//! truth: the schema of [`super::schema`] at the same version numbers (tables, CHECK
-//! constraints, append-only history and ledgers), and the leadership lease with its fencing
-//! token ([`Lease`]).
+//! The state store's schema on PostgreSQL (`state_url = "postgres://…"`), for agents sharing
+//! one truth: the tables of [`super::schema`] at the same version numbers (columns, CHECK
+//! constraints, append-only history and ledgers), and the leadership lease row
+//! ([`super::lease`]).
 //!
 //! - The schema version lives in `kc_schema`; migrations run in one transaction under an
 //!   advisory lock (two agents starting together migrate once); a database newer than the agent
 //!   is refused ([`Error::StoreTooNew`]).
 //! - `history`, `policy_ledger`, `superseded` and `maintenance_ledger` refuse UPDATE, DELETE and
-//!   TRUNCATE by trigger, as on SQLite.
-//! - `leadership` is one row: the holder, its fencing token (raised by every takeover) and the
-//!   lease's expiry on the database's clock (one clock for every instance). A write that precedes
-//!   a signature runs [`PgStore::set_status_fenced`]: in its transaction the lease row is locked
-//!   and checked against the writer's token, so a deposed leader's late write is refused
-//!   ([`Error::Fenced`]) and a takeover waits for a fenced write in flight.
+//!   TRUNCATE by trigger, as SQLite's triggers refuse UPDATE and DELETE.
+//! - PostgreSQL stores start at version 2: there is no older PostgreSQL schema.
 //!
-//! Not yet: the rest of the agent's store behind one interface with this backend (the agent
-//! uses SQLite), TLS to a server that is not on loopback or a Unix socket (refused).
+//! TLS: as the configuration decides (`config::state`, [`super::StoreLocation::PostgresOver`]):
+//! verified TLS to a server off this host ([`super::pg_tls`]); a bare
+//! [`super::StoreLocation::Postgres`] reaches only a server on this host.
 
-use std::str::FromStr;
-use std::time::Duration;
-
-use secrecy::{ExposeSecret, SecretString};
-use tokio_postgres::config::Host;
-use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
-
-use super::ledger::{day_totals, DayTotals, LedgerLine};
-use super::rows::{LedgerEntry, Status};
+use super::db::args;
 use super::schema::VERSION;
+use super::{DbCtx, Store};
 use crate::error::{Error, Result};
 
 /// Version 2 of the schema (the version SQLite reaches through its migrations), for an empty
@@ -164,386 +153,167 @@ CREATE TABLE leadership (
 INSERT INTO leadership VALUES (1, '', 0, '-infinity');
 "#;
 
+/// Version 3: the signed transactions and the reshare tables (created on first use before
+/// the schema was versioned on SQLite).
+const PG_V3: &str = r#"
+CREATE TABLE transactions (
+    seq BIGSERIAL PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    sender TEXT NOT NULL,
+    nonce BIGINT NOT NULL CHECK (nonce >= 0),
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    input BYTEA NOT NULL,
+    value TEXT NOT NULL,
+    gas_limit BIGINT NOT NULL,
+    max_fee TEXT NOT NULL,
+    max_priority_fee TEXT NOT NULL,
+    replaces TEXT,
+    pubkeys TEXT NOT NULL,
+    signed_at TEXT NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE INDEX transactions_nonce ON transactions(sender, nonce);
+CREATE TABLE reshare_bundles (
+    id TEXT PRIMARY KEY,
+    ceremony_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    operator_ids TEXT NOT NULL,
+    operators TEXT NOT NULL,
+    source_root TEXT NOT NULL,
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE reshares (
+    pubkey TEXT NOT NULL,
+    bundle_id TEXT NOT NULL REFERENCES reshare_bundles(id),
+    position BIGINT NOT NULL,
+    owner_nonce BIGINT NOT NULL,
+    shares_data BYTEA NOT NULL,
+    leaf BYTEA NOT NULL,
+    state TEXT NOT NULL,
+    tx_hash TEXT,
+    PRIMARY KEY (pubkey, bundle_id)
+);
+"#;
+
 /// The advisory lock key under which migrations run ("kcschema" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6b63_7363_6865_6d61;
 
-/// The fencing check of a write that precedes a signature: the lease row of token `$1`, still
-/// valid, locked until the transaction ends (a takeover's UPDATE waits for it).
-const FENCE_CHECK: &str = "SELECT 1 FROM leadership WHERE id = 1 AND token = $1 AND expires_at > clock_timestamp() FOR SHARE";
-
-/// An open PostgreSQL state store.
-pub struct PgStore {
-    client: Client,
-    /// The URL as `redact::url` shows it.
-    shown: String,
-}
-
-impl std::fmt::Debug for PgStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore").field("url", &self.shown).finish()
+/// The schema version of the database (0: empty).
+pub(crate) fn version(st: &Store) -> Result<i64> {
+    let exists: bool = st
+        .db()
+        .query_one("SELECT to_regclass('kc_schema') IS NOT NULL", &[])
+        .and_then(|r| r.get(0))
+        .ctx(st, "look for the schema version table")?;
+    if !exists {
+        return Ok(0);
     }
-}
-
-/// Whether every host of `cfg` is on this machine (loopback address, `localhost`, Unix socket).
-fn local_only(cfg: &tokio_postgres::Config) -> bool {
-    cfg.get_hosts().iter().all(|h| match h {
-        Host::Unix(_) => true,
-        Host::Tcp(name) => {
-            name == "localhost"
-                || name
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
+    let row = st
+        .db()
+        .query_opt("SELECT version FROM kc_schema", &[])
+        .ctx(st, "read the schema version")?;
+    Ok(match row {
+        Some(r) => r.get(0).ctx(st, "read the schema version")?,
+        None => 0,
     })
 }
 
-impl PgStore {
-    /// Connects to `url` (`postgres://user@host:port/db`), with `password` from a file or the
-    /// environment when given (never part of a message), and migrates the schema to
-    /// [`VERSION`]. Must run on the agent's tokio runtime (the connection is a task of it).
-    pub async fn connect(url: &str, password: Option<&SecretString>) -> Result<PgStore> {
-        crate::redact::register_url(url);
-        if let Some(p) = password {
-            crate::redact::register(p.expose_secret());
-        }
-        let shown = crate::redact::url(url);
-        let mut cfg = tokio_postgres::Config::from_str(url).map_err(|e| {
-            Error::config(
-                "state_url",
-                format!(
-                    "{shown}: not a PostgreSQL URL: {}",
-                    crate::redact::scrub(&e.to_string())
-                ),
-            )
-        })?;
-        if !local_only(&cfg) {
-            return Err(Error::config(
-                "state_url",
-                format!("{shown}: TLS to PostgreSQL is not supported yet: only a server on loopback or a Unix socket is accepted"),
-            ));
-        }
-        if let Some(p) = password {
-            cfg.password(p.expose_secret());
-        }
-        cfg.application_name("signer-agent");
-        let (client, connection) = cfg.connect(NoTls).await.map_err(|e| Error::Postgres {
-            url: shown.clone(),
-            action: "connect".into(),
-            source: e,
-        })?;
-        let conn_url = shown.clone();
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(url = %conn_url, error = %e, "state store connection closed");
-            }
-        });
-        let mut s = PgStore { client, shown };
-        s.migrate().await?;
-        Ok(s)
-    }
-
-    fn err(&self, action: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
-        let action = action.to_owned();
-        move |source| Error::Postgres {
-            url: self.shown.clone(),
-            action: action.clone(),
-            source,
-        }
-    }
-
-    /// The schema version of the database (0: empty).
-    pub async fn version(&self) -> Result<i64> {
-        let row = self
-            .client
+/// Brings the database to [`VERSION`] in one transaction, under an advisory lock; refuses a
+/// database newer than this agent.
+pub(crate) fn migrate(st: &Store) -> Result<()> {
+    st.transaction("migrate the schema", |tx| {
+        tx.execute("SELECT pg_advisory_xact_lock(?1)", args![MIGRATION_LOCK])
+            .ctx(st, "lock the schema migration")?;
+        tx.batch("CREATE TABLE IF NOT EXISTS kc_schema (one INTEGER PRIMARY KEY CHECK (one = 1), version BIGINT NOT NULL)")
+            .ctx(st, "create the schema version table")?;
+        let found: i64 = match tx
             .query_opt("SELECT version FROM kc_schema", &[])
-            .await;
-        match row {
-            Ok(r) => Ok(r.map(|r| r.get(0)).unwrap_or(0)),
-            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(0),
-            Err(e) => Err(self.err("read the schema version")(e)),
-        }
-    }
-
-    /// Brings the database to [`VERSION`] in one transaction, under an advisory lock; refuses
-    /// a database newer than this agent.
-    async fn migrate(&mut self) -> Result<()> {
-        let shown = self.shown.clone();
-        let e = |action: &'static str| {
-            let shown = shown.clone();
-            move |source| Error::Postgres {
-                url: shown.clone(),
-                action: action.into(),
-                source,
-            }
+            .ctx(st, "read the schema version")?
+        {
+            Some(r) => r.get(0).ctx(st, "read the schema version")?,
+            None => 0,
         };
-        let tx = self
-            .client
-            .transaction()
-            .await
-            .map_err(e("begin the schema migration"))?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await
-            .map_err(e("lock the schema migration"))?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS kc_schema (one INTEGER PRIMARY KEY CHECK (one = 1), version BIGINT NOT NULL)")
-            .await
-            .map_err(e("create the schema version table"))?;
-        let found: i64 = tx
-            .query_opt("SELECT version FROM kc_schema", &[])
-            .await
-            .map_err(e("read the schema version"))?
-            .map(|r| r.get(0))
-            .unwrap_or(0);
         if found > VERSION {
             return Err(Error::StoreTooNew {
-                store: shown.clone(),
+                store: st.path().display().to_string(),
                 found,
                 supported: VERSION,
             });
         }
+        if found < 2 {
+            tx.batch(PG_V2)
+                .ctx(st, "migrate the schema to version 2")?;
+        }
+        if found < 3 {
+            tx.batch(PG_V3)
+                .ctx(st, "migrate the schema to version 3 (transactions and reshare tables)")?;
+        }
         if found < VERSION {
-            // PostgreSQL stores start at version 2: there is no older PostgreSQL schema.
-            tx.batch_execute(PG_V2)
-                .await
-                .map_err(e("migrate the schema to version 2"))?;
             tx.execute(
-                "INSERT INTO kc_schema (one, version) VALUES (1, $1) ON CONFLICT (one) DO UPDATE SET version = $1",
-                &[&VERSION],
+                "INSERT INTO kc_schema (one, version) VALUES (1, ?1) ON CONFLICT (one) DO UPDATE SET version = ?1",
+                args![VERSION],
             )
-            .await
-            .map_err(e("record the schema version"))?;
+            .ctx(st, "record the schema version")?;
         }
-        tx.commit().await.map_err(e("commit the schema migration"))
-    }
-
-    /// The client, for tests and the modules that move onto this backend.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// [`Error::Postgres`] for `action` on this database, usable while a transaction holds
-    /// `&mut self`.
-    fn pg_error(shown: &str, action: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
-        let shown = shown.to_owned();
-        move |source| Error::Postgres {
-            url: shown.clone(),
-            action: action.into(),
-            source,
-        }
-    }
-
-    /// Begins a transaction of the lease holder of fencing `token`: the lease row is checked
-    /// and locked until the transaction ends. [`Error::Fenced`] when the token is not current.
-    async fn fenced(&mut self, token: i64) -> Result<tokio_postgres::Transaction<'_>> {
-        let shown = self.shown.clone();
-        let tx = self
-            .client
-            .transaction()
-            .await
-            .map_err(Self::pg_error(&shown, "begin a fenced write"))?;
-        let held = tx
-            .query_opt(FENCE_CHECK, &[&token])
-            .await
-            .map_err(Self::pg_error(&shown, "check the lease"))?;
-        match held {
-            Some(_) => Ok(tx),
-            None => Err(Error::Fenced { url: shown, token }),
-        }
-    }
-
-    /// Sets validators' status and appends their history entries, in one transaction of the
-    /// lease holder of fencing `token`: a deposed leader's write is refused with
-    /// [`Error::Fenced`] and changes nothing.
-    pub async fn set_status_fenced(
-        &mut self,
-        token: i64,
-        pubkeys: &[String],
-        status: Status,
-        tx_hash: Option<&str>,
-        block_number: Option<u64>,
-        note: Option<&str>,
-    ) -> Result<()> {
-        let shown = self.shown.clone();
-        let e = |action| Self::pg_error(&shown, action);
-        let tx = self.fenced(token).await?;
-        let block = block_number.map(|b| b as i64);
-        for pk in pubkeys {
-            tx.execute(
-                "UPDATE validators SET status = $2, tx_hash = COALESCE($3, tx_hash), block_number = $4 WHERE pubkey = $1",
-                &[pk, &status.as_str(), &tx_hash, &block],
-            )
-            .await
-            .map_err(e("update validator"))?;
-            tx.execute(
-                "INSERT INTO history (pubkey, status, tx_hash, block_number, at, note) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[pk, &status.as_str(), &tx_hash, &block, &super::now(), &note],
-            )
-            .await
-            .map_err(e("append history"))?;
-        }
-        tx.commit().await.map_err(e("commit status update"))
-    }
-
-    /// Appends one transaction the policy let the key sign to the shared policy ledger, in a
-    /// transaction of the lease holder of fencing `token` (the last write before the key
-    /// signs): a deposed leader's entry is refused and it signs nothing.
-    pub async fn record_signed_fenced(&mut self, token: i64, entry: &LedgerEntry) -> Result<()> {
-        let shown = self.shown.clone();
-        let e = |action| Self::pg_error(&shown, action);
-        let tx = self.fenced(token).await?;
-        tx.execute(
-            "INSERT INTO policy_ledger (day, at, sighash, target, selector, value_wei, validators, ssv_fee_wei, nonce)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                &entry.day,
-                &super::now(),
-                &entry.sighash,
-                &entry.target,
-                &entry.selector,
-                &entry.value_wei,
-                &(entry.validators as i64),
-                &entry.ssv_fee_wei,
-                &entry.nonce.map(|n| n as i64),
-            ],
-        )
-        .await
-        .map_err(e("append to the policy ledger"))?;
-        tx.commit().await.map_err(e("commit the policy ledger"))
-    }
-
-    /// What the key signed on `day` (`YYYY-MM-DD`, UTC) by every instance, summed by the same
-    /// rule as on SQLite ([`super::ledger::day_totals`]: a nonce once, `except` left out).
-    pub async fn day_totals(&self, day: &str, except: Option<u64>) -> Result<DayTotals> {
-        let rows = self
-            .client
-            .query(
-                "SELECT seq, nonce, value_wei, validators, ssv_fee_wei FROM policy_ledger WHERE day = $1",
-                &[&day],
-            )
-            .await
-            .map_err(Self::pg_error(&self.shown, "query policy ledger"))?;
-        let lines = rows.iter().map(|r| LedgerLine {
-            seq: r.get(0),
-            nonce: r.get(1),
-            value: r.get(2),
-            count: r.get(3),
-            fees: r.get(4),
-        });
-        Ok(day_totals(lines, except))
-    }
-}
-
-/// Who holds the lease, as one instance sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase", tag = "role")]
-pub enum Role {
-    /// This instance holds the lease under fencing `token`: it may sign.
-    Leader { token: i64 },
-    /// Another instance holds it (or held it last): this one reads and serves `/health`.
-    Standby { holder: String },
-}
-
-/// An instance's claim on the leadership lease.
-#[derive(Debug, Clone)]
-pub struct Lease {
-    /// This instance's name (host, process, a random part: unique per run).
-    pub holder: String,
-    /// How long the lease lasts without renewal (`lease_timeout_secs`).
-    pub ttl: Duration,
-}
-
-impl Lease {
-    /// Takes the lease if it is free or expired (a new fencing token), renews it if this
-    /// instance holds it (the same token); otherwise reports who holds it. Expiry is judged on
-    /// the database's clock.
-    pub async fn acquire(&self, pg: &PgStore) -> Result<Role> {
-        let ttl_ms = self.ttl.as_millis() as f64;
-        // One statement, one timestamp: renewal keeps the token, a takeover raises it. A
-        // concurrent contender waits for the row and re-checks it, so one of them wins.
-        let row = pg
-            .client
-            .query_opt(
-                "UPDATE leadership SET
-                    token = CASE WHEN holder = $1 AND expires_at > statement_timestamp()
-                        THEN token ELSE token + 1 END,
-                    holder = $1,
-                    expires_at = statement_timestamp() + $2::float8 * interval '1 millisecond'
-                 WHERE id = 1 AND (holder = $1 OR expires_at <= statement_timestamp())
-                 RETURNING token",
-                &[&self.holder, &ttl_ms],
-            )
-            .await
-            .map_err(pg.err("take or renew the lease"))?;
-        if let Some(row) = row {
-            return Ok(Role::Leader { token: row.get(0) });
-        }
-        let holder: String = pg
-            .client
-            .query_one("SELECT holder FROM leadership WHERE id = 1", &[])
-            .await
-            .map_err(pg.err("read the lease"))?
-            .get(0);
-        Ok(Role::Standby { holder })
-    }
-
-    /// Gives the lease up (a clean shutdown): the standby takes over at once instead of after
-    /// the timeout.
-    pub async fn release(&self, pg: &PgStore, token: i64) -> Result<()> {
-        pg.client
-            .execute(
-                "UPDATE leadership SET expires_at = '-infinity' WHERE id = 1 AND holder = $1 AND token = $2",
-                &[&self.holder, &token],
-            )
-            .await
-            .map(|_| ())
-            .map_err(pg.err("release the lease"))
-    }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use kc_test_utils::postgres::Postgres;
 
     use super::*;
+    use crate::store::db::Dialect;
+    use crate::store::lease::FENCE_CHECK;
+    use crate::store::{h, LedgerEntry, Role, Status, StoreLocation};
 
-    async fn store(url: &str) -> PgStore {
-        PgStore::connect(url, None).await.unwrap()
+    fn store(url: &str) -> Store {
+        Store::open_location(&StoreLocation::Postgres {
+            url: url.into(),
+            password: None,
+        })
+        .unwrap()
     }
 
-    async fn import_one(pg: &PgStore, pubkey: &str) {
-        pg.client()
-            .batch_execute(&format!(
+    fn import_one(pg: &Store, pubkey: &str) {
+        pg.db()
+            .batch(&format!(
                 "INSERT INTO bundles VALUES ('0x09', 'c', '/b', '[1]', 1, '04', 't');
                  INSERT INTO validators (pubkey, bundle_id, idx, position, owner_nonce, status, signature,
                     deposit_data_root, shares_data, leaf)
                  VALUES ('{pubkey}', '0x09', 0, 0, 0, 'imported', decode(repeat('00', 96), 'hex'),
                     decode(repeat('00', 32), 'hex'), '\\x01', decode(repeat('00', 32), 'hex'));"
             ))
-            .await
             .unwrap();
     }
 
+    /// Also the store's use from async code on a current-thread runtime (as `#[tokio::test]`
+    /// and the agent's commands run it): the connection's own thread answers.
     #[tokio::test]
     async fn the_schema_migrates_once_is_append_only_and_refuses_unknown_values() {
-        let server = Postgres::start();
-        let url = server.create_database("state");
-        let a = store(&url).await;
+        let server = Postgres::shared();
+        let url = server.fresh_database();
+        let a = store(&url);
         // A second agent starting on the same database migrates nothing.
-        let b = store(&url).await;
-        assert_eq!(a.version().await.unwrap(), VERSION);
-        assert_eq!(b.version().await.unwrap(), VERSION);
-        import_one(&a, "0xaa").await;
-        let c = a.client();
+        let b = store(&url);
+        assert_eq!(a.dialect(), Dialect::Postgres);
+        assert_eq!(version(&a).unwrap(), VERSION);
+        assert_eq!(version(&b).unwrap(), VERSION);
+        import_one(&a, "0xaa");
+        let c = a.db();
         c.execute(
             "INSERT INTO history (pubkey, status, at) VALUES ('0xaa', 'imported', 't')",
             &[],
         )
-        .await
         .unwrap();
         c.execute(
             "INSERT INTO policy_ledger (day, at, sighash, target, selector, value_wei, validators) VALUES ('d', 't', 's', 't', 's', '1', 1)",
             &[],
         )
-        .await
         .unwrap();
         for refused in [
             "UPDATE history SET note = 'x'",
@@ -558,195 +328,284 @@ mod tests {
             "UPDATE validators SET leaf = '\\x00'",
             "INSERT INTO history (pubkey, status, at) VALUES ('0xaa', 'Imported', 't')",
         ] {
-            let err = c.batch_execute(refused).await.unwrap_err();
-            let code = err.code().unwrap().code().to_owned();
-            assert!(
-                code == "KCA01" || code == SqlState::CHECK_VIOLATION.code(),
-                "{refused}: {err:?}"
-            );
+            let err = c.batch(refused).unwrap_err();
+            let code = err.pg_code().unwrap_or_default().to_owned();
+            assert!(code == "KCA01" || code == "23514", "{refused}: {err:?}");
         }
         let n: i64 = c
             .query_one("SELECT count(*) FROM history", &[])
-            .await
             .unwrap()
-            .get(0);
+            .get(0)
+            .unwrap();
         assert_eq!(n, 1);
     }
 
-    /// The two dialects' DDL are written twice: they must declare the same tables and columns.
-    #[tokio::test]
-    async fn postgres_and_sqlite_have_the_same_tables_and_columns() {
-        let server = Postgres::start();
-        let url = server.create_database("state");
-        let pg = store(&url).await;
-        let sqlite = crate::store::Store::in_memory().unwrap();
-        let mut tables: Vec<String> = sqlite
-            .conn()
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<std::result::Result<_, _>>()
+    /// The rows the agent writes cannot be changed or removed on PostgreSQL either: UPDATE and
+    /// DELETE of history and ledger rows (written through the store's own methods) are refused
+    /// and the rows stay.
+    #[test]
+    fn history_and_ledger_rows_refuse_update_and_delete_on_postgres() {
+        let st = store(&Postgres::shared().fresh_database());
+        let mut st = st;
+        st.import(&crate::store::test_bundles::bundle(2, 9))
             .unwrap();
-        tables.sort();
-        let mut pg_tables: Vec<String> = pg
-            .client()
-            .query(
-                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'
-                 AND table_name NOT IN ('kc_schema', 'leadership')",
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        pg_tables.sort();
-        assert_eq!(pg_tables, tables);
-        assert!(tables.len() >= 11, "{tables:?}");
-        for t in &tables {
-            let mut cols: Vec<String> = sqlite
-                .conn()
-                .prepare("SELECT name FROM pragma_table_info(?1)")
-                .unwrap()
-                .query_map([t], |r| r.get(0))
-                .unwrap()
-                .collect::<std::result::Result<_, _>>()
-                .unwrap();
-            cols.sort();
-            let mut pg_cols: Vec<String> = pg
-                .client()
-                .query(
-                    "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1",
-                    &[t],
-                )
-                .await
+        st.set_status(&[h(&[0; 48])], Status::Sent, Some("0x1"), None, None)
+            .unwrap();
+        st.record_signed(&LedgerEntry {
+            day: "2026-12-02".into(),
+            sighash: "0x01".into(),
+            target: "0xaa".into(),
+            selector: "0x12345678".into(),
+            value_wei: "32".into(),
+            validators: 1,
+            ssv_fee_wei: "0".into(),
+            nonce: Some(0),
+        })
+        .unwrap();
+        crate::maintenance::store::record_signed(
+            &st,
+            "2026-12-02",
+            "0x02",
+            crate::maintenance::store::Action::TopUp,
+            1,
+            alloy::primitives::U256::from(5u64),
+            1,
+        )
+        .unwrap();
+        let history = st.history().unwrap().len();
+        for (table, column) in [
+            ("history", "note"),
+            ("policy_ledger", "value_wei"),
+            ("maintenance_ledger", "amount_wei"),
+        ] {
+            for sql in [
+                format!("UPDATE {table} SET {column} = 'x'"),
+                format!("DELETE FROM {table}"),
+            ] {
+                let err = st.db().execute(&sql, &[]).unwrap_err();
+                assert_eq!(err.pg_code(), Some("KCA01"), "{sql}: {err}");
+            }
+        }
+        assert_eq!(st.history().unwrap().len(), history);
+        assert_eq!(
+            st.signed_on("2026-12-02").unwrap(),
+            (alloy::primitives::U256::from(32u64), 1)
+        );
+    }
+
+    /// The two dialects' DDL are written twice: they must declare the same tables and columns.
+    #[test]
+    fn postgres_and_sqlite_have_the_same_tables_and_columns() {
+        let pg = store(&Postgres::shared().fresh_database());
+        let sqlite = crate::store::Store::in_memory().unwrap();
+        let names = |st: &Store, sql: &str, arg: Option<&str>| -> Vec<String> {
+            let mut v: Vec<String> = st
+                .db()
+                .query(sql, crate::store::db::args![arg])
                 .unwrap()
                 .iter()
-                .map(|r| r.get(0))
+                .map(|r| r.get(0).unwrap())
                 .collect();
-            pg_cols.sort();
+            v.sort();
+            v
+        };
+        let tables = names(
+            &sqlite,
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND ?1 IS NULL",
+            None,
+        );
+        let pg_tables = names(
+            &pg,
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'
+             AND table_name NOT IN ('kc_schema', 'leadership') AND ?1::text IS NULL",
+            None,
+        );
+        assert_eq!(pg_tables, tables);
+        assert!(tables.len() >= 14, "{tables:?}");
+        for t in &tables {
+            let cols = names(&sqlite, "SELECT name FROM pragma_table_info(?1)", Some(t));
+            let pg_cols = names(
+                &pg,
+                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ?1",
+                Some(t),
+            );
             assert_eq!(pg_cols, cols, "table {t}");
         }
     }
 
-    #[tokio::test]
-    async fn a_database_newer_than_the_agent_is_refused() {
-        let server = Postgres::start();
-        let url = server.create_database("state");
-        let a = store(&url).await;
-        a.client()
-            .execute("UPDATE kc_schema SET version = $1", &[&(VERSION + 1)])
-            .await
+    /// A database made at version 2 (before the transactions and reshare tables were part of
+    /// the versioned schema) is migrated to the current version and keeps its rows.
+    #[test]
+    fn a_version_2_database_is_migrated_and_keeps_its_rows() {
+        let url = Postgres::shared().fresh_database();
+        let raw = store(&url);
+        // Back to what a version-2 agent made: its schema and a row.
+        raw.db()
+            .batch(
+                "DROP SCHEMA public CASCADE; CREATE SCHEMA public;
+                 CREATE TABLE kc_schema (one INTEGER PRIMARY KEY CHECK (one = 1), version BIGINT NOT NULL);
+                 INSERT INTO kc_schema VALUES (1, 2);",
+            )
             .unwrap();
-        match PgStore::connect(&url, None).await {
+        raw.db().batch(PG_V2).unwrap();
+        import_one(&raw, "0xaa");
+        drop(raw);
+        let s = store(&url);
+        assert_eq!(version(&s).unwrap(), VERSION);
+        assert_eq!(s.validators().unwrap()[0].pubkey, "0xaa");
+        assert!(crate::maintenance::reshare::rows(&s).unwrap().is_empty());
+        assert_eq!(
+            crate::replace::dropped_nonce(&s, alloy::primitives::Address::ZERO, 0).unwrap(),
+            None
+        );
+        // Opening it again migrates nothing.
+        drop(s);
+        assert_eq!(version(&store(&url)).unwrap(), VERSION);
+    }
+
+    #[test]
+    fn a_database_newer_than_the_agent_is_refused() {
+        let url = Postgres::shared().fresh_database();
+        let a = store(&url);
+        a.db()
+            .execute("UPDATE kc_schema SET version = ?1", args![VERSION + 1])
+            .unwrap();
+        match Store::open_location(&StoreLocation::Postgres {
+            url: url.clone(),
+            password: None,
+        }) {
             Err(Error::StoreTooNew {
                 found, supported, ..
             }) => assert_eq!((found, supported), (VERSION + 1, VERSION)),
             other => panic!("expected StoreTooNew, got {other:?}"),
         }
+        assert_eq!(version(&a).unwrap(), VERSION + 1);
     }
 
-    #[tokio::test]
-    async fn a_server_off_this_host_without_tls_is_refused_before_connecting() {
-        let err = PgStore::connect("postgres://kc:hunter2@db.example.org:5432/state", None)
-            .await
-            .unwrap_err();
+    #[test]
+    fn a_server_off_this_host_without_tls_is_refused_before_connecting() {
+        let err = Store::open_location(&StoreLocation::Postgres {
+            url: "postgres://kc:hunter2@db.example.org:5432/state".into(),
+            password: None,
+        })
+        .unwrap_err();
         assert!(matches!(err, Error::Config { .. }), "{err}");
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
-    fn lease(name: &str, ttl_ms: u64) -> Lease {
-        Lease {
-            holder: name.into(),
-            ttl: Duration::from_millis(ttl_ms),
-        }
+    #[test]
+    fn a_password_given_apart_from_the_url_is_never_shown() {
+        // The test server trusts its users: a password is sent only when asked, so the check
+        // is that a given password never reaches a message, whatever the outcome.
+        let url = Postgres::shared().fresh_database();
+        let secret = secrecy::SecretString::from("correct horse battery".to_owned());
+        let st = Store::open_location(&StoreLocation::Postgres {
+            url: url.clone(),
+            password: Some(secret),
+        })
+        .unwrap();
+        assert!(!format!("{st:?}").contains("correct horse"));
+        let bad = Store::open_location(&StoreLocation::Postgres {
+            url: url.replace("/t", "/missing_t"),
+            password: Some(secrecy::SecretString::from(
+                "correct horse battery".to_owned(),
+            )),
+        })
+        .unwrap_err();
+        assert!(matches!(bad, Error::Postgres { .. }), "{bad}");
+        assert!(!bad.to_string().contains("correct horse"), "{bad}");
+        // A password in the URL is not shown either (the URL is shown as scheme, host, port).
+        let in_url = url
+            .replace("kc@", "kc:pw-in-the-url@")
+            .replace("/t", "/missing_t");
+        let bad = Store::open_location(&StoreLocation::Postgres {
+            url: in_url,
+            password: None,
+        })
+        .unwrap_err();
+        assert!(!bad.to_string().contains("pw-in-the-url"), "{bad}");
+        assert!(!format!("{bad:?}").contains("pw-in-the-url"), "{bad:?}");
     }
 
-    #[tokio::test]
-    async fn one_leader_at_a_time_and_a_deposed_leaders_late_write_is_refused() {
-        let server = Postgres::start();
-        let url = server.create_database("state");
-        let mut a = store(&url).await;
-        let mut b = store(&url).await;
-        import_one(&a, "0xaa").await;
-        let (la, lb) = (lease("a", 1500), lease("b", 1500));
+    #[test]
+    fn one_leader_at_a_time_and_a_deposed_leaders_late_write_is_refused() {
+        let url = Postgres::shared().fresh_database();
+        let mut a = store(&url);
+        let mut b = store(&url);
+        import_one(&a, "0xaa");
+        let ttl = Duration::from_millis(1500);
+        assert_eq!(a.lease_holder().unwrap(), None);
 
         // Exactly one of two contenders leads; the other sees who.
-        let Role::Leader { token: t1 } = la.acquire(&a).await.unwrap() else {
+        let Role::Leader { token: t1 } = a.lease_acquire("a", ttl).unwrap() else {
             panic!("a should lead")
         };
         assert_eq!(
-            lb.acquire(&b).await.unwrap(),
+            b.lease_acquire("b", ttl).unwrap(),
             Role::Standby { holder: "a".into() }
         );
+        let info = b.lease_holder().unwrap().unwrap();
+        assert_eq!((info.holder.as_str(), info.token), ("a", t1));
+        assert!(
+            info.remaining_ms > 0 && info.remaining_ms <= 1500,
+            "{info:?}"
+        );
         // Renewal keeps the token.
-        assert_eq!(la.acquire(&a).await.unwrap(), Role::Leader { token: t1 });
-        a.set_status_fenced(t1, &["0xaa".into()], Status::Sent, Some("0x1"), None, None)
-            .await
+        assert_eq!(
+            a.lease_acquire("a", ttl).unwrap(),
+            Role::Leader { token: t1 }
+        );
+        a.set_fence(Some(t1));
+        a.set_status(&["0xaa".into()], Status::Sent, Some("0x1"), None, None)
             .unwrap();
         // A standby's write with a token it never held is refused.
+        b.set_fence(Some(t1 + 1));
         assert!(matches!(
-            b.set_status_fenced(t1 + 1, &["0xaa".into()], Status::Refused, None, None, None)
-                .await,
+            b.set_status(&["0xaa".into()], Status::Refused, None, None, None),
             Err(Error::Fenced { .. })
         ));
 
         // a stops renewing (it hangs, or lost its connection): after the timeout b takes over
         // with a higher token.
-        tokio::time::sleep(Duration::from_millis(1700)).await;
-        let Role::Leader { token: t2 } = lb.acquire(&b).await.unwrap() else {
+        std::thread::sleep(Duration::from_millis(1700));
+        let Role::Leader { token: t2 } = b.lease_acquire("b", ttl).unwrap() else {
             panic!("b should take over")
         };
         assert!(t2 > t1);
+        b.set_fence(Some(t2));
         // a's late write is refused and changes nothing; its renewal finds b leading.
-        let late = a
-            .set_status_fenced(
-                t1,
-                &["0xaa".into()],
-                Status::Reverted,
-                None,
-                None,
-                Some("late"),
-            )
-            .await;
+        let late = a.set_status(&["0xaa".into()], Status::Reverted, None, None, Some("late"));
         assert!(
             matches!(late, Err(Error::Fenced { token, .. }) if token == t1),
             "{late:?}"
         );
         assert_eq!(
-            la.acquire(&a).await.unwrap(),
+            a.lease_acquire("a", ttl).unwrap(),
             Role::Standby { holder: "b".into() }
         );
-        b.set_status_fenced(t2, &["0xaa".into()], Status::Confirmed, None, Some(9), None)
-            .await
+        b.set_status(&["0xaa".into()], Status::Confirmed, None, Some(9), None)
             .unwrap();
-        let rows = a
-            .client()
-            .query("SELECT status FROM history ORDER BY seq", &[])
-            .await
-            .unwrap();
-        let statuses: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        let statuses: Vec<String> = a.history().unwrap().into_iter().map(|h| h.status).collect();
         assert_eq!(statuses, ["sent", "confirmed"]);
 
         // A clean release hands over at once.
-        lb.release(&b, t2).await.unwrap();
-        let Role::Leader { token: t3 } = la.acquire(&a).await.unwrap() else {
+        b.lease_release("b", t2).unwrap();
+        let Role::Leader { token: t3 } = a.lease_acquire("a", ttl).unwrap() else {
             panic!("a should lead again")
         };
         assert!(t3 > t2);
     }
 
-    #[tokio::test]
-    async fn the_daily_caps_are_shared_and_a_deposed_leaders_ledger_entry_is_refused() {
-        let server = Postgres::start();
-        let url = server.create_database("state");
-        let mut a = store(&url).await;
-        let mut b = store(&url).await;
-        let (la, lb) = (lease("a", 500), lease("b", 5000));
-        let Role::Leader { token: t1 } = la.acquire(&a).await.unwrap() else {
+    #[test]
+    fn the_daily_caps_are_shared_and_a_deposed_leaders_ledger_entry_is_refused() {
+        let url = Postgres::shared().fresh_database();
+        let a = store(&url);
+        let b = store(&url);
+        let Role::Leader { token: t1 } = a.lease_acquire("a", Duration::from_millis(500)).unwrap()
+        else {
             panic!("a should lead")
         };
+        a.set_fence(Some(t1));
         let entry = |value: &str, nonce| LedgerEntry {
             day: "2026-12-02".into(),
             sighash: "0x01".into(),
@@ -757,61 +616,96 @@ mod tests {
             ssv_fee_wei: "1".into(),
             nonce: Some(nonce),
         };
-        a.record_signed_fenced(t1, &entry("64", 0)).await.unwrap();
-        a.record_signed_fenced(t1, &entry("70", 0)).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        let Role::Leader { token: t2 } = lb.acquire(&b).await.unwrap() else {
+        a.record_signed(&entry("64", 0)).unwrap();
+        a.record_signed(&entry("70", 0)).unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        let Role::Leader { token: t2 } = b.lease_acquire("b", Duration::from_secs(5)).unwrap()
+        else {
             panic!("b should take over")
         };
+        b.set_fence(Some(t2));
         // The new leader counts what the old one signed (nonce 0 once, its largest version).
-        let t = b.day_totals("2026-12-02", None).await.unwrap();
         assert_eq!(
-            (t.value, t.count),
+            b.signed_on("2026-12-02").unwrap(),
             (alloy::primitives::U256::from(70u64), 2)
         );
         // The old leader's late entry is refused: it would sign outside the lease.
         assert!(matches!(
-            a.record_signed_fenced(t1, &entry("32", 1)).await,
+            a.record_signed(&entry("32", 1)),
             Err(Error::Fenced { .. })
         ));
-        b.record_signed_fenced(t2, &entry("32", 1)).await.unwrap();
-        let t = a.day_totals("2026-12-02", Some(1)).await.unwrap();
-        assert_eq!(t.value, alloy::primitives::U256::from(70u64));
-        let t = a.day_totals("2026-12-02", None).await.unwrap();
+        b.record_signed(&entry("32", 1)).unwrap();
         assert_eq!(
-            (t.value, t.count, t.fees),
+            a.signed_on_except("2026-12-02", 1).unwrap().0,
+            alloy::primitives::U256::from(70u64)
+        );
+        assert_eq!(
+            a.signed_on_except("2026-12-02", 99).unwrap(),
             (
                 alloy::primitives::U256::from(102u64),
                 4,
                 alloy::primitives::U256::from(2u64)
             )
         );
+        // The maintenance records and the signed transactions are fenced the same way.
+        assert!(matches!(
+            crate::maintenance::store::record_sent(
+                &a,
+                "0xa1",
+                crate::maintenance::store::Action::Exit,
+                &["validator:0xab".into()],
+                3,
+                "x"
+            ),
+            Err(Error::Fenced { .. })
+        ));
+        assert!(matches!(
+            crate::maintenance::store::record_signed(
+                &a,
+                "2026-12-02",
+                "0x3",
+                crate::maintenance::store::Action::Exit,
+                1,
+                alloy::primitives::U256::ZERO,
+                3
+            ),
+            Err(Error::Fenced { .. })
+        ));
+        crate::maintenance::store::record_sent(
+            &b,
+            "0xa1",
+            crate::maintenance::store::Action::Exit,
+            &["validator:0xab".into()],
+            3,
+            "x",
+        )
+        .unwrap();
     }
 
-    #[tokio::test]
-    async fn a_takeover_waits_for_the_fenced_write_in_flight() {
-        let server = Postgres::start();
-        let url = server.create_database("state");
-        let a = store(&url).await;
-        let b = store(&url).await;
-        let la = lease("a", 300);
-        let Role::Leader { token } = la.acquire(&a).await.unwrap() else {
+    #[test]
+    fn a_takeover_waits_for_the_fenced_write_in_flight() {
+        let url = Postgres::shared().fresh_database();
+        let a = store(&url);
+        let b = store(&url);
+        let Role::Leader { token } = a.lease_acquire("a", Duration::from_millis(300)).unwrap()
+        else {
             panic!("a should lead")
         };
         // a's fenced transaction holds the lease row; its lease expires meanwhile.
-        a.client().batch_execute("BEGIN").await.unwrap();
-        let held = a.client().query_opt(FENCE_CHECK, &[&token]).await.unwrap();
+        a.db().batch("BEGIN").unwrap();
+        let held = a.db().query_opt(FENCE_CHECK, args![token]).unwrap();
         assert!(held.is_some());
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let lb = lease("b", 1000);
-        let take = tokio::spawn(async move { lb.acquire(&b).await.map(|r| (r, b)) });
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        std::thread::sleep(Duration::from_millis(400));
+        let take = std::thread::spawn(move || {
+            b.lease_acquire("b", Duration::from_secs(1)).map(|r| (r, b))
+        });
+        std::thread::sleep(Duration::from_millis(300));
         assert!(
             !take.is_finished(),
             "the takeover must wait for a's transaction"
         );
-        a.client().batch_execute("COMMIT").await.unwrap();
-        let (role, _b) = take.await.unwrap().unwrap();
+        a.db().batch("COMMIT").unwrap();
+        let (role, _b) = take.join().unwrap().unwrap();
         assert_eq!(role, Role::Leader { token: token + 1 });
     }
 }

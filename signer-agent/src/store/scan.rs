@@ -1,30 +1,33 @@
 //! The front-running scan's cursor and the foreign deposits it found.
 
-use rusqlite::{params, OptionalExtension};
-
+use super::db::args;
 use super::rows::DepositScan;
-use super::{now, store_error, Store};
+use super::{now, DbCtx, Store};
 use crate::error::Result;
 
 impl Store {
     /// The front-running scan's cursor, if a scan was recorded.
     pub fn deposit_scan(&self) -> Result<Option<DepositScan>> {
-        self.conn
-            .query_row(
+        let Some(r) = self
+            .db
+            .query_opt(
                 "SELECT deposit_contract, first_block, keys_digest, scanned_from, last_block FROM deposit_scan WHERE id = 1",
-                [],
-                |r| {
-                    Ok(DepositScan {
-                        deposit_contract: r.get(0)?,
-                        first_block: r.get::<_, i64>(1)? as u64,
-                        keys_digest: r.get(2)?,
-                        scanned_from: r.get::<_, i64>(3)? as u64,
-                        last_block: r.get::<_, i64>(4)? as u64,
-                    })
-                },
+                &[],
             )
-            .optional()
-            .map_err(|e| self.err("query the deposit scan cursor", e))
+            .ctx(self, "query the deposit scan cursor")?
+        else {
+            return Ok(None);
+        };
+        (|| -> super::db::DbResult<_> {
+            Ok(Some(DepositScan {
+                deposit_contract: r.get(0)?,
+                first_block: r.get(1)?,
+                keys_digest: r.get(2)?,
+                scanned_from: r.get(3)?,
+                last_block: r.get(4)?,
+            }))
+        })()
+        .ctx(self, "read the deposit scan cursor")
     }
 
     /// Records a scan in one transaction: the deposits it found for the pool's keys (kept for
@@ -34,41 +37,37 @@ impl Store {
         scan: &DepositScan,
         found: &[crate::types::FrontRunDeposit],
     ) -> Result<()> {
-        let path = self.path.clone();
-        let e = store_error(&path);
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|s| e("begin deposit scan", s))?;
-        for d in found {
+        self.transaction("record a deposit scan", |tx| {
+            for d in found {
+                tx.execute(
+                    "INSERT INTO foreign_deposits (pubkey, tx_hash, block_number, withdrawal_credentials, found_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (pubkey) DO NOTHING",
+                    args![
+                        d.pubkey.to_ascii_lowercase(),
+                        d.tx.as_deref(),
+                        d.block,
+                        d.withdrawal_credentials.as_str(),
+                        now()
+                    ],
+                )
+                .ctx(self, "record a foreign deposit")?;
+            }
             tx.execute(
-                "INSERT OR IGNORE INTO foreign_deposits (pubkey, tx_hash, block_number, withdrawal_credentials, found_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    d.pubkey.to_ascii_lowercase(),
-                    d.tx,
-                    d.block.map(|b| b as i64),
-                    d.withdrawal_credentials,
-                    now()
+                "INSERT INTO deposit_scan (id, deposit_contract, first_block, keys_digest, scanned_from, last_block)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET deposit_contract = ?1, first_block = ?2, keys_digest = ?3,
+                 scanned_from = ?4, last_block = ?5",
+                args![
+                    scan.deposit_contract.as_str(),
+                    scan.first_block,
+                    scan.keys_digest.as_str(),
+                    scan.scanned_from,
+                    scan.last_block
                 ],
             )
-            .map_err(|s| e("record a foreign deposit", s))?;
-        }
-        tx.execute(
-            "INSERT INTO deposit_scan (id, deposit_contract, first_block, keys_digest, scanned_from, last_block)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(id) DO UPDATE SET deposit_contract = ?1, first_block = ?2, keys_digest = ?3,
-             scanned_from = ?4, last_block = ?5",
-            params![
-                scan.deposit_contract,
-                scan.first_block as i64,
-                scan.keys_digest,
-                scan.scanned_from as i64,
-                scan.last_block as i64
-            ],
-        )
-        .map_err(|s| e("advance the deposit scan cursor", s))?;
-        tx.commit().map_err(|s| e("commit deposit scan", s))
+            .ctx(self, "advance the deposit scan cursor")?;
+            Ok(())
+        })
     }
 
     /// The recorded foreign deposits for any of `pubkeys` (`0x` hex), in `pubkeys` order.
@@ -76,22 +75,25 @@ impl Store {
         let mut out = Vec::new();
         for pk in pubkeys {
             let row = self
-                .conn
-                .query_row(
+                .db
+                .query_opt(
                     "SELECT pubkey, tx_hash, block_number, withdrawal_credentials FROM foreign_deposits WHERE pubkey = ?1",
-                    params![pk.to_ascii_lowercase()],
-                    |r| {
+                    args![pk.to_ascii_lowercase()],
+                )
+                .ctx(self, "query foreign deposits")?;
+            if let Some(r) = row {
+                out.push(
+                    (|| -> super::db::DbResult<_> {
                         Ok(crate::types::FrontRunDeposit {
                             pubkey: r.get(0)?,
                             tx: r.get(1)?,
-                            block: r.get::<_, Option<i64>>(2)?.map(|b| b as u64),
+                            block: r.get(2)?,
                             withdrawal_credentials: r.get(3)?,
                         })
-                    },
-                )
-                .optional()
-                .map_err(|e| self.err("query foreign deposits", e))?;
-            out.extend(row);
+                    })()
+                    .ctx(self, "read foreign deposits")?,
+                );
+            }
         }
         Ok(out)
     }
@@ -104,7 +106,7 @@ mod tests {
     #[test]
     fn deposit_scan_cursor_and_foreign_deposits_persist() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let s = super::super::testing::open(dir.path());
         assert!(s.deposit_scan().unwrap().is_none());
         let d = |pk: &str, tx: &str| crate::types::FrontRunDeposit {
             pubkey: pk.into(),
@@ -125,7 +127,7 @@ mod tests {
         // Seen again in the rescan window: the first record stays.
         s.record_deposit_scan(&scan, &[d("0xab", "0x2")]).unwrap();
         drop(s);
-        let s = Store::open(dir.path()).unwrap();
+        let s = super::super::testing::open(dir.path());
         assert_eq!(s.deposit_scan().unwrap(), Some(scan));
         let f = s.foreign_deposits(&["0xcd", "0xAb"]).unwrap();
         assert_eq!(f.len(), 1);

@@ -8,6 +8,14 @@
 //!   and leaves are 32 bytes, deposit signatures 96. Tables are rebuilt; a row that breaks a
 //!   constraint stops the migration (nothing is changed) and names the table.
 //!
+//! - Version 3: the tables that were created on first use outside the versioned schema: the
+//!   signed transactions (`crate::replace`; now with an insertion-order `seq`, the row id they
+//!   were ordered by) and the reshare bundles and their validators
+//!   (`crate::maintenance::reshare`). A store made before keeps their rows.
+//!
+//! PostgreSQL stores ([`super::pg`]) have the same tables and columns at the same version
+//! numbers.
+//!
 //! A store whose version is newer than [`VERSION`] is refused ([`crate::Error::StoreTooNew`]):
 //! an older agent does not write into a schema it does not know.
 
@@ -18,7 +26,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// The schema version this agent writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Version 1: the schema as the unversioned agents created it (`IF NOT EXISTS`: a version-0
 /// store keeps its tables and rows).
@@ -245,6 +253,72 @@ CREATE TRIGGER IF NOT EXISTS maintenance_ledger_no_delete BEFORE DELETE ON maint
     BEGIN SELECT RAISE(ABORT, 'the maintenance ledger is append-only'); END;
 "#;
 
+/// Version 3: the tables made on first use before (their first shape, `IF NOT EXISTS`), then
+/// `transactions` rebuilt with `seq` (its rows keep their order: `seq` is their row id).
+const V3: &str = r#"
+CREATE TABLE IF NOT EXISTS transactions (
+    hash TEXT PRIMARY KEY,
+    sender TEXT NOT NULL,
+    nonce INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    input BLOB NOT NULL,
+    value TEXT NOT NULL,
+    gas_limit INTEGER NOT NULL,
+    max_fee TEXT NOT NULL,
+    max_priority_fee TEXT NOT NULL,
+    replaces TEXT,
+    pubkeys TEXT NOT NULL,
+    signed_at TEXT NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE TABLE transactions_v3 (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    hash TEXT NOT NULL UNIQUE,
+    sender TEXT NOT NULL,
+    nonce INTEGER NOT NULL CHECK (nonce >= 0),
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    input BLOB NOT NULL,
+    value TEXT NOT NULL,
+    gas_limit INTEGER NOT NULL,
+    max_fee TEXT NOT NULL,
+    max_priority_fee TEXT NOT NULL,
+    replaces TEXT,
+    pubkeys TEXT NOT NULL,
+    signed_at TEXT NOT NULL,
+    state TEXT NOT NULL
+);
+INSERT INTO transactions_v3 (seq, hash, sender, nonce, kind, target, input, value, gas_limit,
+    max_fee, max_priority_fee, replaces, pubkeys, signed_at, state)
+    SELECT rowid, hash, sender, nonce, kind, target, input, value, gas_limit, max_fee,
+    max_priority_fee, replaces, pubkeys, signed_at, state FROM transactions ORDER BY rowid;
+DROP TABLE transactions;
+ALTER TABLE transactions_v3 RENAME TO transactions;
+CREATE INDEX transactions_nonce ON transactions(sender, nonce);
+
+CREATE TABLE IF NOT EXISTS reshare_bundles (
+    id TEXT PRIMARY KEY,
+    ceremony_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    operator_ids TEXT NOT NULL,
+    operators TEXT NOT NULL,
+    source_root TEXT NOT NULL,
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reshares (
+    pubkey TEXT NOT NULL,
+    bundle_id TEXT NOT NULL REFERENCES reshare_bundles(id),
+    position INTEGER NOT NULL,
+    owner_nonce INTEGER NOT NULL,
+    shares_data BLOB NOT NULL,
+    leaf BLOB NOT NULL,
+    state TEXT NOT NULL,
+    tx_hash TEXT,
+    PRIMARY KEY (pubkey, bundle_id)
+);
+"#;
+
 /// The policy ledger's columns added after its first version, with their declarations.
 const LEDGER_LATE_COLUMNS: [(&str, &str); 2] = [
     // SSV v2: ETH sent as SSV cluster fees.
@@ -261,10 +335,10 @@ pub(crate) fn version(conn: &Connection) -> rusqlite::Result<i64> {
 /// Brings the database to [`VERSION`] in one transaction (nothing changes if a step fails);
 /// refuses a database newer than this agent.
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let e = |action: &str, source| Error::Store {
+    let e = |action: &str, source: rusqlite::Error| Error::Store {
         path: path.to_owned(),
         action: action.to_owned(),
-        source,
+        source: source.into(),
     };
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -302,6 +376,14 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if found < 2 {
         tx.execute_batch(V2)
             .map_err(|s| e("migrate the schema to version 2 (CHECK constraints)", s))?;
+    }
+    if found < 3 {
+        tx.execute_batch(V3).map_err(|s| {
+            e(
+                "migrate the schema to version 3 (transactions and reshare tables)",
+                s,
+            )
+        })?;
     }
     tx.pragma_update(None, "user_version", VERSION)
         .map_err(|s| e("record the schema version", s))?;
@@ -435,8 +517,9 @@ mod tests {
 
     #[test]
     fn status_columns_take_only_known_values() {
-        let s = Store::in_memory().unwrap();
-        let c = s.conn();
+        use crate::store::db::args;
+        let s = crate::store::testing::scratch();
+        let c = s.db();
         let mut ok = Vec::new();
         ok.extend(super::super::Status::ALL.iter().map(|s| s.as_str()));
         ok.extend(
@@ -448,28 +531,75 @@ mod tests {
         for status in ok {
             c.execute(
                 "INSERT INTO history (pubkey, status, at) VALUES ('0x', ?1, 't')",
-                [status],
+                args![status],
             )
             .unwrap_or_else(|e| panic!("{status}: {e}"));
         }
         assert!(c
             .execute(
                 "INSERT INTO history (pubkey, status, at) VALUES ('0x', 'Imported', 't')",
-                [],
+                &[],
             )
             .is_err());
         for a in crate::maintenance::store::Action::ALL {
             c.execute(
                 "INSERT INTO maint_tx (hash, action, subjects, state, sent_at) VALUES (?1, ?1, '[]', 'sent', 't')",
-                [a.as_str()],
+                args![a.as_str()],
             )
             .unwrap();
         }
         assert!(c
             .execute(
                 "INSERT INTO maint_tx (hash, action, subjects, state, sent_at) VALUES ('h', 'fund', '[]', 'pending', 't')",
-                [],
+                &[],
             )
             .is_err());
+    }
+
+    /// A version-2 store whose transactions and reshare tables were made on first use keeps
+    /// their rows (and the transactions their order) at version 3.
+    #[test]
+    fn a_version_2_store_keeps_its_transactions_and_reshares() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        let c = Connection::open(dir.path().join("state.sqlite")).unwrap();
+        // Back to version 2 as the agent of that version left it: the tables of first use.
+        c.execute_batch(
+            "DROP TABLE transactions; DROP TABLE reshares; DROP TABLE reshare_bundles;
+             CREATE TABLE transactions (hash TEXT PRIMARY KEY, sender TEXT NOT NULL, nonce INTEGER NOT NULL,
+                kind TEXT NOT NULL, target TEXT NOT NULL, input BLOB NOT NULL, value TEXT NOT NULL,
+                gas_limit INTEGER NOT NULL, max_fee TEXT NOT NULL, max_priority_fee TEXT NOT NULL,
+                replaces TEXT, pubkeys TEXT NOT NULL, signed_at TEXT NOT NULL, state TEXT NOT NULL);
+             CREATE TABLE reshare_bundles (id TEXT PRIMARY KEY, ceremony_id TEXT NOT NULL, path TEXT NOT NULL,
+                operator_ids TEXT NOT NULL, operators TEXT NOT NULL, source_root TEXT NOT NULL,
+                imported_at TEXT NOT NULL);
+             CREATE TABLE reshares (pubkey TEXT NOT NULL, bundle_id TEXT NOT NULL REFERENCES reshare_bundles(id),
+                position INTEGER NOT NULL, owner_nonce INTEGER NOT NULL, shares_data BLOB NOT NULL,
+                leaf BLOB NOT NULL, state TEXT NOT NULL, tx_hash TEXT, PRIMARY KEY (pubkey, bundle_id));
+             INSERT INTO transactions VALUES ('0xb2', '0xs', 4, 'stake', '0xt', x'01', '0', 21000, '2', '1', NULL, '[]', 't', 'signed');
+             INSERT INTO transactions VALUES ('0xa1', '0xs', 4, 'stake', '0xt', x'01', '0', 21000, '3', '2', '0xb2', '[]', 't', 'signed');
+             INSERT INTO reshare_bundles VALUES ('0x77', 'c', '/r', '[5,6,7,8]', '[]', '0x09', 't');
+             INSERT INTO reshares VALUES ('0xaa', '0x77', 0, 3, x'01', zeroblob(32), 'imported', NULL);
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        drop(c);
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(version(s.conn()).unwrap(), VERSION);
+        let hashes: Vec<String> = s
+            .conn()
+            .prepare("SELECT hash FROM transactions WHERE nonce = 4 ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(hashes, ["0xb2", "0xa1"], "the versions keep their order");
+        let r = crate::maintenance::reshare::rows(&s).unwrap();
+        assert_eq!((r.len(), r[0].owner_nonce), (1, 3));
+        assert_eq!(
+            crate::maintenance::reshare::bundle_cluster(&s, "0x77").unwrap(),
+            Some(vec![5, 6, 7, 8])
+        );
     }
 }

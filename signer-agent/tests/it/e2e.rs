@@ -122,6 +122,17 @@ impl World {
         let pin = dir.path().join("pin");
         std::fs::write(&pin, TEST_USER_PIN).unwrap();
         let config = dir.path().join("agent.toml");
+        // The state store of this run's backend (`KC_TEST_STORE`): SQLite in `state`, or a
+        // fresh database on this test process's PostgreSQL (the event cache stays in `state`),
+        // with the shortest lease: a run restarted after a crash waits for its lease to end.
+        let state_url = if kc_test_utils::postgres::store_is_postgres() {
+            format!(
+                "state_url = \"{}\"\nlease_timeout_secs = 3\n",
+                kc_test_utils::postgres::Postgres::shared().fresh_database()
+            )
+        } else {
+            String::new()
+        };
         std::fs::write(
             &config,
             format!(
@@ -129,7 +140,7 @@ impl World {
 chain_id = 31337
 deployment = "devnet.json"
 state_dir = "state"
-confirmations = 1
+{state_url}confirmations = 1
 metrics_addr = "127.0.0.1:0"
 trusted_identities = ["{id}"]
 
@@ -235,8 +246,16 @@ poll_interval_secs = 1
 
     /// The agent's configuration with `top` (top-level keys) after its first line and
     /// `tables` at the end, written to `name` in the test directory.
+    /// A top-level key of `top` replaces the base's (the PostgreSQL pass's `state_url`).
     pub fn config_with(&self, name: &str, top: &str, tables: &str) -> PathBuf {
         let base = std::fs::read_to_string(&self.config).unwrap();
+        let key = |l: &str| l.split('=').next().unwrap_or_default().trim().to_owned();
+        let replaced: Vec<String> = top.lines().filter(|l| l.contains('=')).map(key).collect();
+        let base: String = base
+            .lines()
+            .filter(|l| !(l.contains('=') && replaced.contains(&key(l))))
+            .map(|l| format!("{l}\n"))
+            .collect();
         let (first, rest) = base.split_once('\n').unwrap();
         let p = self.dir.path().join(name);
         std::fs::write(&p, format!("{first}\n{top}{rest}\n{tables}\n")).unwrap();

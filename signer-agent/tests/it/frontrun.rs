@@ -216,7 +216,7 @@ fn a_second_stake_scans_from_the_cursor() {
     };
     // Far enough from the deploy block that the rescan window does not reach it.
     mine(300);
-    let store = Store::open(cfg.state_dir().unwrap()).unwrap();
+    let store = Store::open_location(&cfg.state_location().unwrap()).unwrap();
     let (head, plan) = w.rt().block_on(async {
         let p = signer_agent::stake::prepare(&w.events(), &cfg, &store, None)
             .await
@@ -338,7 +338,8 @@ fn a_recreated_bundle_takes_over_the_keys_after_a_front_run() {
     {
         use signer_agent::config::{Config, Overrides};
         let cfg = Config::resolve(Some(&w.config), &Overrides::default()).unwrap();
-        let store = signer_agent::store::Store::open(cfg.state_dir().unwrap()).unwrap();
+        let store =
+            signer_agent::store::Store::open_location(&cfg.state_location().unwrap()).unwrap();
         let superseded: Vec<_> = store
             .history()
             .unwrap()

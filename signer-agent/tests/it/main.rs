@@ -23,3 +23,4 @@ mod reshare;
 mod signer;
 mod ssv_v2;
 mod tls;
+mod two_agents;

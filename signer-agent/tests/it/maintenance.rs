@@ -295,7 +295,8 @@ fn a_top_up_that_is_not_mined_is_replaced_with_higher_fees_and_funds_the_cluster
     assert_eq!(txs[0]["hash"].as_str().unwrap(), format!("{mined}"), "{st}");
     // Both versions were signed through the policy; the day's top-up total counts the nonce
     // once.
-    let store = signer_agent::store::Store::open(w.cfg().state_dir().unwrap()).unwrap();
+    let store =
+        signer_agent::store::Store::open_location(&w.cfg().state_location().unwrap()).unwrap();
     let day = signer_agent::policy::today();
     let (_, total) = signer_agent::maintenance::store::signed_on(
         &store,
@@ -367,12 +368,13 @@ fn runway_below_the_threshold_is_topped_up_to_the_target_exactly_once_across_a_r
     assert_eq!(txs[0]["action"], "top_up");
     assert_eq!(txs[0]["state"], "confirmed");
 
-    // The daemon exports each cluster's runway on /metrics.
+    // The daemon exports each cluster's runway on /metrics. Read once the funding pass has
+    // ended (its buffer alert is the last gauge it sets; the runway comes before it).
     let label = format!(
         "cluster_runway_days{{cluster=\"{}\"}} ",
         ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
     );
-    let metrics = daemon_metrics(&w, &label);
+    let metrics = daemon_metrics(&w, "signer_agent_topup_buffer_alert ");
     let days: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix(&label))
@@ -680,7 +682,8 @@ fn exits_cover_the_withdrawal_queue_are_followed_to_withdrawn_fund_the_queue_and
     print_gas(&w, &st);
     let text = ok(&w.agent(&["status"], &[]));
     assert!(text.contains("exit lifecycle"), "{text}");
-    let store = signer_agent::store::Store::open(&w.dir.path().join("state")).unwrap();
+    let store =
+        signer_agent::store::Store::open_location(&w.cfg().state_location().unwrap()).unwrap();
     for pk in &requested {
         let states: Vec<String> = store
             .history()

@@ -304,7 +304,7 @@ fn a_stake_that_is_not_mined_is_replaced_with_higher_fees_and_mined_once() {
     let tx = replacement_of(&w, &original, mined);
     use alloy::consensus::Transaction as _;
     // The history recorded the replacement before it was sent; the log says why.
-    let history = signer_agent::store::Store::open(w.cfg().state_dir().unwrap())
+    let history = signer_agent::store::Store::open_location(&w.cfg().state_location().unwrap())
         .unwrap()
         .history()
         .unwrap();
@@ -352,7 +352,8 @@ fn a_crash_before_a_replacement_is_broadcast_then_a_restart_stakes_once() {
         "nothing was broadcast but the original"
     );
     let recorded = {
-        let store = signer_agent::store::Store::open(w.cfg().state_dir().unwrap()).unwrap();
+        let store =
+            signer_agent::store::Store::open_location(&w.cfg().state_location().unwrap()).unwrap();
         signer_agent::replace::versions(&store, w.agent, original.nonce).unwrap()
     };
     assert_eq!(recorded.len(), 2, "{recorded:#?}");
@@ -375,7 +376,8 @@ fn a_crash_before_a_replacement_is_broadcast_then_a_restart_stakes_once() {
     let vs = st["validators"].as_array().unwrap();
     assert!(vs.iter().all(|v| v["status"] == "confirmed"), "{st}");
     let mined: B256 = vs[0]["tx_hash"].as_str().unwrap().parse().unwrap();
-    let store = signer_agent::store::Store::open(w.cfg().state_dir().unwrap()).unwrap();
+    let store =
+        signer_agent::store::Store::open_location(&w.cfg().state_location().unwrap()).unwrap();
     let all = signer_agent::replace::versions(&store, w.agent, original.nonce).unwrap();
     assert!(all.len() >= 3, "{all:#?}");
     assert!(all.iter().any(|r| r.hash == mined), "{all:#?}");
@@ -414,7 +416,7 @@ fn a_dropped_stake_is_planned_again_and_staked_once() {
         "{}",
         log_of(&log)
     );
-    let history = signer_agent::store::Store::open(w.cfg().state_dir().unwrap())
+    let history = signer_agent::store::Store::open_location(&w.cfg().state_location().unwrap())
         .unwrap()
         .history()
         .unwrap();

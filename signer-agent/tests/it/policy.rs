@@ -77,7 +77,7 @@ impl Ctx {
         alloy::signers::Signer::set_chain_id(&mut hsm, Some(cfg.chain_id));
         signs.store(0, Ordering::SeqCst); // the open self-check signed once
         let signer = PolicySigner::new(hsm, Policy::from_config(&cfg).unwrap())
-            .with_store(Store::open(cfg.state_dir().unwrap()).unwrap())
+            .with_store(Store::open_location(&cfg.state_location().unwrap()).unwrap())
             .with_simulator(signer_agent::chain::read_provider(&cfg).unwrap());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -99,7 +99,7 @@ impl Ctx {
 
     /// The stake call the agent would send now.
     fn stake_call(&self) -> IPoolManager::stakeCall {
-        let store = Store::open(self.cfg.state_dir().unwrap()).unwrap();
+        let store = Store::open_location(&self.cfg.state_location().unwrap()).unwrap();
         let p = self.rt.block_on(async {
             signer_agent::stake::prepare(&self.w.events(), &self.cfg, &store, Some(self.w.agent))
                 .await
@@ -291,7 +291,7 @@ fn a_refused_front_run_validator_is_refused() {
     let call = c.stake_call();
     assert_eq!(call.validators.len(), 2);
     let victim = format!("0x{}", hex::encode(&call.validators[1].pubkey));
-    Store::open(c.cfg.state_dir().unwrap())
+    Store::open_location(&c.cfg.state_location().unwrap())
         .unwrap()
         .set_status(
             std::slice::from_ref(&victim),
@@ -332,7 +332,7 @@ fn foreign_withdrawal_address_is_refused() {
     .into_owned();
     assert!(e.contains("is not the PoolManager"), "{e}");
     let v = signer_agent::bundle::load_verified(&foreign, &c.cfg.trusted_identities).unwrap();
-    Store::open(c.cfg.state_dir().unwrap())
+    Store::open_location(&c.cfg.state_location().unwrap())
         .unwrap()
         .import(&v)
         .unwrap();
@@ -699,7 +699,7 @@ fn eth_for_ssv_fees_above_the_caps_is_refused() {
     c.refused(c.tx(c.pool(), react.abi_encode()), "ssv_fee_cap");
     c.refused(c.stake_tx(&stake), "ssv_fee_cap");
     // within the per-transaction cap but over the day's: 0.001 ETH signed today, 0.0006 more
-    let store = Store::open(c.cfg.state_dir().unwrap()).unwrap();
+    let store = Store::open_location(&c.cfg.state_location().unwrap()).unwrap();
     store
         .record_signed(&signer_agent::store::LedgerEntry {
             day: signer_agent::policy::today(),

@@ -41,7 +41,7 @@ fn owner_sends(w: &World, input: Vec<u8>) {
 
 fn stop_reason(w: &World) -> Error {
     let cfg = w.cfg();
-    let store = Store::open(cfg.state_dir().unwrap()).unwrap();
+    let store = Store::open_location(&cfg.state_location().unwrap()).unwrap();
     w.rt()
         .block_on(signer_agent::stake::prepare(
             &w.events(),

@@ -227,6 +227,16 @@ impl TestPki {
         }
     }
 
+    /// A server certificate for `names` (DNS names or IPs) and its key, both PEM.
+    pub fn server_pem(&self, names: &[&str]) -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params =
+            rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.ca).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
     /// A rustls server configuration with a certificate for `names` (DNS names or IPs).
     pub fn server_config(&self, names: &[&str]) -> rustls::ServerConfig {
         let key = rcgen::KeyPair::generate().unwrap();

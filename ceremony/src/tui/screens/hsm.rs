@@ -2,6 +2,7 @@
 //! required mechanism ✓ or ✗), and the PIN (masked), checked by logging in.
 
 use crate::tui::keys::Key;
+use kc_hsm::pin::PinProblem;
 use kc_hsm::SecretString;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
@@ -36,12 +37,18 @@ impl Component for HsmScreen {
             Key::Enter if model.hsm.is_none() => Some(Action::Notice(
                 "the token could not be read; fix the HSM and start again (Esc)".into(),
             )),
-            Key::Enter if self.pin.is_empty() => {
-                Some(Action::Notice("type the token's user PIN".into()))
-            }
+            // The PIN rule both binaries share (`kc_hsm::pin`): a PIN is used exactly as typed,
+            // so one that starts or ends with whitespace is refused before it can spend one of
+            // the token's wrong-PIN attempts. The field is emptied either way.
             Key::Enter => {
                 let pin = self.pin.take();
-                Some(Action::Login(SecretString::from(pin.as_str().to_owned())))
+                match kc_hsm::pin::check(&pin) {
+                    Ok(()) => Some(Action::Login(SecretString::from(pin.as_str().to_owned()))),
+                    Err(PinProblem::Empty) => {
+                        Some(Action::Notice("type the token's user PIN".into()))
+                    }
+                    Err(problem) => Some(Action::Notice(format!("the PIN {problem}"))),
+                }
             }
             _ => {
                 self.pin.handle(key);

@@ -11,10 +11,11 @@ use crate::manifest::{files, sha256_hex, ManifestHead};
 use crate::operators::OperatorsFile;
 use crate::plan::Plan;
 use crate::seal::SealedMaster;
+use crate::transcript::steps::{CeremonyStarted, PayloadError};
 
 use super::consistency::{
-    check_operators, check_operators_chain, check_plan_vs_manifest, check_seal_backend,
-    check_unique_validators,
+    check_expected_amount, check_operators, check_operators_chain, check_plan_vs_manifest,
+    check_seal_backend, check_unique_validators,
 };
 use super::entries::{self, Crypto, FirstPass, Keep};
 use super::files::{check_binary, listing_failures, stray_failures};
@@ -53,6 +54,9 @@ pub(super) fn run_checks(
         manifest.validators.len(),
     );
     check_signature(dir, &manifest, &manifest_sha256, opts, c);
+    if let Some(a) = &mut c.audit {
+        a.manifest = Some(manifest.with_entries(Vec::new()));
+    }
 
     // 2. File hashes, and nothing else in the directory.
     let read = read_files(dir, &manifest, &manifest_sha256, opts, c);
@@ -60,10 +64,13 @@ pub(super) fn run_checks(
     // 3. Transcript (checked while it was read).
     let Read {
         small,
-        transcript,
+        mut transcript,
         deposits,
         keyshares,
     } = read;
+    if let (Some(a), Some(t)) = (&mut c.audit, &mut transcript) {
+        a.transcript = t.check.all.take().unwrap_or_default();
+    }
     let text = |name: &str| small.get(name).map(|f| f.text.as_str());
     let started = transcript.and_then(|t| record_transcript(t, &manifest, c));
 
@@ -90,9 +97,20 @@ pub(super) fn run_checks(
     };
     check_operators_chain(&plan, started, c);
     let mut list = ListReader::open(dir, &manifest_sha256);
-    check_plan_vs_manifest(&plan, &manifest, &mut list, c);
+    let mut listed = Vec::new();
+    let auditing = c.audit.is_some();
+    let read = list.by_ref().inspect(|v| {
+        if auditing {
+            listed.push(v.clone());
+        }
+    });
+    check_plan_vs_manifest(&plan, &manifest, read, c);
+    if let Some(m) = c.audit.as_mut().and_then(|a| a.manifest.as_mut()) {
+        m.validators = listed;
+    }
     list_unchanged(list.finish(), c);
     check_unique_validators(&manifest, c);
+    check_expected_amount(&manifest, opts.deposit_amount_gwei, c);
 
     // 5. to 7. Deposit data and key shares: counts and layout from their first pass, then the
     // second pass in lockstep with the manifest's list: cheap checks, and cryptography only
@@ -148,7 +166,7 @@ pub(super) fn run_checks(
     if c.failed_since(0) || c.failed_since(mark) {
         return None;
     }
-    loaded(dir, keep, &manifest, plan, outcome)
+    loaded(dir, keep, &manifest, plan, outcome, c.pinned_key.clone())
 }
 
 /// The manifest, parsed as it is read and hashed on the way (the signature covers its SHA-256):
@@ -241,17 +259,22 @@ fn read_files<'m>(
             Err(e) => fails.push((name.to_owned(), e.to_string())),
         }
     }
-    let transcript =
-        match check_transcript_file(dir, manifest, manifest_sha256, &cap(files::TRANSCRIPT)) {
-            Ok(t) => {
-                hash_check(files::TRANSCRIPT, &t.sha256, &mut fails);
-                Some(t)
-            }
-            Err(e) => {
-                fails.push((files::TRANSCRIPT.to_owned(), e.to_string()));
-                None
-            }
-        };
+    let transcript = match check_transcript_file(
+        dir,
+        manifest,
+        manifest_sha256,
+        &cap(files::TRANSCRIPT),
+        c.audit.is_some(),
+    ) {
+        Ok(t) => {
+            hash_check(files::TRANSCRIPT, &t.sha256, &mut fails);
+            Some(t)
+        }
+        Err(e) => {
+            fails.push((files::TRANSCRIPT.to_owned(), e.to_string()));
+            None
+        }
+    };
     let mut big = |name: &'static str, fp: Result<FirstPass, bounded::ReadError>| match fp {
         Ok(fp) => {
             let ok = hash_check(name, &fp.hash, &mut fails);
@@ -295,7 +318,7 @@ fn record_transcript(
     t: TranscriptRead<'_>,
     manifest: &ManifestHead,
     c: &mut Checker,
-) -> Option<Option<serde_json::Value>> {
+) -> Option<Option<Result<CeremonyStarted, PayloadError>>> {
     match t.outcome {
         Ok((head, count)) if head == manifest.transcript_head => {
             c.pass(
@@ -304,7 +327,7 @@ fn record_transcript(
                 format!("{count} entries, head {head}"),
             );
             let check = t.check;
-            let started = check.started_details();
+            let started = check.started();
             check.record(c);
             list_unchanged(t.list, c);
             Some(started)
@@ -416,6 +439,7 @@ fn loaded(
     manifest: &ManifestHead,
     plan: Plan,
     mut outcome: entries::Outcome,
+    identity: Option<Vec<u8>>,
 ) -> Option<Loaded> {
     let validators = std::mem::take(&mut outcome.validators);
     if keep == Keep::Nothing || validators.len() != manifest.validators.len() {
@@ -429,6 +453,7 @@ fn loaded(
             let collected = outcome.collected?;
             Some(Loaded::Bundle(Box::new(VerifiedBundle {
                 dir: dir.to_owned(),
+                identity,
                 manifest: full,
                 plan,
                 deposits: collected.deposits,

@@ -1,15 +1,14 @@
 //! The bundle's parts against each other: operators against the manifest, the operators'
 //! chain, the plan against the manifest, the seal backend, and no validator twice.
 
-use kc_ssv::OperatorKey;
-use kc_validator::deposit;
-
-use crate::manifest::{files, Manifest, ManifestHead, ValidatorEntry};
+use crate::manifest::{files, Manifest, ManifestHead, Planned, ValidatorEntry};
 use crate::operators::OperatorsFile;
-use crate::plan::Plan;
+use crate::plan::{OperatorsChain, Plan};
 use crate::seal::SealedMaster;
+use crate::transcript::steps::{CeremonyStarted, PayloadError};
+use kc_ssv::OperatorKey;
 
-use super::Checker;
+use super::{Checker, PlanMismatches};
 
 pub(super) fn check_operators(manifest: &ManifestHead, ops: &OperatorsFile, c: &mut Checker) {
     let mut fails = Vec::new();
@@ -75,7 +74,7 @@ pub(super) fn check_operators(manifest: &ManifestHead, ops: &OperatorsFile, c: &
 /// exempt), and the transcript recorded the same relation when the ceremony ran.
 pub(super) fn check_operators_chain(
     plan: &Plan,
-    started: Option<Option<serde_json::Value>>,
+    started: Option<Option<Result<CeremonyStarted, PayloadError>>>,
     c: &mut Checker,
 ) {
     let relation = match plan.operators_chain() {
@@ -89,9 +88,21 @@ pub(super) fn check_operators_chain(
             )
         }
     };
-    let recorded = started.map(|d| d.and_then(|d| d.get("operators_chain").cloned()));
+    // As the transcript holds it (keys sorted).
+    let json = |r: &OperatorsChain| {
+        serde_json::to_value(r)
+            .expect("a relation serializes")
+            .to_string()
+    };
+    let recorded = match started {
+        // No readable transcript: its own check failed already.
+        None => None,
+        Some(Some(Ok(d))) => Some(d.operators_chain.ok_or_else(|| "nothing".to_owned())),
+        Some(Some(Err(e))) => Some(Err(format!("nothing readable ({e})"))),
+        Some(None) => Some(Err("nothing".to_owned())),
+    };
     match recorded {
-        Some(Some(r)) if r == serde_json::json!(relation) => {}
+        Some(Ok(r)) if r == relation => {}
         Some(r) => {
             return c.fail(
                 "operators.chain",
@@ -99,117 +110,109 @@ pub(super) fn check_operators_chain(
                 "ceremony.started.operators_chain",
                 format!(
                     "recorded {}, the bundle's network and provenance give {}",
-                    r.map_or_else(|| "nothing".to_owned(), |v| v.to_string()),
-                    serde_json::json!(relation)
+                    r.map_or_else(|e| e, |r| json(&r)),
+                    json(&relation)
                 ),
             )
         }
-        // No readable transcript: its own check failed already.
         None => {}
     }
     c.pass("operators.chain", files::OPERATORS, relation.to_string());
 }
 
+/// The manifest against what the plan decides ([`Planned`], from which `Manifest::build`
+/// assembles it), field by field, and its list's indices and nonces against the plan's.
 pub(super) fn check_plan_vs_manifest(
     plan: &Plan,
     m: &ManifestHead,
     list: impl Iterator<Item = ValidatorEntry>,
     c: &mut Checker,
 ) {
-    let mut fails: Vec<(String, String)> = Vec::new();
-    let mut eq = |field: &str, got: String, want: String| {
-        if got != want {
-            fails.push((
-                field.to_owned(),
-                format!("manifest says {got}, plan says {want}"),
-            ));
-        }
-    };
-    eq("ceremony_id", m.ceremony_id.clone(), plan.id().to_owned());
-    eq(
-        "network.name",
-        m.network.name.clone(),
-        plan.network.name().to_owned(),
-    );
-    eq(
+    let p = Planned::of(plan);
+    let mut f = PlanMismatches::default();
+    f.eq("ceremony_id", &m.ceremony_id, &p.ceremony_id);
+    f.eq("network.name", &m.network.name, &p.network.name);
+    f.eq(
         "network.fork_version",
-        m.network.fork_version.clone(),
-        hex::encode(plan.network.genesis_fork_version()),
+        &m.network.fork_version,
+        &p.network.fork_version,
     );
-    eq(
+    f.eq(
         "withdrawal.address",
-        m.withdrawal.address.clone(),
-        plan.withdrawal_address.to_checksum(),
+        &m.withdrawal.address,
+        &p.withdrawal.address,
     );
-    eq(
-        "withdrawal.type",
-        m.withdrawal.kind.clone(),
-        plan.file.deposit.withdrawal_type.clone(),
-    );
-    let wc = deposit::withdrawal_credentials(plan.withdrawal_type, &plan.withdrawal_address);
-    eq(
+    f.eq("withdrawal.type", &m.withdrawal.kind, &p.withdrawal.kind);
+    f.eq(
         "withdrawal.credentials",
-        m.withdrawal.credentials.clone(),
-        hex::encode(wc),
+        &m.withdrawal.credentials,
+        &p.withdrawal.credentials,
     );
-    eq(
+    f.eq(
         "withdrawal.amount_gwei",
-        m.withdrawal.amount_gwei.to_string(),
-        plan.amount_gwei().to_string(),
+        m.withdrawal.amount_gwei,
+        p.withdrawal.amount_gwei,
     );
-    eq(
-        "owner.address",
-        m.owner.address.clone(),
-        plan.owner.to_checksum(),
-    );
-    eq(
+    f.eq("owner.address", &m.owner.address, &p.owner.address);
+    f.eq(
         "owner.first_nonce",
-        m.owner.first_nonce.to_string(),
-        plan.first_nonce().to_string(),
+        m.owner.first_nonce,
+        p.owner.first_nonce,
     );
-    eq(
-        "owner.last_nonce",
-        m.owner.last_nonce.to_string(),
-        plan.nonce_of(plan.count() - 1).to_string(),
-    );
-    eq(
+    f.eq("owner.last_nonce", m.owner.last_nonce, p.owner.last_nonce);
+    f.eq(
         "operators.unpinned_allowed",
-        m.operators.unpinned_allowed.to_string(),
-        (plan.operators.provenance.is_none()).to_string(),
+        m.operators.unpinned_allowed,
+        p.unpinned_allowed,
     );
-    eq(
+    f.eq(
         "master.seal_key_label",
-        m.master.seal_key_label.clone(),
-        plan.file.hsm.seal_key_label.clone(),
+        &m.master.seal_key_label,
+        &p.seal_key_label,
     );
-    eq(
+    f.eq(
         "identity.key_label",
-        m.identity.key_label.clone(),
-        plan.file.hsm.identity_key_label.clone(),
+        &m.identity.key_label,
+        &p.identity_key_label,
     );
-    eq(
-        "validators (count)",
-        m.validators.len().to_string(),
-        plan.count().to_string(),
-    );
+    f.eq("validators (count)", m.validators.len(), p.validators);
     for (i, (v, index)) in list.zip(plan.indices()).enumerate() {
-        eq(
-            &format!("validators[{i}].index"),
-            v.index.to_string(),
-            index.to_string(),
-        );
-        eq(
+        f.eq(&format!("validators[{i}].index"), v.index, index);
+        f.eq(
             &format!("validators[{i}].owner_nonce"),
-            v.owner_nonce.to_string(),
-            plan.nonce_of(i as u32).to_string(),
+            v.owner_nonce,
+            plan.nonce_of(i as u32),
         );
     }
     c.group(
         "plan.manifest",
         files::MANIFEST,
-        fails,
+        f.0,
         "manifest agrees with the plan",
     );
+}
+
+/// `deposit.amount`: the plan's deposit amount, which every deposit's amount was compared with,
+/// is the amount the caller expects (the agent stakes exactly 32 ETH).
+pub(super) fn check_expected_amount(m: &ManifestHead, expected: Option<u64>, c: &mut Checker) {
+    let Some(want) = expected else {
+        return;
+    };
+    let got = m.withdrawal.amount_gwei;
+    if got == want {
+        c.pass(
+            "deposit.amount",
+            files::MANIFEST,
+            format!("every deposit is {got} gwei, as expected"),
+        );
+    } else {
+        c.fail(
+            "deposit.amount",
+            files::MANIFEST,
+            "withdrawal.amount_gwei",
+            format!("{got} gwei per deposit; {want} gwei expected"),
+        );
+    }
 }
 
 /// The envelope's seal backend is the one the signed manifest names, and an `rsa-oaep` envelope

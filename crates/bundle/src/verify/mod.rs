@@ -55,8 +55,13 @@ pub const VERIFY_IN_FLIGHT: usize = 2 * entries::CHUNK;
 /// What the caller pins.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
-    /// The trusted identity public key (SEC1, uncompressed or compressed).
-    pub identity: Option<Vec<u8>>,
+    /// The trusted identity public keys (SEC1, uncompressed or compressed): the manifest must
+    /// be signed by one of them (`identity.pinned`). None given: the signature is checked, but
+    /// only shows that *someone's* key signed ([`Report::identity_pinned`] stays false).
+    pub trusted_identities: Vec<Vec<u8>>,
+    /// The deposit amount (gwei) the caller expects of every deposit (`deposit.amount`; the
+    /// agent stakes exactly 32 ETH). None: any amount the plan allows.
+    pub deposit_amount_gwei: Option<u64>,
     /// The expected SHA-256 (hex) of the ceremony executable.
     pub expect_binary: Option<String>,
     /// The ceremony's own check of its staging directory, which still holds the `INCOMPLETE`
@@ -142,6 +147,9 @@ impl Report {
 #[derive(Debug, Clone)]
 pub struct VerifiedBundle {
     pub dir: PathBuf,
+    /// The trusted identity key (as [`VerifyOptions::trusted_identities`] gave it) that signed
+    /// the manifest; `None` when no key was trusted (then anyone's key may have signed).
+    pub identity: Option<Vec<u8>>,
     pub manifest: Manifest,
     pub plan: Plan,
     pub deposits: Vec<DepositData>,
@@ -162,10 +170,51 @@ impl VerifiedBundle {
     }
 }
 
+/// The fields where a manifest and its plan disagree, each as `manifest says X, plan says Y`
+/// (both bundle kinds' plan checks).
+#[derive(Default)]
+pub(crate) struct PlanMismatches(pub(crate) Vec<(String, String)>);
+
+impl PlanMismatches {
+    /// Records `field` when the manifest's value `got` is not the plan's `want` (compared as
+    /// shown).
+    pub(crate) fn eq(
+        &mut self,
+        field: &str,
+        got: impl std::fmt::Display,
+        want: impl std::fmt::Display,
+    ) {
+        let (got, want) = (got.to_string(), want.to_string());
+        if got != want {
+            self.0.push((
+                field.to_owned(),
+                format!("manifest says {got}, plan says {want}"),
+            ));
+        }
+    }
+}
+
+/// What a verification read, as it checked it: for the audit report, which shows it instead of
+/// reading the bundle again. Filled as far as the bundle could be read (a bundle too broken to
+/// parse leaves parts empty; the report still shows every failed check).
+#[derive(Debug, Clone, Default)]
+pub struct Audited {
+    /// A staking bundle's manifest, with its list of validators as read beside the plan.
+    pub manifest: Option<Manifest>,
+    /// A reshare bundle's manifest.
+    pub reshare: Option<crate::reshare::ReshareManifest>,
+    /// The transcript's entries in order, as their chain was checked (up to a break, if any).
+    pub transcript: Vec<crate::transcript::Entry>,
+}
+
 pub(crate) struct Checker {
     pub(crate) checks: Vec<Check>,
+    /// What was read, kept only for [`audit_bundle`].
+    pub(crate) audit: Option<Audited>,
     /// Set when the manifest signature verified under the pinned identity.
     pub(crate) identity_pinned: bool,
+    /// The trusted key (as the caller gave it) that signed the manifest.
+    pub(crate) pinned_key: Option<Vec<u8>>,
     pub(crate) signed_by: Option<String>,
 }
 
@@ -173,7 +222,9 @@ impl Checker {
     pub(crate) fn new() -> Self {
         Checker {
             checks: Vec::new(),
+            audit: None,
             identity_pinned: false,
+            pinned_key: None,
             signed_by: None,
         }
     }
@@ -253,8 +304,30 @@ pub fn verified_manifest(dir: &Path, opts: &VerifyOptions) -> Result<Manifest, R
     }
 }
 
-fn verify_and_load(dir: &Path, opts: &VerifyOptions, keep: Keep) -> (Report, Option<Loaded>) {
+/// Verifies the bundle (either kind) as [`verify_bundle`] does and hands back what it read and
+/// checked ([`Audited`]): the audit report shows that, never a second reading of the files.
+/// The manifest's list and the transcript are held whole (the report lists them all).
+pub fn audit_bundle(dir: &Path, opts: &VerifyOptions) -> (Report, Audited) {
     let mut c = Checker::new();
+    c.audit = Some(Audited::default());
+    let report = if crate::reshare::kind_of_dir(dir) == crate::reshare::BundleKind::Reshare {
+        crate::reshare::verify_with(dir, opts, &mut c).0
+    } else {
+        verify_and_load_with(dir, opts, Keep::Nothing, &mut c).0
+    };
+    (report, c.audit.unwrap_or_default())
+}
+
+fn verify_and_load(dir: &Path, opts: &VerifyOptions, keep: Keep) -> (Report, Option<Loaded>) {
+    verify_and_load_with(dir, opts, keep, &mut Checker::new())
+}
+
+fn verify_and_load_with(
+    dir: &Path,
+    opts: &VerifyOptions,
+    keep: Keep,
+    c: &mut Checker,
+) -> (Report, Option<Loaded>) {
     let mut facts = (None, 0);
     let loaded = if crate::reshare::kind_of_dir(dir) == crate::reshare::BundleKind::Reshare {
         // A reshare bundle verifies on its own (`crate::reshare`); it is never a staking batch.
@@ -266,7 +339,7 @@ fn verify_and_load(dir: &Path, opts: &VerifyOptions, keep: Keep) -> (Report, Opt
         );
         None
     } else {
-        run_checks(dir, opts, keep, &mut c, &mut facts)
+        run_checks(dir, opts, keep, c, &mut facts)
     };
     let (ceremony_id, validators) = facts;
     let report = Report {
@@ -274,8 +347,8 @@ fn verify_and_load(dir: &Path, opts: &VerifyOptions, keep: Keep) -> (Report, Opt
         ceremony_id,
         validators,
         identity_pinned: c.identity_pinned,
-        signed_by: c.signed_by,
-        checks: c.checks,
+        signed_by: c.signed_by.take(),
+        checks: std::mem::take(&mut c.checks),
     };
     (report, loaded)
 }

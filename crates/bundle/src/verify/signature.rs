@@ -100,23 +100,33 @@ pub(crate) fn check_signature_of(
         );
     }
     c.signed_by = signer;
-    if let Some(pinned) = &opts.identity {
-        match same_p256_key(pinned, &sig.public_key) {
-            Ok(true) => {
+    if !opts.trusted_identities.is_empty() {
+        let mut bad_pin = None;
+        let trusted = opts.trusted_identities.iter().find(|pinned| {
+            same_p256_key(pinned, &sig.public_key)
+                .map_err(|e| bad_pin = Some(e))
+                .unwrap_or(false)
+        });
+        match (trusted, bad_pin) {
+            (Some(key), _) => {
                 c.identity_pinned = true;
+                c.pinned_key = Some(key.clone());
                 c.pass(
                     "identity.pinned",
                     files::MANIFEST_SIG,
                     format!("signed by the pinned identity {}", fp),
                 )
             }
-            Ok(false) => c.fail(
+            (None, Some(e)) => c.fail("identity.pinned", files::MANIFEST_SIG, "public_key", e),
+            (None, None) => c.fail(
                 "identity.pinned",
                 files::MANIFEST_SIG,
                 "public_key",
-                format!("signed by {fp}, which is not the pinned identity"),
+                match opts.trusted_identities.len() {
+                    1 => format!("signed by {fp}, which is not the pinned identity"),
+                    n => format!("signed by {fp}, which is not one of the {n} trusted identities"),
+                },
             ),
-            Err(e) => c.fail("identity.pinned", files::MANIFEST_SIG, "public_key", e),
         }
     }
 }

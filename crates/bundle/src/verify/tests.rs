@@ -78,51 +78,74 @@ fn sample_manifest(n: u32) -> Manifest {
     }
 }
 
-/// The transcript the pipeline writes for `m` (same steps, same fields).
+/// The transcript the pipeline writes for `m` (same steps, same payload types).
 fn transcript_for(m: &Manifest) -> Transcript {
+    use crate::transcript::steps::*;
     let f = |n: &str| m.files[n].clone();
     let mut t = Transcript::new();
     t.append(
-        Step::new("ceremony.started", "ceremony")
-            .input(files::PLAN, f(files::PLAN))
-            .input(files::OPERATORS, f(files::OPERATORS))
-            .details(json!({"ceremony_id": m.ceremony_id})),
+        Step::of(
+            "ceremony",
+            &CeremonyStarted {
+                ceremony_id: m.ceremony_id.clone(),
+                network: m.network.name.clone(),
+                validators: m.validators.len() as u32,
+                start_index: m.validators.first().map_or(0, |v| v.index),
+                owner: m.owner.address.clone(),
+                first_nonce: m.owner.first_nonce,
+                operators_chain: None,
+                tool: m.tool.clone(),
+                process: Process {
+                    core_dumps_disabled: true,
+                    not_dumpable: true,
+                    memory_locked: true,
+                },
+            },
+        )
+        .input(files::PLAN, f(files::PLAN))
+        .input(files::OPERATORS, f(files::OPERATORS)),
     );
-    t.append(Step::new("hsm.keys", "ceremony").details(json!({
-        "identity_public_key": m.identity.public_key,
-        "seal": {"key_type": "CKK_AES"},
-    })));
-    t.append(
-        Step::new("master.ready", "ceremony")
-            .details(json!({"source": "hsm", "fingerprint": m.master.fingerprint})),
-    );
+    let key = |key_type: &str| KeyRecord([("key_type".to_owned(), json!(key_type))].into());
+    t.append(Step::of(
+        "ceremony",
+        &HsmKeys {
+            identity: key("CKK_EC"),
+            identity_public_key: m.identity.public_key.clone(),
+            seal: Some(key("CKK_AES")),
+            seal_backend: None,
+        },
+    ));
+    t.append(Step::of(
+        "ceremony",
+        &MasterReady {
+            source: "hsm".into(),
+            fingerprint: m.master.fingerprint.clone(),
+        },
+    ));
     for v in &m.validators {
-        t.append(
-            Step::new("validator.created", "ceremony")
-                .output("sharesData", v.shares_data_sha256.clone())
-                .details(json!({
-                    "index": v.index,
-                    "pubkey": v.pubkey,
-                    "deposit_data_root": v.deposit_data_root,
-                    "owner_nonce": v.owner_nonce,
-                    "merkle_leaf": v.merkle_leaf,
-                })),
-        );
+        t.append(ValidatorCreated::step(v));
     }
-    let mut w = Step::new("files.written", "ceremony");
-    for n in [
-        files::PLAN,
-        files::OPERATORS,
-        files::DEPOSIT_DATA,
-        files::KEYSHARES,
-    ] {
-        w = w.output(n, f(n));
-    }
-    t.append(w);
+    t.append(FilesWritten::step(
+        [
+            files::PLAN,
+            files::OPERATORS,
+            files::DEPOSIT_DATA,
+            files::KEYSHARES,
+        ]
+        .map(|n| (n, f(n))),
+    ));
     t.append(
-        Step::new("master.sealed", "ceremony")
-            .output(files::SEALED_MASTER, f(files::SEALED_MASTER))
-            .details(json!({"algorithm": m.master.seal_algorithm})),
+        Step::of(
+            "ceremony",
+            &MasterSealed {
+                key_label: m.master.seal_key_label.clone(),
+                algorithm: m.master.seal_algorithm.clone(),
+                key_sha256: None,
+                oaep_hash: None,
+                reopened: true,
+            },
+        )
+        .output(files::SEALED_MASTER, f(files::SEALED_MASTER)),
     );
     t
 }
@@ -314,6 +337,101 @@ fn the_envelope_backend_and_key_must_be_the_manifests() {
     assert_eq!(run(&rsa, &mr), vec!["master.seal_key_sha256", "key_sha256"]);
     mr.master.seal_algorithm = "chacha".into();
     assert!(run(&rsa, &mr).contains(&"master.seal_algorithm".to_string()));
+}
+
+/// The demo bundle the fuzzers start from (`fuzz/seeds/bundle`, made by `make demo` before the
+/// transcript's steps were typed).
+fn seed_bundle() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/bundle")
+}
+
+/// A P-256 public key (SEC1) that signed nothing here.
+fn stranger(byte: u8) -> Vec<u8> {
+    p256::SecretKey::from_slice(&[byte; 32])
+        .unwrap()
+        .public_key()
+        .to_sec1_bytes()
+        .to_vec()
+}
+
+fn failed(r: &super::Report, name: &str) -> Vec<String> {
+    r.failures()
+        .filter(|c| c.name == name)
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// A bundle written before the typed steps verifies whole, and the verifier decides what a
+/// caller used to check again: which of the trusted identities signed (handed back with the
+/// verified bundle), and the deposit amount the caller expects.
+#[test]
+fn the_verifier_pins_one_of_the_trusted_identities_and_the_expected_amount() {
+    let dir = seed_bundle();
+    let m = Manifest::from_bytes(&std::fs::read(dir.join(files::MANIFEST)).unwrap()).unwrap();
+    let signer = hex::decode(&m.identity.public_key).unwrap();
+    let opts = |trusted: Vec<Vec<u8>>, amount: Option<u64>| VerifyOptions {
+        trusted_identities: trusted,
+        deposit_amount_gwei: amount,
+        ..VerifyOptions::default()
+    };
+
+    // Unpinned: it verifies, but nobody is trusted.
+    let r = verify_bundle(&dir, &VerifyOptions::default());
+    assert!(r.ok(), "{}", r.failures_line(None));
+    assert!(!r.identity_pinned);
+
+    // The signer among other trusted keys: pinned, and the verified bundle names it.
+    let b = super::load_verified(
+        &dir,
+        &opts(vec![stranger(1), signer.clone()], Some(32_000_000_000)),
+    )
+    .unwrap_or_else(|r| panic!("{}", r.failures_line(None)));
+    assert_eq!(b.identity.as_deref(), Some(signer.as_slice()));
+    assert_eq!(b.manifest.validators.len(), 4);
+    let r = verify_bundle(&dir, &opts(vec![signer.clone()], Some(32_000_000_000)));
+    assert!(r.ok() && r.identity_pinned, "{}", r.failures_line(None));
+    assert!(r.checks.iter().any(|c| c.name == "deposit.amount" && c.ok));
+
+    // Signed by none of the trusted keys: refused, naming how many there were.
+    let r = verify_bundle(&dir, &opts(vec![stranger(1)], None));
+    assert!(!r.identity_pinned);
+    let f = failed(&r, "identity.pinned");
+    assert!(
+        f.len() == 1 && f[0].contains("not the pinned identity"),
+        "{f:?}"
+    );
+    let r = verify_bundle(&dir, &opts(vec![stranger(1), stranger(2)], None));
+    let f = failed(&r, "identity.pinned");
+    assert!(
+        f.len() == 1 && f[0].contains("one of the 2 trusted identities"),
+        "{f:?}"
+    );
+    assert!(super::load_verified(&dir, &opts(vec![stranger(1)], None)).is_err());
+
+    // Another deposit amount expected: refused, naming the manifest's field.
+    let r = verify_bundle(&dir, &opts(vec![signer], Some(1_000_000_000)));
+    let f = failed(&r, "deposit.amount");
+    assert!(
+        f.len() == 1 && f[0].contains("withdrawal.amount_gwei: 32000000000 gwei"),
+        "{f:?}"
+    );
+}
+
+/// What the audit report is drawn from is what verification read: the manifest with its whole
+/// list, and every transcript entry in order.
+#[test]
+fn an_audit_hands_back_what_verification_read() {
+    let dir = seed_bundle();
+    let (r, audited) = super::audit_bundle(&dir, &VerifyOptions::default());
+    assert!(r.ok(), "{}", r.failures_line(None));
+    let m = Manifest::from_bytes(&std::fs::read(dir.join(files::MANIFEST)).unwrap()).unwrap();
+    assert_eq!(audited.manifest.as_ref(), Some(&m));
+    assert!(audited.reshare.is_none());
+    let text = std::fs::read_to_string(dir.join(files::TRANSCRIPT)).unwrap();
+    assert_eq!(
+        audited.transcript,
+        Transcript::parse_and_verify(&text).unwrap().entries()
+    );
 }
 
 /// Deposits and ownership signatures of `n` validators as the verification decodes them.

@@ -8,9 +8,13 @@ use std::path::Path;
 
 use crate::bounded;
 use crate::manifest::{self, files, Manifest, ManifestHead, ValidatorEntry};
+use crate::transcript::steps::{
+    CeremonyStarted, FilesWritten, HsmKeys, KeyRecord, MasterReady, MasterSealed, PayloadError,
+    ValidatorCreated,
+};
 #[cfg(test)]
 use crate::transcript::Transcript;
-use crate::transcript::{self, Entry};
+use crate::transcript::{self, Entry, Payload};
 
 use super::list::ListReader;
 use super::Checker;
@@ -34,11 +38,15 @@ pub(super) fn check_transcript_file<'m>(
     m: &'m ManifestHead,
     manifest_sha256: &[u8; 32],
     cap: &bounded::Cap,
+    keep_all: bool,
 ) -> Result<TranscriptRead<'m>, bounded::ReadError> {
     let file = bounded::open(&dir.join(files::TRANSCRIPT), cap)?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut list = ListReader::open(dir, manifest_sha256);
     let mut check = TranscriptCheck::new(m, m.validators.len());
+    if keep_all {
+        check.all = Some(Vec::new());
+    }
     let outcome = transcript::stream_verify(&mut reader, MAX_TRANSCRIPT_LINE, |e| {
         check.entry(e, &mut list);
         Ok(())
@@ -64,6 +72,8 @@ pub(super) struct TranscriptCheck<'m, V> {
     pub(super) created: usize,
     pub(super) created_fails: Vec<(String, String)>,
     pub(super) kept: Vec<Entry>,
+    /// Every entry in order, when asked for (the audit report).
+    pub(super) all: Option<Vec<Entry>>,
 }
 
 impl<'m, V> TranscriptCheck<'m, V> {
@@ -74,13 +84,16 @@ impl<'m, V> TranscriptCheck<'m, V> {
             created: 0,
             created_fails: Vec::new(),
             kept: Vec::new(),
+            all: None,
         }
     }
 
     /// The next transcript entry; `list` gives the manifest's validators in order.
     pub(super) fn entry(&mut self, e: Entry, list: &mut impl Iterator<Item = ValidatorEntry>) {
-        use serde_json::Value;
-        if e.step != "validator.created" {
+        if let Some(all) = &mut self.all {
+            all.push(e.clone());
+        }
+        if e.step != ValidatorCreated::STEP {
             self.kept.push(e);
             return;
         }
@@ -89,15 +102,7 @@ impl<'m, V> TranscriptCheck<'m, V> {
         let Some(v) = list.next() else {
             return;
         };
-        let d = &e.details;
-        let same = d.get("index").and_then(Value::as_u64) == Some(u64::from(v.index))
-            && d.get("pubkey").and_then(Value::as_str) == Some(v.pubkey.as_str())
-            && d.get("deposit_data_root").and_then(Value::as_str)
-                == Some(v.deposit_data_root.as_str())
-            && d.get("owner_nonce").and_then(Value::as_u64) == Some(v.owner_nonce)
-            && d.get("merkle_leaf").and_then(Value::as_str) == Some(v.merkle_leaf.as_str())
-            && e.outputs.get("sharesData") == Some(&v.shares_data_sha256);
-        if !same && self.created_fails.len() < 100 {
+        if !ValidatorCreated::matches(&e, &v) && self.created_fails.len() < 100 {
             self.created_fails.push((
                 format!("validator.created[{i}] (seq {})", e.seq),
                 format!(
@@ -108,12 +113,13 @@ impl<'m, V> TranscriptCheck<'m, V> {
         }
     }
 
-    /// The details of the `ceremony.started` entry (what `operators_chain` recorded).
-    pub(super) fn started_details(&self) -> Option<serde_json::Value> {
+    /// What the `ceremony.started` entry recorded: `None` when there is no such entry, the
+    /// payload or why its details do not parse otherwise.
+    pub(super) fn started(&self) -> Option<Result<CeremonyStarted, PayloadError>> {
         self.kept
             .iter()
-            .find(|e| e.step == "ceremony.started")
-            .map(|e| e.details.clone())
+            .find(|e| e.step == CeremonyStarted::STEP)
+            .map(Entry::payload)
     }
 
     pub(super) fn record(self, c: &mut Checker) {
@@ -152,12 +158,12 @@ pub(super) fn check_transcript_vs_manifest(tr: &Transcript, m: &Manifest, c: &mu
     check.record(c);
 }
 
-/// The steps other than `validator.created` against the manifest.
+/// The steps other than `validator.created` against the manifest: each read as its payload
+/// type (`transcript::steps`), a step whose details do not parse named with why.
 pub(super) fn check_transcript_facts<V>(
     entries: &[Entry],
     m: &Manifest<V>,
 ) -> Vec<(String, String)> {
-    use serde_json::Value;
     let mut fails: Vec<(String, String)> = Vec::new();
     let one = |step: &str, fails: &mut Vec<(String, String)>| {
         let found: Vec<_> = entries.iter().filter(|e| e.step == step).collect();
@@ -169,6 +175,11 @@ pub(super) fn check_transcript_facts<V>(
         }
         found.into_iter().next()
     };
+    fn parsed<P: Payload>(e: &Entry, fails: &mut Vec<(String, String)>) -> Option<P> {
+        e.payload::<P>()
+            .map_err(|err| fails.push((format!("{}.details", e.step), err.to_string())))
+            .ok()
+    }
     let file_hash = |name: &str| m.files.get(name).map(String::as_str).unwrap_or("");
     let digest = |step: &str,
                   map: &BTreeMap<String, String>,
@@ -182,60 +193,60 @@ pub(super) fn check_transcript_facts<V>(
             ));
         }
     };
-    if let Some(e) = one("ceremony.started", &mut fails) {
+    if let Some(e) = one(CeremonyStarted::STEP, &mut fails) {
         digest(e.step.as_str(), &e.inputs, files::PLAN, &mut fails);
         digest(e.step.as_str(), &e.inputs, files::OPERATORS, &mut fails);
-        if e.details.get("ceremony_id").and_then(Value::as_str) != Some(m.ceremony_id.as_str()) {
-            fails.push((
-                "ceremony.started.ceremony_id".into(),
-                format!(
-                    "{}, manifest says {}",
-                    e.details["ceremony_id"], m.ceremony_id
-                ),
-            ));
+        if let Some(d) = parsed::<CeremonyStarted>(e, &mut fails) {
+            if d.ceremony_id != m.ceremony_id {
+                fails.push((
+                    "ceremony.started.ceremony_id".into(),
+                    format!("{:?}, manifest says {}", d.ceremony_id, m.ceremony_id),
+                ));
+            }
         }
     }
-    if let Some(e) = one("hsm.keys", &mut fails) {
-        if e.details.get("identity_public_key").and_then(Value::as_str)
-            != Some(m.identity.public_key.as_str())
-        {
-            fails.push((
-                "hsm.keys.identity_public_key".into(),
-                "differs from manifest identity.public_key".into(),
-            ));
-        }
-        // The attested seal key is of the manifest's backend: an AES key seals aes-256-gcm,
-        // an RSA key rsa-oaep.
-        let want = if m.master.seal_algorithm == crate::seal::ALGORITHM_RSA_OAEP {
-            "CKK_RSA"
-        } else {
-            "CKK_AES"
-        };
-        let got = e.details["seal"]["key_type"].as_str();
-        if got != Some(want) {
-            fails.push((
-                "hsm.keys.seal.key_type".into(),
-                format!(
-                    "{}, a {} seal key is {want}",
-                    e.details["seal"]["key_type"], m.master.seal_algorithm
-                ),
-            ));
-        }
-    }
-    if let Some(e) = one("master.ready", &mut fails) {
-        if e.details.get("fingerprint").and_then(Value::as_str)
-            != Some(m.master.fingerprint.as_str())
-        {
-            fails.push((
-                "master.ready.fingerprint".into(),
-                format!(
-                    "{}, manifest master.fingerprint is {}",
-                    e.details["fingerprint"], m.master.fingerprint
-                ),
-            ));
+    if let Some(e) = one(HsmKeys::STEP, &mut fails) {
+        if let Some(d) = parsed::<HsmKeys>(e, &mut fails) {
+            if d.identity_public_key != m.identity.public_key {
+                fails.push((
+                    "hsm.keys.identity_public_key".into(),
+                    "differs from manifest identity.public_key".into(),
+                ));
+            }
+            // The attested seal key is of the manifest's backend: an AES key seals
+            // aes-256-gcm, an RSA key rsa-oaep.
+            let want = if m.master.seal_algorithm == crate::seal::ALGORITHM_RSA_OAEP {
+                "CKK_RSA"
+            } else {
+                "CKK_AES"
+            };
+            let got = d.seal.as_ref().and_then(KeyRecord::key_type);
+            if got != Some(want) {
+                fails.push((
+                    "hsm.keys.seal.key_type".into(),
+                    format!(
+                        "{}, a {} seal key is {want}",
+                        got.map_or_else(|| "null".to_owned(), |t| format!("{t:?}")),
+                        m.master.seal_algorithm
+                    ),
+                ));
+            }
         }
     }
-    if let Some(e) = one("files.written", &mut fails) {
+    if let Some(e) = one(MasterReady::STEP, &mut fails) {
+        if let Some(d) = parsed::<MasterReady>(e, &mut fails) {
+            if d.fingerprint != m.master.fingerprint {
+                fails.push((
+                    "master.ready.fingerprint".into(),
+                    format!(
+                        "{:?}, manifest master.fingerprint is {}",
+                        d.fingerprint, m.master.fingerprint
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(e) = one(FilesWritten::STEP, &mut fails) {
         for name in [
             files::PLAN,
             files::OPERATORS,
@@ -245,23 +256,23 @@ pub(super) fn check_transcript_facts<V>(
             digest(e.step.as_str(), &e.outputs, name, &mut fails);
         }
     }
-    if let Some(e) = one("master.sealed", &mut fails) {
+    if let Some(e) = one(MasterSealed::STEP, &mut fails) {
         digest(
             e.step.as_str(),
             &e.outputs,
             files::SEALED_MASTER,
             &mut fails,
         );
-        if e.details.get("algorithm").and_then(Value::as_str)
-            != Some(m.master.seal_algorithm.as_str())
-        {
-            fails.push((
-                "master.sealed.algorithm".into(),
-                format!(
-                    "{}, manifest master.seal_algorithm is {}",
-                    e.details["algorithm"], m.master.seal_algorithm
-                ),
-            ));
+        if let Some(d) = parsed::<MasterSealed>(e, &mut fails) {
+            if d.algorithm != m.master.seal_algorithm {
+                fails.push((
+                    "master.sealed.algorithm".into(),
+                    format!(
+                        "{:?}, manifest master.seal_algorithm is {}",
+                        d.algorithm, m.master.seal_algorithm
+                    ),
+                ));
+            }
         }
     }
     fails

@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 
 use crate::Error;
 
+pub mod steps;
+pub use steps::Payload;
+
 /// The `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

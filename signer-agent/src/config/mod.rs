@@ -7,6 +7,10 @@
 //! chain_id = 560048                        # optional with a network; must match it
 //! deployment = "deployments/pool.json"     # the pool's contracts and first block
 //! state_dir = "state"
+//! # state_url = "postgres://agent@db.internal:5432/agent"  # shared by two agents (see `state`)
+//! # state_password_file = "pg.pw"          # or SIGNER_AGENT_STATE_PASSWORD
+//! # lease_timeout_secs = 30                # the standby takes over after this long
+//! # instance = "agent-a"                   # default: the host name
 //! confirmations = 2
 //! metrics_addr = "127.0.0.1:9464"
 //! beacon_url = "http://127.0.0.1:5052"
@@ -73,6 +77,9 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+pub mod maintenance;
+pub mod state;
+
 /// The most confirmations the agent waits for: a block number plus it never overflows.
 pub const MAX_CONFIRMATIONS: u64 = 10_000;
 
@@ -89,6 +96,16 @@ pub struct FileConfig {
     pub chain_id: Option<u64>,
     pub deployment: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
+    /// `postgres://user@host:port/db`: the state store two agents share (see [`state`]).
+    pub state_url: Option<String>,
+    /// The PostgreSQL password (first line), else `SIGNER_AGENT_STATE_PASSWORD`.
+    pub state_password_file: Option<PathBuf>,
+    /// Reach a PostgreSQL server off this host without TLS (default false: refused).
+    pub state_allow_plaintext: Option<bool>,
+    /// How long the leadership lease lasts without renewal (default 30).
+    pub lease_timeout_secs: Option<u64>,
+    /// This agent's name in the lease (default: the host name).
+    pub instance: Option<String>,
     pub confirmations: Option<u64>,
     pub metrics_addr: Option<String>,
     pub beacon_url: Option<String>,
@@ -111,7 +128,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub tls: TlsFile,
     /// `[maintenance]`: present = the maintenance duties run (`crate::maintenance`).
-    pub maintenance: Option<crate::maintenance::MaintenanceFile>,
+    pub maintenance: Option<maintenance::MaintenanceFile>,
 }
 
 /// `[rpc]`: the RPC endpoint's credentials and log range.
@@ -244,6 +261,8 @@ pub struct Overrides {
     pub chain_id: Option<u64>,
     pub deployment: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
+    pub state_url: Option<String>,
+    pub instance: Option<String>,
     pub confirmations: Option<u64>,
     pub metrics_addr: Option<String>,
     pub beacon_url: Option<String>,
@@ -344,6 +363,10 @@ pub struct Config {
     pub chain_id: u64,
     contracts: std::result::Result<Contracts, (String, String)>,
     state_dir: Option<PathBuf>,
+    /// `state_url` and the lease, when the state is shared on PostgreSQL.
+    /// (A `state_url` the configuration refuses is reported by [`Config::state_location`],
+    /// by the commands that need the store, as a bad deploy file is by `contracts()`.)
+    postgres: std::result::Result<Option<state::PgSettings>, (String, String)>,
     pub confirmations: u64,
     pub metrics_addr: SocketAddr,
     /// SEC1 P-256 public keys (uncompressed, 65 bytes) of trusted ceremonies.
@@ -359,7 +382,7 @@ pub struct Config {
     /// The RPC endpoint's HTTP(S) client, built once.
     rpc_client: std::sync::OnceLock<crate::tls::Client>,
     /// `[maintenance]`, when configured.
-    pub maintenance: Option<crate::maintenance::MaintenanceConfig>,
+    pub maintenance: Option<maintenance::MaintenanceConfig>,
 }
 
 const GWEI: u128 = 1_000_000_000;
@@ -425,6 +448,190 @@ fn resolve(base: Option<&Path>, p: PathBuf) -> PathBuf {
     }
 }
 
+/// The directory relative paths of the file are resolved against (the file's).
+fn base_dir(config_path: Option<&Path>) -> Option<&Path> {
+    config_path.and_then(|p| p.parent()).map(|p| {
+        if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        }
+    })
+}
+
+/// The chain id and the built-in profile that applies: `network` names one (or `custom`), and
+/// `chain_id` must agree with it; a public chain's profile applies unless `network = "custom"`.
+fn resolve_network(
+    ov: &Overrides,
+    file: &FileConfig,
+) -> Result<(u64, Option<&'static crate::profiles::Profile>)> {
+    let network_name = ov.network.clone().or(file.network.clone());
+    let named = match network_name.as_deref().map(str::trim) {
+        None => None,
+        Some(n) if n.eq_ignore_ascii_case("custom") => None,
+        Some(n) => Some(crate::profiles::by_name(n).ok_or_else(|| {
+            Error::config(
+                "network",
+                format!(
+                    "{n:?} is not a built-in network ({}); use \"custom\" and give every address",
+                    crate::profiles::ALL.map(|p| p.name).join(", ")
+                ),
+            )
+        })?),
+    };
+    let chain_id = match (ov.chain_id.or(file.chain_id), named) {
+        (Some(c), Some(p)) if c != p.chain_id => {
+            return Err(Error::config(
+                "chain_id",
+                format!("{c} is not {}'s chain id {}", p.name, p.chain_id),
+            ))
+        }
+        (Some(c), _) => c,
+        (None, Some(p)) => p.chain_id,
+        (None, None) => {
+            return Err(Error::config(
+                "chain_id",
+                "required (file, SIGNER_AGENT_CHAIN_ID or --chain-id), or a network",
+            ))
+        }
+    };
+    let network = match network_name.as_deref().map(str::trim) {
+        Some(n) if n.eq_ignore_ascii_case("custom") => None,
+        _ => named.or_else(|| crate::profiles::by_chain_id(chain_id)),
+    };
+    Ok((chain_id, network))
+}
+
+/// The execution node's endpoint (`rpc_url`, `[rpc]`) and its first log range.
+fn resolve_rpc(
+    rpc_url: &str,
+    file: &RpcFile,
+    base: Option<&Path>,
+    tls: &crate::tls::TlsSettings,
+) -> Result<(crate::tls::Endpoint, u64)> {
+    let creds = crate::tls::CredentialsFile {
+        api_key_file: file.api_key_file.clone(),
+        api_key_env: file.api_key_env.clone(),
+        api_key_header: file.api_key_header.clone(),
+    };
+    let rpc = crate::tls::Endpoint::resolve("rpc_url", "rpc", rpc_url, &creds, base, tls)?;
+    let max_log_range = file.max_log_range.unwrap_or(10_000);
+    if max_log_range == 0 {
+        return Err(Error::config("rpc.max_log_range", "must be at least 1"));
+    }
+    Ok((rpc, max_log_range))
+}
+
+/// `confirmations` (default 2, at most [`MAX_CONFIRMATIONS`]).
+fn resolve_confirmations(ov: &Overrides, file: &FileConfig) -> Result<u64> {
+    let confirmations = ov.confirmations.or(file.confirmations).unwrap_or(2);
+    if confirmations > MAX_CONFIRMATIONS {
+        return Err(Error::config(
+            "confirmations",
+            format!(
+                "{confirmations} blocks; at most {MAX_CONFIRMATIONS} (about 33 hours of 12 s blocks)"
+            ),
+        ));
+    }
+    Ok(confirmations)
+}
+
+/// `metrics_addr` (default `127.0.0.1:9464`).
+fn resolve_metrics_addr(ov: &Overrides, file: &FileConfig) -> Result<SocketAddr> {
+    let s = ov
+        .metrics_addr
+        .clone()
+        .or(file.metrics_addr.clone())
+        .unwrap_or_else(|| "127.0.0.1:9464".to_string());
+    s.parse()
+        .map_err(|e| Error::config("metrics_addr", format!("{s:?}: {e}")))
+}
+
+/// `[gas]` (and the `--max-fee-per-gas-gwei` override): the caps and the replacement rules.
+fn resolve_gas(ov: &Overrides, file: &GasFile) -> Result<GasCaps> {
+    let max_fee = u128::from(
+        ov.max_fee_per_gas_gwei
+            .or(file.max_fee_per_gas_gwei)
+            .unwrap_or(200),
+    ) * GWEI;
+    let priority = match file.max_priority_fee_per_gas_gwei {
+        Some(p) if u128::from(p) * GWEI > max_fee => {
+            return Err(Error::config(
+                "gas.max_priority_fee_per_gas_gwei",
+                "must not exceed the max fee per gas cap",
+            ))
+        }
+        Some(p) => u128::from(p) * GWEI,
+        None => (3 * GWEI).min(max_fee),
+    };
+    let replacement_bump_percent = file.replacement_bump_percent.unwrap_or(12);
+    if replacement_bump_percent < MIN_REPLACEMENT_BUMP_PERCENT {
+        return Err(Error::config(
+            "gas.replacement_bump_percent",
+            format!("{replacement_bump_percent}: nodes refuse a replacement bumped by less than {MIN_REPLACEMENT_BUMP_PERCENT}%"),
+        ));
+    }
+    let replace_after_blocks = file.replace_after_blocks.unwrap_or(3);
+    if replace_after_blocks == 0 {
+        return Err(Error::config(
+            "gas.replace_after_blocks",
+            "must be at least 1",
+        ));
+    }
+    Ok(GasCaps {
+        max_fee_per_gas_wei: max_fee,
+        max_priority_fee_per_gas_wei: priority,
+        max_gas_per_tx: file.max_gas_per_tx.unwrap_or(25_000_000),
+        replace_after_blocks,
+        replacement_bump_percent,
+    })
+}
+
+/// The checks of `[policy]` that need no contract (the rest: `Policy::from_config`).
+fn check_policy(policy: &PolicyFile, chain_id: u64) -> Result<()> {
+    if let Some(p) = policy.chain_id {
+        if p != chain_id {
+            return Err(Error::config(
+                "policy.chain_id",
+                format!("{p} differs from chain_id {chain_id}: the agent runs on one chain"),
+            ));
+        }
+    }
+    if let (Some(p), Some(f)) = (
+        policy.max_priority_fee_per_gas_gwei,
+        policy.max_fee_per_gas_gwei,
+    ) {
+        if p > f {
+            return Err(Error::config(
+                "policy.max_priority_fee_per_gas_gwei",
+                "must not exceed policy.max_fee_per_gas_gwei",
+            ));
+        }
+    }
+    if let Some(allow) = &policy.allow {
+        for (i, a) in allow.iter().enumerate() {
+            if a.functions.is_empty() {
+                return Err(Error::config(
+                    format!("policy.allow[{i}].functions"),
+                    "lists no function: remove the entry instead",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The state store's keys: flags and environment over the file.
+fn state_keys(ov: &Overrides, file: &FileConfig) -> state::StateKeys {
+    state::StateKeys {
+        state_url: ov.state_url.clone().or(file.state_url.clone()),
+        state_password_file: file.state_password_file.clone(),
+        state_allow_plaintext: file.state_allow_plaintext,
+        lease_timeout_secs: file.lease_timeout_secs,
+        instance: ov.instance.clone().or(file.instance.clone()),
+    }
+}
+
 /// Parses a `0x` address; the error names the field.
 pub fn parse_address(field: &str, s: &str) -> Result<Address> {
     s.trim()
@@ -440,102 +647,37 @@ impl Config {
             Some(p) => FileConfig::load(p)?,
             None => FileConfig::default(),
         };
-        let base = config_path.and_then(|p| p.parent()).map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        });
-        let rpc_url = ov.rpc_url.clone().or(file.rpc_url).ok_or_else(|| {
+        let base = base_dir(config_path);
+        let rpc_url = ov.rpc_url.clone().or(file.rpc_url.clone()).ok_or_else(|| {
             Error::config(
                 "rpc_url",
                 "required (file, SIGNER_AGENT_RPC_URL or --rpc-url)",
             )
         })?;
-        let network_name = ov.network.clone().or(file.network.clone());
-        let named = match network_name.as_deref().map(str::trim) {
-            None => None,
-            Some(n) if n.eq_ignore_ascii_case("custom") => None,
-            Some(n) => Some(crate::profiles::by_name(n).ok_or_else(|| {
-                Error::config(
-                    "network",
-                    format!(
-                        "{n:?} is not a built-in network ({}); use \"custom\" and give every address",
-                        crate::profiles::ALL.map(|p| p.name).join(", ")
-                    ),
-                )
-            })?),
-        };
-        let chain_id = match (ov.chain_id.or(file.chain_id), named) {
-            (Some(c), Some(p)) if c != p.chain_id => {
-                return Err(Error::config(
-                    "chain_id",
-                    format!("{c} is not {}'s chain id {}", p.name, p.chain_id),
-                ))
-            }
-            (Some(c), _) => c,
-            (None, Some(p)) => p.chain_id,
-            (None, None) => {
-                return Err(Error::config(
-                    "chain_id",
-                    "required (file, SIGNER_AGENT_CHAIN_ID or --chain-id), or a network",
-                ))
-            }
-        };
-        // A public chain's contracts are facts: its profile applies unless `network = "custom"`.
-        let network = match network_name.as_deref().map(str::trim) {
-            Some(n) if n.eq_ignore_ascii_case("custom") => None,
-            _ => named.or_else(|| crate::profiles::by_chain_id(chain_id)),
-        };
+        let (chain_id, network) = resolve_network(ov, &file)?;
         let tls = crate::tls::TlsSettings {
             roots: file.tls.roots.unwrap_or(crate::tls::Roots::System),
             ca_file: file.tls.ca_file.clone().map(|p| resolve(base, p)),
             allow_insecure_http: file.tls.allow_insecure_http.unwrap_or(false),
         };
-        let rpc_creds = crate::tls::CredentialsFile {
-            api_key_file: file.rpc.api_key_file.clone(),
-            api_key_env: file.rpc.api_key_env.clone(),
-            api_key_header: file.rpc.api_key_header.clone(),
-        };
-        let rpc =
-            crate::tls::Endpoint::resolve("rpc_url", "rpc", &rpc_url, &rpc_creds, base, &tls)?;
-        let max_log_range = file.rpc.max_log_range.unwrap_or(10_000);
-        if max_log_range == 0 {
-            return Err(Error::config("rpc.max_log_range", "must be at least 1"));
-        }
+        let (rpc, max_log_range) = resolve_rpc(&rpc_url, &file.rpc, base, &tls)?;
         let state_dir = ov
             .state_dir
             .clone()
-            .or_else(|| file.state_dir.map(|p| resolve(base, p)));
+            .or_else(|| file.state_dir.clone().map(|p| resolve(base, p)));
         let deployment = ov
             .deployment
             .clone()
-            .or_else(|| file.deployment.map(|p| resolve(base, p)));
+            .or_else(|| file.deployment.clone().map(|p| resolve(base, p)));
         let contracts =
             match resolve_contracts(deployment.as_deref(), &file.contracts, chain_id, network) {
                 Ok(c) => Ok(c),
                 Err(Error::Config { field, message }) => Err((field, message)),
                 Err(other) => return Err(other),
             };
-        let confirmations = ov.confirmations.or(file.confirmations).unwrap_or(2);
-        if confirmations > MAX_CONFIRMATIONS {
-            return Err(Error::config(
-                "confirmations",
-                format!(
-                    "{confirmations} blocks; at most {MAX_CONFIRMATIONS} (about 33 hours of 12 s blocks)"
-                ),
-            ));
-        }
-        let metrics_addr_s = ov
-            .metrics_addr
-            .clone()
-            .or(file.metrics_addr)
-            .unwrap_or_else(|| "127.0.0.1:9464".to_string());
-        let metrics_addr: SocketAddr = metrics_addr_s
-            .parse()
-            .map_err(|e| Error::config("metrics_addr", format!("{metrics_addr_s:?}: {e}")))?;
-        let beacon = match ov.beacon_url.clone().or(file.beacon_url) {
+        let confirmations = resolve_confirmations(ov, &file)?;
+        let metrics_addr = resolve_metrics_addr(ov, &file)?;
+        let beacon = match ov.beacon_url.clone().or(file.beacon_url.clone()) {
             Some(u) => Some(crate::tls::Endpoint::resolve(
                 "beacon_url",
                 "beacon",
@@ -550,47 +692,7 @@ impl Config {
         for (i, k) in file.trusted_identities.iter().enumerate() {
             trusted_identities.push(parse_identity_key(&format!("trusted_identities[{i}]"), k)?);
         }
-        let signer = SignerSource {
-            base: base.map(Path::to_path_buf),
-            file: file.signer,
-            ov: ov.clone(),
-        };
-        let max_fee = u128::from(
-            ov.max_fee_per_gas_gwei
-                .or(file.gas.max_fee_per_gas_gwei)
-                .unwrap_or(200),
-        ) * GWEI;
-        let priority = match file.gas.max_priority_fee_per_gas_gwei {
-            Some(p) if u128::from(p) * GWEI > max_fee => {
-                return Err(Error::config(
-                    "gas.max_priority_fee_per_gas_gwei",
-                    "must not exceed the max fee per gas cap",
-                ))
-            }
-            Some(p) => u128::from(p) * GWEI,
-            None => (3 * GWEI).min(max_fee),
-        };
-        let replacement_bump_percent = file.gas.replacement_bump_percent.unwrap_or(12);
-        if replacement_bump_percent < MIN_REPLACEMENT_BUMP_PERCENT {
-            return Err(Error::config(
-                "gas.replacement_bump_percent",
-                format!("{replacement_bump_percent}: nodes refuse a replacement bumped by less than {MIN_REPLACEMENT_BUMP_PERCENT}%"),
-            ));
-        }
-        let replace_after_blocks = file.gas.replace_after_blocks.unwrap_or(3);
-        if replace_after_blocks == 0 {
-            return Err(Error::config(
-                "gas.replace_after_blocks",
-                "must be at least 1",
-            ));
-        }
-        let gas = GasCaps {
-            max_fee_per_gas_wei: max_fee,
-            max_priority_fee_per_gas_wei: priority,
-            max_gas_per_tx: file.gas.max_gas_per_tx.unwrap_or(25_000_000),
-            replace_after_blocks,
-            replacement_bump_percent,
-        };
+        let gas = resolve_gas(ov, &file.gas)?;
         let max_validators_per_tx = file.run.max_validators_per_tx.unwrap_or(20);
         if max_validators_per_tx == 0 {
             return Err(Error::config(
@@ -598,43 +700,19 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        if let Some(p) = file.policy.chain_id {
-            if p != chain_id {
-                return Err(Error::config(
-                    "policy.chain_id",
-                    format!("{p} differs from chain_id {chain_id}: the agent runs on one chain"),
-                ));
-            }
-        }
-        if let (Some(p), Some(f)) = (
-            file.policy.max_priority_fee_per_gas_gwei,
-            file.policy.max_fee_per_gas_gwei,
-        ) {
-            if p > f {
-                return Err(Error::config(
-                    "policy.max_priority_fee_per_gas_gwei",
-                    "must not exceed policy.max_fee_per_gas_gwei",
-                ));
-            }
-        }
-        if let Some(allow) = &file.policy.allow {
-            for (i, a) in allow.iter().enumerate() {
-                if a.functions.is_empty() {
-                    return Err(Error::config(
-                        format!("policy.allow[{i}].functions"),
-                        "lists no function: remove the entry instead",
-                    ));
-                }
-            }
-        }
+        check_policy(&file.policy, chain_id)?;
         let maintenance = file
             .maintenance
             .as_ref()
-            .map(crate::maintenance::MaintenanceConfig::resolve)
+            .map(maintenance::MaintenanceConfig::resolve)
             .transpose()?;
+        let postgres = match state::resolve(&state_keys(ov, &file), base, &tls) {
+            Ok(p) => Ok(p),
+            Err(Error::Config { field, message }) => Err((field, message)),
+            Err(other) => return Err(other),
+        };
         Ok(Config {
             maintenance,
-            policy: file.policy,
             rpc,
             beacon,
             tls,
@@ -643,10 +721,15 @@ impl Config {
             chain_id,
             contracts,
             state_dir,
+            postgres,
             confirmations,
             metrics_addr,
             trusted_identities,
-            signer,
+            signer: SignerSource {
+                base: base.map(Path::to_path_buf),
+                file: file.signer,
+                ov: ov.clone(),
+            },
             gas,
             poll_interval_secs: file.run.poll_interval_secs.unwrap_or(12).max(1),
             max_validators_per_tx,
@@ -654,6 +737,7 @@ impl Config {
                 .run
                 .fee_margin_blocks
                 .unwrap_or(DEFAULT_FEE_MARGIN_BLOCKS),
+            policy: file.policy,
             rpc_client: std::sync::OnceLock::new(),
         })
     }
@@ -664,14 +748,7 @@ impl Config {
             Some(p) => FileConfig::load(p)?,
             None => FileConfig::default(),
         };
-        let base = config_path.and_then(|p| p.parent()).map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        });
-        resolve_signer(base, ov, &file.signer)
+        resolve_signer(base_dir(config_path), ov, &file.signer)
     }
 
     /// The RPC endpoint's client (TLS roots loaded once).
@@ -707,6 +784,44 @@ impl Config {
                 "required (file, SIGNER_AGENT_STATE_DIR or --state-dir)",
             )
         })
+    }
+
+    /// The PostgreSQL state store and this agent's place in its lease (`None`: SQLite only, this
+    /// agent always leads).
+    pub fn postgres(&self) -> Option<&state::PgSettings> {
+        self.postgres.as_ref().ok().and_then(Option::as_ref)
+    }
+
+    /// Where the state store lives: PostgreSQL at `state_url` when set (its password from
+    /// `state_password_file` or the environment), else SQLite in `state_dir`.
+    pub fn state_location(&self) -> Result<crate::store::StoreLocation> {
+        let pg = self
+            .postgres
+            .as_ref()
+            .map_err(|(field, message)| Error::Config {
+                field: field.clone(),
+                message: message.clone(),
+            })?;
+        match pg {
+            // A server on this host, reached plainly: the store's own rule.
+            Some(s) if state::local_plain(s) => Ok(crate::store::StoreLocation::Postgres {
+                url: s.url().to_owned(),
+                password: s.password().cloned(),
+            }),
+            Some(s) => Ok(crate::store::StoreLocation::PostgresOver {
+                url: s.url().to_owned(),
+                password: s.password().cloned(),
+                transport: s.transport.clone(),
+            }),
+            None => Ok(crate::store::StoreLocation::Sqlite(
+                self.state_dir()?.to_owned(),
+            )),
+        }
+    }
+
+    /// Whether a state store is configured (`state_url` or `state_dir`).
+    pub fn has_state_store(&self) -> bool {
+        !matches!(self.postgres, Ok(None)) || self.state_dir.is_some()
     }
 
     /// The signer configuration (reads the PIN file or env now).
@@ -974,6 +1089,42 @@ fn resolve_contracts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_url_puts_the_store_on_postgres_and_is_shown_without_its_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |top: &str| {
+            let p = dir.path().join("agent.toml");
+            std::fs::write(
+                &p,
+                format!("rpc_url = \"http://127.0.0.1:1\"\nchain_id = 31337\n{top}"),
+            )
+            .unwrap();
+            Config::resolve(Some(&p), &Overrides::default())
+        };
+        let c = write("state_dir = \"st\"\n").unwrap();
+        assert!(c.has_state_store());
+        assert!(matches!(
+            c.state_location().unwrap(),
+            crate::store::StoreLocation::Sqlite(d) if d == dir.path().join("st")
+        ));
+        let c = write("state_dir = \"st\"\nstate_url = \"postgres://agent@127.0.0.1:5432/pool\"\n")
+            .unwrap();
+        match c.state_location().unwrap() {
+            crate::store::StoreLocation::PostgresOver { url, password, .. } => {
+                assert_eq!(url, "postgres://agent@127.0.0.1:5432/pool");
+                assert!(password.is_none());
+            }
+            other => panic!("expected PostgreSQL, got {other:?}"),
+        }
+        let err = write("state_url = \"mysql://agent:s3cret-pw@127.0.0.1/pool\"\n").unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { field, .. } if field == "state_url"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("s3cret-pw"), "{err}");
+        assert!(!write("").unwrap().has_state_store());
+    }
 
     #[test]
     fn unknown_key_is_refused_with_its_name() {

@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::operators::Provenance;
+
+mod build;
 use crate::Error;
+pub use build::{Made, MadeMaster, Planned};
 
 /// The manifest format this code writes and reads.
 pub const FORMAT: &str = "kc-bundle/1";
@@ -550,7 +553,7 @@ mod tests {
     use p256::ecdsa::SigningKey;
 
     fn sample(n: u32) -> Manifest {
-        let text = include_str!("../../../fuzz/seeds/bundle/manifest.json");
+        let text = include_str!("../../../../fuzz/seeds/bundle/manifest.json");
         let mut m = Manifest::from_bytes(text.as_bytes()).expect("example manifest");
         let first = m.validators[0].clone();
         m.validators = (0..n)
