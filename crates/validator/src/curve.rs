@@ -77,6 +77,9 @@ impl Affines for G2Projective {
     }
 }
 
+/// Points whose odd multiples [`lincombs_u64`] makes affine together.
+const TABLE_BLOCK: usize = 16;
+
 /// Width of the NAF digits of [`lincomb_u64`]: odd multiples 1, 3, 5, 7 of each point.
 const NAF_WIDTH: u32 = 4;
 
@@ -117,17 +120,23 @@ pub fn lincomb_u64<G: Affines>(points: &[G], weights: &[u64]) -> G {
 /// affine together (one field inversion for all).
 pub fn lincombs_u64<G: Affines>(points: &[G], weights: &[u64], runs: &[usize]) -> Vec<G> {
     let n = points.len().min(weights.len());
-    let mut multiples = Vec::with_capacity(4 * n);
-    for p in &points[..n] {
-        let twice = p.double();
-        let mut m = *p;
-        multiples.push(m);
-        for _ in 1..4 {
-            m += twice;
+    // The multiples are made affine a few points at a time: one inversion for many, and little
+    // memory in flight besides the affine tables.
+    let mut tables = Vec::with_capacity(4 * n);
+    let mut multiples = Vec::with_capacity(4 * TABLE_BLOCK);
+    for block in points[..n].chunks(TABLE_BLOCK) {
+        multiples.clear();
+        for p in block {
+            let twice = p.double();
+            let mut m = *p;
             multiples.push(m);
+            for _ in 1..4 {
+                m += twice;
+                multiples.push(m);
+            }
         }
+        tables.extend(G::affines(&multiples));
     }
-    let tables = G::affines(&multiples);
     let digits: Vec<([i8; 65], usize)> = weights[..n].iter().map(|&k| naf(k)).collect();
     let mut out = Vec::with_capacity(runs.len());
     let mut start = 0;
