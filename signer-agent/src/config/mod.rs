@@ -1111,13 +1111,18 @@ mod tests {
         let c = write("state_dir = \"st\"\nstate_url = \"postgres://agent@127.0.0.1:5432/pool\"\n")
             .unwrap();
         match c.state_location().unwrap() {
-            crate::store::StoreLocation::PostgresOver { url, password, .. } => {
+            // A plain server on this host: the store connects as it would without a config.
+            crate::store::StoreLocation::Postgres { url, password } => {
                 assert_eq!(url, "postgres://agent@127.0.0.1:5432/pool");
                 assert!(password.is_none());
             }
             other => panic!("expected PostgreSQL, got {other:?}"),
         }
-        let err = write("state_url = \"mysql://agent:s3cret-pw@127.0.0.1/pool\"\n").unwrap_err();
+        // A state_url the configuration refuses is reported where the store is opened.
+        let err = write("state_url = \"mysql://agent:s3cret-pw@127.0.0.1/pool\"\n")
+            .unwrap()
+            .state_location()
+            .unwrap_err();
         assert!(
             matches!(&err, Error::Config { field, .. } if field == "state_url"),
             "{err}"
