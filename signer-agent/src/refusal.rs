@@ -269,7 +269,61 @@ pub enum Refusal {
 
     /// The state store refused a bundle's import (every key that refuses it, and why).
     #[error(transparent)]
-    Import(#[from] crate::store::ImportRefusal),
+    Import(#[from] ImportRefusal),
+}
+
+// ---- the state store's import refusal (its rule: `crate::store` `decide`) ----
+
+/// Why one key refuses a bundle's import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// The bundle was imported before and the key belongs to another bundle now: only a
+    /// bundle new to the store takes keys over.
+    AlreadyImported,
+    /// A stake transaction for it is in flight.
+    Sent,
+    /// It is staked.
+    Confirmed,
+    /// It was refused as front-run.
+    FrontRun,
+    /// The front-running scan recorded a foreign deposit for it.
+    ForeignDeposit,
+    /// The re-issue's signature or deposit data root differs from the held one.
+    DifferentDepositData,
+}
+
+/// A key that refuses the import, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedKey {
+    pub pubkey: String,
+    pub index: u32,
+    /// The bundle the key belongs to now.
+    pub other: String,
+    pub why: Blocked,
+}
+
+impl std::fmt::Display for BlockedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (pk, index, other) = (&self.pubkey, self.index, &self.other);
+        write!(f, "validator {pk} (index {index}) ")?;
+        match self.why {
+            Blocked::AlreadyImported => write!(f, "is already imported from bundle {other} (only a bundle new to the state store can take keys over)"),
+            Blocked::Sent => write!(f, "is already sent (a stake transaction is in flight) from bundle {other}"),
+            Blocked::Confirmed => write!(f, "is already staked (confirmed) from bundle {other}"),
+            Blocked::FrontRun => write!(f, "was refused as front-run in bundle {other} and stays refused"),
+            Blocked::ForeignDeposit => write!(f, "has a foreign deposit on chain (front-run) and is never staked by the pool"),
+            Blocked::DifferentDepositData => write!(f, "is re-issued with deposit data different from bundle {other}'s (signature or deposit data root): a re-created key must keep byte-identical deposit data"),
+        }
+    }
+}
+
+/// A bundle that cannot be imported: every key that refuses it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bundle {bundle} ({ceremony_id}) cannot be imported: {}", keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join("; "))]
+pub struct ImportRefusal {
+    pub bundle: String,
+    pub ceremony_id: String,
+    pub keys: Vec<BlockedKey>,
 }
 
 fn front_run_hint(front_run: Option<&str>, chain: u64) -> String {
@@ -586,14 +640,14 @@ mod tests {
                 false,
             ),
             (
-                Refusal::Import(crate::store::ImportRefusal {
+                Refusal::Import(ImportRefusal {
                     bundle: "0x07".into(),
                     ceremony_id: "c".into(),
-                    keys: vec![crate::store::BlockedKey {
+                    keys: vec![BlockedKey {
                         pubkey: "0xaa".into(),
                         index: 0,
                         other: "0x08".into(),
-                        why: crate::store::Blocked::Confirmed,
+                        why: Blocked::Confirmed,
                     }],
                 }),
                 "import",

@@ -40,68 +40,9 @@ pub struct StateKeys {
     pub instance: Option<String>,
 }
 
-/// How the agent reaches PostgreSQL.
-#[derive(Debug, Clone)]
-pub enum PgTransport {
-    /// No TLS: a server on loopback or a Unix socket, or `state_allow_plaintext = true`.
-    Plain,
-    /// TLS with these roots; the server's certificate and host name are verified.
-    Tls(crate::tls::TlsSettings),
-}
+pub use crate::store::pg_settings::{PgSettings, PgTransport};
 
-/// A resolved PostgreSQL state store and this agent's place in its lease.
-#[derive(Clone)]
-pub struct PgSettings {
-    /// `state_url` as written (no password in it: refused at resolution).
-    url: String,
-    /// The URL as [`crate::redact::url`] shows it.
-    pub shown: String,
-    password: Option<SecretString>,
-    pub transport: PgTransport,
-    /// `lease_timeout_secs`.
-    pub lease_timeout: Duration,
-    /// `instance`: this agent's name in the lease.
-    pub instance: String,
-}
-
-impl std::fmt::Debug for PgSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgSettings")
-            .field("url", &self.shown)
-            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
-            .field("transport", &self.transport)
-            .field("lease_timeout", &self.lease_timeout)
-            .field("instance", &self.instance)
-            .finish()
-    }
-}
-
-impl PgSettings {
-    /// The URL (no password in it).
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The password from the file or the environment, if any.
-    pub fn password(&self) -> Option<&SecretString> {
-        self.password.as_ref()
-    }
-
-    /// How often the leader renews its lease: a third of the timeout, so that two renewals may
-    /// fail before it runs out.
-    pub fn renew_every(&self) -> Duration {
-        self.lease_timeout / 3
-    }
-}
-
-/// Whether every host of `cfg` is on this machine (loopback address, `localhost`, Unix socket).
-pub fn local_only(cfg: &tokio_postgres::Config) -> bool {
-    use tokio_postgres::config::Host;
-    cfg.get_hosts().iter().all(|h| match h {
-        Host::Unix(_) => true,
-        Host::Tcp(name) => crate::tls::is_loopback_host(name),
-    })
-}
+use crate::store::db::local_only;
 
 /// Whether `s` is reached without TLS on this host (loopback or a Unix socket).
 pub fn local_plain(s: &PgSettings) -> bool {

@@ -1,9 +1,9 @@
 //! What the maintenance adds to the command line: `exits plan` and the lifecycle in `status`.
 
-use super::store::{self as mstore};
 use super::{exits, MaintenanceConfig, MaintenanceFile};
 use crate::config::Config;
 use crate::error::Result;
+use crate::store::maintenance::{self as mstore};
 use crate::store::Store;
 
 /// `exits plan`.

@@ -18,13 +18,13 @@ use alloy::sol_types::{SolCall, SolEvent};
 use serde::Serialize;
 
 use super::beacon::{self, BeaconStatus};
-use super::store::{self as mstore, Action, ExitState};
 use super::tx::{self, cluster_subject, validator_subject};
 use super::{refused_is_skip, Ctx, ExitOrder, MaintenanceConfig, Pass, Wait};
 use crate::chain::{IPoolManager, ISSVNetwork};
 use crate::config::{Config, Contracts};
 use crate::error::{Error, Result};
 use crate::logscan::Events;
+use crate::store::maintenance::{self as mstore, Action, ExitState};
 use crate::store::{Status, Store};
 
 /// 32 ETH in wei: what a validator returns when its beacon balance is not known.

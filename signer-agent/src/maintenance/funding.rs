@@ -9,12 +9,12 @@
 use alloy::primitives::U256;
 use alloy::sol_types::SolCall;
 
-use super::store::{self as mstore, Action};
 use super::tx::{self, cluster_subject};
 use super::{cluster_label, refused_is_skip, Ctx, MaintenanceConfig, Pass, Wait};
 use crate::chain::IPoolManager;
 use crate::error::{Error, Result};
 use crate::ssv::{self, ClusterKind, FeeParams};
+use crate::store::maintenance::{self as mstore, Action};
 use crate::store::Store;
 
 const UNIT: u64 = 100_000;

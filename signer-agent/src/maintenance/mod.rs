@@ -31,9 +31,7 @@ pub mod beacon;
 pub mod cli;
 pub mod exits;
 pub mod funding;
-pub mod policy;
 pub mod reshare;
-pub mod store;
 pub mod tx;
 
 use serde::Serialize;

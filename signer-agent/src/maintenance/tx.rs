@@ -17,12 +17,12 @@ use alloy::primitives::{Bytes, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 
-use super::store::{self, Action, ExitState, TxState};
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::fault::crash_point;
 use crate::refusal::Refusal;
 use crate::replace::{Kind, Mined, Outgoing, Sender, Signed};
+use crate::store::maintenance::{self, Action, ExitState, TxState};
 use crate::store::Store;
 
 /// A confirmed maintenance transaction.
@@ -108,9 +108,9 @@ fn record_version<'a>(
         match s.replaces {
             None => {
                 crash_point("maint-before-record");
-                store::record_sent(st, &hash, action, subjects, s.nonce, note)
+                maintenance::record_sent(st, &hash, action, subjects, s.nonce, note)
             }
-            Some(old) => store::follow_version(
+            Some(old) => maintenance::follow_version(
                 st,
                 s.nonce,
                 &hash,
@@ -135,7 +135,7 @@ async fn finish(
         Ok(m) => m,
         Err(e @ (Error::TxDropped { .. } | Error::NonceTaken { .. })) => {
             if let Some(nonce) = outcome_nonce(&e) {
-                store::settle_nonce(st, nonce, TxState::Dropped, &e.to_string())?;
+                maintenance::settle_nonce(st, nonce, TxState::Dropped, &e.to_string())?;
             }
             return Err(e);
         }
@@ -144,12 +144,12 @@ async fn finish(
     crash_point("maint-after-receipt");
     let hash_s = format!("{}", m.hash);
     // The mined version may be an earlier one than the row's newest.
-    store::follow_version(st, m.nonce, &hash_s, &format!("mined: nonce {}", m.nonce))?;
+    maintenance::follow_version(st, m.nonce, &hash_s, &format!("mined: nonce {}", m.nonce))?;
     let block = match crate::types::mined(&m.receipt) {
         Ok(block) => block,
         Err(crate::types::Mined::Pending) => unreachable!("the sender returns mined versions only"),
         Err(crate::types::Mined::Reverted { block }) => {
-            store::settle(st, &hash_s, TxState::Reverted, Some(block), None)?;
+            maintenance::settle(st, &hash_s, TxState::Reverted, Some(block), None)?;
             return Err(Error::Transaction {
                 tx: hash_s,
                 message: format!("{} reverted in block {block}", action.as_str()),
@@ -158,7 +158,7 @@ async fn finish(
     };
     apply(st, action, subjects, &hash_s, block)?;
     let note = (m.versions > 1).then(|| format!("mined after {} replacements", m.versions - 1));
-    store::settle(
+    maintenance::settle(
         st,
         &hash_s,
         TxState::Confirmed,
@@ -200,7 +200,7 @@ fn apply(st: &Store, action: Action, subjects: &[String], hash: &str, block: u64
         .collect();
     match action {
         Action::Exit => {
-            store::set_exit_state(
+            maintenance::set_exit_state(
                 st,
                 &pubkeys,
                 &ids,
@@ -211,7 +211,7 @@ fn apply(st: &Store, action: Action, subjects: &[String], hash: &str, block: u64
             )?;
         }
         Action::Remove => {
-            store::set_exit_state(
+            maintenance::set_exit_state(
                 st,
                 &pubkeys,
                 &ids,
@@ -236,9 +236,9 @@ fn apply(st: &Store, action: Action, subjects: &[String], hash: &str, block: u64
 /// duty decides again; a nonce used from outside stops the agent.
 pub async fn reconcile(ctx: &Ctx<'_>, st: &mut Store) -> Result<usize> {
     let mut n = 0;
-    for t in store::transactions(st, true)? {
+    for t in maintenance::transactions(st, true)? {
         let Some(nonce) = t.nonce else {
-            store::settle(
+            maintenance::settle(
                 st,
                 &t.hash,
                 TxState::Dropped,
@@ -250,7 +250,7 @@ pub async fn reconcile(ctx: &Ctx<'_>, st: &mut Store) -> Result<usize> {
         };
         if crate::replace::versions(st, ctx.from, nonce)?.is_empty() {
             // Every version is recorded before the row (the sender's order): nothing to follow.
-            store::settle(
+            maintenance::settle(
                 st,
                 &t.hash,
                 TxState::Dropped,

@@ -19,9 +19,9 @@ use alloy::primitives::{Address, U256};
 use alloy::sol_types::SolCall;
 use serde::Serialize;
 
-use super::store::{self as mstore, Action, ExitState};
+use super::Policy;
 use crate::chain::IPoolManager;
-use crate::policy::Policy;
+use crate::store::maintenance::{self as mstore, Action, ExitState};
 use crate::store::{Status, Store};
 
 const GWEI: u128 = 1_000_000_000;
@@ -122,7 +122,7 @@ pub struct Checked {
     pub staking_validators: u64,
 }
 
-use crate::policy::{Refused, Rule};
+use super::{Refused, Rule};
 
 /// What the ledger holds for `actions` on `day`, the earlier versions of `nonce` (the one being
 /// signed replaces them) left out.
@@ -294,7 +294,7 @@ fn reshare(
         "no state store to check the reshare against".to_owned(),
     ))?;
     let root = format!("{}", c.reshareRoot);
-    let cluster = super::reshare::bundle_cluster(store, &root)
+    let cluster = crate::store::reshare::bundle_cluster(store, &root)
         .map_err(|e| (Rule::ReshareUnknown, format!("state store: {e}")))?;
     if cluster.as_deref() != Some(&c.toOperatorIds[..]) {
         return Err((
@@ -305,7 +305,7 @@ fn reshare(
             ),
         ));
     }
-    let known = super::reshare::rows(store)
+    let known = crate::store::reshare::rows(store)
         .map_err(|e| (Rule::ReshareUnknown, format!("state store: {e}")))?;
     for v in &c.validators {
         let pk = format!("0x{}", hex::encode(&v.pubkey));

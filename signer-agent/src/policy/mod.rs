@@ -45,6 +45,7 @@ use crate::chain::IPoolManager;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
+pub mod maintenance;
 mod rules;
 mod signer;
 mod simulate;
@@ -86,8 +87,8 @@ pub struct Policy {
     /// Simulate before signing (always, in the agent; unit tests of the static rules turn it
     /// off).
     pub simulate: bool,
-    /// The caps of the maintenance functions (`crate::maintenance::policy`).
-    pub maintenance: crate::maintenance::policy::MaintenanceCaps,
+    /// The caps of the maintenance functions (`crate::policy::maintenance`).
+    pub maintenance: crate::policy::maintenance::MaintenanceCaps,
 }
 
 /// Default cap on ETH for SSV cluster fees per transaction: 0.25 ETH.
@@ -144,7 +145,7 @@ impl Policy {
             maintenance: Default::default(),
         };
         if cfg.maintenance.is_some() {
-            for (name, sel) in crate::maintenance::policy::selectors() {
+            for (name, sel) in crate::policy::maintenance::selectors() {
                 p.allow(c.pool_manager, sel, name);
             }
         }
@@ -228,7 +229,7 @@ impl Policy {
         if let Some(v) = f.max_ssv_fee_per_day_gwei {
             p.max_ssv_fee_per_day_wei = U256::from(u128::from(v) * GWEI);
         }
-        p.maintenance = crate::maintenance::policy::MaintenanceCaps::from_file(f);
+        p.maintenance = crate::policy::maintenance::MaintenanceCaps::from_file(f);
         Ok(p)
     }
 

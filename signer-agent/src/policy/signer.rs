@@ -172,7 +172,7 @@ struct Allowed {
     day: String,
     validators: u64,
     ssv_fee: U256,
-    maint: Option<crate::maintenance::policy::Checked>,
+    maint: Option<crate::policy::maintenance::Checked>,
 }
 
 impl<S> PolicySigner<S>
@@ -193,7 +193,7 @@ where
         let ssv_fee = p.ssv_fee_of(to, &t.input)?;
         let day = today();
         // The maintenance functions' rules and caps (exits, removals, top-ups, reshares).
-        let maint = crate::maintenance::policy::check(p, store, to, &t.input, &day, t.nonce)?;
+        let maint = crate::policy::maintenance::check(p, store, to, &t.input, &day, t.nonce)?;
         let validators = staked + maint.as_ref().map_or(0, |m| m.staking_validators);
         if ssv_fee > p.max_ssv_fee_per_tx_wei {
             return Err((
@@ -313,7 +313,7 @@ fn record(store: &Store, t: &Tx, a: &Allowed, sighash: &str) -> alloy::signers::
         return Err(alloy::signers::Error::other(e));
     }
     if let Some(m) = &a.maint {
-        if let Err(e) = crate::maintenance::store::record_signed(
+        if let Err(e) = crate::store::maintenance::record_signed(
             store,
             &a.day,
             &entry.sighash,

@@ -426,7 +426,7 @@ fn describe_lists_every_allowed_function() {
     assert!(d.contains("chain id            31337"), "{d}");
 }
 
-// ---- maintenance functions (crate::maintenance::policy) ----
+// ---- maintenance functions (crate::policy::maintenance) ----
 
 fn maint_policy() -> Policy {
     let mut p = policy();
@@ -436,7 +436,7 @@ fn maint_policy() -> Policy {
     p.maintenance.max_topup_per_day_wei = U256::from(150u64);
     p.maintenance.max_exits_per_day = 2;
     p.maintenance.max_removals_per_day = 2;
-    for (name, sel) in crate::maintenance::policy::selectors() {
+    for (name, sel) in crate::policy::maintenance::selectors() {
         p.allow(POOL, sel, name);
     }
     p.allow(
@@ -548,7 +548,7 @@ fn removals_only_of_withdrawn_validators() {
     refused_by(&s, &signs, removal_of(&[0]), "remove_not_withdrawn");
     let st = crate::store::testing::open(dir.path());
     let pk = |k: u8| format!("0x{}", hex::encode([k; 48]));
-    use crate::maintenance::store::{set_exit_state, ExitState};
+    use crate::store::maintenance::{set_exit_state, ExitState};
     set_exit_state(
         &st,
         &[pk(0)],

@@ -38,7 +38,7 @@ pub enum StoreLocation {
     PostgresOver {
         url: String,
         password: Option<SecretString>,
-        transport: crate::config::state::PgTransport,
+        transport: super::pg_settings::PgTransport,
     },
 }
 
@@ -500,17 +500,13 @@ impl std::fmt::Debug for PgConn {
     }
 }
 
-/// Whether every host of `cfg` is on this machine (loopback address, `localhost`, Unix socket).
-fn local_only(cfg: &tokio_postgres::Config) -> bool {
+/// Whether every host of `cfg` is on this machine (loopback address, `localhost`, Unix socket):
+/// the one rule of where plaintext is allowed, for the configuration and the connection alike.
+pub(crate) fn local_only(cfg: &tokio_postgres::Config) -> bool {
     use tokio_postgres::config::Host;
     cfg.get_hosts().iter().all(|h| match h {
         Host::Unix(_) => true,
-        Host::Tcp(name) => {
-            name == "localhost"
-                || name
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
+        Host::Tcp(name) => crate::tls::is_loopback_host(name),
     })
 }
 
@@ -521,7 +517,7 @@ impl PgConn {
     pub fn connect(
         url: &str,
         password: Option<&SecretString>,
-        transport: Option<&crate::config::state::PgTransport>,
+        transport: Option<&super::pg_settings::PgTransport>,
     ) -> Result<PgConn> {
         // The whole URL, its password and its query (a `password=` option) are credentials;
         // its path is the database's name, which messages may show.
@@ -548,7 +544,7 @@ impl PgConn {
             )
         })?;
         let tls = match transport {
-            Some(crate::config::state::PgTransport::Tls(t)) => {
+            Some(super::pg_settings::PgTransport::Tls(t)) => {
                 cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
                 Some(crate::tls::client_config(t)?)
             }

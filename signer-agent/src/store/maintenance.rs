@@ -13,10 +13,10 @@
 use alloy::primitives::U256;
 use serde::Serialize;
 
+use super::db::args;
+use super::ledger::{day_totals, LedgerLine};
+use super::{DbError, RowError, Store};
 use crate::error::{Error, Result};
-use crate::store::db::args;
-use crate::store::ledger::{day_totals, LedgerLine};
-use crate::store::{DbError, RowError, Store};
 
 /// A maintenance action (one PoolManager function each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

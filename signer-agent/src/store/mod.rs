@@ -20,7 +20,7 @@
 //! - `policy_ledger`: append-only, one row per transaction the policy let the key sign (day,
 //!   value, validators): the daily caps survive a restart.
 //! - `maint_tx`, `exits`, `maintenance_ledger`: the maintenance tables
-//!   (`crate::maintenance::store`).
+//!   (`crate::store::maintenance`).
 //! - `transactions`: every signed transaction, recorded before broadcast (`crate::replace`);
 //!   `reshare_bundles`, `reshares`: imported reshare bundles (`crate::maintenance::reshare`).
 //! - PostgreSQL only: `kc_schema` (the schema version) and `leadership`, the lease of agents
@@ -47,9 +47,12 @@ pub mod db;
 mod import;
 pub mod lease;
 pub(crate) mod ledger;
+pub mod maintenance;
 pub mod pg;
 pub mod pg_lease;
+pub mod pg_settings;
 pub mod pg_tls;
+pub mod reshare;
 pub mod rows;
 mod scan;
 pub mod schema;
@@ -57,8 +60,8 @@ pub mod schema;
 pub(crate) mod testing;
 mod validators;
 
+pub use crate::refusal::{Blocked, BlockedKey, ImportRefusal};
 pub use db::{DbError, StoreLocation};
-pub use import::{Blocked, BlockedKey, ImportRefusal};
 pub use lease::{LeaseInfo, Role};
 pub use ledger::DayTotals;
 pub use rows::{

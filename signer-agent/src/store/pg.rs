@@ -362,11 +362,11 @@ mod tests {
             nonce: Some(0),
         })
         .unwrap();
-        crate::maintenance::store::record_signed(
+        crate::store::maintenance::record_signed(
             &st,
             "2026-12-02",
             "0x02",
-            crate::maintenance::store::Action::TopUp,
+            crate::store::maintenance::Action::TopUp,
             1,
             alloy::primitives::U256::from(5u64),
             1,
@@ -649,10 +649,10 @@ mod tests {
         );
         // The maintenance records and the signed transactions are fenced the same way.
         assert!(matches!(
-            crate::maintenance::store::record_sent(
+            crate::store::maintenance::record_sent(
                 &a,
                 "0xa1",
-                crate::maintenance::store::Action::Exit,
+                crate::store::maintenance::Action::Exit,
                 &["validator:0xab".into()],
                 3,
                 "x"
@@ -660,21 +660,21 @@ mod tests {
             Err(Error::Fenced { .. })
         ));
         assert!(matches!(
-            crate::maintenance::store::record_signed(
+            crate::store::maintenance::record_signed(
                 &a,
                 "2026-12-02",
                 "0x3",
-                crate::maintenance::store::Action::Exit,
+                crate::store::maintenance::Action::Exit,
                 1,
                 alloy::primitives::U256::ZERO,
                 3
             ),
             Err(Error::Fenced { .. })
         ));
-        crate::maintenance::store::record_sent(
+        crate::store::maintenance::record_sent(
             &b,
             "0xa1",
-            crate::maintenance::store::Action::Exit,
+            crate::store::maintenance::Action::Exit,
             &["validator:0xab".into()],
             3,
             "x",

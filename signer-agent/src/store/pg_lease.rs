@@ -108,10 +108,7 @@ impl LeaseConn {
     /// off this host) (the store has migrated the schema). `application` names the connection on the
     /// server (`pg_stat_activity.application_name`): `signer-agent/<instance>` for a daemon,
     /// so that `status` can list the instances connected.
-    pub async fn open(
-        s: &crate::config::state::PgSettings,
-        application: &str,
-    ) -> Result<LeaseConn> {
+    pub async fn open(s: &super::pg_settings::PgSettings, application: &str) -> Result<LeaseConn> {
         let shown = s.shown.clone();
         let mut cfg = tokio_postgres::Config::from_str(s.url()).map_err(|e| {
             Error::config(
@@ -134,8 +131,8 @@ impl LeaseConn {
             source: e,
         };
         let tls = match &s.transport {
-            crate::config::state::PgTransport::Plain => None,
-            crate::config::state::PgTransport::Tls(tls) => {
+            super::pg_settings::PgTransport::Plain => None,
+            super::pg_settings::PgTransport::Tls(tls) => {
                 cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
                 Some(crate::tls::client_config(tls)?)
             }

@@ -523,7 +523,7 @@ mod tests {
         let mut ok = Vec::new();
         ok.extend(super::super::Status::ALL.iter().map(|s| s.as_str()));
         ok.extend(
-            crate::maintenance::store::ExitState::ALL
+            crate::store::maintenance::ExitState::ALL
                 .iter()
                 .map(|s| s.as_str()),
         );
@@ -541,7 +541,7 @@ mod tests {
                 &[],
             )
             .is_err());
-        for a in crate::maintenance::store::Action::ALL {
+        for a in crate::store::maintenance::Action::ALL {
             c.execute(
                 "INSERT INTO maint_tx (hash, action, subjects, state, sent_at) VALUES (?1, ?1, '[]', 'sent', 't')",
                 args![a.as_str()],

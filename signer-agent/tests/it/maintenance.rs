@@ -304,10 +304,10 @@ fn a_top_up_that_is_not_mined_is_replaced_with_higher_fees_and_funds_the_cluster
     let store =
         signer_agent::store::Store::open_location(&w.cfg().state_location().unwrap()).unwrap();
     let day = signer_agent::policy::today();
-    let (_, total) = signer_agent::maintenance::store::signed_on(
+    let (_, total) = signer_agent::store::maintenance::signed_on(
         &store,
         &day,
-        &[signer_agent::maintenance::store::Action::TopUp],
+        &[signer_agent::store::maintenance::Action::TopUp],
         None,
     )
     .unwrap();

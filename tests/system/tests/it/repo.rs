@@ -142,3 +142,108 @@ fn the_tracker_number_check_knows_one_when_it_sees_one() {
         assert!(!cites_tracker(no), "{no}");
     }
 }
+
+/// The agent's top-level modules as a graph: `module -> modules it names as crate::…`, from
+/// the non-test source (comments and `#[cfg(test)] mod … {}` blocks left out). `error` is left
+/// out: the crate's one error type carries context from the modules that raise it.
+fn agent_module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let root = repo_root();
+    let mut graph = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for path in repo_files() {
+        let Some(rel) = path.strip_prefix("signer-agent/src/") else {
+            continue;
+        };
+        if !rel.ends_with(".rs") || rel.ends_with("tests.rs") || rel.ends_with("testing.rs") {
+            continue;
+        }
+        let module = rel
+            .split('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".rs")
+            .to_owned();
+        if module == "error" || module == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(root.join(&path)).unwrap();
+        let code = text
+            .split("#[cfg(test)]\nmod tests {")
+            .next()
+            .unwrap()
+            .split("#[cfg(test)]\npub(crate) mod ")
+            .next()
+            .unwrap();
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (i, _) in line.match_indices("crate::") {
+                let name: String = line[i + 7..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() && name != module && name != "error" {
+                    graph.entry(module.clone()).or_default().insert(name);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// A circle among `graph`'s nodes, if any (as the path that closes it).
+fn find_circle(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut circle = path[at..].to_vec();
+            circle.push(node.to_owned());
+            return Some(circle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+/// The agent's modules import each other in one direction only (e.g. `maintenance` uses the
+/// policy and the store, which never import the maintenance phase): a reader can take a module
+/// with what it depends on, and a change does not travel around a circle.
+#[test]
+fn the_agents_modules_import_no_circle() {
+    let graph = agent_module_graph();
+    assert!(
+        graph
+            .get("maintenance")
+            .is_some_and(|d| d.contains("policy")),
+        "the graph was not read: {graph:?}"
+    );
+    assert_eq!(
+        find_circle(&graph),
+        None,
+        "an import circle among the agent's modules"
+    );
+    // The check itself finds one when there is one.
+    let mut with_circle = graph.clone();
+    with_circle
+        .entry("store".into())
+        .or_default()
+        .insert("maintenance".into());
+    assert!(find_circle(&with_circle).is_some());
+}
