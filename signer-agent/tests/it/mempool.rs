@@ -50,7 +50,7 @@ pub(crate) fn automine(w: &World, on: bool) {
     let _: serde_json::Value = rpc(w, "evm_setAutomine", serde_json::json!([on]));
 }
 
-fn mine(w: &World) {
+pub(crate) fn mine(w: &World) {
     let _: serde_json::Value = rpc(w, "evm_mine", serde_json::json!([]));
 }
 
@@ -65,7 +65,7 @@ pub(crate) struct Pending {
 }
 
 /// The pending transactions of `from` in anvil's pool.
-fn pending(w: &World, from: Address) -> Vec<Pending> {
+pub(crate) fn pending(w: &World, from: Address) -> Vec<Pending> {
     let pool: serde_json::Value = rpc(w, "txpool_content", serde_json::json!([]));
     let mut out = Vec::new();
     for (addr, txs) in pool["pending"].as_object().unwrap() {
@@ -186,6 +186,19 @@ pub(crate) fn busy_chain(w: &World) {
     }
 }
 
+/// One block of a busy mempool: someone outbids `original` by 5 % (less than a replacement's
+/// bump) on both fees, with a transaction that leaves no room for it in the block (anvil orders
+/// by fees and skips what does not fit, keeping it in the pool); then the block.
+pub(crate) fn outbid_block(w: &World, original: &Pending) {
+    send_from_account0(
+        w,
+        original.max_fee + original.max_fee / 20,
+        original.priority + original.priority / 20,
+        BLOCK_GAS - original.gas / 2,
+    );
+    mine(w);
+}
+
 /// What [`outbid_until_exit`] saw.
 pub(crate) struct Outbid {
     pub exit: std::process::ExitStatus,
@@ -194,9 +207,7 @@ pub(crate) struct Outbid {
     pub replaced_after: Option<u32>,
 }
 
-/// Until the agent exits: before every block someone outbids `original` by 5 % (less than a
-/// replacement's bump) on both fees, with a transaction that leaves no room for it in the block
-/// (anvil orders by fees and skips what does not fit, keeping it in the pool); then the block.
+/// Until the agent exits: blocks of [`outbid_block`].
 /// While no replacement is in the pool, the original is there, not mined, not dropped.
 pub(crate) fn outbid_until_exit(
     w: &World,
@@ -204,11 +215,6 @@ pub(crate) fn outbid_until_exit(
     log: &Path,
     original: &Pending,
 ) -> Outbid {
-    let competitor = (
-        original.max_fee + original.max_fee / 20,
-        original.priority + original.priority / 20,
-    );
-    let competitor_gas = BLOCK_GAS - original.gas / 2;
     let mut blocks = 0u32;
     let mut replaced_after = None;
     let exit = loop {
@@ -234,8 +240,7 @@ pub(crate) fn outbid_until_exit(
                 assert!(receipt(w, original.hash).is_none());
             }
         }
-        send_from_account0(w, competitor.0, competitor.1, competitor_gas);
-        mine(w);
+        outbid_block(w, original);
         blocks += 1;
         // Let the agent (polling every 250 ms here) see the block before the next one.
         std::thread::sleep(Duration::from_millis(500));

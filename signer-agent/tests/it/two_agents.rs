@@ -3,7 +3,9 @@
 //! staking crash points (or is SIGKILLed) the standby takes over within the lease timeout and
 //! every validator is staked exactly once; the daily cap holds across takeovers; an oracle
 //! report is signed only by the leader's host, once per frame. Killed at each maintenance crash
-//! point, a cluster top-up is still made exactly once and the daily top-up cap holds.
+//! point, a cluster top-up is still made exactly once and the daily top-up cap holds. Killed
+//! before broadcasting the replacement of a stake stuck in a busy mempool, the standby follows
+//! the nonce and the stake is mined once.
 //!
 //! The state store and the lease are on PostgreSQL; the two processes share the test's state
 //! directory for the event-query cache only (one host).
@@ -750,5 +752,105 @@ fn two_agents_top_up_once_when_the_leader_dies_at_every_maintenance_crash_point(
     assert!(
         takeover <= Duration::from_secs(LEASE_SECS * 2),
         "{takeover:?}"
+    );
+}
+
+/// A stuck stake on two agents: in a busy mempool the leader's stake is outbid, not mined; the
+/// leader records a replacement and dies before broadcasting it (`before-replace-send`); the
+/// standby takes over, follows the nonce from the shared store (both versions known), replaces
+/// it in turn and each validator is staked exactly once: one DepositEvent per key, one mined
+/// transaction for the nonce, and no signature by the standby before it held the lease.
+#[test]
+fn two_agents_stake_once_when_the_leader_dies_before_a_replacement_is_sent() {
+    use crate::mempool::{
+        automine, busy_chain, first_pending, mine, outbid_block, outbid_until_exit, pending,
+        receipt,
+    };
+
+    let (w, _pg, config) = world(2, "\n[gas]\nreplace_after_blocks = 2");
+    w.approve(&w.bundle);
+    ok(&w.agent_with(&config, &["import", w.bundle.to_str().unwrap()]));
+    w.user_deposit(64);
+    busy_chain(&w);
+
+    let mut a = Agent::start(&w, &config, "stuck-a", Some("before-replace-send"));
+    wait_for("a to lead", Duration::from_secs(30), || {
+        a.role().as_deref() == Some("leader")
+    });
+    let b = Agent::start(&w, &config, "stuck-b", None);
+    wait_for("b to stand by", Duration::from_secs(30), || {
+        b.role().as_deref() == Some("standby")
+    });
+    let original = first_pending(&w, w.agent, &mut a.child, &a.log);
+    let o = outbid_until_exit(&w, &mut a.child, &a.log, &original);
+    assert_eq!(o.exit.code(), Some(86), "{}", a.stderr());
+    assert_eq!(
+        o.replaced_after, None,
+        "nothing was broadcast but the original"
+    );
+    let died = Instant::now();
+    let cfg = signer_agent::config::Config::resolve(Some(&config), &Default::default()).unwrap();
+    let versions = || {
+        let store =
+            signer_agent::store::Store::open_location(&cfg.state_location().unwrap()).unwrap();
+        signer_agent::replace::versions(&store, w.agent, original.nonce).unwrap()
+    };
+    let recorded = versions();
+    assert_eq!(recorded.len(), 2, "{recorded:#?}");
+    assert_eq!(recorded[0].hash, original.hash);
+
+    // Still outbid: the standby takes over and broadcasts a replacement of its own.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut takeover = None;
+    loop {
+        if takeover.is_none() && b.role().as_deref() == Some("leader") {
+            takeover = Some(died.elapsed());
+        }
+        if takeover.is_some() && pending(&w, w.agent).iter().any(|t| t.hash != original.hash) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no replacement after the takeover: {}",
+            b.stderr()
+        );
+        assert!(receipt(&w, original.hash).is_none());
+        outbid_block(&w, &original);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // The competition stops: the replacement is mined.
+    wait_for("both validators staked", Duration::from_secs(60), || {
+        mine(&w);
+        w.deposited_validators() == 2
+    });
+    automine(&w, true);
+    let takeover = takeover.unwrap();
+
+    assert_chain_matches_bundle(&w, &w.bundle, 2);
+    let events = w.deposit_events();
+    let mut keys: Vec<_> = events.iter().map(|e| e.pubkey.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), events.len(), "a key was deposited twice");
+    // One mined transaction for the nonce, among every version either agent signed.
+    let all = versions();
+    assert!(all.len() >= 3, "{all:#?}");
+    let mined: Vec<_> = all
+        .iter()
+        .filter(|r| receipt(&w, r.hash).is_some())
+        .collect();
+    assert_eq!(mined.len(), 1, "{all:#?}");
+    assert_ne!(mined[0].hash, original.hash);
+    assert!(b.signatures() >= 1, "{}", b.stderr());
+    signed_only_as_leader(&a);
+    signed_only_as_leader(&b);
+    assert!(
+        takeover <= Duration::from_secs(LEASE_SECS * 2),
+        "takeover took {takeover:?}"
+    );
+    eprintln!(
+        "takeover after before-replace-send: {takeover:?}; {} versions of nonce {}",
+        all.len(),
+        original.nonce
     );
 }
