@@ -137,16 +137,7 @@ pub fn resolve(
     };
     // Whatever goes wrong below, the URL (and a password in it) is never shown whole.
     crate::redact::register_url(url);
-    let shown = crate::redact::url(url);
-    let parsed = tokio_postgres::Config::from_str(url).map_err(|e| {
-        Error::config(
-            "state_url",
-            format!(
-                "{shown}: not a PostgreSQL URL: {}",
-                crate::redact::scrub(&e.to_string())
-            ),
-        )
-    })?;
+    let (parsed, shown) = crate::store::db::parse_url(url)?;
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(Error::config(
             "state_url",

@@ -500,6 +500,23 @@ impl std::fmt::Debug for PgConn {
     }
 }
 
+/// `url` parsed as a PostgreSQL connection string, with the URL as messages show it
+/// ([`crate::redact::url`]); an error names `state_url` and never shows a credential. The one
+/// parser of the configuration's check and the store's connection.
+pub(crate) fn parse_url(url: &str) -> Result<(tokio_postgres::Config, String)> {
+    let shown = crate::redact::url(url);
+    let cfg = tokio_postgres::Config::from_str(url).map_err(|e| {
+        Error::config(
+            "state_url",
+            format!(
+                "{shown}: not a PostgreSQL URL: {}",
+                crate::redact::scrub(&e.to_string())
+            ),
+        )
+    })?;
+    Ok((cfg, shown))
+}
+
 /// Whether every host of `cfg` is on this machine (loopback address, `localhost`, Unix socket):
 /// the one rule of where plaintext is allowed, for the configuration and the connection alike.
 pub(crate) fn local_only(cfg: &tokio_postgres::Config) -> bool {
@@ -533,16 +550,7 @@ impl PgConn {
         if let Some(p) = password {
             crate::redact::register(p.expose_secret());
         }
-        let shown = crate::redact::url(url);
-        let mut cfg = tokio_postgres::Config::from_str(url).map_err(|e| {
-            Error::config(
-                "state_url",
-                format!(
-                    "{shown}: not a PostgreSQL URL: {}",
-                    crate::redact::scrub(&e.to_string())
-                ),
-            )
-        })?;
+        let (mut cfg, shown) = parse_url(url)?;
         let tls = match transport {
             Some(super::pg_settings::PgTransport::Tls(t)) => {
                 cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
@@ -553,7 +561,7 @@ impl PgConn {
         if transport.is_none() && !local_only(&cfg) {
             return Err(Error::config(
                 "state_url",
-                format!("{shown}: TLS to PostgreSQL is not supported yet: only a server on loopback or a Unix socket is accepted"),
+                format!("{shown}: a server off this host is reached only as the configuration says (TLS, or state_allow_plaintext): open it through Config::state_location"),
             ));
         }
         if let Some(p) = password {
