@@ -269,7 +269,9 @@ pub type SignedBy<'a> = (&'a PublicKey, &'a [(&'a [u8], &'a Signature)]);
 /// With fresh random 64-bit weights `a` (one per signature, from the OS) it checks
 /// `Π_g e(pk_g, Σ_j a_gj·H(m_gj)) = e(G1, Σ_g Σ_j a_gj·σ_gj)`: the signatures of one key
 /// share its pairing, and the weighted signatures are summed by one multi-scalar
-/// multiplication. Soundness: every point was validated (subgroup) when it was built, so a
+/// multiplication. A key's sum is computed as `clear(Σ_j a_gj·Q(m_gj))`, `Q` the hash to the
+/// curve before its cofactor is cleared (`kc_blst_ext`): clearing is a group endomorphism, so
+/// this is the same point with one clearing per key instead of one per message. Soundness: every point was validated (subgroup) when it was built, so a
 /// wrong signature leaves an error `σ − sk·H(m) ≠ 0` in G2 (prime order); the check passes
 /// only if `Σ a·error = 0`, a non-zero polynomial of degree one in weights that are drawn after
 /// the signatures are fixed: probability at most 2^-63. Two wrong signatures of one key cannot
@@ -295,18 +297,21 @@ pub fn batch_verify_by_key(groups: &[SignedBy<'_>]) -> bool {
     let mut hashes = Vec::with_capacity(total);
     let mut runs = Vec::with_capacity(groups.len());
     for (_, signed) in groups {
-        hashes.extend(
-            signed
-                .iter()
-                .map(|(m, _)| G2Projective::hash_to_curve(m, DST, &[])),
-        );
+        // Before cofactor clearing: each group's weighted sum is cleared once, below.
+        hashes.extend(signed.iter().map(|(m, _)| {
+            let mut q = G2Projective::identity();
+            *q.as_mut() = kc_blst_ext::hash_to_g2_uncleared(m, DST);
+            q
+        }));
         sigs.extend(signed.iter().map(|(_, s)| s.g2()));
         runs.push(signed.len());
     }
     let mut qs: Vec<blst::blst_p2> = Vec::with_capacity(groups.len());
     let mut ps: Vec<blst::blst_p1_affine> = Vec::with_capacity(groups.len());
     let sums = crate::curve::lincombs_u64(&hashes, &weights, &runs);
-    for ((pk, _), q) in groups.iter().zip(&sums) {
+    for ((pk, _), sum) in groups.iter().zip(&sums) {
+        let mut q = G2Projective::identity();
+        *q.as_mut() = kc_blst_ext::clear_cofactor_g2(sum.as_ref());
         // e(pk, identity) = 1: nothing to pair (only for an empty group, or with negligible
         // probability).
         if !bool::from(q.is_identity()) {
