@@ -259,13 +259,38 @@ fn read_files<'m>(
             Err(e) => fails.push((name.to_owned(), e.to_string())),
         }
     }
-    let transcript = match check_transcript_file(
-        dir,
-        manifest,
-        manifest_sha256,
-        &cap(files::TRANSCRIPT),
-        c.audit.is_some(),
-    ) {
+    // The transcript and the first pass of each big file (reading and hashing every byte) are
+    // independent: on all cores at once. Their failures are recorded in this fixed order.
+    let audit = c.audit.is_some();
+    let (transcript, (deposits, keyshares)) = rayon::join(
+        || {
+            check_transcript_file(
+                dir,
+                manifest,
+                manifest_sha256,
+                &cap(files::TRANSCRIPT),
+                audit,
+            )
+        },
+        || {
+            rayon::join(
+                || {
+                    entries::first_pass_deposits(
+                        &dir.join(files::DEPOSIT_DATA),
+                        &cap(files::DEPOSIT_DATA),
+                    )
+                },
+                || {
+                    entries::first_pass_keyshares(
+                        &dir.join(files::KEYSHARES),
+                        &cap(files::KEYSHARES),
+                        operators,
+                    )
+                },
+            )
+        },
+    );
+    let transcript = match transcript {
         Ok(t) => {
             hash_check(files::TRANSCRIPT, &t.sha256, &mut fails);
             Some(t)
@@ -285,18 +310,8 @@ fn read_files<'m>(
             None
         }
     };
-    let deposits = big(
-        files::DEPOSIT_DATA,
-        entries::first_pass_deposits(&dir.join(files::DEPOSIT_DATA), &cap(files::DEPOSIT_DATA)),
-    );
-    let keyshares = big(
-        files::KEYSHARES,
-        entries::first_pass_keyshares(
-            &dir.join(files::KEYSHARES),
-            &cap(files::KEYSHARES),
-            operators,
-        ),
-    );
+    let deposits = big(files::DEPOSIT_DATA, deposits);
+    let keyshares = big(files::KEYSHARES, keyshares);
     stray_failures(dir, &expected, &["sealed/"], "a bundle", opts, &mut fails);
     c.group(
         "files.hashes",
