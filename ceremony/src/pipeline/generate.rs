@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kc_bundle::plan::Plan;
 use kc_ssv::Cluster;
-use kc_validator::bls::{batch_verify, PublicKey, Signature};
+use kc_validator::bls::{batch_verify_by_key, PublicKey, Signature, SignedBy};
 use kc_validator::deposit::DepositData;
 use kc_validator::derive::CoinKey;
 use kc_validator::Address;
@@ -128,7 +128,8 @@ fn make_validator(
 }
 
 /// Checks every validator of a round before anything of it is written: all deposit and
-/// ownership signatures in batched pairing checks (random linear combinations), all share
+/// ownership signatures in batched pairing checks (random linear combinations, one pairing per
+/// validator for its two signatures: `batch_verify_by_key`), all share
 /// interpolations in multi-scalar checks, in batches of [`CHECK_BATCH`] on all cores. When a
 /// batch fails, its validators are checked one by one to name the first bad one.
 fn check_made(made: &[Made], ids: &[u64], owner: &Address) -> Result<(), Error> {
@@ -142,12 +143,23 @@ fn check_made(made: &[Made], ids: &[u64], owner: &Address) -> Result<(), Error> 
                 )
             })
             .collect();
-        let mut items: Vec<(&[u8], &PublicKey, &Signature)> = Vec::with_capacity(2 * batch.len());
-        for (v, (root, digest)) in batch.iter().zip(&roots) {
-            items.push((root, &v.deposit.pubkey, &v.deposit.signature));
-            items.push((digest, &v.deposit.pubkey, &v.built.ownership));
-        }
-        if !batch_verify(&items) {
+        // Both signatures of a validator are by its key: one pairing per validator.
+        let signed: Vec<[(&[u8], &Signature); 2]> = batch
+            .iter()
+            .zip(&roots)
+            .map(|(v, (root, digest))| {
+                [
+                    (root.as_slice(), &v.deposit.signature),
+                    (digest.as_slice(), &v.built.ownership),
+                ]
+            })
+            .collect();
+        let groups: Vec<SignedBy<'_>> = batch
+            .iter()
+            .zip(&signed)
+            .map(|(v, s)| (&v.deposit.pubkey, s.as_slice()))
+            .collect();
+        if !batch_verify_by_key(&groups) {
             for (v, (root, digest)) in batch.iter().zip(&roots) {
                 if !v.deposit.pubkey.verify(root, &v.deposit.signature) {
                     return Err(Error::SelfCheck(format!(
