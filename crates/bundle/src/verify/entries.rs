@@ -15,7 +15,6 @@ use std::path::Path;
 
 use kc_ssv::{Cluster, KeySharesFile, KeySharesItem, SharesData};
 use kc_validator::deposit::{self, DepositData, RawDeposit};
-use rayon::prelude::*;
 
 use crate::bounded::{self, caps, BoundedFile, Cap, ReadError};
 use crate::jsonstream::{DepositEntries, KeySharesEntries, ScanError};
@@ -26,10 +25,11 @@ use crate::plan::Plan;
 use super::cheap::{cheap_deposit, cheap_keyshare, raw_leaf};
 use super::crypto::{crypto, record_crypto, CryptoOut, Fails, SUB};
 use super::list::ListReader;
+use super::ordered;
 use super::Checker;
 
-/// Validators parsed and checked per round (bounds memory: two rounds are in flight, one read
-/// while the other's cryptography runs).
+/// Validators parsed and cheap-checked per round (bounds memory: at most two rounds' worth of
+/// tasks are pending while the next is read).
 pub const CHUNK: usize = 128;
 
 /// One of the two big files after its first pass.
@@ -267,34 +267,33 @@ pub(super) fn check_entries(
         ks_buf: Vec::new(),
         text: String::new(),
     };
+    // Reading and the cheap checks (this thread) overlap the cryptography (tasks of SUB
+    // validators on every core), with no barrier between rounds; results merged in order.
     let mut out = CryptoOut::default();
     let mut items = Vec::new();
-    // Reading and the cheap checks of the next chunk (one core) overlap the cryptography of the
-    // current one (all cores).
-    let mut chunk = rd.chunk(0, CHUNK.min(count));
-    let mut start = 0;
-    while start < count {
-        let end = (start + CHUNK).min(count);
-        let next_end = (end + CHUNK).min(count);
-        let current = std::mem::take(&mut chunk);
-        let (results, next) = rayon::join(
-            || -> Vec<CryptoOut> {
-                current
-                    .par_chunks(SUB)
-                    .map(|sub| crypto(sub, dep_mode, ks_mode, &r, cluster.as_ref(), collect))
-                    .collect()
-            },
-            || rd.chunk(end, next_end),
-        );
-        for o in results {
+    let (r, cluster) = (&r, cluster.as_ref());
+    ordered::run(
+        count,
+        ordered::Shape {
+            round: CHUNK,
+            task: SUB,
+            in_flight: 2 * CHUNK / SUB,
+        },
+        |start, end| rd.chunk(start, end),
+        |sub: Vec<Entry>| {
+            let o = crypto(&sub, dep_mode, ks_mode, r, cluster, collect);
+            let kept: Vec<Option<KeySharesItem>> = if collect {
+                sub.into_iter().map(|e| e.item).collect()
+            } else {
+                Vec::new()
+            };
+            (o, kept)
+        },
+        |(o, kept)| {
             out.merge(o);
-        }
-        if collect {
-            items.extend(current.into_iter().map(|e| e.item));
-        }
-        chunk = next;
-        start = end;
-    }
+            items.extend(kept);
+        },
+    );
     let Reader {
         dep_stream,
         ks_stream,

@@ -29,6 +29,7 @@ mod crypto;
 mod entries;
 mod files;
 mod list;
+mod ordered;
 mod signature;
 #[cfg(test)]
 mod tests;
