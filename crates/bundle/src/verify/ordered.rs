@@ -17,7 +17,8 @@ pub(super) struct Shape {
 }
 
 /// Reads `count` items with `read(start, end)` (a round at a time, on the calling thread),
-/// runs `work` on every `shape.task` consecutive items (tasks on the rayon pool), and calls
+/// runs `work` on every `shape.task` consecutive items (tasks on the rayon pool; smaller in the
+/// last round), and calls
 /// `merge` with each task's result in the items' order (on the calling thread). A panic in a
 /// task is raised here once every task has ended.
 pub(super) fn run<T, R>(
@@ -50,10 +51,17 @@ pub(super) fn run<T, R>(
         };
         let mut start = 0;
         while start < count {
-            let end = (start + round).min(count);
+            // The first round is one task, so that the other cores start early; the last
+            // round's tasks are a quarter of the size, so that the cores finish together.
+            let end = (start + if start == 0 { task.min(round) } else { round }).min(count);
+            let size = if end == count && start > 0 {
+                (task / 4).max(1)
+            } else {
+                task
+            };
             let mut items = read(start, end);
             while !items.is_empty() {
-                let rest = items.split_off(task.min(items.len()));
+                let rest = items.split_off(size.min(items.len()));
                 let these = std::mem::replace(&mut items, rest);
                 run_tasks_while(|| pending.load(Ordering::Acquire) >= in_flight);
                 pending.fetch_add(1, Ordering::AcqRel);
