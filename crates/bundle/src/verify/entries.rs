@@ -277,7 +277,8 @@ pub(super) fn check_entries(
         ordered::Shape {
             round: CHUNK,
             task: SUB,
-            in_flight: 2 * CHUNK / SUB,
+            // With the round being read: at most VERIFY_IN_FLIGHT validators held.
+            in_flight: CHUNK / SUB,
         },
         |start, end| rd.chunk(start, end),
         |sub: Vec<Entry>| {
