@@ -116,6 +116,9 @@ source = "hsm"
 TOML
   echo "== ceremony run: $n validators, 4 operators, $(nproc) cores" >&2
   read -r run_s run_kib run_cpu < <(measure "$bin" run --plan "plan-$n.toml" --out "bundle-$n" --pin-file pin --allow-unlocked-memory)
+  # The bundle just written goes to disk first: its write-back would otherwise share the cores
+  # with the verification timed next (an auditor verifies a bundle at rest).
+  sync
   echo "== ceremony verify: $n validators" >&2
   read -r ver_s ver_kib ver_cpu < <(measure "$bin" verify "bundle-$n" --identity "$identity")
   results+=("$n $run_s $run_kib $run_cpu $ver_s $ver_kib $ver_cpu")
