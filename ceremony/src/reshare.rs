@@ -308,12 +308,7 @@ fn reshare_validators(
     progress: &dyn Progress,
     transcript: &mut Transcript,
 ) -> Result<Shares, Error> {
-    let cluster = Cluster::parse(
-        plan.operators
-            .operators
-            .iter()
-            .map(|o| (o.id, o.public_key.as_str())),
-    )?;
+    let cluster = plan.operators.cluster()?;
     let owner: kc_validator::address::Address = hsm
         .source
         .manifest

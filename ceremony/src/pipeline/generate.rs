@@ -229,13 +229,7 @@ mod tests {
              [hsm]\nmodule = \"/nonexistent.so\"\ntoken_label = \"t\"\n\n[seed]\nsource = \"hsm\"\n"
         );
         let plan = Plan::parse_in_bundle(&text, Path::new("plan.toml"), ops).unwrap();
-        let cluster = Cluster::parse(
-            plan.operators
-                .operators
-                .iter()
-                .map(|o| (o.id, o.public_key.as_str())),
-        )
-        .unwrap();
+        let cluster = plan.operators.cluster().unwrap();
         (plan, cluster)
     }
 

@@ -267,12 +267,7 @@ pub fn run(plan: &Plan, cfg: &RunConfig, progress: &dyn Progress) -> Result<Outc
     // and ownership signature, every share interpolation) before anything of them is written,
     // then streamed to the staging directory. Memory does not grow with the batch.
     stage(progress, "validators")?;
-    let cluster = Cluster::parse(
-        plan.operators
-            .operators
-            .iter()
-            .map(|o| (o.id, o.public_key.as_str())),
-    )?;
+    let cluster = plan.operators.cluster()?;
     let (staging, out) =
         write_validators(plan, cfg, progress, &session, seed, &cluster, transcript)?;
 

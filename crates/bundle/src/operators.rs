@@ -123,6 +123,12 @@ impl OperatorsFile {
         self.operators.iter().map(|o| o.id).collect()
     }
 
+    /// The operators' keys as a cluster (its size and distinct keys checked by
+    /// [`kc_ssv::Cluster`]).
+    pub fn cluster(&self) -> kc_ssv::Result<kc_ssv::Cluster> {
+        kc_ssv::Cluster::parse(self.operators.iter().map(|o| (o.id, o.public_key.as_str())))
+    }
+
     /// The pinned JSON text (or the bare list when there is no provenance).
     pub fn to_json(&self) -> String {
         let text = match &self.provenance {

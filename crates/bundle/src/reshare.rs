@@ -237,14 +237,7 @@ impl ResharePlan {
                 "has no provenance (chain id, contract, block); export it with `signer-agent operators export`, or set allow_unpinned_operators = true in [ssv]".into(),
             ));
         }
-        if kc_ssv::Cluster::parse(
-            operators
-                .operators
-                .iter()
-                .map(|o| (o.id, o.public_key.as_str())),
-        )
-        .is_err()
-        {
+        if operators.cluster().is_err() {
             return Err(err(
                 "ssv.operators_file",
                 format!(
@@ -792,7 +785,7 @@ fn check_keyshares(
         .iter()
         .map(|o| (o.id, o.public_key.as_str()))
         .collect();
-    let cluster = kc_ssv::Cluster::parse(keys.iter().copied()).ok();
+    let cluster = plan.operators.cluster().ok();
     let mut fails = Vec::new();
     let mut consistency = Vec::new();
     let mut shares = Vec::new();

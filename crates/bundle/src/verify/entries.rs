@@ -13,7 +13,7 @@
 use std::io::BufReader;
 use std::path::Path;
 
-use kc_ssv::{Cluster, KeySharesFile, KeySharesItem, SharesData};
+use kc_ssv::{KeySharesFile, KeySharesItem, SharesData};
 use kc_validator::deposit::{self, DepositData, RawDeposit};
 
 use crate::bounded::{self, caps, BoundedFile, Cap, ReadError};
@@ -225,7 +225,7 @@ pub(super) fn check_entries(
             .map(|o| (o.id, o.public_key.as_str()))
             .collect(),
     };
-    let cluster = Cluster::parse(r.keys.iter().copied()).ok();
+    let cluster = plan.operators.cluster().ok();
 
     let (dep_read, ks_read) = (deposits.is_some(), keyshares.is_some());
     let dep_mode = deposits.as_ref().map_or(Crypto::Skip, |(_, m)| *m);
