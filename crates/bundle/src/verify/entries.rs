@@ -28,9 +28,14 @@ use super::list::ListReader;
 use super::ordered;
 use super::Checker;
 
-/// Validators parsed and cheap-checked per round (bounds memory: at most two rounds' worth of
-/// tasks are pending while the next is read).
-pub const CHUNK: usize = 128;
+/// How the validators flow through verification: tasks of [`SUB`] (a quarter of that in the
+/// last 128, so that the cores finish together), at most 7 pending while the next is read, so
+/// that at most 256 validators' entries are held at once.
+pub(super) const SHAPE: ordered::Shape = ordered::Shape {
+    task: SUB,
+    in_flight: 7,
+    tail: 128,
+};
 
 /// One of the two big files after its first pass.
 pub(super) struct FirstPass {
@@ -268,18 +273,13 @@ pub(super) fn check_entries(
         text: String::new(),
     };
     // Reading and the cheap checks (this thread) overlap the cryptography (tasks of SUB
-    // validators on every core), with no barrier between rounds; results merged in order.
+    // validators on every core), with no barrier; results merged in order.
     let mut out = CryptoOut::default();
     let mut items = Vec::new();
     let (r, cluster) = (&r, cluster.as_ref());
     ordered::run(
         count,
-        ordered::Shape {
-            round: CHUNK,
-            task: SUB,
-            // With the round being read: at most VERIFY_IN_FLIGHT validators held.
-            in_flight: CHUNK / SUB,
-        },
+        SHAPE,
         |start, end| rd.chunk(start, end),
         |sub: Vec<Entry>| {
             let o = crypto(&sub, dep_mode, ks_mode, r, cluster, collect);

@@ -14,9 +14,9 @@
 //! refused without being decoded.
 //!
 //! Memory does not grow with the batch: the transcript is checked line by line, and
-//! `deposit_data.json` and `keyshares.json` are read as streams, a round of validators at a
-//! time, whose cryptography runs in tasks on all cores while the next round is read, without a
-//! barrier between rounds ([`entries`], [`ordered`]). The manifest's own list of
+//! `deposit_data.json` and `keyshares.json` are read as streams, a task's worth of validators
+//! at a time, whose cryptography runs on all cores while the next is read, without a barrier
+//! ([`entries`], [`ordered`]). The manifest's own list of
 //! validators is a third stream: parsed once for its count and its repeated keys (a 20-byte
 //! fingerprint per validator while it is read, nothing kept after), then read again entry by
 //! entry beside the transcript, the plan and the two large files, its bytes hashed again each
@@ -50,10 +50,9 @@ use entries::Keep;
 pub(crate) use files::{check_binary, check_chain, check_files};
 pub(crate) use signature::check_signature_of;
 
-/// Validators whose entries verification holds at once (the round being read, and a round's
-/// worth of tasks pending for the cryptography): memory in flight stops growing with the batch
-/// beyond this many.
-pub const VERIFY_IN_FLIGHT: usize = 2 * entries::CHUNK;
+/// Validators whose entries verification holds at once (the pending tasks' and those being
+/// read): memory in flight stops growing with the batch beyond this many.
+pub const VERIFY_IN_FLIGHT: usize = entries::SHAPE.held();
 
 /// What the caller pins.
 #[derive(Debug, Clone, Default)]

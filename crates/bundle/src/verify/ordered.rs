@@ -1,26 +1,34 @@
-//! An ordered pipeline without barriers: one thread reads items in rounds and hands them out
-//! in tasks to every core; the tasks' results are merged in the order of the items, as soon as
-//! they are contiguous. While too many tasks are pending, the reading thread runs tasks itself
-//! instead of reading on, which bounds memory and keeps every core busy.
+//! An ordered pipeline without barriers: one thread reads items a task's worth at a time and
+//! hands each task to the pool; the tasks' results are merged in the order of the items, as soon
+//! as they are contiguous. While enough tasks are pending, the reading thread runs tasks itself
+//! instead of reading on: memory is bounded (and the bound is reached every time the reader
+//! waits, whatever the timing), and every core stays busy.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// How the items flow: `round` items read at a time, `task` items per task, at most
-/// `in_flight` tasks pending.
+/// How the items flow: `task` items per task (a quarter of that in the last `tail` items, so
+/// that the cores finish together), at most `in_flight` tasks pending. At most
+/// `(in_flight + 1) * task` items are held at once: the pending tasks' and those being read.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Shape {
-    pub(super) round: usize,
     pub(super) task: usize,
     pub(super) in_flight: usize,
+    pub(super) tail: usize,
 }
 
-/// Reads `count` items with `read(start, end)` (a round at a time, on the calling thread),
-/// runs `work` on every `shape.task` consecutive items (tasks on the rayon pool; smaller in the
-/// last round), and calls
-/// `merge` with each task's result in the items' order (on the calling thread). A panic in a
-/// task is raised here once every task has ended.
+impl Shape {
+    /// The most items held at once.
+    pub(super) const fn held(&self) -> usize {
+        (self.in_flight + 1) * self.task
+    }
+}
+
+/// Reads `count` items with `read(start, end)` (a task's worth at a time, on the calling
+/// thread), runs `work` on them (a task on the rayon pool), and calls `merge` with each task's
+/// result in the items' order (on the calling thread). A panic in a task is raised here once
+/// every task has ended.
 pub(super) fn run<T, R>(
     count: usize,
     shape: Shape,
@@ -31,17 +39,13 @@ pub(super) fn run<T, R>(
     T: Send,
     R: Send,
 {
-    let (round, task, in_flight) = (
-        shape.round.max(1),
-        shape.task.max(1),
-        shape.in_flight.max(1),
-    );
+    let (task, in_flight) = (shape.task.max(1), shape.in_flight.max(1));
+    let small = (task / 4).max(1);
     let done: Mutex<BTreeMap<usize, R>> = Mutex::new(BTreeMap::new());
     let pending = AtomicUsize::new(0);
     let work = &work;
     rayon::scope(|s| {
         let mut merged = 0;
-        let mut spawned = 0;
         let mut merge_ready = |merged: &mut usize| {
             let mut done = lock(&done);
             while let Some(r) = done.remove(merged) {
@@ -50,32 +54,27 @@ pub(super) fn run<T, R>(
             }
         };
         let mut start = 0;
+        let mut spawned = 0;
         while start < count {
-            // The first round is one task, so that the other cores start early; the last
-            // round's tasks are a quarter of the size, so that the cores finish together.
-            let end = (start + if start == 0 { task.min(round) } else { round }).min(count);
-            let size = if end == count && start > 0 {
-                (task / 4).max(1)
+            let size = if count - start <= shape.tail {
+                small
             } else {
                 task
             };
-            let mut items = read(start, end);
-            while !items.is_empty() {
-                let rest = items.split_off(size.min(items.len()));
-                let these = std::mem::replace(&mut items, rest);
-                run_tasks_while(|| pending.load(Ordering::Acquire) >= in_flight);
-                pending.fetch_add(1, Ordering::AcqRel);
-                let (id, finished, left) = (spawned, &done, &pending);
-                spawned += 1;
-                s.spawn(move |_| {
-                    // Counted down even if the task panics (the scope then raises it): the
-                    // reading thread never waits for a task that is gone.
-                    let _left = CountDown(left);
-                    let r = work(these);
-                    lock(finished).insert(id, r);
-                });
-                merge_ready(&mut merged);
-            }
+            let end = (start + size).min(count);
+            let these = read(start, end);
+            run_tasks_while(|| pending.load(Ordering::Acquire) >= in_flight);
+            pending.fetch_add(1, Ordering::AcqRel);
+            let (id, finished, left) = (spawned, &done, &pending);
+            spawned += 1;
+            s.spawn(move |_| {
+                // Counted down even if the task panics (the scope then raises it): the reading
+                // thread never waits for a task that is gone.
+                let _left = CountDown(left);
+                let r = work(these);
+                lock(finished).insert(id, r);
+            });
+            merge_ready(&mut merged);
             start = end;
         }
         run_tasks_while(|| pending.load(Ordering::Acquire) > 0);
@@ -116,21 +115,23 @@ mod tests {
     /// item exactly once, with at most `in_flight` tasks' items read but not merged.
     #[test]
     fn results_arrive_in_order_and_memory_stays_bounded() {
-        for (count, round, task, in_flight) in [(1000, 128, 32, 8), (37, 10, 3, 2), (5, 8, 8, 1)] {
+        for (count, tail, task, in_flight) in [(1000, 128, 32, 8), (37, 10, 3, 2), (5, 8, 8, 1)] {
             let held = AtomicUsize::new(0);
             let max_held = AtomicUsize::new(0);
             let mut seen = Vec::new();
             run(
                 count,
                 Shape {
-                    round,
                     task,
                     in_flight,
+                    tail,
                 },
-                |start, end| (start..end).collect::<Vec<usize>>(),
-                |items: Vec<usize>| {
-                    let now = held.fetch_add(items.len(), Ordering::AcqRel) + items.len();
+                |start, end| {
+                    let now = held.fetch_add(end - start, Ordering::AcqRel) + end - start;
                     max_held.fetch_max(now, Ordering::AcqRel);
+                    (start..end).collect::<Vec<usize>>()
+                },
+                |items: Vec<usize>| {
                     // Earlier tasks take longer.
                     std::thread::sleep(Duration::from_micros(
                         200 * (7 - (items[0] / task) % 7) as u64,
@@ -145,11 +146,16 @@ mod tests {
                 (0..count).map(|i| i * 2).collect::<Vec<_>>(),
                 "{count} items"
             );
+            let bound = Shape {
+                task,
+                in_flight,
+                tail,
+            }
+            .held();
             assert!(
-                max_held.load(Ordering::Acquire) <= in_flight * task,
-                "{} items in tasks at once, bound {}",
+                max_held.load(Ordering::Acquire) <= bound,
+                "{} items held at once, bound {bound}",
                 max_held.load(Ordering::Acquire),
-                in_flight * task
             );
         }
     }
@@ -161,9 +167,9 @@ mod tests {
             run(
                 100,
                 Shape {
-                    round: 10,
                     task: 5,
                     in_flight: 2,
+                    tail: 10,
                 },
                 |start, end| (start..end).collect::<Vec<usize>>(),
                 |items: Vec<usize>| {
