@@ -1,7 +1,9 @@
 //! Benchmarks: derive one validator key, sign a deposit, verify one, batch-verify 1,000.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use kc_validator::bls::{batch_verify, PublicKey, Signature};
+use kc_validator::bls::{
+    batch_verify, batch_verify_by_key, PublicKey, SecretKey, Signature, SignedBy,
+};
 use kc_validator::deposit::{withdrawal_credentials, DepositData, Network, WithdrawalType};
 use kc_validator::{derive, Address, Mnemonic};
 
@@ -25,20 +27,35 @@ fn benches(c: &mut Criterion) {
     floor.bench_function("g1_mul", |b| b.iter(|| black_box(&key).public_key()));
     let msg = [0x5a; 32];
     floor.bench_function("sign", |b| b.iter(|| black_box(&key).sign(black_box(&msg))));
-    let pk = key.public_key();
-    let sigs: Vec<(Vec<u8>, Signature)> = (0..64u8)
-        .map(|i| {
-            let m = vec![i; 32];
-            let s = key.sign(&m);
-            (m, s)
-        })
+    // A validator's two signatures (deposit, ownership) by its key, 32 validators: checked as
+    // `ceremony run` and `verify` check them (one pairing per key, on the calling thread).
+    let keys: Vec<SecretKey> = (1..=32u8)
+        .map(|i| derive::signing_key(seed.as_bytes(), u32::from(i)).unwrap())
         .collect();
-    let batch: Vec<(&[u8], &PublicKey, &Signature)> =
-        sigs.iter().map(|(m, s)| (m.as_slice(), &pk, s)).collect();
-    floor.bench_function("batch_verify_64_signatures", |b| {
-        b.iter(|| assert!(batch_verify(black_box(&batch))))
+    let pks: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
+    let msgs: Vec<[Vec<u8>; 2]> = (0..32u8)
+        .map(|i| [vec![i; 32], vec![i ^ 0x80; 32]])
+        .collect();
+    let sigs: Vec<[Signature; 2]> = keys
+        .iter()
+        .zip(&msgs)
+        .map(|(k, [a, b])| [k.sign(a), k.sign(b)])
+        .collect();
+    let signed: Vec<[(&[u8], &Signature); 2]> = msgs
+        .iter()
+        .zip(&sigs)
+        .map(|([a, b], [sa, sb])| [(a.as_slice(), sa), (b.as_slice(), sb)])
+        .collect();
+    let groups: Vec<SignedBy<'_>> = pks
+        .iter()
+        .zip(&signed)
+        .map(|(pk, s)| (pk, s.as_slice()))
+        .collect();
+    floor.bench_function("batch_verify_32_keys_2_signatures", |b| {
+        b.iter(|| assert!(batch_verify_by_key(black_box(&groups))))
     });
-    let sig_bytes = sigs[0].1.to_bytes();
+    let pk = key.public_key();
+    let sig_bytes = sigs[0][0].to_bytes();
     floor.bench_function("signature_decode_subgroup_check", |b| {
         b.iter(|| Signature::from_bytes(black_box(&sig_bytes)).unwrap())
     });
