@@ -77,6 +77,8 @@ pub struct Leadership {
     /// which looks when the lease runs out, takes it first (a leader cut from the store does
     /// not come back under its old term when its connection does).
     backoff_until: std::sync::Mutex<Option<Instant>>,
+    /// Another live agent holds this instance name's claim (logged once).
+    name_taken: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Leadership {
@@ -101,7 +103,8 @@ impl Leadership {
         let l = Arc::new(Leadership {
             lease: Lease {
                 // The instance's name: a restarted agent (after a crash) resumes its own lease
-                // at once; two running agents must have two names.
+                // at once; a second live agent under the same name never leads (its claim on
+                // the name is refused, see `attempt`).
                 holder: settings.instance.clone(),
                 ttl: settings.lease_timeout,
             },
@@ -111,6 +114,7 @@ impl Leadership {
             valid_until: std::sync::Mutex::new(None),
             released: std::sync::atomic::AtomicBool::new(false),
             backoff_until: std::sync::Mutex::new(None),
+            name_taken: std::sync::atomic::AtomicBool::new(false),
         });
         let first = l.attempt().await;
         let task = l.clone();
@@ -183,6 +187,33 @@ impl Leadership {
                 Err(_) => Err("no answer from the state store".into()),
             };
         }
+        // The lease is held under the instance name: take it only while this connection holds
+        // the name's claim, so that a second agent started under the same name never leads.
+        match tokio::time::timeout(
+            self.settings.renew_every(),
+            pg.claim_name(&self.settings.instance),
+        )
+        .await
+        {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                if !self
+                    .name_taken
+                    .swap(true, std::sync::atomic::Ordering::SeqCst)
+                {
+                    tracing::error!(instance = %self.settings.instance, "another agent runs under this instance name: this one stays a standby until it stops (give each agent its own instance)");
+                }
+                self.step_down(
+                    Some(self.settings.instance.clone()),
+                    "another agent runs under this instance name",
+                );
+                return Ok(Some(self.settings.renew_every()));
+            }
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("no answer from the state store".into()),
+        }
+        self.name_taken
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         let r = tokio::time::timeout(self.settings.renew_every(), self.lease.acquire(&pg)).await;
         match r {
             Ok(Ok(Role::Leader { token })) => {
@@ -576,5 +607,47 @@ mod tests {
         })
         .await;
         assert!(a.view().token.unwrap() > tb);
+    }
+
+    /// Two agents started under one instance name (a copied configuration): the lease is held
+    /// under the name, so without the name's claim both would lead under one token. The second
+    /// stays a standby while the first lives, and leads once the first is gone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_second_agent_under_the_same_name_never_leads_while_the_first_lives() {
+        let server = Postgres::start();
+        let url = server.create_database("state");
+        let location = crate::store::StoreLocation::Postgres {
+            url: url.clone(),
+            password: None,
+        };
+        drop(crate::store::Store::open_location(&location).unwrap());
+        let first = Leadership::start(&settings(&url, "same", 3)).await.unwrap();
+        let token = first.view().token.expect("the first agent leads");
+        let second = Leadership::start(&settings(&url, "same", 3)).await.unwrap();
+        // Over two lease periods (3 s each, renewed every second), the second never leads.
+        let until = Instant::now() + Duration::from_secs(6);
+        while Instant::now() < until {
+            assert!(
+                !second.view().leads(),
+                "two agents named 'same' lead at once"
+            );
+            assert!(matches!(
+                second.gate().check().await,
+                Err(Error::Fenced { .. })
+            ));
+            assert_eq!(first.view().token, Some(token));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        first.gate().check().await.unwrap();
+        // The first stops (its lease released, its connection closed with its task): the
+        // second takes the name and the lease.
+        first.release().await;
+        drop(first);
+        wait_until("the second agent to lead", Duration::from_secs(6), || {
+            second.view().leads()
+        })
+        .await;
+        assert!(second.view().token.unwrap() > token);
+        second.gate().check().await.unwrap();
     }
 }

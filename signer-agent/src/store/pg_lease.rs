@@ -22,7 +22,13 @@ pub struct LeaseConn {
     client: Client,
     /// The URL as `redact::url` shows it.
     shown: String,
+    /// Whether this connection holds its instance name's claim ([`LeaseConn::claim_name`]).
+    claimed: std::sync::atomic::AtomicBool,
 }
+
+/// The first key of the session advisory locks that claim instance names (the second is the
+/// name's `hashtext`): "kc-i" in ASCII, apart from any other advisory lock.
+const NAME_CLAIMS: i32 = 0x6b63_2d69;
 
 impl std::fmt::Debug for LeaseConn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -140,7 +146,35 @@ impl LeaseConn {
         let client = connect_client(&cfg, tls, shown.clone())
             .await
             .map_err(connected)?;
-        Ok(LeaseConn { client, shown })
+        Ok(LeaseConn {
+            client,
+            shown,
+            claimed: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Claims `instance` for as long as this connection lives (a session advisory lock keyed by
+    /// the name, released by the server when the connection ends, also when the process dies):
+    /// `false` while another live connection holds it, i.e. another agent runs under the same
+    /// name. The lease is held under the name, so two agents sharing one would both lead; a
+    /// daemon takes the lease only while its connection holds the claim. (Two different names
+    /// whose 32-bit hashes collide would also exclude each other: rename one.)
+    pub async fn claim_name(&self, instance: &str) -> Result<bool> {
+        use std::sync::atomic::Ordering;
+        if self.claimed.load(Ordering::SeqCst) {
+            return Ok(true);
+        }
+        let row = self
+            .client
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                &[&NAME_CLAIMS, &instance],
+            )
+            .await
+            .map_err(self.err("claim the instance name"))?;
+        let claimed: bool = row.get(0);
+        self.claimed.store(claimed, Ordering::SeqCst);
+        Ok(claimed)
     }
 
     /// The URL as `redact::url` shows it.
@@ -195,7 +229,8 @@ impl LeaseConn {
 /// An instance's claim on the leadership lease.
 #[derive(Debug, Clone)]
 pub struct Lease {
-    /// This instance's name (host, process, a random part: unique per run).
+    /// This instance's name (`instance`): a restarted agent resumes its own lease; two live
+    /// agents cannot share it ([`LeaseConn::claim_name`]).
     pub holder: String,
     /// How long the lease lasts without renewal (`lease_timeout_secs`).
     pub ttl: Duration,
