@@ -5,8 +5,9 @@
 #     encryption, one EIP-2333 child derivation, a batched pairing check, point decoding);
 #   - the SSV SDK's single-core rate (node pinned to one core) doing its part of the job
 #     (split, encrypt to the operators, sign ownership) on the same operators, measured before
-#     and after the ceremony runs;
-#   - `ceremony run` and `ceremony verify` (pinned identity): validators per second and peak RSS,
+#     and after the ceremony runs (the better of the two is the ratios' denominator);
+#   - `ceremony run` and `ceremony verify` (pinned identity; verify the fastest of three):
+#     validators per second and peak RSS,
 #     at each size (default 1,000 and 10,000 validators);
 #   - the ratios to the SDK's rate, against the goals (run >= 6.5x, verify >= 26x).
 # Timings are only comparable within one run: other processes share the cores.
@@ -120,7 +121,17 @@ TOML
   # with the verification timed next (an auditor verifies a bundle at rest).
   sync
   echo "== ceremony verify: $n validators" >&2
-  read -r ver_s ver_kib ver_cpu < <(measure "$bin" verify "bundle-$n" --identity "$identity")
+  # Three times on the same bundle, the fastest kept: one verification of 1,000 validators is
+  # about half a second, within reach of the shared machine's noise (the SDK's rate is likewise
+  # the better of its two measurements).
+  best=""
+  for _ in 1 2 3; do
+    read -r s kib cpu < <(measure "$bin" verify "bundle-$n" --identity "$identity")
+    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $s < ${best%% *} else 1)"; then
+      best="$s $kib $cpu"
+    fi
+  done
+  read -r ver_s ver_kib ver_cpu <<<"$best"
   results+=("$n $run_s $run_kib $run_cpu $ver_s $ver_kib $ver_cpu")
   rm -rf "bundle-$n"
 done
@@ -131,8 +142,9 @@ import json, os, sys
 crit, cores = sys.argv[1], int(sys.argv[2])
 sdk_before, sdk_after, sdk_cpu_before, sdk_cpu_after = map(float, sys.argv[3:7])
 rows = [r.split() for r in sys.argv[7:]]
-sdk = (sdk_before + sdk_after) / 2
-sdk_cpu = (sdk_cpu_before + sdk_cpu_after) / 2
+# The better of the two measurements: the goal's denominator is never the noisier, slower one.
+sdk = max(sdk_before, sdk_after)
+sdk_cpu = min(sdk_cpu_before, sdk_cpu_after)
 
 def floor(name):
     p = os.path.join(crit, "floor", name, "new", "estimates.json")
