@@ -8,7 +8,6 @@
 //! A connection of its own: a cut connection is noticed by the lease task at its next renewal
 //! (the leader steps down), whatever the store's connection is doing.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
@@ -115,16 +114,7 @@ impl LeaseConn {
     /// server (`pg_stat_activity.application_name`): `signer-agent/<instance>` for a daemon,
     /// so that `status` can list the instances connected.
     pub async fn open(s: &super::pg_settings::PgSettings, application: &str) -> Result<LeaseConn> {
-        let shown = s.shown.clone();
-        let mut cfg = tokio_postgres::Config::from_str(s.url()).map_err(|e| {
-            Error::config(
-                "state_url",
-                format!(
-                    "{shown}: not a PostgreSQL URL: {}",
-                    crate::redact::scrub(&e.to_string())
-                ),
-            )
-        })?;
+        let (mut cfg, shown) = super::db::parse_url(s.url())?;
         if let Some(p) = s.password() {
             cfg.password(p.expose_secret());
         }
