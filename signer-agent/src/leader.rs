@@ -515,6 +515,19 @@ mod tests {
         .unwrap()
     }
 
+    /// A PostgreSQL server with a state database whose schema (the lease row with it) the
+    /// store has created: the server (kept alive by the caller), the URL and the location.
+    fn store_with_schema() -> (Postgres, String, crate::store::StoreLocation) {
+        let server = Postgres::start();
+        let url = server.create_database("state");
+        let location = crate::store::StoreLocation::Postgres {
+            url: url.clone(),
+            password: None,
+        };
+        drop(crate::store::Store::open_location(&location).unwrap());
+        (server, url, location)
+    }
+
     async fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
         let t = Instant::now();
         while !f() {
@@ -529,14 +542,7 @@ mod tests {
     /// old token's late write is refused by the store.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_leader_cut_from_the_store_signs_nothing_more_and_the_standby_takes_over() {
-        let server = Postgres::start();
-        let url = server.create_database("state");
-        // The store creates the schema (the lease row with it).
-        let location = crate::store::StoreLocation::Postgres {
-            url: url.clone(),
-            password: None,
-        };
-        drop(crate::store::Store::open_location(&location).unwrap());
+        let (_server, url, location) = store_with_schema();
         let a = Leadership::start(&settings(&url, "a", 3)).await.unwrap();
         let b = Leadership::start(&settings(&url, "b", 3)).await.unwrap();
         let ta = a.view().token.expect("a starts first and leads");
@@ -614,13 +620,7 @@ mod tests {
     /// stays a standby while the first lives, and leads once the first is gone.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_second_agent_under_the_same_name_never_leads_while_the_first_lives() {
-        let server = Postgres::start();
-        let url = server.create_database("state");
-        let location = crate::store::StoreLocation::Postgres {
-            url: url.clone(),
-            password: None,
-        };
-        drop(crate::store::Store::open_location(&location).unwrap());
+        let (_server, url, _) = store_with_schema();
         let first = Leadership::start(&settings(&url, "same", 3)).await.unwrap();
         let token = first.view().token.expect("the first agent leads");
         let second = Leadership::start(&settings(&url, "same", 3)).await.unwrap();

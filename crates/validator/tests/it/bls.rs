@@ -77,29 +77,44 @@ fn batch_verify_many() {
     assert!(!batch_verify(&items));
 }
 
+/// Two messages and their signatures by one key.
+type TwoSigned = (Vec<u8>, Signature, Vec<u8>, Signature);
+
 /// A validator's two signatures (deposit, ownership) by one key, for `batch_verify_by_key`.
-fn two_signed(k: &SecretKey, i: u8) -> (Vec<u8>, Signature, Vec<u8>, Signature) {
+fn two_signed(k: &SecretKey, i: u8) -> TwoSigned {
     let (m0, m1) = (vec![i; 32], vec![i ^ 0xff; 32]);
     let (s0, s1) = (k.sign(&m0), k.sign(&m1));
     (m0, s0, m1, s1)
 }
 
-#[test]
-fn batch_verify_by_key_passes_valid_groups_and_fails_any_wrong_signature() {
-    let keys: Vec<SecretKey> = (1..=12).map(sk).collect();
-    let pks: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
-    let signed: Vec<_> = keys
+/// Keys from the seeds in `seeds`, their public keys, and each key's two signed messages.
+#[allow(clippy::type_complexity)]
+fn keys_signing_twice(
+    seeds: std::ops::RangeInclusive<u8>,
+) -> (
+    Vec<SecretKey>,
+    Vec<PublicKey>,
+    Vec<(Vec<u8>, Signature, Vec<u8>, Signature)>,
+) {
+    let keys: Vec<SecretKey> = seeds.map(sk).collect();
+    let pks = keys.iter().map(SecretKey::public_key).collect();
+    let signed = keys
         .iter()
         .enumerate()
         .map(|(i, k)| two_signed(k, i as u8))
         .collect();
-    let groups_of =
-        |signed: &[(Vec<u8>, Signature, Vec<u8>, Signature)]| -> Vec<Vec<(Vec<u8>, Signature)>> {
-            signed
-                .iter()
-                .map(|(m0, s0, m1, s1)| vec![(m0.clone(), *s0), (m1.clone(), *s1)])
-                .collect()
-        };
+    (keys, pks, signed)
+}
+
+#[test]
+fn batch_verify_by_key_passes_valid_groups_and_fails_any_wrong_signature() {
+    let (keys, pks, signed) = keys_signing_twice(1..=12);
+    let groups_of = |signed: &[TwoSigned]| -> Vec<Vec<(Vec<u8>, Signature)>> {
+        signed
+            .iter()
+            .map(|(m0, s0, m1, s1)| vec![(m0.clone(), *s0), (m1.clone(), *s1)])
+            .collect()
+    };
     let check = |groups: &[Vec<(Vec<u8>, Signature)>], pks: &[PublicKey]| {
         let items: Vec<Vec<(&[u8], &Signature)>> = groups
             .iter()
@@ -143,13 +158,7 @@ fn batch_verify_by_key_passes_valid_groups_and_fails_any_wrong_signature() {
 /// e(G1, s0 + s1) would pass. The per-signature weights must catch it, alone and in a batch.
 #[test]
 fn batch_verify_by_key_catches_two_wrong_signatures_that_cancel_in_a_plain_sum() {
-    let keys: Vec<SecretKey> = (20..=27).map(sk).collect();
-    let pks: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
-    let signed: Vec<_> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| two_signed(k, i as u8))
-        .collect();
+    let (_, pks, signed) = keys_signing_twice(20..=27);
     for victim in [0, 5] {
         let items: Vec<[(&[u8], &Signature); 2]> = signed
             .iter()
